@@ -1,0 +1,52 @@
+# Modelship. `make run` runs it locally, `make test` runs every test; both install what they need.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# onnxruntime-node's install script would otherwise fetch CUDA files from outside the npm registry.
+export ONNXRUNTIME_NODE_INSTALL := skip
+
+STATE := .state
+JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
+VENV := $(STATE)/venv
+PY := $(VENV)/bin/python
+
+.PHONY: help deps pydeps build typecheck lint unit test-server e2e test run bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+
+node_modules/.modelship-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps: node_modules/.modelship-installed ## install npm dependencies from the lockfile
+
+$(VENV)/.installed: test/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r test/requirements.txt
+	touch $@
+
+pydeps: $(VENV)/.installed ## install the Python tools (models, baselines, real clients) into .state/venv
+
+build: deps ## compile TypeScript to dist/
+	npx tsc -p tsconfig.json
+
+typecheck: deps ## type-check everything
+	npx tsc -p tsconfig.json --noEmit
+
+lint: deps ## eslint
+	npx eslint .
+
+unit: deps ## unit tests (pure functions, no processes)
+	$(JEST) --selectProjects unit
+
+test: typecheck lint unit test-server e2e ## every test: types, lint, unit, server, e2e on a real control plane
+
+clean: ## remove build output and local state (not the control-plane binary cache)
+	rm -rf dist $(STATE)
+
+include server-image/server.mk
+include test/cluster/cluster.mk
+include bench/bench.mk
+include examples/examples.mk

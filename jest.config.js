@@ -1,0 +1,34 @@
+// Jest runs in ESM mode (node --experimental-vm-modules) because @kubernetes/client-node 2.x is
+// ESM-only. ts-jest only transpiles here; `make typecheck` does the type checking once for all.
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }],
+};
+const common = {
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform,
+  testEnvironment: 'node',
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/operator/**/*.test.ts', '<rootDir>/server-image/src/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'server',
+      testMatch: ['<rootDir>/server-image/test/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/cluster/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/cluster/globalTeardown.ts',
+    },
+  ],
+};

@@ -1,0 +1,183 @@
+/**
+ * The ModelDeployment API (group modelship.dev, version v1alpha1), as TypeScript types.
+ * `crds/` holds the schema (the single source of validation); these types mirror it.
+ */
+
+export const GROUP = 'modelship.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'ModelDeployment';
+export const PLURAL = 'modeldeployments';
+
+/** The model a revision serves. */
+export interface ModelSpec {
+  /** http(s)://, pvc://<claim>/<path> or file:// */
+  uri: string;
+  /** Lowercase hex sha256 of the model file; the server refuses to serve anything else. */
+  sha256: string;
+  /** Name the model is served under; defaults to the ModelDeployment's name. */
+  name?: string;
+  /** Optional Ed25519 signature over the digest (base64) checked with a public key from a Secret. */
+  signature?: { value: string; publicKeySecretRef: { name: string; key?: string } };
+}
+
+export interface ResourceRequirements {
+  requests?: Record<string, string>;
+  limits?: Record<string, string>;
+}
+
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: Record<string, unknown>;
+}
+
+/** How the inference server runs. */
+export interface ServerSpec {
+  image?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  resources?: ResourceRequirements;
+  batching?: { maxBatchSize?: number; maxLatencyMs?: number };
+  /** Worker threads per pod running inference. */
+  workers?: number;
+  env?: EnvVar[];
+}
+
+export interface AutoscalingSpec {
+  minReplicas?: number;
+  maxReplicas: number;
+  targetCPUUtilizationPercentage?: number;
+}
+
+export interface RolloutStep {
+  weight: number;
+  pauseSeconds?: number;
+}
+
+export interface AnalysisSpec {
+  intervalSeconds?: number;
+  maxErrorRate?: number;
+  maxLatencyP99Ms?: number;
+  minRequests?: number;
+  minAgreement?: number;
+  failureLimit?: number;
+}
+
+export interface RolloutSpec {
+  steps?: RolloutStep[];
+  analysis?: AnalysisSpec;
+  shadowFirst?: { percent: number; seconds: number };
+  retainPreviousSeconds?: number;
+  /** Hold the rollout where it is. */
+  paused?: boolean;
+  /** Allow a candidate whose inputs/outputs differ from the stable's. */
+  allowContractChange?: boolean;
+}
+
+export interface TrafficSpec {
+  router?: 'builtin' | 'gateway-api';
+  gatewayRef?: { name: string; namespace?: string; sectionName?: string };
+  /** Route requests with the same value of this header to the same revision. */
+  stickyHeader?: string;
+}
+
+export interface AuthSpec {
+  tokenSecretRef: { name: string; key?: string };
+}
+
+export interface ModelDeploymentSpec {
+  model: ModelSpec;
+  server?: ServerSpec;
+  replicas?: number;
+  autoscaling?: AutoscalingSpec;
+  rollout?: RolloutSpec;
+  traffic?: TrafficSpec;
+  auth?: AuthSpec;
+}
+
+/** A kstatus-style condition. */
+export interface Condition {
+  type: 'Ready' | 'Reconciling' | 'Stalled' | string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface RevisionModel {
+  uri: string;
+  sha256: string;
+}
+
+export interface StableStatus {
+  revision: string;
+  model: RevisionModel;
+  replicas?: number;
+  readyReplicas: number;
+}
+
+export interface AnalysisStatus {
+  requests: number;
+  errorRate?: number;
+  latencyP99Ms?: number;
+  agreement?: number;
+  failures: number;
+  lastResult?: 'Passed' | 'Failed' | 'Inconclusive';
+  message?: string;
+}
+
+export interface CanaryStatus {
+  revision: string;
+  model: RevisionModel;
+  phase: 'Shadow' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
+  weight: number;
+  step: number;
+  stepStartedAt?: string;
+  readyReplicas: number;
+  analysis?: AnalysisStatus;
+  message?: string;
+}
+
+export interface HistoryEntry {
+  revision: string;
+  model: RevisionModel;
+  outcome: 'Promoted' | 'RolledBack' | 'Superseded' | 'Initial';
+  at: string;
+  reason?: string;
+}
+
+export interface ModelDeploymentStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  stable?: StableStatus;
+  canary?: CanaryStatus;
+  traffic?: { revision: string; percent: number }[];
+  history?: HistoryEntry[];
+  /** Revisions kept warm after promotion, until the given time. */
+  retained?: { revision: string; until: string }[];
+  url?: string;
+  /** For the scale subresource. */
+  replicas?: number;
+  selector?: string;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+}
+
+export interface ModelDeployment {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: ObjectMeta;
+  spec: ModelDeploymentSpec;
+  status?: ModelDeploymentStatus;
+}

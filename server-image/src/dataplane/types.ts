@@ -1,0 +1,151 @@
+/**
+ * The data plane's contract: what the HTTP adapters (`../http/`) may call. It knows nothing of HTTP;
+ * protocol adapters decode requests into these types and encode responses from them.
+ */
+
+/** Tensor element types, named as the Open Inference Protocol (V2) names them. */
+export type DataType =
+  | 'BOOL'
+  | 'UINT8'
+  | 'UINT16'
+  | 'UINT32'
+  | 'UINT64'
+  | 'INT8'
+  | 'INT16'
+  | 'INT32'
+  | 'INT64'
+  | 'FP16'
+  | 'FP32'
+  | 'FP64'
+  | 'BYTES';
+
+/**
+ * Tensor contents, flat in row-major order. BOOL is a Uint8Array of 0/1, INT64/UINT64 are bigint
+ * arrays, BYTES is one string per element.
+ */
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array
+  | string[];
+
+/** A model input or output as the model declares it; -1 marks a dynamic dimension. */
+export interface TensorMetadata {
+  name: string;
+  datatype: DataType;
+  shape: number[];
+}
+
+/** V2 model metadata (`GET /v2/models/{name}`). */
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+/** A concrete tensor in a request or response. */
+export interface Tensor {
+  name: string;
+  datatype: DataType;
+  shape: number[];
+  data: TensorData;
+  parameters?: Record<string, unknown>;
+}
+
+/** One inference request, already decoded from whichever protocol carried it. */
+export interface InferRequest {
+  id?: string;
+  inputs: Tensor[];
+  /** Requested outputs by name; all outputs when absent. */
+  outputs?: { name: string; parameters?: Record<string, unknown> }[];
+  parameters?: Record<string, unknown>;
+}
+
+/** One inference response, to be encoded by the protocol adapter. */
+export interface InferResponse {
+  model_name: string;
+  model_version: string;
+  id?: string;
+  outputs: Tensor[];
+  parameters?: Record<string, unknown>;
+}
+
+/**
+ * Why a data-plane call failed. Adapters map kinds to status codes:
+ * invalid → 400, not_found → 404, unavailable → 503, internal → 500.
+ */
+export type InferErrorKind = 'invalid' | 'not_found' | 'unavailable' | 'internal';
+
+/** A failure the caller can be told about; the message names what is wrong. */
+export class InferError extends Error {
+  constructor(
+    readonly kind: InferErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InferError';
+  }
+}
+
+/** Raised when the model cannot be fetched, verified or loaded; the server must not serve. */
+export class ModelLoadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelLoadError';
+  }
+}
+
+/** Hooks the data plane reports through; the server's metrics module implements them. */
+export interface DataPlaneObserver {
+  modelLoaded(seconds: number): void;
+  batchRun(size: number, seconds: number): void;
+  queueDepth(depth: number): void;
+}
+
+/** Everything the data plane needs to load and serve one model. */
+export interface DataPlaneOptions {
+  /** file://, http(s)://, pvc://<claim>/<path> (mounted under pvcRoot), or a plain path. */
+  modelUri: string;
+  /** Expected lowercase hex sha256 of the model file; required unless allowUnverified. */
+  sha256?: string;
+  allowUnverified?: boolean;
+  /** Optional Ed25519 signature over the sha256 digest, and the PEM public key that checks it. */
+  signaturePath?: string;
+  publicKeyPath?: string;
+  name: string;
+  version: string;
+  cacheDir: string;
+  pvcRoot: string;
+  /** Dynamic batching; applies only when the model's first dimension is dynamic. */
+  batching: { maxBatchSize: number; maxLatencyMs: number };
+  /** Worker threads running inference sessions (each with its own session). */
+  workers: number;
+  /** onnxruntime intra-op threads per session. */
+  intraOpThreads: number;
+}
+
+/** The data plane of one server: one model, loaded once, inferred many times. */
+export interface DataPlane {
+  /** Fetch, verify, load and warm up the model. Rejects with ModelLoadError. */
+  load(): Promise<void>;
+  live(): boolean;
+  /** True once the model is loaded and a warm-up inference has run. */
+  ready(): boolean;
+  serverMetadata(): { name: string; version: string; extensions: string[] };
+  modelReady(name: string, version?: string): boolean;
+  /** Throws InferError('not_found') for an unknown model or version. */
+  metadata(name: string, version?: string): ModelMetadata;
+  /** Validates the request against the model's metadata, then runs it (batched when possible). */
+  infer(name: string, version: string | undefined, request: InferRequest): Promise<InferResponse>;
+  /** Finish queued work, then stop the workers. */
+  close(): Promise<void>;
+}
