@@ -283,6 +283,7 @@ export class KubeClient implements KubeApi {
       }
     } catch (err) {
       if (signal.aborted) return;
+      if (err instanceof KubeApiError) throw err;
       throw new KubeApiError(`watch ${path}: ${(err as Error).message}`, 0, 'Unreachable');
     }
   }

@@ -1,0 +1,101 @@
+import { KubeApiError, type KubeApi, type KubeObject, type KubeRequest, type WatchEvent } from './client.js';
+import { Informer, keyOf } from './informer.js';
+
+const obj = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
+
+/**
+ * A fake API whose lists return the current "server" contents and whose watches are scripted:
+ * each watch call takes the next script, which may emit events and then end, fail or hang.
+ */
+class ScriptedApi implements KubeApi {
+  server = new Map<string, KubeObject>();
+  serverRv = '10';
+  watchCalls: Record<string, unknown>[] = [];
+  listCalls = 0;
+  scripts: ((emit: (e: WatchEvent) => void, signal: AbortSignal) => Promise<void>)[] = [];
+
+  async request<T>(req: KubeRequest): Promise<T> {
+    this.listCalls++;
+    expect(req.query?.labelSelector).toBe('app=x');
+    return { metadata: { resourceVersion: this.serverRv }, items: [...this.server.values()] } as T;
+  }
+
+  async watch(_path: string, query: KubeRequest['query'], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    this.watchCalls.push({ ...query });
+    const script = this.scripts.shift();
+    if (!script) return new Promise((resolve) => signal.addEventListener('abort', () => resolve()));
+    return script(onEvent, signal);
+  }
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  expect(cond()).toBe(true);
+}
+
+describe('Informer', () => {
+  it('lists, watches from the list version, re-watches from the last version after the stream ends', async () => {
+    const api = new ScriptedApi();
+    api.server.set('ns/a', obj('a', '5'));
+    api.scripts.push(async (emit) => {
+      emit({ type: 'ADDED', object: obj('b', '11') });
+      emit({ type: 'MODIFIED', object: obj('a', '12') });
+      emit({ type: 'BOOKMARK', object: obj('', '13') });
+    });
+    const seen: string[] = [];
+    const inf = new Informer(api, { path: '/api/v1/configmaps', labelSelector: 'app=x', retryBaseMs: 1 });
+    inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
+    inf.start();
+    await inf.waitForSync();
+    await until(() => api.watchCalls.length === 2);
+    expect(api.watchCalls[0]!.resourceVersion).toBe('10');
+    expect(api.watchCalls[1]!.resourceVersion).toBe('13');
+    expect(api.listCalls).toBe(1);
+    expect(seen).toEqual(['add:a', 'add:b', 'update:a']);
+    expect(inf.get('ns/a')!.metadata.resourceVersion).toBe('12');
+    await inf.stop();
+  });
+
+  it('relists after 410 Gone and reports what vanished meanwhile as deletes', async () => {
+    const api = new ScriptedApi();
+    api.server.set('ns/a', obj('a', '5'));
+    api.server.set('ns/b', obj('b', '6'));
+    api.scripts.push(async (emit) => {
+      api.server.delete('ns/a');
+      api.server.set('ns/b', obj('b', '20'));
+      api.serverRv = '21';
+      emit({ type: 'ERROR', object: { code: 410, reason: 'Expired', message: 'too old' } as unknown as KubeObject });
+    });
+    const seen: string[] = [];
+    const inf = new Informer(api, { path: '/api/v1/configmaps', labelSelector: 'app=x', retryBaseMs: 1 });
+    inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
+    inf.start();
+    await until(() => api.watchCalls.length === 2);
+    expect(api.listCalls).toBe(2);
+    expect(api.watchCalls[1]!.resourceVersion).toBe('21');
+    expect(seen).toEqual(['add:a', 'add:b', 'delete:a', 'update:b']);
+    expect(inf.list().map(keyOf)).toEqual(['ns/b']);
+    await inf.stop();
+  });
+
+  it('keeps going after watch errors without relisting, and resyncs the cache periodically', async () => {
+    const api = new ScriptedApi();
+    api.server.set('ns/a', obj('a', '5'));
+    const errors: unknown[] = [];
+    api.scripts.push(async () => {
+      throw new KubeApiError('watch: connection refused', 0, 'Unreachable');
+    });
+    api.scripts.push(async () => {
+      throw new KubeApiError('watch: 500', 500, 'InternalError');
+    });
+    const seen: string[] = [];
+    const inf = new Informer(api, { path: '/api/v1/configmaps', labelSelector: 'app=x', retryBaseMs: 1, resyncMs: 20, onError: (e) => errors.push(e) });
+    inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
+    inf.start();
+    await until(() => api.watchCalls.length === 3);
+    expect(errors).toHaveLength(2);
+    expect(api.listCalls).toBe(1);
+    await until(() => seen.includes('resync:a'));
+    await inf.stop();
+  });
+});
