@@ -113,7 +113,7 @@ export class Informer {
   private async listAll(): Promise<void> {
     const items: KubeObject[] = [];
     let cont: string | undefined;
-    let rv = '';
+    let rv: string | undefined;
     do {
       const page = await this.api.request<KubeList>({
         method: 'GET',
@@ -133,7 +133,7 @@ export class Informer {
       }
     }
     for (const [key, obj] of fresh) this.upsert(key, obj);
-    this.resourceVersion = rv;
+    this.resourceVersion = rv ?? '';
     if (!this.synced) {
       this.synced = true;
       for (const w of this.syncWaiters.splice(0)) w();
