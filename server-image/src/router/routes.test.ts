@@ -1,0 +1,70 @@
+import { parseRoutes, validateRoutes } from './routes.js';
+
+const base = () => ({
+  version: 1,
+  generation: 3,
+  revisions: [
+    { name: 'digits-a', url: 'http://digits-a.ml.svc:8080/', weight: 90 },
+    { name: 'digits-b', url: 'http://digits-b.ml.svc:8080', weight: 10 },
+  ],
+});
+
+describe('validateRoutes', () => {
+  it('accepts a full document and normalises it', () => {
+    const r = validateRoutes({ ...base(), mirror: { revision: 'digits-b', percent: 50, tolerance: 0.01 }, stickyHeader: 'X-User' });
+    expect(r).toEqual({
+      ok: true,
+      routes: {
+        version: 1,
+        generation: 3,
+        revisions: [
+          { name: 'digits-a', url: 'http://digits-a.ml.svc:8080', weight: 90 },
+          { name: 'digits-b', url: 'http://digits-b.ml.svc:8080', weight: 10 },
+        ],
+        mirror: { revision: 'digits-b', percent: 50, tolerance: 0.01 },
+        stickyHeader: 'x-user',
+      },
+    });
+  });
+
+  const bad: [string, (d: Record<string, unknown> & ReturnType<typeof base>) => unknown, string][] = [
+    ['not an object', () => [], 'routes: must be a JSON object'],
+    ['unknown field', (d) => ({ ...d, weights: 1 }), 'weights: unknown field'],
+    ['wrong version', (d) => ({ ...d, version: 2 }), 'version: must be 1'],
+    ['negative generation', (d) => ({ ...d, generation: -1 }), 'generation:'],
+    ['no revisions', (d) => ({ ...d, revisions: [] }), 'revisions: must be a non-empty array'],
+    ['bad name', (d) => { d.revisions[0].name = 'Digits_A'; return d; }, 'revisions[0].name'],
+    ['duplicate name', (d) => { d.revisions[1].name = 'digits-a'; return d; }, 'revisions[1].name: duplicate'],
+    ['https url', (d) => { d.revisions[1].url = 'https://x'; return d; }, 'revisions[1].url: must be an http://'],
+    ['garbage url', (d) => { d.revisions[1].url = 'not a url'; return d; }, 'revisions[1].url: not a valid URL'],
+    ['url with query', (d) => { d.revisions[0].url = 'http://x/?a=1'; return d; }, 'revisions[0].url: must not have a query'],
+    ['fractional weight', (d) => { d.revisions[0].weight = 9.5; return d; }, 'revisions[0].weight'],
+    ['negative weight', (d) => { d.revisions[0].weight = -1; return d; }, 'revisions[0].weight'],
+    ['all weights zero', (d) => { d.revisions[0].weight = 0; d.revisions[1].weight = 0; return d; }, 'at least one weight'],
+    ['mirror to unknown', (d) => ({ ...d, mirror: { revision: 'nope', percent: 10 } }), 'mirror.revision'],
+    ['mirror percent > 100', (d) => ({ ...d, mirror: { revision: 'digits-b', percent: 101 } }), 'mirror.percent'],
+    ['mirror bad tolerance', (d) => ({ ...d, mirror: { revision: 'digits-b', percent: 1, tolerance: -1 } }), 'mirror.tolerance'],
+    ['bad sticky header', (d) => ({ ...d, stickyHeader: 'a b' }), 'stickyHeader'],
+  ];
+  it.each(bad)('rejects %s naming the field', (_name, mutate, message) => {
+    const r = validateRoutes(mutate(base()));
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toContain(message);
+  });
+
+  it('allows weight 0 for a revision that only receives mirrored traffic', () => {
+    const d = base();
+    d.revisions[1].weight = 0;
+    expect(validateRoutes({ ...d, mirror: { revision: 'digits-b', percent: 100 } }).ok).toBe(true);
+  });
+});
+
+describe('parseRoutes', () => {
+  it('reports invalid JSON', () => {
+    const r = parseRoutes('{"version": 1,');
+    expect(!r.ok && r.error).toMatch(/^routes: invalid JSON/);
+  });
+  it('parses valid JSON', () => {
+    expect(parseRoutes(JSON.stringify(base())).ok).toBe(true);
+  });
+});

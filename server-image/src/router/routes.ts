@@ -1,0 +1,165 @@
+/**
+ * The Routes document: the contract between the operator (which writes it) and the router (which
+ * obeys it). The operator stores it as JSON under the key `routes.json` of a ConfigMap (the router
+ * watches it through the API server) or, for local use, in a file.
+ *
+ * ```json
+ * {
+ *   "version": 1,
+ *   "generation": 7,
+ *   "revisions": [
+ *     {"name": "digits-5f7c9", "url": "http://digits-5f7c9.ml.svc:8080", "weight": 90},
+ *     {"name": "digits-a41b2", "url": "http://digits-a41b2.ml.svc:8080", "weight": 10}
+ *   ],
+ *   "mirror": {"revision": "digits-a41b2", "percent": 100, "tolerance": 0.001},
+ *   "stickyHeader": "x-user-id"
+ * }
+ * ```
+ *
+ * - `version`: format version, always 1 for now (a router refuses versions it does not know).
+ * - `generation`: a non-negative integer the operator bumps on every change; the router echoes the
+ *   generation it serves in its stats so the operator knows when a change has reached the data path.
+ * - `revisions`: 1..16 backends, unique names (DNS labels, ≤ 63 chars), `http://` base URLs without
+ *   query or fragment, integer weights 0..1,000,000 with at least one weight above zero. Weights are
+ *   relative (percentages are the natural choice). The split is exact: over any `sum(weights)`
+ *   consecutive requests, each revision receives exactly its weight.
+ * - `mirror` (optional): a share of the requests routed to another revision is also sent to
+ *   `revision` (which must be listed; its weight may be 0). `percent` is 0..100 and exact in the
+ *   same sense as weights (over every 100 eligible requests, exactly `percent` are mirrored). The
+ *   mirror's response is discarded, compared with the served one for the agreement statistics
+ *   (top class for classifier-like outputs, else max |a-b| ≤ `tolerance`, default 1e-3).
+ * - `stickyHeader` (optional): a request header name; requests carrying it are routed by a hash of
+ *   its value, so the same value reaches the same revision for as long as the weights do not change.
+ *   Requests without the header use the exact split.
+ */
+export interface Routes {
+  version: 1;
+  generation: number;
+  revisions: RouteRevision[];
+  mirror?: RouteMirror;
+  stickyHeader?: string;
+}
+
+/** One backend the router may send requests to: a revision Service. */
+export interface RouteRevision {
+  name: string;
+  url: string;
+  weight: number;
+}
+
+/** Which revision receives copies of requests, and how many. */
+export interface RouteMirror {
+  revision: string;
+  percent: number;
+  tolerance?: number;
+}
+
+/** The outcome of validating a candidate Routes document. */
+export type RoutesResult = { ok: true; routes: Routes } | { ok: false; error: string };
+
+/** Highest weight one revision may carry; keeps the weight arithmetic far inside safe integers. */
+export const MAX_WEIGHT = 1_000_000;
+/** Most revisions a Routes document may list. */
+export const MAX_REVISIONS = 16;
+/** Agreement tolerance for non-classifier outputs when the document does not name one. */
+export const DEFAULT_TOLERANCE = 1e-3;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isWholeNumber(v: unknown, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
+}
+
+function checkUrl(url: unknown, where: string): string | undefined {
+  if (typeof url !== 'string') return `${where}.url: must be a string`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `${where}.url: not a valid URL: ${JSON.stringify(url)}`;
+  }
+  if (parsed.protocol !== 'http:') return `${where}.url: must be an http:// URL, got ${parsed.protocol}`;
+  if (parsed.search || parsed.hash) return `${where}.url: must not have a query or fragment`;
+  if (parsed.username || parsed.password) return `${where}.url: must not carry credentials`;
+  return undefined;
+}
+
+/**
+ * Validates an already-parsed Routes document. Errors name the offending field
+ * (`revisions[1].weight: ...`) so the operator's mistakes are obvious in the router's log.
+ */
+export function validateRoutes(doc: unknown): RoutesResult {
+  const fail = (error: string): RoutesResult => ({ ok: false, error });
+  if (!isRecord(doc)) return fail('routes: must be a JSON object');
+  const known = new Set(['version', 'generation', 'revisions', 'mirror', 'stickyHeader']);
+  for (const key of Object.keys(doc)) if (!known.has(key)) return fail(`${key}: unknown field`);
+  if (doc.version !== 1) return fail(`version: must be 1, got ${JSON.stringify(doc.version)}`);
+  if (!isWholeNumber(doc.generation, Number.MAX_SAFE_INTEGER)) {
+    return fail('generation: must be a non-negative integer');
+  }
+  if (!Array.isArray(doc.revisions) || doc.revisions.length === 0) {
+    return fail('revisions: must be a non-empty array');
+  }
+  if (doc.revisions.length > MAX_REVISIONS) return fail(`revisions: at most ${MAX_REVISIONS} entries`);
+  const revisions: RouteRevision[] = [];
+  const names = new Set<string>();
+  for (const [i, rev] of doc.revisions.entries()) {
+    const where = `revisions[${i}]`;
+    if (!isRecord(rev)) return fail(`${where}: must be an object`);
+    for (const key of Object.keys(rev)) {
+      if (!['name', 'url', 'weight'].includes(key)) return fail(`${where}.${key}: unknown field`);
+    }
+    if (typeof rev.name !== 'string' || rev.name.length > 63 || !DNS_LABEL.test(rev.name)) {
+      return fail(`${where}.name: must be a DNS label (lowercase alphanumerics and '-', at most 63 chars)`);
+    }
+    if (names.has(rev.name)) return fail(`${where}.name: duplicate revision ${rev.name}`);
+    names.add(rev.name);
+    const urlError = checkUrl(rev.url, where);
+    if (urlError) return fail(urlError);
+    if (!isWholeNumber(rev.weight, MAX_WEIGHT)) {
+      return fail(`${where}.weight: must be an integer between 0 and ${MAX_WEIGHT}`);
+    }
+    revisions.push({ name: rev.name, url: (rev.url as string).replace(/\/+$/, ''), weight: rev.weight });
+  }
+  if (revisions.every((r) => r.weight === 0)) return fail('revisions: at least one weight must be above 0');
+  const routes: Routes = { version: 1, generation: doc.generation, revisions };
+  if (doc.mirror !== undefined) {
+    const m = doc.mirror;
+    if (!isRecord(m)) return fail('mirror: must be an object');
+    for (const key of Object.keys(m)) {
+      if (!['revision', 'percent', 'tolerance'].includes(key)) return fail(`mirror.${key}: unknown field`);
+    }
+    if (typeof m.revision !== 'string' || !names.has(m.revision)) {
+      return fail(`mirror.revision: must name a listed revision, got ${JSON.stringify(m.revision)}`);
+    }
+    if (!isWholeNumber(m.percent, 100)) return fail('mirror.percent: must be an integer between 0 and 100');
+    if (m.tolerance !== undefined && (typeof m.tolerance !== 'number' || !(m.tolerance >= 0) || !isFinite(m.tolerance))) {
+      return fail('mirror.tolerance: must be a finite number >= 0');
+    }
+    routes.mirror = { revision: m.revision, percent: m.percent };
+    if (m.tolerance !== undefined) routes.mirror.tolerance = m.tolerance as number;
+  }
+  if (doc.stickyHeader !== undefined) {
+    if (typeof doc.stickyHeader !== 'string' || !HEADER_NAME.test(doc.stickyHeader)) {
+      return fail('stickyHeader: must be a valid HTTP header name');
+    }
+    routes.stickyHeader = doc.stickyHeader.toLowerCase();
+  }
+  return { ok: true, routes };
+}
+
+/** Parses and validates Routes JSON text (the `routes.json` key or the routes file). */
+export function parseRoutes(text: string): RoutesResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: `routes: invalid JSON: ${(err as Error).message}` };
+  }
+  return validateRoutes(doc);
+}

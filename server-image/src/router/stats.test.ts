@@ -1,0 +1,75 @@
+import { RouterStats, isErrorOutcome, outcomeClass, quantileMs, subtractTraffic } from './stats.js';
+
+describe('outcomes', () => {
+  it.each([
+    [200, '2xx', false],
+    [404, '4xx', false],
+    [503, '5xx', true],
+    ['timeout', 'timeout', true],
+    ['unreachable', 'unreachable', true],
+  ] as const)('%s counts as %s (error: %s)', (outcome, cls, error) => {
+    expect(outcomeClass(outcome)).toBe(cls);
+    expect(isErrorOutcome(outcome)).toBe(error);
+  });
+});
+
+describe('RouterStats', () => {
+  const start = new Date('2026-01-01T00:00:00Z');
+
+  it('accumulates per revision and kind into the documented shape', () => {
+    const s = new RouterStats('router-0', start);
+    s.record('a', 'live', 200, 0.5);
+    s.record('a', 'live', 502, 3);
+    s.record('a', 'live', 'timeout', 40_000);
+    s.record('b', 'mirror', 200, 7);
+    s.recordAgreement('b', true, 0.01);
+    s.recordAgreement('b', false, 0.2);
+    const doc = s.snapshot(new Date('2026-01-01T00:00:05Z'), 4);
+    expect(doc).toMatchObject({
+      version: 1,
+      pod: 'router-0',
+      startTime: '2026-01-01T00:00:00.000Z',
+      time: '2026-01-01T00:00:05.000Z',
+      routesGeneration: 4,
+      agreement: { b: { compared: 2, agreed: 1, maxAbsDiff: 0.2 } },
+    });
+    const a = doc.revisions.a.live;
+    expect(a).toMatchObject({ requests: 3, errors: 2, codes: { '2xx': 1, '5xx': 1, timeout: 1 } });
+    expect(a.latencyMs.counts[0]).toBe(1); // ≤ 1 ms
+    expect(a.latencyMs.counts[a.latencyMs.le.indexOf(5)]).toBe(2);
+    expect(a.latencyMs.counts.at(-1)).toBe(2); // 40 s is only in +Inf
+    expect(a.latencyMs.count).toBe(3);
+    expect(doc.revisions.a.mirror.requests).toBe(0);
+    expect(doc.revisions.b.mirror).toMatchObject({ requests: 1, errors: 0 });
+  });
+
+  it('snapshots are copies', () => {
+    const s = new RouterStats('p', start);
+    s.record('a', 'live', 200, 1);
+    const doc = s.snapshot(start, null);
+    s.record('a', 'live', 200, 1);
+    expect(doc.revisions.a.live.requests).toBe(1);
+  });
+});
+
+describe('window arithmetic', () => {
+  it('subtracts two readings and estimates quantiles from the window', () => {
+    const s = new RouterStats('p', new Date(0));
+    for (let i = 0; i < 100; i++) s.record('a', 'live', 200, 3);
+    const earlier = s.snapshot(new Date(1), 1).revisions.a.live;
+    for (let i = 0; i < 99; i++) s.record('a', 'live', 200, 20);
+    s.record('a', 'live', 500, 400);
+    const window = subtractTraffic(s.snapshot(new Date(2), 1).revisions.a.live, earlier);
+    expect(window).toMatchObject({ requests: 100, errors: 1, codes: { '2xx': 99, '5xx': 1 } });
+    expect(quantileMs(window.latencyMs, 0.5)).toBeGreaterThan(10);
+    expect(quantileMs(window.latencyMs, 0.5)).toBeLessThanOrEqual(25);
+    expect(quantileMs(window.latencyMs, 0.995)).toBeGreaterThan(250);
+    expect(quantileMs(window.latencyMs, 0.995)).toBeLessThanOrEqual(500);
+  });
+
+  it('has no quantile without observations', () => {
+    const s = new RouterStats('p', new Date(0));
+    s.record('a', 'mirror', 200, 1);
+    expect(quantileMs(s.snapshot(new Date(0), 1).revisions.a.live.latencyMs, 0.99)).toBeUndefined();
+  });
+});
