@@ -1,0 +1,160 @@
+/**
+ * Writes desired state: server-side apply with one field manager, pruning of owned objects that are
+ * no longer desired, and status writes through the status subresource. Every error names the verb,
+ * the kind and namespace/name.
+ */
+import { createHash } from 'node:crypto';
+import { isStatus, type KubeApi, type KubeObject } from './client.js';
+import { pathFor, resourceFor } from './resources.js';
+
+/** The single field manager the operator applies with. */
+export const FIELD_MANAGER = 'modelship';
+
+/** Cache key for any object: apiVersion/kind/namespace/name. */
+export function objectKey(obj: KubeObject): string {
+  return `${obj.apiVersion}/${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+}
+
+function describe(obj: KubeObject): string {
+  const ns = obj.metadata.namespace ? `${obj.metadata.namespace}/` : '';
+  return `${obj.kind} ${ns}${obj.metadata.name}`;
+}
+
+/** Prefixes an error's message with what was being done. */
+function wrap(verb: string, obj: KubeObject, err: unknown): Error {
+  const e = new Error(`${verb} ${describe(obj)}: ${(err as Error).message}`);
+  (e as Error & { cause?: unknown }).cause = err;
+  return e;
+}
+
+/** Deterministic JSON (keys sorted) so equal objects hash and compare equal. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+/** Deep equality of JSON values, ignoring key order. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** Server-side applies one object (force: the operator owns the fields it sets). */
+export async function applyObject(api: KubeApi, obj: KubeObject, subresource?: string): Promise<KubeObject> {
+  const type = resourceFor(obj.apiVersion ?? '', obj.kind ?? '');
+  try {
+    return await api.request<KubeObject>({
+      method: 'PATCH',
+      path: pathFor(type, obj.metadata.namespace, obj.metadata.name, subresource),
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      body: obj,
+      contentType: 'application/apply-patch+yaml',
+    });
+  } catch (err) {
+    throw wrap(subresource ? `apply ${subresource} of` : 'apply', obj, err);
+  }
+}
+
+/** Deletes one object if it is still the same object (uid precondition); gone already is fine. */
+export async function deleteObject(api: KubeApi, obj: KubeObject): Promise<boolean> {
+  const type = resourceFor(obj.apiVersion ?? '', obj.kind ?? '');
+  try {
+    await api.request({
+      method: 'DELETE',
+      path: pathFor(type, obj.metadata.namespace, obj.metadata.name),
+      body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', preconditions: { uid: obj.metadata.uid } },
+    });
+    return true;
+  } catch (err) {
+    if (isStatus(err, 404) || isStatus(err, 409)) return false;
+    throw wrap('delete', obj, err);
+  }
+}
+
+/** Result of one applyAll. */
+export interface ApplyResult {
+  applied: number;
+  skipped: number;
+}
+
+/**
+ * Applies desired objects, skipping those that cannot have changed: the same desired content was
+ * applied before and the cached live object still has the resourceVersion that apply returned.
+ * Any change to the live object (a hand edit, a deletion, a controller's status update) or to the
+ * desired content makes it apply again, so correctness never rests on the memo.
+ */
+export class Applier {
+  /** Owner key → (object key → what was applied and the version it produced). */
+  private readonly memo = new Map<string, Map<string, { hash: string; resourceVersion: string }>>();
+
+  constructor(private readonly api: KubeApi) {}
+
+  /**
+   * Applies an owner's desired objects unless provably unchanged; lookup returns the cached live
+   * object. The memo keeps only this call's objects, so pruned ones drop out.
+   */
+  async applyAll(owner: string, desired: KubeObject[], lookup: (obj: KubeObject) => KubeObject | undefined): Promise<ApplyResult> {
+    const result: ApplyResult = { applied: 0, skipped: 0 };
+    const before = this.memo.get(owner) ?? new Map<string, { hash: string; resourceVersion: string }>();
+    const after = new Map<string, { hash: string; resourceVersion: string }>();
+    try {
+      for (const obj of desired) {
+        const key = objectKey(obj);
+        const hash = createHash('sha256').update(canonicalJson(obj)).digest('hex');
+        const live = lookup(obj);
+        const seen = before.get(key);
+        if (seen && live && seen.hash === hash && live.metadata.resourceVersion === seen.resourceVersion) {
+          after.set(key, seen);
+          result.skipped++;
+          continue;
+        }
+        const applied = await applyObject(this.api, obj);
+        after.set(key, { hash, resourceVersion: applied.metadata.resourceVersion ?? '' });
+        result.applied++;
+      }
+    } finally {
+      this.memo.set(owner, after);
+    }
+    return result;
+  }
+
+  /** Drops everything remembered for an owner (it was deleted). */
+  forget(owner: string): void {
+    this.memo.delete(owner);
+  }
+}
+
+/** True when obj has an ownerReference to the given uid. */
+export function isOwnedBy(obj: KubeObject, ownerUid: string): boolean {
+  return (obj.metadata.ownerReferences ?? []).some((r) => r.uid === ownerUid);
+}
+
+/**
+ * Deletes owned objects that are not desired. Only objects with an ownerReference to the owner's
+ * uid are candidates, so nothing a user made by hand is ever pruned.
+ */
+export async function prune(api: KubeApi, owned: KubeObject[], desired: KubeObject[], ownerUid: string): Promise<KubeObject[]> {
+  const wanted = new Set(desired.map(objectKey));
+  const pruned: KubeObject[] = [];
+  for (const obj of owned) {
+    if (!isOwnedBy(obj, ownerUid) || wanted.has(objectKey(obj)) || obj.metadata.deletionTimestamp) continue;
+    if (await deleteObject(api, obj)) pruned.push(obj);
+  }
+  return pruned;
+}
+
+/**
+ * Writes status through the status subresource with server-side apply, only when it differs
+ * from what the object already reports. Returns whether a write happened.
+ */
+export async function writeStatusIfChanged(api: KubeApi, owner: KubeObject, status: unknown): Promise<boolean> {
+  if (jsonEqual(owner.status ?? {}, status)) return false;
+  await applyObject(
+    api,
+    { apiVersion: owner.apiVersion, kind: owner.kind, metadata: { name: owner.metadata.name, namespace: owner.metadata.namespace }, status },
+    'status',
+  );
+  return true;
+}
