@@ -1,0 +1,458 @@
+"""Build every ONNX model Modelship ships or tests with, deterministically.
+
+Run with the project venv (`make models`). Rebuilding on the same pinned tool versions
+(test/requirements.txt) gives byte-identical files: fixed seeds, fixed splits, single-threaded BLAS,
+no timestamps, no doc strings. Every model is loaded and run once in Python onnxruntime before it
+is written; examples/models/verify_node.js does the same with onnxruntime-node.
+
+Outputs:
+  test/fixtures/models/*.onnx   small models made with onnx.helper for the server tests
+  examples/models/*.onnx        digits classifiers trained with scikit-learn, exported with skl2onnx
+  examples/models/*.json        their metadata (accuracy, split, seed, tensors, sha256)
+  examples/models/samples/      labelled sample requests for the digits models (KServe V1 and V2)
+  */SHA256SUMS                  sha256sum-format digests of the .onnx files in each folder
+"""
+
+import os
+
+# Before numpy loads: multi-threaded BLAS may sum in a different order run to run, which would
+# change the trained weights in the last bits and so the bytes of the models.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from skl2onnx import to_onnx  # noqa: E402
+from skl2onnx.common.data_types import FloatTensorType  # noqa: E402
+from sklearn.datasets import load_digits, load_iris  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.neural_network import MLPClassifier  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+# onnxruntime-node 1.30 runs opsets up to 23; 17 (IR 8) is well inside what every runtime we use
+# (onnxruntime-node, Python onnxruntime, the Flask baseline) supports.
+OPSET = 17
+ML_OPSET = 3
+IR_VERSION = 8
+PRODUCER = "modelship-build-models"
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "test" / "fixtures" / "models"
+EXAMPLES = ROOT / "examples" / "models"
+
+# The digits split and seed: every digits model is trained on the same training rows and scored on
+# the same test rows, so their accuracies and their agreement are comparable.
+DIGITS_SEED = 20240611
+DIGITS_TEST_SIZE = 0.25
+
+
+def sha256_of(data: bytes) -> str:
+    """Hex sha256 of bytes."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def finish(graph: onnx.GraphProto) -> onnx.ModelProto:
+    """Wrap a graph into a checked model with a fixed opset, IR version and producer."""
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        ir_version=IR_VERSION,
+        producer_name=PRODUCER,
+        producer_version="1",
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def run_in_ort(data: bytes, feeds: dict) -> dict:
+    """Load serialized model bytes in Python onnxruntime and run them once; return named outputs."""
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, feeds)))
+
+
+def write_model(folder: Path, name: str, model: onnx.ModelProto, feeds: dict) -> tuple[bytes, dict]:
+    """Serialize, prove it runs in onnxruntime with the given feeds, write it; return bytes and outputs."""
+    data = model.SerializeToString(deterministic=True)
+    outputs = run_in_ort(data, feeds)
+    (folder / name).write_bytes(data)
+    return data, outputs
+
+
+def write_sums(folder: Path) -> None:
+    """Write SHA256SUMS (sha256sum format, sorted by name) for every .onnx file in the folder."""
+    lines = [f"{sha256_of(p.read_bytes())}  {p.name}\n" for p in sorted(folder.glob("*.onnx"))]
+    (folder / "SHA256SUMS").write_text("".join(lines))
+
+
+def write_json(path: Path, value, indent: int | None = 2) -> None:
+    """Write JSON with a trailing newline; indent=None for one-line request bodies (curl -d @file)."""
+    path.write_text(json.dumps(value, indent=indent, ensure_ascii=False) + "\n")
+
+
+def init(name: str, array: np.ndarray) -> onnx.TensorProto:
+    """An initializer from a numpy array."""
+    return numpy_helper.from_array(array, name=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures (onnx.helper)
+# ---------------------------------------------------------------------------------------------
+
+
+def iris_weights() -> tuple[np.ndarray, np.ndarray]:
+    """A multinomial logistic regression on scikit-learn's bundled iris set (4 features, 3 classes).
+
+    Real weights rather than random ones, so the fixtures classify real flowers: a test can send
+    [5.1, 3.5, 1.4, 0.2] and expect class 0 (setosa).
+    """
+    x, y = load_iris(return_X_y=True)
+    clf = LogisticRegression(max_iter=1000, random_state=0).fit(x, y)
+    return clf.coef_.T.astype(np.float32), clf.intercept_.astype(np.float32)
+
+
+def iris_classifier_graph(name: str, batch) -> onnx.GraphProto:
+    """Gemm + Softmax + ArgMax over the iris weights; `batch` is a dim name (dynamic) or an int."""
+    w, b = iris_weights()
+    nodes = [
+        helper.make_node("Gemm", ["input", "W", "B"], ["logits"], name="gemm"),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1, name="softmax"),
+        helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0, name="argmax"),
+    ]
+    return helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 4])],
+        [
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [batch, 3]),
+            helper.make_tensor_value_info("label", TensorProto.INT64, [batch]),
+        ],
+        [init("W", w), init("B", b)],
+    )
+
+
+IRIS_SAMPLES = np.array(
+    [[5.1, 3.5, 1.4, 0.2], [6.4, 3.2, 4.5, 1.5], [6.3, 3.3, 6.0, 2.5]], dtype=np.float32
+)
+
+
+def build_tiny() -> None:
+    # tiny.onnx: the smallest realistic classifier (iris, 4 -> 3). Input "input" FP32 [batch,4],
+    # outputs "probabilities" FP32 [batch,3] and "label" INT64 [batch]. Dynamic batch, so the
+    # server may batch it; the HTTP-bound model of the benchmarks.
+    _, out = write_model(FIXTURES, "tiny.onnx", finish(iris_classifier_graph("tiny", "batch")),
+                         {"input": IRIS_SAMPLES})
+    assert out["label"].tolist() == [0, 1, 2], out["label"]
+
+
+def build_fixed_batch() -> None:
+    # fixed_batch.onnx: the tiny classifier with batch fixed to 1 (input [1,4]): the server must
+    # never batch requests for it, and must reject a request with 2 rows as a shape error.
+    _, out = write_model(FIXTURES, "fixed_batch.onnx", finish(iris_classifier_graph("fixed_batch", 1)),
+                         {"input": IRIS_SAMPLES[:1]})
+    assert out["label"].tolist() == [0], out["label"]
+
+
+def build_mlp() -> None:
+    # mlp.onnx: MNIST-shaped MLP 784 -> 256 -> 256 -> 10 with ReLU, He-initialised from a fixed
+    # seed (untrained: what matters is its compute cost). Input "input" FP32 [batch,784], output
+    # "logits" FP32 [batch,10]. The compute-bound model of the benchmarks and of batching tests.
+    rng = np.random.RandomState(784)
+    sizes = [784, 256, 256, 10]
+    inits, nodes = [], []
+    previous = "input"
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
+        w = (rng.randn(fan_in, fan_out) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+        b = (rng.randn(fan_out) * 0.01).astype(np.float32)
+        inits += [init(f"W{i}", w), init(f"B{i}", b)]
+        last = i == len(sizes) - 2
+        gemm_out = "logits" if last else f"h{i}"
+        nodes.append(helper.make_node("Gemm", [previous, f"W{i}", f"B{i}"], [gemm_out], name=f"gemm{i}"))
+        if not last:
+            nodes.append(helper.make_node("Relu", [gemm_out], [f"a{i}"], name=f"relu{i}"))
+            previous = f"a{i}"
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 784])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 10])],
+        inits,
+    )
+    x = np.random.RandomState(1).rand(3, 784).astype(np.float32)
+    _, out = write_model(FIXTURES, "mlp.onnx", finish(graph), {"input": x})
+    assert out["logits"].shape == (3, 10)
+
+
+def build_two_inputs() -> None:
+    # two_inputs.onnx: inputs "x" FP32 [batch,3] and "k" INT64 [batch,1]. Outputs depend on both,
+    # so a test sees whether the server fed each input to the right place:
+    #   "scaled" FP32 [batch,3] = x * k
+    #   "total"  FP32 [batch,1] = sum(x, axis 1) + k
+    nodes = [
+        helper.make_node("Cast", ["k"], ["k_float"], to=TensorProto.FLOAT, name="cast_k"),
+        helper.make_node("Mul", ["x", "k_float"], ["scaled"], name="scale"),
+        helper.make_node("ReduceSum", ["x", "axis1"], ["row_sum"], keepdims=1, name="row_sum"),
+        helper.make_node("Add", ["row_sum", "k_float"], ["total"], name="total"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "two_inputs",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("k", TensorProto.INT64, ["batch", 1]),
+        ],
+        [
+            helper.make_tensor_value_info("scaled", TensorProto.FLOAT, ["batch", 3]),
+            helper.make_tensor_value_info("total", TensorProto.FLOAT, ["batch", 1]),
+        ],
+        [init("axis1", np.array([1], dtype=np.int64))],
+    )
+    x = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32)
+    k = np.array([[2], [-1]], dtype=np.int64)
+    _, out = write_model(FIXTURES, "two_inputs.onnx", finish(graph), {"x": x, "k": k})
+    assert out["scaled"].tolist() == [[2, 4, 6], [-4, -5, -6]], out["scaled"]
+    assert out["total"].tolist() == [[8], [14]], out["total"]
+
+
+# V2 datatype name -> (ONNX element type, numpy dtype, file-name suffix).
+DTYPES = {
+    "FP32": (TensorProto.FLOAT, np.float32, "fp32"),
+    "FP64": (TensorProto.DOUBLE, np.float64, "fp64"),
+    "INT32": (TensorProto.INT32, np.int32, "int32"),
+    "INT64": (TensorProto.INT64, np.int64, "int64"),
+    "BOOL": (TensorProto.BOOL, np.bool_, "bool"),
+    "BYTES": (TensorProto.STRING, np.object_, "bytes"),
+    "UINT8": (TensorProto.UINT8, np.uint8, "uint8"),
+    "INT8": (TensorProto.INT8, np.int8, "int8"),
+    "INT16": (TensorProto.INT16, np.int16, "int16"),
+    "UINT16": (TensorProto.UINT16, np.uint16, "uint16"),
+    "UINT32": (TensorProto.UINT32, np.uint32, "uint32"),
+    "UINT64": (TensorProto.UINT64, np.uint64, "uint64"),
+    "FP16": (TensorProto.FLOAT16, np.float16, "fp16"),
+}
+
+# The six datatypes of dtypes.onnx, and the operation each output applies to its input.
+DTYPES_MODEL_OPS = {"FP32": "add1", "FP64": "add1", "INT32": "add1", "INT64": "add1",
+                    "BOOL": "not", "BYTES": "identity"}
+
+
+def sample_of(datatype: str) -> np.ndarray:
+    """A [2,2] sample tensor of a V2 datatype, with values that stress the codec (sign, width)."""
+    values = {
+        "FP32": [[1.5, -2.25], [3.4028235e38, 0.0]],
+        "FP64": [[1.5, -2.25], [1e300, 0.1]],
+        "INT32": [[1, -2], [2147483646, -2147483648]],
+        "INT64": [[1, -2], [9007199254740993, -9223372036854775808]],
+        "BOOL": [[True, False], [False, True]],
+        "BYTES": [["hello", ""], ["ünïcode", "a b"]],
+        "UINT8": [[0, 255], [1, 128]],
+        "INT8": [[-128, 127], [0, -1]],
+        "INT16": [[-32768, 32767], [0, -1]],
+        "UINT16": [[0, 65535], [1, 2]],
+        "UINT32": [[0, 4294967295], [1, 2]],
+        "UINT64": [[0, 18446744073709551615], [1, 2]],
+        "FP16": [[1.5, -2.25], [65504.0, 0.0]],
+    }[datatype]
+    return np.array(values, dtype=DTYPES[datatype][1])
+
+
+def build_dtypes() -> None:
+    # dtypes.onnx: one input per V2 datatype the server must support end to end, each with its own
+    # output, so one request exercises every codec path and proves the model really computed:
+    #   "<t>_in" [batch,2] -> "<t>_out" [batch,2], t in fp32 fp64 int32 int64 (x + 1), bool (not x),
+    #   bytes (identity: ONNX has no string arithmetic in opset 17).
+    nodes, inputs, outputs, inits, feeds = [], [], [], [], {}
+    for datatype, op in DTYPES_MODEL_OPS.items():
+        elem, np_dtype, suffix = DTYPES[datatype]
+        src, dst = f"{suffix}_in", f"{suffix}_out"
+        inputs.append(helper.make_tensor_value_info(src, elem, ["batch", 2]))
+        outputs.append(helper.make_tensor_value_info(dst, elem, ["batch", 2]))
+        if op == "add1":
+            inits.append(init(f"{suffix}_one", np.array(1, dtype=np_dtype)))
+            nodes.append(helper.make_node("Add", [src, f"{suffix}_one"], [dst], name=f"{suffix}_add"))
+        elif op == "not":
+            nodes.append(helper.make_node("Not", [src], [dst], name=f"{suffix}_not"))
+        else:
+            nodes.append(helper.make_node("Identity", [src], [dst], name=f"{suffix}_identity"))
+        feeds[src] = sample_of(datatype)
+    graph = helper.make_graph(nodes, "dtypes", inputs, outputs, inits)
+    _, out = write_model(FIXTURES, "dtypes.onnx", finish(graph), feeds)
+    assert out["int64_out"][0].tolist() == [2, -1]
+    assert out["bool_out"][0].tolist() == [False, True]
+    assert out["bytes_out"][1].tolist() == ["ünïcode", "a b"]
+
+
+def build_echo_per_dtype() -> None:
+    # echo_<t>.onnx: one model per V2 datatype with a single input "input" [batch,2] and an
+    # Identity output "output": a test of one datatype needs to send only that one tensor, and
+    # the exact round trip (extremes, NaN, big int64, UTF-8 strings) is what it checks.
+    for datatype, (elem, _, suffix) in DTYPES.items():
+        graph = helper.make_graph(
+            [helper.make_node("Identity", ["input"], ["output"], name="identity")],
+            f"echo_{suffix}",
+            [helper.make_tensor_value_info("input", elem, ["batch", 2])],
+            [helper.make_tensor_value_info("output", elem, ["batch", 2])],
+        )
+        sample = sample_of(datatype)
+        _, out = write_model(FIXTURES, f"echo_{suffix}.onnx", finish(graph), {"input": sample})
+        assert out["output"].tolist() == sample.tolist(), datatype
+
+
+# ---------------------------------------------------------------------------------------------
+# The digits example models (scikit-learn + skl2onnx)
+# ---------------------------------------------------------------------------------------------
+
+# digits-bad is trained on labels shifted by one (0->1, ..., 9->0): a model that looks healthy
+# (confident, fast, right shape) but disagrees with the stable one on nearly every request.
+BAD_LABEL_SHIFT = 1
+
+
+def digits_split():
+    """The fixed train/test split of scikit-learn's bundled digits set (8x8 images, pixels 0..16)."""
+    x, y = load_digits(return_X_y=True)
+    return train_test_split(x.astype(np.float32), y, test_size=DIGITS_TEST_SIZE,
+                            random_state=DIGITS_SEED, stratify=y)
+
+
+def export_digits(estimator) -> onnx.ModelProto:
+    """skl2onnx export with input "input" FP32 [batch,64], outputs "label" INT64 and "probabilities"."""
+    model = to_onnx(
+        estimator,
+        initial_types=[("input", FloatTensorType([None, 64]))],
+        target_opset={"": OPSET, "ai.onnx.ml": ML_OPSET},
+        options={"zipmap": False},
+        final_types=None,
+    )
+    model.ir_version = IR_VERSION
+    model.producer_name = PRODUCER
+    model.producer_version = "1"
+    model.doc_string = ""
+    model.graph.doc_string = ""
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+V2_DATATYPE_OF_ORT_TYPE = {"tensor(float)": "FP32", "tensor(int64)": "INT64"}
+
+
+def tensor_meta(session: ort.InferenceSession) -> dict:
+    """Input/output names, V2 datatypes and shapes (-1 for the dynamic batch dim) of a session."""
+    def describe(args):
+        return [{"name": a.name, "datatype": V2_DATATYPE_OF_ORT_TYPE[a.type],
+                 "shape": [d if isinstance(d, int) else -1 for d in a.shape]} for a in args]
+    return {"inputs": describe(session.get_inputs()), "outputs": describe(session.get_outputs())}
+
+
+def build_digits() -> None:
+    # digits.onnx (stable), digits-v2.onnx (a GOOD canary: a different algorithm, as accurate) and
+    # digits-bad.onnx (a BAD canary: shifted labels). Same split, same tensors, so they are
+    # interchangeable in a ModelDeployment.
+    x_train, x_test, y_train, y_test = digits_split()
+    variants = {
+        "digits": (
+            "StandardScaler + multinomial LogisticRegression(C=0.5)",
+            make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=5000, random_state=DIGITS_SEED)),
+            y_train,
+        ),
+        "digits-v2": (
+            "StandardScaler + MLPClassifier(hidden_layer_sizes=(64,))",
+            make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(64,), max_iter=2000,
+                                                         random_state=DIGITS_SEED)),
+            y_train,
+        ),
+        "digits-bad": (
+            f"StandardScaler + LogisticRegression(C=0.5) trained on labels shifted by {BAD_LABEL_SHIFT}",
+            make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=5000, random_state=DIGITS_SEED)),
+            (y_train + BAD_LABEL_SHIFT) % 10,
+        ),
+    }
+    predictions = {}
+    for name, (description, estimator, labels) in variants.items():
+        estimator.fit(x_train, labels)
+        data, out = write_model(EXAMPLES, f"{name}.onnx", export_digits(estimator), {"input": x_test})
+        onnx_labels = out["label"]
+        # The exported model must decide exactly as the scikit-learn one does.
+        assert (onnx_labels == estimator.predict(x_test)).all(), name
+        predictions[name] = onnx_labels
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        meta = {
+            "model": f"{name}.onnx",
+            "sha256": sha256_of(data),
+            "estimator": description,
+            "dataset": "sklearn.datasets.load_digits (1797 8x8 images, pixel values 0..16, 10 classes)",
+            "split": {"method": "sklearn.model_selection.train_test_split, stratified",
+                      "test_size": DIGITS_TEST_SIZE, "random_state": DIGITS_SEED,
+                      "train_rows": int(len(x_train)), "test_rows": int(len(x_test))},
+            "seed": DIGITS_SEED,
+            "test_accuracy": round(float((onnx_labels == y_test).mean()), 4),
+            "agreement_with_digits": round(float((onnx_labels == predictions["digits"]).mean()), 4),
+            "opset": {"ai.onnx": OPSET, "ai.onnx.ml": ML_OPSET},
+            **tensor_meta(session),
+        }
+        write_json(EXAMPLES / f"{name}.json", meta)
+    write_samples(x_test, y_test, predictions)
+
+
+def write_samples(x_test: np.ndarray, y_test: np.ndarray, predictions: dict) -> None:
+    # Labelled sample requests: for each digit, the first test image that digits.onnx AND
+    # digits-v2.onnx classify correctly (so a test may assert the label for either model), in
+    # both protocols, plus one V2 batch of all ten. samples/index.json lists every file with its
+    # true label(s) and what each model predicts for it.
+    samples = EXAMPLES / "samples"
+    samples.mkdir(exist_ok=True)
+    for old in samples.glob("*.json"):
+        old.unlink()
+    good = (predictions["digits"] == y_test) & (predictions["digits-v2"] == y_test)
+    index, rows = [], []
+    for digit in range(10):
+        row = int(np.flatnonzero(good & (y_test == digit))[0])
+        pixels = [float(v) for v in x_test[row]]
+        rows.append(pixels)
+        v1, v2 = f"digit-{digit}.v1.json", f"digit-{digit}.v2.json"
+        write_json(samples / v1, {"instances": [pixels]}, indent=None)
+        write_json(samples / v2, {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
+                                              "data": pixels}]}, indent=None)
+        predicted = {name: [int(p[row])] for name, p in predictions.items()}
+        index += [{"file": v1, "protocol": "v1", "test_row": row, "labels": [digit], "predicted": predicted},
+                  {"file": v2, "protocol": "v2", "test_row": row, "labels": [digit], "predicted": predicted}]
+    batch = "digits-0-9.v2.json"
+    write_json(samples / batch, {"inputs": [{"name": "input", "shape": [10, 64], "datatype": "FP32",
+                                             "data": [v for r in rows for v in r]}]}, indent=None)
+    index.append({"file": batch, "protocol": "v2", "labels": list(range(10)),
+                  "predicted": {name: [p for e in index[::2] for p in e["predicted"][name]]
+                                for name in predictions}})
+    write_json(samples / "index.json", {
+        "note": "labels: the true digits (digits.onnx and digits-v2.onnx predict every one); "
+                "predicted: the label each model returns for the file",
+        "samples": index,
+    })
+
+
+def main() -> int:
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    EXAMPLES.mkdir(parents=True, exist_ok=True)
+    build_tiny()
+    build_fixed_batch()
+    build_mlp()
+    build_two_inputs()
+    build_dtypes()
+    build_echo_per_dtype()
+    build_digits()
+    write_sums(FIXTURES)
+    write_sums(EXAMPLES)
+    for folder in (FIXTURES, EXAMPLES):
+        print((folder / "SHA256SUMS").read_text(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
