@@ -153,6 +153,8 @@ export interface ModelDeploymentStatus {
   stable?: StableStatus;
   canary?: CanaryStatus;
   traffic?: { revision: string; percent: number }[];
+  /** The live split in one line (`<rev>=<percent>% ...`), for the Traffic printer column. */
+  trafficSummary?: string;
   history?: HistoryEntry[];
   /** Revisions kept warm after promotion, until the given time. */
   retained?: { revision: string; until: string }[];

@@ -1,0 +1,159 @@
+/**
+ * The Deployment of one revision: the inference server serving that revision's model, hardened
+ * (non-root, read-only root filesystem, no capabilities, seccomp) and probed on the V2 health API.
+ */
+import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../api/types.js';
+import type { RevisionPlan } from '../rollout/plan.js';
+import { canonicalJson } from '../rollout/revision.js';
+import { ANNOTATION, revisionLabels, revisionName, revisionSelector } from './names.js';
+import { ownerReferenceTo } from './owner.js';
+import { HTTP_PORT, METRICS_PORT } from './service.js';
+import type { DesiredOptions, KubeObject } from './types.js';
+
+/** UID/GID the server runs as (the distroless "nonroot" user). */
+export const SERVER_UID = 65532;
+/** Where the server keeps downloaded models (an emptyDir). */
+export const CACHE_DIR = '/var/cache/modelship';
+/** Where pvc:// claims are mounted, one directory per claim (the server's MODELSHIP_PVC_ROOT). */
+export const PVC_ROOT = '/mnt/pvc';
+const AUTH_DIR = '/etc/modelship/auth';
+const SIGNATURE_DIR = '/etc/modelship/signature';
+const PUBLIC_KEY_DIR = '/etc/modelship/public-key';
+
+/** Requests and limits when neither the spec nor the operator options give any. */
+export const DEFAULT_RESOURCES = {
+  requests: { cpu: '250m', memory: '256Mi' },
+  limits: { memory: '1Gi' },
+};
+
+/** The claim name of a pvc://<claim>/<path> URI, or undefined for other schemes. */
+export function pvcClaimOf(uri: string): string | undefined {
+  const match = /^pvc:\/\/([^/]+)\//.exec(uri);
+  return match?.[1];
+}
+
+/** The Deployment running one revision. `replicas` is left out when an HPA owns the count. */
+export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: DesiredOptions): KubeObject {
+  const { model, server = {}, auth } = rev.template;
+  const labels = revisionLabels(md, rev.revision);
+  const env: V1EnvVar[] = [
+    { name: 'MODELSHIP_MODEL_URI', value: model.uri },
+    { name: 'MODELSHIP_SHA256', value: model.sha256 },
+    { name: 'MODELSHIP_MODEL_NAME', value: model.name ?? md.metadata.name },
+    { name: 'MODELSHIP_MODEL_VERSION', value: rev.revision },
+    { name: 'MODELSHIP_PORT', value: String(HTTP_PORT) },
+    { name: 'MODELSHIP_METRICS_PORT', value: String(METRICS_PORT) },
+    { name: 'MODELSHIP_CACHE_DIR', value: CACHE_DIR },
+    { name: 'MODELSHIP_PVC_ROOT', value: PVC_ROOT },
+    // Keep serving briefly after SIGTERM while endpoints drop the pod, so no request is refused.
+    { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: '5000' },
+  ];
+  if (server.batching?.maxBatchSize !== undefined) env.push({ name: 'MODELSHIP_MAX_BATCH_SIZE', value: String(server.batching.maxBatchSize) });
+  if (server.batching?.maxLatencyMs !== undefined) env.push({ name: 'MODELSHIP_MAX_LATENCY_MS', value: String(server.batching.maxLatencyMs) });
+  if (server.workers !== undefined) env.push({ name: 'MODELSHIP_WORKERS', value: String(server.workers) });
+
+  const volumes: V1Volume[] = [
+    { name: 'model-cache', emptyDir: { sizeLimit: '4Gi' } },
+    { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+  ];
+  const mounts: V1VolumeMount[] = [
+    { name: 'model-cache', mountPath: CACHE_DIR },
+    { name: 'tmp', mountPath: '/tmp' },
+  ];
+  const claim = pvcClaimOf(model.uri);
+  if (claim !== undefined) {
+    volumes.push({ name: 'model-pvc', persistentVolumeClaim: { claimName: claim, readOnly: true } });
+    mounts.push({ name: 'model-pvc', mountPath: `${PVC_ROOT}/${claim}`, readOnly: true });
+  }
+  if (auth) {
+    const key = auth.tokenSecretRef.key ?? 'token';
+    volumes.push({ name: 'auth-token', secret: { secretName: auth.tokenSecretRef.name, items: [{ key, path: 'token' }], defaultMode: 0o440 } });
+    mounts.push({ name: 'auth-token', mountPath: AUTH_DIR, readOnly: true });
+    env.push({ name: 'MODELSHIP_AUTH_TOKEN_FILE', value: `${AUTH_DIR}/token` });
+  }
+  const podAnnotations: Record<string, string> = {
+    'prometheus.io/scrape': 'true',
+    'prometheus.io/port': String(METRICS_PORT),
+    'prometheus.io/path': '/metrics',
+  };
+  if (model.signature) {
+    podAnnotations[ANNOTATION.signature] = model.signature.value;
+    const key = model.signature.publicKeySecretRef.key ?? 'ed25519.pub';
+    volumes.push({
+      name: 'signature',
+      downwardAPI: { items: [{ path: 'signature', fieldRef: { fieldPath: `metadata.annotations['${ANNOTATION.signature}']` } }] },
+    });
+    volumes.push({ name: 'public-key', secret: { secretName: model.signature.publicKeySecretRef.name, items: [{ key, path: 'key.pem' }], defaultMode: 0o440 } });
+    mounts.push({ name: 'signature', mountPath: SIGNATURE_DIR, readOnly: true });
+    mounts.push({ name: 'public-key', mountPath: PUBLIC_KEY_DIR, readOnly: true });
+    env.push({ name: 'MODELSHIP_SIGNATURE', value: `${SIGNATURE_DIR}/signature` });
+    env.push({ name: 'MODELSHIP_PUBLIC_KEY', value: `${PUBLIC_KEY_DIR}/key.pem` });
+  }
+  env.push(...((server.env ?? []) as V1EnvVar[]));
+
+  const spec: Record<string, unknown> = {};
+  if (rev.scale.replicas !== undefined) spec.replicas = rev.scale.replicas;
+  Object.assign(spec, {
+    revisionHistoryLimit: 2,
+    progressDeadlineSeconds: 600,
+    selector: { matchLabels: revisionSelector(md, rev.revision) },
+    strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+    template: {
+      metadata: { labels, annotations: podAnnotations },
+      spec: {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        terminationGracePeriodSeconds: 30,
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: SERVER_UID,
+          runAsGroup: SERVER_UID,
+          fsGroup: SERVER_UID,
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
+        containers: [
+          {
+            name: 'server',
+            image: server.image ?? options.serverImage,
+            imagePullPolicy: server.imagePullPolicy ?? options.imagePullPolicy ?? 'IfNotPresent',
+            ports: [
+              { name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' },
+              { name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' },
+            ],
+            env,
+            resources: server.resources ?? options.defaultResources ?? DEFAULT_RESOURCES,
+            // Model downloads and session creation can take minutes; liveness waits for this.
+            startupProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 5, failureThreshold: 120, timeoutSeconds: 2 },
+            readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 2 },
+            livenessProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+            terminationMessagePolicy: 'FallbackToLogsOnError',
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: SERVER_UID,
+              allowPrivilegeEscalation: false,
+              readOnlyRootFilesystem: true,
+              privileged: false,
+              capabilities: { drop: ['ALL'] },
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            volumeMounts: mounts,
+          },
+        ],
+        volumes,
+      },
+    },
+  });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: revisionName(md, rev.revision),
+      namespace: md.metadata.namespace,
+      labels,
+      annotations: { [ANNOTATION.template]: canonicalJson(rev.template) },
+      ownerReferences: [ownerReferenceTo(md)],
+    },
+    spec,
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Everything a ModelDeployment should own, given the rollout plan: pure, deterministic, no clock.
+ * The shell server-side applies the list and prunes owned objects that are not in it.
+ */
+import type { ModelDeployment } from '../api/types.js';
+import { revisionsOf, type RolloutPlan } from '../rollout/plan.js';
+import { hpaFor, pdbFor } from './autoscaling.js';
+import { deploymentFor } from './deployment.js';
+import { apexServiceFor, revisionServiceFor } from './service.js';
+import type { DesiredOptions, KubeObject } from './types.js';
+
+export type { DesiredOptions, KubeObject } from './types.js';
+
+/**
+ * The desired objects in apply order: per revision (stable, candidate, retained) a Deployment,
+ * a Service and optionally an HPA and a PDB; then the apex Service.
+ */
+export function desiredObjects(md: ModelDeployment, plan: RolloutPlan, options: DesiredOptions): KubeObject[] {
+  const objects: KubeObject[] = [];
+  for (const rev of revisionsOf(plan)) {
+    objects.push(deploymentFor(md, rev, options), revisionServiceFor(md, rev.revision));
+    const hpa = hpaFor(md, rev);
+    if (hpa) objects.push(hpa);
+    const pdb = pdbFor(md, rev);
+    if (pdb) objects.push(pdb);
+  }
+  objects.push(apexServiceFor(md, plan));
+  return objects;
+}

@@ -1,0 +1,42 @@
+/**
+ * Whether an observed revision Deployment is serving: a pure reading of its status.
+ */
+import type { V1Deployment } from '@kubernetes/client-node';
+
+/** Pod counts of a Deployment as the controller last reported them. */
+export interface DeploymentCounts {
+  desired: number;
+  updated: number;
+  ready: number;
+  available: number;
+  total: number;
+}
+
+/** Counts from a Deployment's spec and status (0 when not reported yet). */
+export function countsOf(deployment: V1Deployment): DeploymentCounts {
+  const status = deployment.status ?? {};
+  return {
+    desired: deployment.spec?.replicas ?? 1,
+    updated: status.updatedReplicas ?? 0,
+    ready: status.readyReplicas ?? 0,
+    available: status.availableReplicas ?? 0,
+    total: status.replicas ?? 0,
+  };
+}
+
+/** True when the Deployment controller has seen the latest spec of this Deployment. */
+export function isObservedCurrent(deployment: V1Deployment): boolean {
+  const generation = deployment.metadata?.generation;
+  const observed = deployment.status?.observedGeneration;
+  return generation === undefined || (observed !== undefined && observed >= generation);
+}
+
+/**
+ * True when the Deployment has rolled out its current spec and every desired pod is available:
+ * the revision can take traffic.
+ */
+export function isDeploymentAvailable(deployment: V1Deployment | undefined): boolean {
+  if (deployment === undefined || !isObservedCurrent(deployment)) return false;
+  const c = countsOf(deployment);
+  return c.updated >= c.desired && c.available >= c.desired && c.ready >= Math.min(c.desired, 1);
+}

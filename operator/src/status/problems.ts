@@ -1,0 +1,108 @@
+/**
+ * Problems visible in the observed pods, Deployments and Events that stop a revision from ever
+ * becoming available without a change by a human: bad image, model that fails verification,
+ * crash loops, missing volumes, pods that cannot be scheduled, a Deployment past its deadline.
+ */
+import type { CoreV1Event, V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../api/types.js';
+import { LABEL, revisionName } from '../desired/names.js';
+import { deploymentNamed, type Observed } from '../observed.js';
+
+/** Stalled reasons, most specific first; the first one found names the condition. */
+export const PROBLEM_REASONS = [
+  'ModelVerificationFailed',
+  'ImagePullFailed',
+  'PersistentVolumeClaimNotFound',
+  'ContainerConfigError',
+  'CrashLoopBackOff',
+  'Unschedulable',
+  'ReplicaFailure',
+  'ProgressDeadlineExceeded',
+] as const;
+
+/** One of PROBLEM_REASONS. */
+export type ProblemReason = (typeof PROBLEM_REASONS)[number];
+
+/** A problem of one revision, with a one-line message naming the object. */
+export interface Problem {
+  reason: ProblemReason;
+  revision: string;
+  message: string;
+}
+
+const IMAGE_PULL = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
+const CONFIG_ERRORS = new Set(['CreateContainerConfigError', 'CreateContainerError']);
+const VERIFICATION = /sha-?256|digest|signature/i;
+const MISSING_PVC = /persistentvolumeclaim "([^"]+)" not found/i;
+const MAX_MESSAGE = 300;
+
+/** Problems of the given revisions, sorted by severity then revision order, one per reason and revision. */
+export function problemsOf(md: ModelDeployment, observed: Observed, revisions: string[]): Problem[] {
+  const found: Problem[] = [];
+  revisions.forEach((revision) => {
+    const pods = observed.pods
+      .filter((p) => p.metadata?.labels?.[LABEL.revision] === revision && p.metadata?.labels?.[LABEL.deployment] === md.metadata.name)
+      .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+    for (const pod of pods) found.push(...podProblems(pod, revision, observed.events ?? []));
+    const deployment = deploymentNamed(observed, revisionName(md, revision));
+    if (deployment) found.push(...deploymentProblems(deployment, revision));
+  });
+  const unique: Problem[] = [];
+  for (const p of found) {
+    if (!unique.some((u) => u.reason === p.reason && u.revision === p.revision)) unique.push(p);
+  }
+  return unique.sort(
+    (a, b) => PROBLEM_REASONS.indexOf(a.reason) - PROBLEM_REASONS.indexOf(b.reason) || revisions.indexOf(a.revision) - revisions.indexOf(b.revision),
+  );
+}
+
+function podProblems(pod: V1Pod, revision: string, events: CoreV1Event[]): Problem[] {
+  const where = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
+  const out: Problem[] = [];
+  const statuses: V1ContainerStatus[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  for (const cs of statuses) {
+    const container = `${where} container ${cs.name}`;
+    const waiting = cs.state?.waiting;
+    const terminated = cs.state?.terminated ?? cs.lastState?.terminated;
+    const termination = terminated && terminated.exitCode !== 0 ? terminated.message?.trim() : undefined;
+    if (termination && VERIFICATION.test(termination)) {
+      out.push({ reason: 'ModelVerificationFailed', revision, message: clip(`${container}: ${termination}`) });
+    } else if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
+      out.push({ reason: 'ImagePullFailed', revision, message: clip(`${container}: ${waiting.reason} for image ${cs.image}: ${waiting.message ?? ''}`) });
+    } else if (waiting?.reason && CONFIG_ERRORS.has(waiting.reason)) {
+      out.push({ reason: 'ContainerConfigError', revision, message: clip(`${container}: ${waiting.message ?? waiting.reason}`) });
+    } else if (waiting?.reason === 'CrashLoopBackOff') {
+      const why = termination ?? `exit code ${terminated?.exitCode ?? 'unknown'} (${terminated?.reason ?? 'no termination message'})`;
+      out.push({ reason: 'CrashLoopBackOff', revision, message: clip(`${container} keeps crashing: ${why}`) });
+    }
+  }
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const podEvents = events.filter((e) => e.involvedObject?.kind === 'Pod' && e.involvedObject.name === pod.metadata?.name && e.involvedObject.namespace === pod.metadata?.namespace);
+  const pvcText = [scheduled?.status === 'False' ? scheduled.message ?? '' : '', ...podEvents.map((e) => e.message ?? '')].find((m) => MISSING_PVC.test(m));
+  if (pvcText !== undefined) {
+    const claim = MISSING_PVC.exec(pvcText)![1];
+    out.push({ reason: 'PersistentVolumeClaimNotFound', revision, message: clip(`${where}: PersistentVolumeClaim ${pod.metadata?.namespace}/${claim} not found`) });
+  } else if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
+    out.push({ reason: 'Unschedulable', revision, message: clip(`${where} cannot be scheduled: ${scheduled.message ?? ''}`) });
+  }
+  return out;
+}
+
+function deploymentProblems(deployment: V1Deployment, revision: string): Problem[] {
+  const where = `Deployment ${deployment.metadata?.namespace}/${deployment.metadata?.name}`;
+  const out: Problem[] = [];
+  for (const c of deployment.status?.conditions ?? []) {
+    if (c.type === 'ReplicaFailure' && c.status === 'True') {
+      out.push({ reason: 'ReplicaFailure', revision, message: clip(`${where}: ${c.message ?? c.reason ?? 'cannot create pods'}`) });
+    }
+    if (c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded') {
+      out.push({ reason: 'ProgressDeadlineExceeded', revision, message: clip(`${where}: ${c.message ?? 'progress deadline exceeded'}`) });
+    }
+  }
+  return out;
+}
+
+function clip(message: string): string {
+  const oneLine = message.replace(/\s+/g, ' ').trim();
+  return oneLine.length > MAX_MESSAGE ? `${oneLine.slice(0, MAX_MESSAGE - 1)}…` : oneLine;
+}
