@@ -22,9 +22,7 @@ function describe(obj: KubeObject): string {
 
 /** Prefixes an error's message with what was being done. */
 function wrap(verb: string, obj: KubeObject, err: unknown): Error {
-  const e = new Error(`${verb} ${describe(obj)}: ${(err as Error).message}`);
-  (e as Error & { cause?: unknown }).cause = err;
-  return e;
+  return new Error(`${verb} ${describe(obj)}: ${(err as Error).message}`, { cause: err });
 }
 
 /** Deterministic JSON (keys sorted) so equal objects hash and compare equal. */

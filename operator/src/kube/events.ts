@@ -71,7 +71,7 @@ export class EventRecorder {
       return undefined;
     } catch (err) {
       this.recent.delete(key);
-      return new Error(`create Event ${ev.metadata.namespace}/${ev.metadata.name} (${reason}): ${(err as Error).message}`);
+      return new Error(`create Event ${ev.metadata.namespace}/${ev.metadata.name} (${reason}): ${(err as Error).message}`, { cause: err });
     }
   }
 }

@@ -112,7 +112,7 @@ export class LeaderElector {
       await this.api.request({ method: 'PUT', path: this.path, body: released });
     } catch (err) {
       // Another candidate may already have taken it; the lease then simply expires or is theirs.
-      if (!isStatus(err, 409)) throw new Error(`release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`);
+      if (!isStatus(err, 409)) throw new Error(`release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -146,7 +146,7 @@ export class LeaderElector {
     try {
       current = await this.api.request<Lease>({ method: 'GET', path: this.path });
     } catch (err) {
-      if (!isStatus(err, 404)) throw new Error(`get Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`);
+      if (!isStatus(err, 404)) throw new Error(`get Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, { cause: err });
       const fresh: Lease = {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
@@ -163,7 +163,7 @@ export class LeaderElector {
         this.observe(await this.api.request<Lease>({ method: 'POST', path: this.collectionPath, body: fresh }));
       } catch (createErr) {
         if (isStatus(createErr, 409)) return false;
-        throw new Error(`create Lease ${this.opts.namespace}/${this.opts.name}: ${(createErr as Error).message}`);
+        throw new Error(`create Lease ${this.opts.namespace}/${this.opts.name}: ${(createErr as Error).message}`, { cause: createErr });
       }
       this.leading = true;
       return true;
@@ -189,7 +189,7 @@ export class LeaderElector {
       this.observe(await this.api.request<Lease>({ method: 'PUT', path: this.path, body: next }));
     } catch (err) {
       if (isStatus(err, 409)) return false;
-      throw new Error(`update Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`);
+      throw new Error(`update Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, { cause: err });
     }
     this.leading = true;
     return true;
