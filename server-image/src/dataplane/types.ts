@@ -109,6 +109,21 @@ export interface DataPlaneObserver {
   modelLoaded(seconds: number): void;
   batchRun(size: number, seconds: number): void;
   queueDepth(depth: number): void;
+  /** Optional: the model file was fetched or found in the cache (for a log line with its size). */
+  modelFetched?(info: ModelFetchInfo): void;
+  /** Optional: an inference worker died (its in-flight request failed); a replacement is starting. */
+  workerExited?(info: { worker: number; exitCode: number; reason: string }): void;
+}
+
+/** Where the model file came from; `uri` has credentials and query strings removed, safe to log. */
+export interface ModelFetchInfo {
+  uri: string;
+  path: string;
+  bytes: number;
+  sha256: string;
+  /** True when a verified copy in the cache was reused instead of downloading. */
+  cached: boolean;
+  seconds: number;
 }
 
 /** Everything the data plane needs to load and serve one model. */

@@ -1,0 +1,279 @@
+/**
+ * The data plane of one server: fetch and verify the model, load it into a pool of worker threads,
+ * and run validated requests through the dynamic batcher.
+ */
+import { fetchVerifiedModel } from '../model/index.js';
+import { nextBatch, type BatchLimits } from './batcher.js';
+import { concatRequests, splitOutputs } from './concat.js';
+import { WorkerPool } from './pool.js';
+import { isBatchable, signatureOf, type ModelSignature } from './signature.js';
+import {
+  InferError,
+  type DataPlane,
+  type DataPlaneObserver,
+  type DataPlaneOptions,
+  type InferRequest,
+  type InferResponse,
+  type ModelMetadata,
+  type Tensor,
+} from './types.js';
+import { validateRequest, type PreparedRequest } from './validate.js';
+
+/** The server's own name and version, as `GET /v2` reports them. */
+export const SERVER_NAME = 'modelship';
+/** Kept in step with package.json's version. */
+export const SERVER_VERSION = '0.1.0';
+
+interface Pending {
+  request: PreparedRequest;
+  batchKey?: string;
+  rows: number;
+  queuedAt: number;
+  resolve(outputs: Tensor[]): void;
+  reject(err: Error): void;
+}
+
+type State = 'created' | 'loading' | 'ready' | 'failed' | 'closing' | 'closed';
+
+/** Resolve a worker script next to this module; overridable so tests can inject a faulty worker. */
+export interface DataPlaneInternals {
+  workerUrl?: URL;
+}
+
+class OnnxDataPlane implements DataPlane {
+  private state: State = 'created';
+  private loading?: Promise<void>;
+  private closing?: Promise<void>;
+  private pool?: WorkerPool;
+  private signature?: ModelSignature;
+  private batchable = false;
+  private readonly queue: Pending[] = [];
+  private inFlight = 0;
+  private timer?: { at: number; handle: NodeJS.Timeout };
+  private onDrained?: () => void;
+  private readonly limits: BatchLimits;
+
+  constructor(
+    private readonly options: DataPlaneOptions,
+    private readonly observer: DataPlaneObserver,
+    private readonly internals: DataPlaneInternals,
+  ) {
+    this.limits = { maxBatchSize: Math.max(1, options.batching.maxBatchSize), maxLatencyMs: Math.max(0, options.batching.maxLatencyMs) };
+  }
+
+  load(): Promise<void> {
+    this.loading ??= this.loadOnce();
+    return this.loading;
+  }
+
+  private async loadOnce(): Promise<void> {
+    if (this.state !== 'created') throw new InferError('unavailable', `data plane for model ${this.options.name} is ${this.state}`);
+    this.state = 'loading';
+    const started = performance.now();
+    try {
+      const model = await fetchVerifiedModel(this.options, (info) => this.observer.modelFetched?.(info));
+      const pool = new WorkerPool(
+        {
+          modelPath: model.path,
+          workers: Math.max(1, this.options.workers),
+          intraOpThreads: Math.max(1, this.options.intraOpThreads),
+          workerUrl: this.internals.workerUrl,
+        },
+        {
+          idle: () => this.pump(),
+          workerExited: (info) => this.observer.workerExited?.(info),
+        },
+      );
+      const loaded = await pool.start();
+      this.signature = signatureOf(loaded.inputs, loaded.outputs);
+      this.batchable = isBatchable(this.signature) && this.limits.maxBatchSize > 1;
+      this.pool = pool;
+      // close() may have been called while loading; it waits for this promise, then stops the pool.
+      if (this.state === 'loading') this.state = 'ready';
+    } catch (err) {
+      if (this.state === 'loading') this.state = 'failed';
+      throw err;
+    }
+    this.observer.modelLoaded((performance.now() - started) / 1000);
+  }
+
+  live(): boolean {
+    return this.state !== 'closed';
+  }
+
+  ready(): boolean {
+    return this.state === 'ready';
+  }
+
+  serverMetadata(): { name: string; version: string; extensions: string[] } {
+    return { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] };
+  }
+
+  modelReady(name: string, version?: string): boolean {
+    return this.isServed(name, version) && this.state === 'ready';
+  }
+
+  metadata(name: string, version?: string): ModelMetadata {
+    this.checkServed(name, version);
+    const sig = this.signature;
+    if (sig === undefined) throw new InferError('unavailable', `model ${name} is not loaded yet`);
+    return {
+      name: this.options.name,
+      versions: [this.options.version],
+      platform: 'onnxruntime_onnx',
+      inputs: sig.inputs.map((t) => ({ ...t, shape: [...t.shape] })),
+      outputs: sig.outputs.map((t) => ({ ...t, shape: [...t.shape] })),
+    };
+  }
+
+  async infer(name: string, version: string | undefined, request: InferRequest): Promise<InferResponse> {
+    this.checkServed(name, version);
+    if (this.state === 'closing' || this.state === 'closed') {
+      throw new InferError('unavailable', 'the server is shutting down');
+    }
+    const sig = this.signature;
+    if (this.state !== 'ready' || sig === undefined) throw new InferError('unavailable', `model ${name} is not ready`);
+    const prepared = validateRequest(sig, request, this.batchable);
+    const outputs = await new Promise<Tensor[]>((resolve, reject) => {
+      this.queue.push({
+        request: prepared,
+        batchKey: prepared.batchKey,
+        rows: prepared.rows ?? 1,
+        queuedAt: performance.now(),
+        resolve,
+        reject,
+      });
+      this.observer.queueDepth(this.queue.length);
+      this.pump();
+    });
+    const response: InferResponse = { model_name: this.options.name, model_version: this.options.version, outputs };
+    if (request.id !== undefined) response.id = request.id;
+    return response;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    if (this.state === 'loading' || this.state === 'ready') this.state = 'closing';
+    await this.loading?.catch(() => undefined);
+    this.state = 'closing';
+    // Queued requests run now rather than at their batching deadline.
+    this.pump();
+    await new Promise<void>((resolve) => {
+      this.onDrained = resolve;
+      this.checkDrained();
+    });
+    this.clearTimer();
+    await this.pool?.close();
+    this.state = 'closed';
+  }
+
+  private isServed(name: string, version?: string): boolean {
+    return name === this.options.name && (version === undefined || version === '' || version === this.options.version);
+  }
+
+  private checkServed(name: string, version?: string): void {
+    if (name !== this.options.name) throw new InferError('not_found', `model "${name}" is not served here (this server serves "${this.options.name}")`);
+    if (!this.isServed(name, version)) {
+      throw new InferError('not_found', `model "${name}" has no version "${version}" (served version: "${this.options.version}")`);
+    }
+  }
+
+  /** Hand queued requests to idle workers, as the batcher decides. */
+  private pump(): void {
+    const pool = this.pool;
+    if (pool === undefined) return;
+    while (this.queue.length > 0 && pool.idleCount() > 0) {
+      const now = this.state === 'closing' ? Infinity : performance.now();
+      const decision = nextBatch(this.queue, now, this.limits);
+      if (decision.kind === 'idle') break;
+      if (decision.kind === 'wait') {
+        this.armTimer(decision.until);
+        break;
+      }
+      const batch = decision.indices.map((i) => this.queue[i]);
+      for (let k = decision.indices.length - 1; k >= 0; k--) this.queue.splice(decision.indices[k], 1);
+      this.observer.queueDepth(this.queue.length);
+      this.dispatch(pool, batch);
+    }
+    this.checkDrained();
+  }
+
+  private dispatch(pool: WorkerPool, batch: Pending[]): void {
+    this.inFlight++;
+    const started = performance.now();
+    const combined = concatRequests(batch.map((p) => p.request));
+    pool
+      .run(combined.inputs, combined.outputs, batch.length > 1)
+      .then(
+        (outputs) => {
+          const seconds = (performance.now() - started) / 1000;
+          this.observer.batchRun(
+            batch.reduce((n, p) => n + p.rows, 0),
+            seconds,
+          );
+          const parts = splitOutputs(
+            outputs,
+            batch.map((p) => p.rows),
+          );
+          batch.forEach((p, i) => p.resolve(parts[i]));
+        },
+        (err: Error) => {
+          if (batch.length > 1 && err instanceof InferError && err.kind === 'invalid') {
+            // One request may have upset the model; run each alone so only that one fails.
+            this.queue.unshift(...batch.map((p) => ({ ...p, batchKey: undefined })));
+            this.observer.queueDepth(this.queue.length);
+            return;
+          }
+          batch.forEach((p) => p.reject(err));
+        },
+      )
+      .catch((err: Error) => batch.forEach((p) => p.reject(err)))
+      .finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+  }
+
+  private armTimer(at: number): void {
+    if (this.timer !== undefined && this.timer.at <= at) return;
+    this.clearTimer();
+    const handle = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.pump();
+      },
+      Math.max(0, at - performance.now()),
+    );
+    this.timer = { at, handle };
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer.handle);
+    this.timer = undefined;
+  }
+
+  private checkDrained(): void {
+    if (this.onDrained !== undefined && this.queue.length === 0 && this.inFlight === 0) {
+      const done = this.onDrained;
+      this.onDrained = undefined;
+      done();
+    }
+  }
+}
+
+/**
+ * The data plane for one model. Call load() before serving; infer() validates against the model's
+ * metadata and runs on worker threads, batching concurrent requests when the model allows it.
+ * `internals` is for tests only (for example a worker script that crashes on purpose).
+ */
+export function createOnnxDataPlane(
+  options: DataPlaneOptions,
+  observer: DataPlaneObserver,
+  internals: DataPlaneInternals = {},
+): DataPlane {
+  return new OnnxDataPlane(options, observer, internals);
+}

@@ -1,0 +1,70 @@
+/**
+ * Model fetch and verification: the one entry point the data plane calls before it creates any
+ * onnxruntime session.
+ */
+import type { DataPlaneOptions, ModelFetchInfo } from '../dataplane/types.js';
+import { ModelLoadError } from '../dataplane/types.js';
+import { cachedModel, download, readLocal, type LocalModel } from './fetch.js';
+import { modelSource, redactUri } from './source.js';
+import { checkDigest, checkSignature, normaliseSha256 } from './verify.js';
+
+export { redactUri } from './source.js';
+
+/** A model file on local disk whose digest (and signature, when configured) checked out. */
+export type VerifiedModel = LocalModel;
+
+type FetchOptions = Pick<
+  DataPlaneOptions,
+  'modelUri' | 'sha256' | 'allowUnverified' | 'signaturePath' | 'publicKeyPath' | 'cacheDir' | 'pvcRoot'
+>;
+
+/**
+ * Fetch the model named by `options.modelUri`, verify its sha256 against `options.sha256` (required
+ * unless allowUnverified) and its Ed25519 signature when signaturePath/publicKeyPath are set.
+ * Downloads land in the cache only once verified; a cached copy is re-hashed before reuse.
+ * Rejects with ModelLoadError naming the URI and what failed.
+ */
+export async function fetchVerifiedModel(
+  options: FetchOptions,
+  onFetched?: (info: ModelFetchInfo) => void,
+): Promise<VerifiedModel> {
+  const started = performance.now();
+  const uri = redactUri(options.modelUri);
+  const allowUnverified = options.allowUnverified ?? false;
+  const expected = options.sha256 === undefined || options.sha256 === '' ? undefined : normaliseSha256(options.sha256);
+  if (expected === undefined && !allowUnverified) {
+    throw new ModelLoadError(`model ${uri}: no sha256 given; refusing to serve an unverified model (set allowUnverified to override)`);
+  }
+  const signed = options.signaturePath !== undefined || options.publicKeyPath !== undefined;
+  if (signed && (options.signaturePath === undefined || options.publicKeyPath === undefined)) {
+    throw new ModelLoadError(`model ${uri}: a signature check needs both signaturePath and publicKeyPath`);
+  }
+
+  const source = modelSource(options.modelUri, options.pvcRoot);
+  let model: LocalModel;
+  let cached = false;
+  if (source.kind === 'file') {
+    model = await readLocal(uri, source.path);
+    checkDigest(uri, model.sha256, expected, allowUnverified);
+  } else {
+    const hit = expected === undefined ? undefined : await cachedModel(options.cacheDir, expected);
+    if (hit !== undefined) {
+      model = hit;
+      cached = true;
+    } else {
+      const fetched = await download(source.url, uri, options.cacheDir);
+      try {
+        checkDigest(uri, fetched.sha256, expected, allowUnverified);
+      } catch (err) {
+        await fetched.discard();
+        throw err;
+      }
+      model = { path: await fetched.keep(), sha256: fetched.sha256, bytes: fetched.bytes };
+    }
+  }
+  if (options.signaturePath !== undefined && options.publicKeyPath !== undefined) {
+    await checkSignature(uri, model.sha256, options.signaturePath, options.publicKeyPath);
+  }
+  onFetched?.({ uri, path: model.path, bytes: model.bytes, sha256: model.sha256, cached, seconds: (performance.now() - started) / 1000 });
+  return model;
+}
