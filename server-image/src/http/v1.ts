@@ -1,0 +1,121 @@
+/**
+ * KServe V1 adapter: `GET /v1/models/{name}` and `POST /v1/models/{name}:predict`. Instances are
+ * rows: for a model with one input each instance is that input's row (nested arrays or a scalar),
+ * stacked into one batch tensor whose datatype comes from the model's metadata; a model with
+ * several inputs takes each instance as an object keyed by input name. Predictions are the rows of
+ * the single output, or objects keyed by output name when there are several.
+ */
+import { Router, type Request, type Response } from 'express';
+import { InferError, type InferRequest, type InferResponse, type ModelMetadata, type Tensor } from '../dataplane/types.js';
+import { HttpError } from './errors.js';
+import { elementCount, flatten, rowToJsonValue, typedFromJson } from './tensors.js';
+import { methodNotAllowed, modelReadiness, routeName, sendJson, type HttpContext } from './context.js';
+
+/** The shape of a JSON value: [] for a scalar, [len, ...] for a (rectangular) nested array. */
+export function shapeOf(value: unknown): number[] {
+  const shape: number[] = [];
+  let v = value;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0];
+  }
+  return shape;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parse a V1 body into its instances; 400 for malformed JSON or a missing `instances` array. */
+export function parseInstances(body: Buffer): unknown[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `malformed JSON in request body: ${(err as Error).message}`);
+  }
+  const instances = isObject(json) ? (json.instances ?? json.inputs) : undefined;
+  if (!Array.isArray(instances) || instances.length === 0) {
+    throw new InferError('invalid', 'request body must be a JSON object with a non-empty "instances" array');
+  }
+  return instances;
+}
+
+/** Build one batch request from V1 instances, using the model's input metadata for names and dtypes. */
+export function instancesToRequest(instances: readonly unknown[], meta: ModelMetadata): InferRequest {
+  const keyed = meta.inputs.length > 1 || instances.every(isObject);
+  if (keyed && !instances.every(isObject)) {
+    const names = meta.inputs.map((i) => i.name).join(', ');
+    throw new InferError('invalid', `model '${meta.name}' has inputs ${names}: send each instance as an object keyed by input name`);
+  }
+  const inputs: Tensor[] = meta.inputs.map((input) => {
+    let rowShape: number[] | undefined;
+    const values: unknown[] = [];
+    instances.forEach((instance, i) => {
+      const row = keyed ? (instance as Record<string, unknown>)[input.name] : instance;
+      if (row === undefined) throw new InferError('invalid', `instances[${i}]: missing input '${input.name}'`);
+      const shape = shapeOf(row);
+      const flat = Array.isArray(row) ? flatten(row) : [row];
+      if (flat.length !== elementCount(shape)) {
+        throw new InferError('invalid', `instances[${i}]: input '${input.name}' is not a rectangular array`);
+      }
+      if (rowShape === undefined) rowShape = shape;
+      else if (shape.length !== rowShape.length || shape.some((d, k) => d !== rowShape?.[k])) {
+        throw new InferError('invalid', `instances[${i}]: input '${input.name}' has shape ${JSON.stringify(shape)}, instances[0] has ${JSON.stringify(rowShape)}`);
+      }
+      for (const v of flat) values.push(v);
+    });
+    const shape = [instances.length, ...(rowShape ?? [])];
+    return { name: input.name, datatype: input.datatype, shape, data: typedFromJson(input.name, input.datatype, values) };
+  });
+  return { inputs };
+}
+
+/** One prediction per row of the response's outputs. */
+export function predictionsFrom(response: InferResponse, rows: number): unknown[] {
+  for (const o of response.outputs) {
+    if (o.shape.length === 0 || o.shape[0] !== rows) {
+      throw new InferError('internal', `output '${o.name}' has shape ${JSON.stringify(o.shape)}, which does not split into ${rows} predictions`);
+    }
+  }
+  const predictions: unknown[] = new Array(rows);
+  for (let r = 0; r < rows; r++) {
+    if (response.outputs.length === 1) {
+      const o = response.outputs[0];
+      predictions[r] = rowToJsonValue(o.datatype, o.data, o.shape, r);
+    } else {
+      predictions[r] = Object.fromEntries(response.outputs.map((o) => [o.name, rowToJsonValue(o.datatype, o.data, o.shape, r)]));
+    }
+  }
+  return predictions;
+}
+
+/** The V1 routes, mounted at the app's root. */
+export function v1Routes(ctx: HttpContext): Router {
+  const router = Router();
+  const dp = ctx.dataPlane;
+
+  router
+    .route(/^\/v1\/models\/([^/]+):predict$/)
+    .post(routeName('v1_predict'), async (req: Request, res: Response) => {
+      const name = (req.params as Record<string, string>)[0];
+      const instances = parseInstances(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+      const meta = dp.metadata(name);
+      // A model with a fixed batch of 1 cannot take the rows stacked: run each row on its own.
+      const fixedSingle = meta.inputs.every((i) => i.shape[0] === 1) && instances.length > 1;
+      const groups = fixedSingle ? instances.map((i) => [i]) : [instances];
+      const responses = await Promise.all(groups.map((g) => dp.infer(name, undefined, instancesToRequest(g, meta))));
+      const predictions = responses.flatMap((r, i) => predictionsFrom(r, groups[i].length));
+      sendJson(res, 200, { predictions });
+    })
+    .all(methodNotAllowed('POST'));
+  router
+    .route('/v1/models/:name')
+    .get(routeName('v1_model'), (req, res) => {
+      const name = req.params.name as string;
+      const ready = modelReadiness(ctx, name, undefined);
+      sendJson(res, ready ? 200 : 503, { name, ready });
+    })
+    .all(methodNotAllowed('GET'));
+  return router;
+}
