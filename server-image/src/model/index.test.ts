@@ -1,0 +1,176 @@
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ModelLoadError, type ModelFetchInfo } from '../dataplane/types.js';
+import { cachePathFor } from './fetch.js';
+import { fetchVerifiedModel } from './index.js';
+
+// Real bytes of a real fixture model, served by a real HTTP server on loopback.
+const modelFile = path.resolve('test/fixtures/models/tiny.onnx');
+
+describe('fetchVerifiedModel', () => {
+  let dir: string;
+  let cacheDir: string;
+  let server: Server;
+  let base: string;
+  let model: Buffer;
+  let sha256: string;
+  let requests: string[];
+
+  beforeAll(async () => {
+    model = await readFile(modelFile);
+    sha256 = createHash('sha256').update(model).digest('hex');
+    server = createServer((req, res) => {
+      requests.push(req.url ?? '');
+      if (req.url?.startsWith('/model.onnx')) {
+        // Two writes, so the body arrives in more than one chunk.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.write(model.subarray(0, 100));
+        res.end(model.subarray(100));
+      } else if (req.url === '/redirect') {
+        res.writeHead(302, { location: '/model.onnx' }).end();
+      } else if (req.url === '/truncated') {
+        res.writeHead(200, { 'content-length': String(model.length) });
+        res.write(model.subarray(0, 50));
+        res.destroy();
+      } else {
+        res.writeHead(404).end('not here');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'modelship-fetch-'));
+    cacheDir = path.join(dir, 'cache');
+    requests = [];
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const options = (modelUri: string, extra: object = {}) => ({ modelUri, sha256, cacheDir, pvcRoot: path.join(dir, 'pvc'), ...extra });
+  const cacheEntries = async (): Promise<string[]> => readdir(cacheDir).catch(() => []);
+
+  test('downloads over http into the cache under its digest, and reports the size', async () => {
+    const seen: ModelFetchInfo[] = [];
+    const fetched = await fetchVerifiedModel(options(`${base}/model.onnx?token=secret`), (info) => seen.push(info));
+    expect(fetched).toEqual({ path: cachePathFor(cacheDir, sha256), sha256, bytes: model.length });
+    expect(await readFile(fetched.path)).toEqual(model);
+    expect(await cacheEntries()).toEqual([`sha256-${sha256}.onnx`]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ bytes: model.length, sha256, cached: false });
+    expect(seen[0].uri).not.toContain('secret');
+  });
+
+  test('reuses a verified cached copy without downloading again', async () => {
+    await fetchVerifiedModel(options(`${base}/model.onnx`));
+    const seen: ModelFetchInfo[] = [];
+    const again = await fetchVerifiedModel(options(`${base}/model.onnx`), (info) => seen.push(info));
+    expect(requests).toEqual(['/model.onnx']);
+    expect(again.path).toBe(cachePathFor(cacheDir, sha256));
+    expect(seen[0].cached).toBe(true);
+  });
+
+  test('replaces a tampered cached copy by downloading again', async () => {
+    await mkdir(cacheDir, { recursive: true });
+    await writeFile(cachePathFor(cacheDir, sha256), 'tampered');
+    const fetched = await fetchVerifiedModel(options(`${base}/model.onnx`));
+    expect(requests).toEqual(['/model.onnx']);
+    expect(await readFile(fetched.path)).toEqual(model);
+  });
+
+  test('follows redirects', async () => {
+    const fetched = await fetchVerifiedModel(options(`${base}/redirect`));
+    expect(fetched.sha256).toBe(sha256);
+  });
+
+  test('refuses a download whose digest does not match and keeps nothing of it', async () => {
+    const wrong = 'f'.repeat(64);
+    const result = fetchVerifiedModel(options(`${base}/model.onnx`, { sha256: wrong }));
+    await expect(result).rejects.toThrow(ModelLoadError);
+    await expect(result).rejects.toThrow(`sha256 mismatch: expected ${wrong}, got ${sha256}`);
+    expect(await cacheEntries()).toEqual([]);
+  });
+
+  test.each([
+    ['/missing', /download model http:\/\/127\.0\.0\.1:\d+\/missing: HTTP 404/],
+    ['/truncated', /download model http:\/\/127\.0\.0\.1:\d+\/truncated: /],
+  ])('names the URI when the download of %s fails, and leaves no temp file', async (route, message) => {
+    await expect(fetchVerifiedModel(options(`${base}${route}`))).rejects.toThrow(message);
+    expect(await cacheEntries()).toEqual([]);
+  });
+
+  test('names the URI when the server cannot be reached', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    await expect(fetchVerifiedModel(options(`http://127.0.0.1:${port}/m.onnx`))).rejects.toThrow(
+      new RegExp(`download model http://127.0.0.1:${port}/m.onnx: .*ECONNREFUSED`),
+    );
+  });
+
+  test('reads local paths, file:// and pvc:// in place', async () => {
+    await mkdir(path.join(dir, 'pvc', 'claim', 'models'), { recursive: true });
+    await writeFile(path.join(dir, 'pvc', 'claim', 'models', 'tiny.onnx'), model);
+    for (const uri of [modelFile, `file://${modelFile}`, 'pvc://claim/models/tiny.onnx']) {
+      const fetched = await fetchVerifiedModel(options(uri));
+      expect(fetched.sha256).toBe(sha256);
+      expect(await readFile(fetched.path)).toEqual(model);
+    }
+    expect(await cacheEntries()).toEqual([]);
+  });
+
+  test('refuses a pvc:// path that climbs out of its claim', async () => {
+    await expect(fetchVerifiedModel(options('pvc://claim/../../etc/passwd'))).rejects.toThrow(/path segment "\.\." is not allowed/);
+  });
+
+  test('refuses a model without a digest before fetching anything', async () => {
+    await expect(fetchVerifiedModel(options(`${base}/model.onnx`, { sha256: undefined }))).rejects.toThrow(
+      /no sha256 given; refusing to serve an unverified model/,
+    );
+    expect(requests).toEqual([]);
+  });
+
+  test('serves an unverified model only when allowed, and never reuses the cache for it', async () => {
+    const fetched = await fetchVerifiedModel(options(`${base}/model.onnx`, { sha256: undefined, allowUnverified: true }));
+    expect(fetched.sha256).toBe(sha256);
+    await fetchVerifiedModel(options(`${base}/model.onnx`, { sha256: undefined, allowUnverified: true }));
+    expect(requests).toHaveLength(2);
+  });
+
+  test('refuses a missing local file, naming it', async () => {
+    await expect(fetchVerifiedModel(options(path.join(dir, 'nope.onnx')))).rejects.toThrow(/read model .*nope\.onnx: ENOENT/);
+  });
+
+  describe('with an Ed25519 signature', () => {
+    const keys = generateKeyPairSync('ed25519');
+    const signed = async (over: string): Promise<{ signaturePath: string; publicKeyPath: string }> => {
+      const signaturePath = path.join(dir, 'model.sig');
+      const publicKeyPath = path.join(dir, 'key.pem');
+      await writeFile(signaturePath, sign(null, Buffer.from(over), keys.privateKey).toString('base64'));
+      await writeFile(publicKeyPath, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+      return { signaturePath, publicKeyPath };
+    };
+
+    test('accepts a good signature', async () => {
+      await expect(fetchVerifiedModel(options(modelFile, await signed(sha256)))).resolves.toMatchObject({ sha256 });
+    });
+
+    test('refuses a signature over another digest', async () => {
+      await expect(fetchVerifiedModel(options(modelFile, await signed('0'.repeat(64))))).rejects.toThrow(/signature check failed/);
+    });
+
+    test('refuses a signature path without a key', async () => {
+      const { signaturePath } = await signed(sha256);
+      await expect(fetchVerifiedModel(options(modelFile, { signaturePath }))).rejects.toThrow(
+        /needs both signaturePath and publicKeyPath/,
+      );
+    });
+  });
+});
