@@ -1,0 +1,42 @@
+import { DEFAULT_SERVER_IMAGE, parseConfig } from './config.js';
+
+const host = { hostname: 'node-1', pid: 42 };
+
+describe('parseConfig', () => {
+  it('has safe defaults', () => {
+    expect(parseConfig([], {}, host)).toEqual({
+      kubeconfig: undefined,
+      namespace: undefined,
+      workers: 4,
+      serverImage: DEFAULT_SERVER_IMAGE,
+      routerImage: undefined,
+      metricsHost: '0.0.0.0',
+      metricsPort: 8080,
+      leaderElect: true,
+      leaseNamespace: 'default',
+      leaseName: 'modelship-operator',
+      identity: 'node-1-42',
+      resyncSeconds: 300,
+      logLevel: 'info',
+    });
+  });
+
+  it('takes flags over env over defaults', () => {
+    const cfg = parseConfig(
+      ['--workers', '8', '--leader-elect=false', '--namespace', 'ml'],
+      { MODELSHIP_WORKERS: '2', MODELSHIP_METRICS_PORT: '9000', POD_NAME: 'op-abc', POD_NAMESPACE: 'modelship-system' },
+      host,
+    );
+    expect(cfg).toMatchObject({ workers: 8, metricsPort: 9000, leaderElect: false, namespace: 'ml', identity: 'op-abc', leaseNamespace: 'modelship-system' });
+  });
+
+  it.each([
+    [['--workers', '0'], /--workers: "0" is not an integer in \[1, 64\]/],
+    [['--metrics-port', 'http'], /--metrics-port: "http" is not an integer/],
+    [['--leader-elect', 'yes'], /--leader-elect: "yes" is not true or false/],
+    [['--log-level', 'loud'], /--log-level: "loud"/],
+    [['--no-such-flag', 'x'], /parse flags: .*no-such-flag/],
+  ])('rejects %j naming the flag', (argv, message) => {
+    expect(() => parseConfig(argv, {}, host)).toThrow(message);
+  });
+});

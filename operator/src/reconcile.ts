@@ -1,0 +1,135 @@
+/**
+ * One reconcile of one ModelDeployment: the thin shell around the pure core. Reads only from the
+ * informer caches, decides with plan/desiredObjects/computeStatus, and writes with server-side
+ * apply, prune and (only when it changed) the status subresource.
+ */
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { Condition, ModelDeployment, ModelDeploymentStatus } from './api/types.js';
+import { desiredObjects, type DesiredOptions } from './desired/index.js';
+import type { Applier } from './kube/apply.js';
+import { prune, writeStatusIfChanged } from './kube/apply.js';
+import type { Caches } from './kube/caches.js';
+import type { KubeApi, KubeObject } from './kube/client.js';
+import type { EventRecorder } from './kube/events.js';
+import type { HandlerResult } from './kube/workqueue.js';
+import type { Observed } from './observed.js';
+import { plan } from './rollout/plan.js';
+import { computeStatus, invalidSpecStatus, type SpecError } from './status/index.js';
+
+/** Everything a reconcile needs; main.ts wires the real ones, tests may wire others. */
+export interface ReconcileDeps {
+  api: KubeApi;
+  caches: Caches;
+  applier: Applier;
+  events: EventRecorder;
+  options: DesiredOptions;
+  /** Schema validation of a ModelDeployment (the same schema as the CRD); [] when valid. */
+  validate: (obj: unknown) => SpecError[];
+  now: () => Date;
+  /** Warnings that must not fail the reconcile (a failed Event). */
+  warn: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** What one reconcile did, for logs and metrics. */
+export interface ReconcileOutcome extends HandlerResult {
+  applied: number;
+  skipped: number;
+  pruned: number;
+  statusWritten: boolean;
+}
+
+/** Kinds the operator prunes (pods belong to their ReplicaSets, not to us). */
+const PRUNED_KINDS = ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget'];
+
+/**
+ * The owned objects of one ModelDeployment as the core wants them. The caches hold plain JSON;
+ * the core's types are client-node's models, whose fields are the same JSON (the core reads dates
+ * as the strings they are).
+ */
+export function observedOf(caches: Caches, key: string): Observed {
+  const of = <T>(kind: string): T[] => caches.ownedBy(kind, key) as unknown as T[];
+  return {
+    deployments: of<V1Deployment>('Deployment'),
+    services: of('Service'),
+    hpas: of('HorizontalPodAutoscaler'),
+    pdbs: of('PodDisruptionBudget'),
+    pods: of('Pod'),
+  };
+}
+
+function condition(status: ModelDeploymentStatus | undefined, type: string): Condition | undefined {
+  return status?.conditions?.find((c) => c.type === type);
+}
+
+/**
+ * The Events a status change deserves: one per condition transition a user cares about.
+ * Pure, so the transitions are table-tested.
+ */
+export function transitionEvents(
+  before: ModelDeploymentStatus | undefined,
+  after: ModelDeploymentStatus,
+): { type: 'Normal' | 'Warning'; reason: string; note: string }[] {
+  const out: { type: 'Normal' | 'Warning'; reason: string; note: string }[] = [];
+  const readyBefore = condition(before, 'Ready');
+  const readyAfter = condition(after, 'Ready');
+  if (readyAfter?.status === 'True' && (readyBefore?.status !== 'True' || before?.stable?.revision !== after.stable?.revision)) {
+    out.push({ type: 'Normal', reason: 'RevisionReady', note: readyAfter.message });
+  }
+  const stalledBefore = condition(before, 'Stalled');
+  const stalledAfter = condition(after, 'Stalled');
+  if (stalledAfter?.status === 'True' && (stalledBefore?.status !== 'True' || stalledBefore.reason !== stalledAfter.reason)) {
+    out.push({ type: 'Warning', reason: stalledAfter.reason, note: stalledAfter.message });
+  }
+  return out;
+}
+
+async function emit(deps: ReconcileDeps, md: KubeObject, events: { type: 'Normal' | 'Warning'; reason: string; note: string }[]): Promise<void> {
+  for (const e of events) {
+    const err = await deps.events.record(md, e.type, e.reason, e.note);
+    if (err) deps.warn(err.message);
+  }
+}
+
+/** Reconciles the ModelDeployment with this namespace/name key. */
+export async function reconcile(key: string, deps: ReconcileDeps): Promise<ReconcileOutcome> {
+  const outcome: ReconcileOutcome = { applied: 0, skipped: 0, pruned: 0, statusWritten: false };
+  const cached = deps.caches.modelDeployment(key);
+  if (!cached) {
+    // Deleted: ownerReferences let the garbage collector remove what it owned.
+    deps.applier.forget(key);
+    return outcome;
+  }
+  if (cached.metadata.deletionTimestamp) return outcome;
+  const md = cached as unknown as ModelDeployment;
+  const now = deps.now();
+
+  const errors = deps.validate(cached);
+  if (errors.length > 0) {
+    const status = invalidSpecStatus(md, errors, now);
+    outcome.statusWritten = await writeStatusIfChanged(deps.api, cached, status);
+    await emit(deps, cached, [{ type: 'Warning', reason: 'InvalidSpec', note: errors.map((e) => `${e.path}: ${e.message}`).join('; ') }]);
+    return outcome;
+  }
+
+  const observed = observedOf(deps.caches, key);
+  const decided = plan(md, observed, now);
+  const desired = desiredObjects(md, decided, deps.options) as KubeObject[];
+
+  const applied = await deps.applier.applyAll(key, desired, (o) => deps.caches.live(o));
+  outcome.applied = applied.applied;
+  outcome.skipped = applied.skipped;
+  const owned = PRUNED_KINDS.flatMap((kind) => deps.caches.ownedBy(kind, key));
+  outcome.pruned = (await prune(deps.api, owned, desired, md.metadata.uid ?? '')).length;
+
+  const status = computeStatus(md, observed, decided, now);
+  outcome.statusWritten = await writeStatusIfChanged(deps.api, cached, status);
+
+  const events = transitionEvents(md.status, status);
+  if (decided.transition) {
+    events.unshift({ type: 'Normal', reason: decided.transition.reason, note: decided.transition.message });
+  }
+  await emit(deps, cached, events);
+
+  if (decided.requeueAfterSeconds !== undefined) outcome.requeueAfterMs = Math.max(1, decided.requeueAfterSeconds) * 1000;
+  return outcome;
+}
