@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the local control-plane binaries from the pinned Go wrapper modules under test/cluster/go
+# and caches them outside the repo, keyed by version: $MODELSHIP_BIN_CACHE/<name>-<version>.
+# A binary whose versioned file already exists is not rebuilt, so a warm run takes seconds.
+# Usage: build-binaries.sh [name...]   (default: all). Prints one line per binary with its build time.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cache="${MODELSHIP_BIN_CACHE:-$HOME/.cache/modelship/bin}"
+timelog="$cache/build-times.log"
+export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
+mkdir -p "$cache"
+
+# module_version <module dir> <module path>: the version pinned in that wrapper's go.mod.
+module_version() {
+  awk -v m="$2" '{ if ($1 == "require") { $1 = $2; $2 = $3 } } $1 == m && $2 ~ /^v/ && $0 !~ /=>/ { print $2; exit }' "$here/go/$1/go.mod"
+}
+
+# build <name> <module dir> <package> <version> [extra ldflags...]
+build() {
+  local name="$1" dir="$2" pkg="$3" version="$4"; shift 4
+  local out="$cache/$name-$version"
+  if [[ -x "$out" ]]; then
+    echo "cached  $name $version ($out)"
+  else
+    local start end tmp="$out.tmp.$$"
+    start=$(date +%s)
+    (cd "$here/go/$dir" && go build -trimpath -ldflags "-s -w $*" -o "$tmp" "$pkg")
+    mv -f "$tmp" "$out"
+    end=$(date +%s)
+    echo "built   $name $version in $((end - start))s"
+    echo "$(date -u +%FT%TZ) $name $version $((end - start))s go=$(go env GOVERSION) cores=$(nproc)" >> "$timelog"
+  fi
+  # Stable, version-free name for callers; points at the pinned version.
+  ln -sfn "$name-$version" "$cache/$name"
+}
+
+k8s=$(module_version kubernetes k8s.io/kubernetes)
+etcd=$(module_version etcd go.etcd.io/etcd/server/v3)
+kwok=$(module_version kwok sigs.k8s.io/kwok)
+helm=$(module_version helm helm.sh/helm/v3)
+kubeconform=$(module_version kubeconform github.com/yannh/kubeconform)
+
+k8s_minor="${k8s#v1.}"; k8s_minor="${k8s_minor%%.*}"
+build_date="$(date -u +%FT%TZ)"
+k8s_ldflags=()
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  k8s_ldflags+=("-X $pkg.gitVersion=$k8s" "-X $pkg.gitMajor=1" "-X $pkg.gitMinor=$k8s_minor"
+    "-X $pkg.gitTreeState=clean" "-X $pkg.buildDate=$build_date")
+done
+
+wanted=("$@")
+[[ ${#wanted[@]} -gt 0 ]] || wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm kubeconform)
+
+for name in "${wanted[@]}"; do
+  case "$name" in
+    etcd) build etcd etcd . "$etcd" "-X go.etcd.io/etcd/api/v3/version.GitSHA=module-$etcd" ;;
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
+      build "$name" kubernetes "k8s.io/kubernetes/cmd/$name" "$k8s" "${k8s_ldflags[@]}" ;;
+    kwok)
+      build kwok kwok sigs.k8s.io/kwok/cmd/kwok "$kwok"
+      # kwok has no built-in lifecycle: cache the upstream Stage objects of the same version
+      # (fast node init + heartbeat, fast pod ready/complete/delete) as its --config.
+      stages="$cache/kwok-stages-$kwok.yaml"
+      if [[ ! -s "$stages" ]]; then
+        src="$(cd "$here/go/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
+        for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
+                 pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+          echo "---"; cat "$src/$f"
+        done > "$stages.tmp.$$"
+        mv -f "$stages.tmp.$$" "$stages"
+      fi
+      ln -sfn "kwok-stages-$kwok.yaml" "$cache/kwok-stages.yaml" ;;
+    helm) build helm helm helm.sh/helm/v3/cmd/helm "$helm" "-X helm.sh/helm/v3/internal/version.version=$helm" ;;
+    kubeconform) build kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$kubeconform" "-X main.version=$kubeconform" ;;
+    *) echo "build-binaries.sh: unknown binary '$name'" >&2; exit 2 ;;
+  esac
+done
