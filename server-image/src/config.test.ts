@@ -1,0 +1,142 @@
+import { ConfigError, dataPlaneOptions, defaultModelName, parseBytes, parseConfig } from './config.js';
+
+const SHA = 'ab'.repeat(32);
+const base = { MODELSHIP_MODEL_URI: 'file:///models/digits.onnx', MODELSHIP_SHA256: SHA };
+
+describe('parseConfig', () => {
+  it('fills defaults from the model URI and CPU count', () => {
+    const c = parseConfig([], base, 4);
+    expect(c).toMatchObject({
+      modelUri: 'file:///models/digits.onnx',
+      sha256: SHA,
+      allowUnverified: false,
+      name: 'digits',
+      version: '1',
+      host: '0.0.0.0',
+      port: 8080,
+      metricsPort: 9090,
+      batching: { maxBatchSize: 32, maxLatencyMs: 2 },
+      workers: 4,
+      intraOpThreads: 1,
+      cacheDir: '/var/cache/modelship',
+      maxBodyBytes: 32 * 1024 * 1024,
+      logLevel: 'info',
+      terminationLogPath: '/dev/termination-log',
+      shutdownTimeoutMs: 25000,
+    });
+    expect(c.authTokenFile).toBeUndefined();
+  });
+
+  it('reads every MODELSHIP_* variable', () => {
+    const c = parseConfig(
+      [],
+      {
+        ...base,
+        MODELSHIP_MODEL_NAME: 'd',
+        MODELSHIP_MODEL_VERSION: '7',
+        MODELSHIP_PORT: '0',
+        MODELSHIP_METRICS_PORT: '9100',
+        MODELSHIP_MAX_BATCH_SIZE: '8',
+        MODELSHIP_MAX_LATENCY_MS: '0.5',
+        MODELSHIP_WORKERS: '3',
+        MODELSHIP_INTRA_OP_THREADS: '2',
+        MODELSHIP_MAX_BODY_SIZE: '512kb',
+        MODELSHIP_AUTH_TOKEN_FILE: '/etc/tokens',
+        MODELSHIP_LOG_LEVEL: 'DEBUG',
+        MODELSHIP_SHUTDOWN_DELAY_MS: '100',
+      },
+      1,
+    );
+    expect(c).toMatchObject({
+      name: 'd',
+      version: '7',
+      port: 0,
+      metricsPort: 9100,
+      batching: { maxBatchSize: 8, maxLatencyMs: 0.5 },
+      workers: 3,
+      intraOpThreads: 2,
+      maxBodyBytes: 512 * 1024,
+      authTokenFile: '/etc/tokens',
+      logLevel: 'debug',
+      shutdownDelayMs: 100,
+    });
+  });
+
+  it('lets flags override the environment', () => {
+    const c = parseConfig(['--port', '1234', '--name=other', '--allow-unverified', '--model-uri', '/m.onnx'], { ...base, MODELSHIP_PORT: '99' }, 1);
+    expect(c).toMatchObject({ port: 1234, name: 'other', allowUnverified: true, modelUri: '/m.onnx' });
+  });
+
+  it('allows a missing sha256 only with allow-unverified', () => {
+    expect(parseConfig([], { MODELSHIP_MODEL_URI: '/m.onnx', MODELSHIP_ALLOW_UNVERIFIED: 'true' }, 1).sha256).toBeUndefined();
+  });
+
+  it('maps the data plane options through', () => {
+    const c = parseConfig(['--signature', '/s', '--public-key', '/k'], base, 2);
+    expect(dataPlaneOptions(c)).toEqual({
+      modelUri: c.modelUri,
+      sha256: SHA,
+      allowUnverified: false,
+      signaturePath: '/s',
+      publicKeyPath: '/k',
+      name: 'digits',
+      version: '1',
+      cacheDir: '/var/cache/modelship',
+      pvcRoot: '/mnt/pvc',
+      batching: { maxBatchSize: 32, maxLatencyMs: 2 },
+      workers: 2,
+      intraOpThreads: 1,
+    });
+  });
+
+  it.each([
+    ['no model', [], {}, /missing model: set MODELSHIP_MODEL_URI/],
+    ['no digest', [], { MODELSHIP_MODEL_URI: '/m.onnx' }, /missing MODELSHIP_SHA256/],
+    ['bad digest', [], { ...base, MODELSHIP_SHA256: 'xyz' }, /MODELSHIP_SHA256="xyz": expected 64 hexadecimal/],
+    ['bad port', [], { ...base, MODELSHIP_PORT: '70000' }, /MODELSHIP_PORT="70000": expected a port/],
+    ['non-numeric port flag', ['--port', 'http'], base, /--port="http"/],
+    ['zero workers', [], { ...base, MODELSHIP_WORKERS: '0' }, /MODELSHIP_WORKERS="0": expected an integer >= 1/],
+    ['negative latency', [], { ...base, MODELSHIP_MAX_LATENCY_MS: '-1' }, /MODELSHIP_MAX_LATENCY_MS/],
+    ['bad size', [], { ...base, MODELSHIP_MAX_BODY_SIZE: 'lots' }, /MODELSHIP_MAX_BODY_SIZE="lots"/],
+    ['bad boolean', [], { ...base, MODELSHIP_ALLOW_UNVERIFIED: 'maybe' }, /expected true or false/],
+    ['bad log level', [], { ...base, MODELSHIP_LOG_LEVEL: 'loud' }, /expected one of debug, info, warn, error/],
+    ['same ports', [], { ...base, MODELSHIP_PORT: '9090' }, /must differ/],
+    ['signature without key', ['--signature', '/s'], base, /go together/],
+    ['unknown flag', ['--modle-uri', 'x'], base, /Unknown option '--modle-uri'/],
+    ['positional', ['extra'], base, /positional/i],
+    ['empty string', [], { ...base, MODELSHIP_CACHE_DIR: ' ' }, /MODELSHIP_CACHE_DIR=" ": must not be empty/],
+  ])('rejects %s with one line naming it', (_what, argv, env, message) => {
+    let err: unknown;
+    try {
+      parseConfig(argv as string[], env, 1);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).not.toContain('\n');
+  });
+});
+
+describe('parseBytes', () => {
+  it.each([
+    ['1048576', 1048576],
+    ['64kb', 65536],
+    ['32mb', 33554432],
+    ['1GiB', 1073741824],
+    ['2m', 2097152],
+    ['0', undefined],
+    ['-5', undefined],
+    ['1.5mb', undefined],
+    ['ten', undefined],
+  ])('%s → %s', (text, bytes) => expect(parseBytes(text)).toBe(bytes));
+});
+
+describe('defaultModelName', () => {
+  it.each([
+    ['file:///models/digits.onnx', 'digits'],
+    ['https://h/x/mlp-v2.onnx?sig=abc', 'mlp-v2'],
+    ['pvc://claim/dir/My Model.ONNX', 'My-Model'],
+    ['https://h/', 'model'],
+  ])('%s → %s', (uri, name) => expect(defaultModelName(uri)).toBe(name));
+});

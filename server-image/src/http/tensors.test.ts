@@ -1,0 +1,61 @@
+import { dataToJson, flatten, halfToNumber, rowToJsonValue, typedFromJson } from './tensors.js';
+
+describe('flatten', () => {
+  it('flattens nested arrays row-major and leaves flat ones alone', () => {
+    const flat = [1, 2, 3];
+    expect(flatten(flat)).toBe(flat);
+    expect(flatten([[[1, 2], [3]], [4]])).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('typedFromJson', () => {
+  it.each([
+    ['INT8', [-128, 127], Int8Array.from([-128, 127])],
+    ['UINT8', [0, 255], Uint8Array.from([0, 255])],
+    ['INT16', [-32768], Int16Array.from([-32768])],
+    ['UINT16', [65535], Uint16Array.from([65535])],
+    ['UINT32', [4294967295], Uint32Array.from([4294967295])],
+    ['UINT64', [5], BigUint64Array.from([5n])],
+  ] as const)('%s', (datatype, values, expected) => expect(typedFromJson('t', datatype, values)).toEqual(expected));
+
+  it.each([
+    ['INT8', [128]],
+    ['UINT8', [-1]],
+    ['UINT64', [-1]],
+    ['FP32', [null]],
+    ['BOOL', ['true']],
+  ] as const)('rejects %s %j', (datatype, values) => expect(() => typedFromJson('t', datatype, values)).toThrow(/tensor 't': element 0/));
+
+  it('asks for FP16 as binary', () => expect(() => typedFromJson('h', 'FP16', [1])).toThrow(/FP16 is accepted only as binary data/));
+});
+
+describe('dataToJson', () => {
+  it.each([
+    ['FP64', Float64Array.from([0.1, -2]), '[0.1,-2]'],
+    ['FP32', Float32Array.from([Infinity, 1]), '[null,1]'],
+    ['UINT64', BigUint64Array.from([18446744073709551615n]), '[18446744073709551615]'],
+    ['BOOL', Uint8Array.from([0, 1]), '[false,true]'],
+    ['FP16', Uint16Array.from([0x3c00, 0xc100, 0x0001]), `[1,-2.5,${2 ** -24}]`],
+    ['BYTES', ['a', '\n'], '["a","\\n"]'],
+  ] as const)('%s', (datatype, data, text) => expect(dataToJson(datatype, data)).toBe(text));
+});
+
+describe('rowToJsonValue', () => {
+  const data = Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+  it('nests a row by the trailing dimensions', () => {
+    expect(rowToJsonValue('FP32', data, [2, 2, 2], 1)).toEqual([[4, 5], [6, 7]]);
+    expect(rowToJsonValue('FP32', data, [8], 3)).toBe(3);
+    expect(rowToJsonValue('BOOL', Uint8Array.from([1, 0]), [2], 1)).toBe(false);
+  });
+});
+
+describe('halfToNumber', () => {
+  it.each([
+    [0x0000, 0],
+    [0x3c00, 1],
+    [0x7bff, 65504],
+    [0x7c00, Infinity],
+    [0xfc00, -Infinity],
+  ])('%i', (bits, value) => expect(halfToNumber(bits)).toBe(value));
+  it('NaN', () => expect(halfToNumber(0x7e00)).toBeNaN());
+});
