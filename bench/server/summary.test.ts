@@ -1,0 +1,129 @@
+/** Tests for summary.ts and report.ts: ratios, targets met or not, flagged cells (node:test). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Cell, ModelName, Payload, ServerKind } from './plan.js';
+import { renderMarkdown, type BenchReport } from './report.js';
+import { cellProblem, summarize, type CellResult, type Comparison } from './summary.js';
+import type { LoadResult } from './wrk.js';
+
+function load(rps: number, p99: number, badStatus = 0, socketErrors = 0): LoadResult {
+  return {
+    requests: rps * 10,
+    durationSeconds: 10,
+    requestsPerSecond: rps,
+    bytes: 0,
+    latencyMs: { p50: p99 / 2, p90: p99 * 0.9, p99, max: p99 * 2, mean: p99 / 2 },
+    badStatus,
+    socketErrors,
+  };
+}
+
+function cell(kind: ServerKind, model: ModelName, payload: Payload, l: LoadResult | undefined, batching: boolean | null = kind === 'modelship' ? true : null): CellResult {
+  const base: Cell = { server: `${kind}-${model}`, kind, model, payload, batching };
+  return l ? { ...base, load: l, loadAverageBefore: 1 } : { ...base, failure: 'server did not start', loadAverageBefore: 1 };
+}
+
+const PROBLEMS: [string, CellResult, string | null][] = [
+  ['a clean cell', cell('flask', 'tiny', 'json', load(100, 50)), null],
+  ['bad statuses', cell('flask', 'tiny', 'json', load(100, 50, 3)), '3 responses with status >= 400'],
+  ['socket errors', cell('flask', 'tiny', 'json', load(100, 50, 0, 2)), '2 socket errors/timeouts'],
+  ['both', cell('flask', 'tiny', 'json', load(100, 50, 1, 1)), '1 responses with status >= 400, 1 socket errors/timeouts'],
+  ['no request completed', cell('flask', 'tiny', 'json', load(0, 50)), 'no request completed'],
+  ['a failure', cell('flask', 'tiny', 'json', undefined), 'server did not start'],
+];
+for (const [what, c, expected] of PROBLEMS) {
+  test(`cellProblem: ${what}`, () => {
+    assert.equal(cellProblem(c), expected);
+  });
+}
+
+function pick(comparisons: Comparison[], what: string, model: ModelName, payload: Payload): Comparison {
+  const found = comparisons.find((c) => c.what === what && c.model === model && c.payload === payload);
+  assert.ok(found, `${what} ${model} ${payload}`);
+  return found;
+}
+
+test('summarize computes each ratio and judges it against its target', () => {
+  const cells = [
+    cell('echo', 'tiny', 'json', load(10_000, 5)),
+    cell('flask', 'tiny', 'json', load(500, 100)),
+    cell('modelship', 'tiny', 'json', load(6_000, 20)),
+    cell('echo', 'mlp', 'binary', load(8_000, 5)),
+    cell('flask', 'mlp', 'binary', load(400, 100)),
+    cell('modelship', 'mlp', 'binary', load(1_000, 150)),
+    cell('modelship', 'mlp', 'binary', load(800, 120), false),
+  ];
+  const { comparisons } = summarize(cells);
+  const expect: [string, ModelName, Payload, number, boolean | null][] = [
+    ['throughput Modelship / Flask', 'tiny', 'json', 12, true],
+    ['p99 latency Modelship / Flask', 'tiny', 'json', 0.2, true],
+    ['throughput Modelship / echo', 'tiny', 'json', 0.6, true],
+    ['throughput Modelship / Flask', 'mlp', 'binary', 2.5, false],
+    ['p99 latency Modelship / Flask', 'mlp', 'binary', 1.5, false],
+    ['throughput Modelship / echo', 'mlp', 'binary', 0.125, null],
+    ['throughput batching on / off', 'mlp', 'binary', 1.25, false],
+  ];
+  for (const [what, model, payload, ratio, met] of expect) {
+    const c = pick(comparisons, what, model, payload);
+    assert.equal(c.ratio?.toFixed(3), ratio.toFixed(3), `${what} ${model} ${payload}`);
+    assert.equal(c.met, met, `${what} ${model} ${payload}`);
+  }
+  assert.equal(pick(comparisons, 'throughput Modelship / echo', 'mlp', 'binary').target, null);
+});
+
+test('a flagged cell leaves its targets unjudged, and a missing one reads "not measured"', () => {
+  const cells = [cell('flask', 'tiny', 'json', load(100, 100, 5)), cell('modelship', 'tiny', 'json', load(1_000, 10))];
+  const { comparisons } = summarize(cells);
+  const flagged = pick(comparisons, 'throughput Modelship / Flask', 'tiny', 'json');
+  assert.equal(flagged.ratio, 10);
+  assert.equal(flagged.met, null);
+  assert.match(flagged.note ?? '', /flagged: 5 responses with status >= 400/);
+  const missing = pick(comparisons, 'throughput Modelship / Flask', 'mlp', 'json');
+  assert.deepEqual([missing.ratio, missing.met, missing.note], [null, null, 'not measured']);
+});
+
+test('summarize reports how far ours and Flask disagree on the same request', () => {
+  const outputs = (v: number) => [{ name: 'y', datatype: 'FP32', shape: [1], values: [v] }];
+  const cells = [
+    { ...cell('flask', 'tiny', 'json', load(1, 1)), outputs: outputs(0.5) },
+    { ...cell('modelship', 'tiny', 'json', load(1, 1)), outputs: outputs(0.75) },
+  ];
+  const { agreement } = summarize(cells);
+  assert.equal(agreement.find((a) => a.model === 'tiny' && a.payload === 'json')?.maxAbsDifference, 0.25);
+  assert.equal(agreement.find((a) => a.model === 'mlp' && a.payload === 'json')?.maxAbsDifference, null);
+});
+
+test('renderMarkdown shows every cell, flags problems and marks targets met / not met', () => {
+  const cells = [
+    cell('flask', 'tiny', 'json', load(500, 100)),
+    cell('modelship', 'tiny', 'json', load(6_000, 20)),
+    cell('flask', 'mlp', 'json', load(400, 100, 2)),
+    cell('modelship', 'mlp', 'json', load(1_000, 150)),
+    cell('flask', 'tiny', 'binary', undefined),
+  ];
+  const report: BenchReport = {
+    startedAt: '2026-11-21T07:00:00.000Z',
+    finishedAt: '2026-11-21T07:05:00.000Z',
+    machine: {
+      cpus: 2, cpuModel: 'test cpu', memoryGiB: 24, node: 'v20', python: '3.11', onnxruntimeNode: '1.30.0',
+      onnxruntimePython: '1.31.1', wrk: 'wrk 4.1.0', gitCommit: 'abc123', loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6],
+    },
+    settings: {
+      connections: 32, wrkThreads: 1, warmupSeconds: 3, durationSeconds: 10, cpus: '0-1',
+      modelship: { workers: 2, intraOpThreads: 1, maxBatchSize: 32, maxLatencyMs: 2 },
+      flask: { workers: 2, workerClass: 'sync', intraOpThreads: 1 },
+    },
+    cells,
+    summary: summarize(cells),
+  };
+  const md = renderMarkdown(report);
+  assert.match(md, /\| Modelship \| tiny \| json \| 6000 \| 10\.00 \| 20\.00 \| 60000 \| 0 \| 1\.00 \| ok \|/);
+  assert.match(md, /\| Flask\+gunicorn \| mlp \| json \| 400 .* \| ⚠ 2 responses with status >= 400 \|/);
+  assert.match(md, /\| Flask\+gunicorn \| tiny \| binary \| — .* ⚠ server did not start \|/);
+  assert.match(md, /\| throughput Modelship \/ Flask \| tiny \| json \| 12\.00 \| >= 4 \| \*\*met\*\* \|/);
+  assert.match(md, /\| p99 latency Modelship \/ Flask \| tiny \| json \| 0\.20 \| < 1 \| \*\*met\*\* \|/);
+  assert.match(md, /\| throughput Modelship \/ Flask \| mlp \| json \| 2\.50 \| >= 4 \| not judged \(flagged: 2 responses/);
+  assert.match(md, /\| throughput Modelship \/ Flask \| tiny \| binary \| — \| >= 4 \| not judged \(not measured\) \|/);
+  assert.match(md, /CPUs 0-1/);
+  assert.match(md, /shared with other work/);
+});

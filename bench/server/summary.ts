@@ -1,0 +1,114 @@
+/**
+ * From measured cells to the comparisons the issue asks for (ours vs Flask, ours vs the echo
+ * ceiling, batching on vs off), each with its target marked met or not. Pure.
+ */
+import { MODELS, PAYLOADS, type Cell, type ModelName, type Payload } from './plan.js';
+import { maxAbsDifference, type DecodedOutput } from './v2response.js';
+import type { LoadResult } from './wrk.js';
+
+/** One cell as measured (or as it failed). */
+export interface CellResult extends Cell {
+  /** wrk's figures; absent when the cell could not be measured. */
+  load?: LoadResult;
+  /** Why the cell could not be measured (server did not start, preflight request failed, ...). */
+  failure?: string;
+  /** The preflight request's decoded outputs (not for the echo, whose body is fixed). */
+  outputs?: DecodedOutput[];
+  /** 1-minute load average just before the measured run: the machine is shared, this shows how much. */
+  loadAverageBefore: number;
+}
+
+/** Why a cell's numbers cannot be trusted, or null when they can. */
+export function cellProblem(cell: CellResult): string | null {
+  if (cell.failure) return cell.failure;
+  if (!cell.load) return 'not measured';
+  if (cell.load.requests === 0) return 'no request completed';
+  const problems: string[] = [];
+  if (cell.load.badStatus > 0) problems.push(`${cell.load.badStatus} responses with status >= 400`);
+  if (cell.load.socketErrors > 0) problems.push(`${cell.load.socketErrors} socket errors/timeouts`);
+  return problems.length > 0 ? problems.join(', ') : null;
+}
+
+/** A target: the ratio must be at least, or strictly below, the value. */
+export interface Target {
+  op: '>=' | '<';
+  value: number;
+}
+
+/** One ratio between two cells, with its target when the issue sets one. */
+export interface Comparison {
+  what: string;
+  model: ModelName;
+  payload: Payload;
+  ratio: number | null;
+  target: Target | null;
+  /** null when there is no target or a cell is missing or flagged. */
+  met: boolean | null;
+  /** Why `met` is null although a target exists. */
+  note?: string;
+}
+
+/** Everything the report shows besides the raw cells. */
+export interface Summary {
+  comparisons: Comparison[];
+  /** Largest |ours - Flask| over all outputs, per model and payload (Infinity = different shapes). */
+  agreement: { model: ModelName; payload: Payload; maxAbsDifference: number | null }[];
+}
+
+type Pick = (c: CellResult) => boolean;
+
+function find(cells: CellResult[], model: ModelName, payload: Payload, pick: Pick): CellResult | undefined {
+  return cells.find((c) => c.model === model && c.payload === payload && pick(c));
+}
+
+const ours: Pick = (c) => c.kind === 'modelship' && c.batching !== false;
+const oursUnbatched: Pick = (c) => c.kind === 'modelship' && c.batching === false;
+const flask: Pick = (c) => c.kind === 'flask';
+const echo: Pick = (c) => c.kind === 'echo';
+
+function compare(
+  what: string,
+  model: ModelName,
+  payload: Payload,
+  a: CellResult | undefined,
+  b: CellResult | undefined,
+  metric: (l: LoadResult) => number,
+  target: Target | null,
+): Comparison {
+  const base = { what, model, payload, target };
+  if (!a?.load || !b?.load || metric(b.load) === 0) {
+    return { ...base, ratio: null, met: null, note: target ? 'not measured' : undefined };
+  }
+  const ratio = metric(a.load) / metric(b.load);
+  const problems = [a, b].map(cellProblem).filter((p): p is string => p !== null);
+  if (!target) return { ...base, ratio, met: null };
+  if (problems.length > 0) return { ...base, ratio, met: null, note: `flagged: ${problems.join('; ')}` };
+  return { ...base, ratio, met: target.op === '>=' ? ratio >= target.value : ratio < target.value };
+}
+
+const rps = (l: LoadResult): number => l.requestsPerSecond;
+const p99 = (l: LoadResult): number => l.latencyMs.p99;
+
+/** The issue's comparisons, in report order, for every model and payload. */
+export function summarize(cells: CellResult[]): Summary {
+  const comparisons: Comparison[] = [];
+  const agreement: Summary['agreement'] = [];
+  for (const model of MODELS) {
+    for (const payload of PAYLOADS) {
+      const o = find(cells, model, payload, ours);
+      const f = find(cells, model, payload, flask);
+      const e = find(cells, model, payload, echo);
+      const u = find(cells, model, payload, oursUnbatched);
+      comparisons.push(compare('throughput Modelship / Flask', model, payload, o, f, rps, { op: '>=', value: 4 }));
+      comparisons.push(compare('p99 latency Modelship / Flask', model, payload, o, f, p99, { op: '<', value: 1 }));
+      comparisons.push(compare('throughput Modelship / echo', model, payload, o, e, rps, model === 'tiny' ? { op: '>=', value: 0.5 } : null));
+      if (u) comparisons.push(compare('throughput batching on / off', model, payload, o, u, rps, { op: '>=', value: 2 }));
+      agreement.push({
+        model,
+        payload,
+        maxAbsDifference: o?.outputs && f?.outputs ? maxAbsDifference(o.outputs, f.outputs) : null,
+      });
+    }
+  }
+  return { comparisons, agreement };
+}
