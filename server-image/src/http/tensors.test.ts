@@ -1,3 +1,4 @@
+import type { TensorData } from '../dataplane/types.js';
 import { dataToJson, flatten, halfToNumber, rowToJsonValue, typedFromJson } from './tensors.js';
 
 describe('flatten', () => {
@@ -37,7 +38,7 @@ describe('dataToJson', () => {
     ['BOOL', Uint8Array.from([0, 1]), '[false,true]'],
     ['FP16', Uint16Array.from([0x3c00, 0xc100, 0x0001]), `[1,-2.5,${2 ** -24}]`],
     ['BYTES', ['a', '\n'], '["a","\\n"]'],
-  ] as const)('%s', (datatype, data, text) => expect(dataToJson(datatype, data)).toBe(text));
+  ] as const)('%s', (datatype, data, text) => expect(dataToJson(datatype, data as TensorData)).toBe(text));
 });
 
 describe('rowToJsonValue', () => {
