@@ -1,0 +1,167 @@
+/**
+ * Router mode of the inference-server image: the process behind a ModelDeployment's apex Service
+ * that splits requests between revision Services. The server's main dispatches
+ * MODELSHIP_MODE=router here; `run.ts` starts it standalone.
+ */
+import http from 'node:http';
+import os from 'node:os';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger, type Logger } from '../log.js';
+import { parseRouterConfig, type RouterConfig } from './config.js';
+import { RouterMetrics } from './metrics.js';
+import { createProxy, sendError, type Proxy } from './proxy.js';
+import { parseRoutes } from './routes.js';
+import { loadKubeConfig, watchRoutesConfigMap, watchRoutesFile, type RoutesSource } from './sources.js';
+import { RouterStats } from './stats.js';
+import { startStatsWriter, type StatsWriter } from './statsWriter.js';
+import { RouteTable } from './table.js';
+
+function json(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+/** Everything a running router holds, so shutdown can release it in order. */
+interface Running {
+  config: RouterConfig;
+  log: Logger;
+  table: RouteTable;
+  stats: RouterStats;
+  proxy: Proxy;
+  server: http.Server;
+  metricsServer: http.Server;
+  source: RoutesSource;
+  writer?: StatsWriter;
+}
+
+/** Validates a candidate document and puts it in force, or logs why not and keeps the last good one. */
+function routesApplier(table: RouteTable, metrics: RouterMetrics, log: Logger) {
+  return (text: string, origin: string): void => {
+    const result = parseRoutes(text);
+    if (!result.ok) {
+      metrics.routesRejected();
+      const kept = table.routes ? `keeping generation ${table.routes.generation}` : 'no routes in force yet';
+      log.error(`routes from ${origin} rejected: ${result.error}; ${kept}`);
+      return;
+    }
+    table.apply(result.routes);
+    metrics.routesApplied(result.routes);
+    log.info('routes applied', {
+      origin,
+      generation: result.routes.generation,
+      weights: Object.fromEntries(result.routes.revisions.map((r) => [r.name, r.weight])),
+      mirror: result.routes.mirror,
+    });
+  };
+}
+
+async function listen(server: http.Server, port: number, host: string): Promise<number> {
+  server.listen(port, host);
+  await once(server, 'listening');
+  return (server.address() as { port: number }).port;
+}
+
+async function shutdown(r: Running, ready: { value: boolean }, signal: string): Promise<void> {
+  const { config, log } = r;
+  log.info('shutting down', { signal, inFlight: r.proxy.inFlight() });
+  ready.value = false;
+  if (config.shutdownDelayMs > 0) await sleep(config.shutdownDelayMs);
+  r.proxy.startDraining();
+  r.server.close();
+  r.server.closeIdleConnections();
+  const deadline = Date.now() + config.shutdownTimeoutMs;
+  while (r.proxy.inFlight() > 0 && Date.now() < deadline) await sleep(20);
+  if (r.proxy.inFlight() > 0) {
+    log.error(`shutdown: ${r.proxy.inFlight()} requests still in flight after ${config.shutdownTimeoutMs} ms; closing them`);
+    process.exitCode = 1;
+  }
+  r.server.closeAllConnections();
+  r.source.close();
+  r.writer?.close();
+  await r.writer?.flush();
+  r.table.close();
+  r.metricsServer.close();
+  r.metricsServer.closeAllConnections();
+  log.info('router stopped');
+}
+
+/**
+ * Runs the router until SIGTERM or SIGINT, then drains in-flight requests and resolves.
+ * Configuration comes from MODELSHIP_* variables (see config.ts); throws on invalid configuration.
+ */
+export async function runRouter(): Promise<void> {
+  const config = parseRouterConfig(process.env, os.hostname());
+  const log = createLogger(config.logLevel).child({ component: 'router', pod: config.podName });
+  const stats = new RouterStats(config.podName, new Date());
+  const metrics = new RouterMetrics();
+  const table = new RouteTable(config.maxSocketsPerBackend, config.timeoutMs + 5_000);
+  const proxy = createProxy({
+    table,
+    stats,
+    metrics,
+    log,
+    timeoutMs: config.timeoutMs,
+    mirrorTimeoutMs: config.mirrorTimeoutMs,
+    mirrorMaxBytes: config.mirrorMaxBytes,
+    maxMirrorsInFlight: config.maxMirrorsInFlight,
+  });
+  const ready = { value: true };
+  const snapshot = () => stats.snapshot(new Date(), table.routes?.generation ?? null);
+
+  const server = http.createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    if (path === '/v2/health/live') return json(res, 200, { live: true });
+    if (path === '/v2/health/ready') {
+      if (!table.routes) return json(res, 503, { ready: false, error: 'no routes loaded yet' });
+      if (!ready.value) return json(res, 503, { ready: false, error: 'shutting down' });
+      return json(res, 200, { ready: true, generation: table.routes.generation });
+    }
+    try {
+      proxy.handle(req, res);
+    } catch (err) {
+      log.error('proxy failed', { error: err as Error, url: req.url });
+      sendError(res, 500, `router: ${(err as Error).message}`);
+    }
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"malformed HTTP request"}');
+    else socket.destroy(err);
+  });
+  const metricsServer = http.createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        (err: Error) => json(res, 500, { error: `metrics: ${err.message}` }),
+      );
+    } else if (path === '/router/stats') {
+      json(res, 200, snapshot());
+    } else {
+      json(res, 404, { error: `no such path ${path}: try /metrics or /router/stats` });
+    }
+  });
+
+  const applyText = routesApplier(table, metrics, log);
+  let source: RoutesSource;
+  let writer: StatsWriter | undefined;
+  if (config.source.kind === 'file') {
+    source = watchRoutesFile(config.source.path, applyText, log);
+  } else {
+    const kc = loadKubeConfig();
+    source = watchRoutesConfigMap(kc, config.source.namespace, config.source.name, applyText, log);
+    if (config.statsConfigMap) {
+      writer = startStatsWriter(kc, config.source.namespace, config.statsConfigMap, config.podName, config.statsIntervalMs, snapshot, log);
+    }
+  }
+
+  const port = await listen(server, config.port, config.host);
+  const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
+  log.info('router listening', { port, metricsPort, source: config.source });
+
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  await shutdown({ config, log, table, stats, proxy, server, metricsServer, source, writer }, ready, signal);
+}

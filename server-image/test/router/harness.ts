@@ -1,0 +1,203 @@
+/**
+ * Test harness for the router: real backend HTTP servers on 127.0.0.1, the router as a real child
+ * process started from compiled dist/ (run `npx tsc -p tsconfig.json` or `make build` first), and
+ * a keep-alive HTTP client. No sleeps: everything waits by polling a condition with a deadline.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+
+/** The compiled standalone router entry point. */
+export const ROUTER_ENTRY = path.resolve('dist/server-image/src/router/run.js');
+
+/** A backend's request handler; `name` is the backend's own name. */
+export type BackendHandler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
+
+/** A running backend. */
+export interface Backend {
+  name: string;
+  url: string;
+  port: number;
+  /** Requests received, in order (method, url, headers, body). */
+  received: { method?: string; url?: string; headers: http.IncomingHttpHeaders; body: Buffer }[];
+  close(): Promise<void>;
+}
+
+/** Answers with JSON naming the backend (the default handler). */
+export function nameHandler(name: string): BackendHandler {
+  return (_req, body, res) => {
+    const text = JSON.stringify({ backend: name, bytes: body.length });
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+  };
+}
+
+/** Starts a backend on an ephemeral port of 127.0.0.1. */
+export async function startBackend(name: string, handler: BackendHandler = nameHandler(name)): Promise<Backend> {
+  const received: Backend['received'] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      received.push({ method: req.method, url: req.url, headers: req.headers, body });
+      handler(req, body, res);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as { port: number }).port;
+  return {
+    name,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    received,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** A port nothing listens on (bound then released). */
+export async function closedPort(): Promise<number> {
+  const s = http.createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A routes document for backends, with optional extra fields. */
+export function routesFor(generation: number, weights: [Backend, number][], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    version: 1,
+    generation,
+    revisions: weights.map(([b, weight]) => ({ name: b.name, url: b.url, weight })),
+    ...extra,
+  };
+}
+
+/** Writes a file atomically (temp file + rename), as an operator or kubelet would. */
+export function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
+}
+
+/** A fresh temp directory. */
+export function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'modelship-router-'));
+}
+
+/** A running router process. */
+export interface RouterProcess {
+  url: string;
+  metricsUrl: string;
+  child: ChildProcess;
+  /** Everything it has logged so far (stdout + stderr). */
+  output(): string;
+  /** SIGTERM and wait for the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts the router on ephemeral ports with `env` (routes source, timeouts...). */
+export async function startRouter(env: Record<string, string>): Promise<RouterProcess> {
+  if (!fs.existsSync(ROUTER_ENTRY)) throw new Error(`${ROUTER_ENTRY} missing: run make build first`);
+  const child = spawn(process.execPath, [ROUTER_ENTRY], {
+    env: { PATH: process.env.PATH, MODELSHIP_HOST: '127.0.0.1', MODELSHIP_PORT: '0', MODELSHIP_METRICS_PORT: '0', MODELSHIP_POD_NAME: 'router-test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = once(child, 'exit');
+  const listening = await waitFor('the router to listen', () => {
+    if (child.exitCode !== null) throw new Error(`router exited ${child.exitCode}: ${out}`);
+    const line = out.split('\n').find((l) => l.includes('"router listening"'));
+    return line ? (JSON.parse(line) as { port: number; metricsPort: number }) : undefined;
+  });
+  return {
+    url: `http://127.0.0.1:${listening.port}`,
+    metricsUrl: `http://127.0.0.1:${listening.metricsPort}`,
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const [code] = await exited;
+      return code as number | null;
+    },
+  };
+}
+
+/** A response as the tests see it. */
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+  json<T = Record<string, unknown>>(): T;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One HTTP request over a shared keep-alive pool. */
+export function request(url: string, opts: { method?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? (opts.body !== undefined ? 'POST' : 'GET'), headers: opts.headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body.toString()) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Sends `count` requests with at most `concurrency` in flight; returns them in completion order. */
+export async function load(count: number, concurrency: number, send: (i: number) => Promise<Reply>): Promise<Reply[]> {
+  const replies: Reply[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < count) replies.push(await send(next++));
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return replies;
+}
+
+/** Counts replies by the x-modelship-revision header. */
+export function byRevision(replies: Reply[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of replies) {
+    const rev = String(r.headers['x-modelship-revision']);
+    counts[rev] = (counts[rev] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/** Closes the shared client pool (afterAll). */
+export function closeClient(): void {
+  agent.destroy();
+}
