@@ -78,14 +78,26 @@ export interface ApplyResult {
 }
 
 /**
+ * What of a live object a change by someone else would show in: the generation (bumped by every
+ * spec change) plus labels, annotations and ownerReferences (which do not bump it); objects
+ * without a generation fall back to the resourceVersion. Status updates by other controllers
+ * (the Deployment or HPA controller) change neither, so they do not cause re-applies.
+ */
+export function liveFingerprint(obj: KubeObject): string {
+  const m = obj.metadata;
+  if (m.generation === undefined) return `rv:${m.resourceVersion ?? ''}`;
+  return canonicalJson({ g: m.generation, l: m.labels ?? {}, a: m.annotations ?? {}, o: m.ownerReferences ?? [] });
+}
+
+/**
  * Applies desired objects, skipping those that cannot have changed: the same desired content was
- * applied before and the cached live object still has the resourceVersion that apply returned.
- * Any change to the live object (a hand edit, a deletion, a controller's status update) or to the
- * desired content makes it apply again, so correctness never rests on the memo.
+ * applied before and the cached live object still has the fingerprint the apply left it with.
+ * Any change to the live object's spec or metadata (a hand edit, a deletion) or to the desired
+ * content makes it apply again, so correctness never rests on the memo.
  */
 export class Applier {
   /** Owner key → (object key → what was applied and the version it produced). */
-  private readonly memo = new Map<string, Map<string, { hash: string; resourceVersion: string }>>();
+  private readonly memo = new Map<string, Map<string, { hash: string; fingerprint: string }>>();
 
   constructor(private readonly api: KubeApi) {}
 
@@ -95,21 +107,21 @@ export class Applier {
    */
   async applyAll(owner: string, desired: KubeObject[], lookup: (obj: KubeObject) => KubeObject | undefined): Promise<ApplyResult> {
     const result: ApplyResult = { applied: 0, skipped: 0 };
-    const before = this.memo.get(owner) ?? new Map<string, { hash: string; resourceVersion: string }>();
-    const after = new Map<string, { hash: string; resourceVersion: string }>();
+    const before = this.memo.get(owner) ?? new Map<string, { hash: string; fingerprint: string }>();
+    const after = new Map<string, { hash: string; fingerprint: string }>();
     try {
       for (const obj of desired) {
         const key = objectKey(obj);
         const hash = createHash('sha256').update(canonicalJson(obj)).digest('hex');
         const live = lookup(obj);
         const seen = before.get(key);
-        if (seen && live && seen.hash === hash && live.metadata.resourceVersion === seen.resourceVersion) {
+        if (seen && live && seen.hash === hash && liveFingerprint(live) === seen.fingerprint) {
           after.set(key, seen);
           result.skipped++;
           continue;
         }
         const applied = await applyObject(this.api, obj);
-        after.set(key, { hash, resourceVersion: applied.metadata.resourceVersion ?? '' });
+        after.set(key, { hash, fingerprint: liveFingerprint(applied) });
         result.applied++;
       }
     } finally {

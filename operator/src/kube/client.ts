@@ -95,6 +95,9 @@ export function loadKubeConfig(file?: string): KubeConfig {
 /** Request counter labels; exported so the bench and tests read the same names. */
 export const KUBE_REQUESTS_METRIC = 'modelship_kube_requests_total';
 
+/** Identifies the operator in API server logs and audit events. */
+const USER_AGENT = 'modelship-operator/0.1.0';
+
 /** Credentials are re-read this often so rotated service-account tokens are picked up. */
 const AUTH_REFRESH_MS = 60_000;
 
@@ -210,7 +213,7 @@ export class KubeClient implements KubeApi {
   private async open(req: KubeRequest, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const url = urlFor(this.server, req.path, req.query);
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-    const headers: Record<string, string> = { Accept: 'application/json', ...(await this.authHeaders()) };
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': USER_AGENT, ...(await this.authHeaders()) };
     if (body !== undefined) {
       headers['Content-Type'] = req.contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(body));
