@@ -61,7 +61,7 @@ export function computeStatus(md: ModelDeployment, observed: Observed, plan: Rol
   } else if (!converged) {
     reconciling = { type: 'Reconciling', status: 'True', reason: 'Updating', message: `revision ${plan.stable.revision}: ${stableCounts!.updated} updated, ${stableCounts!.available} available of ${stableCounts!.desired}` };
   } else {
-    reconciling = { type: 'Reconciling', status: 'False', reason: 'Reconciled', message: plan.message };
+    reconciling = { type: 'Reconciling', status: 'False', reason: 'Reconciled', message: `revision ${plan.stable.revision} is stable` };
   }
 
   const conditions: Condition[] = [ready, reconciling, stalled].map((c) =>

@@ -1,0 +1,199 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- assertions walk the built objects as free-form JSON */
+import type { ModelDeployment } from '../api/types.js';
+import { mdFixture, SHA_B } from '../rollout/fixtures.js';
+import { plan, type RolloutPlan } from '../rollout/plan.js';
+import { revisionOf } from '../rollout/revision.js';
+import { emptyObserved } from '../observed.js';
+import { desiredObjects } from './index.js';
+import { MAX_MD_NAME_LENGTH } from './names.js';
+import type { KubeObject } from './types.js';
+
+const NOW = new Date('2026-11-21T06:00:00.000Z');
+const OPTIONS = { serverImage: 'ghcr.io/modelship/server:1.0.0' };
+
+function build(md: ModelDeployment, p: RolloutPlan = plan(md, emptyObserved(), NOW)): KubeObject[] {
+  return desiredObjects(md, p, OPTIONS);
+}
+function one(objects: KubeObject[], kind: string): Record<string, any> {
+  const found = objects.filter((o) => o.kind === kind);
+  expect(found).toHaveLength(1);
+  return found[0] as Record<string, any>;
+}
+function container(objects: KubeObject[]): Record<string, any> {
+  return one(objects, 'Deployment').spec.template.spec.containers[0];
+}
+function env(objects: KubeObject[]): Record<string, string | undefined> {
+  return Object.fromEntries(container(objects).env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+}
+
+describe('desiredObjects', () => {
+  const md = mdFixture({ replicas: 2, server: { batching: { maxBatchSize: 16, maxLatencyMs: 3 }, workers: 2 } });
+  const rev = revisionOf(md);
+  const objects = build(md);
+
+  it('builds a Deployment and Service per revision, then the apex Service, and a PDB for 2 replicas', () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      `Deployment/digits-${rev}`,
+      `Service/digits-${rev}`,
+      `PodDisruptionBudget/digits-${rev}`,
+      'Service/digits',
+    ]);
+  });
+
+  it('owns everything through a controller reference, in the ModelDeployment namespace, with the common labels', () => {
+    for (const o of objects) {
+      expect(o.metadata.namespace).toBe('ml');
+      expect(o.metadata.ownerReferences).toEqual([{
+        apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'digits', uid: md.metadata.uid, controller: true, blockOwnerDeletion: true,
+      }]);
+      expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'modelship', 'modelship.dev/deployment': 'digits', 'app.kubernetes.io/name': 'modelship-server' });
+    }
+  });
+
+  it('is deterministic and plain JSON', () => {
+    expect(build(md)).toEqual(objects);
+    expect(JSON.parse(JSON.stringify(objects))).toEqual(objects);
+  });
+
+  it('passes the model, digest, revision and batching to the server', () => {
+    expect(env(objects)).toMatchObject({
+      MODELSHIP_MODEL_URI: md.spec.model.uri,
+      MODELSHIP_SHA256: md.spec.model.sha256,
+      MODELSHIP_MODEL_NAME: 'digits',
+      MODELSHIP_MODEL_VERSION: rev,
+      MODELSHIP_MAX_BATCH_SIZE: '16',
+      MODELSHIP_MAX_LATENCY_MS: '3',
+      MODELSHIP_WORKERS: '2',
+      MODELSHIP_PORT: '8080',
+      MODELSHIP_METRICS_PORT: '9090',
+    });
+    expect(container(objects).image).toBe(OPTIONS.serverImage);
+  });
+
+  it('hardens the pod', () => {
+    const podSpec = one(objects, 'Deployment').spec.template.spec;
+    expect(podSpec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(podSpec.automountServiceAccountToken).toBe(false);
+    expect(container(objects).securityContext).toEqual(expect.objectContaining({
+      runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] },
+    }));
+    expect(container(objects).terminationMessagePolicy).toBe('FallbackToLogsOnError');
+    const mounts = container(objects).volumeMounts.map((m: { mountPath: string }) => m.mountPath);
+    expect(mounts).toEqual(expect.arrayContaining(['/tmp', '/var/cache/modelship']));
+  });
+
+  it('probes the V2 health endpoints and exposes metrics for scraping', () => {
+    const c = container(objects);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: 'http' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: 'http' });
+    expect(c.startupProbe.httpGet.path).toBe('/v2/health/live');
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
+    ]);
+    expect(one(objects, 'Deployment').spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090' });
+  });
+
+  it('points the apex Service at the stable revision pods', () => {
+    const apex = objects.find((o) => o.metadata.name === 'digits') as Record<string, any>;
+    expect(apex.spec.selector).toEqual({ 'modelship.dev/deployment': 'digits', 'modelship.dev/revision': rev });
+    expect(apex.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+  });
+
+  it('uses the spec resources, or defaults with a CPU request', () => {
+    expect(container(objects).resources.requests.cpu).toBeDefined();
+    const custom = build(mdFixture({ server: { resources: { requests: { cpu: '2', memory: '1Gi' } } } }));
+    expect(container(custom).resources).toEqual({ requests: { cpu: '2', memory: '1Gi' } });
+  });
+
+  // Rows: spec, replicas field of the Deployment, HPA?, PDB?
+  it.each([
+    ['no scale settings', {}, 1, false, false],
+    ['one replica', { replicas: 1 }, 1, false, false],
+    ['three replicas', { replicas: 3 }, 3, false, true],
+    ['zero replicas', { replicas: 0 }, 0, false, false],
+    ['autoscaling from 1', { autoscaling: { maxReplicas: 4 } }, undefined, true, false],
+    ['autoscaling from 2', { autoscaling: { minReplicas: 2, maxReplicas: 4 } }, undefined, true, true],
+  ] as const)('%s: replicas %s, HPA %s, PDB %s', (_what, spec, replicas, hpa, pdb) => {
+    const objs = build(mdFixture(spec));
+    expect(one(objs, 'Deployment').spec.replicas).toBe(replicas);
+    expect('replicas' in one(objs, 'Deployment').spec).toBe(replicas !== undefined);
+    expect(objs.some((o) => o.kind === 'HorizontalPodAutoscaler')).toBe(hpa);
+    expect(objs.some((o) => o.kind === 'PodDisruptionBudget')).toBe(pdb);
+  });
+
+  it('targets the revision Deployment from the HPA with the CPU target', () => {
+    const objs = build(mdFixture({ autoscaling: { minReplicas: 2, maxReplicas: 7, targetCPUUtilizationPercentage: 55 } }));
+    const hpa = one(objs, 'HorizontalPodAutoscaler');
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec).toEqual({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: one(objs, 'Deployment').metadata.name },
+      minReplicas: 2,
+      maxReplicas: 7,
+      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 55 } } }],
+    });
+    expect(one(objs, 'PodDisruptionBudget').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: one(objs, 'Deployment').spec.selector.matchLabels } });
+  });
+
+  it('keeps every name within 63 characters for the longest allowed ModelDeployment name', () => {
+    const long = mdFixture({ autoscaling: { minReplicas: 2, maxReplicas: 3 } }, 'm'.repeat(MAX_MD_NAME_LENGTH));
+    const objs = build(long);
+    for (const o of objs) expect(o.metadata.name.length).toBeLessThanOrEqual(63);
+    for (const o of objs) for (const v of Object.values(o.metadata.labels ?? {})) expect(v.length).toBeLessThanOrEqual(63);
+    expect(Math.max(...objs.map((o) => o.metadata.name.length))).toBe(63);
+  });
+
+  it('refuses a name that cannot fit, naming the object', () => {
+    expect(() => build(mdFixture({}, 'm'.repeat(MAX_MD_NAME_LENGTH + 1)))).toThrow(/ModelDeployment ml\/m+: .* longer than 63/);
+  });
+
+  it('refuses to build without an owner uid', () => {
+    const orphan = mdFixture();
+    delete orphan.metadata.uid;
+    expect(() => build(orphan)).toThrow(/ModelDeployment ml\/digits: metadata.uid is not set/);
+  });
+
+  it('mounts a pvc:// model read-only under the server pvc root', () => {
+    const objs = build(mdFixture({ model: { uri: 'pvc://models/digits/v1.onnx', sha256: SHA_B } }));
+    const podSpec = one(objs, 'Deployment').spec.template.spec;
+    expect(podSpec.volumes).toEqual(expect.arrayContaining([{ name: 'model-pvc', persistentVolumeClaim: { claimName: 'models', readOnly: true } }]));
+    expect(container(objs).volumeMounts).toEqual(expect.arrayContaining([{ name: 'model-pvc', mountPath: '/mnt/pvc/models', readOnly: true }]));
+    expect(env(objs).MODELSHIP_MODEL_URI).toBe('pvc://models/digits/v1.onnx');
+    expect(env(objs).MODELSHIP_PVC_ROOT).toBe('/mnt/pvc');
+  });
+
+  it('mounts the auth token and the signature material as files, never as plain env values', () => {
+    const objs = build(mdFixture({
+      model: { uri: 'https://m.example.com/d.onnx', sha256: SHA_B, signature: { value: 'c2lnbmF0dXJl', publicKeySecretRef: { name: 'keys' } } },
+      auth: { tokenSecretRef: { name: 'tokens' } },
+    }));
+    const e = env(objs);
+    expect(e.MODELSHIP_AUTH_TOKEN_FILE).toBe('/etc/modelship/auth/token');
+    expect(e.MODELSHIP_SIGNATURE).toBe('/etc/modelship/signature/signature');
+    expect(e.MODELSHIP_PUBLIC_KEY).toBe('/etc/modelship/public-key/key.pem');
+    const volumes = one(objs, 'Deployment').spec.template.spec.volumes;
+    expect(volumes).toEqual(expect.arrayContaining([
+      expect.objectContaining({ name: 'auth-token', secret: expect.objectContaining({ secretName: 'tokens', items: [{ key: 'token', path: 'token' }] }) }),
+      expect.objectContaining({ name: 'public-key', secret: expect.objectContaining({ secretName: 'keys' }) }),
+    ]));
+    expect(one(objs, 'Deployment').spec.template.metadata.annotations['modelship.dev/signature']).toBe('c2lnbmF0dXJl');
+  });
+
+  it('appends the user env after the operator env', () => {
+    const objs = build(mdFixture({ server: { env: [{ name: 'OMP_NUM_THREADS', value: '1' }, { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] } }));
+    const names = container(objs).env.map((e: { name: string }) => e.name);
+    expect(names.slice(-2)).toEqual(['OMP_NUM_THREADS', 'TOKEN']);
+  });
+
+  it('renders stable and candidate while a new revision starts, apex still on the stable', () => {
+    const v1 = mdFixture({ replicas: 2 });
+    const v2 = { ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: { stable: { revision: revisionOf(v1), model: v1.spec.model, readyReplicas: 2 } } };
+    const observed = { ...emptyObserved(), deployments: build(v1).filter((o) => o.kind === 'Deployment').map((o) => ({ ...(o as object), status: {} })) };
+    const objs = build(v2, plan(v2, observed, NOW));
+    expect(objs.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)).toEqual([`digits-${revisionOf(v1)}`, `digits-${revisionOf(v2)}`]);
+    const v1Deployment = objs.find((o) => o.kind === 'Deployment') as Record<string, any>;
+    expect(v1Deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MODEL_URI').value).toBe(v1.spec.model.uri);
+    const apex = objs.find((o) => o.metadata.name === 'digits') as Record<string, any>;
+    expect(apex.spec.selector['modelship.dev/revision']).toBe(revisionOf(v1));
+  });
+});

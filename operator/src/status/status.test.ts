@@ -1,0 +1,186 @@
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../api/types.js';
+import { desiredObjects } from '../desired/index.js';
+import { emptyObserved, type Observed } from '../observed.js';
+import { mdFixture, observedAfter, podFixture, SHA_B, type Progress } from '../rollout/fixtures.js';
+import { plan } from '../rollout/plan.js';
+import { revisionOf } from '../rollout/revision.js';
+import { computeStatus, HISTORY_LIMIT, invalidSpecStatus } from './index.js';
+import { PROBLEM_REASONS } from './problems.js';
+
+const T0 = new Date('2026-11-21T06:00:00.000Z');
+const T1 = new Date('2026-11-21T06:05:00.000Z');
+const OPTIONS = { serverImage: 'ghcr.io/modelship/server:1.0.0' };
+
+function observedAt(md: ModelDeployment, progress: Progress): Observed {
+  return observedAfter(desiredObjects(md, plan(md, emptyObserved(), T0), OPTIONS), progress);
+}
+function statusOf(md: ModelDeployment, observed: Observed, now = T0) {
+  return computeStatus(md, observed, plan(md, observed, now), now);
+}
+function conditions(status: ReturnType<typeof statusOf>): Record<string, [string, string]> {
+  return Object.fromEntries((status.conditions ?? []).map((c) => [c.type, [c.status, c.reason]]));
+}
+
+describe('computeStatus', () => {
+  const md = mdFixture({ replicas: 2 });
+  const rev = revisionOf(md);
+
+  // Rows: progress of the stable Deployment, then Ready, Reconciling, Stalled as [status, reason].
+  it.each([
+    ['nothing created yet', undefined, ['False', 'Creating'], ['True', 'Creating'], ['False', 'NoProblems']],
+    ['no pod ready', 'none', ['False', 'Starting'], ['True', 'Updating'], ['False', 'NoProblems']],
+    ['one of two pods ready', 'partial', ['False', 'Starting'], ['True', 'Updating'], ['False', 'NoProblems']],
+    ['all pods ready', 'available', ['True', 'Available'], ['False', 'Reconciled'], ['False', 'NoProblems']],
+  ] as const)('%s', (_what, progress, ready, reconciling, stalled) => {
+    const observed = progress === undefined ? emptyObserved() : observedAt(md, progress);
+    expect(conditions(statusOf(md, observed))).toEqual({ Ready: ready, Reconciling: reconciling, Stalled: stalled });
+  });
+
+  it('reports the stable revision, replicas, traffic, url and the scale selector', () => {
+    const status = statusOf(md, observedAt(md, 'available'));
+    expect(status).toMatchObject({
+      observedGeneration: 1,
+      stable: { revision: rev, model: { uri: md.spec.model.uri, sha256: md.spec.model.sha256 }, replicas: 2, readyReplicas: 2 },
+      traffic: [{ revision: rev, percent: 100 }],
+      trafficSummary: `${rev}=100%`,
+      url: 'http://digits.ml.svc.cluster.local',
+      replicas: 2,
+      selector: `modelship.dev/deployment=digits,modelship.dev/revision=${rev}`,
+      history: [{ revision: rev, outcome: 'Initial', at: T0.toISOString() }],
+    });
+    for (const c of status.conditions!) expect(c.observedGeneration).toBe(1);
+  });
+
+  it('is idempotent: recomputing from its own output changes nothing, even later', () => {
+    const observed = observedAt(md, 'available');
+    const first = statusOf(md, observed);
+    const again = statusOf({ ...md, status: first }, observed, T1);
+    expect(again).toEqual(first);
+  });
+
+  it('moves lastTransitionTime only for conditions whose status changed', () => {
+    const starting = statusOf(md, observedAt(md, 'none'));
+    const ready = statusOf({ ...md, status: starting }, observedAt(md, 'available'), T1);
+    const time = (s: typeof ready, type: string) => s.conditions!.find((c) => c.type === type)!.lastTransitionTime;
+    expect(time(ready, 'Ready')).toBe(T1.toISOString());
+    expect(time(ready, 'Reconciling')).toBe(T1.toISOString());
+    expect(time(ready, 'Stalled')).toBe(T0.toISOString());
+  });
+
+  it('follows a new generation in observedGeneration', () => {
+    const observed = observedAt(md, 'available');
+    const first = statusOf(md, observed);
+    const next = statusOf({ ...md, metadata: { ...md.metadata, generation: 2 }, status: first }, observed, T1);
+    expect(next.observedGeneration).toBe(2);
+    expect(next.conditions!.every((c) => c.observedGeneration === 2)).toBe(true);
+  });
+
+  it('keeps only the last history entries', () => {
+    const history = Array.from({ length: HISTORY_LIMIT }, (_, i) => ({ revision: `r${i}`, model: md.spec.model, outcome: 'Promoted' as const, at: T0.toISOString() }));
+    const status = statusOf({ ...md, status: { history } }, observedAt(md, 'available'));
+    expect(status.history).toHaveLength(HISTORY_LIMIT);
+    expect(status.history!.at(-1)!.revision).toBe(rev);
+    expect(status.history![0]!.revision).toBe('r1');
+  });
+
+  describe('problems', () => {
+    const pod = (status: V1Pod['status']): V1Pod => podFixture(md, rev, `digits-${rev}-abc12`, status);
+    const crashing = (message: string | undefined, exitCode = 1) => pod({
+      containerStatuses: [{
+        name: 'server', image: 'img', imageID: '', ready: false, restartCount: 3,
+        state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
+        lastState: { terminated: { exitCode, reason: 'Error', ...(message ? { message } : {}) } },
+      }],
+    });
+    const waiting = (reason: string, message: string) => pod({
+      containerStatuses: [{ name: 'server', image: 'ghcr.io/modelship/server:nope', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message } } }],
+    });
+    const unschedulable = (message: string) => pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }] });
+    const deploymentCondition = (type: string, status: string, reason: string, message: string) => (d: V1Deployment) => {
+      d.status!.conditions = [...(d.status!.conditions ?? []), { type, status, reason, message }];
+    };
+
+    // Rows: the reason, the pod (if any), an edit of the Deployment (if any), words the message must contain.
+    const rows: [string, V1Pod | undefined, ((d: V1Deployment) => void) | undefined, RegExp][] = [
+      ['ModelVerificationFailed', crashing('model digits.onnx: sha256 mismatch: expected aaaa, got bbbb'), undefined, /sha256 mismatch/],
+      ['ImagePullFailed', waiting('ImagePullBackOff', 'Back-off pulling image'), undefined, /ImagePullBackOff for image ghcr.io\/modelship\/server:nope/],
+      ['PersistentVolumeClaimNotFound', unschedulable('0/3 nodes are available: persistentvolumeclaim "models" not found. preemption: 0/3 nodes are available'), undefined, /PersistentVolumeClaim ml\/models not found/],
+      ['ContainerConfigError', waiting('CreateContainerConfigError', 'secret "tokens" not found'), undefined, /secret "tokens" not found/],
+      ['CrashLoopBackOff', crashing('listen EADDRINUSE 0.0.0.0:8080'), undefined, /keeps crashing: listen EADDRINUSE/],
+      ['Unschedulable', unschedulable('0/3 nodes are available: 3 Insufficient cpu.'), undefined, /cannot be scheduled: .*Insufficient cpu/],
+      ['ReplicaFailure', undefined, deploymentCondition('ReplicaFailure', 'True', 'FailedCreate', 'pods "x" is forbidden: exceeded quota'), /exceeded quota/],
+      ['ProgressDeadlineExceeded', undefined, deploymentCondition('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "digits-${rev}-7d9" has timed out progressing.`), /timed out progressing/],
+    ];
+
+    it('covers every reason it declares', () => {
+      expect(rows.map((r) => r[0])).toEqual([...PROBLEM_REASONS]);
+    });
+
+    it.each(rows)('%s: Stalled=True with the reason, Ready=False, Reconciling=False', (reason, p, editDeployment, words) => {
+      const observed = observedAt(md, 'none');
+      if (p) observed.pods.push(p);
+      if (editDeployment) editDeployment(observed.deployments[0]!);
+      const status = statusOf(md, observed);
+      expect(conditions(status)).toEqual({ Ready: ['False', reason], Reconciling: ['False', 'Stalled'], Stalled: ['True', reason] });
+      const stalled = status.conditions!.find((c) => c.type === 'Stalled')!;
+      expect(stalled.message).toMatch(words);
+      expect(stalled.message).toContain(`revision ${rev}`);
+    });
+
+    it('reports a crash loop without a termination message by its exit code', () => {
+      const observed = observedAt(md, 'none');
+      observed.pods.push(crashing(undefined, 137));
+      expect(statusOf(md, observed).conditions!.find((c) => c.type === 'Stalled')!.message).toMatch(/exit code 137/);
+    });
+
+    it('finds a missing PVC from the pod Events too', () => {
+      const observed = observedAt(md, 'none');
+      observed.pods.push(pod({ phase: 'Pending' }));
+      observed.events = [{
+        metadata: {}, involvedObject: { kind: 'Pod', name: `digits-${rev}-abc12`, namespace: 'ml' },
+        reason: 'FailedScheduling', message: '0/1 nodes are available: persistentvolumeclaim "weights" not found.',
+      }];
+      expect(conditions(statusOf(md, observed)).Stalled).toEqual(['True', 'PersistentVolumeClaimNotFound']);
+    });
+
+    it('ignores a healthy pod and a pod of another ModelDeployment', () => {
+      const observed = observedAt(md, 'available');
+      observed.pods.push(pod({ phase: 'Running', containerStatuses: [{ name: 'server', image: 'i', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }));
+      const other = crashing('sha256 mismatch');
+      other.metadata!.labels!['modelship.dev/deployment'] = 'other';
+      observed.pods.push(other);
+      expect(conditions(statusOf(md, observed)).Stalled).toEqual(['False', 'NoProblems']);
+    });
+
+    it('stays Ready while a failing candidate is Stalled, and names the candidate', () => {
+      const v2 = { ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: { stable: { revision: rev, model: md.spec.model, readyReplicas: 2 } } };
+      const r2 = revisionOf(v2);
+      const observed = observedAt(md, 'available');
+      const p = plan(v2, observed, T0);
+      expect(p.candidate?.revision).toBe(r2);
+      const bad = podFixture(v2, r2, `digits-${r2}-zzz`, { containerStatuses: [{ name: 'server', image: 'i', imageID: '', ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 3, message: 'signature verification failed' } } }] });
+      observed.pods.push(bad);
+      const status = computeStatus(v2, observed, p, T0);
+      expect(conditions(status)).toEqual({ Ready: ['True', 'Available'], Reconciling: ['False', 'Stalled'], Stalled: ['True', 'ModelVerificationFailed'] });
+      expect(status.conditions!.find((c) => c.type === 'Stalled')!.message).toContain(`revision ${r2}`);
+      expect(status.canary).toMatchObject({ revision: r2, phase: 'Progressing', weight: 0 });
+      expect(status.traffic).toEqual([{ revision: rev, percent: 100 }, { revision: r2, percent: 0 }]);
+    });
+  });
+});
+
+describe('invalidSpecStatus', () => {
+  it('is Stalled with reason InvalidSpec naming every error, and keeps what served before', () => {
+    const md = mdFixture();
+    md.metadata.generation = 4;
+    md.status = { stable: { revision: 'abc', model: md.spec.model, readyReplicas: 1 }, url: 'http://digits.ml.svc.cluster.local' };
+    const status = invalidSpecStatus(md, [{ path: 'spec.model.sha256', message: 'must be 64 lowercase hex characters' }, { path: 'spec.replicas', message: 'must be >= 0' }], T0);
+    expect(status.observedGeneration).toBe(4);
+    expect(status.stable?.revision).toBe('abc');
+    const stalled = status.conditions!.find((c) => c.type === 'Stalled')!;
+    expect(stalled).toMatchObject({ status: 'True', reason: 'InvalidSpec', observedGeneration: 4 });
+    expect(stalled.message).toBe('spec.model.sha256: must be 64 lowercase hex characters; spec.replicas: must be >= 0');
+    expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+  });
+});
