@@ -184,3 +184,26 @@ describe('invalidSpecStatus', () => {
     expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
   });
 });
+
+describe('status against the CRD schema', () => {
+  // A status field the CRD does not declare is pruned by the API server, so the next reconcile
+  // would see a difference and write again forever. Every status we produce must fit the schema.
+  it('fits the CRD for a steady state, a rollout in progress, a stall and an invalid spec', async () => {
+    const { validateModelDeployment } = await import('../api/validate.js');
+    const md = mdFixture({ replicas: 2 });
+    const observed = observedAt(md, 'available');
+    const steady = statusOf(md, observed);
+    const v2 = { ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: steady };
+    const rolling = computeStatus(v2, observed, plan(v2, observed, T0), T0);
+    const afterPromotion = (() => {
+      const both = observedAfter(desiredObjects(v2, plan(v2, observed, T0), OPTIONS), 'available');
+      return computeStatus(v2, both, plan(v2, both, T0), T0);
+    })();
+    const invalid = invalidSpecStatus(md, [{ path: 'spec.replicas', message: 'must be >= 0' }], T0);
+    expect(rolling.canary).toBeDefined();
+    expect(afterPromotion.retained).toHaveLength(1);
+    for (const status of [steady, rolling, afterPromotion, invalid]) {
+      expect(validateModelDeployment({ ...md, status }).errors).toEqual([]);
+    }
+  });
+});
