@@ -1,0 +1,55 @@
+import { validateManifest } from './manifests.js';
+
+const SHA = 'cb28a3ead0c4a7869fe07a4a73b6c5f2b69ea3aa17c7a950f3153d42c8032b1b';
+const GOOD = `apiVersion: modelship.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: digits, namespace: ml}
+spec:
+  model: {uri: "file:///models/digits.onnx", sha256: ${SHA}}
+`;
+
+describe('validateManifest', () => {
+  it('passes a valid ModelDeployment and names it', () => {
+    expect(validateManifest('md.yaml', GOOD)).toEqual({ ok: true, checked: 1, lines: ['md.yaml: doc 1: ModelDeployment ml/digits: valid'] });
+  });
+
+  it('reports each error as file: doc N: path: message, skipping other kinds', () => {
+    const text = `apiVersion: v1
+kind: Secret
+metadata: {name: tokens}
+---
+${GOOD}---
+apiVersion: modelship.dev/v1alpha1
+kind: ModelDeployment
+metadata: {name: broken}
+spec:
+  model: {uri: "s3://bucket/m.onnx", sha256: ${SHA.slice(2)}}
+  replicas: 2
+  autoscaling: {maxReplicas: 3}
+`;
+    const report = validateManifest('all.yaml', text);
+    expect(report.ok).toBe(false);
+    expect(report.checked).toBe(2);
+    expect(report.lines).toEqual([
+      'all.yaml: doc 2: ModelDeployment ml/digits: valid',
+      'all.yaml: doc 3: spec.model.sha256: must be 64 lowercase hex characters (the SHA-256 of the model file)',
+      'all.yaml: doc 3: spec.replicas: spec.replicas and spec.autoscaling are mutually exclusive: set one of them',
+      'all.yaml: doc 3: spec.model.uri: scheme must be one of https, http, pvc, file',
+    ]);
+  });
+
+  it('reports broken YAML with its document number instead of throwing', () => {
+    const report = validateManifest('bad.yaml', `${GOOD}---\nspec: {model: [unclosed\n`);
+    expect(report.ok).toBe(false);
+    expect(report.lines[1]).toMatch(/^bad\.yaml: doc 2: yaml: /);
+  });
+
+  it('checks documents of our group even with a wrong kind', () => {
+    const report = validateManifest('k.yaml', GOOD.replace('kind: ModelDeployment', 'kind: ModelDeploy'));
+    expect(report.lines).toEqual(['k.yaml: doc 1: kind: must be ModelDeployment']);
+  });
+
+  it('ignores empty documents', () => {
+    expect(validateManifest('e.yaml', `---\n${GOOD}---\n`)).toMatchObject({ ok: true, checked: 1 });
+  });
+});
