@@ -3,9 +3,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { CEL_RULES } from './rules.js';
-import { findCrdPath, openApiSchemaOf, readCrd } from './schema.js';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { findCrdPath, openApiSchemaOf, readCrd, toJsonSchema } from './schema.js';
 import { validateModelDeployment } from './validate.js';
 
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const SHA = 'cb28a3ead0c4a7869fe07a4a73b6c5f2b69ea3aa17c7a950f3153d42c8032b1b';
 
 function valid(): Record<string, any> {
@@ -120,6 +123,23 @@ describe('the CRD', () => {
     };
     walk(openApiSchemaOf(crd), '');
     expect(undocumented).toEqual([]);
+  });
+
+  it('is structural: every node has a type (or is int-or-string), and every default fits its own schema', () => {
+    const problems: string[] = [];
+    const ajv = new Ajv({ strict: false });
+    addFormats(ajv);
+    const walk = (schema: Record<string, any>, path: string): void => {
+      if (schema.type === undefined && schema['x-kubernetes-int-or-string'] !== true) problems.push(`${path}: no type`);
+      if (schema.default !== undefined && !ajv.validate(toJsonSchema(schema), structuredClone(schema.default))) {
+        problems.push(`${path}: default ${JSON.stringify(schema.default)} ${ajv.errorsText()}`);
+      }
+      for (const [k, v] of Object.entries(schema.properties ?? {})) walk(v as Record<string, any>, `${path}.${k}`);
+      if (schema.items) walk(schema.items, `${path}[]`);
+      if (typeof schema.additionalProperties === 'object') walk(schema.additionalProperties, `${path}{}`);
+    };
+    walk(openApiSchemaOf(crd), '');
+    expect(problems).toEqual([]);
   });
 
   it('bounds every string and list a CEL rule reads (API server cost budget)', () => {
