@@ -179,6 +179,14 @@ describe('desiredObjects', () => {
     expect(one(objs, 'Deployment').spec.template.metadata.annotations['modelship.dev/signature']).toBe('c2lnbmF0dXJl');
   });
 
+  it('keeps the revision template annotation under the 256 KiB annotation limit for the largest valid spec', () => {
+    const env = Array.from({ length: 64 }, (_, i) => ({ name: `VAR_${i}`, value: 'x'.repeat(1024) }));
+    const objs = build(mdFixture({ model: { uri: `https://m.example.com/${'p'.repeat(2000)}`, sha256: SHA_B, name: 'n'.repeat(63) }, server: { env } }));
+    const annotations = one(objs, 'Deployment').metadata.annotations as Record<string, string>;
+    const size = Object.entries(annotations).reduce((n, [k, v]) => n + k.length + v.length, 0);
+    expect(size).toBeLessThan(256 * 1024);
+  });
+
   it('appends the user env after the operator env', () => {
     const objs = build(mdFixture({ server: { env: [{ name: 'OMP_NUM_THREADS', value: '1' }, { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] } }));
     const names = container(objs).env.map((e: { name: string }) => e.name);
