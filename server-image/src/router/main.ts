@@ -159,9 +159,16 @@ export async function runRouter(): Promise<void> {
   const metricsPort = await listen(metricsServer, config.metricsPort, config.host);
   log.info('router listening', { port, metricsPort, source: config.source });
 
+  // A repeated signal while draining is logged, not fatal: shutdownTimeoutMs already bounds the drain.
+  let stopping = false;
   const signal = await new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    const onSignal = (name: string) => {
+      if (stopping) log.info(`${name} received while draining; still draining`);
+      stopping = true;
+      resolve(name);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
   await shutdown({ config, log, table, stats, proxy, server, metricsServer, source, writer }, ready, signal);
 }
