@@ -75,6 +75,7 @@ class OnnxDataPlane implements DataPlane {
       const pool = new WorkerPool(
         {
           modelPath: model.path,
+          sha256: model.sha256,
           workers: Math.max(1, this.options.workers),
           intraOpThreads: Math.max(1, this.options.intraOpThreads),
           workerUrl: this.internals.workerUrl,

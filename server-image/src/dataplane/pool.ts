@@ -5,13 +5,15 @@
  * request with InferError('internal') and is replaced.
  */
 import { Worker } from 'node:worker_threads';
-import { forPosting, type RunMessage, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import { forPosting, type RunMessage, type StopMessage, type WorkerConfig, type WorkerMessage } from './protocol.js';
 import type { RawValueMetadata } from './signature.js';
 import { InferError, ModelLoadError, type Tensor } from './types.js';
 
 /** How to start the workers. */
 export interface PoolOptions {
   modelPath: string;
+  /** The model's verified sha256; every worker checks the bytes it loads against it. */
+  sha256: string;
   workers: number;
   intraOpThreads: number;
   /** The compiled worker script; the real one next to this file unless a test says otherwise. */
@@ -46,6 +48,8 @@ interface Slot {
   lastError?: string;
   /** Consecutive replacements that failed to load, for back-off. */
   failedStarts: number;
+  /** Settles when the thread has exited. */
+  exited: Promise<void>;
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -110,16 +114,19 @@ export class WorkerPool {
     });
   }
 
-  /** Stop every worker now; in-flight requests fail with InferError('unavailable'). */
+  /**
+   * Stop every worker once the request in its hands is done (those still complete normally). A
+   * worker is asked to exit rather than terminated: terminating a thread while onnxruntime is
+   * inside run() aborts the whole process.
+   */
   async close(): Promise<void> {
     this.closing = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
     this.restartTimers.clear();
     await Promise.all(
-      this.slots.map(async (slot) => {
-        slot.job?.reject(new InferError('unavailable', 'the server is shutting down'));
-        slot.job = undefined;
-        await slot.thread.terminate();
+      this.slots.map((slot) => {
+        if (slot.state !== 'exited') slot.thread.postMessage({ type: 'stop' } satisfies StopMessage);
+        return slot.exited;
       }),
     );
   }
@@ -136,9 +143,12 @@ export class WorkerPool {
   }
 
   private spawn(index: number, failedStarts: number): { slot: Slot; done: Promise<LoadedModel> } {
-    const workerData: WorkerConfig = { modelPath: this.options.modelPath, intraOpThreads: this.options.intraOpThreads };
+    const { modelPath, sha256, intraOpThreads } = this.options;
+    const workerData: WorkerConfig = { modelPath, sha256, intraOpThreads };
     const thread = new Worker(this.options.workerUrl ?? new URL('./worker.js', import.meta.url), { workerData });
-    const slot: Slot = { index, thread, state: 'loading', failedStarts };
+    let markExited = (): void => undefined;
+    const exited = new Promise<void>((resolve) => (markExited = resolve));
+    const slot: Slot = { index, thread, state: 'loading', failedStarts, exited };
     const done = new Promise<LoadedModel>((resolve, reject) => {
       thread.on('message', (message: WorkerMessage) => {
         switch (message.type) {
@@ -149,9 +159,9 @@ export class WorkerPool {
             this.events.idle();
             return;
           case 'load_failed':
+            // The worker's thread ends by itself: it has nothing left to listen to.
             reject(new ModelLoadError(`load model ${this.options.modelPath} in inference worker ${index}: ${message.message}`));
             slot.lastError = message.message;
-            void thread.terminate();
             return;
           case 'result':
           case 'failed':
@@ -166,12 +176,15 @@ export class WorkerPool {
         const wasLoading = slot.state === 'loading';
         slot.state = 'exited';
         const reason = slot.lastError ?? 'no error reported';
+        markExited();
         reject(new ModelLoadError(`inference worker ${index} exited with code ${exitCode} while loading: ${reason}`));
-        if (this.closing) return;
-        slot.job?.reject(
-          new InferError('internal', `inference worker ${index} exited with code ${exitCode} while running this request: ${reason}`),
-        );
+        const job = slot.job;
         slot.job = undefined;
+        if (this.closing) {
+          job?.reject(new InferError('unavailable', 'the server is shutting down'));
+          return;
+        }
+        job?.reject(new InferError('internal', `inference worker ${index} exited with code ${exitCode} while running this request: ${reason}`));
         this.events.workerExited({ worker: index, exitCode, reason });
         this.replace(index, wasLoading ? slot.failedStarts + 1 : 0);
       });

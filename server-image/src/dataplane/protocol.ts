@@ -8,6 +8,8 @@ import type { Tensor, TensorData } from './types.js';
 /** What a worker is started with (its `workerData`). */
 export interface WorkerConfig {
   modelPath: string;
+  /** The verified digest; the worker checks the bytes it loads against it once more. */
+  sha256: string;
   intraOpThreads: number;
 }
 
@@ -17,6 +19,11 @@ export interface RunMessage {
   id: number;
   inputs: Tensor[];
   outputs: string[];
+}
+
+/** Main → worker: finish the request in hand, then exit. */
+export interface StopMessage {
+  type: 'stop';
 }
 
 /** Worker → main. */

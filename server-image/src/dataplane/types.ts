@@ -107,6 +107,10 @@ export class ModelLoadError extends Error {
 /** Hooks the data plane reports through; the server's metrics module implements them. */
 export interface DataPlaneObserver {
   modelLoaded(seconds: number): void;
+  /**
+   * One run of the model: `size` rows along the batch dimension (several requests when batched; 1
+   * per run for models without a dynamic batch dimension), `seconds` from dispatch to results.
+   */
   batchRun(size: number, seconds: number): void;
   queueDepth(depth: number): void;
   /** Optional: the model file was fetched or found in the cache (for a log line with its size). */
@@ -159,7 +163,11 @@ export interface DataPlane {
   modelReady(name: string, version?: string): boolean;
   /** Throws InferError('not_found') for an unknown model or version. */
   metadata(name: string, version?: string): ModelMetadata;
-  /** Validates the request against the model's metadata, then runs it (batched when possible). */
+  /**
+   * Validates the request against the model's metadata, then runs it (batched when possible).
+   * The request's arrays are read, never modified or detached; the response's arrays are the
+   * caller's to keep (each owns its buffer).
+   */
   infer(name: string, version: string | undefined, request: InferRequest): Promise<InferResponse>;
   /** Finish queued work, then stop the workers. */
   close(): Promise<void>;

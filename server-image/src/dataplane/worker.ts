@@ -1,12 +1,16 @@
 /**
  * An inference worker thread: owns one onnxruntime session, because `session.run()` occupies the
- * thread that calls it. It loads the (already verified) model, runs one warm-up inference, reports
- * the model's metadata, then runs one request at a time as the pool sends them.
+ * thread that calls it. It reads the (already verified) model into memory, checks those very bytes
+ * against the verified digest (so a file swapped after verification is never loaded, not even by a
+ * replacement worker), creates the session from them, runs one warm-up inference, reports the
+ * model's metadata, then runs one request at a time as the pool sends them.
  */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { dataTypeOfOrt, ortTypeOf } from './dtypes.js';
-import { forPosting, type RunMessage, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import { forPosting, type RunMessage, type StopMessage, type WorkerConfig, type WorkerMessage } from './protocol.js';
 import { signatureOf, type RawValueMetadata } from './signature.js';
 import type { Tensor } from './types.js';
 import { warmupInputs } from './warmup.js';
@@ -42,11 +46,18 @@ async function main(): Promise<void> {
   let inputs: RawValueMetadata[];
   let outputs: RawValueMetadata[];
   try {
-    session = await ort.InferenceSession.create(config.modelPath, {
+    const bytes = await readFile(config.modelPath);
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== config.sha256) {
+      throw new Error(`sha256 of ${config.modelPath} changed after verification: expected ${config.sha256}, got ${actual}`);
+    }
+    session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: config.intraOpThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // Errors only: onnxruntime's warnings would interleave with the server's JSON log lines.
+      logSeverityLevel: 3,
     });
     inputs = session.inputMetadata.map((m) => ({ ...m, shape: m.isTensor ? [...m.shape] : undefined }));
     outputs = session.outputMetadata.map((m) => ({ ...m, shape: m.isTensor ? [...m.shape] : undefined }));
@@ -64,13 +75,22 @@ async function main(): Promise<void> {
   }
   send({ type: 'loaded', inputs, outputs });
 
-  port.on('message', (message: RunMessage) => {
-    run(session, message.inputs, message.outputs).then(
-      (result) => {
-        const { tensors, transfer } = forPosting(result, true);
-        send({ type: 'result', id: message.id, outputs: tensors }, transfer);
-      },
-      (err: unknown) => send({ type: 'failed', id: message.id, message: messageOf(err) }),
+  // Requests run one after another; `stop` waits for the one in hand. The thread must never be
+  // terminated while onnxruntime is inside run(): that aborts the whole process.
+  let current: Promise<void> = Promise.resolve();
+  port.on('message', (message: RunMessage | StopMessage) => {
+    if (message.type === 'stop') {
+      void current.then(() => process.exit(0));
+      return;
+    }
+    current = current.then(() =>
+      run(session, message.inputs, message.outputs).then(
+        (result) => {
+          const { tensors, transfer } = forPosting(result, true);
+          send({ type: 'result', id: message.id, outputs: tensors }, transfer);
+        },
+        (err: unknown) => send({ type: 'failed', id: message.id, message: messageOf(err) }),
+      ),
     );
   });
 }
