@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 
-/** The compiled standalone router entry point. */
-export const ROUTER_ENTRY = path.resolve('dist/server-image/src/router/run.js');
+/** The image's compiled entry point; MODELSHIP_MODE selects the router or a model server. */
+export const ENTRY = path.resolve('dist/server-image/src/main.js');
 
 /** A backend's request handler; `name` is the backend's own name. */
 export type BackendHandler = (req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) => void;
@@ -122,9 +122,9 @@ export interface RouterProcess {
 
 /** Starts the router on ephemeral ports with `env` (routes source, timeouts...). */
 export async function startRouter(env: Record<string, string>): Promise<RouterProcess> {
-  if (!fs.existsSync(ROUTER_ENTRY)) throw new Error(`${ROUTER_ENTRY} missing: run make build first`);
-  const child = spawn(process.execPath, [ROUTER_ENTRY], {
-    env: { PATH: process.env.PATH, MODELSHIP_HOST: '127.0.0.1', MODELSHIP_PORT: '0', MODELSHIP_METRICS_PORT: '0', MODELSHIP_POD_NAME: 'router-test', ...env },
+  if (!fs.existsSync(ENTRY)) throw new Error(`${ENTRY} missing: run make build first`);
+  const child = spawn(process.execPath, [ENTRY], {
+    env: { PATH: process.env.PATH, MODELSHIP_MODE: 'router', MODELSHIP_HOST: '127.0.0.1', MODELSHIP_PORT: '0', MODELSHIP_METRICS_PORT: '0', MODELSHIP_POD_NAME: 'router-test', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -200,4 +200,50 @@ export function byRevision(replies: Reply[]): Record<string, number> {
 /** Closes the shared client pool (afterAll). */
 export function closeClient(): void {
   agent.destroy();
+}
+
+/** A running model server (the image in server mode) on a fixture model. */
+export interface ModelServer {
+  url: string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts a real model server on test/fixtures/models/<file>, verified by its committed sha256. */
+export async function startModelServer(file: string): Promise<ModelServer> {
+  const dir = path.resolve('test/fixtures/models');
+  const sums = fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8');
+  const sha = sums.split('\n').find((l) => l.endsWith(`  ${file}`))?.split(' ')[0];
+  if (!sha) throw new Error(`no sha256 for ${file} in ${dir}/SHA256SUMS`);
+  const child = spawn(process.execPath, [ENTRY], {
+    env: {
+      PATH: process.env.PATH,
+      MODELSHIP_MODEL_URI: path.join(dir, file),
+      MODELSHIP_SHA256: sha,
+      MODELSHIP_HOST: '127.0.0.1',
+      MODELSHIP_PORT: '0',
+      MODELSHIP_METRICS_PORT: '0',
+      MODELSHIP_WORKERS: '1',
+      MODELSHIP_TERMINATION_LOG: path.join(tempDir(), 'termination-log'),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = once(child, 'exit');
+  const listening = await waitFor(`model server for ${file} to listen`, () => {
+    if (child.exitCode !== null) throw new Error(`model server exited ${child.exitCode}: ${out}`);
+    const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+    return line ? (JSON.parse(line) as { port: number }) : undefined;
+  }, 60_000);
+  const url = `http://127.0.0.1:${listening.port}`;
+  await waitFor(`model server for ${file} to be ready`, async () => (await request(`${url}/v2/health/ready`)).status === 200, 60_000, 100);
+  return {
+    url,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const [code] = await exited;
+      return code as number | null;
+    },
+  };
 }
