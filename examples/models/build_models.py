@@ -319,8 +319,12 @@ BAD_LABEL_SHIFT = 1
 def digits_split():
     """The fixed train/test split of scikit-learn's bundled digits set (8x8 images, pixels 0..16)."""
     x, y = load_digits(return_X_y=True)
-    return train_test_split(x.astype(np.float32), y, test_size=DIGITS_TEST_SIZE,
-                            random_state=DIGITS_SEED, stratify=y)
+    return train_test_split(x, y, test_size=DIGITS_TEST_SIZE, random_state=DIGITS_SEED, stratify=y)
+
+
+def logistic_regression() -> LogisticRegression:
+    """The stable digits classifier's estimator: multinomial, L2-regularised."""
+    return LogisticRegression(C=0.5, max_iter=5000, random_state=DIGITS_SEED)
 
 
 def export_digits(estimator) -> onnx.ModelProto:
@@ -332,6 +336,11 @@ def export_digits(estimator) -> onnx.ModelProto:
         options={"zipmap": False},
         final_types=None,
     )
+    # skl2onnx collects the opsets in a set, so their order follows Python's per-process string
+    # hash seed; sorting them makes the bytes the same on every run.
+    opsets = sorted(((o.domain, o.version) for o in model.opset_import))
+    del model.opset_import[:]
+    model.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in opsets)
     model.ir_version = IR_VERSION
     model.producer_name = PRODUCER
     model.producer_version = "1"
@@ -353,14 +362,14 @@ def tensor_meta(session: ort.InferenceSession) -> dict:
 
 
 def build_digits() -> None:
-    # digits.onnx (stable), digits-v2.onnx (a GOOD canary: a different algorithm, as accurate) and
+    # digits.onnx (stable), digits-v2.onnx (a GOOD canary: another algorithm, as accurate) and
     # digits-bad.onnx (a BAD canary: shifted labels). Same split, same tensors, so they are
     # interchangeable in a ModelDeployment.
     x_train, x_test, y_train, y_test = digits_split()
     variants = {
         "digits": (
             "StandardScaler + multinomial LogisticRegression(C=0.5)",
-            make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=5000, random_state=DIGITS_SEED)),
+            make_pipeline(StandardScaler(), logistic_regression()),
             y_train,
         ),
         "digits-v2": (
@@ -370,15 +379,16 @@ def build_digits() -> None:
             y_train,
         ),
         "digits-bad": (
-            f"StandardScaler + LogisticRegression(C=0.5) trained on labels shifted by {BAD_LABEL_SHIFT}",
-            make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=5000, random_state=DIGITS_SEED)),
+            f"the digits pipeline trained on labels shifted by {BAD_LABEL_SHIFT} (label -> label+1 mod 10)",
+            make_pipeline(StandardScaler(), logistic_regression()),
             (y_train + BAD_LABEL_SHIFT) % 10,
         ),
     }
     predictions = {}
     for name, (description, estimator, labels) in variants.items():
         estimator.fit(x_train, labels)
-        data, out = write_model(EXAMPLES, f"{name}.onnx", export_digits(estimator), {"input": x_test})
+        data, out = write_model(EXAMPLES, f"{name}.onnx", export_digits(estimator),
+                                {"input": x_test.astype(np.float32)})
         onnx_labels = out["label"]
         # The exported model must decide exactly as the scikit-learn one does.
         assert (onnx_labels == estimator.predict(x_test)).all(), name
