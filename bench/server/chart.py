@@ -1,4 +1,5 @@
-"""Draw bench/results/server.png from server.json: throughput and p99 per model and payload.
+"""Draw bench/results/server.png from server.json: throughput (median round, whiskers spanning all
+rounds), p99 latency and server CPU time per request, per model and payload.
 
 Usage: chart.py server.json server.png
 """
@@ -39,33 +40,48 @@ def main(json_path, png_path):
     with open(json_path) as f:
         report = json.load(f)
     cells = report["cells"]
-    fig, (ax_rps, ax_p99) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (ax_rps, ax_p99, ax_cpu) = plt.subplots(1, 3, figsize=(17, 5.2))
     width = 0.8 / len(SERIES)
     for i, (kind, batching, label, color) in enumerate(SERIES):
-        xs, rps, p99, hatches = [], [], [], []
+        xs, rps, low, high, p99, cpu, hatches = [], [], [], [], [], [], []
         for g, (model, payload) in enumerate(GROUPS):
             cell = find(cells, kind, batching, model, payload)
             if cell is None or cell.get("load") is None:
                 continue
+            load = cell["load"]
+            each = [r for r in cell.get("roundsRequestsPerSecond") or [] if r is not None] or [load["requestsPerSecond"]]
             xs.append(g + (i - (len(SERIES) - 1) / 2) * width)
-            rps.append(cell["load"]["requestsPerSecond"])
-            p99.append(cell["load"]["latencyMs"]["p99"])
+            rps.append(load["requestsPerSecond"])
+            low.append(load["requestsPerSecond"] - min(each))
+            high.append(max(each) - load["requestsPerSecond"])
+            p99.append(load["latencyMs"]["p99"])
+            seconds = cell.get("serverCpuSeconds")
+            cpu.append(seconds * 1000 / load["requests"] if seconds is not None and load["requests"] else 0)
             hatches.append("//" if flagged(cell) else "")
         if not xs:
             continue
-        bars = ax_rps.bar(xs, rps, width, label=label, color=color)
+        bars = ax_rps.bar(xs, rps, width, label=label, color=color, yerr=[low, high], capsize=2)
         ax_p99.bar(xs, p99, width, label=label, color=color)
+        ax_cpu.bar(xs, cpu, width, label=label, color=color)
         for bar, hatch in zip(bars, hatches):
             bar.set_hatch(hatch)
     names = [f"{m}\n{p}" for m, p in GROUPS]
-    for ax in (ax_rps, ax_p99):
+    for ax in (ax_rps, ax_p99, ax_cpu):
         ax.set_xticks(range(len(GROUPS)), names)
         ax.grid(axis="y", alpha=0.3)
-    ax_rps.set_ylabel("requests / s (higher is better)")
-    ax_rps.set_title("Throughput at %d connections" % report["settings"]["connections"])
+    ax_rps.set_ylabel("requests / s (log scale, higher is better)")
+    ax_rps.set_yscale("log")
+    ax_rps.set_title(
+        "Throughput at %d connections (median of %d rounds, whiskers: all)"
+        % (report["settings"]["connections"], report["settings"]["rounds"]),
+        fontsize=10,
+    )
     ax_p99.set_ylabel("p99 latency, ms (log scale, lower is better)")
     ax_p99.set_yscale("log")
     ax_p99.set_title("p99 latency")
+    ax_cpu.set_ylabel("server CPU ms per request (log scale, lower is better)")
+    ax_cpu.set_yscale("log")
+    ax_cpu.set_title("CPU cost per request")
     ax_rps.legend(fontsize=8)
     machine = report["machine"]
     fig.suptitle(

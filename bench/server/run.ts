@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { groupCpuSeconds } from './cpu.js';
 import { benchPlan, type Cell, type ServerSpec } from './plan.js';
 import { freePort, pinned, runCommand, startProcess, stopProcess, waitReady, type RunningServer } from './processes.js';
 import { renderMarkdown, type BenchReport, type BenchSettings, type MachineInfo } from './report.js';
-import { summarize, type CellResult } from './summary.js';
+import { combineRounds, summarize, type CellResult } from './summary.js';
 import { decodeInferResponse, type DecodedOutput } from './v2response.js';
 import { parseWrkOutput, wrkArgs } from './wrk.js';
 
@@ -43,6 +44,7 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number
 function optionsFrom(env: NodeJS.ProcessEnv): Options {
   const n = availableParallelism();
   return {
+    rounds: intFrom(env, 'BENCH_ROUNDS', 3),
     connections: intFrom(env, 'BENCH_CONNECTIONS', 32),
     wrkThreads: intFrom(env, 'BENCH_WRK_THREADS', 1),
     warmupSeconds: intFrom(env, 'BENCH_WARMUP', 3),
@@ -142,18 +144,21 @@ async function runWrk(cell: Cell, url: string, seconds: number, o: Options): Pro
 }
 
 /** Preflight, warm up, then measure one cell; failures are recorded in the cell, never thrown. */
-async function measure(cell: Cell, base: string, o: Options): Promise<CellResult> {
+async function measure(cell: Cell, base: string, server: RunningServer, o: Options): Promise<CellResult> {
   const url = `${base}/v2/models/${cell.model}/infer`;
   const name = `${cell.server} ${cell.model}/${cell.payload}`;
   try {
     const outputs = await preflight(cell, url);
     await runWrk(cell, url, o.warmupSeconds, o);
     const loadAverageBefore = loadavg()[0];
+    const group = server.child.pid as number;
+    const cpuBefore = groupCpuSeconds(group);
     const stdout = await runWrk(cell, url, o.durationSeconds, o);
+    const serverCpuSeconds = groupCpuSeconds(group) - cpuBefore;
     writeFileSync(join(LOG_DIR, `${cell.server}-${cell.model}-${cell.payload}.wrk.txt`), stdout);
     const load = parseWrkOutput(stdout);
     console.log(`bench: ${name}: ${load.requestsPerSecond.toFixed(0)} req/s, p50 ${load.latencyMs.p50.toFixed(2)} ms, p99 ${load.latencyMs.p99.toFixed(2)} ms, errors ${load.badStatus + load.socketErrors}`);
-    return { ...cell, load, outputs, loadAverageBefore };
+    return { ...cell, load, outputs, loadAverageBefore, serverCpuSeconds };
   } catch (err) {
     console.log(`bench: ${name}: FAILED: ${(err as Error).message}`);
     return { ...cell, failure: (err as Error).message, loadAverageBefore: loadavg()[0] };
@@ -193,20 +198,28 @@ async function main(): Promise<void> {
   }
   const startedAt = new Date().toISOString();
   const machineStart = await machineInfo();
-  const cells: CellResult[] = [];
-  for (const { spec, cells: planned } of benchPlan()) {
-    if (o.only.length > 0 && !o.only.includes(spec.id)) continue;
-    const { server, base } = await launch(spec, o);
-    try {
-      await waitReady(server, `${base}/v2/health/ready`, 180_000);
-      for (const cell of planned) cells.push(await measure(cell, base, o));
-    } catch (err) {
-      console.log(`bench: ${spec.id}: FAILED: ${(err as Error).message}`);
-      for (const cell of planned) cells.push({ ...cell, failure: (err as Error).message, loadAverageBefore: loadavg()[0] });
-    } finally {
-      await stopProcess(server, 15_000);
+  const plan = benchPlan().filter(({ spec }) => o.only.length === 0 || o.only.includes(spec.id));
+  const measured = new Map<string, CellResult[]>();
+  const keyOf = (c: Cell): string => `${c.server} ${c.model} ${c.payload}`;
+  const record = (c: CellResult): void => {
+    measured.set(keyOf(c), [...(measured.get(keyOf(c)) ?? []), c]);
+  };
+  for (let round = 1; round <= o.rounds; round++) {
+    console.log(`bench: round ${round} of ${o.rounds}`);
+    for (const { spec, cells: planned } of plan) {
+      const { server, base } = await launch(spec, o);
+      try {
+        await waitReady(server, `${base}/v2/health/ready`, 180_000);
+        for (const cell of planned) record(await measure(cell, base, server, o));
+      } catch (err) {
+        console.log(`bench: ${spec.id}: FAILED: ${(err as Error).message}`);
+        for (const cell of planned) record({ ...cell, failure: (err as Error).message, loadAverageBefore: loadavg()[0] });
+      } finally {
+        await stopProcess(server, 15_000);
+      }
     }
   }
+  const cells = plan.flatMap(({ cells: planned }) => planned.map((c) => combineRounds(measured.get(keyOf(c)) ?? [])));
   const { outDir, only: _only, ...settings } = o;
   const report: BenchReport = {
     startedAt,

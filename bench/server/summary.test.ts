@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Cell, ModelName, Payload, ServerKind } from './plan.js';
 import { renderMarkdown, type BenchReport } from './report.js';
-import { cellProblem, summarize, type CellResult, type Comparison } from './summary.js';
+import { cellProblem, combineRounds, cpuMsPerRequest, summarize, type CellResult, type Comparison } from './summary.js';
 import type { LoadResult } from './wrk.js';
 
 function load(rps: number, p99: number, badStatus = 0, socketErrors = 0): LoadResult {
@@ -36,6 +36,46 @@ for (const [what, c, expected] of PROBLEMS) {
     assert.equal(cellProblem(c), expected);
   });
 }
+
+test('cpuMsPerRequest divides the server group CPU time by completed requests', () => {
+  assert.equal(cpuMsPerRequest({ ...cell('flask', 'tiny', 'json', load(100, 1)), serverCpuSeconds: 2 }), 2);
+  assert.equal(cpuMsPerRequest(cell('flask', 'tiny', 'json', load(100, 1))), null);
+  assert.equal(cpuMsPerRequest({ ...cell('flask', 'tiny', 'json', load(0, 1)), serverCpuSeconds: 2 }), null);
+});
+
+test('combineRounds keeps the median round by req/s and sums errors over all rounds', () => {
+  const rounds = [
+    { ...cell('flask', 'tiny', 'json', load(300, 90, 1)), serverCpuSeconds: 3 },
+    { ...cell('flask', 'tiny', 'json', load(500, 70)), serverCpuSeconds: 5 },
+    { ...cell('flask', 'tiny', 'json', load(400, 80, 0, 2)), serverCpuSeconds: 4 },
+  ];
+  const combined = combineRounds(rounds);
+  assert.equal(combined.load?.requestsPerSecond, 400);
+  assert.equal(combined.load?.latencyMs.p99, 80);
+  assert.equal(combined.serverCpuSeconds, 4);
+  assert.deepEqual([combined.load?.badStatus, combined.load?.socketErrors], [1, 2]);
+  assert.deepEqual(combined.roundsRequestsPerSecond, [300, 500, 400]);
+  assert.equal(combined.failure, undefined);
+});
+
+test('combineRounds takes the lower middle of an even count and keeps a failed round as a flag', () => {
+  const combined = combineRounds([
+    cell('flask', 'tiny', 'json', load(300, 90)),
+    cell('flask', 'tiny', 'json', undefined),
+    cell('flask', 'tiny', 'json', load(500, 70)),
+  ]);
+  assert.equal(combined.load?.requestsPerSecond, 300);
+  assert.equal(combined.failure, 'round 2: server did not start');
+  assert.deepEqual(combined.roundsRequestsPerSecond, [300, null, 500]);
+  assert.match(cellProblem(combined) ?? '', /round 2: server did not start/);
+});
+
+test('combineRounds of rounds that all failed has no figures, only the failures', () => {
+  const combined = combineRounds([cell('flask', 'tiny', 'json', undefined), cell('flask', 'tiny', 'json', undefined)]);
+  assert.equal(combined.load, undefined);
+  assert.equal(combined.failure, 'round 1: server did not start; round 2: server did not start');
+  assert.throws(() => combineRounds([]), /no rounds/);
+});
 
 function pick(comparisons: Comparison[], what: string, model: ModelName, payload: Payload): Comparison {
   const found = comparisons.find((c) => c.what === what && c.model === model && c.payload === payload);
@@ -96,7 +136,7 @@ test('summarize reports how far ours and Flask disagree on the same request', ()
 test('renderMarkdown shows every cell, flags problems and marks targets met / not met', () => {
   const cells = [
     cell('flask', 'tiny', 'json', load(500, 100)),
-    cell('modelship', 'tiny', 'json', load(6_000, 20)),
+    { ...cell('modelship', 'tiny', 'json', load(6_000, 20)), serverCpuSeconds: 12, roundsRequestsPerSecond: [5_900, 6_000, null] },
     cell('flask', 'mlp', 'json', load(400, 100, 2)),
     cell('modelship', 'mlp', 'json', load(1_000, 150)),
     cell('flask', 'tiny', 'binary', undefined),
@@ -109,7 +149,7 @@ test('renderMarkdown shows every cell, flags problems and marks targets met / no
       onnxruntimePython: '1.31.1', wrk: 'wrk 4.1.0', gitCommit: 'abc123', loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6],
     },
     settings: {
-      connections: 32, wrkThreads: 1, warmupSeconds: 3, durationSeconds: 10, cpus: '0-1',
+      rounds: 3, connections: 32, wrkThreads: 1, warmupSeconds: 3, durationSeconds: 10, cpus: '0-1',
       modelship: { workers: 2, intraOpThreads: 1, maxBatchSize: 32, maxLatencyMs: 2 },
       flask: { workers: 2, workerClass: 'sync', intraOpThreads: 1 },
     },
@@ -117,7 +157,7 @@ test('renderMarkdown shows every cell, flags problems and marks targets met / no
     summary: summarize(cells),
   };
   const md = renderMarkdown(report);
-  assert.match(md, /\| Modelship \| tiny \| json \| 6000 \| 10\.00 \| 20\.00 \| 60000 \| 0 \| 1\.00 \| ok \|/);
+  assert.match(md, /\| Modelship \| tiny \| json \| 6000 \| 5900 \/ 6000 \/ failed \| 10\.00 \| 20\.00 \| 60000 \| 0\.200 \| 0 \| 1\.00 \| ok \|/);
   assert.match(md, /\| Flask\+gunicorn \| mlp \| json \| 400 .* \| ⚠ 2 responses with status >= 400 \|/);
   assert.match(md, /\| Flask\+gunicorn \| tiny \| binary \| — .* ⚠ server did not start \|/);
   assert.match(md, /\| throughput Modelship \/ Flask \| tiny \| json \| 12\.00 \| >= 4 \| \*\*met\*\* \|/);

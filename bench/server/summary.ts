@@ -16,11 +16,41 @@ export interface CellResult extends Cell {
   outputs?: DecodedOutput[];
   /** 1-minute load average just before the measured run: the machine is shared, this shows how much. */
   loadAverageBefore: number;
+  /** CPU seconds the server's process group used during the measured run. */
+  serverCpuSeconds?: number;
+  /** Every round's req/s (null where the round failed), when the cell was measured in rounds. */
+  roundsRequestsPerSecond?: (number | null)[];
+}
+
+/**
+ * One cell measured in several rounds, reduced to one result: the median round by req/s (the lower
+ * middle one for an even count), with errors summed over ALL rounds and any round's failure kept,
+ * so a problem in one round still flags the cell.
+ */
+export function combineRounds(rounds: CellResult[]): CellResult {
+  if (rounds.length === 0) throw new Error('combine rounds: no rounds to combine');
+  const measured = rounds.filter((r) => r.load !== undefined && r.failure === undefined);
+  const failures = rounds.flatMap((r, i) => (r.failure !== undefined ? [`round ${i + 1}: ${r.failure}`] : []));
+  const roundsRequestsPerSecond = rounds.map((r) => (r.failure === undefined ? (r.load?.requestsPerSecond ?? null) : null));
+  const failure = failures.length > 0 ? failures.join('; ') : undefined;
+  const outputs = rounds.find((r) => r.outputs !== undefined)?.outputs;
+  if (measured.length === 0) return { ...rounds[0], load: undefined, serverCpuSeconds: undefined, failure, outputs, roundsRequestsPerSecond };
+  const sorted = [...measured].sort((a, b) => (a.load as LoadResult).requestsPerSecond - (b.load as LoadResult).requestsPerSecond);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  const sum = (f: (l: LoadResult) => number): number => measured.reduce((n, r) => n + f(r.load as LoadResult), 0);
+  const load = { ...(median.load as LoadResult), badStatus: sum((l) => l.badStatus), socketErrors: sum((l) => l.socketErrors) };
+  return { ...median, load, failure, outputs, roundsRequestsPerSecond };
+}
+
+/** Server CPU milliseconds per completed request, or null when not measured. */
+export function cpuMsPerRequest(cell: CellResult): number | null {
+  if (cell.serverCpuSeconds === undefined || !cell.load || cell.load.requests === 0) return null;
+  return (cell.serverCpuSeconds * 1000) / cell.load.requests;
 }
 
 /** Why a cell's numbers cannot be trusted, or null when they can. */
 export function cellProblem(cell: CellResult): string | null {
-  if (cell.failure) return cell.failure;
+  if (cell.failure !== undefined) return cell.failure;
   if (!cell.load) return 'not measured';
   if (cell.load.requests === 0) return 'no request completed';
   const problems: string[] = [];
