@@ -355,9 +355,25 @@ describe('worker failure', () => {
     expect(observer.exits).toEqual([expect.objectContaining({ exitCode: 7 })]);
     expect(dp.ready()).toBe(true);
 
-    // Both workers serve again: enough sequential pairs to need the replacement as well.
+    // Serving goes on; the single-worker test below shows the replacement itself serving.
     const after = await Promise.all(Array.from({ length: 20 }, (_, i) => dp.infer('m', undefined, good(i))));
     expect(after).toHaveLength(20);
+    expect(observer.exits).toHaveLength(1);
+  });
+
+  test('with its only worker dead the data plane is not ready until the replacement has loaded', async () => {
+    const poison = 778;
+    const { dp, observer } = await loaded('tiny.onnx', { workers: 1 }, { workerUrl: await faultyWorkerUrl(poison, 'crash') });
+    const crashed = await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }));
+    expect(crashed.kind).toBe('internal');
+    // The exit is seen before the replacement can possibly have loaded the model and warmed up.
+    expect(dp.ready()).toBe(false);
+    // A request arriving meanwhile waits for the replacement instead of failing.
+    const waiting = dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 1)] });
+    const deadline = Date.now() + 60_000;
+    while (!dp.ready() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(dp.ready()).toBe(true);
+    expect((await waiting).outputs[1].shape).toEqual([1]);
     expect(observer.exits).toHaveLength(1);
   });
 });

@@ -102,8 +102,9 @@ class OnnxDataPlane implements DataPlane {
     return this.state !== 'closed';
   }
 
+  /** Loaded, warmed up, not closing, and at least one worker alive (not all being replaced). */
   ready(): boolean {
-    return this.state === 'ready';
+    return this.state === 'ready' && (this.pool?.liveCount() ?? 0) > 0;
   }
 
   serverMetadata(): { name: string; version: string; extensions: string[] } {
@@ -111,7 +112,7 @@ class OnnxDataPlane implements DataPlane {
   }
 
   modelReady(name: string, version?: string): boolean {
-    return this.isServed(name, version) && this.state === 'ready';
+    return this.isServed(name, version) && this.ready();
   }
 
   metadata(name: string, version?: string): ModelMetadata {

@@ -92,6 +92,11 @@ export class WorkerPool {
     return this.slots.filter((s) => s.state === 'idle').length;
   }
 
+  /** Workers that have loaded the model and not exited: the pool can serve while this is > 0. */
+  liveCount(): number {
+    return this.slots.filter((s) => s.state === 'idle' || s.state === 'busy').length;
+  }
+
   /** Workers running a request now. */
   busyCount(): number {
     return this.slots.filter((s) => s.state === 'busy').length;
