@@ -337,8 +337,9 @@ def export_digits(estimator) -> onnx.ModelProto:
         final_types=None,
     )
     # skl2onnx collects the opsets in a set, so their order follows Python's per-process string
-    # hash seed; sorting them makes the bytes the same on every run.
-    opsets = sorted(((o.domain, o.version) for o in model.opset_import))
+    # hash seed (and a pipeline may list the default domain twice); sorting and de-duplicating
+    # them makes the bytes the same on every run.
+    opsets = sorted({(o.domain, o.version) for o in model.opset_import})
     del model.opset_import[:]
     model.opset_import.extend(helper.make_opsetid(domain, version) for domain, version in opsets)
     model.ir_version = IR_VERSION
@@ -405,7 +406,7 @@ def build_digits() -> None:
             "seed": DIGITS_SEED,
             "test_accuracy": round(float((onnx_labels == y_test).mean()), 4),
             "agreement_with_digits": round(float((onnx_labels == predictions["digits"]).mean()), 4),
-            "opset": {"ai.onnx": OPSET, "ai.onnx.ml": ML_OPSET},
+            "opset": {o.domain or "ai.onnx": o.version for o in onnx.load_from_string(data).opset_import},
             **tensor_meta(session),
         }
         write_json(EXAMPLES / f"{name}.json", meta)
