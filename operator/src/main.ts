@@ -90,11 +90,15 @@ async function main(): Promise<void> {
   };
 
   let workers: Promise<void> | undefined;
+  let stopRequested!: () => void;
+  const stopSignal = new Promise<void>((resolve) => (stopRequested = resolve));
   const startWorkers = (): void => {
     metrics.leader.set(1);
     log.info('leading; starting workers');
     workers = (async () => {
-      await caches.waitForSync();
+      // Shutdown may come before the caches ever sync (API server unreachable).
+      await Promise.race([caches.waitForSync(), stopSignal]);
+      if (stopping) return;
       log.info('caches synced', { modelDeployments: caches.modelDeployments.list().length });
       await runWorkers(
         queue,
@@ -131,6 +135,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info('shutting down', { signal, inFlight: queue.inFlight() });
+    stopRequested();
     await queue.shutDown();
     await workers;
     try {
