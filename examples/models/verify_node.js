@@ -123,6 +123,18 @@ async function checkDigits() {
   }
 }
 
+/** The README quotes digests; keep it honest (the echo models are listed only in SHA256SUMS). */
+function checkReadme() {
+  const readme = readFileSync(join(examples, 'README.md'), 'utf8');
+  for (const folder of [examples, fixtures]) {
+    for (const line of readFileSync(join(folder, 'SHA256SUMS'), 'utf8').trim().split('\n')) {
+      const [digest, name] = line.split(/\s+/);
+      if (!name.startsWith('echo_')) assert.ok(readme.includes(`\`${digest}\``), `README.md: wrong or missing sha256 for ${name}`);
+    }
+  }
+}
+
+checkReadme();
 await checkTiny();
 await checkFixedBatch();
 const mlpDiff = await checkMlp();
