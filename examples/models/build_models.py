@@ -2,7 +2,7 @@
 
 Run with the project venv (`make models`). Rebuilding on the same pinned tool versions
 (test/requirements.txt) gives byte-identical files: fixed seeds, fixed splits, single-threaded BLAS,
-no timestamps, no doc strings. Every model is loaded and run once in Python onnxruntime before it
+sorted opset imports, no timestamps, no doc strings. Every model is loaded and run once in Python onnxruntime before it
 is written; examples/models/verify_node.js does the same with onnxruntime-node.
 
 Outputs:
@@ -146,26 +146,26 @@ IRIS_SAMPLES = np.array(
 
 
 def build_tiny() -> None:
-    # tiny.onnx: the smallest realistic classifier (iris, 4 -> 3). Input "input" FP32 [batch,4],
-    # outputs "probabilities" FP32 [batch,3] and "label" INT64 [batch]. Dynamic batch, so the
-    # server may batch it; the HTTP-bound model of the benchmarks.
+    """tiny.onnx: the smallest realistic classifier (iris, 4 -> 3). Input "input" FP32 [batch,4],
+    outputs "probabilities" FP32 [batch,3] and "label" INT64 [batch]. Dynamic batch, so the
+    server may batch it; the HTTP-bound model of the benchmarks."""
     _, out = write_model(FIXTURES, "tiny.onnx", finish(iris_classifier_graph("tiny", "batch")),
                          {"input": IRIS_SAMPLES})
     assert out["label"].tolist() == [0, 1, 2], out["label"]
 
 
 def build_fixed_batch() -> None:
-    # fixed_batch.onnx: the tiny classifier with batch fixed to 1 (input [1,4]): the server must
-    # never batch requests for it, and must reject a request with 2 rows as a shape error.
+    """fixed_batch.onnx: the tiny classifier with batch fixed to 1 (input [1,4]): the server must
+    never batch requests for it, and must reject a request with 2 rows as a shape error."""
     _, out = write_model(FIXTURES, "fixed_batch.onnx", finish(iris_classifier_graph("fixed_batch", 1)),
                          {"input": IRIS_SAMPLES[:1]})
     assert out["label"].tolist() == [0], out["label"]
 
 
 def build_mlp() -> None:
-    # mlp.onnx: MNIST-shaped MLP 784 -> 256 -> 256 -> 10 with ReLU, He-initialised from a fixed
-    # seed (untrained: what matters is its compute cost). Input "input" FP32 [batch,784], output
-    # "logits" FP32 [batch,10]. The compute-bound model of the benchmarks and of batching tests.
+    """mlp.onnx: MNIST-shaped MLP 784 -> 256 -> 256 -> 10 with ReLU, He-initialised from a fixed
+    seed (untrained: what matters is its compute cost). Input "input" FP32 [batch,784], output
+    "logits" FP32 [batch,10]. The compute-bound model of the benchmarks and of batching tests."""
     rng = np.random.RandomState(784)
     sizes = [784, 256, 256, 10]
     inits, nodes = [], []
@@ -193,10 +193,10 @@ def build_mlp() -> None:
 
 
 def build_two_inputs() -> None:
-    # two_inputs.onnx: inputs "x" FP32 [batch,3] and "k" INT64 [batch,1]. Outputs depend on both,
-    # so a test sees whether the server fed each input to the right place:
-    #   "scaled" FP32 [batch,3] = x * k
-    #   "total"  FP32 [batch,1] = sum(x, axis 1) + k
+    """two_inputs.onnx: inputs "x" FP32 [batch,3] and "k" INT64 [batch,1]. Outputs depend on both,
+    so a test sees whether the server fed each input to the right place:
+      "scaled" FP32 [batch,3] = x * k
+      "total"  FP32 [batch,1] = sum(x, axis 1) + k"""
     nodes = [
         helper.make_node("Cast", ["k"], ["k_float"], to=TensorProto.FLOAT, name="cast_k"),
         helper.make_node("Mul", ["x", "k_float"], ["scaled"], name="scale"),
@@ -266,10 +266,10 @@ def sample_of(datatype: str) -> np.ndarray:
 
 
 def build_dtypes() -> None:
-    # dtypes.onnx: one input per V2 datatype the server must support end to end, each with its own
-    # output, so one request exercises every codec path and proves the model really computed:
-    #   "<t>_in" [batch,2] -> "<t>_out" [batch,2], t in fp32 fp64 int32 int64 (x + 1), bool (not x),
-    #   bytes (identity: ONNX has no string arithmetic in opset 17).
+    """dtypes.onnx: one input per V2 datatype the server must support end to end, each with its own
+    output, so one request exercises every codec path and proves the model really computed:
+      "<t>_in" [batch,2] -> "<t>_out" [batch,2], t in fp32 fp64 int32 int64 (x + 1), bool (not x),
+      bytes (identity: ONNX has no string arithmetic in opset 17)."""
     nodes, inputs, outputs, inits, feeds = [], [], [], [], {}
     for datatype, op in DTYPES_MODEL_OPS.items():
         elem, np_dtype, suffix = DTYPES[datatype]
@@ -292,9 +292,9 @@ def build_dtypes() -> None:
 
 
 def build_echo_per_dtype() -> None:
-    # echo_<t>.onnx: one model per V2 datatype with a single input "input" [batch,2] and an
-    # Identity output "output": a test of one datatype needs to send only that one tensor, and
-    # the exact round trip (extremes, NaN, big int64, UTF-8 strings) is what it checks.
+    """echo_<t>.onnx: one model per V2 datatype with a single input "input" [batch,2] and an
+    Identity output "output": a test of one datatype needs to send only that one tensor, and
+    the exact round trip (extremes, big int64, UTF-8 strings) is what it checks."""
     for datatype, (elem, _, suffix) in DTYPES.items():
         graph = helper.make_graph(
             [helper.make_node("Identity", ["input"], ["output"], name="identity")],
@@ -363,9 +363,9 @@ def tensor_meta(session: ort.InferenceSession) -> dict:
 
 
 def build_digits() -> None:
-    # digits.onnx (stable), digits-v2.onnx (a GOOD canary: another algorithm, as accurate) and
-    # digits-bad.onnx (a BAD canary: shifted labels). Same split, same tensors, so they are
-    # interchangeable in a ModelDeployment.
+    """digits.onnx (stable), digits-v2.onnx (a GOOD canary: another algorithm, as accurate) and
+    digits-bad.onnx (a BAD canary: shifted labels). Same split, same tensors, so they are
+    interchangeable in a ModelDeployment."""
     x_train, x_test, y_train, y_test = digits_split()
     variants = {
         "digits": (
@@ -414,10 +414,10 @@ def build_digits() -> None:
 
 
 def write_samples(x_test: np.ndarray, y_test: np.ndarray, predictions: dict) -> None:
-    # Labelled sample requests: for each digit, the first test image that digits.onnx AND
-    # digits-v2.onnx classify correctly (so a test may assert the label for either model), in
-    # both protocols, plus one V2 batch of all ten. samples/index.json lists every file with its
-    # true label(s) and what each model predicts for it.
+    """Labelled sample requests: for each digit, the first test image that digits.onnx AND
+    digits-v2.onnx classify correctly (so a test may assert the label for either model), in
+    both protocols, plus one V2 batch of all ten. samples/index.json lists every file with its
+    true label(s) and what each model predicts for it."""
     samples = EXAMPLES / "samples"
     samples.mkdir(exist_ok=True)
     for old in samples.glob("*.json"):
@@ -449,6 +449,7 @@ def write_samples(x_test: np.ndarray, y_test: np.ndarray, predictions: dict) -> 
 
 
 def main() -> int:
+    """Build every model, then write each folder's SHA256SUMS and print it."""
     FIXTURES.mkdir(parents=True, exist_ok=True)
     EXAMPLES.mkdir(parents=True, exist_ok=True)
     build_tiny()
