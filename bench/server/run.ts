@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { batchTotals, meanBatchRows, type BatchTotals } from './batches.js';
 import { groupCpuSeconds } from './cpu.js';
 import { benchPlan, type Cell, type ServerSpec } from './plan.js';
 import { freePort, pinned, runCommand, startProcess, stopProcess, waitReady, type RunningServer } from './processes.js';
@@ -64,9 +65,17 @@ function optionsFrom(env: NodeJS.ProcessEnv): Options {
 
 const sha256Of = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-/** Start one server of the plan on a free loopback port; returns it and its base URL. */
-async function launch(spec: ServerSpec, o: Options): Promise<{ server: RunningServer; base: string }> {
+/** A started server: its process, base URL, and (ours only) its metrics URL. */
+interface Launched {
+  server: RunningServer;
+  base: string;
+  metricsUrl?: string;
+}
+
+/** Start one server of the plan on a free loopback port. */
+async function launch(spec: ServerSpec, o: Options): Promise<Launched> {
   const port = await freePort();
+  let metricsUrl: string | undefined;
   const logPath = join(LOG_DIR, `${spec.id}.log`);
   let command: [string, string[]];
   let env: NodeJS.ProcessEnv = { ...process.env };
@@ -83,6 +92,8 @@ async function launch(spec: ServerSpec, o: Options): Promise<{ server: RunningSe
       break;
     case 'modelship': {
       const model = modelPath(spec.model as string);
+      const metricsPort = await freePort();
+      metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
       command = pinned(o.cpus, process.execPath, [SERVER_MAIN]);
       env = {
         ...env,
@@ -91,7 +102,7 @@ async function launch(spec: ServerSpec, o: Options): Promise<{ server: RunningSe
         MODELSHIP_MODEL_NAME: spec.model,
         MODELSHIP_HOST: '127.0.0.1',
         MODELSHIP_PORT: String(port),
-        MODELSHIP_METRICS_PORT: String(await freePort()),
+        MODELSHIP_METRICS_PORT: String(metricsPort),
         MODELSHIP_WORKERS: String(o.modelship.workers),
         MODELSHIP_INTRA_OP_THREADS: String(o.modelship.intraOpThreads),
         MODELSHIP_MAX_BATCH_SIZE: String(spec.batching === false ? 1 : o.modelship.maxBatchSize),
@@ -104,7 +115,7 @@ async function launch(spec: ServerSpec, o: Options): Promise<{ server: RunningSe
   }
   const base = `http://127.0.0.1:${port}`;
   const server = startProcess(spec.id, command[0], command[1], env, logPath);
-  return { server, base };
+  return { server, base, metricsUrl };
 }
 
 /** The body file and headers for a cell, exactly as v2.lua sends them. */
@@ -144,7 +155,12 @@ async function runWrk(cell: Cell, url: string, seconds: number, o: Options): Pro
 }
 
 /** Preflight, warm up, then measure one cell; failures are recorded in the cell, never thrown. */
-async function measure(cell: Cell, base: string, server: RunningServer, o: Options): Promise<CellResult> {
+async function scrapeBatches(metricsUrl: string): Promise<BatchTotals> {
+  const res = await fetch(metricsUrl, { signal: AbortSignal.timeout(10_000) });
+  return batchTotals(await res.text());
+}
+
+async function measure(cell: Cell, { base, server, metricsUrl }: Launched, o: Options): Promise<CellResult> {
   const url = `${base}/v2/models/${cell.model}/infer`;
   const name = `${cell.server} ${cell.model}/${cell.payload}`;
   try {
@@ -152,13 +168,15 @@ async function measure(cell: Cell, base: string, server: RunningServer, o: Optio
     await runWrk(cell, url, o.warmupSeconds, o);
     const loadAverageBefore = loadavg()[0];
     const group = server.child.pid as number;
+    const batchesBefore = metricsUrl ? await scrapeBatches(metricsUrl) : undefined;
     const cpuBefore = groupCpuSeconds(group);
     const stdout = await runWrk(cell, url, o.durationSeconds, o);
     const serverCpuSeconds = groupCpuSeconds(group) - cpuBefore;
+    const batchRows = metricsUrl && batchesBefore ? meanBatchRows(batchesBefore, await scrapeBatches(metricsUrl)) : null;
     writeFileSync(join(LOG_DIR, `${cell.server}-${cell.model}-${cell.payload}.wrk.txt`), stdout);
     const load = parseWrkOutput(stdout);
     console.log(`bench: ${name}: ${load.requestsPerSecond.toFixed(0)} req/s, p50 ${load.latencyMs.p50.toFixed(2)} ms, p99 ${load.latencyMs.p99.toFixed(2)} ms, errors ${load.badStatus + load.socketErrors}`);
-    return { ...cell, load, outputs, loadAverageBefore, serverCpuSeconds };
+    return { ...cell, load, outputs, loadAverageBefore, serverCpuSeconds, ...(batchRows !== null ? { meanBatchRows: batchRows } : {}) };
   } catch (err) {
     console.log(`bench: ${name}: FAILED: ${(err as Error).message}`);
     return { ...cell, failure: (err as Error).message, loadAverageBefore: loadavg()[0] };
@@ -207,10 +225,11 @@ async function main(): Promise<void> {
   for (let round = 1; round <= o.rounds; round++) {
     console.log(`bench: round ${round} of ${o.rounds}`);
     for (const { spec, cells: planned } of plan) {
-      const { server, base } = await launch(spec, o);
+      const launched = await launch(spec, o);
+      const { server, base } = launched;
       try {
         await waitReady(server, `${base}/v2/health/ready`, 180_000);
-        for (const cell of planned) record(await measure(cell, base, server, o));
+        for (const cell of planned) record(await measure(cell, launched, o));
       } catch (err) {
         console.log(`bench: ${spec.id}: FAILED: ${(err as Error).message}`);
         for (const cell of planned) record({ ...cell, failure: (err as Error).message, loadAverageBefore: loadavg()[0] });

@@ -136,7 +136,7 @@ test('summarize reports how far ours and Flask disagree on the same request', ()
 test('renderMarkdown shows every cell, flags problems and marks targets met / not met', () => {
   const cells = [
     cell('flask', 'tiny', 'json', load(500, 100)),
-    { ...cell('modelship', 'tiny', 'json', load(6_000, 20)), serverCpuSeconds: 12, roundsRequestsPerSecond: [5_900, 6_000, null] },
+    { ...cell('modelship', 'tiny', 'json', load(6_000, 20)), serverCpuSeconds: 12, meanBatchRows: 7.5, roundsRequestsPerSecond: [5_900, 6_000, null] },
     cell('flask', 'mlp', 'json', load(400, 100, 2)),
     cell('modelship', 'mlp', 'json', load(1_000, 150)),
     cell('flask', 'tiny', 'binary', undefined),
@@ -157,7 +157,7 @@ test('renderMarkdown shows every cell, flags problems and marks targets met / no
     summary: summarize(cells),
   };
   const md = renderMarkdown(report);
-  assert.match(md, /\| Modelship \| tiny \| json \| 6000 \| 5900 \/ 6000 \/ failed \| 10\.00 \| 20\.00 \| 60000 \| 0\.200 \| 0 \| 1\.00 \| ok \|/);
+  assert.match(md, /\| Modelship \| tiny \| json \| 6000 \| 5900 \/ 6000 \/ failed \| 10\.00 \| 20\.00 \| 60000 \| 0\.200 \| 7\.5 \| 0 \| 1\.00 \| ok \|/);
   assert.match(md, /\| Flask\+gunicorn \| mlp \| json \| 400 .* \| ⚠ 2 responses with status >= 400 \|/);
   assert.match(md, /\| Flask\+gunicorn \| tiny \| binary \| — .* ⚠ server did not start \|/);
   assert.match(md, /\| throughput Modelship \/ Flask \| tiny \| json \| 12\.00 \| >= 4 \| \*\*met\*\* \|/);

@@ -18,6 +18,8 @@ export interface CellResult extends Cell {
   loadAverageBefore: number;
   /** CPU seconds the server's process group used during the measured run. */
   serverCpuSeconds?: number;
+  /** Our server only: mean rows per inference run during the measured run, from its metrics. */
+  meanBatchRows?: number;
   /** Every round's req/s (null where the round failed), when the cell was measured in rounds. */
   roundsRequestsPerSecond?: (number | null)[];
 }
