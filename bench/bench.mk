@@ -1,8 +1,12 @@
 # Benchmarks: never timed assertions in tests; results are committed under bench/results/.
-# `bench` runs every benchmark; each area adds its own `bench-<area>` target as a prerequisite.
+# `bench` runs every benchmark. This file owns bench-server; any other benchmark lives in
+# bench/<name>/<name>.mk, defines `bench-<name>`, and is picked up here without editing this file.
 .PHONY: bench bench-server bench-tools bench-check
 
-bench: bench-server ## run the benchmarks and write bench/results/
+BENCH_FRAGMENTS := $(wildcard bench/*/*.mk)
+include $(BENCH_FRAGMENTS)
+
+bench: bench-server $(patsubst bench/%/,bench-%,$(dir $(BENCH_FRAGMENTS))) ## run every benchmark and write bench/results/
 
 bench-tools: ## install the load generator (wrk) and the Python venv the baselines run in
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
