@@ -66,7 +66,7 @@ async function runServer(config: Config): Promise<void> {
   const dataPlane = createDataPlane(dataPlaneOptions(config), observer);
   const app = createApp(
     { dataPlane, ready: () => !draining && dataPlane.ready() },
-    { maxBodyBytes: config.maxBodyBytes, metrics, log, authorize: tokens && ((h) => (tokens as TokenFile).check(h)), draining: () => draining },
+    { maxBodyBytes: config.maxBodyBytes, metrics, log, authorize: tokens && ((h) => (tokens as TokenFile).check(h)) },
   );
   const { server, drainer } = createHttpServer(app);
   let port: number;

@@ -19,8 +19,6 @@ export interface AppOptions {
   log: Logger;
   /** Checks an Authorization header; absent when auth is off. */
   authorize?: (header: string | undefined) => AuthResult;
-  /** True once shutdown began: responses then carry `Connection: close` so clients move on. */
-  draining(): boolean;
 }
 
 /**
@@ -44,7 +42,6 @@ export function createApp(ctx: HttpContext, options: AppOptions): express.Expres
   app.use((req: Request, res: Response, next: NextFunction) => {
     const start = process.hrtime.bigint();
     metrics.inFlight.inc();
-    if (options.draining()) res.setHeader('Connection', 'close');
     res.once('close', () => {
       metrics.inFlight.dec();
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;

@@ -1,8 +1,10 @@
 /**
  * Graceful HTTP shutdown without failed requests. `server.close()` alone destroys idle keep-alive
  * connections at once, and a client that is just reusing one (its next request already on the wire)
- * gets a reset. Instead: stop accepting, answer every further request with `Connection: close`
- * (the app sets it while draining) so busy connections end after their response, and destroy only
+ * gets a reset. Instead, in this order: stop accepting (while clients still reuse their keep-alive
+ * connections, so no new connection sits in the kernel's accept queue, which closing the listener
+ * would reset); then answer every further request with `Connection: close` so busy connections end
+ * after their response and their clients reconnect elsewhere (here: refused, cleanly); destroy only
  * connections that have stayed idle for a grace period.
  */
 import type http from 'node:http';
@@ -25,6 +27,7 @@ export interface Drainer {
 /** Start tracking `server`'s connections; call before it accepts any. */
 export function trackConnections(server: http.Server): Drainer {
   const connections = new Map<net.Socket, ConnectionState>();
+  let closing = false;
   server.on('connection', (socket: net.Socket) => {
     connections.set(socket, { busy: 0, lastActive: Date.now() });
     socket.once('close', () => connections.delete(socket));
@@ -33,6 +36,7 @@ export function trackConnections(server: http.Server): Drainer {
     const state = connections.get(req.socket);
     if (!state) return;
     state.busy++;
+    if (closing) res.setHeader('Connection', 'close');
     res.once('close', () => {
       state.busy--;
       state.lastActive = Date.now();
@@ -54,6 +58,7 @@ export function trackConnections(server: http.Server): Drainer {
           clearInterval(timer);
           resolve();
         });
+        closing = true;
       });
     },
   };

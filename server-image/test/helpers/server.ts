@@ -49,11 +49,17 @@ export interface StartOptions {
   ready?: boolean;
 }
 
+/** Thrown by a check to stop polling at once (other errors count as "not yet"). */
+export class GiveUp extends Error {}
+
 /** Poll `check` until it returns a value, or fail after `timeoutMs` with `what`. */
 export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = await check().catch(() => undefined);
+    const value = await check().catch((err: unknown) => {
+      if (err instanceof GiveUp) throw err;
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -95,14 +101,16 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   });
   proc.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
+    // 'close', not 'exit': by then stdout is fully read, so no log line is missed.
+    proc.once('close', (code, signal) => resolve({ code, signal })),
   );
   let gone = false;
   void exited.then(() => (gone = true));
 
   const listening = await until('the server to listen', async () => {
-    if (gone) throw new Error(`server exited early: ${stderr}${JSON.stringify(logs)}`);
-    return logs.find((l) => l.msg === 'listening');
+    const line = logs.find((l) => l.msg === 'listening');
+    if (line === undefined && gone) throw new GiveUp('server exited before listening');
+    return line;
   }).catch((err: Error) => {
     proc.kill('SIGKILL');
     throw new Error(`${err.message}; stderr: ${stderr}; logs: ${JSON.stringify(logs)}`);
@@ -122,7 +130,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   };
   if (options.ready ?? true) {
     await until('the server to become ready', async () => {
-      if (gone) throw new Error('exited');
+      if (gone) throw new GiveUp('server exited before it was ready');
       const res = await fetch(`${server.url}/v2/health/ready`);
       return res.status === 200 ? true : undefined;
     }).catch(async (err: Error) => {

@@ -1,0 +1,109 @@
+/**
+ * Process lifecycle: a model whose digest does not match is never served (non-zero exit,
+ * termination message, never ready); invalid configuration exits 2 with one line; SIGTERM under
+ * load loses no request and exits 0; readiness drops as soon as shutdown begins.
+ */
+import { jest } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { FIXTURES, MAIN, postJson, sha256Of, startServer, until } from './helpers/server.js';
+
+jest.setTimeout(240_000);
+
+const TINY = path.join(FIXTURES, 'tiny.onnx');
+const MLP = path.join(FIXTURES, 'mlp.onnx');
+
+it('refuses a model whose sha256 does not match: never ready, termination message, non-zero exit', async () => {
+  const wrong = 'f'.repeat(64);
+  const server = await startServer({ model: TINY, env: { MODELSHIP_SHA256: wrong }, ready: false });
+  let exited = false;
+  void server.exited.then(() => (exited = true));
+  const statuses: number[] = [];
+  while (!exited) {
+    const status = await fetch(`${server.url}/v2/health/ready`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status !== 0) statuses.push(status);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const { code } = await server.exited;
+  expect(code).not.toBe(0);
+  expect(code).not.toBeNull();
+  expect(statuses).not.toContain(200);
+  const message = readFileSync(server.terminationLog, 'utf8');
+  expect(message).toContain('model load failed');
+  expect(message).toContain(wrong);
+  expect(message).toContain(sha256Of(TINY));
+  expect(server.logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'model load failed', error: expect.stringContaining(wrong) }));
+});
+
+it.each([
+  ['a bad port', { MODELSHIP_PORT: 'eighty' }, /MODELSHIP_PORT="eighty"/],
+  ['no model', { MODELSHIP_MODEL_URI: '' }, /MODELSHIP_MODEL_URI/],
+  ['an unknown mode', { MODELSHIP_MODE: 'proxy' }, /MODELSHIP_MODE="proxy"/],
+])('exits 2 with one line on stderr for %s', async (_what, env, message) => {
+  const proc = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', MODELSHIP_MODEL_URI: TINY, MODELSHIP_SHA256: sha256Of(TINY), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = await new Promise((resolve) => proc.once('exit', resolve));
+  expect(code).toBe(2);
+  expect(stderr).toMatch(message);
+  expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+});
+
+it('drains on SIGTERM under load: every accepted request succeeds, then exit 0', async () => {
+  const server = await startServer({ model: MLP, env: { MODELSHIP_MAX_BATCH_SIZE: '8', MODELSHIP_MAX_LATENCY_MS: '2' } });
+  const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [4, 784], data: new Array(4 * 784).fill(0.5) }] });
+  let signalled = false;
+  let okBefore = 0;
+  let okAfter = 0;
+  let refused = 0;
+  const failures: string[] = [];
+
+  const loop = async (): Promise<void> => {
+    for (;;) {
+      try {
+        const res = await fetch(`${server.url}/v2/models/mlp/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        const text = await res.text();
+        if (res.status !== 200) failures.push(`${res.status} ${text}`);
+        else if (signalled) okAfter++;
+        else okBefore++;
+      } catch (err) {
+        const cause = (err as { cause?: { code?: string } }).cause;
+        // After the listener closed, a new connection is refused: that request was never accepted.
+        if (signalled && cause?.code === 'ECONNREFUSED') {
+          refused++;
+          return;
+        }
+        failures.push(`${(err as Error).message} ${cause?.code ?? String(cause)}`);
+        return;
+      }
+    }
+  };
+  const loops = Array.from({ length: 16 }, loop);
+  await until('load to build up', async () => (okBefore >= 100 ? true : undefined));
+  signalled = true;
+  server.proc.kill('SIGTERM');
+  await Promise.all(loops);
+  const { code } = await server.exited;
+
+  expect(failures).toEqual([]);
+  expect(code).toBe(0);
+  expect(okAfter).toBeGreaterThan(0);
+  expect(refused).toBe(16);
+  expect(server.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+});
+
+it('reports not ready as soon as shutdown begins, while still answering', async () => {
+  const server = await startServer({ model: TINY, env: { MODELSHIP_SHUTDOWN_DELAY_MS: '3000' } });
+  server.proc.kill('SIGTERM');
+  await until('readiness to drop', async () => ((await fetch(`${server.url}/v2/health/ready`)).status === 503 ? true : undefined));
+  const res = await postJson(`${server.url}/v2/models/tiny/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
+  expect(res.status).toBe(200);
+  expect((await server.exited).code).toBe(0);
+});
