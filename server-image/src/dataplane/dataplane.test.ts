@@ -4,6 +4,8 @@
 import { jest } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createOnnxDataPlane, type DataPlaneInternals } from './dataplane.js';
 import { compiledWorkerUrl, faultyWorkerUrl } from './test-workers.js';
@@ -17,6 +19,7 @@ import {
   type InferRequest,
   type Tensor,
   type TensorData,
+  type WorkerExitInfo,
 } from './types.js';
 
 jest.setTimeout(120_000);
@@ -33,7 +36,7 @@ class RecordingObserver implements DataPlaneObserver {
   loads: number[] = [];
   batches: number[] = [];
   depths: number[] = [];
-  exits: { worker: number; exitCode: number; reason: string }[] = [];
+  exits: WorkerExitInfo[] = [];
   modelLoaded(seconds: number): void {
     this.loads.push(seconds);
   }
@@ -43,7 +46,7 @@ class RecordingObserver implements DataPlaneObserver {
   queueDepth(depth: number): void {
     this.depths.push(depth);
   }
-  workerExited(info: { worker: number; exitCode: number; reason: string }): void {
+  workerExited(info: WorkerExitInfo): void {
     this.exits.push(info);
   }
 }
@@ -375,6 +378,38 @@ describe('worker failure', () => {
     expect(dp.ready()).toBe(true);
     expect((await waiting).outputs[1].shape).toEqual([1]);
     expect(observer.exits).toHaveLength(1);
+  });
+
+  test('when replacements cannot load the model, requests fail fast as unavailable until one can', async () => {
+    const poison = 779;
+    const dir = await mkdtemp(path.join(tmpdir(), 'modelship-replace-'));
+    const modelPath = path.join(dir, 'tiny.onnx');
+    await copyFile(path.join(MODELS, 'tiny.onnx'), modelPath);
+    const { dp, observer } = await loaded(
+      'tiny.onnx',
+      { workers: 1, modelUri: modelPath },
+      { workerUrl: await faultyWorkerUrl(poison, 'crash') },
+    );
+    // The file changes on disk after verification: no replacement may load it.
+    await copyFile(path.join(MODELS, 'mlp.onnx'), modelPath);
+    expect((await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }))).kind).toBe('internal');
+    const waiting = rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 1)] }));
+
+    const queued = await waiting;
+    expect(queued.kind).toBe('unavailable');
+    expect(queued.message).toMatch(/no inference worker can load model m: sha256 of .*tiny\.onnx changed after verification/);
+    expect(observer.exits.some((e) => e.whileLoading)).toBe(true);
+    expect(dp.ready()).toBe(false);
+    const fast = await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 1)] }));
+    expect(fast.kind).toBe('unavailable');
+
+    // The verified bytes are back: a later replacement (after back-off) loads and serving resumes.
+    await copyFile(path.join(MODELS, 'tiny.onnx'), modelPath);
+    const deadline = Date.now() + 60_000;
+    while (!dp.ready() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(dp.ready()).toBe(true);
+    expect((await dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 1)] })).outputs).toHaveLength(2);
+    await rm(dir, { recursive: true, force: true });
   });
 });
 

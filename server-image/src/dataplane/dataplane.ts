@@ -51,6 +51,8 @@ class OnnxDataPlane implements DataPlane {
   private inFlight = 0;
   private timer?: { at: number; handle: NodeJS.Timeout };
   private onDrained?: () => void;
+  /** Set while no worker is alive because replacements fail to load: requests fail fast then. */
+  private noWorkerCause?: string;
   private readonly limits: BatchLimits;
 
   constructor(
@@ -81,8 +83,14 @@ class OnnxDataPlane implements DataPlane {
           workerUrl: this.internals.workerUrl,
         },
         {
-          idle: () => this.pump(),
-          workerExited: (info) => this.observer.workerExited?.(info),
+          idle: () => {
+            this.noWorkerCause = undefined;
+            this.pump();
+          },
+          workerExited: (info) => {
+            this.observer.workerExited?.(info);
+            if (info.whileLoading && this.pool?.liveCount() === 0) this.failQueued(info.reason);
+          },
         },
       );
       const loaded = await pool.start();
@@ -135,6 +143,7 @@ class OnnxDataPlane implements DataPlane {
     }
     const sig = this.signature;
     if (this.state !== 'ready' || sig === undefined) throw new InferError('unavailable', `model ${name} is not ready`);
+    if (this.noWorkerCause !== undefined) throw this.noWorkerError(this.noWorkerCause);
     const prepared = validateRequest(sig, request, this.batchable);
     const outputs = await new Promise<Tensor[]>((resolve, reject) => {
       this.queue.push({
@@ -238,6 +247,23 @@ class OnnxDataPlane implements DataPlane {
         this.inFlight--;
         this.pump();
       });
+  }
+
+  private noWorkerError(cause: string): InferError {
+    return new InferError('unavailable', `no inference worker can load model ${this.options.name}: ${cause}`);
+  }
+
+  /**
+   * Every worker is gone and a replacement failed to load (for example the model file changed on
+   * disk): waiting requests would wait for nothing, so they fail now, as do new ones until a
+   * replacement loads.
+   */
+  private failQueued(cause: string): void {
+    this.noWorkerCause = cause;
+    const failed = this.queue.splice(0);
+    this.observer.queueDepth(0);
+    for (const p of failed) p.reject(this.noWorkerError(cause));
+    this.checkDrained();
   }
 
   private armTimer(at: number): void {

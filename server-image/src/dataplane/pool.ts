@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { forPosting, type RunMessage, type StopMessage, type WorkerConfig, type WorkerMessage } from './protocol.js';
 import type { RawValueMetadata } from './signature.js';
-import { InferError, ModelLoadError, type Tensor } from './types.js';
+import { InferError, ModelLoadError, type Tensor, type WorkerExitInfo } from './types.js';
 
 /** How to start the workers. */
 export interface PoolOptions {
@@ -25,7 +25,7 @@ export interface PoolEvents {
   /** A worker became free to take work. */
   idle(): void;
   /** A worker died outside close(); a replacement is starting. */
-  workerExited(info: { worker: number; exitCode: number; reason: string }): void;
+  workerExited(info: WorkerExitInfo): void;
 }
 
 /** The model's metadata as the first worker reported it. */
@@ -190,7 +190,7 @@ export class WorkerPool {
           return;
         }
         job?.reject(new InferError('internal', `inference worker ${index} exited with code ${exitCode} while running this request: ${reason}`));
-        this.events.workerExited({ worker: index, exitCode, reason });
+        this.events.workerExited({ worker: index, exitCode, reason, whileLoading: wasLoading });
         this.replace(index, wasLoading ? slot.failedStarts + 1 : 0);
       });
     });

@@ -116,7 +116,16 @@ export interface DataPlaneObserver {
   /** Optional: the model file was fetched or found in the cache (for a log line with its size). */
   modelFetched?(info: ModelFetchInfo): void;
   /** Optional: an inference worker died (its in-flight request failed); a replacement is starting. */
-  workerExited?(info: { worker: number; exitCode: number; reason: string }): void;
+  workerExited?(info: WorkerExitInfo): void;
+}
+
+/** Why an inference worker is gone. */
+export interface WorkerExitInfo {
+  worker: number;
+  exitCode: number;
+  reason: string;
+  /** True when it died before serving: a replacement that could not load the model. */
+  whileLoading: boolean;
 }
 
 /** Where the model file came from; `uri` has credentials and query strings removed, safe to log. */
