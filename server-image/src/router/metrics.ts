@@ -78,6 +78,7 @@ export class RouterMetrics {
   });
 
   private readonly maxDiffs = new Map<string, number>();
+  private readonly bound = new Map<string, { requests: { inc(): void }; errors?: { inc(): void }; latency: { observe(v: number): void } }>();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
@@ -86,9 +87,20 @@ export class RouterMetrics {
 
   /** Counts one finished proxied request. */
   record(revision: string, kind: TrafficKind, outcome: Outcome, latencyMs: number): void {
-    this.requests.inc({ revision, kind, outcome: outcomeClass(outcome) });
-    if (isErrorOutcome(outcome)) this.errors.inc({ revision, kind });
-    this.latency.observe({ revision, kind }, latencyMs / 1000);
+    // Label-bound children are cached: resolving labels costs more than the increment itself.
+    const key = `${revision}\u0000${kind}\u0000${typeof outcome === 'number' ? Math.floor(outcome / 100) : outcome}`;
+    let bound = this.bound.get(key);
+    if (!bound) {
+      bound = {
+        requests: this.requests.labels(revision, kind, outcomeClass(outcome)),
+        errors: isErrorOutcome(outcome) ? this.errors.labels(revision, kind) : undefined,
+        latency: this.latency.labels(revision, kind),
+      };
+      this.bound.set(key, bound);
+    }
+    bound.requests.inc();
+    bound.errors?.inc();
+    bound.latency.observe(latencyMs / 1000);
   }
 
   /** Counts one agreement comparison for a mirror revision. */
@@ -105,6 +117,8 @@ export class RouterMetrics {
     this.updates.inc({ result: 'applied' });
     this.generation.set(routes.generation);
     this.weight.reset();
+    // Children of revisions no longer routed to would otherwise accumulate across rollouts.
+    if (this.bound.size > 1000) this.bound.clear();
     for (const r of routes.revisions) this.weight.set({ revision: r.name }, r.weight);
   }
 
