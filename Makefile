@@ -16,8 +16,11 @@ PY := $(VENV)/bin/python
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
+# `npm install`, not `npm ci`: the registry here lacks some optional per-platform packages
+# (@unrs/resolver-binding-android-*, pulled in by jest), so no lockfile can list them and `npm ci`
+# refuses the lock. `npm install` still installs exactly the locked versions and leaves the lock as is.
 node_modules/.modelship-installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	touch $@
 
 deps: node_modules/.modelship-installed ## install npm dependencies from the lockfile
@@ -41,7 +44,7 @@ lint: deps ## eslint
 unit: deps ## unit tests (pure functions, no processes)
 	$(JEST) --selectProjects unit
 
-test: typecheck lint unit test-server e2e ## every test: types, lint, unit, server, e2e on a real control plane
+test: models-check typecheck lint unit test-server e2e ## every test: model digests, types, lint, unit, server, e2e on a real control plane
 
 clean: ## remove build output and local state (not the control-plane binary cache)
 	rm -rf dist $(STATE)
