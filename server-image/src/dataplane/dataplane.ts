@@ -93,14 +93,16 @@ class OnnxDataPlane implements DataPlane {
           },
         },
       );
+      this.pool = pool;
       const loaded = await pool.start();
       this.signature = signatureOf(loaded.inputs, loaded.outputs);
       this.batchable = isBatchable(this.signature) && this.limits.maxBatchSize > 1;
-      this.pool = pool;
       // close() may have been called while loading; it waits for this promise, then stops the pool.
       if (this.state === 'loading') this.state = 'ready';
     } catch (err) {
       if (this.state === 'loading') this.state = 'failed';
+      // Worker threads would keep the process alive; a failed load leaves none behind.
+      await this.pool?.close();
       throw err;
     }
     this.observer.modelLoaded((performance.now() - started) / 1000);
