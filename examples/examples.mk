@@ -1,6 +1,20 @@
 # Example models and `make run`.
-run: build ## run Modelship locally and serve the example model
-	@echo "not yet"
+# Until the operator runs locally, `make run` serves the digits example with the inference server
+# on 127.0.0.1 and, once it is ready, prints curls that get predictions. Ctrl-C stops it.
+RUN_PORT ?= 8080
+RUN_METRICS_PORT ?= 9090
+RUN_URL := http://127.0.0.1:$(RUN_PORT)
+run: build ## serve the example digits model locally and print a curl that gets a prediction
+	@sha=$$(awk '$$2 == "digits.onnx" {print $$1}' examples/models/SHA256SUMS); \
+	( until curl -sf $(RUN_URL)/v2/health/ready >/dev/null 2>&1; do sleep 0.3; done; \
+	  printf '\nReady. Predict a handwritten 3 (KServe V1, then Open Inference Protocol V2):\n'; \
+	  printf '  curl -s -d @examples/models/samples/digit-3.v1.json $(RUN_URL)/v1/models/digits:predict\n'; \
+	  printf '  curl -s -d @examples/models/samples/digit-3.v2.json $(RUN_URL)/v2/models/digits/infer\n'; \
+	  printf 'Metrics: curl -s http://127.0.0.1:$(RUN_METRICS_PORT)/metrics    Stop: Ctrl-C\n\n' ) & \
+	exec env MODELSHIP_MODEL_URI=examples/models/digits.onnx MODELSHIP_SHA256=$$sha \
+	  MODELSHIP_HOST=127.0.0.1 MODELSHIP_PORT=$(RUN_PORT) MODELSHIP_METRICS_PORT=$(RUN_METRICS_PORT) \
+	  MODELSHIP_CACHE_DIR=$(STATE)/cache MODELSHIP_TERMINATION_LOG=$(STATE)/termination-log \
+	  node dist/server-image/src/main.js
 
 # The ONNX models (examples/models/README.md). `models` rebuilds them byte-identically from
 # build_models.py and checks each one in onnxruntime-node; `models-check` only verifies digests.
