@@ -115,11 +115,17 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   const decided = plan(md, observed, now);
   const desired = desiredObjects(md, decided, deps.options) as KubeObject[];
 
-  const applied = await deps.applier.applyAll(key, desired, (o) => deps.caches.live(o));
-  outcome.applied = applied.applied;
-  outcome.skipped = applied.skipped;
-  const owned = PRUNED_KINDS.flatMap((kind) => deps.caches.ownedBy(kind, key));
-  outcome.pruned = (await prune(deps.api, owned, desired, md.metadata.uid ?? '')).length;
+  try {
+    const applied = await deps.applier.applyAll(key, desired, (o) => deps.caches.live(o));
+    outcome.applied = applied.applied;
+    outcome.skipped = applied.skipped;
+    const owned = PRUNED_KINDS.flatMap((kind) => deps.caches.ownedBy(kind, key));
+    outcome.pruned = (await prune(deps.api, owned, desired, md.metadata.uid ?? '')).length;
+  } catch (err) {
+    // Users read Events, not operator logs: say what failed where they look; the queue retries.
+    await emit(deps, cached, [{ type: 'Warning', reason: 'ApplyFailed', note: (err as Error).message }]);
+    throw err;
+  }
 
   const status = computeStatus(md, observed, decided, now);
   outcome.statusWritten = await writeStatusIfChanged(deps.api, cached, status);
