@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -20,9 +20,16 @@ export interface LocalModel {
   bytes: number;
 }
 
-/** The digest and size of a local model file, or a ModelLoadError naming the URI. */
-export async function readLocal(uri: string, file: string): Promise<LocalModel> {
+/**
+ * The digest and size of a local model file, or a ModelLoadError naming the URI. With `confinedTo`,
+ * the file's real path (symlinks followed) must lie inside that directory's real path.
+ */
+export async function readLocal(uri: string, file: string, confinedTo?: string): Promise<LocalModel> {
   try {
+    if (confinedTo !== undefined) {
+      const [real, root] = await Promise.all([realpath(file), realpath(confinedTo)]);
+      if (!real.startsWith(root + path.sep)) throw new Error(`${file} leads outside ${confinedTo} (through a symlink)`);
+    }
     const info = await stat(file);
     if (!info.isFile()) throw new Error(`${file} is not a regular file`);
     return { path: file, sha256: await sha256OfFile(file), bytes: info.size };

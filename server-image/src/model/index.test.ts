@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ModelLoadError, type ModelFetchInfo } from '../dataplane/types.js';
@@ -128,6 +128,17 @@ describe('fetchVerifiedModel', () => {
 
   test('refuses a pvc:// path that climbs out of its claim', async () => {
     await expect(fetchVerifiedModel(options('pvc://claim/../../etc/passwd'))).rejects.toThrow(/path segment "\.\." is not allowed/);
+  });
+
+  test('refuses a pvc:// path that leaves its claim through a symlink, but follows one inside it', async () => {
+    const claim = path.join(dir, 'pvc', 'claim');
+    await mkdir(path.join(claim, 'models'), { recursive: true });
+    await writeFile(path.join(dir, 'outside.onnx'), model);
+    await symlink(path.join(dir, 'outside.onnx'), path.join(claim, 'escape.onnx'));
+    await expect(fetchVerifiedModel(options('pvc://claim/escape.onnx'))).rejects.toThrow(/escape\.onnx leads outside .*claim \(through a symlink\)/);
+    await writeFile(path.join(claim, 'models', 'v1.onnx'), model);
+    await symlink('models/v1.onnx', path.join(claim, 'current.onnx'));
+    await expect(fetchVerifiedModel(options('pvc://claim/current.onnx'))).resolves.toMatchObject({ sha256 });
   });
 
   test('refuses a model without a digest before fetching anything', async () => {

@@ -44,7 +44,7 @@ export async function fetchVerifiedModel(
   let model: LocalModel;
   let cached = false;
   if (source.kind === 'file') {
-    model = await readLocal(uri, source.path);
+    model = await readLocal(uri, source.path, source.confinedTo);
     checkDigest(uri, model.sha256, expected, allowUnverified);
   } else {
     const hit = expected === undefined ? undefined : await cachedModel(options.cacheDir, expected);

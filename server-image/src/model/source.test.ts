@@ -6,7 +6,7 @@ describe('modelSource', () => {
   test.each([
     ['/models/a.onnx', { kind: 'file', path: '/models/a.onnx' }],
     ['file:///models/a%20b.onnx', { kind: 'file', path: '/models/a b.onnx' }],
-    ['pvc://claim/dir/a.onnx', { kind: 'file', path: '/mnt/pvc/claim/dir/a.onnx' }],
+    ['pvc://claim/dir/a.onnx', { kind: 'file', path: '/mnt/pvc/claim/dir/a.onnx', confinedTo: '/mnt/pvc/claim' }],
   ])('%s', (uri, expected) => {
     expect(modelSource(uri, '/mnt/pvc')).toEqual(expected);
   });
@@ -50,7 +50,10 @@ describe('pvcPath refuses every way out of the claim', () => {
   });
 
   test('dots inside a name are fine', () => {
-    expect(pvcPath('pvc://claim/v1..2/model.v2.onnx', '/mnt/pvc')).toBe('/mnt/pvc/claim/v1..2/model.v2.onnx');
+    expect(pvcPath('pvc://claim/v1..2/model.v2.onnx', '/mnt/pvc')).toEqual({
+      file: '/mnt/pvc/claim/v1..2/model.v2.onnx',
+      claimDir: '/mnt/pvc/claim',
+    });
   });
 });
 

@@ -5,8 +5,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelLoadError } from '../dataplane/types.js';
 
-/** A model to read from the local filesystem or to download. */
-export type ModelSource = { kind: 'file'; path: string } | { kind: 'http'; url: URL };
+/**
+ * A model to read from the local filesystem or to download. `confinedTo` is the directory a pvc://
+ * model must stay inside even after symlinks are followed.
+ */
+export type ModelSource = { kind: 'file'; path: string; confinedTo?: string } | { kind: 'http'; url: URL };
 
 /**
  * The URI without credentials, query or fragment (pre-signed URLs carry tokens there), for logs
@@ -27,7 +30,7 @@ export function redactUri(uri: string): string {
  * Resolve `pvc://<claim>/<path>` to `<pvcRoot>/<claim>/<path>`. Any `..` or empty segment is refused
  * (not normalised away), so a URI can never name a file outside its claim's directory.
  */
-export function pvcPath(uri: string, pvcRoot: string): string {
+export function pvcPath(uri: string, pvcRoot: string): { file: string; claimDir: string } {
   const rest = uri.slice('pvc://'.length);
   const segments = rest.split('/');
   const claim = segments[0];
@@ -44,7 +47,7 @@ export function pvcPath(uri: string, pvcRoot: string): string {
   if (!resolved.startsWith(claimDir + path.sep)) {
     throw new ModelLoadError(`model URI ${uri}: resolves outside ${claimDir}`);
   }
-  return resolved;
+  return { file: resolved, claimDir };
 }
 
 /** Classify a model URI. Throws ModelLoadError for unsupported schemes and malformed URIs. */
@@ -60,8 +63,10 @@ export function modelSource(uri: string, pvcRoot: string): ModelSource {
       } catch (err) {
         throw new ModelLoadError(`model URI ${uri}: ${(err as Error).message}`);
       }
-    case 'pvc':
-      return { kind: 'file', path: pvcPath(uri, pvcRoot) };
+    case 'pvc': {
+      const { file, claimDir } = pvcPath(uri, pvcRoot);
+      return { kind: 'file', path: file, confinedTo: claimDir };
+    }
     case 'http':
     case 'https':
       try {
