@@ -40,6 +40,12 @@ describe('validateRequest refuses, naming the problem', () => {
     ['data in the wrong container', twoInputs, { inputs: [x(1, new Float64Array(3)), k(1)] }, /input "x": FP32 data must be a Float32Array, got Float64Array/],
     ['numbers for BYTES', strings, { inputs: [{ name: 's', datatype: 'BYTES', shape: [1, 2], data: [1, 2] as unknown as string[] }] }, /BYTES data must be a string\[\]/],
     ['a NUL inside a BYTES element', strings, { inputs: [{ name: 's', datatype: 'BYTES', shape: [1, 2], data: ['ok', 'a\u0000b'] }] }, /input "s": element 1 contains a NUL character/],
+    [
+      'a BOOL element other than 0 or 1',
+      { inputs: [{ name: 'b', datatype: 'BOOL', shape: [-1] }], outputs: [{ name: 'o', datatype: 'BOOL', shape: [-1] }] },
+      { inputs: [{ name: 'b', datatype: 'BOOL', shape: [3], data: Uint8Array.from([0, 1, 2]) }] },
+      /input "b": BOOL element 2 is 2, not 0 or 1/,
+    ],
     ['disagreeing batch dimensions', twoInputs, { inputs: [x(2), k(3)] }, /inputs disagree on the batch dimension: "x" has 2 rows, "k" has 3/],
     ['an unknown output', twoInputs, { inputs: [x(1), k(1)], outputs: [{ name: 'nope' }] }, /unknown output "nope"; the model's outputs are: scaled, total/],
     ['a duplicated output', twoInputs, { inputs: [x(1), k(1)], outputs: [{ name: 'total' }, { name: 'total' }] }, /output "total" is requested more than once/],

@@ -77,6 +77,11 @@ export function validateRequest(sig: ModelSignature, request: InferRequest, batc
           (meta.datatype === 'BYTES' ? ' (every element a string)' : ''),
       );
     }
+    if (meta.datatype === 'BOOL') {
+      // onnxruntime would pass other byte values through as "true"s that are not 1.
+      const at = (input.data as Uint8Array).findIndex((v) => v > 1);
+      if (at >= 0) throw invalid(`input "${meta.name}": BOOL element ${at} is ${input.data[at]}, not 0 or 1`);
+    }
     if (meta.datatype === 'BYTES') {
       // onnxruntime holds strings as C strings: everything after a NUL would be silently dropped.
       const at = (input.data as string[]).findIndex((v) => v.includes('\0'));
