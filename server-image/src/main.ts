@@ -122,10 +122,14 @@ async function runServer(config: Config): Promise<void> {
 async function main(): Promise<void> {
   const mode = process.env.MODELSHIP_MODE ?? 'server';
   if (mode === 'router') {
-    // A variable specifier keeps the router out of the server's module graph and type-check.
-    const routerModule = './router/main.js';
-    const { runRouter } = (await import(routerModule)) as { runRouter(): Promise<void> };
-    await runRouter();
+    // Imported only in this mode: a server never loads the router or the Kubernetes client.
+    const { runRouter } = await import('./router/main.js');
+    try {
+      await runRouter();
+    } catch (err) {
+      process.stderr.write(`modelship router: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
     return;
   }
   if (mode !== 'server') {
