@@ -177,6 +177,10 @@ describe('fetchVerifiedModel', () => {
       await expect(fetchVerifiedModel(options(modelFile, await signed('0'.repeat(64))))).rejects.toThrow(/signature check failed/);
     });
 
+    test('treats empty signature settings as unset', async () => {
+      await expect(fetchVerifiedModel(options(modelFile, { signaturePath: '', publicKeyPath: '' }))).resolves.toMatchObject({ sha256 });
+    });
+
     test('refuses a signature path without a key', async () => {
       const { signaturePath } = await signed(sha256);
       await expect(fetchVerifiedModel(options(modelFile, { signaturePath }))).rejects.toThrow(

@@ -35,8 +35,10 @@ export async function fetchVerifiedModel(
   if (expected === undefined && !allowUnverified) {
     throw new ModelLoadError(`model ${uri}: no sha256 given; refusing to serve an unverified model (set allowUnverified to override)`);
   }
-  const signed = options.signaturePath !== undefined || options.publicKeyPath !== undefined;
-  if (signed && (options.signaturePath === undefined || options.publicKeyPath === undefined)) {
+  // An empty setting (an unset environment variable passed through) means "not set".
+  const signaturePath = options.signaturePath === '' ? undefined : options.signaturePath;
+  const publicKeyPath = options.publicKeyPath === '' ? undefined : options.publicKeyPath;
+  if ((signaturePath === undefined) !== (publicKeyPath === undefined)) {
     throw new ModelLoadError(`model ${uri}: a signature check needs both signaturePath and publicKeyPath`);
   }
 
@@ -62,8 +64,8 @@ export async function fetchVerifiedModel(
       model = { path: await fetched.keep(), sha256: fetched.sha256, bytes: fetched.bytes };
     }
   }
-  if (options.signaturePath !== undefined && options.publicKeyPath !== undefined) {
-    await checkSignature(uri, model.sha256, options.signaturePath, options.publicKeyPath);
+  if (signaturePath !== undefined && publicKeyPath !== undefined) {
+    await checkSignature(uri, model.sha256, signaturePath, publicKeyPath);
   }
   onFetched?.({ uri, path: model.path, bytes: model.bytes, sha256: model.sha256, cached, seconds: (performance.now() - started) / 1000 });
   return model;
