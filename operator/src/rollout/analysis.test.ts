@@ -1,0 +1,179 @@
+import { RouterStats, type RouterStatsDocument } from '../../../server-image/src/router/stats.js';
+import { analyse, analysisLimitsOf, figuresOf, parseStatsData, percent, trafficWindow, verdictOf, type WindowFigures } from './analysis.js';
+
+const T0 = new Date('2026-11-21T06:00:00.000Z');
+const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
+
+/** Records `n` requests of one outcome and latency into a real router stats accumulator. */
+function record(stats: RouterStats, route: string, n: number, outcome: number | 'timeout' = 200, latencyMs = 3, kind: 'live' | 'mirror' = 'live'): void {
+  for (let i = 0; i < n; i++) stats.record(route, kind, outcome, latencyMs);
+}
+
+function agree(stats: RouterStats, route: string, agreed: number, disagreed: number): void {
+  for (let i = 0; i < agreed; i++) stats.recordAgreement(route, true, 0);
+  for (let i = 0; i < disagreed; i++) stats.recordAgreement(route, false, 0.5);
+}
+
+const snap = (stats: RouterStats, seconds: number): RouterStatsDocument => stats.snapshot(at(seconds), 3);
+
+describe('parseStatsData', () => {
+  it('reads every pod document and reports broken keys without dropping the others', () => {
+    const good = snap(new RouterStats('router-a', T0), 5);
+    const { documents, errors } = parseStatsData({
+      'router-a.json': JSON.stringify(good),
+      'router-b.json': '{not json',
+      'router-c.json': JSON.stringify({ ...good, pod: 'router-c', version: 2 }),
+      'README': 'ignored: not a .json key',
+    });
+    expect(documents).toEqual([good]);
+    expect(errors).toEqual([expect.stringMatching(/^router-b\.json: invalid JSON/), 'router-c.json: version: must be 1, got 2']);
+  });
+
+  it('treats a missing data section as no documents', () => {
+    expect(parseStatsData(undefined)).toEqual({ documents: [], errors: [] });
+  });
+});
+
+describe('trafficWindow', () => {
+  it('subtracts readings of the same pod and sums pods', () => {
+    const a = new RouterStats('router-a', T0);
+    const b = new RouterStats('router-b', T0);
+    record(a, 'stable', 500);
+    record(b, 'stable', 300);
+    const previous = [snap(a, 10), snap(b, 10)];
+    record(a, 'stable', 90);
+    record(a, 'canary', 10, 503);
+    record(b, 'stable', 45);
+    record(b, 'canary', 5);
+    agree(b, 'canary', 4, 1);
+    const w = trafficWindow(previous, [snap(a, 20), snap(b, 21)]);
+    expect(w.from).toBe(at(10).toISOString());
+    expect(w.to).toBe(at(21).toISOString());
+    expect(w.revisions.stable!.live.requests).toBe(135);
+    expect(w.revisions.canary!.live).toMatchObject({ requests: 15, errors: 10, codes: { '5xx': 10, '2xx': 5 } });
+    expect(w.agreement.canary).toEqual({ compared: 5, agreed: 4 });
+    expect(w.restartedPods).toEqual([]);
+  });
+
+  it('counts a restarted pod from its new start and never goes negative', () => {
+    const old = new RouterStats('router-a', T0);
+    record(old, 'canary', 1000);
+    const previous = [snap(old, 10)];
+    const restarted = new RouterStats('router-a', at(12));
+    record(restarted, 'canary', 40, 200);
+    const w = trafficWindow(previous, [snap(restarted, 20)]);
+    expect(w.revisions.canary!.live.requests).toBe(40);
+    expect(w.restartedPods).toEqual(['router-a']);
+  });
+
+  it('treats counters that went backwards under the same startTime as a restart', () => {
+    const before = new RouterStats('router-a', T0);
+    record(before, 'canary', 100);
+    const reset = new RouterStats('router-a', T0);
+    record(reset, 'canary', 7);
+    const w = trafficWindow([snap(before, 10)], [snap(reset, 20)]);
+    expect(w.revisions.canary!.live.requests).toBe(7);
+    expect(w.restartedPods).toEqual(['router-a']);
+  });
+
+  it('counts a pod that started inside the window, skips one that predates it', () => {
+    const a = new RouterStats('router-a', T0);
+    const previous = [snap(a, 10)];
+    const scaledUp = new RouterStats('router-b', at(15));
+    record(scaledUp, 'canary', 20);
+    const unknown = new RouterStats('router-c', at(5));
+    record(unknown, 'canary', 999);
+    const w = trafficWindow(previous, [snap(a, 20), snap(scaledUp, 20), snap(unknown, 20)]);
+    expect(w.revisions.canary!.live.requests).toBe(20);
+    expect(w.restartedPods).toEqual(['router-b']);
+    expect(w.skippedPods).toEqual(['router-c: no earlier reading and started before the window']);
+  });
+
+  it('is empty without a previous reading: the first check only sets the baseline', () => {
+    const a = new RouterStats('router-a', T0);
+    record(a, 'canary', 100);
+    const w = trafficWindow([], [snap(a, 10)]);
+    expect(w.revisions).toEqual({});
+    expect(w.skippedPods).toHaveLength(1);
+  });
+});
+
+describe('figuresOf', () => {
+  it('computes error rate, p99 and agreement for live or mirror traffic', () => {
+    const a = new RouterStats('router-a', T0);
+    const previous = [snap(a, 0)];
+    record(a, 'canary', 98, 200, 3);
+    record(a, 'canary', 2, 'timeout', 2000);
+    record(a, 'canary', 30, 200, 40, 'mirror');
+    agree(a, 'canary', 29, 1);
+    const w = trafficWindow(previous, [snap(a, 10)]);
+    const live = figuresOf(w, 'canary');
+    expect(live).toMatchObject({ requests: 100, errors: 2, errorRate: 0.02, compared: 30, agreed: 29 });
+    expect(live.latencyP99Ms).toBeGreaterThan(1000);
+    expect(live.agreement).toBeCloseTo(29 / 30);
+    const mirror = figuresOf(w, 'canary', 'mirror');
+    expect(mirror).toMatchObject({ requests: 30, errors: 0, errorRate: 0 });
+    expect(mirror.latencyP99Ms).toBeGreaterThan(25);
+    expect(mirror.latencyP99Ms).toBeLessThanOrEqual(50);
+    expect(figuresOf(w, 'nobody')).toEqual({ requests: 0, errors: 0, compared: 0, agreed: 0 });
+  });
+});
+
+describe('verdictOf', () => {
+  const limits = analysisLimitsOf({ maxErrorRate: 0.01, maxLatencyP99Ms: 250, minRequests: 50, minAgreement: 0.98 });
+  const fig = (f: Partial<WindowFigures>): WindowFigures => {
+    const base: WindowFigures = { requests: 0, errors: 0, compared: 0, agreed: 0, ...f };
+    if (base.requests > 0 && base.errorRate === undefined) base.errorRate = base.errors / base.requests;
+    if (base.compared > 0 && base.agreement === undefined) base.agreement = base.agreed / base.compared;
+    return base;
+  };
+  const stable = fig({ requests: 900, errors: 0, latencyP99Ms: 12 });
+
+  it.each<[string, Partial<WindowFigures>, boolean, string, string[]]>([
+    ['healthy', { requests: 100, errors: 1, latencyP99Ms: 20 }, false, 'Passed', []],
+    ['exactly at the error limit', { requests: 100, errors: 1, latencyP99Ms: 250 }, false, 'Passed', []],
+    ['erroring', { requests: 119, errors: 5, latencyP99Ms: 20 }, false, 'Failed', ['error rate 4.2% > 1% (stable 0%)']],
+    ['slow', { requests: 100, latencyP99Ms: 312.5 }, false, 'Failed', ['p99 latency 312.5ms > 250ms (stable 12ms)']],
+    ['erroring and slow: every reason', { requests: 100, errors: 3, latencyP99Ms: 900 }, false, 'Failed', ['error rate 3% > 1% (stable 0%)', 'p99 latency 900ms > 250ms (stable 12ms)']],
+    ['disagreeing', { requests: 100, compared: 100, agreed: 90 }, false, 'Failed', ['agreement 90% < 98% (90/100 mirrored responses agreed)']],
+    ['too few requests', { requests: 12, latencyP99Ms: 900 }, false, 'Inconclusive', ['12 requests < 50 minimum']],
+    ['no traffic at all', {}, false, 'Inconclusive', ['0 requests < 50 minimum']],
+    ['failing every request at low traffic', { requests: 3, errors: 3 }, false, 'Failed', ['3 errors in 3 requests: more than 1% of the 50 minimum']],
+    ['disagreeing early in shadow', { requests: 10, compared: 10, agreed: 7 }, true, 'Failed', ['3 of 10 mirrored responses disagreed: more than 2% of the 50 minimum']],
+    ['shadow without comparisons', { requests: 80 }, true, 'Inconclusive', ['0 mirrored responses compared < 50 minimum']],
+    ['live without mirroring: agreement not judged', { requests: 80 }, false, 'Passed', []],
+  ])('%s', (_name, candidate, shadow, result, reasons) => {
+    const v = verdictOf(fig(candidate), stable, limits, shadow);
+    expect(v.result).toBe(result);
+    expect(v.reasons).toEqual(reasons);
+    expect(v.message).toEqual(result === 'Passed' ? expect.stringMatching(/requests, error rate/) : reasons.join('; '));
+  });
+
+  it('does not check latency or agreement when the spec sets no limit', () => {
+    const v = verdictOf(fig({ requests: 60, latencyP99Ms: 9000, compared: 60, agreed: 0 }), undefined, analysisLimitsOf(undefined));
+    expect(v.result).toBe('Passed');
+  });
+});
+
+describe('analyse', () => {
+  it('judges the candidate on mirror traffic while it shadows and on live traffic after', () => {
+    const a = new RouterStats('router-a', T0);
+    const previous = [snap(a, 0)];
+    record(a, 'stable', 100);
+    record(a, 'canary', 100, 500, 3, 'mirror');
+    agree(a, 'canary', 0, 0);
+    const current = [snap(a, 10)];
+    const spec = { minRequests: 50 };
+    const shadow = analyse(previous, current, { stable: 'stable', candidate: 'canary' }, spec, true);
+    expect(shadow.result).toBe('Failed');
+    expect(shadow.reasons).toEqual(['error rate 100% > 1% (stable 0%)']);
+    const live = analyse(previous, current, { stable: 'stable', candidate: 'canary' }, spec, false);
+    expect(live.result).toBe('Inconclusive');
+  });
+});
+
+describe('percent', () => {
+  it.each([[0.042, '4.2%'], [0.01, '1%'], [1, '100%'], [0.98765, '98.77%']])('%p → %s', (share, text) => {
+    expect(percent(share)).toBe(text);
+  });
+});

@@ -1,0 +1,316 @@
+/**
+ * Canary analysis: from two readings of the router's stats ConfigMap (the previous check's and this
+ * one's) to the traffic each revision saw in between, and from those figures to a verdict against
+ * spec.rollout.analysis. Pure: the shell reads the ConfigMap; time is in the documents.
+ *
+ * The absolute limits in the spec are the contract. The stable revision's figures over the same
+ * window are reported next to the candidate's so a reader can tell "the candidate is slow" from
+ * "everything is slow", but they never turn a failing candidate into a passing one.
+ */
+import type { AnalysisSpec } from '../api/types.js';
+import {
+  quantileMs,
+  subtractTraffic,
+  type AgreementStats,
+  type RouterStatsDocument,
+  type TrafficKind,
+  type TrafficStats,
+} from '../../../server-image/src/router/stats.js';
+
+/** Analysis settings with the CRD's defaults applied; unset limits are not checked. */
+export interface AnalysisLimits {
+  intervalSeconds: number;
+  maxErrorRate: number;
+  minRequests: number;
+  failureLimit: number;
+  maxLatencyP99Ms?: number;
+  minAgreement?: number;
+}
+
+/** The CRD's defaults for spec.rollout.analysis. */
+export const ANALYSIS_DEFAULTS = { intervalSeconds: 10, maxErrorRate: 0.01, minRequests: 50, failureLimit: 2 } as const;
+
+/** spec.rollout.analysis with defaults applied (the API server applies them too; this covers old objects). */
+export function analysisLimitsOf(spec: AnalysisSpec | undefined): AnalysisLimits {
+  const limits: AnalysisLimits = {
+    intervalSeconds: spec?.intervalSeconds ?? ANALYSIS_DEFAULTS.intervalSeconds,
+    maxErrorRate: spec?.maxErrorRate ?? ANALYSIS_DEFAULTS.maxErrorRate,
+    minRequests: spec?.minRequests ?? ANALYSIS_DEFAULTS.minRequests,
+    failureLimit: spec?.failureLimit ?? ANALYSIS_DEFAULTS.failureLimit,
+  };
+  if (spec?.maxLatencyP99Ms !== undefined) limits.maxLatencyP99Ms = spec.maxLatencyP99Ms;
+  if (spec?.minAgreement !== undefined) limits.minAgreement = spec.minAgreement;
+  return limits;
+}
+
+/** The traffic of every router pod between two readings, summed per revision. */
+export interface TrafficWindow {
+  /** Start of the window: the earliest `time` among the previous documents used. */
+  from?: string;
+  /** End of the window: the latest `time` among the current documents. */
+  to?: string;
+  /** Per route name (the revision's backend name in the Routes document): live and mirror traffic. */
+  revisions: Record<string, { live: TrafficStats; mirror: TrafficStats }>;
+  /** Per candidate route name: mirrored comparisons in the window. */
+  agreement: Record<string, { compared: number; agreed: number }>;
+  /** Pods whose counters restarted or that appeared during the window (counted from their start). */
+  restartedPods: string[];
+  /** Pods left out because their counters could not be attributed to this window, with why. */
+  skippedPods: string[];
+}
+
+/** One revision's figures over a window, as status.canary.analysis shows them. */
+export interface WindowFigures {
+  requests: number;
+  errors: number;
+  /** errors / requests; undefined without requests. */
+  errorRate?: number;
+  latencyP99Ms?: number;
+  compared: number;
+  agreed: number;
+  /** agreed / compared; undefined without comparisons. */
+  agreement?: number;
+}
+
+/** The outcome of one check. Inconclusive is never counted as a pass. */
+export type VerdictResult = 'Passed' | 'Failed' | 'Inconclusive';
+
+/** A check's verdict with every reason it is not a pass, and the figures it was made from. */
+export interface Verdict {
+  result: VerdictResult;
+  /** Every violated limit ("error rate 4.2% > 1%"), or why the check could not decide. */
+  reasons: string[];
+  /** One line for status: the reasons, or the figures when it passed. */
+  message: string;
+  candidate: WindowFigures;
+  stable?: WindowFigures;
+}
+
+/**
+ * Parses the stats ConfigMap's data (`<pod>.json` → document). Keys that are not documents of
+ * version 1 are reported, not thrown: one broken router pod must not stop the analysis of the others.
+ */
+export function parseStatsData(data: Record<string, string> | undefined): { documents: RouterStatsDocument[]; errors: string[] } {
+  const documents: RouterStatsDocument[] = [];
+  const errors: string[] = [];
+  for (const [key, text] of Object.entries(data ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    if (!key.endsWith('.json')) continue;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      errors.push(`${key}: invalid JSON: ${(err as Error).message}`);
+      continue;
+    }
+    const problem = statsDocumentProblem(doc);
+    if (problem) errors.push(`${key}: ${problem}`);
+    else documents.push(doc as RouterStatsDocument);
+  }
+  return { documents, errors };
+}
+
+function statsDocumentProblem(doc: unknown): string | undefined {
+  if (typeof doc !== 'object' || doc === null) return 'not a JSON object';
+  const d = doc as Partial<RouterStatsDocument>;
+  if (d.version !== 1) return `version: must be 1, got ${JSON.stringify(d.version)}`;
+  if (typeof d.pod !== 'string' || d.pod === '') return 'pod: must be a non-empty string';
+  if (typeof d.startTime !== 'string' || Number.isNaN(Date.parse(d.startTime))) return 'startTime: must be an RFC 3339 time';
+  if (typeof d.time !== 'string' || Number.isNaN(Date.parse(d.time))) return 'time: must be an RFC 3339 time';
+  if (typeof d.revisions !== 'object' || d.revisions === null) return 'revisions: must be an object';
+  if (typeof d.agreement !== 'object' || d.agreement === null) return 'agreement: must be an object';
+  return undefined;
+}
+
+const ZERO_AGREEMENT: AgreementStats = { compared: 0, agreed: 0, maxAbsDiff: 0 };
+
+function emptyTrafficLike(t: TrafficStats): TrafficStats {
+  return { requests: 0, errors: 0, codes: {}, latencyMs: { le: [...t.latencyMs.le], counts: t.latencyMs.counts.map(() => 0), count: 0, sum: 0 } };
+}
+
+function addTraffic(a: TrafficStats | undefined, b: TrafficStats): TrafficStats {
+  if (a === undefined) return structuredClone(b);
+  if (a.latencyMs.le.join() !== b.latencyMs.le.join()) throw new Error('add traffic stats: latency buckets differ between router pods');
+  const codes = { ...a.codes };
+  for (const [k, v] of Object.entries(b.codes)) codes[k] = (codes[k] ?? 0) + v;
+  return {
+    requests: a.requests + b.requests,
+    errors: a.errors + b.errors,
+    codes,
+    latencyMs: {
+      le: [...a.latencyMs.le],
+      counts: a.latencyMs.counts.map((c, i) => c + b.latencyMs.counts[i]!),
+      count: a.latencyMs.count + b.latencyMs.count,
+      sum: a.latencyMs.sum + b.latencyMs.sum,
+    },
+  };
+}
+
+/** True when any counter of `later` is below `earlier`'s: the counters were reset. */
+function wentBackwards(later: RouterStatsDocument, earlier: RouterStatsDocument): boolean {
+  for (const [name, rev] of Object.entries(earlier.revisions)) {
+    for (const kind of ['live', 'mirror'] as TrafficKind[]) {
+      if ((later.revisions[name]?.[kind].requests ?? 0) < rev[kind].requests) return true;
+    }
+  }
+  for (const [name, a] of Object.entries(earlier.agreement)) {
+    if ((later.agreement[name]?.compared ?? 0) < a.compared) return true;
+  }
+  return false;
+}
+
+/**
+ * The traffic between two readings of the stats ConfigMap, summed over router pods.
+ *
+ * - A pod with the same `startTime` in both readings contributes `current - previous`.
+ * - A pod whose `startTime` changed restarted: its counters began again at zero, so everything it
+ *   counted since its start belongs to the window (what it counted before the restart and after
+ *   its last write is lost; a restart loses at most one stats interval).
+ * - A pod absent from the previous reading counts from its start when it started inside the window;
+ *   otherwise (or without a previous reading at all) its counters span more than the window and it
+ *   is skipped. Without any previous reading the window is therefore empty: the first check after
+ *   traffic starts only sets the baseline.
+ * - A pod only in the previous reading is gone; its last increments were never written.
+ */
+export function trafficWindow(previous: RouterStatsDocument[], current: RouterStatsDocument[]): TrafficWindow {
+  const before = new Map(previous.map((d) => [d.pod, d]));
+  const windowStart = previous.length > 0 ? Math.min(...previous.map((d) => Date.parse(d.time))) : undefined;
+  const window: TrafficWindow = { revisions: {}, agreement: {}, restartedPods: [], skippedPods: [] };
+  if (windowStart !== undefined) window.from = new Date(windowStart).toISOString();
+  if (current.length > 0) window.to = new Date(Math.max(...current.map((d) => Date.parse(d.time)))).toISOString();
+
+  for (const doc of [...current].sort((a, b) => a.pod.localeCompare(b.pod))) {
+    const earlier = before.get(doc.pod);
+    let base: RouterStatsDocument | undefined;
+    if (earlier !== undefined && earlier.startTime === doc.startTime && !wentBackwards(doc, earlier)) {
+      base = earlier;
+    } else if (windowStart !== undefined && Date.parse(doc.startTime) >= windowStart) {
+      window.restartedPods.push(doc.pod);
+    } else if (earlier !== undefined) {
+      window.restartedPods.push(doc.pod);
+    } else {
+      window.skippedPods.push(`${doc.pod}: no earlier reading and started before the window`);
+      continue;
+    }
+    for (const [name, rev] of Object.entries(doc.revisions)) {
+      const baseRev = base?.revisions[name];
+      const slot = (window.revisions[name] ??= { live: emptyTrafficLike(rev.live), mirror: emptyTrafficLike(rev.mirror) });
+      for (const kind of ['live', 'mirror'] as TrafficKind[]) {
+        const delta = baseRev ? subtractTraffic(rev[kind], baseRev[kind]) : rev[kind];
+        slot[kind] = addTraffic(slot[kind], delta);
+      }
+    }
+    for (const [name, a] of Object.entries(doc.agreement)) {
+      const b = base?.agreement[name] ?? ZERO_AGREEMENT;
+      const slot = (window.agreement[name] ??= { compared: 0, agreed: 0 });
+      slot.compared += a.compared - b.compared;
+      slot.agreed += a.agreed - b.agreed;
+    }
+  }
+  return window;
+}
+
+/**
+ * A revision's figures over the window. `kind` picks the traffic judged: live normally, mirror
+ * while the candidate only shadows.
+ */
+export function figuresOf(window: TrafficWindow, route: string, kind: TrafficKind = 'live'): WindowFigures {
+  const t = window.revisions[route]?.[kind];
+  const a = window.agreement[route];
+  const figures: WindowFigures = { requests: t?.requests ?? 0, errors: t?.errors ?? 0, compared: a?.compared ?? 0, agreed: a?.agreed ?? 0 };
+  if (figures.requests > 0) figures.errorRate = figures.errors / figures.requests;
+  const p99 = t ? quantileMs(t.latencyMs, 0.99) : undefined;
+  if (p99 !== undefined) figures.latencyP99Ms = p99;
+  if (figures.compared > 0) figures.agreement = figures.agreed / figures.compared;
+  return figures;
+}
+
+/** A share as a percentage with at most two decimals: 0.0423 → "4.23%", 0.01 → "1%". */
+export function percent(share: number): string {
+  return `${Number((share * 100).toFixed(2))}%`;
+}
+
+function ms(value: number): string {
+  return `${Number(value.toFixed(1))}ms`;
+}
+
+function stableNote(stable: WindowFigures | undefined, pick: (f: WindowFigures) => string | undefined): string {
+  const value = stable ? pick(stable) : undefined;
+  return value === undefined ? '' : ` (stable ${value})`;
+}
+
+/**
+ * The verdict of one check on the candidate's figures against the limits.
+ *
+ * - Failed when any limit is broken, with every broken limit as a reason. Errors fail even below
+ *   minRequests when they alone exceed what minRequests requests would allow (a candidate failing
+ *   every request at low traffic is not "inconclusive").
+ * - Agreement (when minAgreement is set) is judged once minRequests mirrored responses were
+ *   compared, or earlier when the disagreements alone exceed what minRequests would allow.
+ * - Inconclusive when fewer than minRequests requests were seen, or when agreement is required
+ *   (`requireAgreement`: the candidate only shadows) and fewer than minRequests were compared.
+ * - Passed otherwise.
+ */
+export function verdictOf(
+  candidate: WindowFigures,
+  stable: WindowFigures | undefined,
+  limits: AnalysisLimits,
+  requireAgreement = false,
+): Verdict {
+  const failures: string[] = [];
+  const undecided: string[] = [];
+  const enough = candidate.requests >= limits.minRequests;
+
+  if (enough && candidate.errorRate !== undefined && candidate.errorRate > limits.maxErrorRate) {
+    failures.push(`error rate ${percent(candidate.errorRate)} > ${percent(limits.maxErrorRate)}${stableNote(stable, (f) => f.errorRate === undefined ? undefined : percent(f.errorRate))}`);
+  } else if (!enough && candidate.errors > limits.maxErrorRate * limits.minRequests) {
+    failures.push(`${candidate.errors} errors in ${candidate.requests} requests: more than ${percent(limits.maxErrorRate)} of the ${limits.minRequests} minimum`);
+  }
+  if (enough && limits.maxLatencyP99Ms !== undefined && candidate.latencyP99Ms !== undefined && candidate.latencyP99Ms > limits.maxLatencyP99Ms) {
+    failures.push(`p99 latency ${ms(candidate.latencyP99Ms)} > ${ms(limits.maxLatencyP99Ms)}${stableNote(stable, (f) => f.latencyP99Ms === undefined ? undefined : ms(f.latencyP99Ms))}`);
+  }
+  if (limits.minAgreement !== undefined) {
+    const disagreed = candidate.compared - candidate.agreed;
+    if (candidate.compared >= limits.minRequests && candidate.agreement! < limits.minAgreement) {
+      failures.push(`agreement ${percent(candidate.agreement!)} < ${percent(limits.minAgreement)} (${candidate.agreed}/${candidate.compared} mirrored responses agreed)`);
+    } else if (candidate.compared < limits.minRequests && disagreed > (1 - limits.minAgreement) * limits.minRequests) {
+      failures.push(`${disagreed} of ${candidate.compared} mirrored responses disagreed: more than ${percent(1 - limits.minAgreement)} of the ${limits.minRequests} minimum`);
+    } else if (requireAgreement && candidate.compared < limits.minRequests) {
+      undecided.push(`${candidate.compared} mirrored responses compared < ${limits.minRequests} minimum`);
+    }
+  }
+  if (!enough) undecided.push(`${candidate.requests} requests < ${limits.minRequests} minimum`);
+
+  let result: VerdictResult;
+  let reasons: string[];
+  if (failures.length > 0) [result, reasons] = ['Failed', failures];
+  else if (undecided.length > 0) [result, reasons] = ['Inconclusive', undecided];
+  else [result, reasons] = ['Passed', []];
+
+  const verdict: Verdict = { result, reasons, message: result === 'Passed' ? passedMessage(candidate) : reasons.join('; '), candidate };
+  if (stable) verdict.stable = stable;
+  return verdict;
+}
+
+function passedMessage(f: WindowFigures): string {
+  const parts = [`${f.requests} requests`, `error rate ${percent(f.errorRate ?? 0)}`];
+  if (f.latencyP99Ms !== undefined) parts.push(`p99 ${ms(f.latencyP99Ms)}`);
+  if (f.agreement !== undefined) parts.push(`agreement ${percent(f.agreement)}`);
+  return parts.join(', ');
+}
+
+/**
+ * One check end to end: the window between two readings, the candidate's figures (mirror traffic
+ * when `shadow`, else live) and the stable's live figures, and the verdict.
+ */
+export function analyse(
+  previous: RouterStatsDocument[],
+  current: RouterStatsDocument[],
+  routes: { stable: string; candidate: string },
+  spec: AnalysisSpec | undefined,
+  shadow = false,
+): Verdict & { window: TrafficWindow } {
+  const window = trafficWindow(previous, current);
+  const candidate = figuresOf(window, routes.candidate, shadow ? 'mirror' : 'live');
+  const stable = figuresOf(window, routes.stable, 'live');
+  return { ...verdictOf(candidate, stable, analysisLimitsOf(spec), shadow), window };
+}
