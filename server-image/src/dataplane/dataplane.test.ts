@@ -428,6 +428,16 @@ describe('close', () => {
   });
 });
 
+describe('close before load', () => {
+  test('closes at once; a later load is refused', async () => {
+    const dp = createOnnxDataPlane(options('tiny.onnx'), new RecordingObserver(), { workerUrl });
+    await dp.close();
+    expect(dp.live()).toBe(false);
+    await expect(dp.load()).rejects.toThrow(ModelLoadError);
+    await expect(dp.load()).rejects.toThrow(/load model m: the data plane is already closed/);
+  });
+});
+
 describe('createDataPlane (compiled)', () => {
   test('finds its worker script next to itself in dist/ and serves', async () => {
     const distIndex = new URL('./index.js', workerUrl).href;

@@ -9,6 +9,7 @@ import { WorkerPool } from './pool.js';
 import { isBatchable, signatureOf, type ModelSignature } from './signature.js';
 import {
   InferError,
+  ModelLoadError,
   type DataPlane,
   type DataPlaneObserver,
   type DataPlaneOptions,
@@ -69,7 +70,7 @@ class OnnxDataPlane implements DataPlane {
   }
 
   private async loadOnce(): Promise<void> {
-    if (this.state !== 'created') throw new InferError('unavailable', `data plane for model ${this.options.name} is ${this.state}`);
+    if (this.state !== 'created') throw new ModelLoadError(`load model ${this.options.name}: the data plane is already ${this.state}`);
     this.state = 'loading';
     const started = performance.now();
     try {
