@@ -15,6 +15,8 @@ export interface MachineInfo {
   onnxruntimePython: string;
   wrk: string;
   gitCommit: string;
+  /** server-image/ files that differed from the commit when the run started (work in progress). */
+  serverImageUncommitted: string[];
   /** 1, 5, 15-minute load averages when the run started and ended. */
   loadAverageStart: number[];
   loadAverageEnd: number[];
@@ -110,6 +112,9 @@ export function renderMarkdown(r: BenchReport): string {
     `Machine: ${m.cpus} CPUs (${m.cpuModel}), ${fixed(m.memoryGiB, 0)} GiB; Node ${m.node}, Python ${m.python}, onnxruntime-node ${m.onnxruntimeNode},`,
     `onnxruntime (Python) ${m.onnxruntimePython}, ${m.wrk}; commit ${m.gitCommit}. Load average (1/5/15 min) at start`,
     `${m.loadAverageStart.map((x) => fixed(x, 2)).join(' / ')}, at end ${m.loadAverageEnd.map((x) => fixed(x, 2)).join(' / ')}.`,
+    m.serverImageUncommitted.length === 0
+      ? 'server-image/ was as committed.'
+      : `server-image/ had uncommitted changes in ${m.serverImageUncommitted.length} file(s) (work in progress by others): ${m.serverImageUncommitted.join(', ')}.`,
     'The machine was shared with other work during the run (see the load column): absolute numbers are noisy, ratios less so.',
     '',
     `Modelship: ${s.modelship.workers} inference worker threads, ${s.modelship.intraOpThreads} onnxruntime thread each, batching max ${s.modelship.maxBatchSize} rows / ${s.modelship.maxLatencyMs} ms`,

@@ -190,6 +190,7 @@ async function machineInfo(): Promise<Omit<MachineInfo, 'loadAverageEnd'>> {
   const wrk = await runCommand('wrk', ['-v']).catch((err: Error) => err.message);
   const wrkVersion = /wrk \S*\d\S*/.exec(wrk)?.[0] ?? 'wrk (unknown version)';
   const commit = (await runCommand('git', ['describe', '--always', '--dirty'])).trim();
+  const serverChanges = (await runCommand('git', ['status', '--porcelain', '--', 'server-image'])).split('\n').filter((l) => l.trim() !== '');
   return {
     cpus: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -200,6 +201,7 @@ async function machineInfo(): Promise<Omit<MachineInfo, 'loadAverageEnd'>> {
     onnxruntimePython: ortPython,
     wrk: wrkVersion,
     gitCommit: commit,
+    serverImageUncommitted: serverChanges.map((l) => l.slice(3)),
     loadAverageStart: loadavg(),
   };
 }

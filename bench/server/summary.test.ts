@@ -146,7 +146,7 @@ test('renderMarkdown shows every cell, flags problems and marks targets met / no
     finishedAt: '2026-11-21T07:05:00.000Z',
     machine: {
       cpus: 2, cpuModel: 'test cpu', memoryGiB: 24, node: 'v20', python: '3.11', onnxruntimeNode: '1.30.0',
-      onnxruntimePython: '1.31.1', wrk: 'wrk 4.1.0', gitCommit: 'abc123', loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6],
+      onnxruntimePython: '1.31.1', wrk: 'wrk 4.1.0', gitCommit: 'abc123', serverImageUncommitted: ['server-image/src/main.ts'], loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6],
     },
     settings: {
       rounds: 3, connections: 32, wrkThreads: 1, warmupSeconds: 3, durationSeconds: 10, cpus: '0-1',
@@ -165,5 +165,6 @@ test('renderMarkdown shows every cell, flags problems and marks targets met / no
   assert.match(md, /\| throughput Modelship \/ Flask \| mlp \| json \| 2\.50 \| >= 4 \| not judged \(flagged: 2 responses/);
   assert.match(md, /\| throughput Modelship \/ Flask \| tiny \| binary \| — \| >= 4 \| not judged \(not measured\) \|/);
   assert.match(md, /CPUs 0-1/);
+  assert.match(md, /uncommitted changes in 1 file\(s\) .*: server-image\/src\/main\.ts\./);
   assert.match(md, /shared with other work/);
 });
