@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createOnnxDataPlane, type DataPlaneInternals } from './dataplane.js';
+import { createOnnxDataPlane, serverVersion, type DataPlaneInternals } from './dataplane.js';
 import { compiledWorkerUrl, faultyWorkerUrl } from './test-workers.js';
 import {
   InferError,
@@ -425,6 +425,16 @@ describe('close', () => {
     await closed;
     expect(dp.live()).toBe(false);
     expect(dp.ready()).toBe(false);
+  });
+});
+
+describe('serverMetadata', () => {
+  test("reports the package's name and version and the binary extension", () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const dp = createOnnxDataPlane(options('tiny.onnx'), new RecordingObserver(), { workerUrl });
+    expect(dp.serverMetadata()).toEqual({ name: 'modelship', version: pkg.version, extensions: ['binary_tensor_data'] });
+    expect(serverVersion(path.resolve('dist/server-image/src/dataplane/dataplane.js'))).toBe(pkg.version);
+    expect(serverVersion('/nonexistent/dir/file.js')).toBe('unknown');
   });
 });
 

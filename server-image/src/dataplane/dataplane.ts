@@ -2,6 +2,9 @@
  * The data plane of one server: fetch and verify the model, load it into a pool of worker threads,
  * and run validated requests through the dynamic batcher.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fetchVerifiedModel } from '../model/index.js';
 import { nextBatch, type BatchLimits } from './batcher.js';
 import { concatRequests, splitOutputs } from './concat.js';
@@ -20,10 +23,24 @@ import {
 } from './types.js';
 import { validateRequest, type PreparedRequest } from './validate.js';
 
-/** The server's own name and version, as `GET /v2` reports them. */
+/** The server's own name, as `GET /v2` reports it (and the package's name in package.json). */
 export const SERVER_NAME = 'modelship';
-/** Kept in step with package.json's version. */
-export const SERVER_VERSION = '0.1.0';
+
+/**
+ * The version in the nearest enclosing package.json named "modelship" (found from src/ and dist/
+ * alike, and in the image, which ships package.json for `"type": "module"`), or "unknown".
+ */
+export function serverVersion(from: string = fileURLToPath(import.meta.url)): string {
+  for (let dir = path.dirname(from); ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === SERVER_NAME && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // No (readable) package.json here: look further up.
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}
 
 interface Pending {
   request: PreparedRequest;
@@ -36,7 +53,7 @@ interface Pending {
 
 type State = 'created' | 'loading' | 'ready' | 'failed' | 'closing' | 'closed';
 
-/** Resolve a worker script next to this module; overridable so tests can inject a faulty worker. */
+/** Test-only settings: the worker script (by default worker.js next to the pool module). */
 export interface DataPlaneInternals {
   workerUrl?: URL;
 }
@@ -55,6 +72,7 @@ class OnnxDataPlane implements DataPlane {
   /** Set while no worker is alive because replacements fail to load: requests fail fast then. */
   private noWorkerCause?: string;
   private readonly limits: BatchLimits;
+  private readonly version = serverVersion();
 
   constructor(
     private readonly options: DataPlaneOptions,
@@ -119,7 +137,7 @@ class OnnxDataPlane implements DataPlane {
   }
 
   serverMetadata(): { name: string; version: string; extensions: string[] } {
-    return { name: SERVER_NAME, version: SERVER_VERSION, extensions: ['binary_tensor_data'] };
+    return { name: SERVER_NAME, version: this.version, extensions: ['binary_tensor_data'] };
   }
 
   modelReady(name: string, version?: string): boolean {
