@@ -1,0 +1,356 @@
+import type { ModelDeploymentSpec } from '../api/types.js';
+import { parseAction, type RolloutAction } from './canary-action.js';
+import { checkDue, INCONCLUSIVE_LIMIT, nextCanary, replicasForShare, type CanaryCheck, type CanaryDecision, type CanaryInput, type CanaryState } from './canary.js';
+import type { ContractCheck } from './contract.js';
+
+const T0 = Date.parse('2026-11-21T06:00:00.000Z');
+const at = (s: number) => new Date(T0 + s * 1000);
+const STABLE = 'aaaaaaaaaa';
+const CANDIDATE = 'bbbbbbbbbb';
+const OTHER = 'cccccccccc';
+const COMPATIBLE: ContractCheck = { status: 'Compatible', differences: [], message: 'inputs and outputs match the stable revision' };
+const UNKNOWN: ContractCheck = { status: 'Unknown', differences: [], message: 'model metadata of the candidate not known yet' };
+const BROKEN: ContractCheck = { status: 'Incompatible', differences: ['input input: shape [-1,64] → [-1,32]'], message: 'candidate breaks the stable contract: input input: shape [-1,64] → [-1,32]' };
+
+const SPEC: ModelDeploymentSpec = {
+  model: { uri: 'file:///models/digits.onnx', sha256: 'b'.repeat(64) },
+  replicas: 4,
+  rollout: {
+    steps: [{ weight: 10, pauseSeconds: 30 }, { weight: 50, pauseSeconds: 60 }],
+    analysis: { intervalSeconds: 10, failureLimit: 2 },
+  },
+};
+
+function action(raw: string): RolloutAction {
+  const parsed = parseAction(raw);
+  if ('error' in parsed) throw new Error(parsed.error);
+  return parsed.action;
+}
+
+/** A check result whose window began at second `from`. */
+function check(result: CanaryCheck['result'], from?: number, message = result === 'Passed' ? '120 requests, error rate 0%' : result === 'Failed' ? 'error rate 4.2% > 1%' : '3 requests < 50 minimum'): CanaryCheck {
+  return from === undefined ? { result, message } : { result, message, window: { from: at(from).toISOString() } };
+}
+
+/**
+ * Drives the state machine like the shell: each reconcile feeds back the previous decision's state,
+ * and the serving stable follows the decision (a promotion swaps it).
+ */
+class Rollout {
+  state: CanaryState | undefined;
+  stable = STABLE;
+  decision!: CanaryDecision;
+
+  constructor(readonly base: Omit<CanaryInput, 'previous' | 'now' | 'stable'> & { stable?: string }) {
+    if (base.stable) this.stable = base.stable;
+  }
+
+  at(seconds: number, extra: Partial<CanaryInput> = {}): CanaryDecision {
+    const input: CanaryInput = { ...this.base, stable: this.stable, now: at(seconds), ...extra };
+    if (this.state) input.previous = this.state;
+    this.decision = nextCanary(input);
+    this.state = this.decision.state;
+    this.stable = this.decision.stableRevision;
+    return this.decision;
+  }
+
+  get candidateWeight(): number | undefined {
+    return this.decision.weights.find((w) => w.revision === this.state?.revision)?.percent;
+  }
+}
+
+const base = (over: Partial<CanaryInput> = {}) => ({ spec: SPEC, candidate: CANDIDATE, contract: COMPATIBLE, candidateAvailable: true, ...over });
+
+describe('nextCanary: warming up', () => {
+  it('holds a new candidate at weight 0 until it is available, sized for its first step', () => {
+    const r = new Rollout(base({ candidateAvailable: false }));
+    const d = r.at(0);
+    expect(d.state).toMatchObject({ revision: CANDIDATE, phase: 'Pending', step: -1, weight: 0, reason: 'Starting' });
+    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.candidateReplicas).toBe(1);
+    expect(d.transition).toMatchObject({ to: 'Pending', reason: 'Starting' });
+    expect(d.requeueAfterSeconds).toBe(10);
+    expect(d.stalled).toBeUndefined();
+  });
+
+  it('waits for the contract check, then starts step 1 at its weight', () => {
+    const r = new Rollout(base({ contract: UNKNOWN }));
+    expect(r.at(0).state).toMatchObject({ phase: 'Pending', reason: 'ContractUnknown' });
+    const d = r.at(5, { contract: COMPATIBLE });
+    expect(d.state).toMatchObject({ phase: 'Progressing', step: 0, weight: 10, stepStartedAt: at(5).toISOString(), reason: 'StepStarted' });
+    expect(d.weights).toEqual([{ revision: STABLE, percent: 90 }, { revision: CANDIDATE, percent: 10 }]);
+    expect(d.transition).toMatchObject({ from: 'Pending', to: 'Progressing', step: 0 });
+    expect(d.requeueAfterSeconds).toBe(1);
+  });
+
+  it('rolls back a candidate whose contract breaks before it gets any traffic, and restarts it once allowed', () => {
+    const r = new Rollout(base({ contract: BROKEN }));
+    const d = r.at(0);
+    expect(d.state).toMatchObject({ phase: 'RolledBack', weight: 0, reason: 'ContractMismatch' });
+    expect(d.stalled).toMatchObject({ reason: 'ContractMismatch' });
+    expect(d.stalled!.message).toContain('input input: shape [-1,64] → [-1,32]');
+    expect(r.at(30).state).toMatchObject({ phase: 'RolledBack' });
+    const allowed = r.at(40, { contract: { ...BROKEN, status: 'Allowed', message: 'contract change allowed' } });
+    expect(allowed.state).toMatchObject({ phase: 'Progressing', step: 0, weight: 10 });
+    expect(allowed.stalled).toBeUndefined();
+  });
+
+  it('rolls back a candidate with a fatal problem, naming it', () => {
+    const r = new Rollout(base({ candidateAvailable: false }));
+    r.at(0);
+    const d = r.at(20, { candidateProblem: { reason: 'ModelVerificationFailed', message: 'sha256 mismatch' } });
+    expect(d.state).toMatchObject({ phase: 'RolledBack', reason: 'ModelVerificationFailed' });
+    expect(d.state!.message).toContain('sha256 mismatch');
+    expect(d.candidateReplicas).toBe(0);
+  });
+});
+
+describe('nextCanary: steps and analysis', () => {
+  it('advances only after the pause AND a check passed inside the step, then promotes', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    expect(r.at(10, { check: check('Passed', 0) }).state).toMatchObject({ step: 0, reason: 'StepInProgress' });
+    expect(r.state!.message).toBe('step 1/2 (10%): 20s of the pause left');
+    // Pause over, but the latest check was inconclusive: hold.
+    expect(r.at(30, { check: check('Inconclusive', 20) }).state).toMatchObject({ step: 0, weight: 10 });
+    expect(r.state!.message).toMatch(/waiting for a passing check \(last: Inconclusive/);
+    const d = r.at(40, { check: check('Passed', 30) });
+    expect(d.state).toMatchObject({ phase: 'Progressing', step: 1, weight: 50, reason: 'StepPassed' });
+    expect(d.transition).toMatchObject({ from: 'Progressing', to: 'Progressing', step: 1 });
+    // A pass whose window began before this step does not count for it.
+    expect(r.at(100, { check: check('Passed', 30) }).state).toMatchObject({ step: 1 });
+    const promoted = r.at(110, { check: check('Passed', 100) });
+    expect(promoted.state).toMatchObject({ phase: 'Promoted', weight: 100, reason: 'Promoted' });
+    expect(promoted.stableRevision).toBe(CANDIDATE);
+    expect(promoted.weights).toEqual([{ revision: CANDIDATE, percent: 100 }, { revision: STABLE, percent: 0 }]);
+    expect(promoted.candidateReplicas).toBe(4);
+    expect(promoted.requeueAfterSeconds).toBeUndefined();
+  });
+
+  it('does not advance before the pause ends, however good the checks', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    r.at(10, { check: check('Passed', 0) });
+    expect(r.at(20, { check: check('Passed', 10) }).state).toMatchObject({ step: 0 });
+    expect(r.decision.requeueAfterSeconds).toBe(10);
+  });
+
+  it('rolls back at failureLimit failed checks: weight 0 at once, Stalled with every reason', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    expect(r.at(10, { check: check('Failed', 0) }).state).toMatchObject({ phase: 'Progressing', failures: 1, weight: 10 });
+    const d = r.at(20, { check: check('Failed', 10, 'error rate 4.2% > 1%; p99 latency 312ms > 250ms') });
+    expect(d.state).toMatchObject({ phase: 'RolledBack', failures: 2, weight: 0, reason: 'AnalysisFailed' });
+    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.stalled!.message).toContain('error rate 4.2% > 1%; p99 latency 312ms > 250ms');
+    expect(d.transition).toMatchObject({ from: 'Progressing', to: 'RolledBack', reason: 'AnalysisFailed' });
+    expect(d.candidateReplicas).toBe(0);
+    // Stays rolled back (and Stalled) while the spec still asks for it, even when it looks fine.
+    const later = r.at(100, { check: check('Passed', 90) });
+    expect(later.state).toMatchObject({ phase: 'RolledBack' });
+    expect(later.stalled).toBeDefined();
+    expect(later.transition).toBeUndefined();
+  });
+
+  it('never counts inconclusive as a pass: reports InsufficientTraffic, resumes on the next pass', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    let t = 0;
+    for (let i = 0; i < INCONCLUSIVE_LIMIT; i++) r.at((t += 10), { check: check('Inconclusive', t - 10) });
+    expect(r.state).toMatchObject({ phase: 'Paused', step: 0, weight: 10, reason: 'InsufficientTraffic', inconclusive: INCONCLUSIVE_LIMIT });
+    expect(r.decision.requeueAfterSeconds).toBe(10);
+    expect(r.at((t += 10), { check: check('Passed', t - 10) }).state).toMatchObject({ phase: 'Progressing', step: 1, weight: 50 });
+  });
+
+  it('mirrors to measure agreement during steps when minAgreement is set, and sizes replicas for both', () => {
+    const spec = { ...SPEC, rollout: { ...SPEC.rollout, analysis: { minAgreement: 0.98 } } };
+    const d = new Rollout(base({ spec })).at(0);
+    expect(d.mirror).toEqual({ revision: CANDIDATE, percent: 10 });
+    // 10% live + 10% of the stable's 90% mirrored = 19% of 4 replicas → 1.
+    expect(d.candidateReplicas).toBe(1);
+  });
+});
+
+describe('nextCanary: shadow first', () => {
+  const spec: ModelDeploymentSpec = { ...SPEC, rollout: { ...SPEC.rollout, shadowFirst: { percent: 100, seconds: 60 }, analysis: { minAgreement: 0.98 } } };
+
+  it('mirrors at live weight 0 for the shadow time, then goes live once a shadow check passed', () => {
+    const r = new Rollout(base({ spec }));
+    const d = r.at(0);
+    expect(d.state).toMatchObject({ phase: 'Shadow', step: -1, weight: 0, mirrorPercent: 100, reason: 'ShadowStarted' });
+    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.mirror).toEqual({ revision: CANDIDATE, percent: 100 });
+    expect(d.candidateReplicas).toBe(4);
+    expect(r.at(50, { check: check('Passed', 40) }).state).toMatchObject({ phase: 'Shadow' });
+    const live = r.at(60);
+    expect(live.state).toMatchObject({ phase: 'Progressing', step: 0, weight: 10, reason: 'ShadowPassed' });
+  });
+
+  it('rolls back a disagreeing candidate during the shadow, before any live request reached it', () => {
+    const r = new Rollout(base({ spec }));
+    r.at(0);
+    r.at(10, { check: check('Failed', 0, 'agreement 90% < 98%') });
+    const d = r.at(20, { check: check('Failed', 10, 'agreement 88% < 98%') });
+    expect(d.state).toMatchObject({ phase: 'RolledBack', reason: 'AnalysisFailed' });
+    expect(d.state!.message).toContain('agreement 88% < 98%');
+    expect(d.mirror).toBeUndefined();
+  });
+});
+
+describe('nextCanary: manual control', () => {
+  it('spec.rollout.paused holds the weight, but failed checks still roll back', () => {
+    const paused = { ...SPEC, rollout: { ...SPEC.rollout, paused: true } };
+    const r = new Rollout(base());
+    r.at(0);
+    const held = r.at(40, { spec: paused, check: check('Passed', 30) });
+    expect(held.state).toMatchObject({ phase: 'Paused', step: 0, weight: 10, reason: 'PausedBySpec' });
+    expect(r.at(50, { spec: paused, check: check('Failed', 40) }).state).toMatchObject({ phase: 'Paused', failures: 1 });
+    expect(r.at(60, { spec: paused, check: check('Failed', 50) }).state).toMatchObject({ phase: 'RolledBack', reason: 'AnalysisFailed' });
+  });
+
+  it('resumes where it was when unpaused', () => {
+    const paused = { ...SPEC, rollout: { ...SPEC.rollout, paused: true } };
+    const r = new Rollout(base());
+    r.at(0);
+    r.at(40, { spec: paused, check: check('Passed', 30) });
+    expect(r.at(45).state).toMatchObject({ phase: 'Progressing', step: 1, weight: 50 });
+  });
+
+  it('holds a paused spec at weight 0 once available', () => {
+    const paused = { ...SPEC, rollout: { ...SPEC.rollout, paused: true } };
+    expect(new Rollout(base({ spec: paused })).at(0).state).toMatchObject({ phase: 'Pending', weight: 0, reason: 'PausedBySpec' });
+  });
+
+  it('a fixed weight holds exactly that split; removing it resumes the steps', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    const d = r.at(10, { fixedWeight: 25 });
+    expect(d.state).toMatchObject({ phase: 'Paused', weight: 25, reason: 'ManualWeight' });
+    expect(d.weights).toEqual([{ revision: STABLE, percent: 75 }, { revision: CANDIDATE, percent: 25 }]);
+    expect(d.candidateReplicas).toBe(1);
+    expect(r.at(100, { fixedWeight: 25, check: check('Passed', 90) }).state).toMatchObject({ phase: 'Paused', weight: 25 });
+    expect(r.at(110).state).toMatchObject({ phase: 'Progressing', step: 0, weight: 10, reason: 'StepResumed', stepStartedAt: at(110).toISOString() });
+  });
+
+  it('promote promotes an available candidate at once and records the action', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    const d = r.at(5, { action: action(`promote:${CANDIDATE}@2026-11-21T0605Z`) });
+    expect(d.state).toMatchObject({ phase: 'Promoted', weight: 100, reason: 'ManualPromotion' });
+    expect(d.stableRevision).toBe(CANDIDATE);
+    expect(d.handledAction).toBe(`promote:${CANDIDATE}@2026-11-21T0605Z`);
+  });
+
+  it('promote is refused (and still recorded) while the candidate is not available', () => {
+    const r = new Rollout(base({ candidateAvailable: false }));
+    const d = r.at(0, { action: action('promote@1') });
+    expect(d.state).toMatchObject({ phase: 'Pending' });
+    expect(d.actionMessage).toBe(`action promote@1 refused: candidate ${CANDIDATE} is not available`);
+    expect(d.handledAction).toBe('promote@1');
+  });
+
+  it('ignores an action bound to another revision', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    const d = r.at(5, { action: action(`promote:${OTHER}@1`) });
+    expect(d.state).toMatchObject({ phase: 'Progressing', step: 0 });
+    expect(d.actionMessage).toBe(`action promote:${OTHER}@1 ignored: it targets revision ${OTHER}, the candidate is ${CANDIDATE}`);
+  });
+
+  it.each([['abort@1', 'ManualAbort'], ['rollback@1', 'ManualRollback']])('%s sets weight 0 at once (%s) and holds until retry', (raw, reason) => {
+    const r = new Rollout(base());
+    r.at(0);
+    const d = r.at(5, { action: action(raw) });
+    expect(d.state).toMatchObject({ phase: 'RolledBack', weight: 0, reason });
+    expect(d.weights[1]).toEqual({ revision: CANDIDATE, percent: 0 });
+    expect(d.stalled).toMatchObject({ reason });
+    expect(r.at(50).state).toMatchObject({ phase: 'RolledBack' });
+    const retried = r.at(60, { action: action('retry@2') });
+    expect(retried.state).toMatchObject({ phase: 'Progressing', step: 0, weight: 10, failures: 0 });
+    expect(retried.stalled).toBeUndefined();
+  });
+
+  it('rollback after promotion returns to the retained revision at once, Stalled until the spec changes', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    r.at(1, { action: action('promote@1') });
+    expect(r.stable).toBe(CANDIDATE);
+    const d = r.at(30, { retained: STABLE, action: action('rollback@2') });
+    expect(d.stableRevision).toBe(STABLE);
+    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.state).toMatchObject({ revision: CANDIDATE, phase: 'RolledBack', reason: 'ManualRollback' });
+    expect(d.stalled).toMatchObject({ reason: 'ManualRollback' });
+    // Next reconcile: the plan serves the retained revision while the spec still asks for the promoted one.
+    const next = r.at(31);
+    expect(next.stableRevision).toBe(STABLE);
+    expect(next.state).toMatchObject({ phase: 'RolledBack' });
+  });
+
+  it('ignores rollback when nothing is rolling out and nothing is retained', () => {
+    const d = nextCanary({ ...base(), candidate: STABLE, stable: STABLE, now: at(0), action: action('rollback@1') });
+    expect(d).toEqual({
+      stableRevision: STABLE, weights: [{ revision: STABLE, percent: 100 }], handledAction: 'rollback@1',
+      actionMessage: 'action rollback@1 ignored: no rollout in progress and no retained revision to roll back to',
+    });
+  });
+});
+
+describe('nextCanary: the spec moves', () => {
+  it('reverting the spec to the stable model rolls back at once, without Stalled, then forgets the canary', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    const d = r.at(5, { candidate: STABLE });
+    expect(d.state).toMatchObject({ revision: CANDIDATE, phase: 'RolledBack', reason: 'SpecReverted' });
+    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.stalled).toBeUndefined();
+    expect(d.transition).toMatchObject({ from: 'Progressing', to: 'RolledBack', reason: 'SpecReverted' });
+    expect(r.at(6, { candidate: STABLE })).toEqual({ stableRevision: STABLE, weights: [{ revision: STABLE, percent: 100 }] });
+  });
+
+  it('a newer revision supersedes the candidate and starts from the beginning', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    r.at(40, { check: check('Passed', 30) });
+    const d = r.at(45, { candidate: OTHER });
+    expect(d.state).toMatchObject({ revision: OTHER, phase: 'Progressing', step: 0, weight: 10, failures: 0 });
+    expect(d.weights).toEqual([{ revision: STABLE, percent: 90 }, { revision: OTHER, percent: 10 }]);
+  });
+
+  it('a spec changed to another revision clears a rolled-back candidate', () => {
+    const r = new Rollout(base({ contract: BROKEN }));
+    r.at(0);
+    expect(r.at(10, { candidate: OTHER, contract: COMPATIBLE }).state).toMatchObject({ revision: OTHER, phase: 'Progressing' });
+  });
+});
+
+describe('replicasForShare', () => {
+  it.each<[Partial<ModelDeploymentSpec>, number, number | undefined]>([
+    [{ replicas: 4 }, 10, 1],
+    [{ replicas: 4 }, 50, 2],
+    [{ replicas: 5 }, 50, 3],
+    [{ replicas: 10 }, 100, 10],
+    [{ replicas: 3 }, 0, 1],
+    [{}, 10, 1],
+    [{ replicas: 4, autoscaling: { maxReplicas: 8 } }, 50, undefined],
+  ])('%j at %d%% → %p', (spec, share, replicas) => {
+    expect(replicasForShare({ ...SPEC, replicas: undefined, ...spec }, share)).toBe(replicas);
+  });
+});
+
+describe('checkDue', () => {
+  const state = (over: Partial<CanaryState>): CanaryState => ({
+    revision: CANDIDATE, phase: 'Progressing', step: 0, weight: 10, mirrorPercent: 0, stepStartedAt: at(0).toISOString(),
+    failures: 0, inconclusive: 0, reason: 'StepStarted', message: '', ...over,
+  });
+  it.each<[string, CanaryState | undefined, number, boolean]>([
+    ['no canary', undefined, 0, false],
+    ['pending', state({ phase: 'Pending' }), 0, false],
+    ['rolled back', state({ phase: 'RolledBack' }), 100, false],
+    ['first check of a step', state({}), 0, true],
+    ['an interval after the last', state({ lastCheckAt: at(0).toISOString() }), 10, true],
+    ['too soon', state({ lastCheckAt: at(0).toISOString() }), 9, false],
+    ['paused rollouts are still analysed', state({ phase: 'Paused', lastCheckAt: at(0).toISOString() }), 10, true],
+  ])('%s', (_name, s, seconds, due) => {
+    expect(checkDue(SPEC, s, at(seconds))).toBe(due);
+  });
+});
