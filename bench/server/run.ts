@@ -86,7 +86,9 @@ async function launch(spec: ServerSpec, o: Options): Promise<Launched> {
     case 'flask':
       command = pinned(o.cpus, GUNICORN, [
         '--workers', String(o.flask.workers), '--worker-class', o.flask.workerClass,
-        '--bind', `127.0.0.1:${port}`, '--chdir', join(ROOT, 'bench', 'server'), 'flask_app:app',
+        '--bind', `127.0.0.1:${port}`, '--chdir', join(ROOT, 'bench', 'server'),
+        // gunicorn >= 23 opens a control socket under $HOME by default; a benchmark needs none.
+        '--no-control-socket', 'flask_app:app',
       ]);
       env = { ...env, BENCH_MODEL: modelPath(spec.model as string), BENCH_MODEL_NAME: spec.model };
       break;
