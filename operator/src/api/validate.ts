@@ -28,6 +28,8 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 const PATTERN_HINTS: Record<string, string> = {
   '^[a-f0-9]{64}$': 'must be 64 lowercase hex characters (the SHA-256 of the model file)',
   '^[A-Za-z_][A-Za-z0-9_]*$': 'must be a C identifier (letters, digits and _, not starting with a digit)',
+  '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$':
+    'must be a Kubernetes quantity such as 500m, 2 or 512Mi',
 };
 
 /** Compile a validator for the CRD at `crdPath`. */
