@@ -14,7 +14,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { TokenFile } from './auth.js';
 import { ConfigError, dataPlaneOptions, parseConfig, usage, type Config } from './config.js';
 import { createDataPlane, type DataPlaneObserver } from './dataplane/index.js';
-import { createApp } from './http/app.js';
+import { createRequestHandler } from './http/handler.js';
 import { createHttpServer, listen } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { ServerMetrics, serveMetrics } from './metrics.js';
@@ -64,11 +64,11 @@ async function runServer(config: Config): Promise<void> {
 
   let draining = false;
   const dataPlane = createDataPlane(dataPlaneOptions(config), observer);
-  const app = createApp(
+  const handler = createRequestHandler(
     { dataPlane, ready: () => !draining && dataPlane.ready() },
     { maxBodyBytes: config.maxBodyBytes, metrics, log, authorize: tokens && ((h) => (tokens as TokenFile).check(h)) },
   );
-  const { server, drainer } = createHttpServer(app);
+  const { server, drainer } = createHttpServer(handler);
   let port: number;
   let metricsServer;
   try {

@@ -2,7 +2,7 @@
  * How failures become HTTP responses: always JSON `{"error": "..."}`, 4xx for anything the client
  * got wrong, 5xx only for the server's own faults.
  */
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { InferError } from '../dataplane/types.js';
 
 /** A failure with the status code it should be answered with. */
@@ -37,11 +37,15 @@ export function errorResponse(err: unknown): { status: number; message: string }
   return { status: 500, message: 'internal error; see the server log' };
 }
 
-/** Send a JSON error body; the connection stays usable. */
-export function sendError(res: Response, status: number, message: string): void {
+/** Send a JSON error body; if a response had already begun, the connection is cut instead. */
+export function sendError(res: ServerResponse, status: number, message: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.status(status).type('application/json').send(JSON.stringify({ error: message }));
+  const body = JSON.stringify({ error: message });
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }

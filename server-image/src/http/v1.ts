@@ -9,7 +9,7 @@ import { Router, type Request, type Response } from 'express';
 import { InferError, type InferRequest, type InferResponse, type ModelMetadata, type Tensor } from '../dataplane/types.js';
 import { HttpError } from './errors.js';
 import { elementCount, flatten, rowToJsonValue, typedFromJson } from './tensors.js';
-import { methodNotAllowed, modelReadiness, routeName, sendJson, type HttpContext } from './context.js';
+import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
 
 /** The shape of a JSON value: [] for a scalar, [len, ...] for a (rectangular) nested array. */
 export function shapeOf(value: unknown): number[] {
@@ -90,23 +90,30 @@ export function predictionsFrom(response: InferResponse, rows: number): unknown[
   return predictions;
 }
 
-/** The V1 routes, mounted at the app's root. */
+/** Run one V1 predict request end to end; resolves with the JSON response text. */
+export async function predictV1(ctx: HttpContext, name: string, body: Buffer): Promise<string> {
+  const instances = parseInstances(body);
+  const meta = ctx.dataPlane.metadata(name);
+  // A model with a fixed batch of 1 cannot take the rows stacked: run each row on its own.
+  const fixedSingle = meta.inputs.every((i) => i.shape[0] === 1) && instances.length > 1;
+  const groups = fixedSingle ? instances.map((i) => [i]) : [instances];
+  const responses = await Promise.all(groups.map((g) => ctx.dataPlane.infer(name, undefined, instancesToRequest(g, meta))));
+  const predictions = responses.flatMap((r, i) => predictionsFrom(r, groups[i].length));
+  return JSON.stringify({ predictions });
+}
+
+/**
+ * The V1 routes, mounted at the app's root. Predictions usually arrive through the hot path
+ * (./hotpath.ts); this route serves what it passes on (compressed bodies).
+ */
 export function v1Routes(ctx: HttpContext): Router {
   const router = Router();
-  const dp = ctx.dataPlane;
 
   router
     .route(/^\/v1\/models\/([^/]+):predict$/)
     .post(routeName('v1_predict'), async (req: Request, res: Response) => {
       const name = (req.params as Record<string, string>)[0];
-      const instances = parseInstances(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-      const meta = dp.metadata(name);
-      // A model with a fixed batch of 1 cannot take the rows stacked: run each row on its own.
-      const fixedSingle = meta.inputs.every((i) => i.shape[0] === 1) && instances.length > 1;
-      const groups = fixedSingle ? instances.map((i) => [i]) : [instances];
-      const responses = await Promise.all(groups.map((g) => dp.infer(name, undefined, instancesToRequest(g, meta))));
-      const predictions = responses.flatMap((r, i) => predictionsFrom(r, groups[i].length));
-      sendJson(res, 200, { predictions });
+      sendBody(res, 200, 'application/json', await predictV1(ctx, name, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)));
     })
     .all(methodNotAllowed('POST'));
   router

@@ -3,12 +3,13 @@
  * inference, in JSON or with the binary tensor data extension (see ./binary.ts). The request
  * decoder and response encoder are pure; the routes only move bytes between them and the data plane.
  */
+import type { ServerResponse } from 'node:http';
 import { Router, type Request, type Response } from 'express';
 import { InferError, type DataType, type InferRequest, type InferResponse, type Tensor } from '../dataplane/types.js';
 import { HEADER_LENGTH, decodeTensorBytes, encodeBinaryBody, encodeTensorBytes, splitBody } from './binary.js';
 import { HttpError } from './errors.js';
 import { dataToJson, elementCount, flatten, isDataType, parseShape, typedFromJson } from './tensors.js';
-import { methodNotAllowed, modelReadiness, routeName, sendJson, type HttpContext } from './context.js';
+import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
 
 /** A decoded V2 request plus which outputs the client wants back as binary data. */
 export interface DecodedInfer {
@@ -131,7 +132,23 @@ export function encodeInferResponse(response: InferResponse, binaryOutput: (name
   return { body, contentType: 'application/octet-stream', headerLength };
 }
 
-/** The V2 routes, mounted at the app's root. */
+/** Run one V2 infer request end to end: decode, infer, encode. */
+export async function inferV2(ctx: HttpContext, name: string, version: string | undefined, body: Buffer, headerLength: string | undefined): Promise<EncodedResponse> {
+  const decoded = decodeInferRequest(body, headerLength);
+  const response = await ctx.dataPlane.infer(name, version, decoded.request);
+  return encodeInferResponse(response, decoded.binaryOutput);
+}
+
+/** Write an encoded V2 response, with the binary extension's header when it applies. */
+export function sendEncoded(res: ServerResponse, encoded: EncodedResponse): void {
+  if (encoded.headerLength !== undefined) res.setHeader('Inference-Header-Content-Length', String(encoded.headerLength));
+  sendBody(res, 200, encoded.contentType, encoded.body);
+}
+
+/**
+ * The V2 routes, mounted at the app's root. Inference usually arrives through the hot path
+ * (./hotpath.ts); this route serves what it passes on (compressed bodies).
+ */
 export function v2Routes(ctx: HttpContext): Router {
   const router = Router();
   const dp = ctx.dataPlane;
@@ -161,11 +178,7 @@ export function v2Routes(ctx: HttpContext): Router {
     .route('/v2/models/:name{/versions/:version}/infer')
     .post(routeName('v2_infer'), async (req: Request, res: Response) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const decoded = decodeInferRequest(body, req.get(HEADER_LENGTH));
-      const response = await dp.infer(req.params.name as string, version(req), decoded.request);
-      const encoded = encodeInferResponse(response, decoded.binaryOutput);
-      if (encoded.headerLength !== undefined) res.setHeader('Inference-Header-Content-Length', String(encoded.headerLength));
-      res.status(200).type(encoded.contentType).send(encoded.body);
+      sendEncoded(res, await inferV2(ctx, req.params.name as string, version(req), body, req.get(HEADER_LENGTH)));
     })
     .all(methodNotAllowed('POST'));
   router
