@@ -72,9 +72,18 @@ export async function download(
 ): Promise<LocalModel & { keep(): Promise<string>; discard(): Promise<void> }> {
   const fail = (why: string): ModelLoadError => new ModelLoadError(`download model ${redactedUri}: ${why}`);
   await mkdir(cacheDir, { recursive: true });
+  // fetch() refuses URLs with credentials in them; send them as Basic auth instead.
+  const target = new URL(url);
+  const headers: Record<string, string> = {};
+  if (target.username !== '' || target.password !== '') {
+    const user = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+    headers.authorization = `Basic ${Buffer.from(user).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
   let response: Response;
   try {
-    response = await fetch(url, { redirect: 'follow' });
+    response = await fetch(target, { redirect: 'follow', headers });
   } catch (err) {
     const cause = (err as Error & { cause?: Error }).cause;
     throw fail(cause?.message ?? (err as Error).message);

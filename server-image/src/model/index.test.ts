@@ -25,7 +25,13 @@ describe('fetchVerifiedModel', () => {
     sha256 = createHash('sha256').update(model).digest('hex');
     server = createServer((req, res) => {
       requests.push(req.url ?? '');
-      if (req.url?.startsWith('/model.onnx')) {
+      if (req.url === '/private/model.onnx') {
+        if (req.headers.authorization !== `Basic ${Buffer.from('reader:s3cr/t').toString('base64')}`) {
+          res.writeHead(401).end();
+          return;
+        }
+        res.writeHead(200).end(model);
+      } else if (req.url?.startsWith('/model.onnx')) {
         // Two writes, so the body arrives in more than one chunk.
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         res.write(model.subarray(0, 100));
@@ -82,6 +88,18 @@ describe('fetchVerifiedModel', () => {
     const fetched = await fetchVerifiedModel(options(`${base}/model.onnx`));
     expect(requests).toEqual(['/model.onnx']);
     expect(await readFile(fetched.path)).toEqual(model);
+  });
+
+  test('sends credentials in the URI as Basic auth, and never reports them', async () => {
+    const seen: ModelFetchInfo[] = [];
+    const uri = `http://reader:s3cr%2Ft@${base.slice('http://'.length)}/private/model.onnx`;
+    await expect(fetchVerifiedModel(options(uri), (info) => seen.push(info))).resolves.toMatchObject({ sha256 });
+    expect(seen[0].uri).not.toContain('s3cr');
+    const wrong = `http://reader:nope@${base.slice('http://'.length)}/private/model.onnx`;
+    // A fresh cache: the first download is cached under its digest and would be reused.
+    const failure = fetchVerifiedModel(options(wrong, { cacheDir: path.join(dir, 'fresh-cache') }));
+    await expect(failure).rejects.toThrow(/download model http:\/\/127\.0\.0\.1:\d+\/private\/model\.onnx \(credentials\/query redacted\): HTTP 401/);
+    await expect(failure).rejects.not.toThrow(/nope/);
   });
 
   test('follows redirects', async () => {
