@@ -5,6 +5,7 @@
  */
 import { jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FIXTURES, MAIN, postJson, sha256Of, startServer, until } from './helpers/server.js';
@@ -106,4 +107,22 @@ it('reports not ready as soon as shutdown begins, while still answering', async 
   const res = await postJson(`${server.url}/v2/models/tiny/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
   expect(res.status).toBe(200);
   expect((await server.exited).code).toBe(0);
+});
+
+it('exits 1 when a request outlives the shutdown deadline', async () => {
+  const server = await startServer({ model: TINY, env: { MODELSHIP_SHUTDOWN_TIMEOUT_MS: '1500' } });
+  // A client that starts a request and never finishes its body keeps that request in flight.
+  const socket = net.connect(Number(new URL(server.url).port), '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.on('error', () => undefined);
+  socket.write('POST /v2/models/tiny/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"inputs"');
+  await until('the request to be in flight', async () => {
+    const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
+    return /^modelship_http_requests_in_flight [1-9]/m.test(text) ? true : undefined;
+  });
+  server.proc.kill('SIGTERM');
+  const { code } = await server.exited;
+  socket.destroy();
+  expect(code).toBe(1);
+  expect(server.logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'graceful shutdown overran its deadline; exiting', deadlineMs: 1500 }));
 });
