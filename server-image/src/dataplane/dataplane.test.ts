@@ -313,13 +313,32 @@ describe('dynamic batching', () => {
     expect(observer.batches).toEqual([1, 1, 1, 1, 1, 1, 1, 1]);
   });
 
+  test('outputs without a real batch dimension turn batching off and every request still gets its own result', async () => {
+    const { dp: unbatched } = await loaded('mlp.onnx', { batching: { maxBatchSize: 1, maxLatencyMs: 0 } });
+    const { dp, observer } = await loaded(
+      'mlp.onnx',
+      { batching: { maxBatchSize: 8, maxLatencyMs: 20 } },
+      { workerUrl: await faultyWorkerUrl('unaligned') },
+    );
+    observer.batches.length = 0;
+    const requests = Array.from({ length: 8 }, (_, i) => mlpRequest(i));
+    const together = await Promise.all(requests.map((r) => dp.infer('m', undefined, r)));
+    const alone = await Promise.all(requests.map((r) => unbatched.infer('m', undefined, r)));
+    together.forEach((r, i) => expect(bytesOf(r.outputs[0].data)).toEqual(bytesOf(alone[i].outputs[0].data)));
+    expect(observer.batches).toEqual([8, 1, 1, 1, 1, 1, 1, 1, 1]);
+    // Batching stays off afterwards.
+    observer.batches.length = 0;
+    await Promise.all(requests.slice(0, 4).map((r) => dp.infer('m', undefined, r)));
+    expect(observer.batches).toEqual([1, 1, 1, 1]);
+  });
+
   test('when the model refuses one request of a batch, only that request fails', async () => {
     const poison = 4242;
     const { dp: unbatched } = await loaded('mlp.onnx', { batching: { maxBatchSize: 1, maxLatencyMs: 0 } });
     const { dp } = await loaded(
       'mlp.onnx',
       { batching: { maxBatchSize: 8, maxLatencyMs: 20 } },
-      { workerUrl: await faultyWorkerUrl(poison, 'refuse') },
+      { workerUrl: await faultyWorkerUrl('refuse', poison) },
     );
     const requests = Array.from({ length: 8 }, (_, i) => mlpRequest(i));
     (requests[3].inputs[0].data as Float32Array)[5] = poison;
@@ -344,7 +363,7 @@ describe('worker failure', () => {
     const { dp, observer } = await loaded(
       'tiny.onnx',
       { batching: { maxBatchSize: 1, maxLatencyMs: 0 } },
-      { workerUrl: await faultyWorkerUrl(poison, 'crash') },
+      { workerUrl: await faultyWorkerUrl('crash', poison) },
     );
     const good = (i: number): InferRequest => ({ inputs: [fp32('input', [1, 4], (j) => i + j / 10)] });
     const inflight = [dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }), ...[1, 2, 3].map((i) => dp.infer('m', undefined, good(i)))];
@@ -366,7 +385,7 @@ describe('worker failure', () => {
 
   test('with its only worker dead the data plane is not ready until the replacement has loaded', async () => {
     const poison = 778;
-    const { dp, observer } = await loaded('tiny.onnx', { workers: 1 }, { workerUrl: await faultyWorkerUrl(poison, 'crash') });
+    const { dp, observer } = await loaded('tiny.onnx', { workers: 1 }, { workerUrl: await faultyWorkerUrl('crash', poison) });
     const crashed = await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }));
     expect(crashed.kind).toBe('internal');
     // The exit is seen before the replacement can possibly have loaded the model and warmed up.
@@ -388,7 +407,7 @@ describe('worker failure', () => {
     const { dp, observer } = await loaded(
       'tiny.onnx',
       { workers: 1, modelUri: modelPath },
-      { workerUrl: await faultyWorkerUrl(poison, 'crash') },
+      { workerUrl: await faultyWorkerUrl('crash', poison) },
     );
     // The file changes on disk after verification: no replacement may load it.
     await copyFile(path.join(MODELS, 'mlp.onnx'), modelPath);

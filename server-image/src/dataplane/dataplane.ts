@@ -247,17 +247,26 @@ class OnnxDataPlane implements DataPlane {
             batch.reduce((n, p) => n + p.rows, 0),
             seconds,
           );
-          const parts = splitOutputs(
-            outputs,
-            batch.map((p) => p.rows),
-          );
+          let parts: Tensor[][];
+          try {
+            parts = splitOutputs(
+              outputs,
+              batch.map((p) => p.rows),
+            );
+          } catch (err) {
+            if (batch.length === 1) throw err;
+            // The metadata promised a batch dimension the outputs do not have: stop batching for
+            // good and give each request its own run.
+            this.batchable = false;
+            this.runAlone(batch);
+            return;
+          }
           batch.forEach((p, i) => p.resolve(parts[i]));
         },
         (err: Error) => {
           if (batch.length > 1 && err instanceof InferError && err.kind === 'invalid') {
             // One request may have upset the model; run each alone so only that one fails.
-            this.queue.unshift(...batch.map((p) => ({ ...p, batchKey: undefined })));
-            this.observer.queueDepth(this.queue.length);
+            this.runAlone(batch);
             return;
           }
           batch.forEach((p) => p.reject(err));
@@ -285,6 +294,12 @@ class OnnxDataPlane implements DataPlane {
     this.observer.queueDepth(0);
     for (const p of failed) p.reject(this.noWorkerError(cause));
     this.checkDrained();
+  }
+
+  /** Put a batch's requests back at the front of the queue, each to run on its own. */
+  private runAlone(batch: Pending[]): void {
+    this.queue.unshift(...batch.map((p) => ({ ...p, batchKey: undefined })));
+    this.observer.queueDepth(this.queue.length);
   }
 
   private armTimer(at: number): void {

@@ -50,11 +50,31 @@ export function compiledWorkerUrl(): URL {
   return pathToFileURL(distOf('server-image/src/dataplane/worker.ts'));
 }
 
+/** How a faulty worker misbehaves; see faultyWorkerUrl. */
+export type WorkerFault = 'crash' | 'refuse' | 'unaligned';
+
+const FAULTS: Record<WorkerFault, string> = {
+  // The thread dies when a request's first input contains the poison value.
+  crash: `if (Array.from(first.data).includes(POISON)) process.exit(7);
+  return run.call(this, feeds, ...rest);`,
+  // onnxruntime refuses a request whose first input contains the poison value.
+  refuse: `if (Array.from(first.data).includes(POISON)) return Promise.reject(new Error('poisoned input refused'));
+  return run.call(this, feeds, ...rest);`,
+  // Runs of more than one row return only the first row of every output, as a model whose
+  // outputs' first dimension is not really the batch would.
+  unaligned: `const result = await run.call(this, feeds, ...rest);
+  if (first.dims[0] <= 1) return result;
+  for (const [name, t] of Object.entries(result)) {
+    result[name] = new ort.Tensor(t.type, t.data.slice(0, t.data.length / t.dims[0]), [1, ...t.dims.slice(1)]);
+  }
+  return result;`,
+};
+
 /**
- * A worker script that behaves like the real one except when a request's first input contains
- * `poison`: then it either exits the thread (`crash`) or makes onnxruntime's run() throw (`refuse`).
+ * A worker script that wraps the real compiled one, patching onnxruntime's run() to misbehave as
+ * `fault` says; `poison` is the input value that triggers crash and refuse.
  */
-export async function faultyWorkerUrl(poison: number, fault: 'crash' | 'refuse'): Promise<URL> {
+export async function faultyWorkerUrl(fault: WorkerFault, poison = Number.NaN): Promise<URL> {
   const realWorker = compiledWorkerUrl();
   const ort = pathToFileURL(createRequire(path.join(ROOT, 'package.json')).resolve('onnxruntime-node'));
   const dir = await mkdtemp(path.join(tmpdir(), 'modelship-faulty-worker-'));
@@ -62,13 +82,11 @@ export async function faultyWorkerUrl(poison: number, fault: 'crash' | 'refuse')
   await writeFile(
     file,
     `import ort from ${JSON.stringify(ort.href)};
+const POISON = ${poison};
 const run = ort.InferenceSession.prototype.run;
-ort.InferenceSession.prototype.run = function (feeds, ...rest) {
+ort.InferenceSession.prototype.run = async function (feeds, ...rest) {
   const first = Object.values(feeds)[0];
-  if (Array.from(first.data).includes(${poison})) {
-    ${fault === 'crash' ? 'process.exit(7);' : "return Promise.reject(new Error('poisoned input refused'));"}
-  }
-  return run.call(this, feeds, ...rest);
+  ${FAULTS[fault]}
 };
 await import(${JSON.stringify(realWorker.href)});
 `,
