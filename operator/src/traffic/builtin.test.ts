@@ -1,0 +1,138 @@
+import { parseRouterConfig } from '../../../server-image/src/router/config.js';
+import { validateRoutes } from '../../../server-image/src/router/routes.js';
+import { revisionServiceFor } from '../desired/service.js';
+import { MAX_MD_NAME_LENGTH } from '../desired/names.js';
+import type { KubeObject } from '../desired/types.js';
+import { mdFixture } from '../rollout/fixtures.js';
+import { builtinRouter, routerSelector, ROUTES_KEY } from './builtin.js';
+import { trafficRouterFor } from './index.js';
+import { routesFor } from './routes.js';
+import type { TrafficPlan } from './types.js';
+
+const OPTIONS = { serverImage: 'ghcr.io/modelship/server:test' };
+const STABLE = 'aaaaaaaaaa';
+const CANDIDATE = 'bbbbbbbbbb';
+const SPLIT: TrafficPlan = { weights: [{ revision: STABLE, percent: 90 }, { revision: CANDIDATE, percent: 10 }] };
+
+const find = (objects: KubeObject[], kind: string, name?: string) => {
+  const o = objects.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
+  if (!o) throw new Error(`no ${kind} ${name ?? ''}`);
+  return o;
+};
+
+type Container = { env: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }[]; image: string; securityContext: Record<string, unknown> };
+type PodTemplate = { metadata: { labels: Record<string, string> }; spec: { serviceAccountName: string; containers: Container[] } };
+
+describe('builtinRouter', () => {
+  const md = mdFixture({ traffic: { stickyHeader: 'X-User-Id' } });
+  const objects = builtinRouter(OPTIONS).objectsFor(md, SPLIT);
+
+  it('renders routes ConfigMap, stats ConfigMap, RBAC, Deployment and apex Service, all owned by the ModelDeployment', () => {
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'ConfigMap/digits-routes', 'ConfigMap/digits-stats', 'ServiceAccount/digits-router', 'Role/digits-router',
+      'RoleBinding/digits-router', 'Deployment/digits-router', 'Service/digits',
+    ]);
+    for (const o of objects) {
+      expect(o.metadata.namespace).toBe('ml');
+      expect(o.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ModelDeployment', name: 'digits', controller: true })]);
+    }
+    expect(find(objects, 'ConfigMap', 'digits-stats')).not.toHaveProperty('data');
+  });
+
+  it('writes a Routes document the router itself accepts, with the exact weights', () => {
+    const text = (find(objects, 'ConfigMap', 'digits-routes').data as Record<string, string>)[ROUTES_KEY]!;
+    const result = validateRoutes(JSON.parse(text));
+    expect(result).toEqual({
+      ok: true,
+      routes: {
+        version: 1,
+        generation: expect.any(Number),
+        revisions: [
+          { name: `digits-${STABLE}`, url: `http://digits-${STABLE}.ml.svc:80`, weight: 90 },
+          { name: `digits-${CANDIDATE}`, url: `http://digits-${CANDIDATE}.ml.svc:80`, weight: 10 },
+        ],
+        stickyHeader: 'x-user-id',
+      },
+    });
+  });
+
+  it('mirrors to a zero-weight candidate in a form the router accepts', () => {
+    const routes = routesFor(md, { weights: [{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }], mirror: { revision: CANDIDATE, percent: 100 } });
+    const result = validateRoutes(JSON.parse(JSON.stringify(routes)));
+    expect(result.ok).toBe(true);
+    expect(routes.mirror).toEqual({ revision: `digits-${CANDIDATE}`, percent: 100 });
+  });
+
+  it('derives the generation from the content: same routes same generation, any change a new one', () => {
+    const g = (plan: TrafficPlan) => routesFor(md, plan).generation;
+    expect(g(SPLIT)).toBe(g(structuredClone(SPLIT)));
+    expect(g(SPLIT)).not.toBe(g({ weights: [{ revision: STABLE, percent: 50 }, { revision: CANDIDATE, percent: 50 }] }));
+    expect(g(SPLIT)).not.toBe(g({ ...SPLIT, mirror: { revision: CANDIDATE, percent: 10 } }));
+    expect(Number.isSafeInteger(g(SPLIT))).toBe(true);
+  });
+
+  it('refuses a plan where no revision takes traffic, and a mirror to an unlisted revision', () => {
+    expect(() => routesFor(md, { weights: [{ revision: STABLE, percent: 0 }] })).toThrow('build routes of ModelDeployment ml/digits: no revision has a weight above 0');
+    expect(() => routesFor(md, { weights: [{ revision: STABLE, percent: 100 }], mirror: { revision: CANDIDATE, percent: 5 } })).toThrow(`mirror revision ${CANDIDATE} has no weight entry`);
+  });
+
+  it('gives the router least privilege: its two ConfigMaps by name, read routes, patch stats, nothing else', () => {
+    expect(find(objects, 'Role').rules).toEqual([
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['digits-routes'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['digits-stats'], verbs: ['get', 'patch'] },
+    ]);
+    expect(find(objects, 'RoleBinding')).toMatchObject({
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'digits-router' },
+      subjects: [{ kind: 'ServiceAccount', name: 'digits-router', namespace: 'ml' }],
+    });
+  });
+
+  it('configures the router process so that its own config parser reads our ConfigMaps', () => {
+    const template = (find(objects, 'Deployment').spec as { template: PodTemplate }).template;
+    expect(template.spec.serviceAccountName).toBe('digits-router');
+    const container = template.spec.containers[0]!;
+    expect(container.image).toBe(OPTIONS.serverImage);
+    const fieldValues: Record<string, string> = { 'metadata.namespace': 'ml', 'metadata.name': 'digits-router-7d9f-abcde' };
+    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value ?? fieldValues[e.valueFrom!.fieldRef.fieldPath]]));
+    expect(env.MODELSHIP_MODE).toBe('router');
+    const config = parseRouterConfig(env, 'ignored-hostname');
+    expect(config).toMatchObject({
+      source: { kind: 'configmap', namespace: 'ml', name: 'digits-routes' },
+      statsConfigMap: 'digits-stats',
+      podName: 'digits-router-7d9f-abcde',
+      port: 8080,
+      metricsPort: 9090,
+    });
+    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  it('uses the router image when the operator has one', () => {
+    const d = builtinRouter({ ...OPTIONS, routerImage: 'ghcr.io/modelship/router:test' }).objectsFor(md, SPLIT);
+    expect((find(d, 'Deployment').spec as { template: PodTemplate }).template.spec.containers[0]!.image).toBe('ghcr.io/modelship/router:test');
+  });
+
+  it('points the apex Service at the router pods only, never at revision pods', () => {
+    const apex = find(objects, 'Service', 'digits').spec as { selector: Record<string, string> };
+    const routerPods = (find(objects, 'Deployment').spec as { template: PodTemplate }).template.metadata.labels;
+    const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    expect(apex.selector).toEqual(routerSelector(md));
+    expect(matches(apex.selector, routerPods)).toBe(true);
+    const revisionSelector = (revisionServiceFor(md, STABLE).spec as { selector: Record<string, string> }).selector;
+    expect(matches(revisionSelector, routerPods)).toBe(false);
+  });
+
+  it('keeps every name within 63 characters for the longest allowed ModelDeployment name', () => {
+    const long = mdFixture({}, 'm'.repeat(MAX_MD_NAME_LENGTH));
+    for (const o of builtinRouter(OPTIONS).objectsFor(long, SPLIT)) expect(o.metadata.name.length).toBeLessThanOrEqual(63);
+  });
+});
+
+describe('trafficRouterFor', () => {
+  it('is the builtin router by default and the Gateway API when asked', () => {
+    const kinds = (router: ReturnType<typeof trafficRouterFor>, md: ReturnType<typeof mdFixture>) => router.objectsFor(md, SPLIT).map((o) => o.kind);
+    const builtin = mdFixture();
+    expect(kinds(trafficRouterFor(builtin, OPTIONS), builtin)).toContain('Deployment');
+    const gw = mdFixture({ traffic: { router: 'gateway-api', gatewayRef: { name: 'public' } } });
+    expect(kinds(trafficRouterFor(gw, OPTIONS), gw)).toEqual(['HTTPRoute', 'Service']);
+  });
+});

@@ -1,0 +1,182 @@
+/**
+ * The builtin traffic router: the server image in router mode, behind the apex Service `<md>`,
+ * splitting requests exactly by weight between revision Services. It reads its Routes from the
+ * ConfigMap `<md>-routes` through a watch (a weight change reaches the data path in well under a
+ * second) and writes per-pod stats into `<md>-stats`, which the operator's analysis reads.
+ *
+ * The router is always there while the ModelDeployment uses the builtin router, even at 100/0:
+ * a rollback is then a ConfigMap update the router sees at once, never a Service selector change
+ * waiting for endpoint propagation.
+ *
+ * Least privilege: the router's Role can get/list/watch its routes ConfigMap and get/patch its
+ * stats ConfigMap, by name, and nothing else. The operator creates the stats ConfigMap (empty;
+ * the router's pods own their keys), so the router needs no create.
+ */
+import type { ModelDeployment } from '../api/types.js';
+import { SERVER_UID } from '../desired/deployment.js';
+import { apexName, baseLabels, LABEL } from '../desired/names.js';
+import { ownerReferenceTo } from '../desired/owner.js';
+import { HTTP_PORT, METRICS_PORT, SERVICE_PORT } from '../desired/service.js';
+import type { DesiredOptions, KubeObject, KubeObjectMeta } from '../desired/types.js';
+import { routerName, routesConfigMapName, statsConfigMapName } from './names.js';
+import { routesFor } from './routes.js';
+import type { TrafficPlan, TrafficRouter } from './types.js';
+
+/** The data key of the routes ConfigMap (the router's format). */
+export const ROUTES_KEY = 'routes.json';
+/** Router pods: two, so one can be drained or rescheduled while the other routes. */
+export const ROUTER_REPLICAS = 2;
+/** Requests and limits of a router pod: a proxy, light on CPU and memory. */
+export const ROUTER_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
+/** How long a router keeps serving after SIGTERM, so endpoint removal propagates before it closes. */
+export const ROUTER_SHUTDOWN_DELAY_MS = 5_000;
+
+/** Labels of the router's objects and pods. */
+export function routerLabels(md: ModelDeployment): Record<string, string> {
+  return { ...baseLabels(md), [LABEL.name]: 'modelship-router', [LABEL.component]: 'router' };
+}
+
+/** The router pods' selector (no revision label: revision Services never select them). */
+export function routerSelector(md: ModelDeployment): Record<string, string> {
+  return { [LABEL.deployment]: md.metadata.name, [LABEL.component]: 'router' };
+}
+
+function meta(md: ModelDeployment, name: string, labels = routerLabels(md)): KubeObjectMeta {
+  return { name, namespace: md.metadata.namespace, labels, ownerReferences: [ownerReferenceTo(md)] };
+}
+
+/** The routes ConfigMap with the plan's Routes document. */
+export function routesConfigMapFor(md: ModelDeployment, plan: TrafficPlan): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(md, routesConfigMapName(md)),
+    data: { [ROUTES_KEY]: JSON.stringify(routesFor(md, plan)) },
+  };
+}
+
+/** The stats ConfigMap, created empty: each router pod merge-patches its own `<pod>.json` key. */
+export function statsConfigMapFor(md: ModelDeployment): KubeObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(md, statsConfigMapName(md)) };
+}
+
+/** The router's identity and its least-privilege Role and RoleBinding. */
+export function routerRbacFor(md: ModelDeployment): KubeObject[] {
+  const name = routerName(md);
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(md, name), automountServiceAccountToken: false },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: meta(md, name),
+      rules: [
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [routesConfigMapName(md)], verbs: ['get', 'list', 'watch'] },
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [statsConfigMapName(md)], verbs: ['get', 'patch'] },
+      ],
+    },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: meta(md, name),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: md.metadata.namespace }],
+    },
+  ];
+}
+
+/** The router Deployment: the server image with MODELSHIP_MODE=router, hardened like the servers. */
+export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions): KubeObject {
+  const labels = routerLabels(md);
+  const env = [
+    { name: 'MODELSHIP_MODE', value: 'router' },
+    { name: 'MODELSHIP_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'MODELSHIP_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: 'MODELSHIP_ROUTES_CONFIGMAP', value: routesConfigMapName(md) },
+    { name: 'MODELSHIP_STATS_CONFIGMAP', value: statsConfigMapName(md) },
+    { name: 'MODELSHIP_PORT', value: String(HTTP_PORT) },
+    { name: 'MODELSHIP_METRICS_PORT', value: String(METRICS_PORT) },
+    { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: String(ROUTER_SHUTDOWN_DELAY_MS) },
+  ];
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: meta(md, routerName(md)),
+    spec: {
+      replicas: ROUTER_REPLICAS,
+      revisionHistoryLimit: 2,
+      selector: { matchLabels: routerSelector(md) },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: routerName(md),
+          // The router talks to the API server (watch routes, patch stats): it needs its token.
+          automountServiceAccountToken: true,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 30 + Math.ceil(ROUTER_SHUTDOWN_DELAY_MS / 1000),
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: SERVER_UID,
+            runAsGroup: SERVER_UID,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'router',
+              image: options.routerImage ?? options.serverImage,
+              imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent',
+              ports: [
+                { name: 'http', containerPort: HTTP_PORT, protocol: 'TCP' },
+                { name: 'metrics', containerPort: METRICS_PORT, protocol: 'TCP' },
+              ],
+              env,
+              resources: ROUTER_RESOURCES,
+              // Ready only once it holds routes: a router without routes must not get requests.
+              readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 2 },
+              livenessProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: SERVER_UID,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                privileged: false,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+/** The apex Service `<md>`, in front of the router pods. */
+export function routerApexServiceFor(md: ModelDeployment): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: meta(md, apexName(md), baseLabels(md)),
+    spec: {
+      type: 'ClusterIP',
+      selector: routerSelector(md),
+      ports: [{ name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+/** The builtin router: ConfigMaps first (the router waits for its routes), then RBAC, Deployment, apex Service. */
+export function builtinRouter(options: DesiredOptions): TrafficRouter {
+  return {
+    objectsFor(md, plan) {
+      return [
+        routesConfigMapFor(md, plan),
+        statsConfigMapFor(md),
+        ...routerRbacFor(md),
+        routerDeploymentFor(md, options),
+        routerApexServiceFor(md),
+      ];
+    },
+  };
+}

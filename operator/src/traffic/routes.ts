@@ -1,0 +1,45 @@
+/**
+ * The Routes document the builtin router obeys (format: server-image/src/router/routes.ts),
+ * built from a traffic plan.
+ */
+import { createHash } from 'node:crypto';
+import type { ModelDeployment } from '../api/types.js';
+import { SERVICE_PORT } from '../desired/service.js';
+import type { Routes } from '../../../server-image/src/router/routes.js';
+import { canonicalJson } from '../rollout/revision.js';
+import { routeNameOf } from './names.js';
+import type { TrafficPlan } from './types.js';
+
+/** The in-cluster base URL of a revision's Service. */
+export function revisionUrl(md: ModelDeployment, revision: string): string {
+  return `http://${routeNameOf(md, revision)}.${md.metadata.namespace}.svc:${SERVICE_PORT}`;
+}
+
+/**
+ * The Routes document for a plan: one backend per weighted revision (weight 0 kept, so the mirror
+ * target is listed and a rollback is a weight change only), the mirror, and the sticky header.
+ *
+ * `generation` is derived from the content (48 bits of its sha256), so it changes with every
+ * change and stays the same for the same routes: the router echoes it in its stats, and equality
+ * tells the operator the change reached the data path, with no counter to keep anywhere.
+ */
+export function routesFor(md: ModelDeployment, plan: TrafficPlan): Routes {
+  if (!plan.weights.some((w) => w.percent > 0)) {
+    throw new Error(`build routes of ModelDeployment ${md.metadata.namespace}/${md.metadata.name}: no revision has a weight above 0`);
+  }
+  const body: Omit<Routes, 'generation'> = {
+    version: 1,
+    revisions: plan.weights.map((w) => ({ name: routeNameOf(md, w.revision), url: revisionUrl(md, w.revision), weight: w.percent })),
+  };
+  if (plan.mirror && plan.mirror.percent > 0) {
+    if (!plan.weights.some((w) => w.revision === plan.mirror!.revision)) {
+      throw new Error(`build routes of ModelDeployment ${md.metadata.namespace}/${md.metadata.name}: mirror revision ${plan.mirror.revision} has no weight entry`);
+    }
+    body.mirror = { revision: routeNameOf(md, plan.mirror.revision), percent: plan.mirror.percent };
+  }
+  const sticky = md.spec.traffic?.stickyHeader;
+  if (sticky !== undefined) body.stickyHeader = sticky.toLowerCase();
+  const generation = parseInt(createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 12), 16);
+  const { version, ...rest } = body;
+  return { version, generation, ...rest };
+}

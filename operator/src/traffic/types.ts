@@ -1,0 +1,29 @@
+/**
+ * The traffic-routing contract: one interface, one file per implementation (the builtin router,
+ * the Gateway API), in the manner of Flagger's pkg/router and Argo Rollouts' trafficrouting.
+ */
+import type { ModelDeployment } from '../api/types.js';
+import type { KubeObject } from '../desired/types.js';
+import type { TrafficWeight } from '../rollout/plan.js';
+
+/** Requests copied to a revision (responses discarded), as a percent of the requests routed elsewhere. */
+export interface TrafficMirror {
+  revision: string;
+  percent: number;
+}
+
+/**
+ * What traffic routing needs from a rollout decision. RolloutPlan satisfies it (its `weights` list
+ * the stable revision first); `mirror` is the canary's shadow or agreement sampling.
+ */
+export interface TrafficPlan {
+  /** Live traffic per revision, stable first; percents sum to 100. */
+  weights: TrafficWeight[];
+  mirror?: TrafficMirror;
+}
+
+/** Turns a traffic plan into the objects that realise it. Pure: no I/O, no clock. */
+export interface TrafficRouter {
+  /** Every object this implementation needs for the plan, in apply order, each owned by `md`. */
+  objectsFor(md: ModelDeployment, plan: TrafficPlan): KubeObject[];
+}
