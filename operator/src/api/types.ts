@@ -70,6 +70,8 @@ export interface RolloutSpec {
   retainPreviousSeconds?: number;
   /** Hold the rollout where it is. */
   paused?: boolean;
+  /** Hold the candidate at exactly this live weight (analysis still runs and can roll back). */
+  weight?: number;
   /** Allow a candidate whose inputs/outputs differ from the stable's. */
   allowContractChange?: boolean;
 }
@@ -130,13 +132,30 @@ export interface AnalysisStatus {
 export interface CanaryStatus {
   revision: string;
   model: RevisionModel;
-  phase: 'Shadow' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
+  /** Pending: warming up at weight 0, before any shadow or live traffic. */
+  phase: 'Pending' | 'Shadow' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
   weight: number;
+  /** Index into the steps; -1 before the first step (Pending, Shadow). */
   step: number;
   stepStartedAt?: string;
   readyReplicas: number;
   analysis?: AnalysisStatus;
   message?: string;
+  /** CamelCase reason of the latest decision. */
+  reason?: string;
+  /** Percent of requests mirrored to the candidate (0 when not mirroring). */
+  mirrorPercent?: number;
+  /** When the last analysis check was made. */
+  lastCheckAt?: string;
+  /** When the latest check passed with a window entirely inside the current step. */
+  passedAt?: string;
+  /** Failed checks during this rollout. */
+  failures?: number;
+  /** Consecutive inconclusive checks. */
+  inconclusive?: number;
+  lastResult?: 'Passed' | 'Failed' | 'Inconclusive';
+  /** The last check's figures, or every reason it did not pass. */
+  analysisMessage?: string;
 }
 
 export interface HistoryEntry {
@@ -159,6 +178,8 @@ export interface ModelDeploymentStatus {
   /** Revisions kept warm after promotion, until the given time. */
   retained?: { revision: string; until: string }[];
   url?: string;
+  /** The last one-shot action (modelship.dev/action annotation value) that was handled. */
+  lastAction?: string;
   /** For the scale subresource. */
   replicas?: number;
   selector?: string;

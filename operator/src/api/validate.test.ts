@@ -61,6 +61,7 @@ describe('validateModelDeployment', () => {
     ['step weight 0', (m) => { m.spec.rollout = { steps: [{ weight: 0 }] }; }, 'spec.rollout.steps[0].weight', />= 1/],
     ['maxErrorRate above 1', (m) => { m.spec.rollout = { analysis: { maxErrorRate: 2 } }; }, 'spec.rollout.analysis.maxErrorRate', /<= 1/],
     ['minAgreement below 0', (m) => { m.spec.rollout = { analysis: { minAgreement: -0.5 } }; }, 'spec.rollout.analysis.minAgreement', />= 0/],
+    ['fixed weight above 100', (m) => { m.spec.rollout = { weight: 101 }; }, 'spec.rollout.weight', /<= 100/],
     ['shadow percent 0', (m) => { m.spec.rollout = { shadowFirst: { percent: 0, seconds: 10 } }; }, 'spec.rollout.shadowFirst.percent', />= 1/],
     ['gateway-api without gatewayRef', (m) => { m.spec.traffic = { router: 'gateway-api' }; }, 'spec.traffic.gatewayRef', /required when spec.traffic.router is gateway-api/],
     ['gatewayRef with the builtin router', (m) => { m.spec.traffic = { router: 'builtin', gatewayRef: { name: 'gw' } }; }, 'spec.traffic.gatewayRef', /not allowed otherwise/],

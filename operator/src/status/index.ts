@@ -83,9 +83,9 @@ export function computeStatus(md: ModelDeployment, observed: Observed, plan: Rol
     status.canary = {
       revision: plan.candidate.revision,
       model: modelOf(plan.candidate),
-      phase: 'Progressing',
+      phase: 'Pending',
       weight,
-      step: 0,
+      step: -1,
       readyReplicas: candidateDeployment?.status?.readyReplicas ?? 0,
       message: plan.message,
     };

@@ -164,7 +164,7 @@ describe('computeStatus', () => {
       const status = computeStatus(v2, observed, p, T0);
       expect(conditions(status)).toEqual({ Ready: ['True', 'Available'], Reconciling: ['False', 'Stalled'], Stalled: ['True', 'ModelVerificationFailed'] });
       expect(status.conditions!.find((c) => c.type === 'Stalled')!.message).toContain(`revision ${r2}`);
-      expect(status.canary).toMatchObject({ revision: r2, phase: 'Progressing', weight: 0 });
+      expect(status.canary).toMatchObject({ revision: r2, phase: 'Pending', weight: 0, step: -1 });
       expect(status.traffic).toEqual([{ revision: rev, percent: 100 }, { revision: r2, percent: 0 }]);
     });
   });
@@ -202,7 +202,18 @@ describe('status against the CRD schema', () => {
     const invalid = invalidSpecStatus(md, [{ path: 'spec.replicas', message: 'must be >= 0' }], T0);
     expect(rolling.canary).toBeDefined();
     expect(afterPromotion.retained).toHaveLength(1);
-    for (const status of [steady, rolling, afterPromotion, invalid]) {
+    // Everything the canary state machine keeps in status.canary between reconciles.
+    const canary = {
+      ...rolling,
+      lastAction: 'promote@2026-11-21T06:00:00Z',
+      canary: {
+        ...rolling.canary!, phase: 'Progressing' as const, step: 1, weight: 50, mirrorPercent: 50, stepStartedAt: T0.toISOString(),
+        lastCheckAt: T0.toISOString(), passedAt: T0.toISOString(), failures: 1, inconclusive: 2, lastResult: 'Passed' as const,
+        analysisMessage: 'error rate 0.0% <= 1.0%', reason: 'StepPassed', message: 'step 2 of 2',
+        analysis: { requests: 120, errorRate: 0, latencyP99Ms: 12.5, agreement: 0.99, failures: 1, lastResult: 'Passed' as const, message: 'ok' },
+      },
+    };
+    for (const status of [steady, rolling, afterPromotion, invalid, canary]) {
       expect(validateModelDeployment({ ...md, status }).errors).toEqual([]);
     }
   });
