@@ -72,6 +72,10 @@ describe('validateRequest accepts', () => {
     expect(prepared.rows).toBe(2);
   });
 
+  test('an empty outputs list as every output', () => {
+    expect(validateRequest(twoInputs, { inputs: [x(1), k(1)], outputs: [] }, true).outputs).toEqual(['scaled', 'total']);
+  });
+
   test('requested outputs in the requested order', () => {
     const prepared = validateRequest(twoInputs, { inputs: [x(1), k(1)], outputs: [{ name: 'total' }, { name: 'scaled' }] }, true);
     expect(prepared.outputs).toEqual(['total', 'scaled']);

@@ -98,7 +98,8 @@ export function validateRequest(sig: ModelSignature, request: InferRequest, batc
 
   const modelOutputs = sig.outputs.map((t) => t.name);
   let outputs = modelOutputs;
-  if (request.outputs !== undefined) {
+  // An empty list asks for nothing in particular, like no list: every output.
+  if (request.outputs !== undefined && (!Array.isArray(request.outputs) || request.outputs.length > 0)) {
     if (!Array.isArray(request.outputs)) throw invalid('requested outputs must be a list');
     outputs = request.outputs.map((o) => o.name);
     const seen = new Set<string>();
