@@ -28,6 +28,8 @@ const KUBECONFIG = path.resolve('.state/cluster/kubeconfig');
 
 /** One wrk run's figures (latencies in µs). */
 interface WrkResult {
+  /** CPU µs the proxy (router or nginx) spent per request; 0 for direct runs. */
+  cpuUsPerRequest?: number;
   requests: number;
   seconds: number;
   rps: number;
@@ -141,6 +143,23 @@ done = function(summary, latency, requests)
 end
 `;
 
+const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+/** CPU time (µs) used so far by a process and its children (nginx's workers), from /proc. */
+function cpuMicros(pid: number): number {
+  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  let ticks = 0;
+  for (const p of [pid, ...kids]) {
+    try {
+      const fields = fs.readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // exited between listing and reading
+    }
+  }
+  return ticks * TICK_US;
+}
+
 function wrk(url: string, lua: string, connections: number, seconds: number): WrkResult {
   const script = path.join(work, 'post.lua');
   fs.writeFileSync(script, lua);
@@ -217,6 +236,8 @@ async function clusterApi(): Promise<{ api: CoreV1Api; reason?: undefined } | { 
 /** The figures of one contestant in one scenario (medians over rounds; latencies in µs). */
 interface Summary {
   rps: number;
+  /** Proxy CPU µs per request (median over rounds); robust to how much CPU the proxy was given. */
+  cpuUsPerRequest?: number;
   loadedP50us: number;
   loadedP99us: number;
   p50us: number;
@@ -249,7 +270,7 @@ async function runScenario(sc: Scenario) {
   const proxy = startNginx(
     `proxy-${sc.name}`,
     `  upstream split { server 127.0.0.1:${sc.canaryPort} weight=10; server 127.0.0.1:${sc.stablePort} weight=90; keepalive 256; }
-  server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://split; proxy_http_version 1.1; proxy_set_header Connection ""; } }`,
+  server { listen 127.0.0.1:${nginxPort}; location / { proxy_pass http://split; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_request_buffering off; } }`,
   );
   const routesFile = path.join(work, `routes-${sc.name}.json`);
   fs.writeFileSync(routesFile, routesDoc(1, sc.canaryPort, sc.stablePort, 10));
@@ -265,9 +286,14 @@ async function runScenario(sc: Scenario) {
   const throughput: Record<Name, WrkResult[]> = { direct: [], nginx: [], router: [] };
   const latency: Record<Name, WrkResult[]> = { direct: [], nginx: [], router: [] };
   for (const name of names) wrk(targets[name], sc.lua, CONNECTIONS, 2); // warm-up: pools, JIT
+  const pids: Partial<Record<Name, number>> = { nginx: proxy.pid, router: router.child.pid };
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of names) {
-      throughput[name].push(wrk(targets[name], sc.lua, CONNECTIONS, SECONDS));
+      const pid = pids[name];
+      const cpuBefore = pid ? cpuMicros(pid) : 0;
+      const run = wrk(targets[name], sc.lua, CONNECTIONS, SECONDS);
+      if (pid) run.cpuUsPerRequest = Math.round((cpuMicros(pid) - cpuBefore) / Math.max(1, run.requests));
+      throughput[name].push(run);
       latency[name].push(wrk(targets[name], sc.lua, 1, Math.max(3, SECONDS / 2)));
       console.log(`${sc.name} round ${round + 1}/${ROUNDS} ${name}: ${Math.round(throughput[name].at(-1)!.rps)} req/s at ${CONNECTIONS} conns, p50 ${latency[name].at(-1)!.p50} µs at 1 conn`);
     }
@@ -276,10 +302,10 @@ async function runScenario(sc: Scenario) {
   await stop(router.child);
   await stop(proxy);
   const routed = { canary: stats.revisions.canary?.live.requests ?? 0, stable: stats.revisions.stable?.live.requests ?? 0 };
-  const med = (xs: WrkResult[], k: keyof WrkResult) => median(xs.map((x) => x[k]));
+  const med = (xs: WrkResult[], k: Exclude<keyof WrkResult, 'cpuUsPerRequest'>) => median(xs.map((x) => x[k]));
   const errors = (n: Name) => [...throughput[n], ...latency[n]].reduce((a, x) => a + x.errors + x.non2xx, 0);
   const summary = Object.fromEntries(
-    names.map((n) => [n, { rps: Math.round(med(throughput[n], 'rps')), loadedP50us: med(throughput[n], 'p50'), loadedP99us: med(throughput[n], 'p99'), p50us: med(latency[n], 'p50'), p99us: med(latency[n], 'p99'), errors: errors(n) }]),
+    names.map((n) => [n, { rps: Math.round(med(throughput[n], 'rps')), cpuUsPerRequest: n === 'direct' ? undefined : median(throughput[n].map((x) => x.cpuUsPerRequest ?? 0)), loadedP50us: med(throughput[n], 'p50'), loadedP99us: med(throughput[n], 'p99'), p50us: med(latency[n], 'p50'), p99us: med(latency[n], 'p99'), errors: errors(n) }]),
   ) as Record<Name, Summary>;
   return {
     name: sc.name,
@@ -417,7 +443,7 @@ async function main(): Promise<void> {
   const result = {
     time: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10), node: process.version, nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim() },
-    setup: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, split: '10/90', proxies: 'nginx worker_processes 1, upstream weights, keepalive 256; router: 1 process', load: 'wrk -t1' },
+    setup: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, split: '10/90', proxies: 'nginx worker_processes 1, upstream weights, keepalive 256, proxy_request_buffering off; router: 1 process', load: 'wrk -t1' },
     targets: { routerVsNginxThroughput: '>= 0.8', rollbackP99Ms: '< 1000' },
     scenarios,
     rollbackMs: { file: fileRollback, configMap: cmRollback },
@@ -430,9 +456,9 @@ async function main(): Promise<void> {
 
 ${s.description}
 
-| target | req/s (${CONNECTIONS} conns) | p50 / p99 under load | p50 / p99 at 1 conn | errors |
-|---|---:|---:|---:|---:|
-${(['direct', 'nginx', 'router'] as const).map((n) => `| ${n} | ${s.summary[n].rps} | ${ms(s.summary[n].loadedP50us)} / ${ms(s.summary[n].loadedP99us)} ms | ${ms(s.summary[n].p50us, 3)} / ${ms(s.summary[n].p99us, 3)} ms | ${s.summary[n].errors} |`).join('\n')}
+| target | req/s (${CONNECTIONS} conns) | proxy CPU per request | p50 / p99 under load | p50 / p99 at 1 conn | errors |
+|---|---:|---:|---:|---:|---:|
+${(['direct', 'nginx', 'router'] as const).map((n) => `| ${n} | ${s.summary[n].rps} | ${s.summary[n].cpuUsPerRequest === undefined ? '–' : `${s.summary[n].cpuUsPerRequest} µs`} | ${ms(s.summary[n].loadedP50us)} / ${ms(s.summary[n].loadedP99us)} ms | ${ms(s.summary[n].p50us, 3)} / ${ms(s.summary[n].p99us, 3)} ms | ${s.summary[n].errors} |`).join('\n')}
 
 - Router throughput vs nginx: **${(s.routerVsNginxThroughput * 100).toFixed(1)} %** (target ≥ 80 %).
 - Added latency at 1 connection, p50 / p99: router ${s.routerAddedLatencyUs.p50} / ${s.routerAddedLatencyUs.p99} µs; nginx ${s.nginxAddedLatencyUs.p50} / ${s.nginxAddedLatencyUs.p99} µs.
@@ -445,7 +471,15 @@ ${result.time} · ${result.machine.cpus} CPUs (${result.machine.model}), load av
 "direct" is the stable backend without a proxy (the baseline); "nginx" and "router" do the same
 10/90 split to the same two backends. Same load generator (wrk -t1; ${CONNECTIONS} connections for
 throughput, 1 connection for latency), ${ROUNDS} alternating rounds of ${SECONDS} s, medians. nginx runs
-1 worker (upstream weights, keep-alive pool); the router is 1 Node process.
+1 worker (upstream weights, keep-alive pool, request bodies streamed like the router does:
+\`proxy_request_buffering off\`; with nginx's default buffering, every request with a body of a few
+KB waited ~40 ms for a delayed ACK from the Node backends, which would flatter the router); the
+router is 1 Node process.
+
+"Proxy CPU per request" is user+system CPU time of the proxy process (nginx: master and worker)
+divided by the requests it served, from /proc. It is the figure least disturbed by other load on
+the machine: when the CPU is contended, each process gets a similar share of it, so throughput
+follows 1 / (CPU per request). The load average above says how contended this run was.
 
 ${scenarios.map(section).join('\n')}
 ## Rollback latency

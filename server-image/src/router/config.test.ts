@@ -1,0 +1,76 @@
+import { parseRouterConfig } from './config.js';
+
+describe('parseRouterConfig', () => {
+  it('fills defaults for a ConfigMap source', () => {
+    expect(parseRouterConfig({ MODELSHIP_ROUTES_CONFIGMAP: 'digits-routes', MODELSHIP_NAMESPACE: 'ml' }, 'digits-router-abc')).toEqual({
+      host: '0.0.0.0',
+      port: 8080,
+      metricsPort: 9090,
+      source: { kind: 'configmap', namespace: 'ml', name: 'digits-routes' },
+      statsConfigMap: 'digits-routes-stats',
+      statsIntervalMs: 5000,
+      podName: 'digits-router-abc',
+      timeoutMs: 30_000,
+      mirrorTimeoutMs: 30_000,
+      mirrorMaxBytes: 16 * 1024 * 1024,
+      maxMirrorsInFlight: 256,
+      maxSocketsPerBackend: 512,
+      logLevel: 'info',
+      shutdownDelayMs: 0,
+      shutdownTimeoutMs: 25_000,
+    });
+  });
+
+  it('reads every override', () => {
+    const c = parseRouterConfig(
+      {
+        MODELSHIP_ROUTES_FILE: '/etc/routes.json',
+        MODELSHIP_HOST: '127.0.0.1',
+        MODELSHIP_PORT: '0',
+        MODELSHIP_METRICS_PORT: '9191',
+        MODELSHIP_ROUTER_TIMEOUT_MS: '500',
+        MODELSHIP_ROUTER_MIRROR_MAX_BYTES: '1024',
+        MODELSHIP_ROUTER_MAX_MIRRORS_IN_FLIGHT: '4',
+        MODELSHIP_ROUTER_MAX_SOCKETS: '8',
+        MODELSHIP_LOG_LEVEL: 'debug',
+        MODELSHIP_POD_NAME: 'p1',
+        MODELSHIP_SHUTDOWN_DELAY_MS: '100',
+      },
+      'host',
+    );
+    expect(c).toMatchObject({
+      host: '127.0.0.1',
+      port: 0,
+      metricsPort: 9191,
+      source: { kind: 'file', path: '/etc/routes.json' },
+      timeoutMs: 500,
+      mirrorTimeoutMs: 500,
+      mirrorMaxBytes: 1024,
+      maxMirrorsInFlight: 4,
+      maxSocketsPerBackend: 8,
+      logLevel: 'debug',
+      podName: 'p1',
+      shutdownDelayMs: 100,
+    });
+    // Stats are published through the API server only: a file source has nowhere to write them.
+    expect(c.statsConfigMap).toBeUndefined();
+  });
+
+  it('turns the stats writer off with interval 0 and honours a stats ConfigMap name', () => {
+    const base = { MODELSHIP_ROUTES_CONFIGMAP: 'r', MODELSHIP_NAMESPACE: 'ns' };
+    expect(parseRouterConfig({ ...base, MODELSHIP_STATS_INTERVAL_MS: '0' }, 'h').statsConfigMap).toBeUndefined();
+    expect(parseRouterConfig({ ...base, MODELSHIP_STATS_CONFIGMAP: 'other' }, 'h').statsConfigMap).toBe('other');
+  });
+
+  it.each([
+    [{}, 'MODELSHIP_ROUTES_CONFIGMAP or MODELSHIP_ROUTES_FILE: one is required'],
+    [{ MODELSHIP_ROUTES_CONFIGMAP: 'r', MODELSHIP_ROUTES_FILE: 'f' }, 'set only one'],
+    [{ MODELSHIP_ROUTES_CONFIGMAP: 'r' }, 'MODELSHIP_NAMESPACE: required'],
+    [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_PORT: '70000' }, 'MODELSHIP_PORT: must be an integer between 0 and 65535, got "70000"'],
+    [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_ROUTER_TIMEOUT_MS: '1.5' }, 'MODELSHIP_ROUTER_TIMEOUT_MS'],
+    [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_LOG_LEVEL: 'loud' }, 'MODELSHIP_LOG_LEVEL: must be one of'],
+    [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_POD_NAME: 'a/b' }, 'MODELSHIP_POD_NAME'],
+  ])('rejects %j naming the variable', (env, message) => {
+    expect(() => parseRouterConfig(env, 'h')).toThrow(message);
+  });
+});
