@@ -139,6 +139,7 @@ describe('verdictOf', () => {
     ['too few requests', { requests: 12, latencyP99Ms: 900 }, false, 'Inconclusive', ['12 requests < 50 minimum']],
     ['no traffic at all', {}, false, 'Inconclusive', ['0 requests < 50 minimum']],
     ['failing every request at low traffic', { requests: 3, errors: 3 }, false, 'Failed', ['3 errors in 3 requests: more than 1% of the 50 minimum']],
+    ['one stray error at low traffic', { requests: 10, errors: 1 }, false, 'Inconclusive', ['10 requests < 50 minimum']],
     ['disagreeing early in shadow', { requests: 10, compared: 10, agreed: 7 }, true, 'Failed', ['3 of 10 mirrored responses disagreed: more than 2% of the 50 minimum']],
     ['shadow without comparisons', { requests: 80 }, true, 'Inconclusive', ['0 mirrored responses compared < 50 minimum']],
     ['live without mirroring: agreement not judged', { requests: 80 }, false, 'Passed', []],

@@ -27,6 +27,12 @@ export interface AnalysisLimits {
   minAgreement?: number;
 }
 
+/**
+ * Fewest errors (or disagreements) that fail a check below minRequests: one or two stray errors
+ * at low traffic leave it Inconclusive rather than count towards a rollback.
+ */
+export const MIN_EARLY_FAILURES = 3;
+
 /** The CRD's defaults for spec.rollout.analysis. */
 export const ANALYSIS_DEFAULTS = { intervalSeconds: 10, maxErrorRate: 0.01, minRequests: 50, failureLimit: 2 } as const;
 
@@ -242,8 +248,9 @@ function stableNote(stable: WindowFigures | undefined, pick: (f: WindowFigures) 
  * The verdict of one check on the candidate's figures against the limits.
  *
  * - Failed when any limit is broken, with every broken limit as a reason. Errors fail even below
- *   minRequests when they alone exceed what minRequests requests would allow (a candidate failing
- *   every request at low traffic is not "inconclusive").
+ *   minRequests when they alone exceed what minRequests requests would allow and number at least
+ *   {@link MIN_EARLY_FAILURES} (a candidate failing every request at low traffic is not
+ *   "inconclusive"; one stray error is).
  * - Agreement (when minAgreement is set) is judged once minRequests mirrored responses were
  *   compared, or earlier when the disagreements alone exceed what minRequests would allow.
  * - Inconclusive when fewer than minRequests requests were seen, or when agreement is required
@@ -262,7 +269,7 @@ export function verdictOf(
 
   if (enough && candidate.errorRate !== undefined && candidate.errorRate > limits.maxErrorRate) {
     failures.push(`error rate ${percent(candidate.errorRate)} > ${percent(limits.maxErrorRate)}${stableNote(stable, (f) => f.errorRate === undefined ? undefined : percent(f.errorRate))}`);
-  } else if (!enough && candidate.errors > limits.maxErrorRate * limits.minRequests) {
+  } else if (!enough && candidate.errors >= MIN_EARLY_FAILURES && candidate.errors > limits.maxErrorRate * limits.minRequests) {
     failures.push(`${candidate.errors} errors in ${candidate.requests} requests: more than ${percent(limits.maxErrorRate)} of the ${limits.minRequests} minimum`);
   }
   if (enough && limits.maxLatencyP99Ms !== undefined && candidate.latencyP99Ms !== undefined && candidate.latencyP99Ms > limits.maxLatencyP99Ms) {
@@ -272,7 +279,7 @@ export function verdictOf(
     const disagreed = candidate.compared - candidate.agreed;
     if (candidate.compared >= limits.minRequests && candidate.agreement! < limits.minAgreement) {
       failures.push(`agreement ${percent(candidate.agreement!)} < ${percent(limits.minAgreement)} (${candidate.agreed}/${candidate.compared} mirrored responses agreed)`);
-    } else if (candidate.compared < limits.minRequests && disagreed > (1 - limits.minAgreement) * limits.minRequests) {
+    } else if (candidate.compared < limits.minRequests && disagreed >= MIN_EARLY_FAILURES && disagreed > (1 - limits.minAgreement) * limits.minRequests) {
       failures.push(`${disagreed} of ${candidate.compared} mirrored responses disagreed: more than ${percent(1 - limits.minAgreement)} of the ${limits.minRequests} minimum`);
     } else if (requireAgreement && candidate.compared < limits.minRequests) {
       undecided.push(`${candidate.compared} mirrored responses compared < ${limits.minRequests} minimum`);
