@@ -1,5 +1,6 @@
 import type { ModelMetadata } from '../../../server-image/src/dataplane/types.js';
-import { checkContract, contractDifferences } from './contract.js';
+import { RouterStats } from '../../../server-image/src/router/stats.js';
+import { checkContract, contractDifferences, modelMetadataOf } from './contract.js';
 
 /** Metadata shaped like the digits classifier's (64 pixel features → label + probabilities). */
 const DIGITS: ModelMetadata = {
@@ -66,5 +67,25 @@ describe('checkContract', () => {
     [undefined, undefined, 'model metadata of the stable and candidate not known yet'],
   ])('is Unknown (never a pass) while metadata is missing: %#', (stable, candidate, message) => {
     expect(checkContract(stable, candidate, true)).toEqual({ status: 'Unknown', differences: [], message });
+  });
+});
+
+describe('modelMetadataOf', () => {
+  const doc = (pod: string, time: string, models?: unknown) => {
+    const d = new RouterStats(pod, new Date('2026-11-21T06:00:00.000Z')).snapshot(new Date(time), 1);
+    return models === undefined ? d : Object.assign(d, { models });
+  };
+
+  it('reads the newest well-formed metadata of a route from the stats documents', () => {
+    const older = doc('router-a', '2026-11-21T06:00:05.000Z', { 'digits-aaaaaaaaaa': { metadata: { ...DIGITS, name: 'old' } } });
+    const newer = doc('router-b', '2026-11-21T06:00:09.000Z', { 'digits-aaaaaaaaaa': { metadata: DIGITS } });
+    const broken = doc('router-c', '2026-11-21T06:00:10.000Z', { 'digits-aaaaaaaaaa': { metadata: { name: 'x', inputs: 'nope', outputs: [] } } });
+    expect(modelMetadataOf([older, broken, newer], 'digits-aaaaaaaaaa')).toEqual(DIGITS);
+  });
+
+  it('is undefined for routers that do not report metadata yet, so the gate stays Unknown', () => {
+    const plain = doc('router-a', '2026-11-21T06:00:05.000Z');
+    expect(modelMetadataOf([plain], 'digits-aaaaaaaaaa')).toBeUndefined();
+    expect(checkContract(modelMetadataOf([plain], 'digits-aaaaaaaaaa'), DIGITS).status).toBe('Unknown');
   });
 });

@@ -10,6 +10,7 @@
  *   response must still have the shape clients were promised.
  */
 import type { ModelMetadata, TensorMetadata } from '../../../server-image/src/dataplane/types.js';
+import type { RouterStatsDocument } from '../../../server-image/src/router/stats.js';
 
 /**
  * The gate's outcome. `Unknown` (a revision's metadata has not been read yet) holds the candidate
@@ -82,4 +83,28 @@ export function checkContract(
   const list = differences.join('; ');
   if (allowContractChange) return { status: 'Allowed', differences, message: `contract change allowed by spec.rollout.allowContractChange: ${list}` };
   return { status: 'Incompatible', differences, message: `candidate breaks the stable contract (set spec.rollout.allowContractChange to allow): ${list}` };
+}
+
+function isTensorList(v: unknown): v is TensorMetadata[] {
+  return Array.isArray(v) && v.every((t) => typeof t === 'object' && t !== null &&
+    typeof (t as TensorMetadata).name === 'string' && typeof (t as TensorMetadata).datatype === 'string' &&
+    Array.isArray((t as TensorMetadata).shape) && (t as TensorMetadata).shape.every((d) => Number.isInteger(d)));
+}
+
+/**
+ * A revision's V2 metadata as the router reports it in its stats documents, under the proposed
+ * member `models: {"<route>": {"metadata": <GET /v2/models/{name} body>}}`. The newest document
+ * (by `time`) that carries well-formed metadata for the route wins; undefined when none does yet
+ * (routers that predate the member included), which keeps the contract gate at Unknown.
+ */
+export function modelMetadataOf(documents: RouterStatsDocument[], route: string): ModelMetadata | undefined {
+  const newestFirst = [...documents].sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
+  for (const doc of newestFirst) {
+    const models = (doc as unknown as { models?: Record<string, { metadata?: unknown }> }).models;
+    const m = models?.[route]?.metadata as Partial<ModelMetadata> | undefined;
+    if (m && typeof m.name === 'string' && isTensorList(m.inputs) && isTensorList(m.outputs)) {
+      return { name: m.name, versions: Array.isArray(m.versions) ? m.versions : [], platform: typeof m.platform === 'string' ? m.platform : '', inputs: m.inputs, outputs: m.outputs };
+    }
+  }
+  return undefined;
 }
