@@ -138,9 +138,12 @@ export function watchRoutesConfigMap(kc: KubeConfig, namespace: string, name: st
         },
         (err: unknown) => {
           if (stopped) return;
+          // A watch that held for a while was healthy: the next failure starts the backoff afresh.
+          const lasted = Date.now() - watchStarted >= 1000;
+          if (lasted) failures = 0;
           const aborted = err && (err as Error).name === 'AbortError';
           if (err && !aborted) retry(`watch ended: ${(err as Error).message ?? String(err)}`);
-          else if (Date.now() - watchStarted < 1000) retry('watch closed at once');
+          else if (!lasted) retry('watch closed at once');
           else void start();
         },
       );
