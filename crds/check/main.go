@@ -21,6 +21,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
@@ -31,6 +32,9 @@ type testCase struct {
 	Name   string                 `json:"name"`
 	Object map[string]interface{} `json:"object"`
 	Errors []string               `json:"errors"`
+	// For valid cases: the object after the API server's defaulting (the revision hash is computed
+	// from it, so offline and in-cluster defaulting must agree).
+	Defaulted map[string]interface{} `json:"defaulted,omitempty"`
 }
 
 func main() {
@@ -57,6 +61,14 @@ func main() {
 	}
 	failed := 0
 	for _, c := range cases {
+		if c.Defaulted != nil {
+			got := schema.defaulted(c.Object)
+			if !apiequality.Semantic.DeepEqual(got, c.Defaulted) {
+				failed++
+				gotJSON, _ := utiljson.Marshal(got)
+				fmt.Printf("MISMATCH %s: defaulted object differs; API server code gives %s\n", c.Name, gotJSON)
+			}
+		}
 		got := failingPaths(schema.validate(c.Object))
 		want := slices.Clone(c.Errors)
 		slices.Sort(want)
@@ -110,9 +122,14 @@ func loadCRD(path string) (*crdSchema, error) {
 	return &crdSchema{structural, openAPI, cel.NewValidator(structural, true, celconfig.PerCallLimit)}, nil
 }
 
-func (s *crdSchema) validate(obj map[string]interface{}) field.ErrorList {
+func (s *crdSchema) defaulted(obj map[string]interface{}) map[string]interface{} {
 	obj = deepCopy(obj)
 	structuraldefaulting.Default(obj, s.structural)
+	return obj
+}
+
+func (s *crdSchema) validate(obj map[string]interface{}) field.ErrorList {
+	obj = s.defaulted(obj)
 	errs := apiservervalidation.ValidateCustomResource(nil, obj, s.openAPI)
 	celErrs, _ := s.cel.Validate(context.Background(), nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	return append(errs, celErrs...)

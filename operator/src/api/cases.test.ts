@@ -12,6 +12,8 @@ interface Case {
   name: string;
   object: unknown;
   errors: string[];
+  /** For valid cases: the object after the API server's defaulting. */
+  defaulted?: unknown;
 }
 
 const cases = JSON.parse(readFileSync(join(findCrdPath(), '..', 'check', 'cases.json'), 'utf8')) as Case[];
@@ -23,7 +25,10 @@ describe('cases shared with the API server check', () => {
   });
 
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    const paths = [...new Set(validateModelDeployment(c.object).errors.map((e) => e.path))].sort();
+    const result = validateModelDeployment(c.object);
+    const paths = [...new Set(result.errors.map((e) => e.path))].sort();
     expect(paths).toEqual(c.errors);
+    // The revision hash is computed from the defaulted spec: offline defaults must be the API server's.
+    if (c.errors.length === 0) expect(result.value).toEqual(c.defaulted);
   });
 });

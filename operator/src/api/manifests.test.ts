@@ -1,4 +1,7 @@
+import { parse } from 'yaml';
+import { revisionOf } from '../rollout/revision.js';
 import { validateManifest } from './manifests.js';
+import { validateModelDeployment } from './validate.js';
 
 const SHA = 'cb28a3ead0c4a7869fe07a4a73b6c5f2b69ea3aa17c7a950f3153d42c8032b1b';
 const GOOD = `apiVersion: modelship.dev/v1alpha1
@@ -9,8 +12,16 @@ spec:
 `;
 
 describe('validateManifest', () => {
-  it('passes a valid ModelDeployment and names it', () => {
-    expect(validateManifest('md.yaml', GOOD)).toEqual({ ok: true, checked: 1, lines: ['md.yaml: doc 1: ModelDeployment ml/digits: valid'] });
+  const rev = revisionOf(validateModelDeployment(parse(GOOD)).value!);
+
+  it('passes a valid ModelDeployment and names it with the revision it will get in the cluster', () => {
+    expect(validateManifest('md.yaml', GOOD)).toEqual({ ok: true, checked: 1, lines: [`md.yaml: doc 1: ModelDeployment ml/digits: valid (revision ${rev})`] });
+  });
+
+  it('computes the revision from the defaulted spec, so writing a default out changes nothing', () => {
+    const explicit = GOOD.replace('spec:\n', 'spec:\n  server: {batching: {maxBatchSize: 32, maxLatencyMs: 5}}\n');
+    expect(explicit).not.toBe(GOOD);
+    expect(validateManifest('md.yaml', explicit).lines).toEqual([`md.yaml: doc 1: ModelDeployment ml/digits: valid (revision ${rev})`]);
   });
 
   it('reports each error as file: doc N: path: message, skipping other kinds', () => {
@@ -31,7 +42,7 @@ spec:
     expect(report.ok).toBe(false);
     expect(report.checked).toBe(2);
     expect(report.lines).toEqual([
-      'all.yaml: doc 2: ModelDeployment ml/digits: valid',
+      `all.yaml: doc 2: ModelDeployment ml/digits: valid (revision ${rev})`,
       'all.yaml: doc 3: spec.model.sha256: must be 64 lowercase hex characters (the SHA-256 of the model file)',
       'all.yaml: doc 3: spec.replicas: spec.replicas and spec.autoscaling are mutually exclusive: set one of them',
       'all.yaml: doc 3: spec.model.uri: scheme must be one of https, http, pvc, file',

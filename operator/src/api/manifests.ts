@@ -3,13 +3,14 @@
  * ModelDeployment document is checked against the CRD; other kinds are skipped.
  */
 import { parseAllDocuments } from 'yaml';
+import { revisionOf } from '../rollout/revision.js';
 import { GROUP, KIND } from './types.js';
 import { validateModelDeployment, type ValidationResult } from './validate.js';
 
 /** The outcome for one file: one line per finding, and whether all its ModelDeployments are valid. */
 export interface ManifestReport {
   ok: boolean;
-  /** `file: doc N: spec.model.sha256: must ...` for errors, `file: doc N: ModelDeployment ns/name: valid` for passes. */
+  /** `file: doc N: spec.model.sha256: must ...` for errors, `file: doc N: ModelDeployment ns/name: valid (revision <rev>)` for passes. */
   lines: string[];
   checked: number;
 }
@@ -40,7 +41,8 @@ export function validateManifest(
     const meta = (head.metadata ?? {}) as Record<string, unknown>;
     const name = `${KIND} ${typeof meta.namespace === 'string' ? `${meta.namespace}/` : ''}${String(meta.name ?? '(unnamed)')}`;
     if (result.ok) {
-      lines.push(`${where}: ${name}: valid`);
+      // Defaults are applied exactly as the API server applies them, so this is the in-cluster revision.
+      lines.push(`${where}: ${name}: valid (revision ${revisionOf(result.value!)})`);
     } else {
       ok = false;
       lines.push(...result.errors.map((e) => `${where}: ${e.path}: ${e.message}`));
