@@ -43,7 +43,8 @@ describe('WorkerPool', () => {
     expect(idles).toBe(2);
     const first = pool.run([input], ['label'], false);
     const second = pool.run([input], ['label'], false);
-    expect(pool.busyCount()).toBe(2);
+    expect(pool.idleCount()).toBe(0);
+    expect(pool.liveCount()).toBe(2);
     await expect(pool.run([input], ['label'], false)).rejects.toThrow(/no inference worker is free/);
     const [a, b] = await Promise.all([first, second]);
     expect(a).toEqual(b);

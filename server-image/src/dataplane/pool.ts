@@ -97,11 +97,6 @@ export class WorkerPool {
     return this.slots.filter((s) => s.state === 'idle' || s.state === 'busy').length;
   }
 
-  /** Workers running a request now. */
-  busyCount(): number {
-    return this.slots.filter((s) => s.state === 'busy').length;
-  }
-
   /**
    * Run one request on an idle worker (round-robin among idle ones). `owned` says the caller will
    * not read the input data again, so its buffers may be transferred instead of copied.
