@@ -37,6 +37,10 @@ describe('validateModelDeployment', () => {
     expect(result.value!.spec.rollout?.steps).toEqual([{ weight: 10, pauseSeconds: 30 }, { weight: 50, pauseSeconds: 60 }]);
   });
 
+  it('ignores status: a stale or foreign status never makes a spec invalid', () => {
+    expect(validateModelDeployment({ ...valid(), status: { phase: 'whatever', conditions: 'not a list' } }).errors).toEqual([]);
+  });
+
   it('does not modify its argument', () => {
     const md = valid();
     validateModelDeployment(md);

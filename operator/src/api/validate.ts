@@ -32,8 +32,17 @@ const PATTERN_HINTS: Record<string, string> = {
     'must be a Kubernetes quantity such as 500m, 2 or 512Mi',
 };
 
+/** What a validator checks beyond metadata and spec. */
+export interface ValidatorOptions {
+  /**
+   * Also check status against the schema. Off by default: status is the operator's own output,
+   * and a status problem must never make a user's spec look invalid.
+   */
+  checkStatus?: boolean;
+}
+
 /** Compile a validator for the CRD at `crdPath`. */
-export function compileValidator(crdPath: string = findCrdPath()): (obj: unknown) => ValidationResult {
+export function compileValidator(crdPath: string = findCrdPath(), options: ValidatorOptions = {}): (obj: unknown) => ValidationResult {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
   addFormats(ajv);
   const check: ValidateFunction = ajv.compile(toJsonSchema(openApiSchemaOf(readCrd(crdPath))));
@@ -41,6 +50,7 @@ export function compileValidator(crdPath: string = findCrdPath()): (obj: unknown
     const value = structuredClone(obj);
     const errors: ValidationError[] = [];
     const root = value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+    if (root && !options.checkStatus) delete root.status;
     if (root?.apiVersion !== API_VERSION) errors.push({ path: 'apiVersion', message: `must be ${API_VERSION}` });
     if (root?.kind !== KIND) errors.push({ path: 'kind', message: `must be ${KIND}` });
     const name = (root?.metadata as Record<string, unknown> | undefined)?.name;
@@ -56,7 +66,7 @@ export function compileValidator(crdPath: string = findCrdPath()): (obj: unknown
 
 let defaultValidator: ((obj: unknown) => ValidationResult) | undefined;
 
-/** Validate against the CRD found by findCrdPath (compiled once per process). */
+/** Validate metadata and spec against the CRD found by findCrdPath (compiled once per process). */
 export function validateModelDeployment(obj: unknown): ValidationResult {
   defaultValidator ??= compileValidator();
   return defaultValidator(obj);

@@ -189,7 +189,8 @@ describe('status against the CRD schema', () => {
   // A status field the CRD does not declare is pruned by the API server, so the next reconcile
   // would see a difference and write again forever. Every status we produce must fit the schema.
   it('fits the CRD for a steady state, a rollout in progress, a stall and an invalid spec', async () => {
-    const { validateModelDeployment } = await import('../api/validate.js');
+    const { compileValidator } = await import('../api/validate.js');
+    const validateModelDeployment = compileValidator(undefined, { checkStatus: true });
     const md = mdFixture({ replicas: 2 });
     const observed = observedAt(md, 'available');
     const steady = statusOf(md, observed);
@@ -216,5 +217,7 @@ describe('status against the CRD schema', () => {
     for (const status of [steady, rolling, afterPromotion, invalid, canary]) {
       expect(validateModelDeployment({ ...md, status }).errors).toEqual([]);
     }
+    // The check can fail: a field the schema does not declare is reported.
+    expect(validateModelDeployment({ ...md, status: { ...steady, phase: 'x' } }).errors).toEqual([{ path: 'status.phase', message: 'unknown field' }]);
   });
 });
