@@ -1,3 +1,5 @@
+import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
+import type { KubeObject } from '../desired/types.js';
 import { mdFixture } from '../rollout/fixtures.js';
 import { gatewayApiRouter, httpRouteFor } from './gateway-api.js';
 import type { TrafficPlan } from './types.js';
@@ -50,5 +52,26 @@ describe('gatewayApiRouter', () => {
     const apex = objects.find((o) => o.kind === 'Service')!;
     expect(apex.metadata.name).toBe('digits');
     expect((apex.spec as { selector: Record<string, string> }).selector).toEqual({ 'modelship.dev/deployment': 'digits', 'modelship.dev/revision': CANDIDATE });
+  });
+});
+
+describe('the HTTPRoute against the upstream Gateway API schema', () => {
+  const validate = (route: KubeObject) => new HTTPRoute(route as unknown as ConstructorParameters<typeof HTTPRoute>[0]).validate();
+  const plans: [string, TrafficPlan][] = [
+    ['all on stable', { weights: [{ revision: STABLE, percent: 100 }] }],
+    ['a split', { weights: [{ revision: STABLE, percent: 90 }, { revision: CANDIDATE, percent: 10 }] }],
+    ['shadow at 100%', { weights: [{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }], mirror: { revision: CANDIDATE, percent: 100 } }],
+    ['a split with a 10% mirror', { weights: [{ revision: STABLE, percent: 90 }, { revision: CANDIDATE, percent: 10 }], mirror: { revision: CANDIDATE, percent: 10 } }],
+  ];
+
+  it.each(plans)('%s validates', (_name, plan) => {
+    expect(() => validate(httpRouteFor(md, plan))).not.toThrow();
+  });
+
+  it('is a schema that can fail: an out-of-range mirror percent is rejected', () => {
+    const route = httpRouteFor(md, { weights: [{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }], mirror: { revision: CANDIDATE, percent: 50 } });
+    const rule = (route.spec as { rules: { filters: { requestMirror: { percent: number } }[] }[] }).rules[0]!;
+    rule.filters[0]!.requestMirror.percent = 250;
+    expect(() => validate(route)).toThrow(/requestMirror\/percent must be <= 100/);
   });
 });
