@@ -19,8 +19,11 @@ import { createHttpServer, listen } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { ServerMetrics, serveMetrics } from './metrics.js';
 
-/** Connections idle this long after shutdown began are closed; busy ones always finish. */
-const IDLE_GRACE_MS = 1000;
+/**
+ * Keep-alive connections idle this long during shutdown are closed; busy ones always finish. Long
+ * enough that a client slow to send its next request on a loaded node is not cut off mid-send.
+ */
+const IDLE_GRACE_MS = 3000;
 
 /** Kubernetes shows this file's content as the container's termination message (max 4 KiB). */
 function writeTerminationMessage(path: string, message: string, log: Logger): void {

@@ -13,6 +13,8 @@ import net from 'node:net';
 interface ConnectionState {
   busy: number;
   lastActive: number;
+  /** socket.bytesRead when it last went idle: more since means a request has started arriving. */
+  bytesAtIdle: number;
 }
 
 /** Drains one HTTP server. */
@@ -29,7 +31,7 @@ export function trackConnections(server: http.Server): Drainer {
   const connections = new Map<net.Socket, ConnectionState>();
   let closing = false;
   server.on('connection', (socket: net.Socket) => {
-    connections.set(socket, { busy: 0, lastActive: Date.now() });
+    connections.set(socket, { busy: 0, lastActive: Date.now(), bytesAtIdle: 0 });
     socket.once('close', () => connections.delete(socket));
   });
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -40,17 +42,22 @@ export function trackConnections(server: http.Server): Drainer {
     res.once('close', () => {
       state.busy--;
       state.lastActive = Date.now();
+      state.bytesAtIdle = req.socket.bytesRead;
     });
   });
 
   return {
     drain(idleGraceMs) {
       return new Promise<void>((resolve) => {
+        const idle = (socket: net.Socket, state: ConnectionState, now: number): boolean =>
+          state.busy === 0 && socket.bytesRead === state.bytesAtIdle && now - state.lastActive >= idleGraceMs;
         const timer = setInterval(() => {
-          const now = Date.now();
-          for (const [socket, state] of connections) {
-            if (state.busy === 0 && now - state.lastActive >= idleGraceMs) socket.destroy();
-          }
+          const candidates = [...connections].filter(([socket, state]) => idle(socket, state, Date.now()));
+          // Timers run before the event loop polls for I/O: look again after the poll phase, so a
+          // request whose bytes have already arrived is seen as started and its socket is spared.
+          setImmediate(() => {
+            for (const [socket, state] of candidates) if (idle(socket, state, Date.now())) socket.destroy();
+          });
         }, Math.max(10, Math.min(100, idleGraceMs)));
         // net.Server's close stops listening and waits for connections, without http.Server's
         // immediate closeIdleConnections (the reset race described above).
