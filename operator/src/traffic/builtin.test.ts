@@ -1,3 +1,9 @@
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parseRouterConfig } from '../../../server-image/src/router/config.js';
 import { validateRoutes } from '../../../server-image/src/router/routes.js';
 import { revisionServiceFor } from '../desired/service.js';
@@ -124,6 +130,24 @@ describe('builtinRouter', () => {
   it('keeps every name within 63 characters for the longest allowed ModelDeployment name', () => {
     const long = mdFixture({}, 'm'.repeat(MAX_MD_NAME_LENGTH));
     for (const o of builtinRouter(OPTIONS).objectsFor(long, SPLIT)) expect(o.metadata.name.length).toBeLessThanOrEqual(63);
+  });
+});
+
+describe('builtin objects against the Kubernetes OpenAPI schema', () => {
+  type Model = { validate(): void };
+  const MODELS: Record<string, new (data: never) => Model> = { ConfigMap, ServiceAccount, Role, RoleBinding, Deployment, Service };
+  const validate = (o: KubeObject) => new MODELS[o.kind]!(o as never).validate();
+  const md = mdFixture({ traffic: { stickyHeader: 'x-user-id' } });
+
+  it('validates every object', () => {
+    const objects = builtinRouter(OPTIONS).objectsFor(md, { ...SPLIT, mirror: { revision: CANDIDATE, percent: 10 } });
+    for (const o of objects) expect(() => validate(o)).not.toThrow();
+  });
+
+  it('is a schema that can fail: a malformed Deployment is rejected', () => {
+    const deployment = structuredClone(builtinRouter(OPTIONS).objectsFor(md, SPLIT).find((o) => o.kind === 'Deployment')!);
+    (deployment.spec as { replicas: unknown }).replicas = 'two';
+    expect(() => validate(deployment)).toThrow(/replicas must be integer/);
   });
 });
 
