@@ -7,8 +7,10 @@ import { jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { FIXTURES, MAIN, postJson, sha256Of, startServer, until } from './helpers/server.js';
+import { FIXTURES, MAIN, getJson, postJson, sha256Of, startServer, until } from './helpers/server.js';
 
 jest.setTimeout(240_000);
 
@@ -125,4 +127,32 @@ it('exits 1 when a request outlives the shutdown deadline', async () => {
   socket.destroy();
   expect(code).toBe(1);
   expect(server.logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'graceful shutdown overran its deadline; exiting', deadlineMs: 1500 }));
+});
+
+it('is live at once and ready only after the model has loaded; inference waits with 503 until then', async () => {
+  // The model comes over HTTP from a test server that holds the download until released.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const modelServer = http.createServer((_req, res) => {
+    void held.then(() => res.end(readFileSync(TINY)));
+  });
+  await new Promise<void>((resolve) => modelServer.listen(0, '127.0.0.1', resolve));
+  const uri = `http://127.0.0.1:${(modelServer.address() as AddressInfo).port}/tiny.onnx`;
+  try {
+    const server = await startServer({ model: TINY, env: { MODELSHIP_MODEL_URI: uri }, ready: false });
+    const request = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] };
+    expect((await getJson(`${server.url}/v2/health/live`)).status).toBe(200);
+    expect(await getJson(`${server.url}/v2/health/ready`)).toMatchObject({ status: 503, body: { ready: false } });
+    expect(await getJson(`${server.url}/v1/models/tiny`)).toMatchObject({ status: 503, body: { name: 'tiny', ready: false } });
+    const early = await postJson(`${server.url}/v2/models/tiny/infer`, request);
+    expect(early).toMatchObject({ status: 503, body: { error: expect.stringMatching(/not (ready|loaded)/) } });
+    release();
+    await until('the server to become ready', async () => ((await fetch(`${server.url}/v2/health/ready`)).status === 200 ? true : undefined));
+    expect((await postJson(`${server.url}/v2/models/tiny/infer`, request)).status).toBe(200);
+    expect((await server.stop()).code).toBe(0);
+  } finally {
+    release();
+    modelServer.closeAllConnections();
+    modelServer.close();
+  }
 });
