@@ -163,7 +163,8 @@ export function plan(md: ModelDeployment, observed: Observed, now: Date): Rollou
     message = `revision ${specRevision} is starting; ${previous} serves 100% until it is available`;
   }
 
-  const retained = [...newlyRetained, ...stillRetained(md, observed, now, [stable.revision, candidate?.revision, ...newlyRetained.map((r) => r.revision)], scale)];
+  const running = [stable.revision, candidate?.revision, ...newlyRetained.map((r) => r.revision)];
+  const retained = [...newlyRetained, ...stillRetained(md, observed, now, running, scale)];
   const weights: TrafficWeight[] = [{ revision: stable.revision, percent: 100 }];
   if (candidate) weights.push({ revision: candidate.revision, percent: 0 });
 
