@@ -3,6 +3,7 @@
  * echo, one server at a time, with wrk at fixed concurrency; write bench/results/server.{json,md,png}.
  * See bench/README.md for the method. Settings come from BENCH_* environment variables.
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -188,9 +189,9 @@ async function measure(cell: Cell, { base, server, metricsUrl }: Launched, o: Op
 async function machineInfo(): Promise<Omit<MachineInfo, 'loadAverageEnd'>> {
   const [python, ortPython] = (await runCommand(PYTHON, ['-c', 'import sys, onnxruntime; print(sys.version.split()[0], onnxruntime.__version__)'])).trim().split(' ');
   const ortNode = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string }).version;
-  // `wrk -v` prints its version and then exits non-zero with the usage text.
-  const wrk = await runCommand('wrk', ['-v']).catch((err: Error) => err.message);
-  const wrkVersion = /wrk \S*\d\S*/.exec(wrk)?.[0] ?? 'wrk (unknown version)';
+  // `wrk -v` prints its version on stdout, then the usage text, and exits 1.
+  const wrk = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
+  const wrkVersion = /wrk \S*\d\S*/.exec(`${wrk.stdout}${wrk.stderr}`)?.[0] ?? 'wrk (unknown version)';
   const commit = (await runCommand('git', ['describe', '--always', '--dirty'])).trim();
   const serverChanges = (await runCommand('git', ['status', '--porcelain', '--', 'server-image'])).split('\n').filter((l) => l.trim() !== '');
   return {

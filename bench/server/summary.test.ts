@@ -89,9 +89,9 @@ test('summarize computes each ratio and judges it against its target', () => {
     cell('flask', 'tiny', 'json', load(500, 100)),
     cell('modelship', 'tiny', 'json', load(6_000, 20)),
     cell('echo', 'mlp', 'binary', load(8_000, 5)),
-    cell('flask', 'mlp', 'binary', load(400, 100)),
-    cell('modelship', 'mlp', 'binary', load(1_000, 150)),
-    cell('modelship', 'mlp', 'binary', load(800, 120), false),
+    { ...cell('flask', 'mlp', 'binary', load(400, 100)), serverCpuSeconds: 8 },
+    { ...cell('modelship', 'mlp', 'binary', load(1_000, 150)), serverCpuSeconds: 5 },
+    { ...cell('modelship', 'mlp', 'binary', load(800, 120), false), serverCpuSeconds: 8 },
   ];
   const { comparisons } = summarize(cells);
   const expect: [string, ModelName, Payload, number, boolean | null][] = [
@@ -102,6 +102,9 @@ test('summarize computes each ratio and judges it against its target', () => {
     ['p99 latency Modelship / Flask', 'mlp', 'binary', 1.5, false],
     ['throughput Modelship / echo', 'mlp', 'binary', 0.125, null],
     ['throughput batching on / off', 'mlp', 'binary', 1.25, false],
+    // CPU ms/request: Flask 8000/4000 = 2, ours 5000/10000 = 0.5, ours unbatched 8000/8000 = 1.
+    ['CPU per request Flask / Modelship', 'mlp', 'binary', 4, null],
+    ['CPU per request batching off / on', 'mlp', 'binary', 2, null],
   ];
   for (const [what, model, payload, ratio, met] of expect) {
     const c = pick(comparisons, what, model, payload);
@@ -109,6 +112,7 @@ test('summarize computes each ratio and judges it against its target', () => {
     assert.equal(c.met, met, `${what} ${model} ${payload}`);
   }
   assert.equal(pick(comparisons, 'throughput Modelship / echo', 'mlp', 'binary').target, null);
+  assert.equal(pick(comparisons, 'CPU per request Flask / Modelship', 'tiny', 'json').ratio, null);
 });
 
 test('a flagged cell leaves its targets unjudged, and a missing one reads "not measured"', () => {

@@ -118,6 +118,13 @@ function compare(
   return { ...base, ratio, met: target.op === '>=' ? ratio >= target.value : ratio < target.value };
 }
 
+/** Like compare(), on CPU ms per request: how many times cheaper `cheap` is than `dear` (info only). */
+function cpuCompare(what: string, model: ModelName, payload: Payload, dear: CellResult | undefined, cheap: CellResult | undefined): Comparison {
+  const a = dear ? cpuMsPerRequest(dear) : null;
+  const b = cheap ? cpuMsPerRequest(cheap) : null;
+  return { what, model, payload, ratio: a !== null && b !== null && b > 0 ? a / b : null, target: null, met: null };
+}
+
 const rps = (l: LoadResult): number => l.requestsPerSecond;
 const p99 = (l: LoadResult): number => l.latencyMs.p99;
 
@@ -134,7 +141,11 @@ export function summarize(cells: CellResult[]): Summary {
       comparisons.push(compare('throughput Modelship / Flask', model, payload, o, f, rps, { op: '>=', value: 4 }));
       comparisons.push(compare('p99 latency Modelship / Flask', model, payload, o, f, p99, { op: '<', value: 1 }));
       comparisons.push(compare('throughput Modelship / echo', model, payload, o, e, rps, model === 'tiny' ? { op: '>=', value: 0.5 } : null));
-      if (u) comparisons.push(compare('throughput batching on / off', model, payload, o, u, rps, { op: '>=', value: 2 }));
+      comparisons.push(cpuCompare('CPU per request Flask / Modelship', model, payload, f, o));
+      if (u) {
+        comparisons.push(compare('throughput batching on / off', model, payload, o, u, rps, { op: '>=', value: 2 }));
+        comparisons.push(cpuCompare('CPU per request batching off / on', model, payload, u, o));
+      }
       agreement.push({
         model,
         payload,
