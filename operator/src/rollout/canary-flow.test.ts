@@ -119,6 +119,8 @@ describe('canary flow: decisions → routes → router split and stats → analy
     const r = simulate(SPEC, { failEvery: 20 });
     expect(r.final).toMatchObject({ phase: 'RolledBack', reason: 'AnalysisFailed', failures: 2 });
     expect(r.final.message).toContain('error rate 5% > 1%');
+    expect(r.final.figures).toMatchObject({ errorRate: 0.05 });
+    expect(r.final.figures!.requests).toBeGreaterThanOrEqual(50);
     expect(r.maxCandidateWeight).toBe(10);
     // 10% of 100 req/s for at most failureLimit intervals plus a tick, 5% failing: well under 20.
     expect(r.failedLive).toBeGreaterThan(0);

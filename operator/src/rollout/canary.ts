@@ -24,7 +24,7 @@
  * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one).
  */
 import type { ModelDeploymentSpec, RolloutStep } from '../api/types.js';
-import { analysisLimitsOf, type Verdict, type VerdictResult } from './analysis.js';
+import { analysisLimitsOf, type Verdict, type VerdictResult, type WindowFigures } from './analysis.js';
 import { ACTION_ANNOTATION, type RolloutAction } from './canary-action.js';
 import type { ContractCheck } from './contract.js';
 import type { TrafficWeight } from './plan.js';
@@ -64,6 +64,8 @@ export interface CanaryState {
   lastResult?: VerdictResult;
   /** The last check's message: its figures, or every reason it did not pass. */
   analysisMessage?: string;
+  /** The candidate's figures in the last check's window (status.canary.analysis shows them). */
+  figures?: WindowFigures;
   /** CamelCase reason of the latest decision. */
   reason: string;
   /** The latest decision in one line. */
@@ -291,6 +293,7 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
 
   if (check) {
     s = { ...s, lastCheckAt: iso(now), lastResult: check.result, analysisMessage: check.message };
+    if (check.candidate) s.figures = check.candidate;
     if (check.result === 'Failed') {
       s.failures += 1;
       s.inconclusive = 0;
