@@ -4,7 +4,7 @@
  * sources, building it when needed, and writes worker wrappers that inject faults.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -39,15 +39,46 @@ function staleSources(): string[] {
  */
 export function compiledWorkerUrl(): URL {
   if (staleSources().length > 0) {
-    try {
-      execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
-    } catch {
-      // Checked below.
-    }
+    withBuildLock(() => {
+      // Another test file may have built while this one waited for the lock.
+      if (staleSources().length === 0) return;
+      try {
+        execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
+      } catch {
+        // Checked below.
+      }
+    });
     const stale = staleSources();
     if (stale.length > 0) throw new Error(`dist/ is out of date for ${stale.join(', ')}; run npx tsc -p tsconfig.json`);
   }
   return pathToFileURL(distOf('server-image/src/dataplane/worker.ts'));
+}
+
+/**
+ * Run `build` while holding a lock directory, so that test files running in parallel jest workers
+ * build once instead of rewriting dist/ under each other's worker threads.
+ */
+function withBuildLock(build: () => void): void {
+  const lock = path.join(ROOT, '.state', 'dataplane-test-build.lock');
+  mkdirSync(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A lock left by a killed run is older than any real build.
+      if (Date.now() - statSync(lock).mtimeMs > 600_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`waited 10 minutes for ${lock}`, { cause: err });
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    build();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 /** How a faulty worker misbehaves; see faultyWorkerUrl. */
