@@ -10,8 +10,9 @@ import type { KubeObject } from './types.js';
 
 /** Port clients use on every Service. */
 export const SERVICE_PORT = 80;
-/** Container ports of the inference server. */
+/** Container port of the inference server's HTTP API (its MODELSHIP_PORT). */
 export const HTTP_PORT = 8080;
+/** Container port of the inference server's Prometheus metrics (its MODELSHIP_METRICS_PORT). */
 export const METRICS_PORT = 9090;
 
 /** The ClusterIP Service in front of one revision's pods. */

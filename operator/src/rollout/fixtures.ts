@@ -7,8 +7,9 @@ import type { ModelDeployment, ModelDeploymentSpec } from '../api/types.js';
 import type { KubeObject } from '../desired/types.js';
 import { emptyObserved, type Observed } from '../observed.js';
 
-/** sha256 values that look real (64 lowercase hex). */
+/** A sha256 that looks real (64 lowercase hex), for the first model. */
 export const SHA_A = 'a'.repeat(64);
+/** Another sha256, for a second model. */
 export const SHA_B = 'b'.repeat(64);
 
 /** A ModelDeployment as the API server would return it (uid, generation set). */
