@@ -6,7 +6,9 @@
 import { jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -155,4 +157,23 @@ it('is live at once and ready only after the model has loaded; inference waits w
     modelServer.closeAllConnections();
     modelServer.close();
   }
+});
+
+it('serves a model whose Ed25519 signature checks out, and refuses one signed by another key', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'modelship-sig-'));
+  const digest = sha256Of(TINY);
+  const signer = generateKeyPairSync('ed25519');
+  const stranger = generateKeyPairSync('ed25519');
+  writeFileSync(path.join(dir, 'model.sig'), sign(null, Buffer.from(digest), signer.privateKey).toString('base64'));
+  writeFileSync(path.join(dir, 'signer.pem'), signer.publicKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(path.join(dir, 'stranger.pem'), stranger.publicKey.export({ type: 'spki', format: 'pem' }));
+  const env = (key: string) => ({ MODELSHIP_SIGNATURE: path.join(dir, 'model.sig'), MODELSHIP_PUBLIC_KEY: path.join(dir, key) });
+
+  const good = await startServer({ model: TINY, env: env('signer.pem') });
+  expect((await good.stop()).code).toBe(0);
+
+  const bad = await startServer({ model: TINY, env: env('stranger.pem'), ready: false });
+  const { code } = await bad.exited;
+  expect(code).not.toBe(0);
+  expect(readFileSync(bad.terminationLog, 'utf8')).toMatch(/model load failed: .*signature/);
 });
