@@ -230,6 +230,24 @@ describe('infer', () => {
     expect(bytesOf(output.data)).toEqual(bytesOf(data));
   });
 
+  test('keeps inference off the event loop: the loop turns while a large run is in progress', async () => {
+    const { dp } = await loaded('mlp.onnx');
+    let turns = 0;
+    let running = true;
+    const spin = (): void => {
+      if (!running) return;
+      turns++;
+      setImmediate(spin);
+    };
+    const result = dp.infer('m', undefined, { inputs: [fp32('input', [4096, 784], (i) => (i % 7) / 7)] }).finally(() => {
+      running = false;
+    });
+    setImmediate(spin);
+    expect((await result).outputs[0].shape).toEqual([4096, 10]);
+    // Had run() occupied this thread, the result would have arrived before the first turn.
+    expect(turns).toBeGreaterThan(1);
+  });
+
   test('does not detach or change the caller’s input arrays', async () => {
     const { dp } = await loaded('echo_fp32.onnx');
     const data = Float32Array.from([1, 2, 3, 4]);
