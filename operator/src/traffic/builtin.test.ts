@@ -1,4 +1,5 @@
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -36,7 +37,7 @@ describe('builtinRouter', () => {
   it('renders routes ConfigMap, stats ConfigMap, RBAC, Deployment and apex Service, all owned by the ModelDeployment', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       'ConfigMap/digits-routes', 'ConfigMap/digits-stats', 'ServiceAccount/digits-router', 'Role/digits-router',
-      'RoleBinding/digits-router', 'Deployment/digits-router', 'Service/digits',
+      'RoleBinding/digits-router', 'Deployment/digits-router', 'PodDisruptionBudget/digits-router', 'Service/digits',
     ]);
     for (const o of objects) {
       expect(o.metadata.namespace).toBe('ml');
@@ -122,6 +123,7 @@ describe('builtinRouter', () => {
     const routerPods = (find(objects, 'Deployment').spec as { template: PodTemplate }).template.metadata.labels;
     const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
     expect(apex.selector).toEqual(routerSelector(md));
+    expect((find(objects, 'PodDisruptionBudget').spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels).toEqual(routerSelector(md));
     expect(matches(apex.selector, routerPods)).toBe(true);
     const revisionSelector = (revisionServiceFor(md, STABLE).spec as { selector: Record<string, string> }).selector;
     expect(matches(revisionSelector, routerPods)).toBe(false);
@@ -135,7 +137,7 @@ describe('builtinRouter', () => {
 
 describe('builtin objects against the Kubernetes OpenAPI schema', () => {
   type Model = { validate(): void };
-  const MODELS: Record<string, new (data: never) => Model> = { ConfigMap, ServiceAccount, Role, RoleBinding, Deployment, Service };
+  const MODELS: Record<string, new (data: never) => Model> = { ConfigMap, ServiceAccount, Role, RoleBinding, Deployment, PodDisruptionBudget, Service };
   const validate = (o: KubeObject) => new MODELS[o.kind]!(o as never).validate();
   const md = mdFixture({ traffic: { stickyHeader: 'x-user-id' } });
 

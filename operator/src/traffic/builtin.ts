@@ -152,6 +152,16 @@ export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions
   };
 }
 
+/** A PDB so node drains take router pods one at a time: one always routes. */
+export function routerPdbFor(md: ModelDeployment): KubeObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: meta(md, routerName(md)),
+    spec: { maxUnavailable: 1, selector: { matchLabels: routerSelector(md) } },
+  };
+}
+
 /** The apex Service `<md>`, in front of the router pods. */
 export function routerApexServiceFor(md: ModelDeployment): KubeObject {
   return {
@@ -166,7 +176,7 @@ export function routerApexServiceFor(md: ModelDeployment): KubeObject {
   };
 }
 
-/** The builtin router: ConfigMaps first (the router waits for its routes), then RBAC, Deployment, apex Service. */
+/** The builtin router: ConfigMaps first (the router waits for its routes), then RBAC, Deployment, PDB, apex Service. */
 export function builtinRouter(options: DesiredOptions): TrafficRouter {
   return {
     objectsFor(md, plan) {
@@ -175,6 +185,7 @@ export function builtinRouter(options: DesiredOptions): TrafficRouter {
         statsConfigMapFor(md),
         ...routerRbacFor(md),
         routerDeploymentFor(md, options),
+        routerPdbFor(md),
         routerApexServiceFor(md),
       ];
     },
