@@ -63,6 +63,21 @@ describe('V2 inference rejects bad requests', () => {
     expectJsonError(await infer(body), status, message);
   });
 
+  it('400, not a stack overflow, for absurdly deep nesting in data, objects and parameters', async () => {
+    // The two-input server has the default body limit; these bodies are a few hundred kB.
+    const v2 = (body: string) => postJson(`${twoInputs.url}/v2/models/two_inputs/infer`, body);
+    const deep = (n: number, open: string, close: string) => open.repeat(n) + close.repeat(n);
+    const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+    const input = (data: string) => `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":${data}}]}`;
+    expectJsonError(await v2(input(deep(100_000, '[', ']'))), 400, /nested deeper than 32 levels/);
+    const oneElement = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[${deepObject(100_000)}]}]}`;
+    expectJsonError(await v2(oneElement), 400, /element 0 is an object/);
+    expectJsonError(await v2(`{"id":${deep(100_000, '[', ']')},"inputs":[]}`), 400, /"id" must be a string, got an array of 1/);
+    expectJsonError(await v2(`{"parameters":{"p":${deepObject(100_000)}},"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2,3]}]}`), 400, /parameter 'p'/);
+    const v1 = await postJson(`${twoInputs.url}/v1/models/two_inputs:predict`, `{"instances":[{"x":${deep(100_000, '[', ']')},"k":[1]}]}`);
+    expectJsonError(v1, 400, /nested deeper than 32 levels/);
+  });
+
   it('404 for an unknown model or version', async () => {
     expectJsonError(await postJson(`${server.url}/v2/models/nope/infer`, { inputs: [tinyInput()] }), 404, /nope/);
     expectJsonError(await postJson(`${server.url}/v2/models/tiny/versions/2/infer`, { inputs: [tinyInput()] }), 404, /version/);

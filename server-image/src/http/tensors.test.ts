@@ -1,11 +1,18 @@
 import type { TensorData } from '../dataplane/types.js';
-import { dataToJson, flatten, halfToNumber, rowToJsonValue, typedFromJson } from './tensors.js';
+import { dataToJson, describeValue, flatten, halfToNumber, rowToJsonValue, typedFromJson } from './tensors.js';
 
 describe('flatten', () => {
   it('flattens nested arrays row-major and leaves flat ones alone', () => {
     const flat = [1, 2, 3];
-    expect(flatten(flat)).toBe(flat);
-    expect(flatten([[[1, 2], [3]], [4]])).toEqual([1, 2, 3, 4]);
+    expect(flatten('t', flat)).toBe(flat);
+    expect(flatten('t', [[[1, 2], [3]], [4]])).toEqual([1, 2, 3, 4]);
+    expect(flatten('t', [[], [1], [[]]])).toEqual([1]);
+  });
+
+  it('refuses nesting deeper than 32 levels without exhausting the stack', () => {
+    let deep: unknown[] = [1];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => flatten('t', deep)).toThrow(/tensor 't': data nested deeper than 32 levels/);
   });
 });
 
@@ -59,4 +66,17 @@ describe('halfToNumber', () => {
     [0xfc00, -Infinity],
   ])('%i', (bits, value) => expect(halfToNumber(bits)).toBe(value));
   it('NaN', () => expect(halfToNumber(0x7e00)).toBeNaN());
+});
+
+describe('describeValue', () => {
+  it.each([
+    ['x', '"x"'],
+    ['y'.repeat(50), `"${'y'.repeat(40)}…"`],
+    [[1, 2, 3], 'an array of 3'],
+    [{ a: 1 }, 'an object'],
+    [null, 'null'],
+    [undefined, 'undefined'],
+    [2.5, '2.5'],
+    [true, 'true'],
+  ])('%j → %s', (value, text) => expect(describeValue(value)).toBe(text));
 });

@@ -21,25 +21,49 @@ export function elementCount(shape: readonly number[]): number {
   return n;
 }
 
+/**
+ * A short, safe description of a client-supplied value for an error message: never the value
+ * itself when it is a (possibly huge or deeply nested) array or object.
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value === null) return 'null';
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
 /** Validate a shape from a request: an array of non-negative safe integers. */
 export function parseShape(name: string, shape: unknown): number[] {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    throw new InferError('invalid', `tensor '${name}': shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || shape.length > MAX_DEPTH || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    const got = Array.isArray(shape) && shape.length <= MAX_DEPTH ? `[${shape.map(describeValue).join(',')}]` : describeValue(shape);
+    throw new InferError('invalid', `tensor '${name}': shape must be an array of at most ${MAX_DEPTH} non-negative integers, got ${got}`);
   }
   return shape as number[];
 }
 
-/** Flatten nested arrays in row-major order; a flat array is returned as is. */
-export function flatten(data: readonly unknown[]): unknown[] {
+/** Deepest nesting (and highest rank) accepted: far beyond any model, far below the stack's limit. */
+export const MAX_DEPTH = 32;
+
+/**
+ * Flatten nested arrays in row-major order; a flat array is returned as is. Iterative, and
+ * nesting deeper than MAX_DEPTH is refused, so hostile input cannot exhaust the stack.
+ */
+export function flatten(name: string, data: readonly unknown[]): unknown[] {
   if (!data.some(Array.isArray)) return data as unknown[];
   const out: unknown[] = [];
-  const walk = (xs: readonly unknown[]): void => {
-    for (const x of xs) {
-      if (Array.isArray(x)) walk(x);
-      else out.push(x);
+  const stack: { items: readonly unknown[]; at: number }[] = [{ items: data, at: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.at === top.items.length) {
+      stack.pop();
+      continue;
     }
-  };
-  walk(data);
+    const x = top.items[top.at++];
+    if (!Array.isArray(x)) out.push(x);
+    else if (stack.length >= MAX_DEPTH) throw new InferError('invalid', `tensor '${name}': data nested deeper than ${MAX_DEPTH} levels`);
+    else stack.push({ items: x, at: 0 });
+  }
   return out;
 }
 
@@ -58,7 +82,7 @@ const INT_RANGE: Partial<Record<DataType, [number, number]>> = {
  */
 export function typedFromJson(name: string, datatype: DataType, values: readonly unknown[]): TensorData {
   const bad = (i: number, want: string): never => {
-    throw new InferError('invalid', `tensor '${name}': element ${i} is ${JSON.stringify(values[i]) ?? 'undefined'}, expected ${want} for ${datatype}`);
+    throw new InferError('invalid', `tensor '${name}': element ${i} is ${describeValue(values[i])}, expected ${want} for ${datatype}`);
   };
   const n = values.length;
   switch (datatype) {

@@ -55,7 +55,7 @@ export function instancesToRequest(instances: readonly unknown[], meta: ModelMet
       const row = keyed ? (instance as Record<string, unknown>)[input.name] : instance;
       if (row === undefined) throw new InferError('invalid', `instances[${i}]: missing input '${input.name}'`);
       const shape = shapeOf(row);
-      const flat = Array.isArray(row) ? flatten(row) : [row];
+      const flat = Array.isArray(row) ? flatten(input.name, row) : [row];
       if (flat.length !== elementCount(shape)) {
         throw new InferError('invalid', `instances[${i}]: input '${input.name}' is not a rectangular array`);
       }

@@ -53,6 +53,8 @@ describe('decodeInferRequest (JSON)', () => {
     ['number in BOOL', json({ inputs: [{ name: 'x', datatype: 'BOOL', shape: [1], data: [2] }] }), InferError, /expected true or false/],
     ['number in BYTES', json({ inputs: [{ name: 'x', datatype: 'BYTES', shape: [1], data: [2] }] }), InferError, /expected a string/],
     ['binary size without header', json({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1], parameters: { binary_data_size: 4 } }] }), InferError, /no Inference-Header-Content-Length/],
+    ['an object parameter', json({ parameters: { deep: { a: 1 } }, inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1] }] }), InferError, /request: parameter 'deep' must be a string, number or boolean, got an object/],
+    ['an array tensor parameter', json({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1], parameters: { p: [1] } }] }), InferError, /input 'x': parameter 'p'/],
     ['outputs not an array', json({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1], data: [1] }], outputs: {} }), InferError, /"outputs" must be an array/],
   ])('rejects %s', (_what, body, type, message) => {
     expect(() => decodeInferRequest(body, undefined)).toThrow(type);

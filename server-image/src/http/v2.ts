@@ -8,7 +8,7 @@ import { Router, type Request, type Response } from 'express';
 import { InferError, type DataType, type InferRequest, type InferResponse, type Tensor } from '../dataplane/types.js';
 import { HEADER_LENGTH, decodeTensorBytes, encodeBinaryBody, encodeTensorBytes, splitBody } from './binary.js';
 import { HttpError } from './errors.js';
-import { dataToJson, elementCount, flatten, isDataType, parseShape, typedFromJson } from './tensors.js';
+import { dataToJson, describeValue, elementCount, flatten, isDataType, parseShape, typedFromJson } from './tensors.js';
 import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
 
 /** A decoded V2 request plus which outputs the client wants back as binary data. */
@@ -22,9 +22,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** `parameters` as the protocol defines them: an object whose values are strings, numbers or booleans. */
 function optionalParameters(where: string, v: unknown): Record<string, unknown> | undefined {
   if (v === undefined) return undefined;
   if (!isObject(v)) throw new InferError('invalid', `${where}: parameters must be a JSON object`);
+  for (const [key, value] of Object.entries(v)) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new InferError('invalid', `${where}: parameter '${key}' must be a string, number or boolean, got ${describeValue(value)}`);
+    }
+  }
   return v;
 }
 
@@ -42,7 +48,7 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
     throw new HttpError(400, `malformed JSON in request body: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new InferError('invalid', 'request body must be a JSON object with "inputs"');
-  if (json.id !== undefined && typeof json.id !== 'string') throw new InferError('invalid', `"id" must be a string, got ${JSON.stringify(json.id)}`);
+  if (json.id !== undefined && typeof json.id !== 'string') throw new InferError('invalid', `"id" must be a string, got ${describeValue(json.id)}`);
   const parameters = optionalParameters('request', json.parameters);
   if (!Array.isArray(json.inputs) || json.inputs.length === 0) throw new InferError('invalid', '"inputs" must be a non-empty array');
 
@@ -51,7 +57,7 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
     if (!isObject(raw)) throw new InferError('invalid', `inputs[${i}] must be an object`);
     if (typeof raw.name !== 'string' || raw.name === '') throw new InferError('invalid', `inputs[${i}]: "name" must be a non-empty string`);
     const name = raw.name;
-    if (!isDataType(raw.datatype)) throw new InferError('invalid', `input '${name}': unknown datatype ${JSON.stringify(raw.datatype)}`);
+    if (!isDataType(raw.datatype)) throw new InferError('invalid', `input '${name}': unknown datatype ${describeValue(raw.datatype)}`);
     const datatype: DataType = raw.datatype;
     const shape = parseShape(name, raw.shape);
     const count = elementCount(shape);
@@ -74,7 +80,7 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
       return { name, datatype, shape, data: decodeTensorBytes(name, datatype, bytes, count), parameters: tensorParams };
     }
     if (!Array.isArray(raw.data)) throw new InferError('invalid', `input '${name}': "data" must be an array (or use binary_data_size)`);
-    const values = flatten(raw.data);
+    const values = flatten(name, raw.data);
     if (values.length !== count) {
       throw new InferError('invalid', `input '${name}': shape ${JSON.stringify(shape)} needs ${count} elements, data has ${values.length}`);
     }
