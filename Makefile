@@ -53,3 +53,4 @@ include server-image/server.mk
 include test/cluster/cluster.mk
 include bench/bench.mk
 include examples/examples.mk
+-include test/localpods/localpods.mk
