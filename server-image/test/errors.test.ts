@@ -6,7 +6,7 @@ import { jest } from '@jest/globals';
 import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { FIXTURES, getJson, postJson, startServer, type ServerProcess } from './helpers/server.js';
+import { FIXTURES, getJson, postJson, startServer, until, type ServerProcess } from './helpers/server.js';
 
 jest.setTimeout(180_000);
 
@@ -176,6 +176,30 @@ describe('V1 rejects bad requests', () => {
 
   it('400 naming the inputs when a two-input model gets plain rows', async () => {
     expectJsonError(await postJson(`${twoInputs.url}/v1/models/two_inputs:predict`, { instances: [[1, 2, 3]] }), 400, /inputs x, k/);
+  });
+});
+
+describe('clients that hang up', () => {
+  it('are counted as 499 and cost the server nothing', async () => {
+    const port = Number(new URL(twoInputs.url).port);
+    const body = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] });
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const socket = net.connect(port, '127.0.0.1');
+        socket.on('error', () => undefined);
+        await new Promise((resolve) => socket.once('connect', resolve));
+        // Headers and half the body, then gone.
+        socket.write(`POST /v2/models/two_inputs/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 20)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        socket.destroy();
+      }),
+    );
+    await until('the hang-ups to be counted', async () => {
+      const text = await (await fetch(`${twoInputs.metricsUrl}/metrics`)).text();
+      return /modelship_http_requests_total\{route="v2_infer",code="499"\} 10\b/.test(text) ? true : undefined;
+    });
+    expect((await getJson(`${twoInputs.url}/v2/health/ready`)).status).toBe(200);
+    expect(twoInputs.proc.exitCode).toBeNull();
   });
 });
 
