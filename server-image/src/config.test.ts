@@ -1,4 +1,4 @@
-import { ConfigError, dataPlaneOptions, defaultModelName, parseBytes, parseConfig } from './config.js';
+import { ConfigError, dataPlaneOptions, defaultModelName, parseBytes, parseConfig, usableCpus } from './config.js';
 
 const SHA = 'ab'.repeat(32);
 const base = { MODELSHIP_MODEL_URI: 'file:///models/digits.onnx', MODELSHIP_SHA256: SHA };
@@ -139,4 +139,17 @@ describe('defaultModelName', () => {
     ['pvc://claim/dir/My Model.ONNX', 'My-Model'],
     ['https://h/', 'model'],
   ])('%s → %s', (uri, name) => expect(defaultModelName(uri)).toBe(name));
+});
+
+describe('usableCpus', () => {
+  it.each([
+    [8, undefined, 8],
+    [8, 'max 100000', 8],
+    [8, '200000 100000\n', 2],
+    [8, '150000 100000', 2],
+    [8, '50000 100000', 1],
+    [2, '800000 100000', 2],
+    [4, 'garbage', 4],
+    [0, undefined, 1],
+  ])('%i CPUs, cpu.max %j → %i', (available, cpuMax, cpus) => expect(usableCpus(available, cpuMax)).toBe(cpus));
 });

@@ -135,6 +135,18 @@ function convert(key: Key, source: string, raw: string | boolean): string | numb
   return fail('unknown setting kind');
 }
 
+/**
+ * CPUs this process may really use: the scheduler's count, capped by a cgroup v2 CPU quota
+ * (`/sys/fs/cgroup/cpu.max`, e.g. "200000 100000" = 2 CPUs, "max 100000" = no quota). In a
+ * container with a CPU limit, node's availableParallelism() still reports every core of the node,
+ * and one inference worker per core would oversubscribe the quota.
+ */
+export function usableCpus(available: number, cpuMax: string | undefined): number {
+  const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(cpuMax ?? '');
+  const quota = m ? Math.ceil(Number(m[1]) / Number(m[2])) : Infinity;
+  return Math.max(1, Math.min(available, quota));
+}
+
 /** The served name when none is given: the model file's base name without `.onnx`. */
 export function defaultModelName(uri: string): string {
   const path = uri.replace(/[?#].*$/, '');

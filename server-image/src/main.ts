@@ -7,12 +7,12 @@
  * ends the process non-zero. SIGTERM/SIGINT: not ready, stop accepting, finish in-flight requests,
  * close the data plane, exit 0 — or exit 1 if that overruns the hard deadline.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { TokenFile } from './auth.js';
-import { ConfigError, dataPlaneOptions, parseConfig, usage, type Config } from './config.js';
+import { ConfigError, dataPlaneOptions, parseConfig, usableCpus, usage, type Config } from './config.js';
 import { createDataPlane, type DataPlaneObserver } from './dataplane/index.js';
 import { createRequestHandler } from './http/handler.js';
 import { createHttpServer, listen } from './http/server.js';
@@ -31,6 +31,15 @@ function writeTerminationMessage(path: string, message: string, log: Logger): vo
     writeFileSync(path, message.slice(0, 4096));
   } catch (err) {
     log.debug('termination log not writable', { path, error: (err as Error).message });
+  }
+}
+
+/** The cgroup v2 CPU quota of this container, if there is one to read. */
+function readCgroupCpuMax(): string | undefined {
+  try {
+    return readFileSync('/sys/fs/cgroup/cpu.max', 'utf8');
+  } catch {
+    return undefined;
   }
 }
 
@@ -146,7 +155,7 @@ async function main(): Promise<void> {
   }
   let config: Config;
   try {
-    config = parseConfig(argv, process.env, availableParallelism());
+    config = parseConfig(argv, process.env, usableCpus(availableParallelism(), readCgroupCpuMax()));
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`modelship: invalid configuration: ${err.message}\n`);
