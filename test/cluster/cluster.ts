@@ -1,0 +1,345 @@
+/**
+ * The local Kubernetes control plane for e2e tests and `make run`: etcd, kube-apiserver,
+ * kube-controller-manager, kube-scheduler and kwok (fake kubelets), as real processes on loopback.
+ *
+ * One implementation, three callers: jest's globalSetup/globalTeardown, `make cluster-up/down`
+ * (through cli.ts) and tests that need `restartApiServer()` or the audit log. All state lives in
+ * `<dir>/cluster.json` (dir defaults to `.state/cluster`, override with MODELSHIP_CLUSTER_DIR), so any
+ * process can stop or restart what another one started.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { readAuditEvents, type AuditEvent, type AuditFilter } from './audit.js';
+import {
+  auditPolicyYaml,
+  clusterPaths,
+  componentSpecs,
+  fakeNode,
+  kubeconfigYaml,
+  type ClusterPaths,
+  type ClusterPorts,
+  type ComponentSpec,
+} from './components.js';
+import { createPki, type Pki } from './pki.js';
+import { freePorts, isRunning, killAllNow, startDetached, stopAll, type RunningProcess } from './processes.js';
+import { waitFor } from './wait.js';
+
+export type { AuditEvent, AuditFilter } from './audit.js';
+
+/** Everything a test or tool needs to reach a running cluster; saved as `<dir>/cluster.json`. */
+export interface ClusterInfo {
+  /** Admin kubeconfig (system:masters), e.g. `.state/cluster/kubeconfig`. */
+  kubeconfig: string;
+  /** API server URL, `https://127.0.0.1:<port>`. */
+  server: string;
+  /** Names of the kwok-managed fake nodes. */
+  nodes: string[];
+  ports: ClusterPorts;
+  paths: ClusterPaths;
+  pki: Pki;
+  processes: RunningProcess[];
+  binDir: string;
+  startedAt: string;
+}
+
+/** Options of clusterUp. */
+export interface ClusterUpOptions {
+  /** Number of kwok fake nodes (default 2). */
+  nodes?: number;
+  /** Overall deadline for each readiness step (default 180 s: generous for a loaded 2-core machine). */
+  timeoutMs?: number;
+  /** Progress messages (default: none). */
+  log?: (message: string) => void;
+}
+
+const requiredBinaries = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
+
+/** The repository root: the nearest ancestor of this file holding package.json (works from dist/ too). */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`find repository root above ${fileURLToPath(import.meta.url)}: no package.json`);
+    dir = parent;
+  }
+  return dir;
+}
+
+/** The cluster state directory: $MODELSHIP_CLUSTER_DIR or `<repo>/.state/cluster`. */
+export function clusterDir(): string {
+  return resolve(process.env.MODELSHIP_CLUSTER_DIR ?? join(repoRoot(), '.state', 'cluster'));
+}
+
+/** The binary cache filled by `make cluster-build`: $MODELSHIP_BIN_CACHE or `~/.cache/modelship/bin`. */
+export function binDir(): string {
+  return resolve(process.env.MODELSHIP_BIN_CACHE ?? join(homedir(), '.cache', 'modelship', 'bin'));
+}
+
+/** Path of the state file of the cluster in dir. */
+export function clusterInfoPath(dir = clusterDir()): string {
+  return join(dir, 'cluster.json');
+}
+
+/** Reads the state of the cluster in dir, or undefined when none was started (or it was taken down). */
+export function readClusterInfo(dir = clusterDir()): ClusterInfo | undefined {
+  const path = clusterInfoPath(dir);
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, 'utf8')) as ClusterInfo;
+}
+
+function saveClusterInfo(info: ClusterInfo): void {
+  const path = clusterInfoPath(info.paths.dir);
+  writeFileSync(`${path}.tmp`, JSON.stringify(info, null, 2) + '\n');
+  renameSync(`${path}.tmp`, path);
+}
+
+/** A plain HTTP(S) response. */
+interface HttpResult {
+  status: number;
+  body: string;
+}
+
+/** One request to the API server as the cluster admin (client certificate, verified CA); body is sent as JSON. */
+export function adminRequest(info: ClusterInfo, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<HttpResult> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolvePromise, reject) => {
+    const req = httpsRequest(
+      `${info.server}${path}`,
+      {
+        method,
+        ca: readFileSync(info.pki.ca.cert),
+        cert: readFileSync(info.pki.admin.cert),
+        key: readFileSync(info.pki.admin.key),
+        headers: payload === undefined ? {} : { 'content-type': contentType },
+        timeout: 15_000,
+      },
+      (res) => collect(res, resolvePromise, reject),
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+    req.on('error', (err) => reject(new Error(`${method} ${info.server}${path}: ${err.message}`)));
+    req.end(payload);
+  });
+}
+
+function collect(
+  res: import('node:http').IncomingMessage,
+  ok: (r: HttpResult) => void,
+  fail: (e: Error) => void,
+): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(c));
+  res.on('end', () => ok({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+  res.on('error', fail);
+}
+
+/** GET on a component's own health endpoint (self-signed serving cert, anonymous access to /healthz). */
+function probe(url: string): Promise<HttpResult> {
+  return new Promise((ok, fail) => {
+    const options = { timeout: 5_000, rejectUnauthorized: false };
+    const req = url.startsWith('https:') ? httpsRequest(url, options, (res) => collect(res, ok, fail)) : httpRequest(url, { timeout: 5_000 }, (res) => collect(res, ok, fail));
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
+    req.on('error', (err) => fail(new Error(`GET ${url}: ${err.message}`)));
+    req.end();
+  });
+}
+
+function logTail(path: string, lines = 30): string {
+  if (!existsSync(path)) return '(no log)';
+  return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** Waits for a component to be healthy; fails fast, with its log tail, if its process died. */
+async function waitHealthy(proc: RunningProcess, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  let outcome: 'ready' | 'exited';
+  try {
+    outcome = await waitFor(
+      `${proc.name} ${what}`,
+      async () => (isRunning(proc) ? (await check()) && ('ready' as const) : ('exited' as const)),
+      timeoutMs,
+      300,
+    );
+  } catch (err) {
+    throw new Error(`start ${proc.name}: ${(err as Error).message}; last log lines (${proc.log}):\n${logTail(proc.log)}`, { cause: err });
+  }
+  if (outcome === 'exited') throw new Error(`start ${proc.name}: exited while waiting for ${what}; last log lines (${proc.log}):\n${logTail(proc.log)}`);
+}
+
+async function startComponent(info: ClusterInfo, spec: ComponentSpec): Promise<RunningProcess> {
+  const proc = await startDetached(spec.name, spec.bin, spec.args, spec.log);
+  info.processes.push(proc);
+  saveClusterInfo(info);
+  return proc;
+}
+
+async function apiServerReady(info: ClusterInfo): Promise<boolean> {
+  const res = await adminRequest(info, 'GET', '/readyz');
+  return res.status === 200;
+}
+
+/** Stops a cluster left behind by an earlier run that crashed or was killed (its pids are in cluster.json). */
+async function stopStale(dir: string): Promise<void> {
+  const stale = readClusterInfo(dir);
+  if (stale) await stopAll([...stale.processes].reverse());
+}
+
+/**
+ * Starts a fresh cluster (stopping any earlier one in the same dir first) and waits until it is
+ * usable: API server /readyz, controller-manager and scheduler /healthz, every fake node Ready, and
+ * the `default` ServiceAccount present. On failure it stops what it started and throws with the
+ * failing component's log tail.
+ */
+export async function clusterUp(options: ClusterUpOptions = {}): Promise<ClusterInfo> {
+  const log = options.log ?? ((): void => {});
+  const timeoutMs = options.timeoutMs ?? 180_000;
+  const dir = clusterDir();
+  const bins = binDir();
+  const missing = requiredBinaries.filter((b) => !existsSync(join(bins, b)));
+  if (missing.length > 0) throw new Error(`start cluster: missing ${missing.join(', ')} in ${bins}; run \`make cluster-build\``);
+
+  await stopStale(dir);
+  const paths = clusterPaths(dir);
+  if (existsSync(paths.logsDir)) {
+    rmSync(`${paths.logsDir}.previous`, { recursive: true, force: true });
+    renameSync(paths.logsDir, `${paths.logsDir}.previous`);
+  }
+  for (const sub of ['etcd', 'pki', 'serving']) rmSync(join(dir, sub), { recursive: true, force: true });
+  mkdirSync(paths.logsDir, { recursive: true });
+
+  log('creating certificates');
+  const pki = createPki(join(dir, 'pki'));
+  const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok] = await freePorts(6);
+  const ports: ClusterPorts = { etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok };
+  const server = `https://127.0.0.1:${ports.apiServer}`;
+  const ca = readFileSync(pki.ca.cert, 'utf8');
+  const writeKubeconfig = (path: string, pair: { cert: string; key: string }, user: string): void =>
+    writeFileSync(path, kubeconfigYaml(server, ca, readFileSync(pair.cert, 'utf8'), readFileSync(pair.key, 'utf8'), user), { mode: 0o600 });
+  writeKubeconfig(paths.adminKubeconfig, pki.admin, 'modelship-admin');
+  writeKubeconfig(paths.controllerManagerKubeconfig, pki.controllerManager, 'system:kube-controller-manager');
+  writeKubeconfig(paths.schedulerKubeconfig, pki.scheduler, 'system:kube-scheduler');
+  writeKubeconfig(paths.kwokKubeconfig, pki.kwok, 'kwok-controller');
+  writeFileSync(paths.auditPolicy, auditPolicyYaml);
+  copyFileSync(join(bins, 'kwok-stages.yaml'), paths.kwokStages);
+
+  const nodeCount = options.nodes ?? 2;
+  const info: ClusterInfo = {
+    kubeconfig: paths.adminKubeconfig,
+    server,
+    nodes: Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`),
+    ports,
+    paths,
+    pki,
+    processes: [],
+    binDir: bins,
+    startedAt: new Date().toISOString(),
+  };
+  const [etcdSpec, apiSpec, kcmSpec, schedSpec, kwokSpec] = componentSpecs(bins, ports, paths, pki);
+
+  try {
+    log(`starting etcd on 127.0.0.1:${ports.etcdClient}`);
+    const etcd = await startComponent(info, etcdSpec);
+    await waitHealthy(etcd, '/health', async () => (await probe(`http://127.0.0.1:${ports.etcdClient}/health`)).body.includes('"health":"true"'), timeoutMs);
+
+    log(`starting kube-apiserver on ${server}`);
+    const api = await startComponent(info, apiSpec);
+    await waitHealthy(api, '/readyz', () => apiServerReady(info), timeoutMs);
+
+    log('starting kube-controller-manager and kube-scheduler');
+    const kcm = await startComponent(info, kcmSpec);
+    const sched = await startComponent(info, schedSpec);
+    await waitHealthy(kcm, '/healthz', async () => (await probe(`https://127.0.0.1:${ports.controllerManager}/healthz`)).status === 200, timeoutMs);
+    await waitHealthy(sched, '/healthz', async () => (await probe(`https://127.0.0.1:${ports.scheduler}/healthz`)).status === 200, timeoutMs);
+
+    log(`registering ${nodeCount} fake nodes and starting kwok`);
+    for (const name of info.nodes) {
+      const res = await adminRequest(info, 'POST', '/api/v1/nodes', fakeNode(name));
+      if (res.status !== 201) throw new Error(`create Node ${name}: HTTP ${res.status}: ${res.body}`);
+      // The TaintNodesByCondition admission plugin taints every new Node not-ready; normally the
+      // node-lifecycle controller lifts it, but that controller would also evict pods whenever a
+      // fake heartbeat is late on a loaded machine, so it is not run and the taint is lifted here.
+      const untaint = await adminRequest(info, 'PATCH', `/api/v1/nodes/${name}`, { spec: { taints: null } }, 'application/merge-patch+json');
+      if (untaint.status !== 200) throw new Error(`patch Node ${name} (remove not-ready taint): HTTP ${untaint.status}: ${untaint.body}`);
+    }
+    const kwokProc = await startComponent(info, kwokSpec);
+    await waitHealthy(kwokProc, 'nodes Ready', () => nodesReady(info), timeoutMs);
+
+    log('waiting for the default ServiceAccount');
+    await waitHealthy(kcm, 'default ServiceAccount', async () => (await adminRequest(info, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, timeoutMs);
+  } catch (err) {
+    await stopAll([...info.processes].reverse()).catch(() => {});
+    rmSync(clusterInfoPath(dir), { force: true });
+    throw err;
+  }
+  saveClusterInfo(info);
+  return info;
+}
+
+async function nodesReady(info: ClusterInfo): Promise<boolean> {
+  const res = await adminRequest(info, 'GET', '/api/v1/nodes');
+  if (res.status !== 200) return false;
+  const list = JSON.parse(res.body) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
+  return info.nodes.every((name) =>
+    list.items.some((n) => n.metadata.name === name && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')),
+  );
+}
+
+/** True when the cluster recorded in dir has all processes alive and its API server answers /readyz. */
+export async function clusterHealthy(info: ClusterInfo): Promise<boolean> {
+  if (!info.processes.every(isRunning)) return false;
+  return apiServerReady(info).catch(() => false);
+}
+
+/** Stops every process of the cluster in dir (SIGTERM, then SIGKILL) and forgets it; logs are kept. */
+export async function clusterDown(dir = clusterDir()): Promise<void> {
+  const info = readClusterInfo(dir);
+  if (!info) return;
+  await stopAll([...info.processes].reverse());
+  rmSync(clusterInfoPath(dir), { force: true });
+}
+
+/**
+ * Kills the cluster synchronously (SIGKILL) when this process exits or gets SIGINT/SIGTERM/SIGHUP,
+ * so an interrupted test run leaves nothing behind. Returns a function that removes the handlers.
+ */
+export function stopClusterOnExit(info: ClusterInfo): () => void {
+  const onExit = (): void => killAllNow(info.processes);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    killAllNow(info.processes);
+    rmSync(clusterInfoPath(info.paths.dir), { force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  process.on('exit', onExit);
+  for (const s of signals) process.on(s, onSignal);
+  return () => {
+    process.off('exit', onExit);
+    for (const s of signals) process.off(s, onSignal);
+  };
+}
+
+/**
+ * Stops kube-apiserver and starts it again on the same port with the same flags (etcd keeps the
+ * data), then waits for /readyz. For testing watch recovery. Works from any process (jest workers too).
+ */
+export async function restartApiServer(dir = clusterDir(), timeoutMs = 180_000): Promise<ClusterInfo> {
+  const info = readClusterInfo(dir);
+  if (!info) throw new Error(`restart kube-apiserver: no cluster recorded in ${clusterInfoPath(dir)}`);
+  const index = info.processes.findIndex((p) => p.name === 'kube-apiserver');
+  if (index < 0) throw new Error(`restart kube-apiserver: not among the processes in ${clusterInfoPath(dir)}`);
+  const old = info.processes[index];
+  await stopAll([old]);
+  const proc = await startDetached(old.name, old.bin, old.args, old.log);
+  info.processes[index] = proc;
+  saveClusterInfo(info);
+  await waitHealthy(proc, '/readyz after restart', () => apiServerReady(info), timeoutMs);
+  return info;
+}
+
+/** Audit events of the cluster in dir matching filter (see AuditFilter), oldest first. */
+export function auditEvents(filter: AuditFilter = {}, dir = clusterDir()): AuditEvent[] {
+  return readAuditEvents(clusterPaths(dir).auditLog, filter);
+}
