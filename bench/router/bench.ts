@@ -24,7 +24,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const ROLLBACK_TRIALS = Number(process.env.BENCH_ROLLBACK_TRIALS ?? 200);
 const RESULTS = path.resolve('bench/results');
 const ENTRY = path.resolve('dist/server-image/src/main.js');
-const KUBECONFIG = path.resolve('.state/cluster/kubeconfig');
+/** The local control plane's admin kubeconfig (`make cluster-up`; MODELSHIP_CLUSTER_DIR moves it, as in test/cluster). */
+const KUBECONFIG = path.resolve(process.env.MODELSHIP_CLUSTER_DIR ?? '.state/cluster', 'kubeconfig');
 
 /** One wrk run's figures (latencies in µs). */
 interface WrkResult {
