@@ -306,9 +306,11 @@ export async function clusterDown(dir = clusterDir()): Promise<void> {
  * so an interrupted test run leaves nothing behind. Returns a function that removes the handlers.
  */
 export function stopClusterOnExit(info: ClusterInfo): () => void {
-  const onExit = (): void => killAllNow(info.processes);
+  // Re-read the state file: restartApiServer (possibly from a test) replaces the API server's pid.
+  const killCluster = (): void => killAllNow([...info.processes, ...(readClusterInfo(info.paths.dir)?.processes ?? [])]);
+  const onExit = (): void => killCluster();
   const onSignal = (signal: NodeJS.Signals): void => {
-    killAllNow(info.processes);
+    killCluster();
     rmSync(clusterInfoPath(info.paths.dir), { force: true });
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
