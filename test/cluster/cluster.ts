@@ -194,6 +194,19 @@ async function stopStale(dir: string): Promise<void> {
  * failing component's log tail.
  */
 export async function clusterUp(options: ClusterUpOptions = {}): Promise<ClusterInfo> {
+  // A free port can be taken by another process between probing and binding (several clusters and
+  // servers start on this machine at once); such a start is retried with fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCluster(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+      options.log?.(`a port was taken while starting (attempt ${attempt}); retrying with fresh ports`);
+    }
+  }
+}
+
+async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
   const log = options.log ?? ((): void => {});
   const timeoutMs = options.timeoutMs ?? 180_000;
   const dir = clusterDir();
