@@ -13,7 +13,8 @@ import { binDir, repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, clusterInfo, loadKubeConfig, waitFor } from './kube.js';
 import { writeKubeconformSchemas } from './helm.schemas.js';
 
-jest.setTimeout(300_000);
+/** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
+const TIMEOUT = 300_000;
 
 const run = promisify(execFile);
 const root = repoRoot();
@@ -42,7 +43,7 @@ beforeAll(async () => {
   for (const bin of [helm, kubeconform]) if (!existsSync(bin)) throw new Error(`${bin} missing: run make cluster-build`);
   const n = await writeKubeconformSchemas(clusterInfo(), schemaDir);
   expect(n).toBeGreaterThan(50);
-});
+}, TIMEOUT);
 
 describe('Helm chart', () => {
   it('ships the same CRD as crds/', () => {
@@ -50,12 +51,12 @@ describe('Helm chart', () => {
     const topCrd = readFileSync(join(root, 'crds/modeldeployments.modelship.dev.yaml'), 'utf8');
     // Out of date? `make chart-crd` copies it.
     expect(chartCrd).toBe(topCrd);
-  });
+  }, TIMEOUT);
 
   it('passes helm lint --strict', async () => {
     const out = await sh(helm, ['lint', '--strict', chart]);
     expect(out).toContain('0 chart(s) failed');
-  });
+  }, TIMEOUT);
 
   it.each([
     ['defaults (all namespaces, leader election)', []],
@@ -65,13 +66,13 @@ describe('Helm chart', () => {
     const out = await sh(kubeconform, ['-strict', '-summary', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'], rendered);
     // Every object was validated: none invalid, none skipped for a missing schema.
     expect(out).toMatch(/Valid: [1-9]\d*, Invalid: 0, Errors: 0, Skipped: 0/);
-  });
+  }, TIMEOUT);
 
   it('catches a wrong field with kubeconform (the check can fail)', async () => {
     const rendered = await sh(helm, ['template', 'ms', chart, '--namespace', 'modelship-system']);
     const broken = rendered.replace('terminationGracePeriodSeconds: 30', 'terminationGracePeriodSeconds: 30\n      terminationGraceSeconds: 30');
     await expect(sh(kubeconform, ['-strict', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'], broken)).rejects.toThrow(/terminationGraceSeconds/);
-  });
+  }, TIMEOUT);
 
   it.each([
     [['--set', 'replicaCount=-1'], 'replicaCount'],
@@ -81,7 +82,7 @@ describe('Helm chart', () => {
     [['--set', 'imagee.tag=x'], 'imagee'],
   ])('values schema rejects %j', async (args, field) => {
     await expect(sh(helm, ['template', 'ms', chart, ...args])).rejects.toThrow(new RegExp(field));
-  });
+  }, TIMEOUT);
 
   it('installs onto the local cluster and the operator Deployment becomes Available', async () => {
     const ns = await createTestNamespace(kc, 'helm');
@@ -116,5 +117,5 @@ describe('Helm chart', () => {
       await sh(helm, ['uninstall', release, '--namespace', ns]).catch(() => '');
       await deleteNamespace(kc, ns);
     }
-  });
+  }, TIMEOUT);
 });

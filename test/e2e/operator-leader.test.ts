@@ -12,7 +12,8 @@ import { repoRoot } from '../cluster/cluster.js';
 import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
-jest.setTimeout(300_000);
+/** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
+const TIMEOUT = 300_000;
 
 const kc = loadKubeConfig();
 const custom = kc.makeApiClient(CustomObjectsApi);
@@ -51,12 +52,12 @@ beforeAll(async () => {
   await installCrd(kc);
   ns = await createTestNamespace(kc, 'opleader');
   kubeconfig = await operatorKubeconfig(kc, ns);
-});
+}, TIMEOUT);
 
 afterAll(async () => {
   await Promise.all(ops.map((o) => o.stop()));
   if (ns) await deleteNamespace(kc, ns);
-});
+}, TIMEOUT);
 
 describe('leader election', () => {
   it('runs exactly one leader; the follower takes over when the leader is killed', async () => {
@@ -76,7 +77,7 @@ describe('leader election', () => {
     await waitFor('second Ready under the new leader', () => isReady('second'), 180_000, 500);
     const lease = await coordination.readNamespacedLease({ namespace: ns, name: 'modelship-operator' });
     expect(lease.spec!.leaseTransitions).toBeGreaterThanOrEqual(1);
-  });
+  }, TIMEOUT);
 
   it('hands over through the released lease on SIGTERM', async () => {
     const current = (await leaders(ops))[0]!;
@@ -87,5 +88,5 @@ describe('leader election', () => {
     await waitFor('new process leads after the release', async () => (await next.metric('modelship_leader')) === 1, 60_000, 250);
     const lease = await coordination.readNamespacedLease({ namespace: ns, name: 'modelship-operator' });
     expect(lease.spec!.holderIdentity).toBe(next.logs.find((l) => l.msg === 'starting')!.identity);
-  });
+  }, TIMEOUT);
 });

@@ -14,7 +14,8 @@ import { repoRoot, restartApiServer } from '../cluster/cluster.js';
 import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
-jest.setTimeout(600_000);
+/** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
+const TIMEOUT = 600_000;
 
 const kc = loadKubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);
@@ -47,12 +48,12 @@ beforeAll(async () => {
   await installCrd(kc);
   ns = await createTestNamespace(kc, 'oprestart');
   kubeconfig = await operatorKubeconfig(kc, ns);
-});
+}, TIMEOUT);
 
 afterAll(async () => {
   await op?.stop();
   if (ns) await deleteNamespace(kc, ns);
-});
+}, TIMEOUT);
 
 describe('operator restarts', () => {
   it('converges with no duplicates after being SIGKILLed mid-reconcile', async () => {
@@ -76,7 +77,7 @@ describe('operator restarts', () => {
       expect(mine[0]!.metadata!.name).toMatch(new RegExp(`^${name}-[0-9a-f]+$`));
       expect(services.filter((s) => s.metadata!.labels!['modelship.dev/deployment'] === name)).toHaveLength(2);
     }
-  });
+  }, TIMEOUT);
 
   it('recovers its watches after the API server restarts', async () => {
     expect(op!.alive()).toBe(true);
@@ -94,5 +95,5 @@ describe('operator restarts', () => {
       1000,
     );
     expect(op!.alive()).toBe(true);
-  });
+  }, TIMEOUT);
 });

@@ -19,7 +19,8 @@ import { auditEvents, repoRoot } from '../cluster/cluster.js';
 import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
 import { installCrd, operatorKubeconfig, operatorUser, operatorWrites, startOperator, type OperatorProcess } from './operator.harness.js';
 
-jest.setTimeout(300_000);
+/** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
+const TIMEOUT = 300_000;
 
 const kc = loadKubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);
@@ -71,14 +72,14 @@ beforeAll(async () => {
   await installCrd(kc);
   ns = await createTestNamespace(kc, 'operator');
   op = await startOperator(await operatorKubeconfig(kc, ns), ns, ['--leader-elect=false']);
-});
+}, TIMEOUT);
 
 afterAll(async () => {
   const code = await op?.stop();
   if (ns) await deleteNamespace(kc, ns);
   // A clean SIGTERM exit is part of the contract (graceful shutdown).
   expect(code).toBe(0);
-});
+}, TIMEOUT);
 
 describe('operator on the local control plane', () => {
   it('turns examples/digits.yaml into a Deployment, Services and a PDB, and reports Ready', async () => {
@@ -100,7 +101,8 @@ describe('operator on the local control plane', () => {
     expect(container.readinessProbe).toBeDefined();
     expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(JSON.stringify(container.env)).toContain('cb28a3ead0c4a7869fe07a4a73b6c5f2b69ea3aa17c7a950f3153d42c8032b1b');
+    // The pod verifies the model digest the user wrote.
+    expect(JSON.stringify(container.env)).toContain((example('digits.yaml').spec.model as { sha256: string }).sha256);
 
     const services = (await core.listNamespacedService({ namespace: ns, labelSelector: 'modelship.dev/deployment=digits' })).items;
     expect(services.map((s) => s.metadata!.name).sort()).toEqual(['digits', `digits-${rev}`]);
@@ -109,7 +111,7 @@ describe('operator on the local control plane', () => {
 
     const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/deployment=digits` })).items;
     expect(pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))).toHaveLength(2);
-  });
+  }, TIMEOUT);
 
   it('gives an autoscaled example an HPA and leaves replicas to it', async () => {
     await applyYaml(kc, readFileSync(join(repoRoot(), 'examples/digits-autoscaling.yaml'), 'utf8'), ns);
@@ -123,7 +125,7 @@ describe('operator on the local control plane', () => {
     expect(ours.length).toBeGreaterThan(0);
     // The operator's managed fields must not include spec.replicas: the HPA owns it.
     expect(ours.some((f) => JSON.stringify(f.fieldsV1).includes('"f:replicas"'))).toBe(false);
-  });
+  }, TIMEOUT);
 
   it('follows a replicas change on the same revision, and a resources change with a new revision', async () => {
     const before = await getMd('digits');
@@ -153,7 +155,7 @@ describe('operator on the local control plane', () => {
     // The apex Service now selects the new revision.
     const apex = await core.readNamespacedService({ namespace: ns, name: 'digits' });
     expect(JSON.stringify(apex.spec!.selector)).toContain(next);
-  });
+  }, TIMEOUT);
 
   it('recreates a hand-deleted child and restores a hand-edited field it owns', async () => {
     const md = await waitReady('digits');
@@ -176,7 +178,7 @@ describe('operator on the local control plane', () => {
     d.spec!.replicas = 7;
     await apps.replaceNamespacedDeployment({ namespace: ns, name, body: d, fieldManager: 'kubectl-edit' });
     await waitFor('replicas restored to 3', async () => (await apps.readNamespacedDeployment({ namespace: ns, name })).spec!.replicas === 3, 120_000, 500);
-  });
+  }, TIMEOUT);
 
   it('makes zero writes while idle for a minute', async () => {
     await waitReady('digits');
@@ -225,5 +227,5 @@ describe('operator on the local control plane', () => {
     );
     // The other ModelDeployment is untouched.
     expect((await deploymentsOf('digits-autoscaled')).length).toBe(1);
-  });
+  }, TIMEOUT);
 });
