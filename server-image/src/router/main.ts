@@ -17,6 +17,9 @@ import { RouterStats } from './stats.js';
 import { startStatsWriter, type StatsWriter } from './statsWriter.js';
 import { RouteTable } from './table.js';
 
+/** Idle keep-alive time for callers' connections (the inference server uses the same). */
+const CLIENT_KEEP_ALIVE_MS = 65_000;
+
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
@@ -109,7 +112,9 @@ export async function runRouter(): Promise<void> {
   const ready = { value: true };
   const snapshot = () => stats.snapshot(new Date(), table.routes?.generation ?? null);
 
-  const server = http.createServer((req, res) => {
+  // Idle client connections outlive a typical load balancer's 60 s, so the client side (kube-proxy
+  // peers, ingress) closes first and never reuses a connection the router is closing.
+  const server = http.createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_KEEP_ALIVE_MS + 1000 }, (req, res) => {
     const path = req.url?.split('?')[0];
     if (path === '/v2/health/live') return json(res, 200, { live: true });
     if (path === '/v2/health/ready') {

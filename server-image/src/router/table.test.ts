@@ -1,4 +1,4 @@
-import { RouteTable } from './table.js';
+import { IDLE_SOCKET_MS, RouteTable } from './table.js';
 import type { Routes } from './routes.js';
 
 const routes = (generation: number, ...revs: [string, string, number][]): Routes => ({
@@ -21,6 +21,9 @@ describe('RouteTable', () => {
     expect(first?.served.revision).toBe('a');
     expect(first?.served.url.host).toBe('a:8080');
     expect(first?.served.agent.maxSockets).toBe(8);
+    // Idle pooled sockets are closed before the model server's 65 s keep-alive would close them.
+    expect((first?.served.agent as unknown as { options: { timeout: number } }).options.timeout).toBe(IDLE_SOCKET_MS);
+    expect(IDLE_SOCKET_MS).toBeLessThan(65_000);
     t.apply(routes(2, ['a', 'http://a:8080', 0], ['b', 'http://b:8080', 1]));
     expect(t.routes?.generation).toBe(2);
     const second = t.resolve(undefined);

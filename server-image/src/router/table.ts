@@ -8,6 +8,9 @@ import http from 'node:http';
 import { Balancer } from './balancer.js';
 import { DEFAULT_TOLERANCE, type Routes } from './routes.js';
 
+/** How long a pooled backend connection may sit idle before the router closes it. */
+export const IDLE_SOCKET_MS = 30_000;
+
 /** A backend chosen for one request. */
 export interface Target {
   revision: string;
@@ -49,7 +52,15 @@ export class RouteTable {
     for (const r of routes.revisions) {
       let agent = this.agents.get(r.url);
       if (!agent) {
-        agent = new http.Agent({ keepAlive: true, maxSockets: this.maxSockets, maxFreeSockets: this.maxSockets, scheduling: 'lifo' });
+        agent = new http.Agent({
+          keepAlive: true,
+          maxSockets: this.maxSockets,
+          maxFreeSockets: this.maxSockets,
+          scheduling: 'lifo',
+          // Close idle pooled sockets well before the model server does (65 s), so a request is never
+          // written to a socket the backend is closing at that very moment (a spurious 502).
+          timeout: IDLE_SOCKET_MS,
+        });
         this.agents.set(r.url, agent);
       }
       targets.set(r.name, { revision: r.name, url: new URL(r.url), agent });
