@@ -86,9 +86,13 @@ function safeJson(text: string): unknown {
   }
 }
 
+/** Errors client-node raises while the API server does not yet serve a kind (e.g. a CRD created just before). */
+const notServedYet = /Unrecognized API version and kind|Failed to fetch resource metadata/;
+
 /**
  * Server-side applies every document of yamlText (forcing ownership to e2eFieldManager), setting
  * metadata.namespace to namespace when given and the object has none. Returns the applied objects.
+ * A kind that is not served yet (its CRD is earlier in the same YAML) is retried for up to 60 s.
  */
 export async function applyYaml(kc: KubeConfig, yamlText: string, namespace?: string): Promise<KubernetesObject[]> {
   const client = KubernetesObjectApi.makeApiClient(kc);
@@ -97,11 +101,17 @@ export async function applyYaml(kc: KubeConfig, yamlText: string, namespace?: st
     if (!doc?.kind) continue;
     const obj = { ...doc, metadata: { ...doc.metadata } };
     if (namespace && !obj.metadata.namespace) obj.metadata.namespace = namespace;
-    try {
-      applied.push(await client.patch(obj, undefined, undefined, e2eFieldManager, true, PatchStrategy.ServerSideApply));
-    } catch (err) {
-      const where = `${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`;
-      throw new Error(`apply ${where}: ${errorMessage(err)}`, { cause: err });
+    const where = `${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`;
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        applied.push(await client.patch(obj, undefined, undefined, e2eFieldManager, true, PatchStrategy.ServerSideApply));
+        break;
+      } catch (err) {
+        const message = errorMessage(err);
+        if (!notServedYet.test(message) || Date.now() >= deadline) throw new Error(`apply ${where}: ${message}`, { cause: err });
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
     }
   }
   return applied;

@@ -118,6 +118,14 @@ describe('local control plane', () => {
     expect(errorMessage(badEnum)).toContain('spec.color');
 
     await create('good', { replicas: 3, color: 'blue' });
+
+    // A brand-new CRD and an object of its kind in one stream: applyYaml waits for the kind to be served.
+    const gadgetCrd = widgetCrd.replace(/widget/g, 'gadget').replace(/Widget/g, 'Gadget');
+    await applyYaml(kc, `${gadgetCrd}\n---\napiVersion: smoke.modelship.io/v1\nkind: Gadget\nmetadata: { name: applied }\nspec: { replicas: 2 }\n`, ns);
+    const gadget = (await custom.getNamespacedCustomObject({
+      group: 'smoke.modelship.io', version: 'v1', namespace: ns, plural: 'gadgets', name: 'applied',
+    })) as { spec: { replicas: number } };
+    expect(gadget.spec.replicas).toBe(2);
     const stored = (await custom.getNamespacedCustomObject({
       group: 'smoke.modelship.io', version: 'v1', namespace: ns, plural: 'widgets', name: 'good',
     })) as { spec: { replicas: number } };
