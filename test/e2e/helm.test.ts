@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AppsV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { binDir, repoRoot } from '../cluster/cluster.js';
+import { adminRequest, binDir, repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, clusterInfo, loadKubeConfig, waitFor } from './kube.js';
 import { writeKubeconformSchemas } from './helm.schemas.js';
 
@@ -23,6 +23,8 @@ const helm = join(binDir(), 'helm');
 const kubeconform = join(binDir(), 'kubeconform');
 const schemaDir = join(root, '.state/kubeconform');
 const kc = loadKubeConfig();
+/** The cluster's version, so `helm template` checks the chart's kubeVersion against the real one. */
+let kubeVersion = '';
 
 /** Runs a binary; resolves with its output, rejects with the output in the message. */
 async function sh(bin: string, args: string[], input?: string): Promise<string> {
@@ -41,6 +43,8 @@ async function sh(bin: string, args: string[], input?: string): Promise<string> 
 
 beforeAll(async () => {
   for (const bin of [helm, kubeconform]) if (!existsSync(bin)) throw new Error(`${bin} missing: run make cluster-build`);
+  const version = await adminRequest(clusterInfo(), 'GET', '/version');
+  kubeVersion = (JSON.parse(version.body) as { gitVersion: string }).gitVersion;
   const n = await writeKubeconformSchemas(clusterInfo(), schemaDir);
   expect(n).toBeGreaterThan(50);
 }, TIMEOUT);
@@ -62,14 +66,14 @@ describe('Helm chart', () => {
     ['defaults (all namespaces, leader election)', []],
     ['one namespace, no leader election, metrics service off', ['--set', 'operator.watchNamespace=ml', '--set', 'operator.leaderElection.enabled=false', '--set', 'metrics.service.enabled=false', '--set', 'replicaCount=1']],
   ])('renders %s to objects valid against the cluster schemas (kubeconform -strict, offline)', async (_name, args) => {
-    const rendered = await sh(helm, ['template', 'ms', chart, '--namespace', 'modelship-system', '--include-crds', ...args]);
+    const rendered = await sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, '--namespace', 'modelship-system', '--include-crds', ...args]);
     const out = await sh(kubeconform, ['-strict', '-summary', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'], rendered);
     // Every object was validated: none invalid, none skipped for a missing schema.
     expect(out).toMatch(/Valid: [1-9]\d*, Invalid: 0, Errors: 0, Skipped: 0/);
   }, TIMEOUT);
 
   it('catches a wrong field with kubeconform (the check can fail)', async () => {
-    const rendered = await sh(helm, ['template', 'ms', chart, '--namespace', 'modelship-system']);
+    const rendered = await sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, '--namespace', 'modelship-system']);
     const broken = rendered.replace('terminationGracePeriodSeconds: 30', 'terminationGracePeriodSeconds: 30\n      terminationGraceSeconds: 30');
     await expect(sh(kubeconform, ['-strict', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'], broken)).rejects.toThrow(/terminationGraceSeconds/);
   }, TIMEOUT);
@@ -81,7 +85,7 @@ describe('Helm chart', () => {
     [['--set', 'operator.watchNamespace=Not_A_Namespace'], 'watchNamespace'],
     [['--set', 'imagee.tag=x'], 'imagee'],
   ])('values schema rejects %j', async (args, field) => {
-    await expect(sh(helm, ['template', 'ms', chart, ...args])).rejects.toThrow(new RegExp(field));
+    await expect(sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, ...args])).rejects.toThrow(new RegExp(field));
   }, TIMEOUT);
 
   it('installs onto the local cluster and the operator Deployment becomes Available', async () => {

@@ -53,22 +53,22 @@ describe('Applier', () => {
     expect(await applier.applyAll('ml/digits', [deployment(3)], lookup)).toEqual({ applied: 1, skipped: 0 });
   });
 
-  it('ignores status-only changes of objects with a generation but not spec or label edits', async () => {
+  it('ignores status-only changes but not spec or label edits', async () => {
     const api = new RecordingApi();
     const applier = new Applier(api);
-    const withGen = (generation: number, rv: string, labels?: Record<string, string>): KubeObject => ({
-      ...deployment(2),
-      metadata: { ...deployment(2).metadata, generation, resourceVersion: rv, labels },
+    const liveCopy = (replicas: number, rv: string, extra: Partial<KubeObject> = {}, labels?: Record<string, string>): KubeObject => ({
+      ...deployment(replicas),
+      ...extra,
+      metadata: { ...deployment(replicas).metadata, resourceVersion: rv, labels, managedFields: [{ manager: rv }] },
     });
-    // The apply response carries generation 1 (RecordingApi echoes the body).
-    const desired = { ...deployment(2), metadata: { ...deployment(2).metadata, generation: 1 } };
-    let live = withGen(1, '1');
+    const desired = deployment(2);
+    let live = liveCopy(2, '1');
     await applier.applyAll('ml/digits', [desired], () => live);
-    live = withGen(1, '777'); // the Deployment controller wrote status
+    live = liveCopy(2, '777', { status: { readyReplicas: 2 } }); // another controller wrote status
     expect(await applier.applyAll('ml/digits', [desired], () => live)).toEqual({ applied: 0, skipped: 1 });
-    live = withGen(2, '778'); // someone changed the spec
+    live = liveCopy(5, '778'); // someone changed the spec
     expect(await applier.applyAll('ml/digits', [desired], () => live)).toEqual({ applied: 1, skipped: 0 });
-    live = withGen(1, '779', { hand: 'edit' }); // a label edit does not bump the generation
+    live = liveCopy(2, '779', {}, { hand: 'edit' }); // a label edit
     expect(await applier.applyAll('ml/digits', [desired], () => live)).toEqual({ applied: 1, skipped: 0 });
   });
 

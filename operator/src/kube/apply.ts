@@ -78,15 +78,15 @@ export interface ApplyResult {
 }
 
 /**
- * What of a live object a change by someone else would show in: the generation (bumped by every
- * spec change) plus labels, annotations and ownerReferences (which do not bump it); objects
- * without a generation fall back to the resourceVersion. Status updates by other controllers
- * (the Deployment or HPA controller) change neither, so they do not cause re-applies.
+ * What of a live object a change by someone else would show in: everything but status and the
+ * volatile metadata (resourceVersion, managedFields, timestamps) — spec (or data), labels,
+ * annotations and ownerReferences. Status updates by other controllers (the Deployment or HPA
+ * controller) leave it unchanged, so they cause no re-apply; a hand edit of anything we set does.
  */
 export function liveFingerprint(obj: KubeObject): string {
-  const m = obj.metadata;
-  if (m.generation === undefined) return `rv:${m.resourceVersion ?? ''}`;
-  return canonicalJson({ g: m.generation, l: m.labels ?? {}, a: m.annotations ?? {}, o: m.ownerReferences ?? [] });
+  const { status: _status, metadata, ...content } = obj;
+  const basis = { content, l: metadata.labels ?? {}, a: metadata.annotations ?? {}, o: metadata.ownerReferences ?? [] };
+  return createHash('sha256').update(canonicalJson(basis)).digest('hex');
 }
 
 /**
