@@ -1,0 +1,164 @@
+import { DEFAULT_SERVER_REPOSITORIES, hostPathFor, imageRepository, mapModelUri, nextBackend, parseMount, podsBehind, processEnvFor, selectorMatches, shouldRun, type PodLike } from './podspec.js';
+
+const mounts = [parseMount('/models=examples/models', '/repo'), parseMount('/models/big/=/data/big', '/repo')];
+
+function pod(over: Partial<PodLike> = {}, labels: Record<string, string> = { app: 'a' }): PodLike {
+  return {
+    metadata: { name: 'digits-abc-1', namespace: 'default', uid: 'u1', labels },
+    spec: { nodeName: 'kwok-node-0', containers: [{ name: 'server', image: 'ghcr.io/modelship/server:0.1.0' }] },
+    status: { phase: 'Running', podIP: '10.0.0.7' },
+    ...over,
+  };
+}
+
+describe('parseMount', () => {
+  it.each([
+    ['/models=examples/models', { containerPath: '/models', hostPath: '/repo/examples/models' }],
+    ['/models/=/abs/dir', { containerPath: '/models', hostPath: '/abs/dir' }],
+  ])('%s', (text, expected) => expect(parseMount(text, '/repo')).toEqual(expected));
+
+  it.each(['models=examples', '/models', '/models=', '=x'])('rejects %s naming it', (text) => {
+    expect(() => parseMount(text, '/repo')).toThrow(`parse --mount ${JSON.stringify(text)}: expected /container/path=host/path`);
+  });
+});
+
+describe('hostPathFor and mapModelUri', () => {
+  it.each([
+    ['/models/digits.onnx', '/repo/examples/models/digits.onnx'],
+    ['/models/big/llm.onnx', '/data/big/llm.onnx'],
+    ['/models', '/repo/examples/models'],
+    ['/modelsX/a.onnx', undefined],
+    ['/models/../etc/passwd', undefined],
+  ])('%s -> %s', (path, expected) => expect(hostPathFor(path, mounts)).toBe(expected));
+
+  it.each([
+    ['file:///models/digits.onnx', 'file:///repo/examples/models/digits.onnx'],
+    ['file:///models/with%20space.onnx', 'file:///repo/examples/models/with space.onnx'],
+    ['/models/digits.onnx', '/repo/examples/models/digits.onnx'],
+    ['https://example.com/models/digits.onnx', 'https://example.com/models/digits.onnx'],
+    ['pvc://claim/digits.onnx', 'pvc://claim/digits.onnx'],
+  ])('%s -> %s', (uri, expected) => expect(mapModelUri(uri, mounts)).toBe(expected));
+
+  it('refuses a file URI outside every mount, naming the URI and the mounts', () => {
+    expect(() => mapModelUri('file:///srv/m.onnx', mounts)).toThrow('map model URI file:///srv/m.onnx: no --mount covers /srv/m.onnx (have: /models, /models/big)');
+  });
+});
+
+describe('imageRepository', () => {
+  it.each([
+    ['ghcr.io/modelship/server:0.1.0', 'ghcr.io/modelship/server'],
+    ['ghcr.io/modelship/server', 'ghcr.io/modelship/server'],
+    ['localhost:5000/modelship/server:dev', 'localhost:5000/modelship/server'],
+    ['localhost:5000/server', 'localhost:5000/server'],
+    [`ghcr.io/modelship/server@sha256:${'a'.repeat(64)}`, 'ghcr.io/modelship/server'],
+  ])('%s -> %s', (image, expected) => expect(imageRepository(image)).toBe(expected));
+});
+
+describe('shouldRun', () => {
+  const kwok = new Set(['kwok-node-0']);
+  it.each<[string, PodLike, boolean]>([
+    ['a Running server pod on a kwok node', pod(), true],
+    ['a pending pod', pod({ status: { phase: 'Pending' } }), false],
+    ['an unscheduled pod', pod({ spec: { containers: pod().spec!.containers } }), false],
+    ['a pod on a real node', pod({ spec: { ...pod().spec, nodeName: 'worker-1' } }), false],
+    ['a pod being deleted', { ...pod(), metadata: { ...pod().metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } }, false],
+    ['a router pod', pod({ spec: { ...pod().spec, containers: [{ name: 'router', image: 'ghcr.io/modelship/router:0.1.0' }] } }), false],
+  ])('%s', (_what, p, expected) => expect(shouldRun(p, kwok, DEFAULT_SERVER_REPOSITORIES)).toBe(expected));
+});
+
+describe('processEnvFor', () => {
+  const local = { httpPort: 41000, metricsPort: 41001, podDir: '/state/default/digits-abc-1', mounts };
+
+  it('keeps the container env, resolves fieldRefs, maps the model and overrides the local settings', () => {
+    const p = pod();
+    const container = {
+      name: 'server',
+      env: [
+        { name: 'MODELSHIP_MODEL_URI', value: 'file:///models/digits.onnx' },
+        { name: 'MODELSHIP_SHA256', value: 'ab'.repeat(32) },
+        { name: 'MODELSHIP_PORT', value: '8080' },
+        { name: 'MODELSHIP_METRICS_PORT', value: '9090' },
+        { name: 'MODELSHIP_CACHE_DIR', value: '/var/cache/modelship' },
+        { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'NS', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        { name: 'IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        { name: 'EMPTY' },
+      ],
+    };
+    expect(processEnvFor(p, container, local)).toEqual({
+      env: {
+        MODELSHIP_MODEL_URI: 'file:///repo/examples/models/digits.onnx',
+        MODELSHIP_SHA256: 'ab'.repeat(32),
+        MODELSHIP_HOST: '127.0.0.1',
+        MODELSHIP_PORT: '41000',
+        MODELSHIP_METRICS_PORT: '41001',
+        MODELSHIP_CACHE_DIR: '/state/default/digits-abc-1/cache',
+        MODELSHIP_TERMINATION_LOG: '/state/default/digits-abc-1/termination-log',
+        MODELSHIP_WORKERS: '1',
+        POD: 'digits-abc-1',
+        NS: 'default',
+        IP: '10.0.0.7',
+        EMPTY: '',
+      },
+      warnings: [],
+    });
+  });
+
+  it('keeps an explicit worker count', () => {
+    expect(processEnvFor(pod(), { name: 'server', env: [{ name: 'MODELSHIP_WORKERS', value: '3' }] }, local).env.MODELSHIP_WORKERS).toBe('3');
+  });
+
+  it('leaves unsupported sources unset with a warning naming the pod, container and variable', () => {
+    const { env, warnings } = processEnvFor(
+      pod(),
+      {
+        name: 'server',
+        env: [
+          { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+          { name: 'NODE', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+        ],
+      },
+      local,
+    );
+    expect(env).not.toHaveProperty('TOKEN');
+    expect(env).not.toHaveProperty('NODE');
+    expect(warnings).toEqual([
+      'pod default/digits-abc-1 container server: env TOKEN: secretKeyRef is not supported locally, left unset',
+      'pod default/digits-abc-1 container server: env NODE: fieldRef spec.nodeName is not supported locally, left unset',
+    ]);
+  });
+
+  it('fails when the model cannot be reached locally', () => {
+    expect(() => processEnvFor(pod(), { name: 'server', env: [{ name: 'MODELSHIP_MODEL_URI', value: 'file:///srv/x.onnx' }] }, local)).toThrow(/no --mount covers \/srv\/x\.onnx/);
+  });
+});
+
+describe('selectors and round robin', () => {
+  it.each<[Record<string, string> | undefined, Record<string, string> | undefined, boolean]>([
+    [{ app: 'a' }, { app: 'a', extra: 'x' }, true],
+    [{ app: 'a', rev: '1' }, { app: 'a' }, false],
+    [{}, { app: 'a' }, false],
+    [undefined, { app: 'a' }, false],
+    [{ app: 'a' }, undefined, false],
+  ])('%j selects %j: %s', (selector, labels, expected) => expect(selectorMatches(selector, labels)).toBe(expected));
+
+  it('finds the pods behind a Service in its own namespace, sorted', () => {
+    const service = { metadata: { name: 'digits', namespace: 'default' }, spec: { selector: { app: 'a' } } };
+    const pods = [
+      { ...pod(), metadata: { name: 'p2', namespace: 'default', labels: { app: 'a' } } },
+      { ...pod(), metadata: { name: 'p1', namespace: 'default', labels: { app: 'a' } } },
+      { ...pod(), metadata: { name: 'p3', namespace: 'other', labels: { app: 'a' } } },
+      { ...pod(), metadata: { name: 'p4', namespace: 'default', labels: { app: 'b' } } },
+    ];
+    expect(podsBehind(service, pods)).toEqual(['default/p1', 'default/p2']);
+  });
+
+  it.each<[string[], string | undefined, string | undefined]>([
+    [[], undefined, undefined],
+    [['a', 'b', 'c'], undefined, 'a'],
+    [['a', 'b', 'c'], 'a', 'b'],
+    [['a', 'b', 'c'], 'c', 'a'],
+    [['a', 'c'], 'b', 'c'],
+    [['a', 'b'], 'z', 'a'],
+  ])('backends %j after %s -> %s', (backends, previous, expected) => expect(nextBackend(backends, previous)).toBe(expected));
+});

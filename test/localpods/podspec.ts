@@ -1,0 +1,197 @@
+/**
+ * The pure half of the local pod runner: which pods to run, with what environment, and which local
+ * processes stand behind a Service. No I/O here; runner.ts feeds it objects from the API server.
+ */
+import { isAbsolute, join, relative, resolve } from 'node:path';
+
+import type { KubeObject } from '../../operator/src/kube/client.js';
+
+/** Annotation kwok puts on the Nodes it manages. */
+export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
+
+/** Image repositories (no tag or digest) whose containers are run as the local inference server. */
+export const DEFAULT_SERVER_REPOSITORIES = ['ghcr.io/modelship/server', 'ghcr.io/modelship/modelship'];
+
+/** A host directory standing in for a container path, from `--mount /models=examples/models`. */
+export interface Mount {
+  /** Absolute path inside the container, e.g. /models. */
+  containerPath: string;
+  /** Absolute path on this machine. */
+  hostPath: string;
+}
+
+/** The container fields the runner reads. */
+export interface ContainerSpec {
+  name: string;
+  image?: string;
+  env?: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; [k: string]: unknown } }[];
+  ports?: { name?: string; containerPort: number }[];
+}
+
+/** The pod fields the runner reads. */
+export interface PodLike extends KubeObject {
+  spec?: { nodeName?: string; containers?: ContainerSpec[]; terminationGracePeriodSeconds?: number };
+  status?: { phase?: string; podIP?: string };
+}
+
+/** The Service fields the proxy reads. */
+export interface ServiceLike extends KubeObject {
+  spec?: { selector?: Record<string, string>; ports?: { name?: string; port: number; targetPort?: number | string }[] };
+}
+
+/**
+ * Parses `--mount` values of the form `<containerPath>=<hostPath>` (host path relative to base).
+ * Throws naming the value when it is malformed.
+ */
+export function parseMount(text: string, base: string): Mount {
+  const eq = text.indexOf('=');
+  const containerPath = eq < 0 ? '' : text.slice(0, eq).replace(/\/+$/, '');
+  const host = eq < 0 ? '' : text.slice(eq + 1);
+  if (!containerPath.startsWith('/') || host === '') {
+    throw new Error(`parse --mount ${JSON.stringify(text)}: expected /container/path=host/path`);
+  }
+  return { containerPath, hostPath: resolve(base, host) };
+}
+
+/**
+ * The host path for a container path under one of the mounts (the longest matching mount wins),
+ * or undefined when no mount covers it. Paths escaping the mount with `..` are not covered.
+ */
+export function hostPathFor(containerPath: string, mounts: readonly Mount[]): string | undefined {
+  const sorted = [...mounts].sort((a, b) => b.containerPath.length - a.containerPath.length);
+  for (const m of sorted) {
+    const rel = relative(m.containerPath, containerPath);
+    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return join(m.hostPath, rel);
+  }
+  return undefined;
+}
+
+/**
+ * Rewrites a file:// model URI (or a bare absolute path) from container to host paths. Other
+ * schemes pass through. A file URI outside every mount is an error: the container could read it,
+ * the local process cannot.
+ */
+export function mapModelUri(uri: string, mounts: readonly Mount[]): string {
+  const isFile = uri.startsWith('file://');
+  if (!isFile && !uri.startsWith('/')) return uri;
+  const path = isFile ? decodeURIComponent(new URL(uri).pathname) : uri;
+  const host = hostPathFor(path, mounts);
+  if (host === undefined) {
+    throw new Error(`map model URI ${uri}: no --mount covers ${path} (have: ${mounts.map((m) => m.containerPath).join(', ') || 'none'})`);
+  }
+  return isFile ? `file://${host}` : host;
+}
+
+/** The repository of an image reference: without `@digest` and without a `:tag` after the last `/`. */
+export function imageRepository(image: string): string {
+  const noDigest = image.split('@')[0]!;
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+/** The first container whose image is one of the server repositories, if any. */
+export function serverContainerOf(pod: PodLike, repositories: readonly string[]): ContainerSpec | undefined {
+  return pod.spec?.containers?.find((c) => c.image !== undefined && repositories.includes(imageRepository(c.image)));
+}
+
+/**
+ * Whether the runner should have a process for this pod: bound to a kwok node, Running, not being
+ * deleted, and running the server image.
+ */
+export function shouldRun(pod: PodLike, kwokNodes: ReadonlySet<string>, repositories: readonly string[]): boolean {
+  return (
+    pod.metadata.deletionTimestamp === undefined &&
+    pod.spec?.nodeName !== undefined &&
+    kwokNodes.has(pod.spec.nodeName) &&
+    pod.status?.phase === 'Running' &&
+    serverContainerOf(pod, repositories) !== undefined
+  );
+}
+
+/** Local settings of one pod's process. */
+export interface LocalSettings {
+  httpPort: number;
+  metricsPort: number;
+  /** Writable per-pod directory (cache and termination log live under it). */
+  podDir: string;
+  mounts: readonly Mount[];
+}
+
+/** The environment of a pod's local process, and what could not be carried over. */
+export interface ProcessEnv {
+  env: Record<string, string>;
+  warnings: string[];
+}
+
+/** Resolves a downward-API fieldRef the runner supports, or undefined. */
+function fieldValue(pod: PodLike, fieldPath: string): string | undefined {
+  switch (fieldPath) {
+    case 'metadata.name':
+      return pod.metadata.name;
+    case 'metadata.namespace':
+      return pod.metadata.namespace;
+    case 'status.podIP':
+      return pod.status?.podIP ?? '';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The environment for the local server process of one container: its env values and supported
+ * fieldRefs, then the local overrides (loopback host, free ports, per-pod cache dir and termination
+ * log, model URI mapped through the mounts). One worker unless the container asks for more: several
+ * pods share this machine's cores. Throws when the model URI cannot be mapped.
+ */
+export function processEnvFor(pod: PodLike, container: ContainerSpec, local: LocalSettings): ProcessEnv {
+  const env: Record<string, string> = {};
+  const warnings: string[] = [];
+  const where = `pod ${pod.metadata.namespace}/${pod.metadata.name} container ${container.name}`;
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) {
+      env[e.name] = e.value;
+    } else if (e.valueFrom?.fieldRef) {
+      const value = fieldValue(pod, e.valueFrom.fieldRef.fieldPath);
+      if (value === undefined) warnings.push(`${where}: env ${e.name}: fieldRef ${e.valueFrom.fieldRef.fieldPath} is not supported locally, left unset`);
+      else env[e.name] = value;
+    } else if (e.valueFrom) {
+      warnings.push(`${where}: env ${e.name}: ${Object.keys(e.valueFrom).join(', ')} is not supported locally, left unset`);
+    } else {
+      env[e.name] = '';
+    }
+  }
+  if (env.MODELSHIP_MODEL_URI !== undefined) env.MODELSHIP_MODEL_URI = mapModelUri(env.MODELSHIP_MODEL_URI, local.mounts);
+  env.MODELSHIP_WORKERS ??= '1';
+  Object.assign(env, {
+    MODELSHIP_HOST: '127.0.0.1',
+    MODELSHIP_PORT: String(local.httpPort),
+    MODELSHIP_METRICS_PORT: String(local.metricsPort),
+    MODELSHIP_CACHE_DIR: join(local.podDir, 'cache'),
+    MODELSHIP_TERMINATION_LOG: join(local.podDir, 'termination-log'),
+  });
+  return { env, warnings };
+}
+
+/** Whether labels satisfy a Service's equality selector (an empty or missing selector matches nothing, as in Kubernetes). */
+export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
+}
+
+/** Keys (`namespace/name`) of the pods a Service selects, in a stable order. */
+export function podsBehind(service: ServiceLike, pods: readonly PodLike[]): string[] {
+  return pods
+    .filter((p) => p.metadata.namespace === service.metadata.namespace && selectorMatches(service.spec?.selector, p.metadata.labels))
+    .map((p) => `${p.metadata.namespace}/${p.metadata.name}`)
+    .sort();
+}
+
+/**
+ * Round robin over a changing, sorted backend list: the first backend after the previous pick,
+ * wrapping around; undefined when there is none. Keyed by name, so backends coming and going
+ * between picks never skip or repeat one unfairly.
+ */
+export function nextBackend(backends: readonly string[], previous: string | undefined): string | undefined {
+  return backends.find((b) => previous === undefined || b > previous) ?? backends[0];
+}

@@ -1,0 +1,254 @@
+/**
+ * The process kubelet for kwok clusters: watches Modelship's pods, Services and the Nodes, runs one
+ * local inference server per Running pod on a kwok node, and serves every managed Service on a
+ * loopback port (services.json holds the map). Decisions come from podspec.ts; this file only
+ * wires watches, processes and listeners together.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+
+import { KubeClient } from '../../operator/src/kube/client.js';
+import { Informer, keyOf } from '../../operator/src/kube/informer.js';
+import { MANAGED_SELECTOR } from '../../operator/src/desired/names.js';
+import { freePorts } from '../cluster/processes.js';
+import { PodProcess, signalGroup } from './podprocess.js';
+import { KWOK_NODE_ANNOTATION, podsBehind, processEnvFor, serverContainerOf, shouldRun, type Mount, type PodLike, type ServiceLike } from './podspec.js';
+import { ServiceProxy, type Backend } from './proxy.js';
+
+/** Settings of a PodRunner. */
+export interface PodRunnerOptions {
+  kc: KubeConfig;
+  /** Repository root (the server script is dist/server-image/src/main.js under it). */
+  root: string;
+  /** State directory: per-pod dirs, logs/, services.json, pids.json. */
+  stateDir: string;
+  mounts: readonly Mount[];
+  /** Image repositories run as the inference server. */
+  repositories: readonly string[];
+  /** Watch only this namespace (default: all). */
+  namespace?: string;
+  log: (message: string) => void;
+}
+
+interface Running {
+  uid: string;
+  proc: PodProcess;
+  httpPort: number;
+}
+
+/** Runs local processes for kwok pods and proxies Services to them. */
+export class PodRunner {
+  private pods!: Informer;
+  private services!: Informer;
+  private nodes!: Informer;
+  private readonly running = new Map<string, Running>();
+  private readonly stopping = new Set<Promise<void>>();
+  private readonly failed = new Map<string, string>();
+  private readonly pids = new Map<string, number>();
+  private readonly proxy = new ServiceProxy((service) => this.backendsOf(service));
+  private readonly urls = new Map<string, string>();
+  private pass: Promise<void> = Promise.resolve();
+  private dirty = false;
+  private closed = false;
+  private written = false;
+  private synced = false;
+
+  constructor(private readonly opts: PodRunnerOptions) {}
+
+  /** Path of the Service → local URL map. */
+  get servicesFile(): string {
+    return join(this.opts.stateDir, 'services.json');
+  }
+
+  private get pidsFile(): string {
+    return join(this.opts.stateDir, 'pids.json');
+  }
+
+  /** Kills processes a previous runner left behind, starts the watches and waits for the first lists. */
+  async start(): Promise<void> {
+    mkdirSync(join(this.opts.stateDir, 'logs'), { recursive: true });
+    this.killOrphans();
+    const api = await KubeClient.create(this.opts.kc, new Registry());
+    const onError = (what: string) => (err: unknown) => this.opts.log(`watch ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    const scope = this.opts.namespace === undefined ? '/api/v1' : `/api/v1/namespaces/${this.opts.namespace}`;
+    this.pods = new Informer(api, { path: `${scope}/pods`, labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('pods') });
+    this.services = new Informer(api, { path: `${scope}/services`, labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('services') });
+    this.nodes = new Informer(api, { path: '/api/v1/nodes', resyncMs: 30_000, onError: onError('nodes') });
+    for (const inf of [this.pods, this.services, this.nodes]) {
+      inf.on(() => this.schedule());
+      inf.start();
+    }
+    await Promise.all([this.pods.waitForSync(), this.services.waitForSync(), this.nodes.waitForSync()]);
+    this.synced = true;
+    this.schedule();
+    await this.pass;
+  }
+
+  /** The current Service → local URL map (`namespace/name` keys). */
+  serviceUrls(): Record<string, string> {
+    return Object.fromEntries([...this.urls].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  /** Pid of the local process of pod `namespace/name`, if one runs. */
+  pidOf(pod: string): number | undefined {
+    return this.running.get(pod)?.proc.pid;
+  }
+
+  /** Stops watches, listeners and every child (SIGTERM, then SIGKILL after its grace period). */
+  async stop(): Promise<void> {
+    this.closed = true;
+    await Promise.all([this.pods?.stop(), this.services?.stop(), this.nodes?.stop()]);
+    await this.pass;
+    await this.proxy.closeAll();
+    await Promise.all([...[...this.running.values()].map((r) => r.proc.stop()), ...this.stopping]);
+    this.running.clear();
+    rmSync(this.servicesFile, { force: true });
+    rmSync(this.pidsFile, { force: true });
+  }
+
+  /** Runs one reconcile pass after the current one; passes never overlap. */
+  private schedule(): void {
+    // Before every cache is filled a pass would see pods without their nodes and decide wrongly.
+    if (this.dirty || this.closed || !this.synced) return;
+    this.dirty = true;
+    this.pass = this.pass.then(async () => {
+      this.dirty = false;
+      if (this.closed) return;
+      try {
+        await this.reconcile();
+      } catch (err) {
+        this.opts.log(`reconcile: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+  }
+
+  private async reconcile(): Promise<void> {
+    const kwokNodes = new Set(this.nodes.list().filter((n) => n.metadata.annotations?.[KWOK_NODE_ANNOTATION] !== undefined).map((n) => n.metadata.name));
+    const wanted = new Map<string, PodLike>();
+    for (const pod of this.pods.list() as PodLike[]) {
+      if (shouldRun(pod, kwokNodes, this.opts.repositories)) wanted.set(keyOf(pod), pod);
+    }
+    for (const [key, r] of this.running) {
+      if (wanted.get(key)?.metadata.uid !== r.uid) this.stopPod(key, r);
+    }
+    for (const [key, pod] of wanted) {
+      if (!this.running.has(key)) await this.startPod(key, pod);
+    }
+    for (const key of this.failed.keys()) if (!wanted.has(key)) this.failed.delete(key);
+    await this.syncServices();
+  }
+
+  private async startPod(key: string, pod: PodLike): Promise<void> {
+    const uid = pod.metadata.uid ?? '';
+    if (this.failed.get(key) === uid) return;
+    const container = serverContainerOf(pod, this.opts.repositories)!;
+    const podDir = join(this.opts.stateDir, pod.metadata.namespace ?? 'default', pod.metadata.name);
+    const [httpPort, metricsPort] = (await freePorts(2)) as [number, number];
+    let env: Record<string, string>;
+    try {
+      const built = processEnvFor(pod, container, { httpPort, metricsPort, podDir, mounts: this.opts.mounts });
+      built.warnings.forEach((w) => this.opts.log(`warning: ${w}`));
+      env = built.env;
+    } catch (err) {
+      this.failed.set(key, uid);
+      this.opts.log(`pod ${key}: not started: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    mkdirSync(join(podDir, 'cache'), { recursive: true });
+    const proc = new PodProcess({
+      key,
+      env,
+      httpPort,
+      metricsPort,
+      script: join(this.opts.root, 'dist/server-image/src/main.js'),
+      logFile: join(this.opts.stateDir, 'logs', `${pod.metadata.namespace}_${pod.metadata.name}.log`),
+      graceMs: (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000,
+      log: this.opts.log,
+      onReadyChange: () => this.schedule(),
+      onPid: (pid) => this.recordPid(key, pid),
+    });
+    this.running.set(key, { uid, proc, httpPort });
+    proc.start();
+  }
+
+  private stopPod(key: string, r: Running): void {
+    this.running.delete(key);
+    this.opts.log(`pod ${key}: gone, stopping its process`);
+    const done = r.proc.stop().then(() => {
+      this.stopping.delete(done);
+      this.opts.log(`pod ${key}: process stopped`);
+    });
+    this.stopping.add(done);
+  }
+
+  private backendsOf(serviceKey: string): Backend[] {
+    const service = this.services.get(serviceKey) as ServiceLike | undefined;
+    if (!service) return [];
+    return podsBehind(service, this.pods.list() as PodLike[]).flatMap((key) => {
+      const r = this.running.get(key);
+      return r?.proc.ready ? [{ key, port: r.httpPort }] : [];
+    });
+  }
+
+  private async syncServices(): Promise<void> {
+    const keys = new Set(this.services.list().map((s) => keyOf(s)));
+    let changed = !this.written;
+    for (const key of this.proxy.services()) {
+      if (!keys.has(key)) {
+        await this.proxy.close(key);
+        this.urls.delete(key);
+        changed = true;
+      }
+    }
+    for (const key of keys) {
+      if (this.urls.has(key)) continue;
+      this.urls.set(key, await this.proxy.open(key));
+      changed = true;
+    }
+    if (changed) this.writeServices();
+  }
+
+  private writeServices(): void {
+    this.written = true;
+    const map = this.serviceUrls();
+    writeAtomically(this.servicesFile, JSON.stringify(map, null, 2) + '\n');
+    const lines = Object.entries(map).map(([k, v]) => `  ${k.padEnd(40)} ${v}`);
+    this.opts.log(`services (${this.servicesFile}):\n${lines.join('\n') || '  (none)'}`);
+  }
+
+  private recordPid(key: string, pid: number | undefined): void {
+    if (pid === undefined) this.pids.delete(key);
+    else this.pids.set(key, pid);
+    writeAtomically(this.pidsFile, JSON.stringify(Object.fromEntries(this.pids), null, 2) + '\n');
+  }
+
+  /** SIGKILLs processes recorded by a runner that died without cleaning up, if still ours (same script). */
+  private killOrphans(): void {
+    if (!existsSync(this.pidsFile)) return;
+    const script = join(this.opts.root, 'dist/server-image/src/main.js');
+    const recorded = JSON.parse(readFileSync(this.pidsFile, 'utf8')) as Record<string, number>;
+    for (const [key, pid] of Object.entries(recorded)) {
+      if (!cmdlineOf(pid).includes(script)) continue;
+      this.opts.log(`pod ${key}: killing pid ${pid} left by a previous runner`);
+      signalGroup(pid, 'SIGKILL');
+    }
+    rmSync(this.pidsFile, { force: true });
+  }
+}
+
+function writeAtomically(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+/** A process's command line (NUL-separated), or '' when it is gone. */
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
