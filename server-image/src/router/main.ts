@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '../log.js';
 import { parseRouterConfig, type RouterConfig } from './config.js';
+import { ModelMetadataFetcher } from './metadata.js';
 import { RouterMetrics } from './metrics.js';
 import { createProxy, sendError, type Proxy } from './proxy.js';
 import { parseRoutes } from './routes.js';
@@ -35,11 +36,12 @@ interface Running {
   server: http.Server;
   metricsServer: http.Server;
   source: RoutesSource;
+  models: ModelMetadataFetcher;
   writer?: StatsWriter;
 }
 
 /** Validates a candidate document and puts it in force, or logs why not and keeps the last good one. */
-function routesApplier(table: RouteTable, metrics: RouterMetrics, log: Logger) {
+function routesApplier(table: RouteTable, metrics: RouterMetrics, models: ModelMetadataFetcher, log: Logger) {
   return (text: string, origin: string): void => {
     const result = parseRoutes(text);
     if (!result.ok) {
@@ -50,6 +52,7 @@ function routesApplier(table: RouteTable, metrics: RouterMetrics, log: Logger) {
     }
     table.apply(result.routes);
     metrics.routesApplied(result.routes);
+    models.sync(result.routes);
     log.info('routes applied', {
       origin,
       generation: result.routes.generation,
@@ -81,6 +84,7 @@ async function shutdown(r: Running, ready: { value: boolean }, signal: string): 
   }
   r.server.closeAllConnections();
   r.source.close();
+  r.models.close();
   r.writer?.close();
   await r.writer?.flush();
   r.table.close();
@@ -147,7 +151,9 @@ export async function runRouter(): Promise<void> {
     }
   });
 
-  const applyText = routesApplier(table, metrics, log);
+  const models = new ModelMetadataFetcher(stats, 5_000, log);
+  models.start(5_000);
+  const applyText = routesApplier(table, metrics, models, log);
   let source: RoutesSource;
   let writer: StatsWriter | undefined;
   if (config.source.kind === 'file') {
@@ -175,5 +181,5 @@ export async function runRouter(): Promise<void> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  await shutdown({ config, log, table, stats, proxy, server, metricsServer, source, writer }, ready, signal);
+  await shutdown({ config, log, table, stats, proxy, server, metricsServer, source, models, writer }, ready, signal);
 }

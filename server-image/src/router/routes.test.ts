@@ -45,11 +45,18 @@ describe('validateRoutes', () => {
     ['mirror percent > 100', (d) => ({ ...d, mirror: { revision: 'digits-b', percent: 101 } }), 'mirror.percent'],
     ['mirror bad tolerance', (d) => ({ ...d, mirror: { revision: 'digits-b', percent: 1, tolerance: -1 } }), 'mirror.tolerance'],
     ['bad sticky header', (d) => ({ ...d, stickyHeader: 'a b' }), 'stickyHeader'],
+    ['model with a slash', (d) => ({ ...d, revisions: [{ ...d.revisions[0], model: '../x' }] }), 'revisions[0].model'],
   ];
   it.each(bad)('rejects %s naming the field', (_name, mutate, message) => {
     const r = validateRoutes(mutate(base()));
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toContain(message);
+  });
+
+  it('keeps a revision\'s model name', () => {
+    const d = base();
+    const r = validateRoutes({ ...d, revisions: [{ ...d.revisions[0], model: 'digits' }, d.revisions[1]] });
+    expect(r.ok && r.routes.revisions.map((x) => x.model)).toEqual(['digits', undefined]);
   });
 
   it('allows weight 0 for a revision that only receives mirrored traffic', () => {

@@ -22,7 +22,10 @@
  * - `revisions`: 1..16 backends, unique names (DNS labels, ≤ 63 chars), `http://` base URLs without
  *   query or fragment, integer weights 0..1,000,000 with at least one weight above zero. Weights are
  *   relative (percentages are the natural choice). The split is exact: over any `sum(weights)`
- *   consecutive requests, each revision receives exactly its weight.
+ *   consecutive requests, each revision receives exactly its weight. Optional `model`: the served
+ *   model's name; when given, the router fetches the revision's `GET /v2/models/{model}` metadata
+ *   and publishes it in its stats document (`models`), so the operator can compare contracts
+ *   without network access to pods.
  * - `mirror` (optional): a share of the requests routed to another revision is also sent to
  *   `revision` (which must be listed; its weight may be 0). `percent` is 0..100 and exact in the
  *   same sense as weights (over every 100 eligible requests, exactly `percent` are mirrored). The
@@ -45,6 +48,7 @@ export interface RouteRevision {
   name: string;
   url: string;
   weight: number;
+  model?: string;
 }
 
 /** Which revision receives copies of requests, and how many. */
@@ -66,6 +70,7 @@ export const DEFAULT_TOLERANCE = 1e-3;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -112,7 +117,7 @@ export function validateRoutes(doc: unknown): RoutesResult {
     const where = `revisions[${i}]`;
     if (!isRecord(rev)) return fail(`${where}: must be an object`);
     for (const key of Object.keys(rev)) {
-      if (!['name', 'url', 'weight'].includes(key)) return fail(`${where}.${key}: unknown field`);
+      if (!['name', 'url', 'weight', 'model'].includes(key)) return fail(`${where}.${key}: unknown field`);
     }
     if (typeof rev.name !== 'string' || rev.name.length > 63 || !DNS_LABEL.test(rev.name)) {
       return fail(`${where}.name: must be a DNS label (lowercase alphanumerics and '-', at most 63 chars)`);
@@ -124,7 +129,12 @@ export function validateRoutes(doc: unknown): RoutesResult {
     if (!isWholeNumber(rev.weight, MAX_WEIGHT)) {
       return fail(`${where}.weight: must be an integer between 0 and ${MAX_WEIGHT}`);
     }
-    revisions.push({ name: rev.name, url: (rev.url as string).replace(/\/+$/, ''), weight: rev.weight });
+    if (rev.model !== undefined && (typeof rev.model !== 'string' || !MODEL_NAME.test(rev.model))) {
+      return fail(`${where}.model: must be a model name (letters, digits, '.', '_', '-'; at most 253 chars)`);
+    }
+    const revision: RouteRevision = { name: rev.name, url: (rev.url as string).replace(/\/+$/, ''), weight: rev.weight };
+    if (rev.model !== undefined) revision.model = rev.model as string;
+    revisions.push(revision);
   }
   if (revisions.every((r) => r.weight === 0)) return fail('revisions: at least one weight must be above 0');
   const routes: Routes = { version: 1, generation: doc.generation, revisions };

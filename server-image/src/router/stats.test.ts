@@ -43,6 +43,17 @@ describe('RouterStats', () => {
     expect(doc.revisions.b.mirror).toMatchObject({ requests: 1, errors: 0 });
   });
 
+  it('publishes model metadata per revision and forgets revisions that left', () => {
+    const s = new RouterStats('p', start);
+    expect(s.snapshot(start, 1).models).toBeUndefined();
+    const meta = { name: 'digits', versions: ['1'], platform: 'onnxruntime_onnx', inputs: [], outputs: [] };
+    s.setModelMetadata('a', meta);
+    s.setModelMetadata('b', { ...meta, name: 'other' });
+    expect(s.snapshot(start, 1).models).toEqual({ a: { metadata: meta }, b: { metadata: { ...meta, name: 'other' } } });
+    s.retainModels(new Set(['b']));
+    expect(Object.keys(s.snapshot(start, 1).models ?? {})).toEqual(['b']);
+  });
+
   it('snapshots are copies', () => {
     const s = new RouterStats('p', start);
     s.record('a', 'live', 200, 1);

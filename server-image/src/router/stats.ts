@@ -37,6 +37,9 @@
  *   decodable inference responses (`compared`), how many agreed (same top class for class scores,
  *   max |a-b| within the routes' tolerance otherwise), and the largest |a-b| seen.
  * - `routesGeneration` is the `generation` of the Routes document in force (null before the first).
+ * - `models` (present once known): for each listed revision whose route names a `model`, the body of
+ *   that revision's `GET /v2/models/{model}` (V2 model metadata: name, versions, platform, inputs,
+ *   outputs) as the router fetched it, for the operator's contract gate.
  */
 export interface RouterStatsDocument {
   version: 1;
@@ -46,6 +49,7 @@ export interface RouterStatsDocument {
   routesGeneration: number | null;
   revisions: Record<string, RevisionStats>;
   agreement: Record<string, AgreementStats>;
+  models?: Record<string, { metadata: unknown }>;
 }
 
 /** The two kinds of traffic a revision receives. */
@@ -109,6 +113,7 @@ export function isErrorOutcome(outcome: Outcome): boolean {
 export class RouterStats {
   private readonly revisions = new Map<string, RevisionStats>();
   private readonly agreement = new Map<string, AgreementStats>();
+  private readonly models = new Map<string, unknown>();
 
   /**
    * @param pod the pod (or process) name the document is keyed by
@@ -153,9 +158,19 @@ export class RouterStats {
     a.maxAbsDiff = Math.max(a.maxAbsDiff, maxAbsDiff);
   }
 
+  /** Records a revision's V2 model metadata (the body of its `GET /v2/models/{model}`). */
+  setModelMetadata(revision: string, metadata: unknown): void {
+    this.models.set(revision, metadata);
+  }
+
+  /** Forgets model metadata of revisions not in `keep` (they left the routes, or changed model or URL). */
+  retainModels(keep: ReadonlySet<string>): void {
+    for (const name of this.models.keys()) if (!keep.has(name)) this.models.delete(name);
+  }
+
   /** The stats document as of `now` (a deep copy: later requests do not change it). */
   snapshot(now: Date, routesGeneration: number | null): RouterStatsDocument {
-    return structuredClone({
+    const doc: RouterStatsDocument = {
       version: 1 as const,
       pod: this.pod,
       startTime: this.startTime.toISOString(),
@@ -163,7 +178,9 @@ export class RouterStats {
       routesGeneration,
       revisions: Object.fromEntries(this.revisions),
       agreement: Object.fromEntries(this.agreement),
-    });
+    };
+    if (this.models.size > 0) doc.models = Object.fromEntries([...this.models].map(([name, metadata]) => [name, { metadata }]));
+    return structuredClone(doc);
   }
 }
 

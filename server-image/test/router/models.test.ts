@@ -20,8 +20,8 @@ beforeAll(async () => {
       version: 1,
       generation: 1,
       revisions: [
-        { name: 'mlp-stable', url: stable.url, weight: 50 },
-        { name: 'mlp-candidate', url: candidate.url, weight: 50 },
+        { name: 'mlp-stable', url: stable.url, weight: 50, model: 'mlp' },
+        { name: 'mlp-candidate', url: candidate.url, weight: 50, model: 'mlp' },
       ],
       mirror: { revision: 'mlp-candidate', percent: 100, tolerance: 0 },
     }),
@@ -89,4 +89,14 @@ it('serves all three encodings exactly as the model server does, split 50/50, wi
     return s.agreement['mlp-candidate']?.compared === 30 ? s.agreement['mlp-candidate'] : undefined;
   });
   expect(agreement).toEqual({ compared: 30, agreed: 30, maxAbsDiff: 0 });
+}, LONG);
+
+it('publishes each revision\'s V2 model metadata in its stats, as the model server reports it', async () => {
+  const direct = (await request(`${stable.url}/v2/models/mlp`)).json();
+  expect(direct).toMatchObject({ name: 'mlp', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 784] }] });
+  const models = await waitFor('metadata of both revisions', async () => {
+    const s = (await request(`${router.metricsUrl}/router/stats`)).json<{ models?: Record<string, { metadata: unknown }> }>();
+    return s.models?.['mlp-stable'] && s.models['mlp-candidate'] ? s.models : undefined;
+  });
+  expect(models).toEqual({ 'mlp-stable': { metadata: direct }, 'mlp-candidate': { metadata: direct } });
 }, LONG);
