@@ -41,7 +41,7 @@ typecheck: deps ## type-check everything
 lint: deps ## eslint
 	npx eslint .
 
-unit: deps ## unit tests (pure functions, no processes)
+unit: build ## unit tests (pure functions, no processes)
 	$(JEST) --selectProjects unit
 
 test: models-check typecheck lint unit test-server e2e ## every test: model digests, types, lint, unit, server, e2e on a real control plane

@@ -16,7 +16,11 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/operator/**/*.test.ts', '<rootDir>/server-image/src/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/operator/**/*.test.ts',
+        '<rootDir>/server-image/src/**/*.test.ts',
+        '<rootDir>/test/cluster/**/*.test.ts',
+      ],
     },
     {
       ...common,

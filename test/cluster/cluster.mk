@@ -4,7 +4,7 @@ MODELSHIP_BIN_CACHE ?= $(HOME)/.cache/modelship/bin
 export MODELSHIP_BIN_CACHE
 CLUSTER_CLI := node dist/test/cluster/cli.js
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status cluster-unit
+.PHONY: cluster-build cluster-up cluster-down cluster-status
 
 cluster-build: ## build (or reuse) etcd, kube-*, kubectl, kwok, helm, kubeconform into $(MODELSHIP_BIN_CACHE)
 	test/cluster/build-binaries.sh
@@ -18,9 +18,5 @@ cluster-down: $(if $(wildcard dist/test/cluster/cli.js),,build) ## stop the loca
 cluster-status: $(if $(wildcard dist/test/cluster/cli.js),,build) ## is the local control plane up and healthy?
 	$(CLUSTER_CLI) status
 
-# The unit project's testMatch does not cover test/cluster yet, so these pure tests run from here.
-cluster-unit: deps ## unit tests of the control-plane code (component flags, audit log filtering)
-	$(JEST) --selectProjects unit --testMatch '<rootDir>/test/cluster/**/*.test.ts'
-
-e2e: build cluster-build cluster-unit ## e2e tests against the local control plane
+e2e: build cluster-build ## e2e tests against the local control plane
 	$(JEST) --selectProjects e2e --runInBand
