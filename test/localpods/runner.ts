@@ -92,6 +92,11 @@ export class PodRunner {
     return Object.fromEntries([...this.urls].sort(([a], [b]) => a.localeCompare(b)));
   }
 
+  /** Keys (`namespace/name`) of the pods whose local process answers ready, sorted. */
+  readyPods(): string[] {
+    return [...this.running].filter(([, r]) => r.proc.ready).map(([key]) => key).sort();
+  }
+
   /** Pid of the local process of pod `namespace/name`, if one runs. */
   pidOf(pod: string): number | undefined {
     return this.running.get(pod)?.proc.pid;
