@@ -3,7 +3,8 @@
  * starts a real inference server per pod and serves the Service on loopback. Predictions go through
  * the Service's local URL; deleting the pods stops their processes.
  */
-import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 
@@ -12,7 +13,7 @@ import { AppsV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { repoRoot } from '../cluster/cluster.js';
 import { PodRunner } from '../localpods/runner.js';
 import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js';
-import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
+import { applyYaml, clusterInfo, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
 const TIMEOUT = 300_000;
@@ -112,10 +113,10 @@ function readyUrl(service: string): Promise<string> {
   );
 }
 
+/** Whether pid is a live process (a zombie awaiting its reaper counts as gone). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
@@ -211,5 +212,78 @@ describe('a real ModelDeployment through the operator', () => {
     const { status, body } = await infer(url, 'tiny');
     expect(status).toBe(200);
     expect(body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
+  }, TIMEOUT);
+});
+
+describe('the command line', () => {
+  const stateDir = (): string => join(root, '.state', 'e2e', `localpods-cli-${ns}`);
+  const children: ChildProcess[] = [];
+
+  /** Starts `node dist/test/localpods/main.js` for the test namespace; resolves once it exited when asked. */
+  function startCli(): { proc: ChildProcess; exited: Promise<number | null> } {
+    const args = ['dist/test/localpods/main.js', `--kubeconfig=${process.env.MODELSHIP_E2E_KUBECONFIG ?? clusterInfo().kubeconfig}`, `--namespace=${ns}`, '--mount=/fixtures=test/fixtures/models', `--state-dir=${stateDir()}`];
+    const proc = spawn(process.execPath, args, { cwd: root, stdio: 'ignore' });
+    children.push(proc);
+    return { proc, exited: new Promise((resolve) => proc.once('exit', (code) => resolve(code))) };
+  }
+
+  /** Pids the CLI records once both pods' processes of Deployment cli run. */
+  function recordedPids(): Promise<number[]> {
+    return waitFor(
+      'two server pids recorded by the CLI',
+      () => {
+        const recorded = JSON.parse(readFileSync(join(stateDir(), 'pids.json'), 'utf8')) as Record<string, number>;
+        const pids = Object.entries(recorded)
+          .filter(([pod]) => pod.startsWith(`${ns}/cli-`))
+          .map(([, pid]) => pid);
+        return pids.length === 2 && pids.every(alive) ? pids : undefined;
+      },
+      120_000,
+      500,
+    );
+  }
+
+  beforeAll(async () => {
+    const pids = runner.readyPods().map((p) => runner.pidOf(p)!);
+    await runner.stop();
+    expect(pids.filter(alive)).toEqual([]);
+    await applyYaml(kc, handMadeYaml('cli'), ns);
+  }, TIMEOUT);
+
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+
+  it('serves the Service until SIGINT, then leaves no process behind', async () => {
+    const { proc, exited } = startCli();
+    await waitFor(
+      'the CLI serving Service cli',
+      async () => {
+        const url = (JSON.parse(readFileSync(join(stateDir(), 'services.json'), 'utf8')) as Record<string, string>)[`${ns}/cli`];
+        return url && (await infer(url, 'tiny')).status === 200;
+      },
+      240_000,
+      500,
+    );
+    const pids = await recordedPids();
+    proc.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(existsSync(join(stateDir(), 'services.json'))).toBe(false);
+  }, TIMEOUT);
+
+  it('after kill -9, the next start ends the processes the dead runner left', async () => {
+    const first = startCli();
+    const pids = await recordedPids();
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    expect(pids.filter(alive)).toEqual(pids);
+    const second = startCli();
+    await waitFor('orphans of the killed runner gone', () => pids.every((pid) => !alive(pid)), 60_000, 250);
+    const own = await recordedPids();
+    expect(own.filter((pid) => pids.includes(pid))).toEqual([]);
+    second.proc.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(own.filter(alive)).toEqual([]);
   }, TIMEOUT);
 });

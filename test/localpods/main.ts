@@ -2,6 +2,8 @@
  * `node dist/test/localpods/main.js --kubeconfig .state/cluster/kubeconfig --mount /models=examples/models`
  *
  * Runs the local pod runner until SIGINT/SIGTERM, then stops every child it started.
+ * Flags: --kubeconfig, --mount /container/path=host/path (repeatable), --namespace, --image REPO
+ * (repeatable), --state-dir.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,8 +18,8 @@ export function logLine(message: string): void {
   process.stdout.write(`${new Date().toISOString()} localpods: ${message}\n`);
 }
 
-/** Starts a runner from command-line flags; resolves once it watches and serves. */
-export async function runnerFromArgs(argv: string[]): Promise<PodRunner> {
+/** A runner configured from command-line flags (not started yet). */
+export function runnerFromArgs(argv: string[]): PodRunner {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -30,7 +32,7 @@ export async function runnerFromArgs(argv: string[]): Promise<PodRunner> {
     strict: true,
   });
   const root = repoRoot();
-  const runner = new PodRunner({
+  return new PodRunner({
     kc: loadKubeConfig(values.kubeconfig ?? join(root, '.state/cluster/kubeconfig')),
     root,
     stateDir: values['state-dir'] ?? join(root, '.state/localpods'),
@@ -39,8 +41,6 @@ export async function runnerFromArgs(argv: string[]): Promise<PodRunner> {
     namespace: values.namespace,
     log: logLine,
   });
-  await runner.start();
-  return runner;
 }
 
 /** Stops runner once on the first SIGINT/SIGTERM, then exits. */
@@ -63,11 +63,16 @@ export function stopOnSignals(stop: () => Promise<void>): void {
 }
 
 if (process.argv[1]?.endsWith('localpods/main.js')) {
-  runnerFromArgs(process.argv.slice(2)).then(
-    (runner) => stopOnSignals(() => runner.stop()),
-    (err: unknown) => {
+  try {
+    const runner = runnerFromArgs(process.argv.slice(2));
+    // Handlers first: a signal during start must still stop the children started so far.
+    stopOnSignals(() => runner.stop());
+    runner.start().catch((err: unknown) => {
       logLine(`start: ${err instanceof Error ? err.message : String(err)}`);
-      process.exit(1);
-    },
-  );
+      void runner.stop().finally(() => process.exit(1));
+    });
+  } catch (err) {
+    logLine(`start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(2);
+  }
 }

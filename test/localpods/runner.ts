@@ -55,6 +55,7 @@ export class PodRunner {
   private closed = false;
   private written = false;
   private synced = false;
+  private stopped?: Promise<void>;
 
   constructor(private readonly opts: PodRunnerOptions) {}
 
@@ -72,6 +73,7 @@ export class PodRunner {
     mkdirSync(join(this.opts.stateDir, 'logs'), { recursive: true });
     this.killOrphans();
     const api = await KubeClient.create(this.opts.kc, new Registry());
+    if (this.closed) return;
     const onError = (what: string) => (err: unknown) => this.opts.log(`watch ${what}: ${err instanceof Error ? err.message : String(err)}`);
     const scope = this.opts.namespace === undefined ? '/api/v1' : `/api/v1/namespaces/${this.opts.namespace}`;
     this.pods = new Informer(api, { path: `${scope}/pods`, labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('pods') });
@@ -103,7 +105,12 @@ export class PodRunner {
   }
 
   /** Stops watches, listeners and every child (SIGTERM, then SIGKILL after its grace period). */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    this.stopped ??= this.stopEverything();
+    return this.stopped;
+  }
+
+  private async stopEverything(): Promise<void> {
     this.closed = true;
     await Promise.all([this.pods?.stop(), this.services?.stop(), this.nodes?.stop()]);
     await this.pass;
