@@ -1,4 +1,4 @@
-import { DEFAULT_SERVER_REPOSITORIES, hostPathFor, imageRepository, mapModelUri, nextBackend, parseMount, podsBehind, processEnvFor, selectorMatches, shouldRun, type PodLike } from './podspec.js';
+import { DEFAULT_SERVER_REPOSITORIES, hostPathFor, imageRepository, localUnsupportedReason, mapModelUri, nextBackend, parseMount, podsBehind, processEnvFor, selectorMatches, shouldRun, type PodLike } from './podspec.js';
 
 const mounts = [parseMount('/models=examples/models', '/repo'), parseMount('/models/big/=/data/big', '/repo')];
 
@@ -64,6 +64,14 @@ describe('shouldRun', () => {
     ['a pod being deleted', { ...pod(), metadata: { ...pod().metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } }, false],
     ['a router pod', pod({ spec: { ...pod().spec, containers: [{ name: 'router', image: 'ghcr.io/modelship/router:0.1.0' }] } }), false],
   ])('%s', (_what, p, expected) => expect(shouldRun(p, kwok, DEFAULT_SERVER_REPOSITORIES)).toBe(expected));
+});
+
+describe('localUnsupportedReason', () => {
+  it.each<[string, { name: string; value?: string }[], RegExp]>([
+    ['a model server', [{ name: 'MODELSHIP_MODEL_URI', value: 'file:///models/a.onnx' }], /^runs$/],
+    ['an explicit server mode', [{ name: 'MODELSHIP_MODE', value: 'server' }], /^runs$/],
+    ['the canary router', [{ name: 'MODELSHIP_MODE', value: 'router' }], /^router mode is not run locally/],
+  ])('%s', (_what, env, expected) => expect(localUnsupportedReason({ name: 'c', env }) ?? 'runs').toMatch(expected));
 });
 
 describe('processEnvFor', () => {

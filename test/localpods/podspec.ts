@@ -109,6 +109,16 @@ export function shouldRun(pod: PodLike, kwokNodes: ReadonlySet<string>, reposito
   );
 }
 
+/**
+ * Why a server-image container cannot run as a local process, or undefined when it can. Router mode
+ * needs cluster DNS for its backends (`<md>-<rev>.<ns>.svc`) and in-cluster API credentials.
+ */
+export function localUnsupportedReason(container: ContainerSpec): string | undefined {
+  const mode = container.env?.find((e) => e.name === 'MODELSHIP_MODE')?.value;
+  if (mode === 'router') return 'router mode is not run locally (its backends are cluster DNS names); Services in front of it answer 503';
+  return undefined;
+}
+
 /** Local settings of one pod's process. */
 export interface LocalSettings {
   httpPort: number;

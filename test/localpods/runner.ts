@@ -15,7 +15,7 @@ import { Informer, keyOf } from '../../operator/src/kube/informer.js';
 import { MANAGED_SELECTOR } from '../../operator/src/desired/names.js';
 import { freePorts } from '../cluster/processes.js';
 import { PodProcess, signalGroup } from './podprocess.js';
-import { KWOK_NODE_ANNOTATION, podsBehind, processEnvFor, serverContainerOf, shouldRun, type Mount, type PodLike, type ServiceLike } from './podspec.js';
+import { KWOK_NODE_ANNOTATION, localUnsupportedReason, podsBehind, processEnvFor, serverContainerOf, shouldRun, type Mount, type PodLike, type ServiceLike } from './podspec.js';
 import { ServiceProxy, type Backend } from './proxy.js';
 
 /** Settings of a PodRunner. */
@@ -157,6 +157,12 @@ export class PodRunner {
     const uid = pod.metadata.uid ?? '';
     if (this.failed.get(key) === uid) return;
     const container = serverContainerOf(pod, this.opts.repositories)!;
+    const unsupported = localUnsupportedReason(container);
+    if (unsupported !== undefined) {
+      this.failed.set(key, uid);
+      this.opts.log(`pod ${key}: not started: ${unsupported}`);
+      return;
+    }
     const podDir = join(this.opts.stateDir, pod.metadata.namespace ?? 'default', pod.metadata.name);
     const [httpPort, metricsPort] = (await freePorts(2)) as [number, number];
     let env: Record<string, string>;
