@@ -86,10 +86,10 @@ interface InferAnswer {
  * One V2 inference on a fresh TCP connection (agent: false): the proxy balances connections, so a
  * kept-alive socket would pin every request to one pod.
  */
-function infer(url: string, model: string): Promise<InferAnswer> {
+function infer(url: string, model: string, headers: Record<string, string> = {}): Promise<InferAnswer> {
   const payload = JSON.stringify(IRIS);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}/v2/models/${model}/infer`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
+    const req = httpRequest(`${url}/v2/models/${model}/infer`, { method: 'POST', agent: false, headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as InferAnswer['body'] }));
@@ -212,6 +212,33 @@ describe('a real ModelDeployment through the operator', () => {
     const { status, body } = await infer(url, 'tiny');
     expect(status).toBe(200);
     expect(body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
+  }, TIMEOUT);
+
+  it('mounts the auth token Secret locally: no token 401, the Secret\'s token 200', async () => {
+    await applyYaml(
+      kc,
+      [
+        { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'guarded-tokens' }, stringData: { token: 'local-e2e-token\n' } },
+        {
+          apiVersion: 'modelship.dev/v1alpha1',
+          kind: 'ModelDeployment',
+          metadata: { name: 'guarded' },
+          spec: { model: { uri: 'file:///fixtures/tiny.onnx', sha256: TINY_SHA256, name: 'tiny' }, replicas: 1, auth: { tokenSecretRef: { name: 'guarded-tokens' } } },
+        },
+      ]
+        .map((o) => JSON.stringify(o))
+        .join('\n---\n'),
+      ns,
+    );
+    const url = await readyUrl(`${ns}/guarded`);
+    const anonymous = await infer(url, 'tiny');
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error).toMatch(/missing bearer token/);
+    const wrong = await infer(url, 'tiny', { authorization: 'Bearer nope' });
+    expect(wrong.status).toBe(401);
+    const allowed = await infer(url, 'tiny', { authorization: 'Bearer local-e2e-token' });
+    expect(allowed.status).toBe(200);
+    expect(allowed.body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
   }, TIMEOUT);
 });
 

@@ -1,4 +1,4 @@
-import { DEFAULT_SERVER_REPOSITORIES, hostPathFor, imageRepository, localUnsupportedReason, mapModelUri, nextBackend, parseMount, podsBehind, processEnvFor, selectorMatches, shouldRun, type PodLike } from './podspec.js';
+import { DEFAULT_SERVER_REPOSITORIES, hostPathFor, imageRepository, localUnsupportedReason, localVolumesFor, mapEnvPaths, mapModelUri, nextBackend, parseMount, podsBehind, processEnvFor, selectorMatches, shouldRun, type PodLike } from './podspec.js';
 
 const mounts = [parseMount('/models=examples/models', '/repo'), parseMount('/models/big/=/data/big', '/repo')];
 
@@ -169,4 +169,63 @@ describe('selectors and round robin', () => {
     [['a', 'c'], 'b', 'c'],
     [['a', 'b'], 'z', 'a'],
   ])('backends %j after %s -> %s', (backends, previous, expected) => expect(nextBackend(backends, previous)).toBe(expected));
+});
+
+describe('localVolumesFor and mapEnvPaths', () => {
+  const b64 = (text: string): string => Buffer.from(text).toString('base64');
+  const p = {
+    ...pod(),
+    metadata: { ...pod().metadata, annotations: { 'modelship.dev/signature': 'c2ln' } },
+    spec: {
+      ...pod().spec,
+      volumes: [
+        { name: 'model-cache', emptyDir: { sizeLimit: '4Gi' } },
+        { name: 'auth-token', secret: { secretName: 'tokens', items: [{ key: 'token', path: 'token' }] } },
+        { name: 'public-key', secret: { secretName: 'keys' } },
+        { name: 'signature', downwardAPI: { items: [{ path: 'signature', fieldRef: { fieldPath: "metadata.annotations['modelship.dev/signature']" } }] } },
+        { name: 'model-pvc', persistentVolumeClaim: { claimName: 'models' } },
+      ],
+    },
+  };
+  const container = {
+    name: 'server',
+    volumeMounts: [
+      { name: 'model-cache', mountPath: '/var/cache/modelship' },
+      { name: 'auth-token', mountPath: '/etc/modelship/auth' },
+      { name: 'public-key', mountPath: '/etc/modelship/public-key' },
+      { name: 'signature', mountPath: '/etc/modelship/signature' },
+      { name: 'model-pvc', mountPath: '/mnt/pvc/models' },
+    ],
+  };
+  const secrets = new Map<string, Record<string, string>>([
+    ['tokens', { token: b64('s3cret\n'), other: b64('unused') }],
+    ['keys', { 'key.pem': b64('PEM') }],
+  ]);
+
+  it('emulates emptyDir, secret and downwardAPI volumes under the pod dir, and warns about the rest', () => {
+    const v = localVolumesFor(p, container, '/s/default/pod', secrets);
+    expect(v.mounts).toEqual([
+      { containerPath: '/var/cache/modelship', hostPath: '/s/default/pod/volumes/model-cache' },
+      { containerPath: '/etc/modelship/auth', hostPath: '/s/default/pod/volumes/auth-token' },
+      { containerPath: '/etc/modelship/public-key', hostPath: '/s/default/pod/volumes/public-key' },
+      { containerPath: '/etc/modelship/signature', hostPath: '/s/default/pod/volumes/signature' },
+    ]);
+    expect(v.files.map((f) => [f.path, f.content.toString()])).toEqual([
+      ['/s/default/pod/volumes/auth-token/token', 's3cret\n'],
+      ['/s/default/pod/volumes/public-key/key.pem', 'PEM'],
+      ['/s/default/pod/volumes/signature/signature', 'c2ln'],
+    ]);
+    expect(v.missingSecrets).toEqual([]);
+    expect(v.warnings).toEqual(['pod default/digits-abc-1 container server: volume model-pvc (persistentVolumeClaim) is not supported locally, /mnt/pvc/models not mounted']);
+  });
+
+  it('reports missing Secrets and keys so the pod waits', () => {
+    const v = localVolumesFor(p, container, '/s', new Map([['tokens', { other: b64('x') }]]));
+    expect(v.missingSecrets).toEqual(['tokens (key token)', 'keys']);
+  });
+
+  it('rewrites env paths under a mount, and nothing else', () => {
+    const mounts = [{ containerPath: '/etc/modelship/auth', hostPath: '/s/auth' }];
+    expect(mapEnvPaths({ A: '/etc/modelship/auth/token', B: '/etc/other', C: 'plain', D: '' }, mounts)).toEqual({ A: '/s/auth/token', B: '/etc/other', C: 'plain', D: '' });
+  });
 });

@@ -205,3 +205,88 @@ export function podsBehind(service: ServiceLike, pods: readonly PodLike[]): stri
 export function nextBackend(backends: readonly string[], previous: string | undefined): string | undefined {
   return backends.find((b) => previous === undefined || b > previous) ?? backends[0];
 }
+
+/** The pod volume fields the runner emulates. */
+export interface VolumeSpec {
+  name: string;
+  emptyDir?: object;
+  secret?: { secretName: string; items?: { key: string; path: string }[] };
+  downwardAPI?: { items?: { path: string; fieldRef?: { fieldPath: string } }[] };
+  [source: string]: unknown;
+}
+
+/** A file to write before the process starts (contents as the container would see them). */
+export interface VolumeFile {
+  path: string;
+  content: Buffer;
+}
+
+/** Host directories standing in for a container's volume mounts, and the files to put in them. */
+export interface LocalVolumes {
+  mounts: Mount[];
+  files: VolumeFile[];
+  /** Secrets (name) the files need that were not given; the pod cannot start yet. */
+  missingSecrets: string[];
+  warnings: string[];
+}
+
+/** metadata.name/namespace, metadata.labels['k'] and metadata.annotations['k'] for downwardAPI files. */
+function downwardValue(pod: PodLike, fieldPath: string): string | undefined {
+  const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath);
+  if (m) return m[1] === 'labels' ? pod.metadata.labels?.[m[2]!] : pod.metadata.annotations?.[m[2]!];
+  return fieldValue(pod, fieldPath);
+}
+
+/**
+ * Emulates the container's volume mounts under `<podDir>/volumes/<volume>`: emptyDir as an empty
+ * directory, secret as its keys' decoded files (all keys, or the listed items), downwardAPI as its
+ * fieldRef values. secrets maps Secret name to its base64 `data`. Other volume types are left out
+ * with a warning.
+ */
+export function localVolumesFor(
+  pod: PodLike & { spec?: { volumes?: VolumeSpec[] } },
+  container: ContainerSpec & { volumeMounts?: { name: string; mountPath: string }[] },
+  podDir: string,
+  secrets: ReadonlyMap<string, Record<string, string> | undefined>,
+): LocalVolumes {
+  const out: LocalVolumes = { mounts: [], files: [], missingSecrets: [], warnings: [] };
+  const where = `pod ${pod.metadata.namespace}/${pod.metadata.name} container ${container.name}`;
+  for (const vm of container.volumeMounts ?? []) {
+    const volume = pod.spec?.volumes?.find((v) => v.name === vm.name);
+    const dir = join(podDir, 'volumes', vm.name);
+    if (!volume) {
+      out.warnings.push(`${where}: volumeMount ${vm.name}: no such volume, not mounted`);
+    } else if (volume.emptyDir) {
+      out.mounts.push({ containerPath: vm.mountPath, hostPath: dir });
+    } else if (volume.secret) {
+      const data = secrets.get(volume.secret.secretName);
+      if (data === undefined) {
+        out.missingSecrets.push(volume.secret.secretName);
+        continue;
+      }
+      const items = volume.secret.items ?? Object.keys(data).map((key) => ({ key, path: key }));
+      for (const item of items) {
+        const value = data[item.key];
+        if (value === undefined) out.missingSecrets.push(`${volume.secret.secretName} (key ${item.key})`);
+        else out.files.push({ path: join(dir, item.path), content: Buffer.from(value, 'base64') });
+      }
+      out.mounts.push({ containerPath: vm.mountPath, hostPath: dir });
+    } else if (volume.downwardAPI) {
+      for (const item of volume.downwardAPI.items ?? []) {
+        const value = item.fieldRef ? downwardValue(pod, item.fieldRef.fieldPath) : undefined;
+        if (value === undefined) out.warnings.push(`${where}: volume ${vm.name}: ${item.path} is not supported locally, left out`);
+        else out.files.push({ path: join(dir, item.path), content: Buffer.from(value) });
+      }
+      out.mounts.push({ containerPath: vm.mountPath, hostPath: dir });
+    } else {
+      const kind = Object.keys(volume).filter((k) => k !== 'name').join(', ');
+      out.warnings.push(`${where}: volume ${vm.name} (${kind}) is not supported locally, ${vm.mountPath} not mounted`);
+    }
+  }
+  return out;
+}
+
+/** Rewrites env values that are absolute paths under one of the mounts to the host path. */
+export function mapEnvPaths(env: Record<string, string>, mounts: readonly Mount[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.startsWith('/') ? (hostPathFor(v, mounts) ?? v) : v]));
+}

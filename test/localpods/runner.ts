@@ -5,17 +5,30 @@
  * wires watches, processes and listeners together.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 
-import { KubeClient } from '../../operator/src/kube/client.js';
+import { KubeClient, isStatus } from '../../operator/src/kube/client.js';
 import { Informer, keyOf } from '../../operator/src/kube/informer.js';
 import { MANAGED_SELECTOR } from '../../operator/src/desired/names.js';
 import { freePorts } from '../cluster/processes.js';
 import { PodProcess, signalGroup } from './podprocess.js';
-import { KWOK_NODE_ANNOTATION, localUnsupportedReason, podsBehind, processEnvFor, serverContainerOf, shouldRun, type Mount, type PodLike, type ServiceLike } from './podspec.js';
+import {
+  KWOK_NODE_ANNOTATION,
+  localUnsupportedReason,
+  localVolumesFor,
+  mapEnvPaths,
+  podsBehind,
+  processEnvFor,
+  serverContainerOf,
+  shouldRun,
+  type Mount,
+  type PodLike,
+  type ServiceLike,
+  type VolumeSpec,
+} from './podspec.js';
 import { ServiceProxy, type Backend } from './proxy.js';
 
 /** Settings of a PodRunner. */
@@ -46,7 +59,8 @@ export class PodRunner {
   private nodes!: Informer;
   private readonly running = new Map<string, Running>();
   private readonly stopping = new Set<Promise<void>>();
-  private readonly failed = new Map<string, string>();
+  private readonly notes = new Map<string, string>();
+  private api!: KubeClient;
   private readonly pids = new Map<string, number>();
   private readonly proxy = new ServiceProxy((service) => this.backendsOf(service));
   private readonly urls = new Map<string, string>();
@@ -73,6 +87,7 @@ export class PodRunner {
     mkdirSync(join(this.opts.stateDir, 'logs'), { recursive: true });
     this.killOrphans();
     const api = await KubeClient.create(this.opts.kc, new Registry());
+    this.api = api;
     if (this.closed) return;
     const onError = (what: string) => (err: unknown) => this.opts.log(`watch ${what}: ${err instanceof Error ? err.message : String(err)}`);
     const scope = this.opts.namespace === undefined ? '/api/v1' : `/api/v1/namespaces/${this.opts.namespace}`;
@@ -149,33 +164,62 @@ export class PodRunner {
     for (const [key, pod] of wanted) {
       if (!this.running.has(key)) await this.startPod(key, pod);
     }
-    for (const key of this.failed.keys()) if (!wanted.has(key)) this.failed.delete(key);
+    for (const key of this.notes.keys()) if (!wanted.has(key)) this.notes.delete(key);
     await this.syncServices();
   }
 
+  /** Logs a pod's reason for not starting once, not on every pass that retries it. */
+  private note(key: string, message: string): void {
+    if (this.notes.get(key) === message) return;
+    this.notes.set(key, message);
+    this.opts.log(`pod ${key}: not started: ${message}`);
+  }
+
+  /** The base64 data of each Secret the pod's volumes name (undefined when it does not exist). */
+  private async secretsOf(pod: PodLike & { spec?: { volumes?: VolumeSpec[] } }): Promise<Map<string, Record<string, string> | undefined>> {
+    const out = new Map<string, Record<string, string> | undefined>();
+    for (const v of pod.spec?.volumes ?? []) {
+      const name = v.secret?.secretName;
+      if (name === undefined || out.has(name)) continue;
+      try {
+        const secret = await this.api.request<{ data?: Record<string, string> }>({ method: 'GET', path: `/api/v1/namespaces/${pod.metadata.namespace}/secrets/${name}` });
+        out.set(name, secret.data ?? {});
+      } catch (err) {
+        if (!isStatus(err, 404)) throw new Error(`get Secret ${pod.metadata.namespace}/${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        out.set(name, undefined);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Starts the pod's process, or notes why it cannot start yet; a later pass retries (a missing
+   * Secret may appear, a spec may change).
+   */
   private async startPod(key: string, pod: PodLike): Promise<void> {
     const uid = pod.metadata.uid ?? '';
-    if (this.failed.get(key) === uid) return;
     const container = serverContainerOf(pod, this.opts.repositories)!;
     const unsupported = localUnsupportedReason(container);
-    if (unsupported !== undefined) {
-      this.failed.set(key, uid);
-      this.opts.log(`pod ${key}: not started: ${unsupported}`);
-      return;
-    }
+    if (unsupported !== undefined) return this.note(key, unsupported);
     const podDir = join(this.opts.stateDir, pod.metadata.namespace ?? 'default', pod.metadata.name);
+    const volumes = localVolumesFor(pod, container, podDir, await this.secretsOf(pod));
+    if (volumes.missingSecrets.length > 0) return this.note(key, `waiting for Secret ${volumes.missingSecrets.join(', ')}`);
     const [httpPort, metricsPort] = (await freePorts(2)) as [number, number];
     let env: Record<string, string>;
     try {
       const built = processEnvFor(pod, container, { httpPort, metricsPort, podDir, mounts: this.opts.mounts });
-      built.warnings.forEach((w) => this.opts.log(`warning: ${w}`));
-      env = built.env;
+      [...volumes.warnings, ...built.warnings].forEach((w) => this.opts.log(`warning: ${w}`));
+      env = mapEnvPaths(built.env, volumes.mounts);
     } catch (err) {
-      this.failed.set(key, uid);
-      this.opts.log(`pod ${key}: not started: ${err instanceof Error ? err.message : String(err)}`);
-      return;
+      return this.note(key, err instanceof Error ? err.message : String(err));
     }
+    this.notes.delete(key);
     mkdirSync(join(podDir, 'cache'), { recursive: true });
+    for (const m of volumes.mounts) mkdirSync(m.hostPath, { recursive: true });
+    for (const f of volumes.files) {
+      mkdirSync(dirname(f.path), { recursive: true });
+      writeFileSync(f.path, f.content, { mode: 0o600 });
+    }
     const proc = new PodProcess({
       key,
       env,
