@@ -67,7 +67,19 @@ describe('operator restarts', () => {
     expect(partial.length).toBeLessThan(COUNT);
 
     op = await startOperator(kubeconfig, ns, ['--leader-elect=false', '--workers=2']);
-    await waitFor('all ModelDeployments Ready after restart', async () => (await readyNames()).length === COUNT, 300_000, 1000);
+    await waitFor(
+      'all ModelDeployments Ready after restart',
+      async () => {
+        const ready = await readyNames();
+        if (ready.length === COUNT) return true;
+        // Say which are missing and why, in case this times out.
+        const missing = names.filter((n) => !ready.includes(n));
+        const errors = op!.logs.filter((l) => l.level === 'error').slice(-3);
+        throw new Error(`not Ready: ${missing.join(', ')}; recent operator errors: ${JSON.stringify(errors)}`);
+      },
+      300_000,
+      1000,
+    );
 
     const deployments = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=modelship' })).items;
     const services = (await core.listNamespacedService({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=modelship' })).items;

@@ -55,6 +55,8 @@ export class Caches {
     const mdType = resourceFor('modelship.dev/v1alpha1', 'ModelDeployment');
     this.modelDeployments = new Informer(api, {
       path: pathFor(mdType, opts.namespace),
+      apiVersion: mdType.apiVersion,
+      kind: mdType.kind,
       resyncMs: opts.resyncMs,
       onError: (err) => opts.onError?.('ModelDeployment', err),
     });
@@ -63,6 +65,8 @@ export class Caches {
     for (const k of OWNED_KINDS) {
       const informer = new Informer(api, {
         path: pathFor(resourceFor(k.apiVersion, k.kind), opts.namespace),
+        apiVersion: k.apiVersion,
+        kind: k.kind,
         labelSelector: opts.ownedSelector,
         onError: (err) => opts.onError?.(k.kind, err),
       });

@@ -43,7 +43,7 @@ describe('Informer', () => {
       emit({ type: 'BOOKMARK', object: obj('', '13') });
     });
     const seen: string[] = [];
-    const inf = new Informer(api, { path: '/api/v1/configmaps', labelSelector: 'app=x', retryBaseMs: 1 });
+    const inf = new Informer(api, { path: '/api/v1/configmaps', apiVersion: 'v1', kind: 'ConfigMap', labelSelector: 'app=x', retryBaseMs: 1 });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
     await inf.waitForSync();
@@ -53,6 +53,8 @@ describe('Informer', () => {
     expect(api.listCalls).toBe(1);
     expect(seen).toEqual(['add:a', 'add:b', 'update:a']);
     expect(inf.get('ns/a')!.metadata.resourceVersion).toBe('12');
+    // List items carry no apiVersion/kind; the cache stamps them so objects can be addressed.
+    expect(inf.list().map((o) => `${o.apiVersion} ${o.kind}`)).toEqual(['v1 ConfigMap', 'v1 ConfigMap']);
     await inf.stop();
   });
 
@@ -67,7 +69,7 @@ describe('Informer', () => {
       emit({ type: 'ERROR', object: { code: 410, reason: 'Expired', message: 'too old' } as unknown as KubeObject });
     });
     const seen: string[] = [];
-    const inf = new Informer(api, { path: '/api/v1/configmaps', labelSelector: 'app=x', retryBaseMs: 1 });
+    const inf = new Informer(api, { path: '/api/v1/configmaps', apiVersion: 'v1', kind: 'ConfigMap', labelSelector: 'app=x', retryBaseMs: 1 });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
     await until(() => api.watchCalls.length === 2);
@@ -89,7 +91,7 @@ describe('Informer', () => {
       throw new KubeApiError('watch: 500', 500, 'InternalError');
     });
     const seen: string[] = [];
-    const inf = new Informer(api, { path: '/api/v1/configmaps', labelSelector: 'app=x', retryBaseMs: 1, resyncMs: 20, onError: (e) => errors.push(e) });
+    const inf = new Informer(api, { path: '/api/v1/configmaps', apiVersion: 'v1', kind: 'ConfigMap', labelSelector: 'app=x', retryBaseMs: 1, resyncMs: 20, onError: (e) => errors.push(e) });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
     await until(() => api.watchCalls.length === 3);

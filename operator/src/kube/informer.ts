@@ -21,6 +21,12 @@ export type InformerHandler = (type: InformerEventType, obj: KubeObject) => void
 export interface InformerOptions {
   /** Collection path, e.g. /apis/apps/v1/deployments or /apis/apps/v1/namespaces/x/deployments. */
   path: string;
+  /**
+   * apiVersion and kind stamped on every cached object: list responses leave them out of their
+   * items, and code that maps an object back to its REST path (prune) needs them.
+   */
+  apiVersion: string;
+  kind: string;
   labelSelector?: string;
   /** Re-report every object this often; 0 disables. */
   resyncMs?: number;
@@ -140,7 +146,14 @@ export class Informer {
     }
   }
 
+  private stamp(obj: KubeObject): KubeObject {
+    obj.apiVersion = this.opts.apiVersion;
+    obj.kind = this.opts.kind;
+    return obj;
+  }
+
   private upsert(key: string, obj: KubeObject): void {
+    this.stamp(obj);
     const old = this.store.get(key);
     this.store.set(key, obj);
     if (!old) this.emit('add', obj);
@@ -158,7 +171,7 @@ export class Informer {
     if (e.type === 'DELETED') {
       const old = this.store.get(key);
       this.store.delete(key);
-      if (old) this.emit('delete', e.object);
+      if (old) this.emit('delete', this.stamp(e.object));
     } else {
       this.upsert(key, e.object);
     }

@@ -49,7 +49,7 @@ export class WorkQueue {
 
   constructor(
     private readonly clock: Clock = systemClock,
-    private readonly backoff: BackoffOptions = { baseMs: 500, maxMs: 5 * 60_000 },
+    private readonly backoff: BackoffOptions = { baseMs: 500, maxMs: 60_000 },
   ) {}
 
   /** Queues a key now (no-op if it is already waiting). */
