@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import { join } from 'node:path';
+import { dirname } from 'node:path';
 
 /** How to start one pod's process. */
 export interface PodProcessOptions {
@@ -57,7 +57,7 @@ export class PodProcess {
 
   /** Starts the process and its readiness probe. */
   start(): void {
-    mkdirSync(join(this.opts.logFile, '..'), { recursive: true });
+    mkdirSync(dirname(this.opts.logFile), { recursive: true });
     this.logStream = createWriteStream(this.opts.logFile, { flags: 'a' });
     this.spawnChild();
     this.probeTimer = setInterval(() => void this.probe(), PROBE_INTERVAL_MS);

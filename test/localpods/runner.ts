@@ -91,9 +91,9 @@ export class PodRunner {
     if (this.closed) return;
     const onError = (what: string) => (err: unknown) => this.opts.log(`watch ${what}: ${err instanceof Error ? err.message : String(err)}`);
     const scope = this.opts.namespace === undefined ? '/api/v1' : `/api/v1/namespaces/${this.opts.namespace}`;
-    this.pods = new Informer(api, { path: `${scope}/pods`, labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('pods') });
-    this.services = new Informer(api, { path: `${scope}/services`, labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('services') });
-    this.nodes = new Informer(api, { path: '/api/v1/nodes', resyncMs: 30_000, onError: onError('nodes') });
+    this.pods = new Informer(api, { path: `${scope}/pods`, apiVersion: 'v1', kind: 'Pod', labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('pods') });
+    this.services = new Informer(api, { path: `${scope}/services`, apiVersion: 'v1', kind: 'Service', labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('services') });
+    this.nodes = new Informer(api, { path: '/api/v1/nodes', apiVersion: 'v1', kind: 'Node', resyncMs: 30_000, onError: onError('nodes') });
     for (const inf of [this.pods, this.services, this.nodes]) {
       inf.on(() => this.schedule());
       inf.start();
