@@ -11,7 +11,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 VENV := $(STATE)/venv
 PY := $(VENV)/bin/python
 
-.PHONY: help deps pydeps build typecheck lint unit test-server e2e test run bench clean
+.PHONY: help deps pydeps build typecheck lint unit test-server e2e test run serve bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -53,4 +53,4 @@ include server-image/server.mk
 include test/cluster/cluster.mk
 include bench/bench.mk
 include examples/examples.mk
--include test/localpods/localpods.mk
+include test/localpods/localpods.mk

@@ -20,6 +20,7 @@ export default {
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/server-image/src/**/*.test.ts',
         '<rootDir>/test/cluster/**/*.test.ts',
+        '<rootDir>/test/localpods/**/*.test.ts',
       ],
     },
     {

@@ -1,10 +1,11 @@
-# Example models and `make run`.
-# Until the operator runs locally, `make run` serves the digits example with the inference server
-# on 127.0.0.1 and, once it is ready, prints curls that get predictions. Ctrl-C stops it.
+# Example models, `make run` (the whole stack, from test/localpods) and `make serve` (the inference
+# server alone on the digits example, no Kubernetes): it prints curls once ready; Ctrl-C stops it.
 RUN_PORT ?= 8080
 RUN_METRICS_PORT ?= 9090
 RUN_URL := http://127.0.0.1:$(RUN_PORT)
-run: build ## serve the example digits model locally and print a curl that gets a prediction
+run: run-local ## a local control plane, the operator and the digits example served on 127.0.0.1
+
+serve: build ## the inference server alone on the digits example (no Kubernetes), with curls to try
 	@sha=$$(awk '$$2 == "digits.onnx" {print $$1}' examples/models/SHA256SUMS); \
 	( until curl -sf $(RUN_URL)/v2/health/ready >/dev/null 2>&1; do sleep 0.3; done; \
 	  printf '\nReady. Predict a handwritten 3 (KServe V1, then Open Inference Protocol V2):\n'; \

@@ -4,7 +4,7 @@ LOCALPODS_CLUSTER_DIR := $(or $(MODELSHIP_CLUSTER_DIR),$(STATE)/cluster)
 KUBECTL := $(MODELSHIP_BIN_CACHE)/kubectl --kubeconfig $(LOCALPODS_CLUSTER_DIR)/kubeconfig
 LOCALPODS_CRD := crds/modeldeployments.modelship.dev.yaml
 
-.PHONY: run-local localpods localpods-unit
+.PHONY: run-local localpods
 
 run-local: build cluster-build ## control plane + operator + digits example served on 127.0.0.1 (Ctrl-C stops all)
 	@$(CLUSTER_CLI) status || $(CLUSTER_CLI) up
@@ -15,6 +15,3 @@ run-local: build cluster-build ## control plane + operator + digits example serv
 
 localpods: build ## only the pod runner, against the running local cluster (Ctrl-C stops its processes)
 	node dist/test/localpods/main.js --kubeconfig $(LOCALPODS_CLUSTER_DIR)/kubeconfig --mount /models=examples/models
-
-localpods-unit: deps ## table tests of the pod runner's pure core
-	$(JEST) --config test/localpods/jest.config.js
