@@ -15,7 +15,8 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CustomObjectsApi, type V1Deployment } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { clusterDown, clusterHealthy, clusterUp, readClusterInfo, repoRoot } from '../../test/cluster/cluster.js';
+import { adminRequest, clusterDown, clusterHealthy, clusterUp, readClusterInfo, repoRoot, type ClusterInfo } from '../../test/cluster/cluster.js';
+import { fakeNode } from '../../test/cluster/components.js';
 import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../../test/e2e/kube.js';
 import { installCrd, parseMetrics, startOperator } from '../../test/e2e/operator.harness.js';
 
@@ -36,6 +37,34 @@ async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<unkno
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Fake nodes hold 110 pods each; baseline pods may still be terminating while the operator's start. */
+const PODS_PER_NODE = 110;
+
+/** Registers extra kwok nodes so 2×COUNT pods fit; returns their names (deleted at the end). */
+async function addNodes(info: ClusterInfo): Promise<string[]> {
+  const needed = Math.ceil((2 * COUNT) / PODS_PER_NODE) - info.nodes.length;
+  const names = Array.from({ length: Math.max(0, needed) }, (_, i) => `kwok-bench-${i}`);
+  for (const name of names) {
+    const created = await adminRequest(info, 'POST', '/api/v1/nodes', fakeNode(name));
+    if (created.status !== 201 && created.status !== 409) throw new Error(`create Node ${name}: ${created.status} ${created.body}`);
+  }
+  await waitFor(
+    `${names.length} bench nodes Ready and untainted`,
+    async () => {
+      for (const name of names) {
+        // The TaintNodesByCondition admission plugin taints new nodes not-ready; kwok's heartbeat makes them Ready.
+        await adminRequest(info, 'PATCH', `/api/v1/nodes/${name}`, { spec: { taints: null } }, 'application/merge-patch+json');
+        const node = JSON.parse((await adminRequest(info, 'GET', `/api/v1/nodes/${name}`)).body) as { spec?: { taints?: unknown[] }; status?: { conditions?: { type: string; status: string }[] } };
+        if (node.spec?.taints?.length || !node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
+      }
+      return true;
+    },
+    120_000,
+    1000,
+  );
+  return names;
 }
 
 function plainDeployment(name: string, ns: string): V1Deployment {
@@ -60,6 +89,8 @@ async function main(): Promise<void> {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const names = Array.from({ length: COUNT }, (_, i) => `bench-${String(i).padStart(3, '0')}`);
   const namespaces: string[] = [];
+  const info = readClusterInfo()!;
+  const nodes = await addNodes(info);
   try {
     // Baseline: plain Deployments, no operator.
     const baseNs = await createTestNamespace(kc, 'bench-base');
@@ -177,6 +208,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } finally {
     for (const n of namespaces) await deleteNamespace(kc, n).catch(() => undefined);
+    for (const n of nodes) await adminRequest(info, 'DELETE', `/api/v1/nodes/${n}`).catch(() => undefined);
     if (!reuse) await clusterDown();
   }
 }
