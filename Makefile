@@ -44,7 +44,7 @@ lint: deps ## eslint
 unit: build ## unit tests (pure functions, no processes)
 	$(JEST) --selectProjects unit
 
-test: models-check typecheck lint unit test-server e2e ## every test: model digests, types, lint, unit, server, e2e on a real control plane
+test: models-check typecheck lint unit bench-check test-server e2e ## every test: model digests, types, lint, unit, bench harness, server, e2e on a real control plane
 
 clean: ## remove build output and local state (not the control-plane binary cache)
 	rm -rf dist $(STATE)
