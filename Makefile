@@ -54,3 +54,4 @@ include test/cluster/cluster.mk
 include bench/bench.mk
 include examples/examples.mk
 include test/localpods/localpods.mk
+include charts/chart.mk
