@@ -8,11 +8,10 @@ import type { RevisionPlan } from '../rollout/plan.js';
 import { canonicalJson } from '../rollout/revision.js';
 import { ANNOTATION, revisionLabels, revisionName, revisionSelector } from './names.js';
 import { ownerReferenceTo } from './owner.js';
+import { containerSecurityContext, podSecurityContext } from './security.js';
 import { HTTP_PORT, METRICS_PORT } from './service.js';
 import type { DesiredOptions, KubeObject } from './types.js';
 
-/** UID/GID the server runs as (the distroless "nonroot" user). */
-export const SERVER_UID = 65532;
 /** Where the server keeps downloaded models (an emptyDir). */
 export const CACHE_DIR = '/var/cache/modelship';
 /** Where pvc:// claims are mounted, one directory per claim (the server's MODELSHIP_PVC_ROOT). */
@@ -105,13 +104,7 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
         automountServiceAccountToken: false,
         enableServiceLinks: false,
         terminationGracePeriodSeconds: 30,
-        securityContext: {
-          runAsNonRoot: true,
-          runAsUser: SERVER_UID,
-          runAsGroup: SERVER_UID,
-          fsGroup: SERVER_UID,
-          seccompProfile: { type: 'RuntimeDefault' },
-        },
+        securityContext: podSecurityContext({ fsGroup: true }),
         containers: [
           {
             name: 'server',
@@ -128,15 +121,7 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
             readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 2 },
             livenessProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
             terminationMessagePolicy: 'FallbackToLogsOnError',
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: SERVER_UID,
-              allowPrivilegeEscalation: false,
-              readOnlyRootFilesystem: true,
-              privileged: false,
-              capabilities: { drop: ['ALL'] },
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: containerSecurityContext(),
             volumeMounts: mounts,
           },
         ],

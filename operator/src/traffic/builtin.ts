@@ -13,9 +13,9 @@
  * the router's pods own their keys), so the router needs no create.
  */
 import type { ModelDeployment } from '../api/types.js';
-import { SERVER_UID } from '../desired/deployment.js';
 import { apexName, baseLabels, LABEL } from '../desired/names.js';
 import { ownerReferenceTo } from '../desired/owner.js';
+import { containerSecurityContext, podSecurityContext } from '../desired/security.js';
 import { HTTP_PORT, METRICS_PORT, SERVICE_PORT } from '../desired/service.js';
 import type { DesiredOptions, KubeObject, KubeObjectMeta } from '../desired/types.js';
 import { routerName, routesConfigMapName, statsConfigMapName } from './names.js';
@@ -114,12 +114,7 @@ export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 30 + Math.ceil(ROUTER_SHUTDOWN_DELAY_MS / 1000),
-          securityContext: {
-            runAsNonRoot: true,
-            runAsUser: SERVER_UID,
-            runAsGroup: SERVER_UID,
-            seccompProfile: { type: 'RuntimeDefault' },
-          },
+          securityContext: podSecurityContext({ fsGroup: false }),
           containers: [
             {
               name: 'router',
@@ -135,15 +130,7 @@ export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions
               readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 2 },
               livenessProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
               terminationMessagePolicy: 'FallbackToLogsOnError',
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: SERVER_UID,
-                allowPrivilegeEscalation: false,
-                readOnlyRootFilesystem: true,
-                privileged: false,
-                capabilities: { drop: ['ALL'] },
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: containerSecurityContext(),
             },
           ],
         },
