@@ -102,7 +102,15 @@ function deploymentProblems(deployment: V1Deployment, revision: string): Problem
   return out;
 }
 
+/**
+ * One line of at most MAX_MESSAGE characters. A long message loses its middle, not its end: the
+ * start says what failed and where, and kubelet and runtime messages put the cause last
+ * (`failed to resolve reference "…": …: not found`).
+ */
 function clip(message: string): string {
   const oneLine = message.replace(/\s+/g, ' ').trim();
-  return oneLine.length > MAX_MESSAGE ? `${oneLine.slice(0, MAX_MESSAGE - 1)}…` : oneLine;
+  if (oneLine.length <= MAX_MESSAGE) return oneLine;
+  const head = Math.floor(((MAX_MESSAGE - 1) * 2) / 3);
+  const tail = MAX_MESSAGE - 1 - head;
+  return `${oneLine.slice(0, head)}…${oneLine.slice(-tail)}`;
 }

@@ -128,6 +128,17 @@ describe('computeStatus', () => {
       expect(stalled.message).toContain(`revision ${rev}`);
     });
 
+    it('keeps the start and the cause of a long message, eliding the middle', () => {
+      const image = 'ghcr.io/modelship/server:nope';
+      const pullError = `failed to pull and unpack image "${image}": ${'failed to resolve reference: '.repeat(12)}${image}: not found`;
+      const observed = observedAt(md, 'none');
+      observed.pods.push(waiting('ErrImagePull', pullError));
+      const message = statusOf(md, observed).conditions!.find((c) => c.type === 'Stalled')!.message;
+      expect(message).toContain(`ErrImagePull for image ${image}: failed to pull`);
+      expect(message).toContain('…');
+      expect(message).toMatch(/: not found$/);
+    });
+
     it('reports a crash loop without a termination message by its exit code', () => {
       const observed = observedAt(md, 'none');
       observed.pods.push(crashing(undefined, 137));
