@@ -17,6 +17,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { sha256Of } from '../../server-image/test/helpers/server.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -335,8 +336,7 @@ function getText(url: string): Promise<string> {
 /** Starts the image in server mode on a fixture model; resolves when it is ready. */
 async function startModelServer(file: string, port: number): Promise<void> {
   const dir = path.resolve('test/fixtures/models');
-  const sha = fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8').split('\n').find((l) => l.endsWith(`  ${file}`))?.split(' ')[0];
-  if (!sha) throw new Error(`bench: no sha256 for ${file}`);
+  const sha = sha256Of(path.join(dir, file));
   const child = spawn(process.execPath, [ENTRY], {
     env: {
       PATH: process.env.PATH,

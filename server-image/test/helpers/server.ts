@@ -143,26 +143,21 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
 
 /** POST JSON and return status and parsed body. */
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return readJson(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }));
+}
+
+/** GET and return status and parsed JSON body. */
+export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
+  return readJson(await fetch(url, { headers }));
+}
+
+async function readJson(res: Response): Promise<{ status: number; body: Json; headers: Headers }> {
   const text = await res.text();
   let parsed: unknown = text;
   try {
     parsed = JSON.parse(text);
   } catch {
     // left as text: a test asserting JSON will fail on it, which is the point
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
-}
-
-/** GET and return status and parsed JSON body. */
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const res = await fetch(url, { headers });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // see postJson
   }
   return { status: res.status, body: parsed, headers: res.headers };
 }

@@ -9,6 +9,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { sha256Of } from '../helpers/server.js';
 
 /** The image's compiled entry point; MODELSHIP_MODE selects the router or a model server. */
 export const ENTRY = path.resolve('dist/server-image/src/main.js');
@@ -211,9 +212,7 @@ export interface ModelServer {
 /** Starts a real model server on test/fixtures/models/<file>, verified by its committed sha256. */
 export async function startModelServer(file: string): Promise<ModelServer> {
   const dir = path.resolve('test/fixtures/models');
-  const sums = fs.readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8');
-  const sha = sums.split('\n').find((l) => l.endsWith(`  ${file}`))?.split(' ')[0];
-  if (!sha) throw new Error(`no sha256 for ${file} in ${dir}/SHA256SUMS`);
+  const sha = sha256Of(path.join(dir, file));
   const child = spawn(process.execPath, [ENTRY], {
     env: {
       PATH: process.env.PATH,
