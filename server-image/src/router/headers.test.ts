@@ -1,4 +1,4 @@
-import { downstreamResponseHeaders, endToEnd, headerValue, upstreamRequestHeaders } from './headers.js';
+import { MIRROR_HEADER, downstreamResponseHeaders, endToEnd, rawHeaderValue, upstreamRequestHeaders } from './headers.js';
 
 describe('endToEnd', () => {
   it('drops hop-by-hop headers and those named by Connection', () => {
@@ -25,13 +25,54 @@ describe('endToEnd', () => {
   });
 });
 
+/** A flat raw header list as a lower-cased object, so expectations ignore case and order. */
+const asObject = (raw: string[]): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) out[raw[i].toLowerCase()] = raw[i + 1];
+  return out;
+};
+
 describe('upstreamRequestHeaders', () => {
   it.each([
-    [{ host: 'md.ml' }, '10.0.0.7', { host: 'backend:8080', 'x-forwarded-for': '10.0.0.7', 'x-forwarded-host': 'md.ml', 'x-forwarded-proto': 'http' }],
-    [{ host: 'md.ml', 'x-forwarded-for': '1.2.3.4', 'x-forwarded-proto': 'https' }, '::ffff:10.0.0.7', { host: 'backend:8080', 'x-forwarded-for': '1.2.3.4, 10.0.0.7', 'x-forwarded-host': 'md.ml', 'x-forwarded-proto': 'https' }],
-    [{}, undefined, { host: 'backend:8080', 'x-forwarded-proto': 'http' }],
+    [['Host', 'md.ml'], '10.0.0.7', { host: 'backend:8080', 'x-forwarded-for': '10.0.0.7', 'x-forwarded-host': 'md.ml', 'x-forwarded-proto': 'http' }],
+    [['host', 'md.ml', 'X-Forwarded-For', '1.2.3.4', 'x-forwarded-proto', 'https'], '::ffff:10.0.0.7', { host: 'backend:8080', 'x-forwarded-for': '1.2.3.4, 10.0.0.7', 'x-forwarded-host': 'md.ml', 'x-forwarded-proto': 'https' }],
+    [['x-forwarded-for', '1.2.3.4', 'x-forwarded-for', '5.6.7.8'], undefined, { host: 'backend:8080', 'x-forwarded-for': '1.2.3.4, 5.6.7.8', 'x-forwarded-proto': 'http' }],
+    [[], undefined, { host: 'backend:8080', 'x-forwarded-proto': 'http' }],
   ])('%j from %s', (incoming, client, expected) => {
-    expect(upstreamRequestHeaders(incoming, 'backend:8080', client)).toEqual(expected);
+    expect(asObject(upstreamRequestHeaders(incoming, 'backend:8080', client))).toEqual(expected);
+  });
+
+  it('drops hop-by-hop headers, those named by Connection, and Expect; keeps the rest in order and case', () => {
+    const raw = [
+      'Host', 'md.ml',
+      'Connection', 'keep-alive, X-Secret-Hop',
+      'Keep-Alive', 'timeout=5',
+      'Transfer-Encoding', 'chunked',
+      'TE', 'trailers',
+      'Upgrade', 'h2c',
+      'Proxy-Authorization', 'Basic x',
+      'X-Secret-Hop', '1',
+      'Expect', '100-continue',
+      'Content-Type', 'application/octet-stream',
+      'Content-Length', '12',
+      'Authorization', 'Bearer t',
+      'Inference-Header-Content-Length', '80',
+      'X-Multi', 'a',
+      'X-Multi', 'b',
+    ];
+    expect(upstreamRequestHeaders(raw, 'b:80', '10.0.0.7', [MIRROR_HEADER, 'true'])).toEqual([
+      'host', 'b:80',
+      'Content-Type', 'application/octet-stream',
+      'Content-Length', '12',
+      'Authorization', 'Bearer t',
+      'Inference-Header-Content-Length', '80',
+      'X-Multi', 'a',
+      'X-Multi', 'b',
+      'x-forwarded-for', '10.0.0.7',
+      'x-forwarded-host', 'md.ml',
+      'x-forwarded-proto', 'http',
+      MIRROR_HEADER, 'true',
+    ]);
   });
 });
 
@@ -45,10 +86,10 @@ describe('downstreamResponseHeaders', () => {
   });
 });
 
-describe('headerValue', () => {
-  it('returns the first value', () => {
-    expect(headerValue({ 'x-user': 'a' }, 'x-user')).toBe('a');
-    expect(headerValue({ 'set-cookie': ['a', 'b'] }, 'set-cookie')).toBe('a');
-    expect(headerValue({}, 'x-user')).toBeUndefined();
+describe('rawHeaderValue', () => {
+  it('returns the first value, matching the name in any case', () => {
+    expect(rawHeaderValue(['X-User', 'a', 'x-user', 'b'], 'x-user')).toBe('a');
+    expect(rawHeaderValue(['x-user-id', 'a'], 'x-user')).toBeUndefined();
+    expect(rawHeaderValue([], 'x-user')).toBeUndefined();
   });
 });

@@ -1,6 +1,10 @@
 /**
  * Header rewriting for the proxy (pure). Hop-by-hop headers (RFC 9110 §7.6.1) describe one
  * connection and must not be forwarded; everything else passes through untouched.
+ *
+ * Request headers are handled as Node's flat `rawHeaders` list (`[name, value, name, value, ...]`,
+ * names in the caller's case): reading it directly spares building `req.headers`, an object per
+ * request, on the hot path.
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
@@ -21,46 +25,81 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Copies end-to-end headers: drops hop-by-hop ones and any the Connection header lists. */
-export function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter(Boolean),
-  );
+/**
+ * Request headers the router answers itself and never forwards: hop-by-hop ones, Host (replaced by
+ * the backend's), and Expect (Node's server has already sent the caller `100 Continue`, so the body
+ * is on its way; forwarding it would make the backend wait for a second go-ahead).
+ */
+const NOT_FORWARDED_UPSTREAM = new Set([...HOP_BY_HOP, 'host', 'expect']);
+
+function connectionListed(value: string | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const listed = value
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean);
+  return listed.length ? new Set(listed) : undefined;
+}
+
+/** Copies end-to-end headers of a parsed header object: drops hop-by-hop ones and any the Connection header lists. */
+export function endToEnd(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const connection = headers.connection;
+  const listed = connectionListed(Array.isArray(connection) ? connection.join(',') : connection);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
     out[name] = value;
   }
   return out;
 }
 
+/** The first value of a header in a flat raw list (name compared case-insensitively). */
+export function rawHeaderValue(raw: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}
+
 /**
- * Headers for the request to a backend: end-to-end headers, Host set to the backend (as a
- * Service expects), and the caller recorded in X-Forwarded-For/-Host/-Proto.
+ * Headers for the request to a backend, as a flat list: the caller's end-to-end headers in their
+ * order and case, Host set to the backend (as a Service expects), and the caller recorded in
+ * X-Forwarded-For/-Host/-Proto. `extra` pairs are appended (the mirror marker, a content-length).
  */
-export function upstreamRequestHeaders(headers: IncomingHttpHeaders, backendHost: string, clientAddress: string | undefined): OutgoingHttpHeaders {
-  const out = endToEnd(headers);
-  const prior = headers['x-forwarded-for'];
+export function upstreamRequestHeaders(raw: readonly string[], backendHost: string, clientAddress: string | undefined, extra: readonly string[] = []): string[] {
+  const listed = connectionListed(rawHeaderValue(raw, 'connection'));
+  const out: string[] = ['host', backendHost];
+  let forwardedFor: string | undefined;
+  let forwardedHost = false;
+  let forwardedProto = false;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    const value = raw[i + 1];
+    if (name === 'host') host ??= value;
+    if (NOT_FORWARDED_UPSTREAM.has(name) || listed?.has(name)) continue;
+    if (name === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      continue;
+    }
+    if (name === 'x-forwarded-host') forwardedHost = true;
+    else if (name === 'x-forwarded-proto') forwardedProto = true;
+    out.push(raw[i], value);
+  }
   const client = clientAddress?.startsWith('::ffff:') ? clientAddress.slice(7) : clientAddress;
-  if (client) out['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-  if (!headers['x-forwarded-host'] && headers.host) out['x-forwarded-host'] = headers.host;
-  if (!headers['x-forwarded-proto']) out['x-forwarded-proto'] = 'http';
-  out.host = backendHost;
+  if (client) out.push('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client}` : client);
+  else if (forwardedFor) out.push('x-forwarded-for', forwardedFor);
+  if (!forwardedHost && host) out.push('x-forwarded-host', host);
+  if (!forwardedProto) out.push('x-forwarded-proto', 'http');
+  for (const x of extra) out.push(x);
   return out;
 }
 
 /** Headers for the caller's response: the backend's end-to-end headers plus the revision served. */
-export function downstreamResponseHeaders(headers: IncomingHttpHeaders, revision: string): OutgoingHttpHeaders {
+export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>, revision: string): OutgoingHttpHeaders {
   const out = endToEnd(headers);
   out[REVISION_HEADER] = revision;
   return out;
-}
-
-/** The first value of a request header, as a string (the sticky key). */
-export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }

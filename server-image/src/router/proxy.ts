@@ -1,17 +1,28 @@
 /**
- * The data path: one request in, one backend request out, bodies streamed through untouched. Only
- * when a request is mirrored are the request body and the served response also kept in memory
- * (bounded by mirrorMaxBytes) to send the copy and compare the answers; the caller's response is
- * never held back for the mirror.
+ * The data path: one request in, one backend request out over the backend's undici Pool, bodies
+ * passed through byte for byte. Request bodies up to BUFFER_LIMIT are read whole and sent with
+ * their headers in one write; larger or unsized ones are streamed. Only when a request is mirrored
+ * are the served response and (if streamed) the request body also kept in memory (bounded by
+ * mirrorMaxBytes) to send the copy and compare the answers; the caller's response is never held
+ * back for the mirror.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { compareResponses } from './agreement.js';
-import { MIRROR_HEADER, downstreamResponseHeaders, headerValue, upstreamRequestHeaders } from './headers.js';
+import { MIRROR_HEADER, downstreamResponseHeaders, rawHeaderValue, upstreamRequestHeaders } from './headers.js';
 import type { RouterMetrics } from './metrics.js';
 import type { Outcome, RouterStats } from './stats.js';
 import type { RouteTable, Target } from './table.js';
+
+/**
+ * Request bodies up to this size are buffered and sent in one write with their headers (cheaper
+ * than streaming, and inference requests are mostly this small); larger ones are streamed so the
+ * router's memory stays bounded whatever callers send.
+ */
+export const BUFFER_LIMIT = 1024 * 1024;
 
 /** What the proxy needs. */
 export interface ProxyOptions {
@@ -52,12 +63,7 @@ export function sendError(res: http.ServerResponse, status: number, error: strin
   res.writeHead(status, headers).end(body);
 }
 
-function targetPath(target: Target, reqUrl: string | undefined): string {
-  const base = target.url.pathname === '/' ? '' : target.url.pathname;
-  return base + (reqUrl ?? '/');
-}
-
-function headerLength(headers: http.IncomingHttpHeaders): number | undefined {
+function headerLength(headers: Record<string, string | string[] | undefined>): number | undefined {
   const v = headers['inference-header-content-length'];
   if (v === undefined) return undefined;
   const n = Number(Array.isArray(v) ? v[0] : v);
@@ -84,67 +90,206 @@ class Capture {
   }
 
   body(): Buffer | undefined {
-    return this.overflow ? undefined : Buffer.concat(this.chunks, this.size);
+    if (this.overflow) return undefined;
+    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
   }
+}
+
+/** Shared by every exchange of one proxy. */
+interface ProxyContext extends ProxyOptions {
+  record(revision: string, kind: 'live' | 'mirror', outcome: Outcome, startedAt: number): void;
+  released(): void;
+}
+
+/**
+ * One caller's request and its backend request: an undici dispatch handler that relays the
+ * backend's response to the caller as it arrives. Its outcome is recorded exactly once; the
+ * in-flight count is released when the caller's response closes (sent or cut), so draining waits
+ * until the caller really has the bytes.
+ */
+class LiveExchange implements Dispatcher.DispatchHandler {
+  private controller?: Dispatcher.DispatchController;
+  private timer?: NodeJS.Timeout;
+  private done = false;
+  private status = 0;
+  private readonly startedAt = performance.now();
+  /** Set when the route mirrors this request: receives the served response once complete. */
+  servedCapture?: { capture: Capture; resolve: (c: Captured | undefined) => void; headerLength?: number };
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly target: Target,
+    private readonly res: http.ServerResponse,
+  ) {
+    res.on('close', () => {
+      if (!this.done) {
+        // The caller went away before the response was complete: stop the backend request too.
+        this.controller?.abort(new Error('caller closed the connection'));
+        this.settle(undefined);
+      }
+      ctx.released();
+    });
+  }
+
+  /** Sends the backend request. */
+  dispatch(method: string, path: string, headers: string[], body: Buffer | Readable | null): void {
+    if (this.done) return;
+    this.timer = setTimeout(this.onTimeout, this.ctx.timeoutMs);
+    this.target.pool.dispatch({ method: method as Dispatcher.HttpMethod, path, headers, body }, this);
+  }
+
+  private readonly onTimeout = (): void => {
+    if (this.done) return;
+    sendError(this.res, 504, `revision ${this.target.revision} did not answer within ${this.ctx.timeoutMs} ms`, this.target.revision);
+    this.settle('timeout');
+    this.controller?.abort(new Error('timed out'));
+  };
+
+  private settle(outcome: Outcome | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    if (outcome !== undefined) this.ctx.record(this.target.revision, 'live', outcome, this.startedAt);
+    this.servedCapture?.resolve(undefined);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Timed out or abandoned while waiting for a pooled connection: never send it.
+    if (this.done) controller.abort(new Error('request abandoned'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    clearTimeout(this.timer);
+    if (this.done) return;
+    this.status = status;
+    if (this.servedCapture) this.servedCapture.headerLength = headerLength(headers);
+    this.res.writeHead(status, statusMessage || undefined, downstreamResponseHeaders(headers, this.target.revision));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.done) return;
+    this.servedCapture?.capture.add(chunk);
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.done) return;
+    this.res.end();
+    const captured = this.servedCapture;
+    if (captured) {
+      const body = captured.capture.body();
+      captured.resolve(body ? { status: this.status, body, inferenceHeaderLength: captured.headerLength } : undefined);
+    }
+    this.settle(this.status);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    if (this.done) return;
+    if (this.res.headersSent) {
+      // The backend broke off mid-response: the status line is already out, so cut the caller.
+      this.res.destroy();
+    } else {
+      sendError(this.res, 502, `revision ${this.target.revision} (${this.target.url.host}) unreachable: ${err.message}`, this.target.revision);
+    }
+    this.settle('unreachable');
+  }
+}
+
+/** A mirrored copy: collects the mirror target's response for comparison and records its outcome. */
+class MirrorExchange implements Dispatcher.DispatchHandler {
+  private controller?: Dispatcher.DispatchController;
+  private readonly timer: NodeJS.Timeout;
+  private readonly startedAt = performance.now();
+  private settled = false;
+  private status = 0;
+  private headerLength?: number;
+  private capture?: Capture;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly target: Target,
+    private readonly resolve: (c: Captured | undefined) => void,
+    private readonly onSettled: () => void,
+  ) {
+    this.timer = setTimeout(() => {
+      this.finish('timeout');
+      this.controller?.abort(new Error('mirror timed out'));
+    }, ctx.mirrorTimeoutMs);
+  }
+
+  private finish(outcome: Outcome, captured?: Captured): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.onSettled();
+    this.ctx.record(this.target.revision, 'mirror', outcome, this.startedAt);
+    this.resolve(captured);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.settled) controller.abort(new Error('mirror abandoned'));
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    this.status = status;
+    this.headerLength = headerLength(headers);
+    this.capture = new Capture(this.ctx.mirrorMaxBytes);
+  }
+
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.capture?.add(chunk);
+  }
+
+  onResponseEnd(): void {
+    const body = this.capture?.body();
+    this.finish(this.status, body ? { status: this.status, body, inferenceHeaderLength: this.headerLength } : undefined);
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (!this.settled) this.ctx.log.debug('mirror request failed', { revision: this.target.revision, error: err.message });
+    this.finish('unreachable');
+  }
+}
+
+function parseLength(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
 /** Builds the proxy. */
 export function createProxy(opts: ProxyOptions): Proxy {
-  const { table, stats, metrics, log } = opts;
+  const { table, stats, metrics } = opts;
   let inFlight = 0;
   let mirrorsInFlight = 0;
   let draining = false;
 
-  const record = (revision: string, kind: 'live' | 'mirror', outcome: Outcome, startedAt: number): void => {
-    const ms = performance.now() - startedAt;
-    stats.record(revision, kind, outcome, ms);
-    metrics.record(revision, kind, outcome, ms);
+  const ctx: ProxyContext = {
+    ...opts,
+    record: (revision, kind, outcome, startedAt) => {
+      const ms = performance.now() - startedAt;
+      stats.record(revision, kind, outcome, ms);
+      metrics.record(revision, kind, outcome, ms);
+    },
+    released: () => {
+      inFlight--;
+      metrics.inFlight.dec();
+    },
   };
 
   /** Sends the copy; resolves with its response when it is comparable, else undefined. */
-  const mirror = (target: Target, req: http.IncomingMessage, body: Buffer): Promise<Captured | undefined> =>
+  const mirror = (target: Target, req: http.IncomingMessage, path: string, body: Buffer): Promise<Captured | undefined> =>
     new Promise((resolve) => {
       mirrorsInFlight++;
-      const startedAt = performance.now();
-      const headers = upstreamRequestHeaders(req.headers, target.url.host, req.socket.remoteAddress);
-      headers['content-length'] = body.length;
-      headers[MIRROR_HEADER] = 'true';
-      let settled = false;
-      const finish = (outcome: Outcome, captured?: Captured): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        mirrorsInFlight--;
-        record(target.revision, 'mirror', outcome, startedAt);
-        resolve(captured);
-      };
-      const upstream = http.request({
-        host: target.url.hostname,
-        port: target.url.port || 80,
-        method: req.method,
-        path: targetPath(target, req.url),
-        headers,
-        agent: target.agent,
-      });
-      const timer = setTimeout(() => {
-        finish('timeout');
-        upstream.destroy();
-      }, opts.mirrorTimeoutMs);
-      upstream.on('error', (err) => {
-        if (!settled) log.debug('mirror request failed', { revision: target.revision, error: err.message });
-        finish('unreachable');
-      });
-      upstream.on('response', (ures) => {
-        const capture = new Capture(opts.mirrorMaxBytes);
-        ures.on('data', (c: Buffer) => capture.add(c));
-        ures.on('end', () => {
-          const status = ures.statusCode ?? 502;
-          const b = capture.body();
-          finish(status, b ? { status, body: b, inferenceHeaderLength: headerLength(ures.headers) } : undefined);
-        });
-        ures.on('error', () => finish('unreachable'));
-      });
-      upstream.end(body);
+      const handler = new MirrorExchange(ctx, target, resolve, () => mirrorsInFlight--);
+      // The caller's content-length, if any, is the copy's too (undici sets it for chunked ones).
+      const headers = upstreamRequestHeaders(req.rawHeaders, target.url.host, req.socket.remoteAddress, [MIRROR_HEADER, 'true']);
+      target.pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: target.basePath + path, headers, body }, handler);
     });
 
   const compare = async (candidate: string, served: Promise<Captured | undefined>, copy: Promise<Captured | undefined>, tolerance: number) => {
@@ -157,8 +302,9 @@ export function createProxy(opts: ProxyOptions): Proxy {
   };
 
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const raw = req.rawHeaders;
     const routes = table.routes;
-    const route = table.resolve(routes?.stickyHeader ? headerValue(req.headers, routes.stickyHeader) : undefined);
+    const route = table.resolve(routes?.stickyHeader ? rawHeaderValue(raw, routes.stickyHeader) : undefined);
     if (draining) res.setHeader('connection', 'close');
     if (!route) {
       sendError(res, 503, 'no routes loaded yet: the router has not received a valid routes document');
@@ -166,13 +312,14 @@ export function createProxy(opts: ProxyOptions): Proxy {
     }
     inFlight++;
     metrics.inFlight.inc();
-    const startedAt = performance.now();
     const served = route.served;
+    const path = req.url ?? '/';
+    const declared = parseLength(rawHeaderValue(raw, 'content-length'));
+    const hasBody = declared !== undefined ? declared > 0 : rawHeaderValue(raw, 'transfer-encoding') !== undefined;
 
     let mirrorTarget = route.mirror;
     if (mirrorTarget) {
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > opts.mirrorMaxBytes) {
+      if ((declared ?? 0) > opts.mirrorMaxBytes) {
         metrics.mirrorSkipped.inc({ reason: 'too_large' });
         mirrorTarget = undefined;
       } else if (mirrorsInFlight >= opts.maxMirrorsInFlight) {
@@ -180,98 +327,48 @@ export function createProxy(opts: ProxyOptions): Proxy {
         mirrorTarget = undefined;
       }
     }
-    const requestCapture = mirrorTarget ? new Capture(opts.mirrorMaxBytes) : undefined;
-    let resolveServed: ((c: Captured | undefined) => void) | undefined;
-    const servedCapture = mirrorTarget ? new Promise<Captured | undefined>((r) => (resolveServed = r)) : undefined;
 
-    let done = false;
-    let timedOut = false;
-    let upstreamRes: http.IncomingMessage | undefined;
-    const finish = (outcome: Outcome | undefined): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      inFlight--;
-      metrics.inFlight.dec();
-      if (outcome !== undefined) record(served.revision, 'live', outcome, startedAt);
-      resolveServed?.(undefined);
-    };
-
-    const upstream = http.request({
-      host: served.url.hostname,
-      port: served.url.port || 80,
-      method: req.method,
-      path: targetPath(served, req.url),
-      headers: upstreamRequestHeaders(req.headers, served.url.host, req.socket.remoteAddress),
-      agent: served.agent,
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      upstream.destroy();
-    }, opts.timeoutMs);
-
-    upstream.on('error', (err) => {
-      if (done) return;
-      if (upstreamRes) {
-        // The backend broke off mid-response: the status line is already out, so cut the caller.
-        res.destroy();
-        finish('unreachable');
-        return;
-      }
-      if (timedOut) {
-        sendError(res, 504, `revision ${served.revision} did not answer within ${opts.timeoutMs} ms`, served.revision);
-        finish('timeout');
-      } else {
-        sendError(res, 502, `revision ${served.revision} (${served.url.host}) unreachable: ${err.message}`, served.revision);
-        finish('unreachable');
-      }
-    });
-
-    upstream.on('response', (ures) => {
-      upstreamRes = ures;
-      clearTimeout(timer);
-      const status = ures.statusCode ?? 502;
-      res.writeHead(status, ures.statusMessage, downstreamResponseHeaders(ures.headers, served.revision));
-      if (resolveServed) {
-        const capture = new Capture(opts.mirrorMaxBytes);
-        const resolveCaptured = resolveServed;
-        ures.on('data', (c: Buffer) => capture.add(c));
-        ures.on('end', () => {
-          const b = capture.body();
-          resolveCaptured(b ? { status, body: b, inferenceHeaderLength: headerLength(ures.headers) } : undefined);
-        });
-      }
-      ures.on('error', () => {
-        res.destroy();
-        finish('unreachable');
-      });
-      ures.pipe(res);
-      res.on('finish', () => finish(status));
-    });
-
-    res.on('close', () => {
-      if (done) return;
-      // The caller went away before the response was complete: stop the backend request too.
-      upstream.destroy();
-      upstreamRes?.destroy();
-      finish(undefined);
-    });
-    req.on('error', () => upstream.destroy());
-
-    if (requestCapture && mirrorTarget) {
+    const exchange = new LiveExchange(ctx, served, res);
+    const headers = upstreamRequestHeaders(raw, served.url.host, req.socket.remoteAddress);
+    const upstreamPath = served.basePath + path;
+    let sendMirror: ((body: Buffer | undefined) => void) | undefined;
+    if (mirrorTarget) {
       const target = mirrorTarget;
-      req.on('data', (c: Buffer) => requestCapture.add(c));
-      req.on('end', () => {
-        const body = requestCapture.body();
+      let resolveServed: (c: Captured | undefined) => void = () => undefined;
+      const servedPromise = new Promise<Captured | undefined>((r) => (resolveServed = r));
+      exchange.servedCapture = { capture: new Capture(opts.mirrorMaxBytes), resolve: resolveServed };
+      sendMirror = (body) => {
         if (!body) {
           metrics.mirrorSkipped.inc({ reason: 'too_large' });
-          resolveServed?.(undefined);
+          resolveServed(undefined);
           return;
         }
-        void compare(target.revision, servedCapture as Promise<Captured | undefined>, mirror(target, req, body), route.tolerance);
-      });
+        void compare(target.revision, servedPromise, mirror(target, req, path, body), route.tolerance);
+      };
     }
-    req.pipe(upstream);
+
+    if (!hasBody) {
+      exchange.dispatch(req.method ?? 'GET', upstreamPath, headers, null);
+      sendMirror?.(Buffer.alloc(0));
+      return;
+    }
+    if (declared !== undefined && declared <= BUFFER_LIMIT) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        exchange.dispatch(req.method ?? 'POST', upstreamPath, headers, body);
+        sendMirror?.(body.length <= opts.mirrorMaxBytes ? body : undefined);
+      });
+      return;
+    }
+    if (sendMirror) {
+      const capture = new Capture(opts.mirrorMaxBytes);
+      const send = sendMirror;
+      req.on('data', (c: Buffer) => capture.add(c));
+      req.on('end', () => send(capture.body()));
+    }
+    exchange.dispatch(req.method ?? 'POST', upstreamPath, headers, req);
   };
 
   return {

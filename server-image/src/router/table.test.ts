@@ -1,4 +1,4 @@
-import { IDLE_SOCKET_MS, RouteTable } from './table.js';
+import { IDLE_SOCKET_MS, RouteTable, poolOptions } from './table.js';
 import type { Routes } from './routes.js';
 
 const routes = (generation: number, ...revs: [string, string, number][]): Routes => ({
@@ -20,16 +20,20 @@ describe('RouteTable', () => {
     const first = t.resolve(undefined);
     expect(first?.served.revision).toBe('a');
     expect(first?.served.url.host).toBe('a:8080');
-    expect(first?.served.agent.maxSockets).toBe(8);
-    // Idle pooled sockets are closed before the model server's 65 s keep-alive would close them.
-    expect((first?.served.agent as unknown as { options: { timeout: number } }).options.timeout).toBe(IDLE_SOCKET_MS);
-    expect(IDLE_SOCKET_MS).toBeLessThan(65_000);
+    expect(first?.served.basePath).toBe('');
     t.apply(routes(2, ['a', 'http://a:8080', 0], ['b', 'http://b:8080', 1]));
     expect(t.routes?.generation).toBe(2);
     const second = t.resolve(undefined);
     expect(second?.served.revision).toBe('b');
     t.apply(routes(3, ['a', 'http://a:8080', 1]));
-    expect(t.resolve(undefined)?.served.agent).toBe(first?.served.agent);
+    expect(t.resolve(undefined)?.served.pool).toBe(first?.served.pool);
+    t.close();
+  });
+
+  it('keeps a backend URL\'s path as the prefix of every proxied path', () => {
+    const t = new RouteTable(8, 1000);
+    t.apply(routes(1, ['a', 'http://a:8080/prefix', 1]));
+    expect(t.resolve(undefined)?.served).toMatchObject({ basePath: '/prefix', url: new URL('http://a:8080/prefix') });
     t.close();
   });
 
@@ -42,5 +46,16 @@ describe('RouteTable', () => {
     t.apply({ ...routes(2, ['a', 'http://a', 1], ['b', 'http://b', 0]), mirror: { revision: 'b', percent: 100 } });
     expect(t.resolve(undefined)?.tolerance).toBe(1e-3);
     t.close();
+  });
+});
+
+describe('poolOptions', () => {
+  it('sizes the pool and closes idle sockets before the model server\'s 65 s keep-alive, whatever it hints', () => {
+    expect(poolOptions(8)).toMatchObject({ connections: 8, pipelining: 1, keepAliveTimeout: IDLE_SOCKET_MS, keepAliveMaxTimeout: IDLE_SOCKET_MS });
+    expect(IDLE_SOCKET_MS).toBeLessThan(65_000);
+  });
+
+  it('leaves the time to headers to the proxy and sets no body timeout', () => {
+    expect(poolOptions(8)).toMatchObject({ headersTimeout: 0, bodyTimeout: 0 });
   });
 });
