@@ -362,11 +362,151 @@ def tensor_meta(session: ort.InferenceSession) -> dict:
     return {"inputs": describe(session.get_inputs()), "outputs": describe(session.get_outputs())}
 
 
+# digits-faulty fails in onnxruntime exactly when one pixel is bright: the pixel indexes a table of
+# FAULTY_TABLE_SIZE zeros, so a value >= FAULTY_TABLE_SIZE is an out-of-range Gather index, a runtime
+# error. Pixel 42 (row 5, column 2) is >= 10 in 40% of the test rows and in 4 of the 10 samples.
+FAULTY_PIXEL = 42
+FAULTY_TABLE_SIZE = 10
+
+# digits-slow adds SLOW_LAYERS dense+tanh layers over SLOW_ROWS copies of the request's first row:
+# a fixed amount of work per inference (not per row), so the latency is its only fault (a cost
+# that grew with the batch would overload the server under steady load and fail with timeouts).
+SLOW_ROWS = 4096
+SLOW_LAYERS = 160
+
+
+def with_zero_terms(base: onnx.ModelProto, name: str, nodes: list, inits: list,
+                    label_zero: str, probability_zero: str) -> onnx.ModelProto:
+    """A copy of a digits model whose outputs are its own plus zero terms computed by extra nodes.
+
+    `label_zero` (INT64) and `probability_zero` (FP32) must broadcast against "label" [batch] and
+    "probabilities" [batch,10] and be exactly zero: x + 0 is x, bit for bit, so the copy predicts
+    what the base does whenever the extra nodes run at all, yet onnxruntime cannot skip or
+    constant-fold them because they depend on the input."""
+    model = onnx.ModelProto()
+    model.CopyFrom(base)
+    graph = model.graph
+    graph.name = name
+    renamed = {"label": "label_base", "probabilities": "probabilities_base"}
+    for node in graph.node:
+        node.input[:] = [renamed.get(i, i) for i in node.input]
+        node.output[:] = [renamed.get(o, o) for o in node.output]
+    graph.node.extend(nodes + [
+        helper.make_node("Add", ["label_base", label_zero], ["label"], name="label_plus_zero"),
+        helper.make_node("Add", ["probabilities_base", probability_zero], ["probabilities"],
+                         name="probabilities_plus_zero"),
+    ])
+    graph.initializer.extend(inits)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def faulty_digits(base: onnx.ModelProto) -> onnx.ModelProto:
+    """digits-faulty: digits plus a Gather whose index is pixel FAULTY_PIXEL of each row, into a
+    table of FAULTY_TABLE_SIZE zeros. Rows where that pixel is < FAULTY_TABLE_SIZE get digits'
+    exact outputs; a brighter pixel is an out-of-range index, and onnxruntime fails the whole run."""
+    nodes = [
+        helper.make_node("Slice", ["input", "faulty_start", "faulty_end", "faulty_axis"], ["faulty_pixel"],
+                         name="faulty_pixel"),
+        helper.make_node("Cast", ["faulty_pixel"], ["faulty_pixel_int"], to=TensorProto.INT64, name="faulty_cast"),
+        helper.make_node("Squeeze", ["faulty_pixel_int", "faulty_axis"], ["faulty_index"], name="faulty_squeeze"),
+        helper.make_node("Gather", ["faulty_zeros", "faulty_index"], ["faulty_label_zero"], axis=0,
+                         name="faulty_gather"),
+        helper.make_node("Unsqueeze", ["faulty_label_zero", "faulty_axis"], ["faulty_column"], name="faulty_unsqueeze"),
+        helper.make_node("Cast", ["faulty_column"], ["faulty_probability_zero"], to=TensorProto.FLOAT,
+                         name="faulty_cast_float"),
+    ]
+    inits = [
+        init("faulty_start", np.array([FAULTY_PIXEL], dtype=np.int64)),
+        init("faulty_end", np.array([FAULTY_PIXEL + 1], dtype=np.int64)),
+        init("faulty_axis", np.array([1], dtype=np.int64)),
+        init("faulty_zeros", np.zeros(FAULTY_TABLE_SIZE, dtype=np.int64)),
+    ]
+    return with_zero_terms(base, "digits_faulty", nodes, inits, "faulty_label_zero", "faulty_probability_zero")
+
+
+def slow_digits(base: onnx.ModelProto) -> onnx.ModelProto:
+    """digits-slow: digits plus SLOW_LAYERS MatMul+Tanh layers over [SLOW_ROWS, 64] copies of the
+    first input row, whose ArgMax indexes a table of zeros (always in range): digits' exact
+    outputs, after a fixed extra cost per inference."""
+    rng = np.random.RandomState(DIGITS_SEED)
+    weights = (rng.randn(64, 64) / 8.0).astype(np.float32)
+    nodes = [
+        helper.make_node("Slice", ["input", "slow_start", "slow_end", "slow_axis0"], ["slow_first_row"],
+                         name="slow_first_row"),
+        helper.make_node("Tile", ["slow_first_row", "slow_repeats"], ["slow_h0"], name="slow_tile"),
+    ]
+    for i in range(SLOW_LAYERS):
+        nodes += [
+            helper.make_node("MatMul", [f"slow_h{i}", "slow_weights"], [f"slow_m{i}"], name=f"slow_matmul{i}"),
+            helper.make_node("Tanh", [f"slow_m{i}"], [f"slow_h{i + 1}"], name=f"slow_tanh{i}"),
+        ]
+    nodes += [
+        helper.make_node("ArgMax", [f"slow_h{SLOW_LAYERS}"], ["slow_argmax"], axis=1, keepdims=0, name="slow_argmax"),
+        helper.make_node("Gather", ["slow_zeros", "slow_argmax"], ["slow_gathered"], axis=0, name="slow_gather"),
+        helper.make_node("ReduceMax", ["slow_gathered"], ["slow_label_zero"], keepdims=0, name="slow_reduce"),
+        helper.make_node("Cast", ["slow_label_zero"], ["slow_probability_zero"], to=TensorProto.FLOAT,
+                         name="slow_cast_float"),
+    ]
+    inits = [
+        init("slow_start", np.array([0], dtype=np.int64)),
+        init("slow_end", np.array([1], dtype=np.int64)),
+        init("slow_axis0", np.array([0], dtype=np.int64)),
+        init("slow_repeats", np.array([SLOW_ROWS, 1], dtype=np.int64)),
+        init("slow_weights", weights),
+        init("slow_zeros", np.zeros(64, dtype=np.int64)),
+    ]
+    return with_zero_terms(base, "digits_slow", nodes, inits, "slow_label_zero", "slow_probability_zero")
+
+
+def digits_meta(name: str, data: bytes, description: str, split: tuple, labels: np.ndarray,
+                reference: np.ndarray) -> dict:
+    """The sidecar metadata of a digits model: what it is, how it was trained and how it scores."""
+    x_train, x_test, _, y_test = split
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return {
+        "model": f"{name}.onnx",
+        "sha256": sha256_of(data),
+        "estimator": description,
+        "dataset": "sklearn.datasets.load_digits (1797 8x8 images, pixel values 0..16, 10 classes)",
+        "split": {"method": "sklearn.model_selection.train_test_split, stratified",
+                  "test_size": DIGITS_TEST_SIZE, "random_state": DIGITS_SEED,
+                  "train_rows": int(len(x_train)), "test_rows": int(len(x_test))},
+        "seed": DIGITS_SEED,
+        "test_accuracy": round(float((labels == y_test).mean()), 4),
+        "agreement_with_digits": round(float((labels == reference).mean()), 4),
+        "opset": {o.domain or "ai.onnx": o.version for o in onnx.load_from_string(data).opset_import},
+        **tensor_meta(session),
+    }
+
+
+def run_rows(data: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run a digits model on each row alone: labels (-1 where the run failed), probabilities
+    (NaN where it failed) and the mask of failed rows."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # the expected failures of digits-faulty are not news
+    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    labels = np.full(len(x), -1, dtype=np.int64)
+    probabilities = np.full((len(x), 10), np.nan, dtype=np.float32)
+    failed = np.zeros(len(x), dtype=bool)
+    for i in range(len(x)):
+        try:
+            labels[i:i + 1], probabilities[i:i + 1] = session.run(["label", "probabilities"], {"input": x[i:i + 1]})
+        except Exception as err:  # noqa: BLE001 -- onnxruntime raises its own Fail type
+            assert "out of data bounds" in str(err), err
+            failed[i] = True
+    return labels, probabilities, failed
+
+
 def build_digits() -> None:
-    """digits.onnx (stable), digits-v2.onnx (a GOOD canary: another algorithm, as accurate) and
-    digits-bad.onnx (a BAD canary: shifted labels). Same split, same tensors, so they are
+    """digits.onnx (stable), digits-v2.onnx (a GOOD canary: another algorithm, as accurate),
+    digits-bad.onnx (a BAD canary: shifted labels), and two BAD canaries derived from digits.onnx
+    that are bad for one reason each: digits-faulty.onnx (a runtime error for 40% of inputs) and
+    digits-slow.onnx (digits' exact outputs, slowly). Same split, same tensors, so they are
     interchangeable in a ModelDeployment."""
-    x_train, x_test, y_train, y_test = digits_split()
+    split = digits_split()
+    x_train, x_test, y_train, y_test = split
+    x = x_test.astype(np.float32)
     variants = {
         "digits": (
             "StandardScaler + multinomial LogisticRegression(C=0.5)",
@@ -385,39 +525,63 @@ def build_digits() -> None:
             (y_train + BAD_LABEL_SHIFT) % 10,
         ),
     }
-    predictions = {}
+    predictions, failures = {}, {}
+    stable_model, stable_out = None, None
     for name, (description, estimator, labels) in variants.items():
         estimator.fit(x_train, labels)
-        data, out = write_model(EXAMPLES, f"{name}.onnx", export_digits(estimator),
-                                {"input": x_test.astype(np.float32)})
-        onnx_labels = out["label"]
+        model = export_digits(estimator)
+        data, out = write_model(EXAMPLES, f"{name}.onnx", model, {"input": x})
         # The exported model must decide exactly as the scikit-learn one does.
-        assert (onnx_labels == estimator.predict(x_test)).all(), name
-        predictions[name] = onnx_labels
-        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        meta = {
-            "model": f"{name}.onnx",
-            "sha256": sha256_of(data),
-            "estimator": description,
-            "dataset": "sklearn.datasets.load_digits (1797 8x8 images, pixel values 0..16, 10 classes)",
-            "split": {"method": "sklearn.model_selection.train_test_split, stratified",
-                      "test_size": DIGITS_TEST_SIZE, "random_state": DIGITS_SEED,
-                      "train_rows": int(len(x_train)), "test_rows": int(len(x_test))},
-            "seed": DIGITS_SEED,
-            "test_accuracy": round(float((onnx_labels == y_test).mean()), 4),
-            "agreement_with_digits": round(float((onnx_labels == predictions["digits"]).mean()), 4),
-            "opset": {o.domain or "ai.onnx": o.version for o in onnx.load_from_string(data).opset_import},
-            **tensor_meta(session),
-        }
-        write_json(EXAMPLES / f"{name}.json", meta)
-    write_samples(x_test, y_test, predictions)
+        assert (out["label"] == estimator.predict(x_test)).all(), name
+        if name == "digits":
+            stable_model, stable_out = model, out
+        predictions[name] = out["label"]
+        write_json(EXAMPLES / f"{name}.json",
+                   digits_meta(name, data, description, split, out["label"], predictions["digits"]))
+
+    faulty = faulty_digits(stable_model)
+    faulty_data = faulty.SerializeToString(deterministic=True)
+    labels, probabilities, failed = run_rows(faulty_data, x)
+    stable_labels, stable_probabilities, _ = run_rows(stable_model.SerializeToString(deterministic=True), x)
+    # It fails exactly where the pixel is bright, and elsewhere answers as digits does, bit for bit
+    # (row by row on both sides: a batched GEMM may round differently from a single row).
+    assert (failed == (x[:, FAULTY_PIXEL] >= FAULTY_TABLE_SIZE)).all()
+    assert (labels[~failed] == stable_labels[~failed]).all()
+    assert (probabilities[~failed] == stable_probabilities[~failed]).all()
+    (EXAMPLES / "digits-faulty.onnx").write_bytes(faulty_data)
+    predictions["digits-faulty"], failures["digits-faulty"] = labels, failed
+    meta = digits_meta("digits-faulty", faulty_data,
+                       f"digits.onnx plus a Gather indexed by pixel {FAULTY_PIXEL} (row {FAULTY_PIXEL // 8}, "
+                       f"column {FAULTY_PIXEL % 8}) into {FAULTY_TABLE_SIZE} zeros: an onnxruntime error "
+                       f"when that pixel is >= {FAULTY_TABLE_SIZE}, digits' exact outputs otherwise",
+                       split, labels, predictions["digits"])
+    meta.update({
+        "test_accuracy_note": "failed rows count as wrong",
+        "error_share": round(float(failed.mean()), 4),
+        "accuracy_of_answers": round(float((labels[~failed] == y_test[~failed]).mean()), 4),
+        "fails_when": f"input[:, {FAULTY_PIXEL}] >= {FAULTY_TABLE_SIZE} in any row of the request",
+    })
+    write_json(EXAMPLES / "digits-faulty.json", meta)
+
+    slow_data, out = write_model(EXAMPLES, "digits-slow.onnx", slow_digits(stable_model), {"input": x})
+    assert (out["label"] == stable_out["label"]).all()
+    assert (out["probabilities"] == stable_out["probabilities"]).all()
+    predictions["digits-slow"] = out["label"]
+    meta = digits_meta("digits-slow", slow_data,
+                       f"digits.onnx plus {SLOW_LAYERS} MatMul+Tanh layers over {SLOW_ROWS} copies of the "
+                       "first input row, whose result adds an exact zero: digits' outputs, slowly",
+                       split, out["label"], predictions["digits"])
+    meta["extra_work"] = {"matmul_multiply_adds": SLOW_LAYERS * SLOW_ROWS * 64 * 64, "per": "inference (not per row)"}
+    write_json(EXAMPLES / "digits-slow.json", meta)
+    write_samples(x_test, y_test, predictions, failures)
 
 
-def write_samples(x_test: np.ndarray, y_test: np.ndarray, predictions: dict) -> None:
+def write_samples(x_test: np.ndarray, y_test: np.ndarray, predictions: dict, failures: dict) -> None:
     """Labelled sample requests: for each digit, the first test image that digits.onnx AND
     digits-v2.onnx classify correctly (so a test may assert the label for either model), in
     both protocols, plus one V2 batch of all ten. samples/index.json lists every file with its
-    true label(s) and what each model predicts for it."""
+    true label(s) and what each model predicts for it: null where the model fails on the file
+    (`failures` maps a model to its failed test rows; one failing row fails a whole batch)."""
     samples = EXAMPLES / "samples"
     samples.mkdir(exist_ok=True)
     for old in samples.glob("*.json"):
@@ -432,18 +596,22 @@ def write_samples(x_test: np.ndarray, y_test: np.ndarray, predictions: dict) -> 
         write_json(samples / v1, {"instances": [pixels]}, indent=None)
         write_json(samples / v2, {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
                                               "data": pixels}]}, indent=None)
-        predicted = {name: [int(p[row])] for name, p in predictions.items()}
+        predicted = {name: None if name in failures and failures[name][row] else [int(p[row])]
+                     for name, p in predictions.items()}
         index += [{"file": v1, "protocol": "v1", "test_row": row, "labels": [digit], "predicted": predicted},
                   {"file": v2, "protocol": "v2", "test_row": row, "labels": [digit], "predicted": predicted}]
     batch = "digits-0-9.v2.json"
     write_json(samples / batch, {"inputs": [{"name": "input", "shape": [10, 64], "datatype": "FP32",
                                              "data": [v for r in rows for v in r]}]}, indent=None)
+    singles = [e["predicted"] for e in index[::2]]
     index.append({"file": batch, "protocol": "v2", "labels": list(range(10)),
-                  "predicted": {name: [p for e in index[::2] for p in e["predicted"][name]]
+                  "predicted": {name: None if any(p[name] is None for p in singles)
+                                else [p[name][0] for p in singles]
                                 for name in predictions}})
     write_json(samples / "index.json", {
         "note": "labels: the true digits (digits.onnx and digits-v2.onnx predict every one); "
-                "predicted: the label each model returns for the file",
+                "predicted: the label each model returns for the file, null where the model fails "
+                "on it (an onnxruntime error: digits-faulty)",
         "samples": index,
     })
 
