@@ -11,7 +11,7 @@ import { parseConfig, type OperatorConfig } from './config.js';
 import { LABEL, MANAGED_SELECTOR } from './desired/names.js';
 import { Applier } from './kube/apply.js';
 import { Caches } from './kube/caches.js';
-import { KubeClient, loadKubeConfig } from './kube/client.js';
+import { isStatus, KubeClient, loadKubeConfig } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
 import { LeaderElector } from './kube/leader.js';
 import { runWorkers, WorkQueue } from './kube/workqueue.js';
@@ -49,6 +49,20 @@ function startHttp(cfg: OperatorConfig, metrics: OperatorMetrics, ready: () => b
   });
 }
 
+/**
+ * Whether the API server serves HTTPRoutes (the Gateway API CRDs are installed): only then can the
+ * operator cache them, and a cache of a kind the server does not know would never sync.
+ */
+async function servesHttpRoutes(api: KubeClient): Promise<boolean> {
+  try {
+    const list = await api.request<{ resources?: { name: string }[] }>({ method: 'GET', path: '/apis/gateway.networking.k8s.io/v1' });
+    return (list.resources ?? []).some((r) => r.name === 'httproutes');
+  } catch (err) {
+    if (isStatus(err, 404)) return false;
+    throw new Error(`discover the Gateway API: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 async function main(): Promise<void> {
   const cfg = parseConfig(process.argv.slice(2), process.env, { hostname: os.hostname(), pid: process.pid });
   const log = createLogger(cfg.logLevel);
@@ -64,10 +78,13 @@ async function main(): Promise<void> {
     identity: cfg.identity,
   });
 
+  const gatewayApi = await servesHttpRoutes(api);
+  log.info('Gateway API', { httpRoutes: gatewayApi ? 'served: cached and pruned' : 'not served: restart the operator after installing its CRDs' });
   const caches = new Caches(
     api,
     {
       namespace: cfg.namespace,
+      gatewayApi,
       ownedSelector: MANAGED_SELECTOR,
       ownerLabel: LABEL.deployment,
       resyncMs: cfg.resyncSeconds * 1000,
@@ -87,6 +104,7 @@ async function main(): Promise<void> {
     validate: (obj) => validateModelDeployment(obj).errors,
     now: () => new Date(),
     warn: (msg, fields) => log.warn(msg, fields),
+    baselines: new Map(),
   };
 
   let workers: Promise<void> | undefined;

@@ -4,12 +4,14 @@
  */
 import type {
   CoreV1Event,
+  V1ConfigMap,
   V1Deployment,
   V1Pod,
   V1PodDisruptionBudget,
   V1Service,
   V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
+import type { RouterStatsDocument } from '../../server-image/src/router/stats.js';
 
 /** Owned objects as cached by the shell (label-scoped to one ModelDeployment). */
 export interface Observed {
@@ -19,13 +21,26 @@ export interface Observed {
   pdbs: V1PodDisruptionBudget[];
   /** Pods of every revision Deployment (matched by the modelship.dev/deployment label). */
   pods: V1Pod[];
+  /** ConfigMaps it owns: the router's routes and stats. */
+  configMaps: V1ConfigMap[];
+  /**
+   * The router stats documents the last analysis check read, kept by the shell in memory: the
+   * start of the next check's window. Undefined after an operator restart (that check is
+   * Inconclusive: it has no window).
+   */
+  statsBaseline?: RouterStatsDocument[];
   /** Recent Events about the pods or Deployments, when the shell watches them (optional). */
   events?: CoreV1Event[];
 }
 
 /** An empty snapshot: what a brand-new ModelDeployment owns. */
 export function emptyObserved(): Observed {
-  return { deployments: [], services: [], hpas: [], pdbs: [], pods: [], events: [] };
+  return { deployments: [], services: [], hpas: [], pdbs: [], pods: [], configMaps: [], events: [] };
+}
+
+/** The observed ConfigMap with this exact name, if any. */
+export function configMapNamed(observed: Observed, name: string): V1ConfigMap | undefined {
+  return observed.configMaps.find((c) => c.metadata?.name === name);
 }
 
 /** The observed Deployment with this exact name, if any. */

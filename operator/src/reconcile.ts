@@ -3,7 +3,8 @@
  * informer caches, decides with plan/desiredObjects/computeStatus, and writes with server-side
  * apply, prune and (only when it changed) the status subresource.
  */
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
+import type { RouterStatsDocument } from '../../server-image/src/router/stats.js';
 import type { Condition, ModelDeployment, ModelDeploymentStatus } from './api/types.js';
 import { desiredObjects, type DesiredOptions } from './desired/index.js';
 import type { Applier } from './kube/apply.js';
@@ -13,7 +14,10 @@ import type { KubeApi, KubeObject } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
 import type { HandlerResult } from './kube/workqueue.js';
 import type { Observed } from './observed.js';
-import { plan } from './rollout/plan.js';
+import { plan, type RolloutPlan } from './rollout/plan.js';
+import { pathFor, resourceFor } from './kube/resources.js';
+import { staleStatsPatch } from './traffic/stats.js';
+import { statsConfigMapName } from './traffic/names.js';
 import { computeStatus, invalidSpecStatus, type SpecError } from './status/index.js';
 
 /** Everything a reconcile needs; main.ts wires the real ones, tests may wire others. */
@@ -28,6 +32,11 @@ export interface ReconcileDeps {
   now: () => Date;
   /** Warnings that must not fail the reconcile (a failed Event). */
   warn: (msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Per ModelDeployment key: the router stats its last analysis check read (the start of the
+   * next check's window). Memory only: after a restart the first check has no window.
+   */
+  baselines: Map<string, RouterStatsDocument[]>;
 }
 
 /** What one reconcile did, for logs and metrics. */
@@ -39,26 +48,47 @@ export interface ReconcileOutcome extends HandlerResult {
 }
 
 /** Kinds the operator prunes (pods belong to their ReplicaSets, not to us). */
-const PRUNED_KINDS = ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget'];
+const PRUNED_KINDS = [
+  'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget',
+  'ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'HTTPRoute',
+];
 
 /**
  * The owned objects of one ModelDeployment as the core wants them. The caches hold plain JSON;
  * the core's types are client-node's models, whose fields are the same JSON (the core reads dates
  * as the strings they are).
  */
-export function observedOf(caches: Caches, key: string): Observed {
+export function observedOf(caches: Caches, key: string, baseline?: RouterStatsDocument[]): Observed {
   const of = <T>(kind: string): T[] => caches.ownedBy(kind, key) as unknown as T[];
-  return {
+  const observed: Observed = {
     deployments: of<V1Deployment>('Deployment'),
     services: of('Service'),
     hpas: of('HorizontalPodAutoscaler'),
     pdbs: of('PodDisruptionBudget'),
     pods: of('Pod'),
+    configMaps: of<V1ConfigMap>('ConfigMap'),
   };
+  if (baseline) observed.statsBaseline = baseline;
+  return observed;
 }
 
 function condition(status: ModelDeploymentStatus | undefined, type: string): Condition | undefined {
   return status?.conditions?.find((c) => c.type === type);
+}
+
+/** The Events a plan deserves: its stable change, the canary's phase or step change, the action's fate. */
+export function planEvents(decided: RolloutPlan): { type: 'Normal' | 'Warning'; reason: string; note: string }[] {
+  const out: { type: 'Normal' | 'Warning'; reason: string; note: string }[] = [];
+  const t = decided.transition;
+  if (t) out.push({ type: t.outcome === 'RolledBack' ? 'Warning' : 'Normal', reason: t.reason, note: t.message });
+  const c = decided.canaryTransition;
+  if (c && c.to !== 'Promoted' && c.to !== 'RolledBack' && c.message !== t?.message) {
+    out.push({ type: 'Normal', reason: c.reason, note: c.message });
+  }
+  if (decided.actionMessage !== undefined) {
+    out.push({ type: decided.actionRefused ? 'Warning' : 'Normal', reason: decided.actionRefused ? 'ActionRefused' : 'ActionHandled', note: decided.actionMessage });
+  }
+  return out;
 }
 
 /**
@@ -97,6 +127,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   if (!cached) {
     // Deleted: ownerReferences let the garbage collector remove what it owned.
     deps.applier.forget(key);
+    deps.baselines.delete(key);
     return outcome;
   }
   if (cached.metadata.deletionTimestamp) return outcome;
@@ -111,8 +142,9 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
     return outcome;
   }
 
-  const observed = observedOf(deps.caches, key);
+  const observed = observedOf(deps.caches, key, deps.baselines.get(key));
   const decided = plan(md, observed, now);
+  for (const e of decided.statsErrors ?? []) deps.warn(`read router stats of ModelDeployment ${key}: ${e}`);
   const desired = desiredObjects(md, decided, deps.options) as KubeObject[];
 
   try {
@@ -130,12 +162,30 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   const status = computeStatus(md, observed, decided, now);
   outcome.statusWritten = await writeStatusIfChanged(deps.api, cached, status);
 
-  const events = transitionEvents(md.status, status);
-  if (decided.transition) {
-    events.unshift({ type: 'Normal', reason: decided.transition.reason, note: decided.transition.message });
+  if (decided.baseline) {
+    deps.baselines.set(key, decided.baseline);
+    await dropStaleStats(deps, md, observed, now);
   }
-  await emit(deps, cached, events);
+
+  await emit(deps, cached, [...planEvents(decided), ...transitionEvents(md.status, status)]);
 
   if (decided.requeueAfterSeconds !== undefined) outcome.requeueAfterMs = Math.max(1, decided.requeueAfterSeconds) * 1000;
   return outcome;
+}
+
+/** Removes stats keys of router pods that are gone, so the ConfigMap stays far below its 1 MiB limit. */
+async function dropStaleStats(deps: ReconcileDeps, md: ModelDeployment, observed: Observed, now: Date): Promise<void> {
+  const name = statsConfigMapName(md);
+  const patch = staleStatsPatch(observed.configMaps.find((c) => c.metadata?.name === name)?.data, now);
+  if (!patch) return;
+  try {
+    await deps.api.request({
+      method: 'PATCH',
+      path: pathFor(resourceFor('v1', 'ConfigMap'), md.metadata.namespace, name),
+      body: patch,
+      contentType: 'application/merge-patch+json',
+    });
+  } catch (err) {
+    deps.warn(`patch ConfigMap ${md.metadata.namespace}/${name}: ${(err as Error).message}`);
+  }
 }

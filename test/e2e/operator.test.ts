@@ -12,6 +12,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   PolicyV1Api,
+  type V1ConfigMap,
   type V1Deployment,
 } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
@@ -64,6 +65,12 @@ async function waitReady(name: string, what = `ModelDeployment ${name} Ready at 
   );
 }
 
+/** The router's routes as [revision Service, weight] pairs. */
+function routesOf(cm: V1ConfigMap): [string, number][] {
+  const routes = JSON.parse(cm.data!['routes.json']!) as { revisions: { name: string; weight: number }[] };
+  return routes.revisions.map((r) => [r.name, r.weight]);
+}
+
 async function deploymentsOf(name: string): Promise<V1Deployment[]> {
   return (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: `modelship.dev/deployment=${name}` })).items;
 }
@@ -89,8 +96,8 @@ describe('operator on the local control plane', () => {
     expect(md.status!.stable!.readyReplicas).toBe(2);
 
     const deployments = await deploymentsOf('digits');
-    expect(deployments.map((d) => d.metadata!.name)).toEqual([`digits-${rev}`]);
-    const d = deployments[0]!;
+    expect(deployments.map((d) => d.metadata!.name).sort()).toEqual([`digits-${rev}`, 'digits-router']);
+    const d = deployments.find((x) => x.metadata!.name === `digits-${rev}`)!;
     expect(d.spec!.replicas).toBe(2);
     expect(d.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: 'ModelDeployment', name: 'digits', uid: md.metadata.uid, controller: true })]);
     const pod = d.spec!.template.spec!;
@@ -107,9 +114,13 @@ describe('operator on the local control plane', () => {
     const services = (await core.listNamespacedService({ namespace: ns, labelSelector: 'modelship.dev/deployment=digits' })).items;
     expect(services.map((s) => s.metadata!.name).sort()).toEqual(['digits', `digits-${rev}`]);
     const pdbs = (await policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector: 'modelship.dev/deployment=digits' })).items;
-    expect(pdbs.map((p) => p.metadata!.name)).toEqual([`digits-${rev}`]);
+    expect(pdbs.map((p) => p.metadata!.name).sort()).toEqual([`digits-${rev}`, 'digits-router']);
+    // The apex Service fronts the router, whose routes send everything to the one revision.
+    const apex = await core.readNamespacedService({ namespace: ns, name: 'digits' });
+    expect(apex.spec!.selector).toEqual({ 'modelship.dev/deployment': 'digits', 'app.kubernetes.io/component': 'router' });
+    expect(routesOf(await core.readNamespacedConfigMap({ namespace: ns, name: 'digits-routes' }))).toEqual([[`digits-${rev}`, 100]]);
 
-    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/deployment=digits` })).items;
+    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/revision=${rev}` })).items;
     expect(pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))).toHaveLength(2);
   }, TIMEOUT);
 
@@ -137,6 +148,8 @@ describe('operator on the local control plane', () => {
     const scaled = await waitReady('digits');
     expect(scaled.status!.stable!.revision).toBe(rev);
 
+    // Without a router process (kwok runs no containers) nothing can be analysed: replace at once.
+    doc.spec.rollout = { strategy: 'Replace' };
     (doc.spec.server as { resources: { requests: Record<string, string> } }).resources.requests.cpu = '300m';
     await applyYaml(kc, stringify(doc), ns);
     const moved = await waitFor(
@@ -152,9 +165,8 @@ describe('operator on the local control plane', () => {
     const d = await apps.readNamespacedDeployment({ namespace: ns, name: `digits-${next}` });
     expect(d.spec!.template.spec!.containers[0]!.resources!.requests).toEqual({ cpu: '300m', memory: '256Mi' });
     expect(d.spec!.replicas).toBe(3);
-    // The apex Service now selects the new revision.
-    const apex = await core.readNamespacedService({ namespace: ns, name: 'digits' });
-    expect(JSON.stringify(apex.spec!.selector)).toContain(next);
+    // The routes now send everything to the new revision; the old one stays warm at 0%.
+    expect(routesOf(await core.readNamespacedConfigMap({ namespace: ns, name: 'digits-routes' }))).toEqual([[`digits-${next}`, 100], [`digits-${rev}`, 0]]);
   }, TIMEOUT);
 
   it('recreates a hand-deleted child and restores a hand-edited field it owns', async () => {

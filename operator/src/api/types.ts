@@ -64,6 +64,8 @@ export interface AnalysisSpec {
 }
 
 export interface RolloutSpec {
+  /** Canary (default): gate, steps and analysis. Replace: 100% once available. */
+  strategy?: 'Canary' | 'Replace';
   steps?: RolloutStep[];
   analysis?: AnalysisSpec;
   shadowFirst?: { percent: number; seconds: number };

@@ -14,10 +14,15 @@ const OPTIONS = { serverImage: 'ghcr.io/modelship/server:1.0.0' };
 function build(md: ModelDeployment, p: RolloutPlan = plan(md, emptyObserved(), NOW)): KubeObject[] {
   return desiredObjects(md, p, OPTIONS);
 }
+/** The one object of a kind that belongs to a revision (the router's objects carry no revision label). */
 function one(objects: KubeObject[], kind: string): Record<string, any> {
-  const found = objects.filter((o) => o.kind === kind);
+  const found = objects.filter((o) => o.kind === kind && o.metadata.labels?.['modelship.dev/revision'] !== undefined);
   expect(found).toHaveLength(1);
   return found[0] as Record<string, any>;
+}
+function routesOf(objects: KubeObject[]): Record<string, any> {
+  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'digits-routes') as Record<string, any>;
+  return JSON.parse(cm.data['routes.json']);
 }
 function container(objects: KubeObject[]): Record<string, any> {
   return one(objects, 'Deployment').spec.template.spec.containers[0];
@@ -31,11 +36,18 @@ describe('desiredObjects', () => {
   const rev = revisionOf(md);
   const objects = build(md);
 
-  it('builds a Deployment and Service per revision, then the apex Service, and a PDB for 2 replicas', () => {
+  it('builds a Deployment, Service and PDB (2 replicas) per revision, then the router and the apex Service', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       `Deployment/digits-${rev}`,
       `Service/digits-${rev}`,
       `PodDisruptionBudget/digits-${rev}`,
+      'ConfigMap/digits-routes',
+      'ConfigMap/digits-stats',
+      'ServiceAccount/digits-router',
+      'Role/digits-router',
+      'RoleBinding/digits-router',
+      'Deployment/digits-router',
+      'PodDisruptionBudget/digits-router',
       'Service/digits',
     ]);
   });
@@ -46,8 +58,10 @@ describe('desiredObjects', () => {
       expect(o.metadata.ownerReferences).toEqual([{
         apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'digits', uid: md.metadata.uid, controller: true, blockOwnerDeletion: true,
       }]);
-      expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'modelship', 'modelship.dev/deployment': 'digits', 'app.kubernetes.io/name': 'modelship-server' });
+      expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'modelship', 'modelship.dev/deployment': 'digits' });
     }
+    const names = new Set(objects.filter((o) => o.metadata.name !== 'digits').map((o) => `${o.metadata.name.endsWith(rev) ? 'revision' : 'router'}:${o.metadata.labels!['app.kubernetes.io/name']}`));
+    expect([...names].sort()).toEqual(['revision:modelship-server', 'router:modelship-router']);
   });
 
   it('is deterministic and plain JSON', () => {
@@ -94,10 +108,11 @@ describe('desiredObjects', () => {
     expect(one(objects, 'Deployment').spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090' });
   });
 
-  it('points the apex Service at the stable revision pods', () => {
+  it('points the apex Service at the router, whose routes send 100% to the stable revision', () => {
     const apex = objects.find((o) => o.metadata.name === 'digits') as Record<string, any>;
-    expect(apex.spec.selector).toEqual({ 'modelship.dev/deployment': 'digits', 'modelship.dev/revision': rev });
+    expect(apex.spec.selector).toEqual({ 'modelship.dev/deployment': 'digits', 'app.kubernetes.io/component': 'router' });
     expect(apex.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+    expect(routesOf(objects).revisions).toEqual([{ name: `digits-${rev}`, url: `http://digits-${rev}.ml.svc:80`, weight: 100, model: 'digits' }]);
   });
 
   it('uses the spec resources, or defaults with a CPU request', () => {
@@ -119,7 +134,7 @@ describe('desiredObjects', () => {
     expect(one(objs, 'Deployment').spec.replicas).toBe(replicas);
     expect('replicas' in one(objs, 'Deployment').spec).toBe(replicas !== undefined);
     expect(objs.some((o) => o.kind === 'HorizontalPodAutoscaler')).toBe(hpa);
-    expect(objs.some((o) => o.kind === 'PodDisruptionBudget')).toBe(pdb);
+    expect(objs.some((o) => o.kind === 'PodDisruptionBudget' && o.metadata.name !== 'digits-router')).toBe(pdb);
   });
 
   it('targets the revision Deployment from the HPA with the CPU target', () => {
@@ -193,15 +208,14 @@ describe('desiredObjects', () => {
     expect(names.slice(-2)).toEqual(['OMP_NUM_THREADS', 'TOKEN']);
   });
 
-  it('renders stable and candidate while a new revision starts, apex still on the stable', () => {
+  it('renders stable and candidate while a new revision starts, all traffic still on the stable', () => {
     const v1 = mdFixture({ replicas: 2 });
     const v2 = { ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: { stable: { revision: revisionOf(v1), model: v1.spec.model, readyReplicas: 2 } } };
     const observed = { ...emptyObserved(), deployments: build(v1).filter((o) => o.kind === 'Deployment').map((o) => ({ ...(o as object), status: {} })) };
     const objs = build(v2, plan(v2, observed, NOW));
-    expect(objs.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)).toEqual([`digits-${revisionOf(v1)}`, `digits-${revisionOf(v2)}`]);
+    expect(objs.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)).toEqual([`digits-${revisionOf(v1)}`, `digits-${revisionOf(v2)}`, 'digits-router']);
     const v1Deployment = objs.find((o) => o.kind === 'Deployment') as Record<string, any>;
     expect(v1Deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MODEL_URI').value).toBe(v1.spec.model.uri);
-    const apex = objs.find((o) => o.metadata.name === 'digits') as Record<string, any>;
-    expect(apex.spec.selector['modelship.dev/revision']).toBe(revisionOf(v1));
+    expect(routesOf(objs).revisions.map((r: { name: string; weight: number }) => [r.name, r.weight])).toEqual([[`digits-${revisionOf(v1)}`, 100], [`digits-${revisionOf(v2)}`, 0]]);
   });
 });

@@ -6,14 +6,17 @@ import type { ModelDeployment } from '../api/types.js';
 import { revisionsOf, type RolloutPlan } from '../rollout/plan.js';
 import { hpaFor, pdbFor } from './autoscaling.js';
 import { deploymentFor } from './deployment.js';
-import { apexServiceFor, revisionServiceFor } from './service.js';
+import { revisionServiceFor } from './service.js';
+import { trafficRouterFor } from '../traffic/index.js';
 import type { DesiredOptions, KubeObject } from './types.js';
 
 export type { DesiredOptions, KubeObject } from './types.js';
 
 /**
  * The desired objects in apply order: per revision (stable, candidate, retained) a Deployment,
- * a Service and optionally an HPA and a PDB; then the apex Service.
+ * a Service and optionally an HPA and a PDB; then what the traffic router needs to realise the
+ * plan's weights and mirror (the builtin router's ConfigMaps, RBAC, Deployment and the apex
+ * Service, or an HTTPRoute and the apex Service).
  */
 export function desiredObjects(md: ModelDeployment, plan: RolloutPlan, options: DesiredOptions): KubeObject[] {
   const objects: KubeObject[] = [];
@@ -24,6 +27,8 @@ export function desiredObjects(md: ModelDeployment, plan: RolloutPlan, options: 
     const pdb = pdbFor(md, rev);
     if (pdb) objects.push(pdb);
   }
-  objects.push(apexServiceFor(md, plan));
+  const models = Object.fromEntries(revisionsOf(plan).map((r) => [r.revision, r.template.model.name ?? md.metadata.name]));
+  const traffic = { weights: plan.weights, models, ...(plan.mirror ? { mirror: plan.mirror } : {}) };
+  objects.push(...trafficRouterFor(md, options).objectsFor(md, traffic));
   return objects;
 }

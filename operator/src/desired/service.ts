@@ -1,10 +1,10 @@
 /**
- * Services: one per revision (`<md>-<rev>`, what the router and the operator talk to) and the apex
- * Service `<md>` that clients use.
+ * Revision Services (`<md>-<rev>`, what the router and the Gateway API route to) and the ports
+ * every Service of a ModelDeployment uses. The apex Service `<md>` that clients use belongs to the
+ * traffic router (operator/src/traffic/).
  */
 import type { ModelDeployment } from '../api/types.js';
-import type { RolloutPlan } from '../rollout/plan.js';
-import { apexName, baseLabels, revisionLabels, revisionName, revisionSelector } from './names.js';
+import { revisionLabels, revisionName, revisionSelector } from './names.js';
 import { ownerReferenceTo } from './owner.js';
 import type { KubeObject } from './types.js';
 
@@ -33,35 +33,6 @@ export function revisionServiceFor(md: ModelDeployment, revision: string): KubeO
         { name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' },
         { name: 'metrics', port: METRICS_PORT, targetPort: 'metrics', protocol: 'TCP' },
       ],
-    },
-  };
-}
-
-/**
- * The apex Service. While the plan sends all live traffic to one revision it selects that
- * revision's pods directly (no extra hop); a split between revisions needs the router, which
- * the canary rollout adds behind this same Service.
- */
-export function apexServiceFor(md: ModelDeployment, plan: RolloutPlan): KubeObject {
-  const serving = plan.weights.filter((w) => w.percent > 0);
-  if (serving.length !== 1 || serving[0]!.percent !== 100) {
-    throw new Error(
-      `build Service ${md.metadata.namespace}/${apexName(md)}: a split between ${serving.map((w) => `${w.revision}=${w.percent}%`).join(', ')} needs the router`,
-    );
-  }
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: {
-      name: apexName(md),
-      namespace: md.metadata.namespace,
-      labels: baseLabels(md),
-      ownerReferences: [ownerReferenceTo(md)],
-    },
-    spec: {
-      type: 'ClusterIP',
-      selector: revisionSelector(md, serving[0]!.revision),
-      ports: [{ name: 'http', port: SERVICE_PORT, targetPort: 'http', protocol: 'TCP' }],
     },
   };
 }

@@ -8,13 +8,26 @@ import { Informer, keyOf } from './informer.js';
 import { pathFor, resourceFor } from './resources.js';
 
 /** Kinds the operator owns and caches (plus pods, which it only reads for status). */
-export const OWNED_KINDS = [
+export const OWNED_KINDS: readonly { apiVersion: string; kind: string }[] = [
   { apiVersion: 'apps/v1', kind: 'Deployment' },
   { apiVersion: 'v1', kind: 'Service' },
   { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
+  { apiVersion: 'v1', kind: 'ConfigMap' },
+  { apiVersion: 'v1', kind: 'ServiceAccount' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
   { apiVersion: 'v1', kind: 'Pod' },
-] as const;
+];
+
+/** Owned kinds cached only when the cluster serves them (the Gateway API is an add-on). */
+export const OPTIONAL_OWNED_KINDS = { httpRoute: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' } } as const;
+
+/**
+ * Label values of owned objects whose changes do not call for a reconcile: the router's stats
+ * ConfigMap is rewritten every few seconds, and is read when an analysis check is due.
+ */
+export const QUIET_COMPONENTS = ['router-stats'];
 
 /** Settings for the caches. */
 export interface CachesOptions {
@@ -25,6 +38,8 @@ export interface CachesOptions {
   /** Label on owned objects naming their ModelDeployment. */
   ownerLabel: string;
   resyncMs: number;
+  /** Also cache HTTPRoutes (only when the cluster has the Gateway API CRDs). */
+  gatewayApi?: boolean;
   onError?: (kind: string, err: unknown) => void;
 }
 
@@ -62,7 +77,8 @@ export class Caches {
     });
     this.modelDeployments.on((_type, obj) => enqueue(keyOf(obj)));
     this.owned = new Map();
-    for (const k of OWNED_KINDS) {
+    const kinds = opts.gatewayApi ? [...OWNED_KINDS, OPTIONAL_OWNED_KINDS.httpRoute] : OWNED_KINDS;
+    for (const k of kinds) {
       const informer = new Informer(api, {
         path: pathFor(resourceFor(k.apiVersion, k.kind), opts.namespace),
         apiVersion: k.apiVersion,
@@ -71,6 +87,7 @@ export class Caches {
         onError: (err) => opts.onError?.(k.kind, err),
       });
       informer.on((_type, obj) => {
+        if (QUIET_COMPONENTS.includes(obj.metadata.labels?.['app.kubernetes.io/component'] ?? '')) return;
         const key = ownerKeyOf(obj, opts.ownerLabel);
         if (key) enqueue(key);
       });

@@ -78,6 +78,9 @@ export interface WindowFigures {
   agreement?: number;
 }
 
+/** A limit of spec.rollout.analysis that a check can break. */
+export type AnalysisLimit = 'errorRate' | 'latency' | 'agreement';
+
 /** The outcome of one check. Inconclusive is never counted as a pass. */
 export type VerdictResult = 'Passed' | 'Failed' | 'Inconclusive';
 
@@ -86,6 +89,8 @@ export interface Verdict {
   result: VerdictResult;
   /** Every violated limit ("error rate 4.2% > 1%"), or why the check could not decide. */
   reasons: string[];
+  /** The limits broken, in the order of `reasons` (empty unless Failed). */
+  broken: AnalysisLimit[];
   /** One line for status: the reasons, or the figures when it passed. */
   message: string;
   candidate: WindowFigures;
@@ -264,22 +269,28 @@ export function verdictOf(
   requireAgreement = false,
 ): Verdict {
   const failures: string[] = [];
+  const broken: AnalysisLimit[] = [];
   const undecided: string[] = [];
   const enough = candidate.requests >= limits.minRequests;
 
   if (enough && candidate.errorRate !== undefined && candidate.errorRate > limits.maxErrorRate) {
+    broken.push('errorRate');
     failures.push(`error rate ${percent(candidate.errorRate)} > ${percent(limits.maxErrorRate)}${stableNote(stable, (f) => f.errorRate === undefined ? undefined : percent(f.errorRate))}`);
   } else if (!enough && candidate.errors >= MIN_EARLY_FAILURES && candidate.errors > limits.maxErrorRate * limits.minRequests) {
+    broken.push('errorRate');
     failures.push(`${candidate.errors} errors in ${candidate.requests} requests: more than ${percent(limits.maxErrorRate)} of the ${limits.minRequests} minimum`);
   }
   if (enough && limits.maxLatencyP99Ms !== undefined && candidate.latencyP99Ms !== undefined && candidate.latencyP99Ms > limits.maxLatencyP99Ms) {
+    broken.push('latency');
     failures.push(`p99 latency ${ms(candidate.latencyP99Ms)} > ${ms(limits.maxLatencyP99Ms)}${stableNote(stable, (f) => f.latencyP99Ms === undefined ? undefined : ms(f.latencyP99Ms))}`);
   }
   if (limits.minAgreement !== undefined) {
     const disagreed = candidate.compared - candidate.agreed;
     if (candidate.compared >= limits.minRequests && candidate.agreement! < limits.minAgreement) {
+      broken.push('agreement');
       failures.push(`agreement ${percent(candidate.agreement!)} < ${percent(limits.minAgreement)} (${candidate.agreed}/${candidate.compared} mirrored responses agreed)`);
     } else if (candidate.compared < limits.minRequests && disagreed >= MIN_EARLY_FAILURES && disagreed > (1 - limits.minAgreement) * limits.minRequests) {
+      broken.push('agreement');
       failures.push(`${disagreed} of ${candidate.compared} mirrored responses disagreed: more than ${percent(1 - limits.minAgreement)} of the ${limits.minRequests} minimum`);
     } else if (requireAgreement && candidate.compared < limits.minRequests) {
       undecided.push(`${candidate.compared} mirrored responses compared < ${limits.minRequests} minimum`);
@@ -293,7 +304,7 @@ export function verdictOf(
   else if (undecided.length > 0) [result, reasons] = ['Inconclusive', undecided];
   else [result, reasons] = ['Passed', []];
 
-  const verdict: Verdict = { result, reasons, message: result === 'Passed' ? passedMessage(candidate) : reasons.join('; '), candidate };
+  const verdict: Verdict = { result, reasons, broken, message: result === 'Passed' ? passedMessage(candidate) : reasons.join('; '), candidate };
   if (stable) verdict.stable = stable;
   return verdict;
 }

@@ -40,3 +40,13 @@ export function isDeploymentAvailable(deployment: V1Deployment | undefined): boo
   const c = countsOf(deployment);
   return c.updated >= c.desired && c.available >= c.desired && c.ready >= Math.min(c.desired, 1);
 }
+
+/**
+ * True when the Deployment is available with at least the pods a scale asks for (the HPA's floor
+ * when autoscaled): it can take all of a revision's traffic.
+ */
+export function isAvailableAtScale(deployment: V1Deployment | undefined, scale: { replicas?: number; autoscaling?: { minReplicas: number } }): boolean {
+  if (!isDeploymentAvailable(deployment)) return false;
+  const floor = scale.autoscaling?.minReplicas ?? scale.replicas ?? 1;
+  return countsOf(deployment!).available >= floor;
+}

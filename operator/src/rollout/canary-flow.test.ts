@@ -117,7 +117,7 @@ describe('canary flow: decisions → routes → router split and stats → analy
 
   it('rolls back an erroring candidate at its first step, naming the error rate, with few failed requests', () => {
     const r = simulate(SPEC, { failEvery: 20 });
-    expect(r.final).toMatchObject({ phase: 'RolledBack', reason: 'AnalysisFailed', failures: 2 });
+    expect(r.final).toMatchObject({ phase: 'RolledBack', reason: 'ErrorRateExceeded', failures: 2 });
     expect(r.final.message).toContain('error rate 5% > 1%');
     expect(r.final.figures).toMatchObject({ errorRate: 0.05 });
     expect(r.final.figures!.requests).toBeGreaterThanOrEqual(50);
@@ -130,7 +130,7 @@ describe('canary flow: decisions → routes → router split and stats → analy
 
   it('rolls back a slow candidate for its p99 latency', () => {
     const r = simulate(SPEC, { latencyMs: 400 });
-    expect(r.final).toMatchObject({ phase: 'RolledBack', reason: 'AnalysisFailed' });
+    expect(r.final).toMatchObject({ phase: 'RolledBack', reason: 'LatencyExceeded' });
     expect(r.final.message).toMatch(/p99 latency \d+(\.\d)?ms > 250ms \(stable \d/);
     expect(r.failedLive).toBe(0);
   });
@@ -143,7 +143,7 @@ describe('canary flow: decisions → routes → router split and stats → analy
 
     it('rolls back a disagreeing candidate before it serves a single live request', () => {
       const r = simulate(shadowed, { disagreeEvery: 5 });
-      expect(r.final).toMatchObject({ phase: 'RolledBack', reason: 'AnalysisFailed', step: -1 });
+      expect(r.final).toMatchObject({ phase: 'RolledBack', reason: 'AgreementTooLow', step: -1 });
       expect(r.final.message).toContain('agreement 80% < 98%');
       expect(r.maxCandidateWeight).toBe(0);
     });

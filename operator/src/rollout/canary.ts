@@ -24,7 +24,7 @@
  * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one).
  */
 import type { ModelDeploymentSpec, RolloutStep } from '../api/types.js';
-import { analysisLimitsOf, type Verdict, type VerdictResult, type WindowFigures } from './analysis.js';
+import { analysisLimitsOf, type AnalysisLimit, type Verdict, type VerdictResult, type WindowFigures } from './analysis.js';
 import { ACTION_ANNOTATION, type RolloutAction } from './canary-action.js';
 import type { ContractCheck } from './contract.js';
 import type { TrafficWeight } from './plan.js';
@@ -72,8 +72,17 @@ export interface CanaryState {
   message: string;
 }
 
+/**
+ * How a candidate earns promotion:
+ * - `analysed`: the contract gate, then every step's analysis check (the builtin router's stats);
+ * - `timed`: each step holds for its pause and advances, unchecked (no stats source: the Gateway API
+ *   router); manual actions and failureLimit still apply to checks there are none of;
+ * - `immediate`: spec.rollout.strategy Replace: 100% as soon as the candidate is available.
+ */
+export type Progression = 'analysed' | 'timed' | 'immediate';
+
 /** This reconcile's analysis check: the verdict and where its window began. */
-export type CanaryCheck = Pick<Verdict, 'result' | 'message'> & Partial<Pick<Verdict, 'candidate'>> & { window?: { from?: string } };
+export type CanaryCheck = Pick<Verdict, 'result' | 'message'> & Partial<Pick<Verdict, 'candidate' | 'broken'>> & { window?: { from?: string } };
 
 /** Everything one decision depends on. */
 export interface CanaryInput {
@@ -95,6 +104,8 @@ export interface CanaryInput {
   check?: CanaryCheck;
   contract: ContractCheck;
   candidateAvailable: boolean;
+  /** How the candidate earns promotion; `analysed` when unset. */
+  progression?: Progression;
   /** A problem that stops the candidate for good (digest mismatch, crash loop, progress deadline). */
   candidateProblem?: { reason: string; message: string };
   /** A one-shot action not handled yet (see pendingAction). */
@@ -284,6 +295,9 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
     if (!input.candidateAvailable) return { ...s, reason: 'Starting', message: `waiting for candidate ${s.revision} to become available` };
     if (input.contract.status === 'Unknown') return { ...s, reason: 'ContractUnknown', message: `waiting for the contract check: ${input.contract.message}` };
     if (paused) return { ...s, reason: 'PausedBySpec', message: `candidate ${s.revision} is available; spec.rollout.paused holds it at weight 0` };
+    if (input.progression === 'immediate') {
+      return { ...s, phase: 'Promoted', weight: 100, mirrorPercent: 0, reason: 'RevisionAvailable', message: `revision ${s.revision} is available and replaces ${input.stable} (strategy Replace)` };
+    }
     const shadowFirst = spec.rollout?.shadowFirst;
     if (shadowFirst && input.fixedWeight === undefined) {
       return { ...s, phase: 'Shadow', step: -1, weight: 0, mirrorPercent: shadowFirst.percent, stepStartedAt: iso(now), inconclusive: 0, reason: 'ShadowStarted', message: `mirroring ${shadowFirst.percent}% of requests to ${s.revision} for ${shadowFirst.seconds}s before any live traffic` };
@@ -299,7 +313,7 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
       s.inconclusive = 0;
       delete s.passedAt;
       if (s.failures >= limits.failureLimit) {
-        return rolledBack(s, 'AnalysisFailed', `candidate ${s.revision} rolled back after ${s.failures} failed check(s): ${check.message}`);
+        return rolledBack(s, rollbackReasonOf(check.broken), `candidate ${s.revision} rolled back after ${s.failures} failed check(s): ${check.message}`);
       }
     } else if (check.result === 'Inconclusive') {
       s.inconclusive += 1;
@@ -336,7 +350,7 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
   const duration = inShadow ? shadow?.seconds ?? 0 : steps[s.step]!.pauseSeconds;
   const elapsed = now.getTime() - Date.parse(s.stepStartedAt) >= duration * 1000;
   const where = inShadow ? 'shadow' : `step ${s.step + 1}/${steps.length} (${s.weight}%)`;
-  if (elapsed && s.passedAt !== undefined) {
+  if (elapsed && (s.passedAt !== undefined || input.progression === 'timed')) {
     if (inShadow) return enterStep(s, 0, steps, input, 'ShadowPassed');
     if (s.step + 1 < steps.length) return enterStep(s, s.step + 1, steps, input, 'StepPassed');
     return { ...s, phase: 'Promoted', weight: 100, mirrorPercent: 0, reason: 'Promoted', message: `candidate ${s.revision} passed every step and is promoted` };
@@ -348,6 +362,23 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
     ? `${Math.ceil((Date.parse(s.stepStartedAt) + duration * 1000 - now.getTime()) / 1000)}s of the pause left`
     : s.lastResult === undefined ? 'waiting for the first check' : `waiting for a passing check (last: ${s.lastResult}${s.analysisMessage ? `, ${s.analysisMessage}` : ''})`;
   return { ...s, phase: base, reason: inShadow ? 'Shadowing' : 'StepInProgress', message: `${where}: ${waiting}` };
+}
+
+/**
+ * The rollback reason for the limit the last failed check broke first, so status and Events tell
+ * an erroring candidate from a slow or a disagreeing one at a glance.
+ */
+export function rollbackReasonOf(broken: AnalysisLimit[] | undefined): string {
+  switch (broken?.[0]) {
+    case 'errorRate':
+      return 'ErrorRateExceeded';
+    case 'latency':
+      return 'LatencyExceeded';
+    case 'agreement':
+      return 'AgreementTooLow';
+    default:
+      return 'AnalysisFailed';
+  }
 }
 
 function mirrorForWeight(spec: ModelDeploymentSpec, weight: number): number {

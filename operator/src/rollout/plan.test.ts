@@ -45,9 +45,9 @@ describe('plan', () => {
     expect(p.phase).toBe('Stable');
   });
 
-  describe('when the model changes', () => {
-    const v1 = mdFixture({ replicas: 2 });
-    const v2 = mdFixture({ replicas: 2, model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } });
+  describe('when the model changes, with strategy Replace', () => {
+    const v1 = mdFixture({ replicas: 2, rollout: { strategy: 'Replace' } });
+    const v2 = mdFixture({ replicas: 2, rollout: { strategy: 'Replace' }, model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } });
     const r1 = revisionOf(v1);
     const r2 = revisionOf(v2);
     const observedV1 = observedAfter(desiredObjects(v1, plan(v1, emptyObserved(), NOW), OPTIONS), 'available');
@@ -71,7 +71,8 @@ describe('plan', () => {
       const p = plan(v2WithStatus, both, NOW);
       expect(p.phase).toBe('Stable');
       expect(p.stable.revision).toBe(r2);
-      expect(p.weights).toEqual([{ revision: r2, percent: 100 }]);
+      // The retained revision stays in the routes at 0%: a rollback is a weight change only.
+      expect(p.weights).toEqual([{ revision: r2, percent: 100 }, { revision: r1, percent: 0 }]);
       expect(p.transition).toMatchObject({ outcome: 'Promoted', revision: r2, previous: r1, reason: 'RevisionAvailable' });
       expect(p.retained).toEqual([expect.objectContaining({ revision: r1, until: '2026-11-21T06:10:00.000Z' })]);
       expect(p.requeueAfterSeconds).toBe(600);
@@ -83,7 +84,7 @@ describe('plan', () => {
     });
 
     it('retains nothing with retainPreviousSeconds 0', () => {
-      const md = { ...v2WithStatus, spec: { ...v2WithStatus.spec, rollout: { retainPreviousSeconds: 0 } } };
+      const md = { ...v2WithStatus, spec: { ...v2WithStatus.spec, rollout: { strategy: 'Replace' as const, retainPreviousSeconds: 0 } } };
       const both = observedAfter(desiredObjects(md, plan(md, observedV1, NOW), OPTIONS), 'available');
       const p = plan(md, both, NOW);
       expect(p.stable.revision).toBe(r2);
@@ -121,7 +122,8 @@ describe('plan', () => {
       const p = plan(reverted, both, new Date(NOW.getTime() + 60_000));
       expect(p.stable.revision).toBe(r1);
       expect(p.candidate).toBeUndefined();
-      expect(p.transition).toMatchObject({ outcome: 'Promoted', revision: r1, previous: r2 });
+      expect(p.transition).toMatchObject({ outcome: 'RolledBack', revision: r1, previous: r2, reason: 'RevertedToRetained' });
+      expect(p.weights).toEqual([{ revision: r1, percent: 100 }, { revision: r2, percent: 0 }]);
       expect(p.retained.map((r) => r.revision)).toEqual([r2]);
     });
   });
@@ -133,9 +135,9 @@ describe('plan', () => {
     expect(md).toEqual(copy);
   });
 
-  it('converges in a simulated reconcile loop: v1 ready, v2 rolled out, then no more changes', () => {
+  it('converges in a simulated reconcile loop: v1 ready, v2 replaces it, then no more changes', () => {
     const ready = (): Progress => 'available';
-    let state = { md: mdFixture({ replicas: 2 }), applied: [] as KubeObject[] };
+    let state = { md: mdFixture({ replicas: 2, rollout: { strategy: 'Replace' } }), applied: [] as KubeObject[] };
     for (let i = 0; i < 3; i++) state = reconcile(state.md, state.applied, ready);
     const r1 = revisionOf(state.md);
     expect(state.md.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
@@ -151,11 +153,11 @@ describe('plan', () => {
       state = reconcile(state.md, state.applied, progress);
       expect(state.md.status?.stable?.revision).toBe(r1);
       expect(state.md.status?.canary?.revision).toBe(r2);
-      expect(state.applied.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name).sort()).toEqual([`digits-${r1}`, `digits-${r2}`].sort());
+      expect(state.applied.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name).sort()).toEqual([`digits-${r1}`, `digits-${r2}`, 'digits-router'].sort());
     }
     v2Ready = true;
     for (let i = 0; i < 3; i++) state = reconcile(state.md, state.applied, progress);
-    expect(state.md.status).toMatchObject({ stable: { revision: r2 }, traffic: [{ revision: r2, percent: 100 }], retained: [{ revision: r1 }] });
+    expect(state.md.status).toMatchObject({ stable: { revision: r2 }, traffic: [{ revision: r2, percent: 100 }, { revision: r1, percent: 0 }], retained: [{ revision: r1 }] });
     expect(state.md.status?.canary).toBeUndefined();
     expect(state.md.status?.history?.map((h) => [h.revision, h.outcome])).toEqual([[r1, 'Initial'], [r2, 'Promoted']]);
     const settled = state.md.status;

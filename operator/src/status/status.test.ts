@@ -205,7 +205,7 @@ describe('status against the CRD schema', () => {
     const md = mdFixture({ replicas: 2 });
     const observed = observedAt(md, 'available');
     const steady = statusOf(md, observed);
-    const v2 = { ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: steady };
+    const v2 = { ...mdFixture({ replicas: 2, rollout: { strategy: 'Replace' }, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: steady };
     const rolling = computeStatus(v2, observed, plan(v2, observed, T0), T0);
     const afterPromotion = (() => {
       const both = observedAfter(desiredObjects(v2, plan(v2, observed, T0), OPTIONS), 'available');

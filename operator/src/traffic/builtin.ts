@@ -18,6 +18,7 @@ import { ownerReferenceTo } from '../desired/owner.js';
 import { containerSecurityContext, podSecurityContext } from '../desired/security.js';
 import { HTTP_PORT, METRICS_PORT, SERVICE_PORT } from '../desired/service.js';
 import type { DesiredOptions, KubeObject, KubeObjectMeta } from '../desired/types.js';
+import { analysisLimitsOf } from '../rollout/analysis.js';
 import { routerName, routesConfigMapName, statsConfigMapName } from './names.js';
 import { routesFor } from './routes.js';
 import type { TrafficPlan, TrafficRouter } from './types.js';
@@ -55,9 +56,24 @@ export function routesConfigMapFor(md: ModelDeployment, plan: TrafficPlan): Kube
   };
 }
 
+/**
+ * Component label of the stats ConfigMap. Routers rewrite it every few seconds; the operator's
+ * cache does not reconcile on those writes (it reads the stats when a check is due).
+ */
+export const STATS_COMPONENT = 'router-stats';
+
 /** The stats ConfigMap, created empty: each router pod merge-patches its own `<pod>.json` key. */
 export function statsConfigMapFor(md: ModelDeployment): KubeObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(md, statsConfigMapName(md)) };
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(md, statsConfigMapName(md), { ...routerLabels(md), [LABEL.component]: STATS_COMPONENT }) };
+}
+
+/**
+ * How often router pods publish their stats: half the analysis interval (so each check reads
+ * figures at most half an interval old), between 0.5 s and the router's default of 5 s.
+ */
+export function statsIntervalMsFor(md: ModelDeployment): number {
+  const interval = analysisLimitsOf(md.spec.rollout?.analysis).intervalSeconds;
+  return Math.min(5_000, Math.max(500, Math.round((interval * 1000) / 2)));
 }
 
 /** The router's identity and its least-privilege Role and RoleBinding. */
@@ -93,6 +109,7 @@ export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions
     { name: 'MODELSHIP_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'MODELSHIP_ROUTES_CONFIGMAP', value: routesConfigMapName(md) },
     { name: 'MODELSHIP_STATS_CONFIGMAP', value: statsConfigMapName(md) },
+    { name: 'MODELSHIP_STATS_INTERVAL_MS', value: String(statsIntervalMsFor(md)) },
     { name: 'MODELSHIP_PORT', value: String(HTTP_PORT) },
     { name: 'MODELSHIP_METRICS_PORT', value: String(METRICS_PORT) },
     { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: String(ROUTER_SHUTDOWN_DELAY_MS) },

@@ -29,7 +29,10 @@ export function routesFor(md: ModelDeployment, plan: TrafficPlan): Routes {
   }
   const body: Omit<Routes, 'generation'> = {
     version: 1,
-    revisions: plan.weights.map((w) => ({ name: routeNameOf(md, w.revision), url: revisionUrl(md, w.revision), weight: w.percent })),
+    revisions: plan.weights.map((w) => {
+      const model = plan.models?.[w.revision];
+      return { name: routeNameOf(md, w.revision), url: revisionUrl(md, w.revision), weight: w.percent, ...(model !== undefined ? { model } : {}) };
+    }),
   };
   if (plan.mirror && plan.mirror.percent > 0) {
     if (!plan.weights.some((w) => w.revision === plan.mirror!.revision)) {

@@ -20,6 +20,8 @@ export interface TrafficPlan {
   /** Live traffic per revision, stable first; percents sum to 100. */
   weights: TrafficWeight[];
   mirror?: TrafficMirror;
+  /** The model name each revision serves (revision → name), so the router can read its V2 metadata. */
+  models?: Record<string, string>;
 }
 
 /** Turns a traffic plan into the objects that realise it. Pure: no I/O, no clock. */
