@@ -77,10 +77,11 @@ const INT_RANGE: Partial<Record<DataType, [number, number]>> = {
 };
 
 /**
- * Typed data from JSON values, checked element by element: numbers for numeric types (integers in
- * range for integer types), booleans (or 0/1) for BOOL, strings for BYTES.
+ * Typed data from JSON values (an array, or a Float64Array of numbers already parsed), checked
+ * element by element: numbers for numeric types (integers in range for integer types), booleans
+ * (or 0/1) for BOOL, strings for BYTES.
  */
-export function typedFromJson(name: string, datatype: DataType, values: readonly unknown[]): TensorData {
+export function typedFromJson(name: string, datatype: DataType, values: ArrayLike<unknown>): TensorData {
   const bad = (i: number, want: string): never => {
     throw new InferError('invalid', `tensor '${name}': element ${i} is ${describeValue(values[i])}, expected ${want} for ${datatype}`);
   };
@@ -88,6 +89,8 @@ export function typedFromJson(name: string, datatype: DataType, values: readonly
   switch (datatype) {
     case 'FP32':
     case 'FP64': {
+      // Already numbers: converted natively, in one step.
+      if (values instanceof Float64Array) return datatype === 'FP32' ? new Float32Array(values) : values.slice();
       const out = datatype === 'FP32' ? new Float32Array(n) : new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
@@ -138,7 +141,7 @@ export function typedFromJson(name: string, datatype: DataType, values: readonly
     }
     case 'BYTES': {
       for (let i = 0; i < n; i++) if (typeof values[i] !== 'string') bad(i, 'a string');
-      return values.slice() as string[];
+      return Array.from(values as ArrayLike<string>);
     }
     case 'FP16':
       throw new InferError('invalid', `tensor '${name}': FP16 is accepted only as binary data`);

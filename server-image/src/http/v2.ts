@@ -8,6 +8,7 @@ import { Router, type Request, type Response } from 'express';
 import { InferError, type DataType, type InferRequest, type InferResponse, type Tensor } from '../dataplane/types.js';
 import { HEADER_LENGTH, decodeTensorBytes, encodeBinaryBody, encodeTensorBytes, splitBody } from './binary.js';
 import { HttpError } from './errors.js';
+import { parseInferJson } from './inferjson.js';
 import { dataToJson, describeValue, elementCount, flatten, isDataType, parseShape, typedFromJson } from './tensors.js';
 import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
 
@@ -43,7 +44,7 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
   const { header, data } = headerLength === undefined ? { header: body, data: Buffer.alloc(0) } : splitBody(body, headerLength);
   let json: unknown;
   try {
-    json = JSON.parse(header.toString('utf8'));
+    json = parseInferJson(header);
   } catch (err) {
     throw new HttpError(400, `malformed JSON in request body: ${(err as Error).message}`);
   }
@@ -79,8 +80,11 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
       offset += size;
       return { name, datatype, shape, data: decodeTensorBytes(name, datatype, bytes, count), parameters: tensorParams };
     }
-    if (!Array.isArray(raw.data)) throw new InferError('invalid', `input '${name}': "data" must be an array (or use binary_data_size)`);
-    const values = flatten(name, raw.data);
+    // parseInferJson has already read an array of numbers into a flat Float64Array.
+    if (!Array.isArray(raw.data) && !(raw.data instanceof Float64Array)) {
+      throw new InferError('invalid', `input '${name}': "data" must be an array (or use binary_data_size)`);
+    }
+    const values = raw.data instanceof Float64Array ? raw.data : flatten(name, raw.data);
     if (values.length !== count) {
       throw new InferError('invalid', `input '${name}': shape ${JSON.stringify(shape)} needs ${count} elements, data has ${values.length}`);
     }
