@@ -101,7 +101,7 @@ export async function runRouter(): Promise<void> {
   const config = parseRouterConfig(process.env, os.hostname());
   const log = createLogger(config.logLevel).child({ component: 'router', pod: config.podName });
   const stats = new RouterStats(config.podName, new Date());
-  const metrics = new RouterMetrics();
+  const metrics = new RouterMetrics(stats);
   const table = new RouteTable(config.maxSocketsPerBackend, config.timeoutMs + 5_000);
   const proxy = createProxy({
     table,

@@ -272,15 +272,13 @@ export function createProxy(opts: ProxyOptions): Proxy {
   const ctx: ProxyContext = {
     ...opts,
     record: (revision, kind, outcome, startedAt) => {
-      const ms = performance.now() - startedAt;
-      stats.record(revision, kind, outcome, ms);
-      metrics.record(revision, kind, outcome, ms);
+      stats.record(revision, kind, outcome, performance.now() - startedAt);
     },
     released: () => {
       inFlight--;
-      metrics.inFlight.dec();
     },
   };
+  metrics.countInFlight(() => inFlight);
 
   /** Sends the copy; resolves with its response when it is comparable, else undefined. */
   const mirror = (target: Target, req: http.IncomingMessage, path: string, body: Buffer): Promise<Captured | undefined> =>
@@ -298,7 +296,6 @@ export function createProxy(opts: ProxyOptions): Proxy {
     const c = compareResponses(a, b, tolerance);
     if (!c.comparable) return;
     stats.recordAgreement(candidate, c.agree, c.maxAbsDiff);
-    metrics.recordAgreement(candidate, c.agree, c.maxAbsDiff);
   };
 
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -311,7 +308,6 @@ export function createProxy(opts: ProxyOptions): Proxy {
       return;
     }
     inFlight++;
-    metrics.inFlight.inc();
     const served = route.served;
     const path = req.url ?? '/';
     const declared = parseLength(rawHeaderValue(raw, 'content-length'));
