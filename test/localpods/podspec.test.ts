@@ -1,4 +1,22 @@
-import { DEFAULT_SERVER_REPOSITORIES, hostPathFor, imageRepository, localUnsupportedReason, localVolumesFor, mapEnvPaths, mapModelUri, nextBackend, parseMount, podsBehind, processEnvFor, selectorMatches, shouldRun, type PodLike } from './podspec.js';
+import {
+  DEFAULT_SERVER_REPOSITORIES,
+  clusterAddressOf,
+  clusterPortOf,
+  hostPathFor,
+  imageRepository,
+  localVolumesFor,
+  mapEnvPaths,
+  mapModelUri,
+  nextBackend,
+  parseMount,
+  podsBehind,
+  processEnvFor,
+  selectorMatches,
+  serviceAccountFor,
+  serviceAddressCandidate,
+  shouldRun,
+  type PodLike,
+} from './podspec.js';
 
 const mounts = [parseMount('/models=examples/models', '/repo'), parseMount('/models/big/=/data/big', '/repo')];
 
@@ -66,12 +84,53 @@ describe('shouldRun', () => {
   ])('%s', (_what, p, expected) => expect(shouldRun(p, kwok, DEFAULT_SERVER_REPOSITORIES)).toBe(expected));
 });
 
-describe('localUnsupportedReason', () => {
-  it.each<[string, { name: string; value?: string }[], RegExp]>([
-    ['a model server', [{ name: 'MODELSHIP_MODEL_URI', value: 'file:///models/a.onnx' }], /^runs$/],
-    ['an explicit server mode', [{ name: 'MODELSHIP_MODE', value: 'server' }], /^runs$/],
-    ['the canary router', [{ name: 'MODELSHIP_MODE', value: 'router' }], /^router mode is not run locally/],
-  ])('%s', (_what, env, expected) => expect(localUnsupportedReason({ name: 'c', env }) ?? 'runs').toMatch(expected));
+describe('serviceAccountFor', () => {
+  const router = (automount?: boolean, serviceAccountName?: string): PodLike => pod({ spec: { ...pod().spec, automountServiceAccountToken: automount, serviceAccountName } });
+  it.each<[string, PodLike, boolean | undefined, string | undefined]>([
+    ['the router: the pod asks for its token, the ServiceAccount says no', router(true, 'digits-router'), false, 'digits-router'],
+    ['a model server: the pod says no', router(false, 'default'), true, undefined],
+    ['nothing said: mounted, as in Kubernetes', router(undefined, 'reader'), undefined, 'reader'],
+    ['the ServiceAccount says no and the pod nothing', router(undefined, 'reader'), false, undefined],
+    ['no ServiceAccount named: default', router(undefined, undefined), true, 'default'],
+  ])('%s', (_what, p, saAutomount, expected) => expect(serviceAccountFor(p, saAutomount)).toBe(expected));
+});
+
+describe('cluster addresses of Services', () => {
+  it('is stable per Service and cluster, differs between them, and stays out of 127.0.0.0/24', () => {
+    const a = serviceAddressCandidate('https://127.0.0.1:6443', 'ns/digits', 0);
+    expect(serviceAddressCandidate('https://127.0.0.1:6443', 'ns/digits', 0)).toBe(a);
+    const others = [
+      serviceAddressCandidate('https://127.0.0.1:6443', 'ns/digits', 1),
+      serviceAddressCandidate('https://127.0.0.1:6443', 'ns/digits-abc', 0),
+      serviceAddressCandidate('https://127.0.0.1:7443', 'ns/digits', 0),
+    ];
+    expect(new Set([a, ...others]).size).toBe(4);
+    const many = Array.from({ length: 2000 }, (_, i) => serviceAddressCandidate('s', `ns/svc-${i}`, 0));
+    for (const address of many) {
+      const [first, second, third, fourth] = address.split('.').map(Number);
+      expect([first, second! >= 1 && second! <= 254, third! >= 0 && third! <= 255, fourth! >= 1 && fourth! <= 254]).toEqual([127, true, true, true]);
+    }
+  });
+
+  it.each<[string, { name?: string; port: number }[] | undefined, number | undefined]>([
+    ['the port named http', [{ name: 'metrics', port: 9090 }, { name: 'http', port: 80 }], 80],
+    ['else the first port', [{ port: 8000 }, { port: 9000 }], 8000],
+    ['no port', undefined, undefined],
+  ])('serves %s', (_what, ports, expected) => expect(clusterPortOf({ metadata: { name: 's' }, spec: { ports } })).toBe(expected));
+
+  const addresses = { 'team/digits-1a2b3c4d5e': '127.9.1.2', 'team/digits': '127.9.1.3', 'other/digits': '127.9.1.4' };
+  it.each<[string, string | undefined]>([
+    ['digits-1a2b3c4d5e.team.svc', '127.9.1.2'],
+    ['digits-1a2b3c4d5e.team.svc.cluster.local', '127.9.1.2'],
+    ['DIGITS.team.svc.cluster.local.', '127.9.1.3'],
+    ['digits.other', '127.9.1.4'],
+    ['digits', '127.9.1.3'],
+    ['digits.nowhere.svc', undefined],
+    ['digits.team.svc.example.com', undefined],
+    ['digits.svc', undefined],
+    ['example.com', undefined],
+    ['localhost', undefined],
+  ])('%s in namespace team -> %s', (hostname, expected) => expect(clusterAddressOf(hostname, 'team', addresses)).toBe(expected));
 });
 
 describe('processEnvFor', () => {
@@ -110,6 +169,19 @@ describe('processEnvFor', () => {
       },
       warnings: [],
     });
+  });
+
+  it('loads the cluster DNS preload after the pod\'s own NODE_OPTIONS and passes the kubeconfig', () => {
+    const container = { name: 'router', env: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' }, { name: 'MODELSHIP_MODE', value: 'router' }] };
+    const { env } = processEnvFor(pod(), container, { ...local, dns: { preload: '/repo/dist/test/localpods/dnsPreload.js', addressesFile: '/state/addresses.json' }, kubeconfig: '/state/default/digits-abc-1/kubeconfig' });
+    expect(env).toMatchObject({
+      NODE_OPTIONS: '--max-old-space-size=200 --import=/repo/dist/test/localpods/dnsPreload.js',
+      MODELSHIP_LOCALPODS_ADDRESSES: '/state/addresses.json',
+      MODELSHIP_LOCALPODS_NAMESPACE: 'default',
+      KUBECONFIG: '/state/default/digits-abc-1/kubeconfig',
+      MODELSHIP_MODE: 'router',
+    });
+    expect(processEnvFor(pod(), container, local).env).not.toHaveProperty('KUBECONFIG');
   });
 
   it('keeps an explicit worker count', () => {
@@ -184,6 +256,7 @@ describe('localVolumesFor and mapEnvPaths', () => {
         { name: 'public-key', secret: { secretName: 'keys' } },
         { name: 'signature', downwardAPI: { items: [{ path: 'signature', fieldRef: { fieldPath: "metadata.annotations['modelship.dev/signature']" } }] } },
         { name: 'model-pvc', persistentVolumeClaim: { claimName: 'models' } },
+        { name: 'kube-api-access-x7k2p', projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }] } },
       ],
     },
   };
@@ -195,6 +268,7 @@ describe('localVolumesFor and mapEnvPaths', () => {
       { name: 'public-key', mountPath: '/etc/modelship/public-key' },
       { name: 'signature', mountPath: '/etc/modelship/signature' },
       { name: 'model-pvc', mountPath: '/mnt/pvc/models' },
+      { name: 'kube-api-access-x7k2p', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' },
     ],
   };
   const secrets = new Map<string, Record<string, string>>([
@@ -202,7 +276,7 @@ describe('localVolumesFor and mapEnvPaths', () => {
     ['keys', { 'key.pem': b64('PEM') }],
   ]);
 
-  it('emulates emptyDir, secret and downwardAPI volumes under the pod dir, and warns about the rest', () => {
+  it('emulates emptyDir, secret and downwardAPI volumes under the pod dir, skips the token volume, and warns about the rest', () => {
     const v = localVolumesFor(p, container, '/s/default/pod', secrets);
     expect(v.mounts).toEqual([
       { containerPath: '/var/cache/modelship', hostPath: '/s/default/pod/volumes/model-cache' },

@@ -2,6 +2,7 @@
  * The pure half of the local pod runner: which pods to run, with what environment, and which local
  * processes stand behind a Service. No I/O here; runner.ts feeds it objects from the API server.
  */
+import { createHash } from 'node:crypto';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
 import type { KubeObject } from '../../operator/src/kube/client.js';
@@ -30,7 +31,7 @@ export interface ContainerSpec {
 
 /** The pod fields the runner reads. */
 export interface PodLike extends KubeObject {
-  spec?: { nodeName?: string; containers?: ContainerSpec[]; terminationGracePeriodSeconds?: number };
+  spec?: { nodeName?: string; containers?: ContainerSpec[]; terminationGracePeriodSeconds?: number; serviceAccountName?: string; automountServiceAccountToken?: boolean };
   status?: { phase?: string; podIP?: string };
 }
 
@@ -109,16 +110,6 @@ export function shouldRun(pod: PodLike, kwokNodes: ReadonlySet<string>, reposito
   );
 }
 
-/**
- * Why a server-image container cannot run as a local process, or undefined when it can. Router mode
- * needs cluster DNS for its backends (`<md>-<rev>.<ns>.svc`) and in-cluster API credentials.
- */
-export function localUnsupportedReason(container: ContainerSpec): string | undefined {
-  const mode = container.env?.find((e) => e.name === 'MODELSHIP_MODE')?.value;
-  if (mode === 'router') return 'router mode is not run locally (its backends are cluster DNS names); Services in front of it answer 503';
-  return undefined;
-}
-
 /** Local settings of one pod's process. */
 export interface LocalSettings {
   httpPort: number;
@@ -126,7 +117,24 @@ export interface LocalSettings {
   /** Writable per-pod directory (cache and termination log live under it). */
   podDir: string;
   mounts: readonly Mount[];
+  /** Cluster DNS for the process (see ClusterDns); absent: names resolve as on this machine. */
+  dns?: ClusterDns;
+  /** Kubeconfig file with the pod's ServiceAccount token, when the pod gets API credentials. */
+  kubeconfig?: string;
 }
+
+/** How a local process resolves Service names: a preload module reading the address file. */
+export interface ClusterDns {
+  /** Compiled preload module (dist/test/localpods/dnsPreload.js), loaded with NODE_OPTIONS=--import. */
+  preload: string;
+  /** JSON file `{"namespace/name": "127.a.b.c"}` the runner keeps current. */
+  addressesFile: string;
+}
+
+/** Environment variable naming the address file, read by the DNS preload. */
+export const ADDRESSES_ENV = 'MODELSHIP_LOCALPODS_ADDRESSES';
+/** Environment variable holding the pod's namespace, for bare Service names. */
+export const POD_NAMESPACE_ENV = 'MODELSHIP_LOCALPODS_NAMESPACE';
 
 /** The environment of a pod's local process, and what could not be carried over. */
 export interface ProcessEnv {
@@ -180,6 +188,13 @@ export function processEnvFor(pod: PodLike, container: ContainerSpec, local: Loc
     MODELSHIP_CACHE_DIR: join(local.podDir, 'cache'),
     MODELSHIP_TERMINATION_LOG: join(local.podDir, 'termination-log'),
   });
+  if (local.dns) {
+    // Appended, so a pod's own NODE_OPTIONS still apply.
+    env.NODE_OPTIONS = [env.NODE_OPTIONS, `--import=${local.dns.preload}`].filter(Boolean).join(' ');
+    env[ADDRESSES_ENV] = local.dns.addressesFile;
+    env[POD_NAMESPACE_ENV] = pod.metadata.namespace ?? 'default';
+  }
+  if (local.kubeconfig !== undefined) env.KUBECONFIG = local.kubeconfig;
   return { env, warnings };
 }
 
@@ -212,6 +227,7 @@ export interface VolumeSpec {
   emptyDir?: object;
   secret?: { secretName: string; items?: { key: string; path: string }[] };
   downwardAPI?: { items?: { path: string; fieldRef?: { fieldPath: string } }[] };
+  projected?: { sources?: { serviceAccountToken?: object; [source: string]: unknown }[] };
   [source: string]: unknown;
 }
 
@@ -240,8 +256,9 @@ function downwardValue(pod: PodLike, fieldPath: string): string | undefined {
 /**
  * Emulates the container's volume mounts under `<podDir>/volumes/<volume>`: emptyDir as an empty
  * directory, secret as its keys' decoded files (all keys, or the listed items), downwardAPI as its
- * fieldRef values. secrets maps Secret name to its base64 `data`. Other volume types are left out
- * with a warning.
+ * fieldRef values. secrets maps Secret name to its base64 `data`. The ServiceAccount token volume
+ * the API server adds (projected, with a serviceAccountToken source) is left out silently: the
+ * process gets its credentials as a kubeconfig instead. Other volume types are left out with a warning.
  */
 export function localVolumesFor(
   pod: PodLike & { spec?: { volumes?: VolumeSpec[] } },
@@ -256,6 +273,8 @@ export function localVolumesFor(
     const dir = join(podDir, 'volumes', vm.name);
     if (!volume) {
       out.warnings.push(`${where}: volumeMount ${vm.name}: no such volume, not mounted`);
+    } else if (volume.projected?.sources?.some((source) => source.serviceAccountToken !== undefined)) {
+      continue;
     } else if (volume.emptyDir) {
       out.mounts.push({ containerPath: vm.mountPath, hostPath: dir });
     } else if (volume.secret) {
@@ -289,4 +308,49 @@ export function localVolumesFor(
 /** Rewrites env values that are absolute paths under one of the mounts to the host path. */
 export function mapEnvPaths(env: Record<string, string>, mounts: readonly Mount[]): Record<string, string> {
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.startsWith('/') ? (hostPathFor(v, mounts) ?? v) : v]));
+}
+
+/**
+ * The ServiceAccount whose token the pod's process gets, or undefined when it gets none. As in
+ * Kubernetes: the pod's automountServiceAccountToken wins, else the ServiceAccount's, else true.
+ * serviceAccountAutomount is the ServiceAccount's field (undefined when unset or not read).
+ */
+export function serviceAccountFor(pod: PodLike, serviceAccountAutomount: boolean | undefined): string | undefined {
+  const automount = pod.spec?.automountServiceAccountToken ?? serviceAccountAutomount ?? true;
+  return automount ? (pod.spec?.serviceAccountName ?? 'default') : undefined;
+}
+
+/**
+ * Candidate loopback address number `attempt` of a Service: 127.a.b.c from a hash of the seed
+ * (the cluster's API server URL) and the Service key, so it is stable for a Service across runs
+ * and two runners of different clusters rarely meet. Never in 127.0.0.0/24 (127.0.0.1 is everyone's)
+ * nor an all-zero or all-one last byte.
+ */
+export function serviceAddressCandidate(seed: string, service: string, attempt: number): string {
+  const h = createHash('sha256').update(`${seed}\n${service}\n${attempt}`).digest();
+  return `127.${1 + (h[0]! % 254)}.${h[1]!}.${1 + (h[2]! % 254)}`;
+}
+
+/**
+ * The port a Service is served on at its cluster address: the port named http, else the first one
+ * (only the server's HTTP API is proxied); undefined for a Service without ports.
+ */
+export function clusterPortOf(service: ServiceLike): number | undefined {
+  const ports = service.spec?.ports ?? [];
+  return (ports.find((p) => p.name === 'http') ?? ports[0])?.port;
+}
+
+/**
+ * The loopback address of a cluster DNS name of a Service, as a pod in podNamespace resolves it:
+ * `<svc>.<ns>.svc.cluster.local`, `<svc>.<ns>.svc`, `<svc>.<ns>` and bare `<svc>` (the pod's own
+ * namespace). addresses maps `namespace/name` to the address. Undefined for any other name.
+ */
+export function clusterAddressOf(hostname: string, podNamespace: string, addresses: Readonly<Record<string, string>>): string | undefined {
+  const labels = hostname.toLowerCase().replace(/\.$/, '').split('.');
+  const svcAt = labels.indexOf('svc');
+  const suffix = svcAt < 0 ? [] : labels.slice(svcAt);
+  if (svcAt >= 0 && !(suffix.length === 1 || suffix.join('.') === 'svc.cluster.local')) return undefined;
+  const names = svcAt < 0 ? labels : labels.slice(0, svcAt);
+  const key = names.length === 2 ? `${names[1]}/${names[0]}` : names.length === 1 && svcAt < 0 ? `${podNamespace}/${names[0]}` : undefined;
+  return key === undefined ? undefined : addresses[key];
 }

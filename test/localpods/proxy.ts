@@ -1,7 +1,9 @@
 /**
- * A tiny kube-proxy for loopback: one TCP listener per Service on 127.0.0.1, forwarding each
- * connection to the next ready local process behind it (round robin). With no ready process it
- * answers an HTTP 503 with a JSON error instead of dropping the connection silently.
+ * A tiny kube-proxy for loopback: per Service a TCP listener on 127.0.0.1 (an ephemeral port, the
+ * URL users get) and one on the Service's own loopback address and real port (what cluster DNS
+ * names resolve to in local pods), each forwarding a connection to the next ready local process
+ * behind the Service (round robin). With no ready process it answers an HTTP 503 with a JSON error
+ * instead of dropping the connection silently.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -16,6 +18,8 @@ export interface Backend {
 interface Listener {
   server: Server;
   port: number;
+  /** The listener on the Service's cluster address, once bound. */
+  cluster?: { server: Server; address: string };
   last?: string;
   sockets: Set<Socket>;
 }
@@ -32,14 +36,48 @@ export class ServiceProxy {
     const existing = this.listeners.get(service);
     if (existing) return `http://127.0.0.1:${existing.port}`;
     const sockets = new Set<Socket>();
-    const server = createServer((client) => this.forward(service, client));
-    server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
-    const port = await new Promise<number>((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`listen for Service ${service}: ${err.message}`)));
-      server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+    const server = this.serverFor(service, sockets);
+    const port = await listen(server, 0, '127.0.0.1').catch((err: Error) => {
+      throw new Error(`listen for Service ${service} on 127.0.0.1: ${err.message}`);
     });
     this.listeners.set(service, { server, port, sockets });
     return `http://127.0.0.1:${port}`;
+  }
+
+  /**
+   * Also serves an open Service on its cluster address: the first of `candidates` where `port` is
+   * free. Resolves to the address, or rejects naming the Service, port and every failure (EACCES
+   * below port 1024 without root, EADDRINUSE when each candidate is taken).
+   */
+  async bindClusterAddress(service: string, port: number, candidates: readonly string[]): Promise<string> {
+    const l = this.listeners.get(service);
+    if (!l) throw new Error(`bind cluster address of Service ${service}: no listener open`);
+    if (l.cluster) return l.cluster.address;
+    const failures: string[] = [];
+    for (const address of candidates) {
+      const server = this.serverFor(service, l.sockets);
+      try {
+        await listen(server, port, address);
+      } catch (err) {
+        failures.push(`${address}:${port} ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') break;
+        continue;
+      }
+      // Closed while binding: do not leave this listener behind.
+      if (this.listeners.get(service) !== l) {
+        server.close();
+        break;
+      }
+      l.cluster = { server, address };
+      return address;
+    }
+    throw new Error(`bind cluster address of Service ${service}: ${failures.join(', ') || 'closed'}`);
+  }
+
+  private serverFor(service: string, sockets: Set<Socket>): Server {
+    const server = createServer((client) => this.forward(service, client));
+    server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
+    return server;
   }
 
   /** Closes the Service's listener and its open connections. */
@@ -48,7 +86,7 @@ export class ServiceProxy {
     if (!l) return;
     this.listeners.delete(service);
     for (const s of l.sockets) s.destroy();
-    await new Promise((resolve) => l.server.close(resolve));
+    await Promise.all([l.server, l.cluster?.server].map((server) => server && new Promise((resolve) => server.close(resolve))));
   }
 
   /** Services with a listener. */
@@ -83,4 +121,15 @@ export class ServiceProxy {
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   }
+}
+
+/** Listens on address:port (0: any free port); resolves to the port, rejects with the listen error. */
+function listen(server: Server, port: number, address: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
 }

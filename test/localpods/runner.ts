@@ -1,13 +1,16 @@
 /**
  * The process kubelet for kwok clusters: watches Modelship's pods, Services and the Nodes, runs one
- * local inference server per Running pod on a kwok node, and serves every managed Service on a
- * loopback port (services.json holds the map). Decisions come from podspec.ts; this file only
- * wires watches, processes and listeners together.
+ * local process of the server image (model server or router) per Running pod on a kwok node, and
+ * serves every managed Service on a loopback port (services.json holds the map) and on its own
+ * loopback address and real port, which its cluster DNS names resolve to inside the local pods
+ * (addresses.json, read by dnsPreload.ts). Pods that mount a ServiceAccount token get one from the
+ * TokenRequest API in a kubeconfig of their own, so they run with exactly their RBAC. Decisions
+ * come from podspec.ts; this file only wires watches, processes and listeners together.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 
 import { KubeClient, isStatus } from '../../operator/src/kube/client.js';
@@ -17,12 +20,14 @@ import { freePorts } from '../cluster/processes.js';
 import { PodProcess, signalGroup } from './podprocess.js';
 import {
   KWOK_NODE_ANNOTATION,
-  localUnsupportedReason,
+  clusterPortOf,
   localVolumesFor,
   mapEnvPaths,
   podsBehind,
   processEnvFor,
   serverContainerOf,
+  serviceAccountFor,
+  serviceAddressCandidate,
   shouldRun,
   type Mount,
   type PodLike,
@@ -46,6 +51,11 @@ export interface PodRunnerOptions {
   log: (message: string) => void;
 }
 
+/** Lifetime of the ServiceAccount tokens given to local pods; a process reads its token once, at start. */
+const TOKEN_SECONDS = 86_400;
+/** Cluster addresses tried per Service before giving up (another runner may hold one). */
+const ADDRESS_ATTEMPTS = 8;
+
 interface Running {
   uid: string;
   proc: PodProcess;
@@ -64,6 +74,8 @@ export class PodRunner {
   private readonly pids = new Map<string, number>();
   private readonly proxy = new ServiceProxy((service) => this.backendsOf(service));
   private readonly urls = new Map<string, string>();
+  /** Service key → its cluster address, or null when binding failed (said once). */
+  private readonly addresses = new Map<string, string | null>();
   private pass: Promise<void> = Promise.resolve();
   private dirty = false;
   private closed = false;
@@ -76,6 +88,11 @@ export class PodRunner {
   /** Path of the Service → local URL map. */
   get servicesFile(): string {
     return join(this.opts.stateDir, 'services.json');
+  }
+
+  /** Path of the Service → cluster address map the local pods' DNS preload reads. */
+  get addressesFile(): string {
+    return join(this.opts.stateDir, 'addresses.json');
   }
 
   private get pidsFile(): string {
@@ -109,6 +126,11 @@ export class PodRunner {
     return Object.fromEntries([...this.urls].sort(([a], [b]) => a.localeCompare(b)));
   }
 
+  /** The current Service → cluster address map (`namespace/name` keys), as local pods resolve them. */
+  serviceAddresses(): Record<string, string> {
+    return Object.fromEntries([...this.addresses].filter((e): e is [string, string] => e[1] !== null).sort(([a], [b]) => a.localeCompare(b)));
+  }
+
   /** Keys (`namespace/name`) of the pods whose local process answers ready, sorted. */
   readyPods(): string[] {
     return [...this.running].filter(([, r]) => r.proc.ready).map(([key]) => key).sort();
@@ -133,6 +155,7 @@ export class PodRunner {
     await Promise.all([...[...this.running.values()].map((r) => r.proc.stop()), ...this.stopping]);
     this.running.clear();
     rmSync(this.servicesFile, { force: true });
+    rmSync(this.addressesFile, { force: true });
     rmSync(this.pidsFile, { force: true });
   }
 
@@ -193,25 +216,85 @@ export class PodRunner {
   }
 
   /**
+   * The ServiceAccount whose token the pod mounts, or undefined; reads the ServiceAccount only when
+   * the pod leaves the choice to it. Throws naming the ServiceAccount when it cannot be read.
+   */
+  private async serviceAccountOf(pod: PodLike): Promise<string | undefined> {
+    if (pod.spec?.automountServiceAccountToken !== undefined) return serviceAccountFor(pod, undefined);
+    const name = `${pod.metadata.namespace ?? 'default'}/${pod.spec?.serviceAccountName ?? 'default'}`;
+    const [ns, sa] = name.split('/') as [string, string];
+    try {
+      const found = await this.api.request<{ automountServiceAccountToken?: boolean }>({ method: 'GET', path: `/api/v1/namespaces/${ns}/serviceaccounts/${sa}` });
+      return serviceAccountFor(pod, found.automountServiceAccountToken);
+    } catch (err) {
+      throw new Error(`get ServiceAccount ${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+
+  /**
+   * Writes `file`: a kubeconfig with a token of ServiceAccount sa bound to the pod (it dies with the
+   * pod, as the kubelet's projected token does). Throws naming the ServiceAccount when no token is issued.
+   */
+  private async writeKubeconfig(pod: PodLike, sa: string, file: string): Promise<void> {
+    const ns = pod.metadata.namespace ?? 'default';
+    let token: string | undefined;
+    try {
+      const res = await this.api.request<{ status?: { token?: string } }>({
+        method: 'POST',
+        path: `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`,
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { expirationSeconds: TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid } },
+        },
+      });
+      token = res.status?.token;
+    } catch (err) {
+      throw new Error(`create token for ServiceAccount ${ns}/${sa}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (!token) throw new Error(`create token for ServiceAccount ${ns}/${sa}: no token in the answer`);
+    const cluster = this.opts.kc.getCurrentCluster();
+    if (!cluster) throw new Error('write pod kubeconfig: the runner\'s kubeconfig has no current cluster');
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser(cluster, { name: `system:serviceaccount:${ns}:${sa}`, token });
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
+  }
+
+  /**
    * Starts the pod's process, or notes why it cannot start yet; a later pass retries (a missing
-   * Secret may appear, a spec may change).
+   * Secret or ServiceAccount may appear, a spec may change).
    */
   private async startPod(key: string, pod: PodLike): Promise<void> {
     const uid = pod.metadata.uid ?? '';
     const container = serverContainerOf(pod, this.opts.repositories)!;
-    const unsupported = localUnsupportedReason(container);
-    if (unsupported !== undefined) return this.note(key, unsupported);
     const podDir = join(this.opts.stateDir, pod.metadata.namespace ?? 'default', pod.metadata.name);
     const volumes = localVolumesFor(pod, container, podDir, await this.secretsOf(pod));
     if (volumes.missingSecrets.length > 0) return this.note(key, `waiting for Secret ${volumes.missingSecrets.join(', ')}`);
+    let serviceAccount: string | undefined;
+    try {
+      serviceAccount = await this.serviceAccountOf(pod);
+    } catch (err) {
+      return this.note(key, `waiting for API credentials: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const kubeconfig = serviceAccount === undefined ? undefined : join(podDir, 'kubeconfig');
     const [httpPort, metricsPort] = (await freePorts(2)) as [number, number];
     let env: Record<string, string>;
     try {
-      const built = processEnvFor(pod, container, { httpPort, metricsPort, podDir, mounts: this.opts.mounts });
+      const dns = { preload: join(this.opts.root, 'dist/test/localpods/dnsPreload.js'), addressesFile: this.addressesFile };
+      const built = processEnvFor(pod, container, { httpPort, metricsPort, podDir, mounts: this.opts.mounts, dns, kubeconfig });
       [...volumes.warnings, ...built.warnings].forEach((w) => this.opts.log(`warning: ${w}`));
       env = mapEnvPaths(built.env, volumes.mounts);
     } catch (err) {
       return this.note(key, err instanceof Error ? err.message : String(err));
+    }
+    if (serviceAccount !== undefined) {
+      // Last, so a pod that cannot start for another reason never gets a token.
+      try {
+        await this.writeKubeconfig(pod, serviceAccount, kubeconfig!);
+      } catch (err) {
+        return this.note(key, `waiting for API credentials: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
     this.notes.delete(key);
     mkdirSync(join(podDir, 'cache'), { recursive: true });
@@ -262,6 +345,7 @@ export class PodRunner {
       if (!keys.has(key)) {
         await this.proxy.close(key);
         this.urls.delete(key);
+        this.addresses.delete(key);
         changed = true;
       }
     }
@@ -270,14 +354,39 @@ export class PodRunner {
       this.urls.set(key, await this.proxy.open(key));
       changed = true;
     }
+    for (const key of keys) {
+      if (this.addresses.has(key)) continue;
+      this.addresses.set(key, await this.bindClusterAddress(key));
+      changed = true;
+    }
     if (changed) this.writeServices();
+  }
+
+  /** Serves the Service on its cluster address and port; null (said once) when that cannot be done. */
+  private async bindClusterAddress(key: string): Promise<string | null> {
+    const port = clusterPortOf(this.services.get(key) as ServiceLike);
+    if (port === undefined) return null;
+    const seed = this.opts.kc.getCurrentCluster()?.server ?? '';
+    const candidates = Array.from({ length: ADDRESS_ATTEMPTS }, (_, i) => serviceAddressCandidate(seed, key, i));
+    try {
+      return await this.proxy.bindClusterAddress(key, port, candidates);
+    } catch (err) {
+      this.opts.log(
+        `warning: ${err instanceof Error ? err.message : String(err)}; local pods cannot reach this Service by its cluster DNS name ` +
+          `(ports below 1024 need root or sysctl net.ipv4.ip_unprivileged_port_start=0); its 127.0.0.1 URL still works`,
+      );
+      return null;
+    }
   }
 
   private writeServices(): void {
     this.written = true;
     const map = this.serviceUrls();
+    const addresses = this.serviceAddresses();
+    // Addresses first: a pod started in this pass may resolve a Service name at once.
+    writeAtomically(this.addressesFile, JSON.stringify(addresses, null, 2) + '\n');
     writeAtomically(this.servicesFile, JSON.stringify(map, null, 2) + '\n');
-    const lines = Object.entries(map).map(([k, v]) => `  ${k.padEnd(40)} ${v}`);
+    const lines = Object.entries(map).map(([k, v]) => `  ${k.padEnd(40)} ${v}${addresses[k] ? `  (in pods: ${addresses[k]})` : ''}`);
     this.opts.log(`services (${this.servicesFile}):\n${lines.join('\n') || '  (none)'}`);
   }
 
