@@ -364,8 +364,8 @@ describe('dynamic batching', () => {
     const expected = await Promise.all(requests.filter((_, i) => i !== 3).map((r) => unbatched.infer('m', undefined, r)));
     expect(results[3].status).toBe('rejected');
     const refusal = (results[3] as PromiseRejectedResult).reason as InferError;
-    expect(refusal.kind).toBe('invalid');
-    expect(refusal.message).toMatch(/the model rejected the input: poisoned input refused/);
+    expect(refusal.kind).toBe('model');
+    expect(refusal.message).toMatch(/the model failed on this input: poisoned input refused/);
     const others = results.filter((_, i) => i !== 3);
     others.forEach((result, k) => {
       expect(result.status).toBe('fulfilled');

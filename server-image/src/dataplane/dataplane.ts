@@ -264,7 +264,7 @@ class OnnxDataPlane implements DataPlane {
           batch.forEach((p, i) => p.resolve(parts[i]));
         },
         (err: Error) => {
-          if (batch.length > 1 && err instanceof InferError && err.kind === 'invalid') {
+          if (batch.length > 1 && err instanceof InferError && err.kind === 'model') {
             // One request may have upset the model; run each alone so only that one fails.
             this.runAlone(batch);
             return;

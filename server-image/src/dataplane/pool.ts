@@ -210,9 +210,10 @@ export class WorkerPool {
     slot.job = undefined;
     slot.state = 'idle';
     if (message.type === 'result') job.resolve(message.outputs);
-    // The request passed validation against the model's metadata, so what onnxruntime still
-    // refuses is input-dependent (e.g. a Reshape that needs particular sizes): the caller's to fix.
-    else job.reject(new InferError('invalid', `the model rejected the input: ${message.message}`));
+    // The request passed validation against the model's metadata, so a run that still fails is
+    // the model's fault (a Gather out of range, a Reshape that cannot hold): a 500, which is what
+    // monitoring and the canary analysis count, never a 4xx that blames the caller.
+    else job.reject(new InferError('model', `the model failed on this input: ${message.message}`));
     this.events.idle();
   }
 }

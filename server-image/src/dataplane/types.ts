@@ -81,9 +81,10 @@ export interface InferResponse {
 
 /**
  * Why a data-plane call failed. Adapters map kinds to status codes:
- * invalid → 400, not_found → 404, unavailable → 503, internal → 500.
+ * invalid → 400, not_found → 404, unavailable → 503, model → 500 (a run that failed inside the
+ * model after the request passed validation; its message is shown), internal → 500.
  */
-export type InferErrorKind = 'invalid' | 'not_found' | 'unavailable' | 'internal';
+export type InferErrorKind = 'invalid' | 'not_found' | 'unavailable' | 'model' | 'internal';
 
 /** A failure the caller can be told about; the message names what is wrong. */
 export class InferError extends Error {

@@ -16,7 +16,7 @@ export class HttpError extends Error {
   }
 }
 
-const KIND_STATUS = { invalid: 400, not_found: 404, unavailable: 503, internal: 500 } as const;
+const KIND_STATUS = { invalid: 400, not_found: 404, unavailable: 503, model: 500, internal: 500 } as const;
 
 /**
  * The status code and client-facing message for any thrown value. body-parser errors carry their
