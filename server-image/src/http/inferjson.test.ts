@@ -27,6 +27,7 @@ describe('parseInferJson', () => {
     ['integers and zeros', '[0,-0,7,-12,0.0,-0.000]'],
     ['exponents', '[1e5,1.5E-3,-2e+2,0e99,1e400,1e-400]'],
     ['more digits than a double holds exactly', '[0.1000000000000000055511151231257827,123456789012345678901]'],
+    ['digits either side of 2^53', '[9007199254740991,9007199254740993,900719925474099.3,0.9007199254740993,-0.09007199254740991]'],
     ['small fractions with many leading zeros', '[0.000000000000000000000001234,0.00001]'],
     ['whitespace everywhere', '[ 1 ,\n\t2.5\r\n ]'],
     ['nested rows', '[[1,2],[3,[4]],[]]'],
@@ -99,6 +100,15 @@ describe('parseInferJson', () => {
     expect(parseInferJson(body(laterInputs))).toEqual({ inputs: [{ name: 'z' }, { data: Float64Array.from([2]) }] });
     const escapedKey = '{"inputs":[{"data":[1,2],"d\\u0061ta":[3]}]}';
     expect(parseInferJson(body(escapedKey))).toEqual(JSON.parse(escapedKey));
+  });
+
+  it('reads a huge request, then small ones, correctly (the grown space is dropped, not reused stale)', () => {
+    const huge = Array.from({ length: 200_000 }, (_, i) => i % 97);
+    const hugeText = withData(JSON.stringify(huge));
+    expect(parseInferJson(body(hugeText))).toEqual(expected(hugeText));
+    const small = withData('[0.5,0.25]');
+    expect(parseInferJson(body(small))).toEqual(expected(small));
+    expect(parseInferJson(body(small))).toEqual(expected(small));
   });
 
   it('keeps non-ASCII text around the data intact', () => {

@@ -28,11 +28,11 @@ const UPPER_E = 0x45;
 
 /** Reused output space for numbers (grown on demand); every result is copied out of it. */
 let scratch = new Float64Array(1024);
+/** Beyond this many numbers the grown space is dropped after use: one huge request must not pin its size. */
+const SCRATCH_KEPT = 1 << 16;
 
 /** 10^0 .. 10^22: every one an exact double, so one division by it rounds once. */
 const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
-/** Significant digits that always fit a double's 53-bit mantissa exactly. */
-const EXACT_DIGITS = 15;
 
 const isWhitespace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE;
@@ -71,9 +71,9 @@ function numberAt(b: Uint8Array, start: number): number {
  * order, and where the array ends; undefined unless the array holds only numbers and arrays,
  * nests at most MAX_DEPTH levels, and is well-formed.
  *
- * A number with at most 15 significant digits and no exponent is its digits read as an integer
- * (exact: below 2^53) divided by a power of ten of at most 10^22 (exact too), so the one rounding
- * of the division gives the correctly rounded double (Clinger's fast path), as JSON.parse does.
+ * A number without an exponent whose digits, read as an integer, stay below 2^53 (so exact) is that
+ * integer divided by a power of ten of at most 10^22 (exact too), so the one rounding of the
+ * division gives the correctly rounded double (Clinger's fast path), as JSON.parse does.
  * Any other number goes to numberAt. The loop is written flat because it runs once per byte of
  * the body's numbers.
  */
@@ -95,36 +95,35 @@ export function numberArrayAt(b: Uint8Array, start: number): { values: Float64Ar
     } else {
       const numberStart = i;
       const negative = c === MINUS;
-      if (negative) c = ++i < n ? b[i] : 0;
+      if (negative) c = b[++i];
       let digit = c - ZERO;
       if (digit < 0 || digit > 9) return undefined;
       let mantissa = 0;
-      let significant = 0;
       let fractionDigits = 0;
-      if (digit === 0) c = ++i < n ? b[i] : 0;
+      if (digit === 0) c = b[++i];
       else {
         do {
           mantissa = mantissa * 10 + digit;
-          significant++;
-          c = ++i < n ? b[i] : 0;
+          c = b[++i];
           digit = c - ZERO;
         } while (digit >= 0 && digit <= 9);
       }
       if (c === DOT) {
-        c = ++i < n ? b[i] : 0;
+        c = b[++i];
         digit = c - ZERO;
         if (digit < 0 || digit > 9) return undefined;
+        const fractionStart = i;
         do {
           mantissa = mantissa * 10 + digit;
-          // Leading zeros of a fraction are not significant.
-          if (mantissa !== 0) significant++;
-          fractionDigits++;
-          c = ++i < n ? b[i] : 0;
+          c = b[++i];
           digit = c - ZERO;
         } while (digit >= 0 && digit <= 9);
+        fractionDigits = i - fractionStart;
       }
       let value: number;
-      if (c === LOWER_E || c === UPPER_E || significant > EXACT_DIGITS || fractionDigits > 22) {
+      // Exact below 2^53: every partial sum was an exact integer. Once the digits' true value
+      // reaches 2^53, rounding (monotonic) keeps the computed one at 2^53 or more, so this catches it.
+      if (c === LOWER_E || c === UPPER_E || mantissa > Number.MAX_SAFE_INTEGER || fractionDigits > 22) {
         value = numberAt(b, numberStart);
         if (Number.isNaN(value)) return undefined;
         i = numberEnd;
@@ -257,6 +256,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export function parseInferJson(body: Buffer): unknown {
   const arrays = findDataArrays(body);
+  if (scratch.length > SCRATCH_KEPT) scratch = new Float64Array(1024);
   if (arrays === undefined || arrays.size === 0) return JSON.parse(body.toString('utf8'));
   let skeleton = '';
   let at = 0;
