@@ -23,6 +23,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const ROLLBACK_TRIALS = Number(process.env.BENCH_ROLLBACK_TRIALS ?? 200);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
+/** Requests per target in the interleaved 1-connection latency probe. */
+const PROBES = Number(process.env.BENCH_LATENCY_REQUESTS ?? 1000);
 const RESULTS = path.resolve('bench/results');
 const ENTRY = path.resolve('dist/server-image/src/main.js');
 /** The local control plane's admin kubeconfig (`make cluster-up`; MODELSHIP_CLUSTER_DIR moves it, as in test/cluster). */
@@ -253,9 +256,56 @@ interface Scenario {
   description: string;
   canaryPort: number;
   stablePort: number;
-  /** Path and wrk Lua for the request. */
+  /** Path and body of the request (wrk sends it as a Lua script). */
   path: string;
-  lua: string;
+  body: string;
+}
+
+/** Latency at one connection, per target (µs). */
+interface ProbeResult {
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+/** One POST over `agent`; resolves with its latency in µs, or -1 for a failed or non-2xx request. */
+function timedPost(url: string, agent: http.Agent, body: string): Promise<number> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode < 300 ? (performance.now() - t0) * 1000 : -1));
+    });
+    req.on('error', () => resolve(-1));
+    req.end(body);
+  });
+}
+
+/**
+ * Added latency at one connection: `n` sequential requests per target, the targets interleaved
+ * request by request (in rotating order) so drift in the backends' speed or in background load
+ * hits all of them alike; the differences between targets are then the proxies' own latency.
+ */
+async function latencyProbe<N extends string>(targets: Record<N, string>, body: string, n: number): Promise<Record<N, ProbeResult>> {
+  const names = Object.keys(targets) as N[];
+  const agents = names.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
+  const samples = names.map(() => [] as number[]);
+  const errors = names.map(() => 0);
+  for (let i = 0; i < n + 20; i++) {
+    for (let k = 0; k < names.length; k++) {
+      const j = (i + k) % names.length;
+      const us = await timedPost(targets[names[j]], agents[j], body);
+      if (us < 0) errors[j]++;
+      else if (i >= 20) samples[j].push(us); // the first 20 warm connections and code paths
+    }
+  }
+  for (const a of agents) a.destroy();
+  return Object.fromEntries(
+    names.map((name, j) => {
+      const sorted = samples[j].sort((a, b) => a - b);
+      return [name, { p50: Math.round(quantile(sorted, 0.5)), p99: Math.round(quantile(sorted, 0.99)), errors: errors[j] }];
+    }),
+  ) as Record<N, ProbeResult>;
 }
 
 function luaFor(body: string): string {
@@ -286,34 +336,40 @@ async function runScenario(sc: Scenario) {
   type Name = keyof typeof targets;
   const names = Object.keys(targets) as Name[];
   const throughput: Record<Name, WrkResult[]> = { direct: [], nginx: [], router: [] };
-  const latency: Record<Name, WrkResult[]> = { direct: [], nginx: [], router: [] };
-  for (const name of names) wrk(targets[name], sc.lua, CONNECTIONS, 2); // warm-up: pools, JIT
+  const lua = luaFor(sc.body);
+  // Warm-up: connection pools, and the router's JIT (V8 was still optimising after 2 s at model
+  // servers' rates: a quarter of the router's CPU then went to the compiler thread).
+  for (const name of names) wrk(targets[name], lua, CONNECTIONS, WARMUP_SECONDS);
   const pids: Partial<Record<Name, number>> = { nginx: proxy.pid, router: router.child.pid };
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of names) {
       const pid = pids[name];
       const cpuBefore = pid ? cpuMicros(pid) : 0;
-      const run = wrk(targets[name], sc.lua, CONNECTIONS, SECONDS);
+      const run = wrk(targets[name], lua, CONNECTIONS, SECONDS);
       if (pid) run.cpuUsPerRequest = Math.round((cpuMicros(pid) - cpuBefore) / Math.max(1, run.requests));
       throughput[name].push(run);
-      latency[name].push(wrk(targets[name], sc.lua, 1, Math.max(3, SECONDS / 2)));
-      console.log(`${sc.name} round ${round + 1}/${ROUNDS} ${name}: ${Math.round(throughput[name].at(-1)!.rps)} req/s at ${CONNECTIONS} conns, p50 ${latency[name].at(-1)!.p50} µs at 1 conn`);
+      console.log(`${sc.name} round ${round + 1}/${ROUNDS} ${name}: ${Math.round(run.rps)} req/s at ${CONNECTIONS} conns, ${run.cpuUsPerRequest ?? '-'} µs proxy CPU per request`);
     }
   }
+  console.log(`${sc.name}: latency probe, ${PROBES} requests per target at 1 connection, interleaved`);
+  const latency = await latencyProbe(targets, sc.body, PROBES);
   const stats = JSON.parse(await getText(`http://127.0.0.1:${metricsPort}/router/stats`)) as { revisions: Record<string, { live: { requests: number } }> };
   await stop(router.child);
   await stop(proxy);
   const routed = { canary: stats.revisions.canary?.live.requests ?? 0, stable: stats.revisions.stable?.live.requests ?? 0 };
   const med = (xs: WrkResult[], k: Exclude<keyof WrkResult, 'cpuUsPerRequest'>) => median(xs.map((x) => x[k]));
-  const errors = (n: Name) => [...throughput[n], ...latency[n]].reduce((a, x) => a + x.errors + x.non2xx, 0);
+  const errors = (n: Name) => throughput[n].reduce((a, x) => a + x.errors + x.non2xx, 0) + latency[n].errors;
   const summary = Object.fromEntries(
-    names.map((n) => [n, { rps: Math.round(med(throughput[n], 'rps')), cpuUsPerRequest: n === 'direct' ? undefined : median(throughput[n].map((x) => x.cpuUsPerRequest ?? 0)), loadedP50us: med(throughput[n], 'p50'), loadedP99us: med(throughput[n], 'p99'), p50us: med(latency[n], 'p50'), p99us: med(latency[n], 'p99'), errors: errors(n) }]),
+    names.map((n) => [n, { rps: Math.round(med(throughput[n], 'rps')), cpuUsPerRequest: n === 'direct' ? undefined : median(throughput[n].map((x) => x.cpuUsPerRequest ?? 0)), loadedP50us: med(throughput[n], 'p50'), loadedP99us: med(throughput[n], 'p99'), p50us: latency[n].p50, p99us: latency[n].p99, errors: errors(n) }]),
   ) as Record<Name, Summary>;
+  // Each round's router/nginx ratio: consecutive runs share the machine's conditions best.
+  const roundRatios = throughput.router.map((r, i) => Math.round((r.rps / throughput.nginx[i].rps) * 1000) / 1000);
   return {
     name: sc.name,
     description: sc.description,
     summary,
     routerVsNginxThroughput: Math.round((summary.router.rps / summary.nginx.rps) * 1000) / 1000,
+    routerVsNginxByRound: roundRatios,
     routerAddedLatencyUs: { p50: summary.router.p50us - summary.direct.p50us, p99: summary.router.p99us - summary.direct.p99us },
     nginxAddedLatencyUs: { p50: summary.nginx.p50us - summary.direct.p50us, p99: summary.nginx.p99us - summary.direct.p99us },
     routerSplit: { ...routed, canaryShare: routed.canary / Math.max(1, routed.canary + routed.stable) },
@@ -383,7 +439,7 @@ async function main(): Promise<void> {
       canaryPort,
       stablePort,
       path: '/v2/models/m/infer',
-      lua: luaFor(small),
+      body: small,
     }),
   );
   if (process.env.BENCH_MODELS !== '0') {
@@ -396,7 +452,7 @@ async function main(): Promise<void> {
         canaryPort: mlpCanary,
         stablePort: mlpStable,
         path: '/v2/models/mlp/infer',
-        lua: luaFor(image),
+        body: image,
       }),
     );
   }
@@ -444,7 +500,7 @@ async function main(): Promise<void> {
   const result = {
     time: new Date().toISOString(),
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10), node: process.version, nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim() },
-    setup: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, split: '10/90', proxies: 'nginx worker_processes 1, upstream weights, keepalive 256, proxy_request_buffering off; router: 1 process', load: 'wrk -t1' },
+    setup: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, latencyRequestsPerTarget: PROBES, split: '10/90', proxies: 'nginx worker_processes 1, upstream weights, keepalive 256, proxy_request_buffering off; router: 1 process (undici pools)', load: 'wrk -t1; latency: interleaved sequential requests, 1 connection per target' },
     targets: { routerVsNginxThroughput: '>= 0.8', rollbackP99Ms: '< 1000' },
     scenarios,
     rollbackMs: { file: fileRollback, configMap: cmRollback },
@@ -461,7 +517,7 @@ ${s.description}
 |---|---:|---:|---:|---:|---:|
 ${(['direct', 'nginx', 'router'] as const).map((n) => `| ${n} | ${s.summary[n].rps} | ${s.summary[n].cpuUsPerRequest === undefined ? '–' : `${s.summary[n].cpuUsPerRequest} µs`} | ${ms(s.summary[n].loadedP50us)} / ${ms(s.summary[n].loadedP99us)} ms | ${ms(s.summary[n].p50us, 3)} / ${ms(s.summary[n].p99us, 3)} ms | ${s.summary[n].errors} |`).join('\n')}
 
-- Router throughput vs nginx: **${(s.routerVsNginxThroughput * 100).toFixed(1)} %** (target ≥ 80 %).
+- Router throughput vs nginx: **${(s.routerVsNginxThroughput * 100).toFixed(1)} %** (target ≥ 80 %); round by round: ${s.routerVsNginxByRound.map((r) => `${(r * 100).toFixed(1)} %`).join(', ')}.
 - Added latency at 1 connection, p50 / p99: router ${s.routerAddedLatencyUs.p50} / ${s.routerAddedLatencyUs.p99} µs; nginx ${s.nginxAddedLatencyUs.p50} / ${s.nginxAddedLatencyUs.p99} µs.
 - Router split over the whole scenario: ${s.routerSplit.canary} canary / ${s.routerSplit.stable} stable (${(s.routerSplit.canaryShare * 100).toFixed(3)} % canary).
 `;
@@ -470,12 +526,17 @@ ${(['direct', 'nginx', 'router'] as const).map((n) => `| ${n} | ${s.summary[n].r
 ${result.time} · ${result.machine.cpus} CPUs (${result.machine.model}), load average ${result.machine.loadAverage.join(' ')} · Node ${result.machine.node} · ${result.machine.nginx}
 
 "direct" is the stable backend without a proxy (the baseline); "nginx" and "router" do the same
-10/90 split to the same two backends. Same load generator (wrk -t1; ${CONNECTIONS} connections for
-throughput, 1 connection for latency), ${ROUNDS} alternating rounds of ${SECONDS} s, medians. nginx runs
-1 worker (upstream weights, keep-alive pool, request bodies streamed like the router does:
-\`proxy_request_buffering off\`; with nginx's default buffering, every request with a body of a few
-KB waited ~40 ms for a delayed ACK from the Node backends, which would flatter the router); the
-router is 1 Node process.
+10/90 split to the same two backends, with the same number of proxy processes: nginx runs 1 worker,
+the router is 1 Node process. Throughput: wrk -t1 with ${CONNECTIONS} connections, ${ROUNDS} alternating
+rounds of ${SECONDS} s after a ${WARMUP_SECONDS} s warm-up per target, medians. nginx: upstream weights, keep-alive pool, and request bodies streamed
+(\`proxy_request_buffering off\`: with nginx's default buffering, every request with a body of a few
+KB waited ~40 ms for a delayed ACK from the Node backends, which would flatter the router). The
+router reads bodies up to 1 MiB whole and sends them with their headers in one write (larger ones
+stream), over undici keep-alive pools.
+
+Latency at 1 connection: ${PROBES} sequential requests per target from one Node client, the three
+targets interleaved request by request, so drift in the backends' speed or in background load
+hits all of them alike; "added latency" is the difference to direct (the client's own cost cancels).
 
 "Proxy CPU per request" is user+system CPU time of the proxy process (nginx: master and worker)
 divided by the requests it served, from /proc. It is the figure least disturbed by other load on
