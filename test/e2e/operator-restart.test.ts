@@ -84,8 +84,9 @@ describe('operator restarts', () => {
     const deployments = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=modelship' })).items;
     const services = (await core.listNamespacedService({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=modelship' })).items;
     for (const name of names) {
-      const mine = deployments.filter((d) => d.metadata!.labels!['modelship.dev/deployment'] === name);
+      const mine = deployments.filter((d) => d.metadata!.labels!['modelship.dev/deployment'] === name && d.metadata!.labels!['app.kubernetes.io/component'] === 'server');
       expect(mine).toHaveLength(1);
+      expect(deployments.filter((d) => d.metadata!.name === `${name}-router`)).toHaveLength(1);
       expect(mine[0]!.metadata!.name).toMatch(new RegExp(`^${name}-[0-9a-f]+$`));
       expect(services.filter((s) => s.metadata!.labels!['modelship.dev/deployment'] === name)).toHaveLength(2);
     }
@@ -100,7 +101,7 @@ describe('operator restarts', () => {
     await waitFor(
       'kill-0 scaled to 2 after the API server restart',
       async () => {
-        const ds = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: 'modelship.dev/deployment=kill-0' })).items;
+        const ds = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: 'modelship.dev/deployment=kill-0,app.kubernetes.io/component=server' })).items;
         return ds.length === 1 && ds[0]!.spec!.replicas === 2;
       },
       300_000,

@@ -12,6 +12,7 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   PolicyV1Api,
+  RbacAuthorizationV1Api,
   type V1ConfigMap,
   type V1Deployment,
 } from '@kubernetes/client-node';
@@ -28,6 +29,7 @@ const apps = kc.makeApiClient(AppsV1Api);
 const core = kc.makeApiClient(CoreV1Api);
 const hpas = kc.makeApiClient(AutoscalingV2Api);
 const policy = kc.makeApiClient(PolicyV1Api);
+const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 
 interface MD {
@@ -231,6 +233,10 @@ describe('operator on the local control plane', () => {
           core.listNamespacedService(sel).then((l) => l.items.length),
           policy.listNamespacedPodDisruptionBudget(sel).then((l) => l.items.length),
           core.listNamespacedPod(sel).then((l) => l.items.length),
+          core.listNamespacedConfigMap(sel).then((l) => l.items.length),
+          core.listNamespacedServiceAccount(sel).then((l) => l.items.length),
+          rbac.listNamespacedRole(sel).then((l) => l.items.length),
+          rbac.listNamespacedRoleBinding(sel).then((l) => l.items.length),
         ]);
         return counts.every((c) => c === 0);
       },
@@ -238,6 +244,7 @@ describe('operator on the local control plane', () => {
       1000,
     );
     // The other ModelDeployment is untouched.
-    expect((await deploymentsOf('digits-autoscaled')).length).toBe(1);
+    expect((await deploymentsOf('digits-autoscaled')).map((d) => d.metadata!.name).filter((n) => n.endsWith('-router'))).toEqual(['digits-autoscaled-router']);
+    expect((await deploymentsOf('digits-autoscaled')).length).toBe(2);
   }, TIMEOUT);
 });

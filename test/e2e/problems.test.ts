@@ -83,12 +83,26 @@ function digits(name: string, image?: string): string {
   return stringify(md);
 }
 
-/** The one pod of ModelDeployment name, once the scheduler bound it to NODE. */
+/**
+ * The one server pod of ModelDeployment name, once the scheduler bound it to NODE. Its router pods
+ * land on NODE too: they are reported Ready (as NODE's kubelet would), since the ModelDeployment is
+ * Ready only with a router in front of its stable revision.
+ */
 async function podOnNode(name: string): Promise<V1Pod> {
+  const routers = await waitFor(
+    `router pods of ModelDeployment ${ns}/${name} bound to Node ${NODE}`,
+    async () => {
+      const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/deployment=${name},app.kubernetes.io/component=router` })).items;
+      return pods.length === 2 && pods.every((p) => p.spec?.nodeName === NODE) ? pods : undefined;
+    },
+    WAIT,
+    500,
+  );
+  for (const router of routers) await reportPod(router, true, [running(router)]);
   return waitFor(
     `pod of ModelDeployment ${ns}/${name} bound to Node ${NODE}`,
     async () => {
-      const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/deployment=${name}` })).items;
+      const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/deployment=${name},app.kubernetes.io/component=server` })).items;
       const pod = pods.length === 1 ? pods[0] : undefined;
       if (pod && pod.spec?.nodeName && pod.spec.nodeName !== NODE) throw new Error(`pod ${ns}/${pod.metadata!.name} was bound to ${pod.spec.nodeName}, not ${NODE}: cordoning failed`);
       if (pod?.spec?.nodeName === NODE) return pod;
