@@ -244,7 +244,7 @@ describe('operator on the local control plane', () => {
       1000,
     );
     // The other ModelDeployment is untouched.
-    expect((await deploymentsOf('digits-autoscaled')).map((d) => d.metadata!.name).filter((n) => n.endsWith('-router'))).toEqual(['digits-autoscaled-router']);
+    expect((await deploymentsOf('digits-autoscaled')).map((d) => d.metadata!.name).filter((n) => n?.endsWith('-router'))).toEqual(['digits-autoscaled-router']);
     expect((await deploymentsOf('digits-autoscaled')).length).toBe(2);
   }, TIMEOUT);
 });
