@@ -89,6 +89,16 @@ describe('trafficWindow', () => {
     expect(w.skippedPods).toEqual(['router-c: no earlier reading and started before the window']);
   });
 
+  it('starts the window at the live pods\' previous readings, not at a gone pod\'s stale key', () => {
+    const gone = snap(new RouterStats('router-old', T0), 2);
+    const live = new RouterStats('router-new', at(30));
+    const before = snap(live, 40);
+    record(live, 'digits-b', 7);
+    const window = trafficWindow([gone, before], [gone, snap(live, 50)]);
+    expect(window.from).toBe(at(40).toISOString());
+    expect(window.revisions['digits-b']!.live.requests).toBe(7);
+  });
+
   it('is empty without a previous reading: the first check only sets the baseline', () => {
     const a = new RouterStats('router-a', T0);
     record(a, 'canary', 100);

@@ -184,7 +184,12 @@ function wentBackwards(later: RouterStatsDocument, earlier: RouterStatsDocument)
  */
 export function trafficWindow(previous: RouterStatsDocument[], current: RouterStatsDocument[]): TrafficWindow {
   const before = new Map(previous.map((d) => [d.pod, d]));
-  const windowStart = previous.length > 0 ? Math.min(...previous.map((d) => Date.parse(d.time))) : undefined;
+  // The window starts at the earliest previous reading of a pod that has written since. A pod
+  // that has not (gone, its key not yet cleaned up) adds nothing, and must not drag the start
+  // back before the current step, which would keep every check from counting for the step.
+  const written = new Map(current.map((d) => [d.pod, Date.parse(d.time)]));
+  const moved = previous.filter((d) => (written.get(d.pod) ?? -Infinity) > Date.parse(d.time));
+  const windowStart = moved.length > 0 ? Math.min(...moved.map((d) => Date.parse(d.time))) : undefined;
   const window: TrafficWindow = { revisions: {}, agreement: {}, restartedPods: [], skippedPods: [] };
   if (windowStart !== undefined) window.from = new Date(windowStart).toISOString();
   if (current.length > 0) window.to = new Date(Math.max(...current.map((d) => Date.parse(d.time)))).toISOString();
