@@ -289,7 +289,7 @@ describe('nextCanary: manual control', () => {
   it('ignores rollback when nothing is rolling out and nothing is retained', () => {
     const d = nextCanary({ ...base(), candidate: STABLE, stable: STABLE, now: at(0), action: action('rollback@1') });
     expect(d).toEqual({
-      stableRevision: STABLE, weights: [{ revision: STABLE, percent: 100 }], handledAction: 'rollback@1',
+      stableRevision: STABLE, weights: [{ revision: STABLE, percent: 100 }], handledAction: 'rollback@1', actionRefused: true,
       actionMessage: 'action rollback@1 ignored: no rollout in progress and no retained revision to roll back to',
     });
   });

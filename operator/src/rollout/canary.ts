@@ -141,6 +141,8 @@ export interface CanaryDecision {
   handledAction?: string;
   /** What became of a one-shot action, when one was given. */
   actionMessage?: string;
+  /** True when the action was ignored or refused (it did not apply to this rollout as it stands). */
+  actionRefused?: boolean;
   requeueAfterSeconds?: number;
 }
 
@@ -189,6 +191,7 @@ export function nextCanary(input: CanaryInput): CanaryDecision {
 
   let state: CanaryState;
   let actionMessage: string | undefined;
+  let actionRefused = false;
   const fromPhase = previous?.revision === input.candidate ? previous.phase : undefined;
   if (previous === undefined || previous.revision !== input.candidate) {
     const superseded = previous && previous.phase !== 'RolledBack' && previous.phase !== 'Promoted' && previous.revision !== input.stable
@@ -201,10 +204,12 @@ export function nextCanary(input: CanaryInput): CanaryDecision {
   const bound = action && action.revision !== undefined && action.revision !== input.candidate;
   if (action && bound) {
     actionMessage = `action ${action.raw} ignored: it targets revision ${action.revision}, the candidate is ${input.candidate}`;
+    actionRefused = true;
   } else if (action) {
     const result = applyAction(input, state, action);
     state = result.state;
     actionMessage = result.message;
+    actionRefused = result.refused === true;
   }
 
   if (state.phase !== 'RolledBack' && state.phase !== 'Promoted') {
@@ -214,7 +219,9 @@ export function nextCanary(input: CanaryInput): CanaryDecision {
     state = advance(input, fresh(input.candidate, input.now, 'ContractAccepted', `revision ${input.candidate} restarts: ${input.contract.message}`));
   }
 
-  return decisionFor(input, state, fromPhase, actionMessage);
+  const decision = decisionFor(input, state, fromPhase, actionMessage);
+  if (actionRefused) decision.actionRefused = true;
+  return decision;
 }
 
 /** Nothing to roll out: the spec asks for the stable revision (possibly reverted to it). */
@@ -236,6 +243,7 @@ function withoutCandidate(input: CanaryInput): CanaryDecision {
         stalled: { reason: 'ManualRollback', message: `${message}; the spec still asks for ${stable}: change it (or revert it to ${input.retained}) to go on` },
       };
     }
+    decision.actionRefused = true;
     decision.actionMessage = `action ${action.raw} ignored: no rollout in progress${action.verb === 'rollback' ? ' and no retained revision to roll back to' : ''}`;
   }
   if (previous && previous.revision !== stable && previous.phase !== 'RolledBack' && previous.phase !== 'Promoted') {
@@ -249,7 +257,7 @@ function withoutCandidate(input: CanaryInput): CanaryDecision {
 }
 
 /** Apply a one-shot action bound to (or not restricted from) this candidate. */
-function applyAction(input: CanaryInput, state: CanaryState, action: RolloutAction): { state: CanaryState; message: string } {
+function applyAction(input: CanaryInput, state: CanaryState, action: RolloutAction): { state: CanaryState; message: string; refused?: true } {
   const rev = input.candidate;
   switch (action.verb) {
     case 'abort':
@@ -261,11 +269,11 @@ function applyAction(input: CanaryInput, state: CanaryState, action: RolloutActi
     }
     case 'promote': {
       if (state.phase === 'RolledBack') {
-        return { state, message: `action ${action.raw} refused: ${rev} was rolled back (${state.reason}); use retry to start it again` };
+        return { state, refused: true, message: `action ${action.raw} refused: ${rev} was rolled back (${state.reason}); use retry to start it again` };
       }
-      if (!input.candidateAvailable) return { state, message: `action ${action.raw} refused: candidate ${rev} is not available` };
+      if (!input.candidateAvailable) return { state, refused: true, message: `action ${action.raw} refused: candidate ${rev} is not available` };
       if (input.contract.status === 'Incompatible' || input.contract.status === 'Unknown') {
-        return { state, message: `action ${action.raw} refused: ${input.contract.message}` };
+        return { state, refused: true, message: `action ${action.raw} refused: ${input.contract.message}` };
       }
       const message = `candidate ${rev} promoted by action ${action.raw}`;
       return { state: { ...state, phase: 'Promoted', weight: 100, mirrorPercent: 0, reason: 'ManualPromotion', message }, message };

@@ -22,7 +22,7 @@ import type { RouterStatsDocument } from '../../../server-image/src/router/stats
 import { analyse, parseStatsData, type WindowFigures } from './analysis.js';
 import { countsOf, isAvailableAtScale, isDeploymentAvailable } from './availability.js';
 import { ACTION_ANNOTATION, pendingAction } from './canary-action.js';
-import { checkDue, nextCanary, replicasForShare, type CanaryInput, type CanaryState, type CanaryTransition, type Progression } from './canary.js';
+import { checkDue, nextCanary, replicasForShare, type CanaryDecision, type CanaryInput, type CanaryState, type CanaryTransition, type Progression } from './canary.js';
 import { checkContract, modelMetadataOf } from './contract.js';
 import { revisionOf, revisionOfTemplate, templateOf, type RevisionTemplate } from './revision.js';
 
@@ -161,7 +161,7 @@ export function plan(md: ModelDeployment, observed: Observed, now: Date): Rollou
       outcome: 'Initial', revision: specRevision, reason: 'InitialRevision',
       message: `revision ${specRevision} is the first revision and serves 100%`,
     };
-    return finish(md, now, { specRevision, stable: spec, retained: [], weights: [{ revision: specRevision, percent: 100 }], transition, message: transition.message });
+    return finish(now, { specRevision, stable: spec, retained: [], weights: [{ revision: specRevision, percent: 100 }], transition, message: transition.message });
   }
   const previousTemplate = previous === specRevision ? spec.template : observedTemplate(md, observed, previous);
   if (previousTemplate === undefined) {
@@ -169,7 +169,7 @@ export function plan(md: ModelDeployment, observed: Observed, now: Date): Rollou
       outcome: 'Promoted', revision: specRevision, previous, reason: 'PreviousRevisionGone',
       message: `revision ${specRevision} replaces ${previous}, whose Deployment no longer exists`,
     };
-    return finish(md, now, { specRevision, stable: spec, retained: [], weights: [{ revision: specRevision, percent: 100 }], transition, message: transition.message });
+    return finish(now, { specRevision, stable: spec, retained: [], weights: [{ revision: specRevision, percent: 100 }], transition, message: transition.message });
   }
   return canaryPlan(md, observed, now, spec, { revision: previous, role: 'stable', template: previousTemplate, scale });
 }
@@ -181,57 +181,16 @@ type Draft = Omit<RolloutPlan, 'phase' | 'requeueAfterSeconds'> & { requeueAfter
 function canaryPlan(md: ModelDeployment, observed: Observed, now: Date, spec: RevisionPlan, stable: RevisionPlan): RolloutPlan {
   const specRevision = spec.revision;
   const retainSeconds = md.spec.rollout?.retainPreviousSeconds ?? DEFAULT_RETAIN_SECONDS;
-  const progression = progressionOf(md);
   const warm = stillRetained(md, observed, now, [stable.revision], spec.scale);
-  const previousState = canaryStateOf(md.status?.canary);
-  const stats = parseStatsData(configMapNamed(observed, statsConfigMapName(md))?.data);
-  const documents = stats.documents;
-  const routes = { stable: routeNameOf(md, stable.revision), candidate: routeNameOf(md, specRevision) };
+  if (warm.some((r) => r.revision === specRevision)) return revertedToRetained(now, spec, stable, warm, retainSeconds);
 
-  const back = warm.find((r) => r.revision === specRevision);
-  if (back !== undefined) {
-    // The spec went back to a revision that served moments ago and is still warm: like Argo
-    // Rollouts' rollback window, it takes 100% at once, without a canary.
-    const transition: RolloutTransition = {
-      outcome: 'RolledBack', revision: specRevision, previous: stable.revision, reason: 'RevertedToRetained',
-      message: `spec reverted to retained revision ${specRevision}: it serves 100% at once, without a canary`,
-    };
-    const retained: RetainedRevisionPlan[] = retainSeconds > 0 ? [{ ...stable, role: 'retained', scale: spec.scale, until: new Date(now.getTime() + retainSeconds * 1000).toISOString() }] : [];
-    retained.push(...warm.filter((r) => r.revision !== specRevision));
-    const weights = [{ revision: specRevision, percent: 100 }, ...(retainSeconds > 0 ? [{ revision: stable.revision, percent: 0 }] : [])];
-    return finish(md, now, { specRevision, stable: spec, retained, weights, transition, message: transition.message });
-  }
-
-  const input: CanaryInput = {
-    spec: md.spec,
-    stable: stable.revision,
-    candidate: specRevision,
-    progression,
-    contract: progression === 'analysed'
-      ? checkContract(modelMetadataOf(documents, routes.stable), modelMetadataOf(documents, routes.candidate), md.spec.rollout?.allowContractChange)
-      : { status: 'Allowed', differences: [], message: progression === 'timed' ? 'not checked: the gateway-api router gives the operator no view of model metadata' : 'not checked: spec.rollout.strategy is Replace' },
-    candidateAvailable: isDeploymentAvailable(deploymentNamed(observed, revisionName(md, specRevision))),
-    now,
-  };
-  if (md.spec.rollout?.weight !== undefined) input.fixedWeight = md.spec.rollout.weight;
-  if (warm[0] !== undefined) input.retained = warm[0].revision;
-  if (previousState !== undefined) input.previous = previousState;
-  const problem = problemsOf(md, observed, [specRevision]).find((p) => FATAL_CANDIDATE_PROBLEMS.has(p.reason));
-  if (problem && specRevision !== stable.revision) input.candidateProblem = { reason: problem.reason, message: problem.message };
-
-  let checkedDocuments: RouterStatsDocument[] | undefined;
-  if (progression === 'analysed' && previousState?.revision === specRevision && specRevision !== stable.revision && checkDue(md.spec, previousState, now)) {
-    input.check = analyse(observed.statsBaseline ?? [], documents, routes, md.spec.rollout?.analysis, previousState.step < 0);
-    checkedDocuments = documents;
-  }
-
-  let actionError: string | undefined;
-  const pending = pendingAction(md.metadata.annotations, md.status?.lastAction);
-  if (pending && 'action' in pending) input.action = pending.action;
-  else if (pending) actionError = pending.error;
-
+  const { input, baseline, actionError, statsErrors } = canaryInputOf(md, observed, now, spec.revision, stable.revision, warm);
   const decision = nextCanary(input);
-  if (progression === 'immediate' && decision.state?.phase === 'Pending') decision.candidateReplicas = replicasForShare(md.spec, 100);
+  if (input.progression === 'immediate' && decision.state?.phase === 'Pending') decision.candidateReplicas = replicasForShare(md.spec, 100);
+  const candidateDeployment = deploymentNamed(observed, revisionName(md, specRevision));
+  // Promotion moves every request onto the candidate: first it must run at the stable's size.
+  const promoting = decision.stableRevision === specRevision && decision.state !== undefined && !isAvailableAtScale(candidateDeployment, spec.scale);
+  if (promoting) holdUntilScaled(md, decision, stable.revision, input.previous, countsOf(candidateDeployment ?? {}).available);
   const templateOfRevision = (revision: string): RevisionTemplate | undefined =>
     revision === specRevision ? spec.template : revision === stable.revision ? stable.template : observedTemplate(md, observed, revision);
 
@@ -239,17 +198,6 @@ function canaryPlan(md: ModelDeployment, observed: Observed, now: Date, spec: Re
   let transition: RolloutTransition | undefined;
   const retained: RetainedRevisionPlan[] = [];
   const until = new Date(now.getTime() + retainSeconds * 1000).toISOString();
-  const candidateDeployment = deploymentNamed(observed, revisionName(md, specRevision));
-  // Promotion moves every request onto the candidate: first it must run at the stable's size.
-  const promoting = decision.stableRevision === specRevision && decision.state !== undefined && !isAvailableAtScale(candidateDeployment, spec.scale);
-  if (promoting) {
-    const held = previousState?.revision === specRevision ? previousState.weight : 0;
-    decision.weights = [{ revision: stable.revision, percent: 100 - held }, { revision: specRevision, percent: held }];
-    decision.stableRevision = stable.revision;
-    decision.candidateReplicas = replicasForShare(md.spec, 100);
-    delete decision.mirror;
-    decision.state = { ...decision.state!, weight: held, message: `promoting candidate ${specRevision}: scaling it to the stable's size before it takes 100% (${countsOf(candidateDeployment ?? {}).available} pod(s) available)` };
-  }
   const state = decision.state;
   if (decision.stableRevision === stable.revision) {
     newStable = stable;
@@ -308,17 +256,97 @@ function canaryPlan(md: ModelDeployment, observed: Observed, now: Date, spec: Re
     draft.handledAction = md.metadata.annotations?.[ACTION_ANNOTATION]?.trim() ?? '';
     draft.actionMessage = actionError;
     draft.actionRefused = true;
-  } else if (decision.actionMessage !== undefined && / (ignored|refused)[: ]/.test(decision.actionMessage)) {
+  } else if (decision.actionRefused) {
     draft.actionRefused = true;
   }
-  if (checkedDocuments) draft.baseline = checkedDocuments;
-  if (stats.errors.length > 0) draft.statsErrors = stats.errors;
+  if (baseline) draft.baseline = baseline;
+  if (statsErrors.length > 0) draft.statsErrors = statsErrors;
   if (decision.requeueAfterSeconds !== undefined) draft.requeueAfterSeconds = decision.requeueAfterSeconds;
-  return finish(md, now, draft);
+  return finish(now, draft);
+}
+
+/**
+ * The spec went back to a revision that served moments ago and is still warm: like Argo Rollouts'
+ * rollback window, it takes 100% at once, without a canary.
+ */
+function revertedToRetained(now: Date, spec: RevisionPlan, stable: RevisionPlan, warm: RetainedRevisionPlan[], retainSeconds: number): RolloutPlan {
+  const transition: RolloutTransition = {
+    outcome: 'RolledBack', revision: spec.revision, previous: stable.revision, reason: 'RevertedToRetained',
+    message: `spec reverted to retained revision ${spec.revision}: it serves 100% at once, without a canary`,
+  };
+  const retained: RetainedRevisionPlan[] = retainSeconds > 0
+    ? [{ ...stable, role: 'retained', scale: spec.scale, until: new Date(now.getTime() + retainSeconds * 1000).toISOString() }]
+    : [];
+  retained.push(...warm.filter((r) => r.revision !== spec.revision));
+  const weights = [{ revision: spec.revision, percent: 100 }, ...retained.map((r) => ({ revision: r.revision, percent: 0 }))];
+  return finish(now, { specRevision: spec.revision, stable: spec, retained, weights, transition, message: transition.message });
+}
+
+/**
+ * What the canary state machine decides from: the contract gate and, when a check is due, the
+ * analysis of the router's stats since the last check; the action annotation; the candidate's
+ * availability and problems. Also returns the stats read by a check (the next baseline).
+ */
+function canaryInputOf(
+  md: ModelDeployment,
+  observed: Observed,
+  now: Date,
+  candidate: string,
+  stable: string,
+  warm: RetainedRevisionPlan[],
+): { input: CanaryInput; baseline?: RouterStatsDocument[]; actionError?: string; statsErrors: string[] } {
+  const progression = progressionOf(md);
+  const { documents, errors } = parseStatsData(configMapNamed(observed, statsConfigMapName(md))?.data);
+  const routes = { stable: routeNameOf(md, stable), candidate: routeNameOf(md, candidate) };
+  const input: CanaryInput = {
+    spec: md.spec,
+    stable,
+    candidate,
+    progression,
+    contract: progression === 'analysed'
+      ? checkContract(modelMetadataOf(documents, routes.stable), modelMetadataOf(documents, routes.candidate), md.spec.rollout?.allowContractChange)
+      : { status: 'Allowed', differences: [], message: progression === 'timed' ? 'not checked: the gateway-api router gives the operator no view of model metadata' : 'not checked: spec.rollout.strategy is Replace' },
+    candidateAvailable: isDeploymentAvailable(deploymentNamed(observed, revisionName(md, candidate))),
+    now,
+  };
+  if (md.spec.rollout?.weight !== undefined) input.fixedWeight = md.spec.rollout.weight;
+  if (warm[0] !== undefined) input.retained = warm[0].revision;
+  const previous = canaryStateOf(md.status?.canary);
+  if (previous !== undefined) input.previous = previous;
+  const problem = problemsOf(md, observed, [candidate]).find((p) => FATAL_CANDIDATE_PROBLEMS.has(p.reason));
+  if (problem && candidate !== stable) input.candidateProblem = { reason: problem.reason, message: problem.message };
+
+  const out: { input: CanaryInput; baseline?: RouterStatsDocument[]; actionError?: string; statsErrors: string[] } = { input, statsErrors: errors };
+  if (progression === 'analysed' && previous?.revision === candidate && candidate !== stable && checkDue(md.spec, previous, now)) {
+    input.check = analyse(observed.statsBaseline ?? [], documents, routes, md.spec.rollout?.analysis, previous.step < 0);
+    out.baseline = documents;
+  }
+  const pending = pendingAction(md.metadata.annotations, md.status?.lastAction);
+  if (pending && 'action' in pending) input.action = pending.action;
+  else if (pending) out.actionError = pending.error;
+  return out;
+}
+
+/**
+ * Holds a promotion until the candidate runs at the stable's size: traffic stays at the last
+ * step's split (no mirror), the candidate scales up, and the Promoted state is kept so the next
+ * reconcile promotes again.
+ */
+function holdUntilScaled(md: ModelDeployment, decision: CanaryDecision, stable: string, previous: CanaryState | undefined, available: number): void {
+  const candidate = decision.state!.revision;
+  const held = previous?.revision === candidate ? previous.weight : 0;
+  decision.weights = [{ revision: stable, percent: 100 - held }, { revision: candidate, percent: held }];
+  decision.stableRevision = stable;
+  decision.candidateReplicas = replicasForShare(md.spec, 100);
+  delete decision.mirror;
+  decision.state = {
+    ...decision.state!, weight: held,
+    message: `promoting candidate ${candidate}: scaling it to the stable's size before it takes 100% (${available} pod(s) available)`,
+  };
 }
 
 /** Phase and requeue time: the sooner of the canary's next moment and the first retention to end. */
-function finish(_md: ModelDeployment, now: Date, draft: Draft): RolloutPlan {
+function finish(now: Date, draft: Draft): RolloutPlan {
   const active = draft.canary !== undefined && draft.canary.phase !== 'RolledBack';
   const result: RolloutPlan = { ...draft, phase: active ? 'Progressing' : 'Stable' };
   delete result.requeueAfterSeconds;
