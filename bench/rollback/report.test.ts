@@ -1,0 +1,79 @@
+/** Tests for report.ts: per-kind summaries, the p99 target, and rollback.md (node:test). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { renderMarkdown, summarizeTrials, type RollbackReport, type Trial } from './report.js';
+
+/** An abort trial that settled `latency` ms after its action at t = 1000·index. */
+function trial(index: number, latency: number | undefined, extra: Partial<Trial> = {}): Trial {
+  const actionAt = 1000 * index;
+  const t: Trial = {
+    kind: 'abort',
+    index,
+    from: 'd-b',
+    target: 'd-a',
+    actionAt,
+    patchedAt: actionAt + 5,
+    routesSeenAt: actionAt + 100,
+    routersAppliedAt: [actionAt + 110, actionAt + 130],
+    windowEnd: actionAt + 900,
+    requests: 50,
+    failed: 0,
+    stragglers: 1,
+    loadAverage: 2,
+    ...extra,
+  };
+  if (latency !== undefined) {
+    t.settled = { settledAt: actionAt + latency, latencyMs: latency, requests: 50, offTarget: 3, failed: 0, loopSwitchMs: [latency - 20, latency - 1] };
+  }
+  return t;
+}
+
+test('summarizeTrials: latency, stages, skew, spread and counts per kind', () => {
+  const s = summarizeTrials([trial(1, 150), trial(2, 250, { failed: 2 }), trial(3, 200)]).abort!;
+  assert.equal(s.trials, 3);
+  assert.deepEqual([s.latencyMs.p50, s.latencyMs.max], [200, 250]);
+  assert.equal(s.stages.patchMs.p50, 5);
+  assert.equal(s.stages.operatorMs.p50, 95);
+  assert.equal(s.stages.routersMs.p50, 30);
+  assert.deepEqual([s.stages.dataPathMs.p50, s.stages.dataPathMs.max], [70, 120]);
+  assert.equal(s.routerSkewMs.max, 20);
+  assert.equal(s.loopSpreadMs.max, 19);
+  assert.deepEqual([s.failed, s.stragglers, s.requests, s.unsettled], [2, 3, 150, 0]);
+  assert.equal(s.p99UnderOneSecond, true);
+});
+
+test('summarizeTrials: a slow or unsettled trial fails the one-second target', () => {
+  assert.equal(summarizeTrials([trial(1, 150), trial(2, 1000)]).abort!.p99UnderOneSecond, false);
+  const s = summarizeTrials([trial(1, 150), trial(2, undefined)]).abort!;
+  assert.equal(s.unsettled, 1);
+  assert.equal(s.p99UnderOneSecond, false);
+});
+
+test('summarizeTrials: kinds without trials are left out', () => {
+  assert.deepEqual(Object.keys(summarizeTrials([trial(1, 100)])), ['abort']);
+});
+
+test('renderMarkdown: headline figures, the verdict and every trial', () => {
+  const trials = [trial(1, 150), trial(2, undefined), { ...trial(3, 300), kind: 'rollback-after-promotion' as const, index: 1 }];
+  const report: RollbackReport = {
+    date: '2026-11-21T09:00:00.000Z',
+    commit: 'abc1234',
+    machine: { cpus: 2, model: 'cpu', memoryGiB: 8, node: 'v20' },
+    setup: { loops: 4, intervalSeconds: 1, candidateWeight: 50, stable: 'd-a', candidate: 'd-b', routerPods: 2, tailMs: 2000 },
+    loadAverage: { start: [1, 2, 3], end: [4, 5, 6] },
+    requests: { total: 1000, failed: 3, failedOutsideTrials: 3 },
+    rearmMs: [4000, 6000],
+    promoteMs: [3000],
+    trials,
+    summary: summarizeTrials(trials),
+  };
+  const md = renderMarkdown(report);
+  assert.match(md, /## Abort of a candidate at 50%/);
+  assert.match(md, /2 trials, \*\*1 never settled\*\*; p99 under one second: \*\*not met\*\*/);
+  assert.match(md, /## Rollback after promotion[^\n]*\n\n1 trials; p99 under one second: \*\*met\*\*/);
+  assert.match(md, /\| \*\*action → every new request on the target\*\* \| 1 \| 150 \| 150 \| 150 \| 150 \|/);
+  assert.match(md, /\| abort #2 \| not settled \|/);
+  assert.match(md, /\| rollback-after-promotion #1 \| 300 \| 100 \| 110, 130 \| 0 \| 1 \| 2.00 \|/);
+  assert.match(md, /1000 requests, 3 failed \(3 of them outside the rollback windows/);
+});
