@@ -116,7 +116,12 @@ async function watchRoutes(kc: KubeConfig, ns: string, events: RoutesEvent[]): P
         const at = Date.now();
         const text = obj.data?.['routes.json'];
         if (type === 'DELETED' || text === undefined) return;
-        const routes = JSON.parse(text) as { generation: number; revisions: { name: string; weight: number }[] };
+        let routes: { generation: number; revisions: { name: string; weight: number }[] };
+        try {
+          routes = JSON.parse(text) as typeof routes;
+        } catch {
+          return;
+        }
         events.push({ at, generation: routes.generation, weights: Object.fromEntries(routes.revisions.map((r) => [r.name, r.weight])) });
       },
       () => {
@@ -278,24 +283,32 @@ async function main(): Promise<void> {
 
   const trials: Trial[] = [];
   const rearmMs: number[] = [];
-  for (let i = 1; i <= TRIALS; i++) {
-    trials.push(await trial('abort', i, 'abort', stable, candidate));
-    rearmMs.push(await rearm());
-  }
   const promoteMs: number[] = [];
-  for (let i = 1; i <= PROMOTED_TRIALS; i++) {
-    const t0 = Date.now();
-    await annotate('promote');
-    await waitMd(
-      'candidate promoted, the old stable retained',
-      (md) => md.status?.stable?.revision && routeOf(md.status.stable.revision) === candidate && percentOf(md, candidate) === 100 && md.status.retained?.some((r) => routeOf(r.revision) === stable),
-      REARM_TIMEOUT_MS,
-    );
-    const promotedAt = Date.now();
-    await waitFor('every loop on the promoted revision', () => everyLoopSettled(load.records, LOOPS, promotedAt, candidate, 1000), 60_000, 100);
-    promoteMs.push(Date.now() - t0);
-    trials.push(await trial('rollback-after-promotion', i, 'rollback', stable, candidate));
-    rearmMs.push(await rearm());
+  // A run that breaks part way (the operator stuck, a re-arm timing out) still reports the trials
+  // it measured, and says where and why it stopped.
+  let stoppedEarly: string | undefined;
+  try {
+    for (let i = 1; i <= TRIALS; i++) {
+      trials.push(await trial('abort', i, 'abort', stable, candidate));
+      rearmMs.push(await rearm());
+    }
+    for (let i = 1; i <= PROMOTED_TRIALS; i++) {
+      const t0 = Date.now();
+      await annotate('promote');
+      await waitMd(
+        'candidate promoted, the old stable retained',
+        (md) => md.status?.stable?.revision && routeOf(md.status.stable.revision) === candidate && percentOf(md, candidate) === 100 && md.status.retained?.some((r) => routeOf(r.revision) === stable),
+        REARM_TIMEOUT_MS,
+      );
+      const promotedAt = Date.now();
+      await waitFor('every loop on the promoted revision', () => everyLoopSettled(load.records, LOOPS, promotedAt, candidate, 1000), 60_000, 100);
+      promoteMs.push(Date.now() - t0);
+      trials.push(await trial('rollback-after-promotion', i, 'rollback', stable, candidate));
+      rearmMs.push(await rearm());
+    }
+  } catch (err) {
+    stoppedEarly = `after ${trials.length} trials: ${(err as Error).message}`;
+    say(`stopped early ${stoppedEarly}`);
   }
 
   const all = await load.stop();
@@ -313,12 +326,14 @@ async function main(): Promise<void> {
     trials,
     summary: summarizeTrials(trials),
   };
+  if (stoppedEarly !== undefined) report.stoppedEarly = stoppedEarly;
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'rollback.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(join(dir, 'rollback.md'), renderMarkdown(report));
   writeFileSync(join(STATE, 'requests.json'), JSON.stringify(all));
   say(`wrote bench/results/rollback.{json,md}; logs in ${STATE}`);
+  if (stoppedEarly !== undefined) throw new Error(`stopped early ${stoppedEarly}`);
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -63,6 +63,8 @@ export interface RollbackReport {
   promoteMs: number[];
   trials: Trial[];
   summary: Partial<Record<TrialKind, KindSummary>>;
+  /** Why the run ended before all its trials, when it did. */
+  stoppedEarly?: string;
 }
 
 function defined(values: (number | undefined)[]): number[] {
@@ -129,6 +131,7 @@ export function renderMarkdown(r: RollbackReport): string {
     `window closes once every loop has been on the target for ${r.setup.tailMs / 1000} s in a row.`,
     '',
   ];
+  if (r.stoppedEarly !== undefined) lines.push(`**The run stopped early** ${r.stoppedEarly}`, '');
   for (const kind of ['abort', 'rollback-after-promotion'] as const) {
     const s = r.summary[kind];
     if (!s) continue;
