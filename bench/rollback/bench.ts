@@ -11,11 +11,12 @@
  * "routes applied" log line, and the first moment after which every request sent was answered by
  * the target revision. Writes bench/results/rollback.{json,md}.
  *
- * Env: BENCH_ROLLBACK_TRIALS (30), BENCH_ROLLBACK_PROMOTED_TRIALS (5), BENCH_ROLLBACK_LOOPS (4).
+ * Env: BENCH_ROLLBACK_TRIALS (30), BENCH_ROLLBACK_PROMOTED_TRIALS (5), BENCH_ROLLBACK_LOOPS (4),
+ * BENCH_OUT (bench/results).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { execFileSync } from 'node:child_process';
 
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
@@ -34,7 +35,7 @@ import { PodRunner } from '../../test/localpods/runner.js';
 import { RecordingLoad } from './load.js';
 import { renderMarkdown, summarizeTrials, type RollbackReport, type Trial, type TrialKind } from './report.js';
 import { appliedAt, routesAppliedIn } from './routerlog.js';
-import { everyLoopSaw, everyLoopSettled, settle, stragglersAfter } from './settle.js';
+import { everyLoopSaw, everyLoopSettled, noFailureSince, settle, stragglersAfter } from './settle.js';
 
 const root = repoRoot();
 process.env.MODELSHIP_CLUSTER_DIR ??= join(root, '.state', 'cluster-rollback-bench');
@@ -72,6 +73,12 @@ function routeOf(revision: string): string {
 
 function percentOf(md: ModelDeployment, route: string): number | undefined {
   return md.status?.traffic?.find((t) => routeOf(t.revision) === route)?.percent;
+}
+
+function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
+  return out;
 }
 
 /** A routes ConfigMap update as the bench's watch received it. */
@@ -271,13 +278,24 @@ async function main(): Promise<void> {
     return t;
   };
 
-  /** retry@: the rolled-back candidate restarts and is held at 50% again, on every loop. */
+  /**
+   * retry@: the rolled-back candidate restarts and is held at 50% again, on every loop. kwok marks
+   * the new pod Ready before its process has loaded the model (test/localpods README, Limits), so
+   * the operator may give it traffic early and the Service answers 503 meanwhile: the next trial
+   * waits for the candidate's process to be ready and the load to run clean for a second.
+   */
   const rearm = async (): Promise<number> => {
     const t0 = Date.now();
     await annotate('retry');
     await waitMd('candidate back at 50%', (md) => md.status?.canary?.phase !== 'RolledBack' && percentOf(md, candidate) === 50, REARM_TIMEOUT_MS);
+    await waitFor(`a ready process for ${candidate}`, () => runner.readyPods().some((p) => p.startsWith(`${ns}/${candidate}-`)), REARM_TIMEOUT_MS, 100);
     const since = Date.now();
-    await waitFor('every loop answered by the candidate again', () => everyLoopSaw(load.records, LOOPS, since, candidate), 60_000, 100);
+    await waitFor(
+      'every loop answered by the candidate again, no failure for 1 s',
+      () => everyLoopSaw(load.records, LOOPS, since, candidate) && Date.now() - since >= 1000 && noFailureSince(load.records, Date.now() - 1000),
+      60_000,
+      100,
+    );
     return Date.now() - t0;
   };
 
@@ -320,19 +338,24 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
     setup: { loops: LOOPS, intervalSeconds: INTERVAL_SECONDS, candidateWeight: 50, stable, candidate, routerPods: routerLogs().length, tailMs: TAIL_MS },
     loadAverage: { start: loadAverageStart, end: loadavg() },
-    requests: { total: all.length, failed: all.filter((r) => r.status !== 200).length, failedOutsideTrials: all.filter((r) => r.status !== 200 && !inTrials(r.sentAt)).length },
+    requests: {
+      total: all.length,
+      failed: all.filter((r) => r.status !== 200).length,
+      failedOutsideTrials: all.filter((r) => r.status !== 200 && !inTrials(r.sentAt)).length,
+      failedOutsideTrialsBy: countBy(all.filter((r) => r.status !== 200 && !inTrials(r.sentAt)), (r) => `${r.status} ${r.revision ?? '(no revision)'}`),
+    },
     rearmMs,
     promoteMs,
     trials,
     summary: summarizeTrials(trials),
   };
   if (stoppedEarly !== undefined) report.stoppedEarly = stoppedEarly;
-  const dir = join(root, 'bench', 'results');
+  const dir = resolve(root, process.env.BENCH_OUT ?? 'bench/results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'rollback.json'), JSON.stringify(report, null, 2) + '\n');
   writeFileSync(join(dir, 'rollback.md'), renderMarkdown(report));
   writeFileSync(join(STATE, 'requests.json'), JSON.stringify(all));
-  say(`wrote bench/results/rollback.{json,md}; logs in ${STATE}`);
+  say(`wrote ${dir}/rollback.{json,md}; logs in ${STATE}`);
   if (stoppedEarly !== undefined) throw new Error(`stopped early ${stoppedEarly}`);
 }
 

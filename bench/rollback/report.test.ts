@@ -62,7 +62,7 @@ test('renderMarkdown: headline figures, the verdict and every trial', () => {
     machine: { cpus: 2, model: 'cpu', memoryGiB: 8, node: 'v20' },
     setup: { loops: 4, intervalSeconds: 1, candidateWeight: 50, stable: 'd-a', candidate: 'd-b', routerPods: 2, tailMs: 2000 },
     loadAverage: { start: [1, 2, 3], end: [4, 5, 6] },
-    requests: { total: 1000, failed: 3, failedOutsideTrials: 3 },
+    requests: { total: 1000, failed: 3, failedOutsideTrials: 3, failedOutsideTrialsBy: { '503 d-b': 3 } },
     rearmMs: [4000, 6000],
     promoteMs: [3000],
     trials,
@@ -75,5 +75,5 @@ test('renderMarkdown: headline figures, the verdict and every trial', () => {
   assert.match(md, /\| \*\*action → every new request on the target\*\* \| 1 \| 150 \| 150 \| 150 \| 150 \|/);
   assert.match(md, /\| abort #2 \| not settled \|/);
   assert.match(md, /\| rollback-after-promotion #1 \| 300 \| 100 \| 110, 130 \| 0 \| 1 \| 2.00 \|/);
-  assert.match(md, /1000 requests, 3 failed \(3 of them outside the rollback windows/);
+  assert.match(md, /1000 requests, 3 failed \(3 of them outside the rollback windows: re-arming, promotion; by status and revision: 503 d-b × 3\)/);
 });

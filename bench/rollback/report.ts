@@ -58,7 +58,8 @@ export interface RollbackReport {
   machine: { cpus: number; model: string; memoryGiB: number; node: string };
   setup: { loops: number; intervalSeconds: number; candidateWeight: number; stable: string; candidate: string; routerPods: number; tailMs: number };
   loadAverage: { start: number[]; end: number[] };
-  requests: { total: number; failed: number; failedOutsideTrials: number };
+  /** Failed requests outside the rollback windows by `<status> <revision>` (re-arming, promotion). */
+  requests: { total: number; failed: number; failedOutsideTrials: number; failedOutsideTrialsBy: Record<string, number> };
   rearmMs: number[];
   promoteMs: number[];
   trials: Trial[];
@@ -158,7 +159,8 @@ export function renderMarkdown(r: RollbackReport): string {
   lines.push(
     '## Whole run',
     '',
-    `${r.requests.total} requests, ${r.requests.failed} failed (${r.requests.failedOutsideTrials} of them outside the rollback windows: re-arming, promotion).`,
+    `${r.requests.total} requests, ${r.requests.failed} failed (${r.requests.failedOutsideTrials} of them outside the rollback windows: re-arming, promotion` +
+      `${r.requests.failedOutsideTrials ? `; by status and revision: ${Object.entries(r.requests.failedOutsideTrialsBy).map(([k, v]) => `${k} × ${v}`).join(', ')}` : ''}).`,
     `Re-arm (\`retry@<nonce>\` until every loop sees the candidate again; it restarts the candidate's process): median ${ms(distribution(r.rearmMs).p50)} ms, max ${ms(distribution(r.rearmMs).max)} ms.`,
     r.promoteMs.length ? `Promotion (\`promote@<nonce>\` until every loop is on it): median ${ms(distribution(r.promoteMs).p50)} ms, max ${ms(distribution(r.promoteMs).max)} ms.` : '',
     '',

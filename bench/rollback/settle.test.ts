@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { breakdown, distribution, everyLoopSaw, everyLoopSettled, quantile, settle, stragglersAfter, type RequestRecord } from './settle.js';
+import { breakdown, distribution, everyLoopSaw, everyLoopSettled, noFailureSince, quantile, settle, stragglersAfter, type RequestRecord } from './settle.js';
 
 const S = 'digits-stable';
 const C = 'digits-cand';
@@ -83,4 +83,11 @@ test('breakdown: stages from the action to the data path; missing observations l
 test('stragglersAfter: old-revision answers sent after a moment, within the window', () => {
   const records = [req(0, 1000, C), req(0, 1200, C), req(1, 1300, C, 500), req(1, 1400, S), req(0, 2500, C)];
   assert.equal(stragglersAfter(records, 1100, 2000, S), 1);
+});
+
+test('noFailureSince: only failures sent at or after the time count', () => {
+  const records = [req(0, 900, S, 503), req(0, 1000, S), req(1, 1100, C)];
+  assert.equal(noFailureSince(records, 1000), true);
+  assert.equal(noFailureSince(records, 900), false);
+  assert.equal(noFailureSince([...records, req(1, 1200, undefined, 0)], 1000), false);
 });

@@ -95,6 +95,15 @@ export function everyLoopSaw(records: readonly RequestRecord[], loops: number, s
   return seen.size >= loops;
 }
 
+/** Whether no request sent at or after `since` failed (among those answered so far). */
+export function noFailureSince(records: readonly RequestRecord[], since: number): boolean {
+  for (let i = records.length - 1; i >= 0; i--) {
+    const r = records[i]!;
+    if (r.sentAt >= since && r.status !== 200) return false;
+  }
+  return true;
+}
+
 /** Order statistics of a sample, in its unit. */
 export interface Distribution {
   n: number;
@@ -146,7 +155,11 @@ export interface Breakdown {
   operatorMs?: number;
   /** Routes seen → the last router pod applied them (the routers' own watch). */
   routersMs?: number;
-  /** Last router applied → every new request on the target (the data path; can be < 0 by clock granularity). */
+  /**
+   * Last router applied → every new request on the target (the data path). Can be below 0: the
+   * router logs after applying, requests are stamped when sent, and at a 50/50 split a few requests
+   * in a row can land on the target by chance just before the switch.
+   */
   dataPathMs?: number;
 }
 
