@@ -145,6 +145,20 @@ function ratePerSecond(outcomes: readonly Outcome[]): number {
   return outcomes.length / Math.max(1, (Math.max(...ats) - Math.min(...ats)) / 1000);
 }
 
+const running = new Set<Load>();
+
+/** Starts a load that afterEach stops if the test did not (a failed test must not leave loops spinning). */
+function startLoad(opts: Parameters<typeof Load.start>[0]): Load {
+  const load = Load.start(opts);
+  running.add(load);
+  return load;
+}
+
+afterEach(async () => {
+  await Promise.all([...running].map((l) => l.stop()));
+  running.clear();
+});
+
 /** Appends a figure to the run's measurement log (the numbers the report quotes). */
 function measured(line: string): void {
   appendFileSync(join(stateDir, 'measured.log'), `${new Date().toISOString()} ${line}\n`);
@@ -186,11 +200,11 @@ describe('canary rollouts through the builtin router', () => {
     const candidate = routeOf('split', await waitForMd('split', 'candidate held at 10%', (md) => md.status?.canary && percentOf(md, md.status.canary.revision) === 10 && md.status.canary.revision));
     const url = await apexUrl('split');
     // The weight reaches both router processes through their routes watch: a few requests show it.
-    const probe = Load.start({ url, model: 'digits', concurrency: 2 });
+    const probe = startLoad({ url, model: 'digits', concurrency: 2 });
     await waitFor('the candidate answering', () => probe.outcomes.some((o) => o.revision === candidate), 30_000, 50);
     await probe.stop();
 
-    const outcomes = await Load.start({ url, model: 'digits', concurrency: 4, total: 10_000 }).done();
+    const outcomes = await startLoad({ url, model: 'digits', concurrency: 4, total: 10_000 }).done();
     const s = summarize(outcomes);
     const share = (100 * (s.byRevision[candidate] ?? 0)) / s.requests;
     measured(`split: ${JSON.stringify(s.byRevision)} candidate share ${share.toFixed(2)}% at ${ratePerSecond(outcomes).toFixed(0)} req/s`);
@@ -206,7 +220,7 @@ describe('canary rollouts through the builtin router', () => {
       'split',
       await waitForMd('split', 'candidate progressing at 30%', (md) => md.status?.canary?.phase === 'Progressing' && percentOf(md, md.status.canary.revision) === 30 && md.status.canary.revision),
     );
-    const load = Load.start({ url: await apexUrl('split'), model: 'digits', concurrency: 4 });
+    const load = startLoad({ url: await apexUrl('split'), model: 'digits', concurrency: 4 });
     await waitFor('the candidate answering live traffic', () => load.outcomes.some((o) => o.revision === candidate), 30_000, 50);
 
     const revertedAt = Date.now();
@@ -232,7 +246,7 @@ describe('canary rollouts through the builtin router', () => {
 
   it('progresses a good model through its steps to Promoted with zero failed requests, keeping the old revision warm', async () => {
     const previous = routeOf('good', await readyStable('good'));
-    const load = Load.start({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
+    const load = startLoad({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
     await applyMd('good', {
       model: model('digits-v2'),
       replicas: 1,
@@ -278,7 +292,7 @@ describe('canary rollouts through the builtin router', () => {
     const warm = runner.readyPods().filter((p) => p.startsWith(`${ns}/${previous}-`));
     const pids = warm.map((p) => runner.pidOf(p));
     expect(warm.length).toBeGreaterThan(0);
-    const load = Load.start({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
+    const load = startLoad({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
     await allNewRequestsOn(load, current, 50);
 
     const actionAt = Date.now();
@@ -324,7 +338,7 @@ describe('canary rollouts through the builtin router', () => {
     async function rolledBack(candidate: Parameters<typeof model>[0], analysis: Record<string, number>) {
       const stable = routeOf('bad', await readyStable('bad'));
       const earlier = (await getMd('bad')).status?.canary?.revision;
-      const load = Load.start({ url: await apexUrl('bad'), model: 'digits', concurrency: 4 });
+      const load = startLoad({ url: await apexUrl('bad'), model: 'digits', concurrency: 4 });
       await applyMd('bad', { model: model(candidate), replicas: 1, rollout: { steps, analysis: { ...analysisBase, ...analysis } } });
       // The previous candidate's RolledBack stays in status until this one replaces it.
       const md = await waitForMd('bad', `candidate ${candidate} rolled back`, (m) => m.status?.canary?.revision !== earlier && m.status?.canary?.phase === 'RolledBack' && m);
@@ -372,7 +386,7 @@ describe('canary rollouts through the builtin router', () => {
   it.skip('keeps progressing after its router pods are replaced (a new analysis interval restarts them)', async () => {
     await applyMd('moved', stableSpec());
     await readyStable('moved');
-    const load = Load.start({ url: await apexUrl('moved'), model: 'digits', concurrency: 2 });
+    const load = startLoad({ url: await apexUrl('moved'), model: 'digits', concurrency: 2 });
     await applyMd('moved', {
       model: model('digits-v2'),
       replicas: 1,
