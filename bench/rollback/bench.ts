@@ -281,14 +281,21 @@ async function main(): Promise<void> {
   /**
    * retry@: the rolled-back candidate restarts and is held at 50% again, on every loop. kwok marks
    * the new pod Ready before its process has loaded the model (test/localpods README, Limits), so
-   * the operator may give it traffic early and the Service answers 503 meanwhile: the next trial
-   * waits for the candidate's process to be ready and the load to run clean for a second.
+   * the operator gives it traffic before it can answer: the Service would answer 503 meanwhile and
+   * the analysis would roll it back for ErrorRateExceeded. A real cluster's readiness probe prevents
+   * that; here the load pauses until the candidate's process is ready. The next trial waits for
+   * every loop to be answered by it and a clean second.
    */
   const rearm = async (): Promise<number> => {
     const t0 = Date.now();
-    await annotate('retry');
-    await waitMd('candidate back at 50%', (md) => md.status?.canary?.phase !== 'RolledBack' && percentOf(md, candidate) === 50, REARM_TIMEOUT_MS);
-    await waitFor(`a ready process for ${candidate}`, () => runner.readyPods().some((p) => p.startsWith(`${ns}/${candidate}-`)), REARM_TIMEOUT_MS, 100);
+    load.pause();
+    try {
+      await annotate('retry');
+      await waitMd('candidate back at 50%', (md) => md.status?.canary?.phase !== 'RolledBack' && percentOf(md, candidate) === 50, REARM_TIMEOUT_MS);
+      await waitFor(`a ready process for ${candidate}`, () => runner.readyPods().some((p) => p.startsWith(`${ns}/${candidate}-`)), REARM_TIMEOUT_MS, 100);
+    } finally {
+      load.resume();
+    }
     const since = Date.now();
     await waitFor(
       'every loop answered by the candidate again, no failure for 1 s',

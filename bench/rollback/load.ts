@@ -21,6 +21,7 @@ export class RecordingLoad {
   private readonly agents: http.Agent[];
   private readonly loops: Promise<void>[];
   private stopped = false;
+  private paused = false;
 
   constructor(
     private readonly url: string,
@@ -37,6 +38,16 @@ export class RecordingLoad {
     return [...this.inFlight.values()].every((sentAt) => sentAt > t);
   }
 
+  /** Holds every loop after its request in flight, until resume(). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Lets the loops send again. */
+  resume(): void {
+    this.paused = false;
+  }
+
   /** Stops sending and waits for requests in flight. */
   async stop(): Promise<RequestRecord[]> {
     this.stopped = true;
@@ -47,6 +58,8 @@ export class RecordingLoad {
 
   private async loop(loop: number, agent: http.Agent): Promise<void> {
     for (let i = loop; !this.stopped; i++) {
+      while (this.paused && !this.stopped) await new Promise((r) => setTimeout(r, 20));
+      if (this.stopped) return;
       const record = await this.send(loop, agent, this.samples[i % this.samples.length]!);
       this.records.push(record);
       // A refused connection answers at once: do not spin while nothing listens.
