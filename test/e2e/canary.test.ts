@@ -380,10 +380,9 @@ describe('canary rollouts through the builtin router', () => {
     }, TIMEOUT);
   });
 
-  // Skipped: operator bug 1 in /work/briefs/s2/canary-bugs.md — stats documents of router pods that
-  // are gone stay in <md>-stats and pin every analysis window's start before the step's, so no check
-  // ever passes "inside the step" and the rollout never leaves step 1. Unskip once fixed.
-  it.skip('keeps progressing after its router pods are replaced (a new analysis interval restarts them)', async () => {
+  // Regression: the stats keys of replaced router pods stay in <md>-stats for a while; they once
+  // pinned every analysis window's start before the step's, so no step could ever pass.
+  it('keeps progressing after its router pods are replaced (a new analysis interval restarts them)', async () => {
     await applyMd('moved', stableSpec());
     await readyStable('moved');
     const load = startLoad({ url: await apexUrl('moved'), model: 'digits', concurrency: 2 });
