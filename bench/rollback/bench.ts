@@ -17,7 +17,8 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
 import { Watch, type KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
@@ -95,12 +96,14 @@ interface Started {
   op?: OperatorProcess;
   watch?: AbortController;
   load?: RecordingLoad;
+  annotator?: ChildProcess;
 }
 
 const started: Started = {};
 
 async function cleanup(): Promise<void> {
   started.watch?.abort();
+  started.annotator?.kill();
   if (started.load) await started.load.stop().catch(() => undefined);
   if (started.op) {
     writeFileSync(join(STATE, 'operator.log'), started.op.logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
@@ -175,15 +178,19 @@ async function main(): Promise<void> {
   const applyMd = (spec: ModelDeploymentSpec): Promise<unknown> =>
     applyYaml(kc, JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: MD }, spec }), ns);
   let nonce = 0;
-  /** Writes the action annotation as `kubectl annotate` or `npx modelship <verb>` does: a merge patch of that one key. */
+  const annotator = (started.annotator = spawn(process.execPath, [join(root, 'dist/bench/rollback/annotator.js'), info.kubeconfig], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const answers = createInterface({ input: annotator.stdout! })[Symbol.asyncIterator]();
+  if ((await answers.next()).value !== 'ready') throw new Error('start the annotator process: it did not say ready');
+  /**
+   * Writes the action annotation as `kubectl annotate` or `npx modelship <verb>` does, a merge patch
+   * of that one key, from its own process; returns when the API server answered.
+   */
   const annotate = async (verb: 'abort' | 'retry' | 'promote' | 'rollback'): Promise<number> => {
-    await api.request({
-      method: 'PATCH',
-      path: mdPath,
-      body: { metadata: { annotations: { [ACTION_ANNOTATION]: `${verb}@bench-${++nonce}-${Date.now()}` } } },
-      contentType: 'application/merge-patch+json',
-    });
-    return Date.now();
+    annotator.stdin!.write(`${JSON.stringify({ path: mdPath, annotation: ACTION_ANNOTATION, value: `${verb}@bench-${++nonce}-${Date.now()}` })}\n`);
+    const next = await answers.next();
+    const answer = JSON.parse(String(next.value)) as { patchedAt?: number; error?: string };
+    if (answer.patchedAt === undefined) throw new Error(answer.error ?? 'annotator: no answer');
+    return answer.patchedAt;
   };
   const waitMd = async <T>(what: string, check: (md: ModelDeployment) => T | undefined | false, timeoutMs: number): Promise<T> => {
     let last: ModelDeployment | undefined;

@@ -33,6 +33,7 @@ test('summarizeTrials: latency, stages, skew, spread and counts per kind', () =>
   const s = summarizeTrials([trial(1, 150), trial(2, 250, { failed: 2 }), trial(3, 200)]).abort!;
   assert.equal(s.trials, 3);
   assert.deepEqual([s.latencyMs.p50, s.latencyMs.max], [200, 250]);
+  assert.deepEqual([s.untilRoutersAndDataMs.p50, s.untilRoutersAndDataMs.max], [200, 250]);
   assert.equal(s.stages.patchMs.p50, 5);
   assert.equal(s.stages.operatorMs.p50, 95);
   assert.equal(s.stages.routersMs.p50, 30);
@@ -48,6 +49,12 @@ test('summarizeTrials: a slow or unsettled trial fails the one-second target', (
   const s = summarizeTrials([trial(1, 150), trial(2, undefined)]).abort!;
   assert.equal(s.unsettled, 1);
   assert.equal(s.p99UnderOneSecond, false);
+});
+
+test('summarizeTrials: the routers bound counts when the data path looked settled before the last router applied', () => {
+  const s = summarizeTrials([trial(1, 40)]).abort!;
+  assert.equal(s.latencyMs.max, 40);
+  assert.equal(s.untilRoutersAndDataMs.max, 130);
 });
 
 test('summarizeTrials: kinds without trials are left out', () => {
@@ -70,8 +77,8 @@ test('renderMarkdown: headline figures, the verdict and every trial', () => {
   };
   const md = renderMarkdown(report);
   assert.match(md, /## Abort of a candidate at 50%/);
-  assert.match(md, /2 trials, \*\*1 never settled\*\*; p99 under one second: \*\*not met\*\*/);
-  assert.match(md, /## Rollback after promotion[^\n]*\n\n1 trials; p99 under one second: \*\*met\*\*/);
+  assert.match(md, /2 trials, \*\*1 never settled\*\*; p99 under one second \(the first row\): \*\*not met\*\*/);
+  assert.match(md, /## Rollback after promotion[^\n]*\n\n1 trials; p99 under one second \(the first row\): \*\*met\*\*/);
   assert.match(md, /\| \*\*action → every new request on the target\*\* \| 1 \| 150 \| 150 \| 150 \| 150 \|/);
   assert.match(md, /\| abort #2 \| not settled \|/);
   assert.match(md, /\| rollback-after-promotion #1 \| 300 \| 100 \| 110, 130 \| 0 \| 1 \| 2.00 \|/);

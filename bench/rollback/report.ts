@@ -38,6 +38,12 @@ export interface KindSummary {
   trials: number;
   unsettled: number;
   latencyMs: Distribution;
+  /**
+   * Per trial the later of the settle point and the last router's "routes applied": a bound that
+   * does not depend on the requests' sampling (a 50/50 split can answer a few in a row from
+   * stable by chance before the switch).
+   */
+  untilRoutersAndDataMs: Distribution;
   stages: { patchMs: Distribution; operatorMs: Distribution; routersMs: Distribution; dataPathMs: Distribution };
   /** Last router applied minus first: how far apart the two router pods were. */
   routerSkewMs: Distribution;
@@ -87,6 +93,9 @@ export function summarizeTrials(trials: readonly Trial[]): Partial<Record<TrialK
       trials: mine.length,
       unsettled: mine.filter((t) => !t.settled).length,
       latencyMs: latency,
+      untilRoutersAndDataMs: distribution(
+        mine.flatMap((t) => (t.settled ? [Math.max(t.settled.latencyMs, ...t.routersAppliedAt.map((a) => a - t.actionAt))] : [])),
+      ),
       stages: {
         patchMs: distribution(stages.map((s) => s.patchMs)),
         operatorMs: distribution(defined(stages.map((s) => s.operatorMs))),
@@ -107,6 +116,11 @@ export function summarizeTrials(trials: readonly Trial[]): Partial<Record<TrialK
 
 const ms = (v: number): string => (Number.isNaN(v) ? '–' : `${Math.round(v)}`);
 const row = (name: string, d: Distribution): string => `| ${name} | ${d.n} | ${ms(d.p50)} | ${ms(d.p90)} | ${ms(d.p99)} | ${ms(d.max)} |`;
+
+/** Recomputes a report's summaries from its trials (after a change in how they are summarised). */
+export function resummarize(r: RollbackReport): RollbackReport {
+  return { ...r, summary: summarizeTrials(r.trials) };
+}
 
 const TITLES: Record<TrialKind, string> = {
   abort: 'Abort of a candidate at 50% (`abort@<nonce>`)',
@@ -139,12 +153,13 @@ export function renderMarkdown(r: RollbackReport): string {
     lines.push(
       `## ${TITLES[kind]}`,
       '',
-      `${s.trials} trials${s.unsettled ? `, **${s.unsettled} never settled**` : ''}; p99 under one second: **${s.p99UnderOneSecond ? 'met' : 'not met'}**` +
+      `${s.trials} trials${s.unsettled ? `, **${s.unsettled} never settled**` : ''}; p99 under one second (the first row): **${s.p99UnderOneSecond ? 'met' : 'not met'}**` +
         ` (nearest rank: with fewer than 100 trials p99 is the maximum). Load average during the trials: median ${s.loadAverage.p50.toFixed(2)}, max ${s.loadAverage.max.toFixed(2)}.`,
       '',
       '| ms | n | p50 | p90 | p99 | max |',
       '|---|---:|---:|---:|---:|---:|',
       row('**action → every new request on the target**', s.latencyMs),
+      row('action → every router applied the routes and every new request on the target (the later of the two)', s.untilRoutersAndDataMs),
       row('stage: action → annotation patch answered', s.stages.patchMs),
       row('stage: patch answered → routes ConfigMap update seen on a watch (operator)', s.stages.operatorMs),
       row('stage: routes seen → last router pod applied them', s.stages.routersMs),
