@@ -141,7 +141,7 @@ export function renderMarkdown(r: RollbackReport): string {
     `Service. ${r.setup.stable} is stable, ${r.setup.candidate} (digits-v2) is held at a fixed ${r.setup.candidateWeight}% (\`spec.rollout.weight\`), analysis every ${r.setup.intervalSeconds} s.`,
     '',
     '**Latency** = from just before the `modelship.dev/action` annotation is written (a merge patch, as `kubectl annotate` or',
-    '`npx modelship` does) to the first moment after which every request sent was answered 200 by the target revision:',
+    '`npx modelship` does, from a process of its own) to the first moment after which every request sent was answered 200 by the target revision:',
     'the send time of the first request after the last one that was not (an upper bound; loops send every few ms). A trial\'s',
     `window closes once every loop has been on the target for ${r.setup.tailMs / 1000} s in a row.`,
     '',
