@@ -11,7 +11,7 @@
  * "routes applied" log line, and the first moment after which every request sent was answered by
  * the target revision. Writes bench/results/rollback.{json,md}.
  *
- * Env: BENCH_ROLLBACK_TRIALS (30), BENCH_ROLLBACK_PROMOTED_TRIALS (5), BENCH_ROLLBACK_LOOPS (4),
+ * Env: BENCH_ROLLBACK_TRIALS (60), BENCH_ROLLBACK_PROMOTED_TRIALS (10), BENCH_ROLLBACK_LOOPS (4),
  * BENCH_OUT (bench/results).
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -40,8 +40,8 @@ import { everyLoopSaw, everyLoopSettled, noFailureSince, settle, stragglersAfter
 
 const root = repoRoot();
 process.env.MODELSHIP_CLUSTER_DIR ??= join(root, '.state', 'cluster-rollback-bench');
-const TRIALS = Number(process.env.BENCH_ROLLBACK_TRIALS ?? 30);
-const PROMOTED_TRIALS = Number(process.env.BENCH_ROLLBACK_PROMOTED_TRIALS ?? 5);
+const TRIALS = Number(process.env.BENCH_ROLLBACK_TRIALS ?? 60);
+const PROMOTED_TRIALS = Number(process.env.BENCH_ROLLBACK_PROMOTED_TRIALS ?? 10);
 const LOOPS = Number(process.env.BENCH_ROLLBACK_LOOPS ?? 4);
 /** A trial's window closes once every loop has been on the target this long in a row. */
 const TAIL_MS = 2_000;
