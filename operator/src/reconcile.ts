@@ -13,7 +13,7 @@ import type { Caches } from './kube/caches.js';
 import type { KubeApi, KubeObject } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
 import type { HandlerResult } from './kube/workqueue.js';
-import type { Observed } from './observed.js';
+import { configMapNamed, type Observed } from './observed.js';
 import { plan, type RolloutPlan } from './rollout/plan.js';
 import { pathFor, resourceFor } from './kube/resources.js';
 import { staleStatsPatch } from './traffic/stats.js';
@@ -176,7 +176,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
 /** Removes stats keys of router pods that are gone, so the ConfigMap stays far below its 1 MiB limit. */
 async function dropStaleStats(deps: ReconcileDeps, md: ModelDeployment, observed: Observed, now: Date): Promise<void> {
   const name = statsConfigMapName(md);
-  const patch = staleStatsPatch(observed.configMaps.find((c) => c.metadata?.name === name)?.data, now);
+  const patch = staleStatsPatch(configMapNamed(observed, name)?.data, now);
   if (!patch) return;
   try {
     await deps.api.request({
