@@ -305,6 +305,15 @@ describe('dynamic batching', () => {
     expect(many.depths.some((d) => d > 1)).toBe(true);
   });
 
+  test('with no batching wait, requests that arrive together still run as one batch, and a lone one runs at once', async () => {
+    const { dp, observer } = await loaded('mlp.onnx', { batching: { maxBatchSize: 32, maxLatencyMs: 0 }, workers: 1 });
+    observer.batches.length = 0;
+    await Promise.all(Array.from({ length: 8 }, (_, i) => dp.infer('m', undefined, mlpRequest(i))));
+    expect(observer.batches).toEqual([8]);
+    await dp.infer('m', undefined, mlpRequest(99));
+    expect(observer.batches).toEqual([8, 1]);
+  });
+
   test('requests of different sizes are split back by their own rows; oversize ones run alone', async () => {
     const { dp: unbatched } = await loaded('mlp.onnx', { batching: { maxBatchSize: 1, maxLatencyMs: 0 } });
     const { dp: batched, observer } = await loaded('mlp.onnx', { batching: { maxBatchSize: 8, maxLatencyMs: 20 } });

@@ -68,6 +68,7 @@ class OnnxDataPlane implements DataPlane {
   private readonly queue: Pending[] = [];
   private inFlight = 0;
   private timer?: { at: number; handle: NodeJS.Timeout };
+  private pumpScheduled = false;
   private onDrained?: () => void;
   /** Set while no worker is alive because replacements fail to load: requests fail fast then. */
   private noWorkerCause?: string;
@@ -176,7 +177,7 @@ class OnnxDataPlane implements DataPlane {
         reject,
       });
       this.observer.queueDepth(this.queue.length);
-      this.pump();
+      this.schedulePump();
     });
     const response: InferResponse = { model_name: this.options.name, model_version: this.options.version, outputs };
     if (request.id !== undefined) response.id = request.id;
@@ -212,6 +213,19 @@ class OnnxDataPlane implements DataPlane {
     if (!this.isServed(name, version)) {
       throw new InferError('not_found', `model "${name}" has no version "${version}" (served version: "${this.options.version}")`);
     }
+  }
+
+  /**
+   * Pump once the current I/O phase is over: requests parsed from the same poll of the sockets then
+   * batch together, where pumping at once would send the first of them to an idle worker alone.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
   }
 
   /** Hand queued requests to idle workers, as the batcher decides. */
