@@ -34,7 +34,8 @@ export function trackConnections(server: http.Server): Drainer {
     connections.set(socket, { busy: 0, lastActive: Date.now(), bytesAtIdle: 0 });
     socket.once('close', () => connections.delete(socket));
   });
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  // Before the app's listener, which may answer at once: headers cannot be set after that.
+  server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const state = connections.get(req.socket);
     if (!state) return;
     state.busy++;
