@@ -32,7 +32,7 @@ export interface BenchSettings {
   durationSeconds: number;
   /** CPU list given to taskset for every server and for wrk ("" = not pinned). */
   cpus: string;
-  modelship: { workers: number; intraOpThreads: number; maxBatchSize: number; maxLatencyMs: number };
+  modelship: { processes: number; workers: number; intraOpThreads: number; maxBatchSize: number; maxLatencyMs: number };
   flask: { workers: number; workerClass: string; intraOpThreads: number };
 }
 
@@ -117,7 +117,8 @@ export function renderMarkdown(r: BenchReport): string {
       : `server-image/ had uncommitted changes in ${m.serverImageUncommitted.length} file(s) (work in progress by others): ${m.serverImageUncommitted.join(', ')}.`,
     'The machine was shared with other work during the run (see the load column): absolute numbers are noisy, ratios less so.',
     '',
-    `Modelship: ${s.modelship.workers} inference worker threads, ${s.modelship.intraOpThreads} onnxruntime thread each, batching max ${s.modelship.maxBatchSize} rows / ${s.modelship.maxLatencyMs} ms`,
+    `Modelship: ${s.modelship.processes} serving process(es) sharing the port, ${s.modelship.workers} inference worker thread(s) each, ${s.modelship.intraOpThreads} onnxruntime thread each,`,
+    `batching max ${s.modelship.maxBatchSize} rows / ${s.modelship.maxLatencyMs} ms wait`,
     `(the "no batching" server: max batch size 1). Flask: gunicorn ${s.flask.workers} ${s.flask.workerClass} workers, ${s.flask.intraOpThreads} onnxruntime thread each.`,
     '',
     '## Results',

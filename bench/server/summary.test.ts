@@ -154,7 +154,7 @@ test('renderMarkdown shows every cell, flags problems and marks targets met / no
     },
     settings: {
       rounds: 3, connections: 32, wrkThreads: 1, warmupSeconds: 3, durationSeconds: 10, cpus: '0-1',
-      modelship: { workers: 2, intraOpThreads: 1, maxBatchSize: 32, maxLatencyMs: 2 },
+      modelship: { processes: 2, workers: 1, intraOpThreads: 1, maxBatchSize: 32, maxLatencyMs: 0 },
       flask: { workers: 2, workerClass: 'sync', intraOpThreads: 1 },
     },
     cells,

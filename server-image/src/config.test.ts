@@ -4,7 +4,7 @@ const SHA = 'ab'.repeat(32);
 const base = { MODELSHIP_MODEL_URI: 'file:///models/digits.onnx', MODELSHIP_SHA256: SHA };
 
 describe('parseConfig', () => {
-  it('fills defaults from the model URI and CPU count', () => {
+  it('fills defaults from the model URI and CPU count: a serving process per CPU, one inference thread each', () => {
     const c = parseConfig([], base, 4);
     expect(c).toMatchObject({
       modelUri: 'file:///models/digits.onnx',
@@ -15,8 +15,9 @@ describe('parseConfig', () => {
       host: '0.0.0.0',
       port: 8080,
       metricsPort: 9090,
-      batching: { maxBatchSize: 32, maxLatencyMs: 2 },
-      workers: 4,
+      batching: { maxBatchSize: 32, maxLatencyMs: 0 },
+      processes: 4,
+      workers: 1,
       intraOpThreads: 1,
       cacheDir: '/var/cache/modelship',
       maxBodyBytes: 32 * 1024 * 1024,
@@ -62,6 +63,13 @@ describe('parseConfig', () => {
     });
   });
 
+  it('shares the CPUs among the serving processes when only their number is set', () => {
+    expect(parseConfig([], { ...base, MODELSHIP_PROCESSES: '1' }, 4)).toMatchObject({ processes: 1, workers: 4 });
+    expect(parseConfig(['--processes', '2'], base, 5)).toMatchObject({ processes: 2, workers: 2 });
+    expect(parseConfig([], { ...base, MODELSHIP_PROCESSES: '8' }, 2)).toMatchObject({ processes: 8, workers: 1 });
+    expect(parseConfig([], { ...base, MODELSHIP_PROCESSES: '2', MODELSHIP_WORKERS: '3' }, 2)).toMatchObject({ processes: 2, workers: 3 });
+  });
+
   it('lets flags override the environment', () => {
     const c = parseConfig(['--port', '1234', '--name=other', '--allow-unverified', '--model-uri', '/m.onnx'], { ...base, MODELSHIP_PORT: '99' }, 1);
     expect(c).toMatchObject({ port: 1234, name: 'other', allowUnverified: true, modelUri: '/m.onnx' });
@@ -83,8 +91,8 @@ describe('parseConfig', () => {
       version: '1',
       cacheDir: '/var/cache/modelship',
       pvcRoot: '/mnt/pvc',
-      batching: { maxBatchSize: 32, maxLatencyMs: 2 },
-      workers: 2,
+      batching: { maxBatchSize: 32, maxLatencyMs: 0 },
+      workers: 1,
       intraOpThreads: 1,
     });
   });
@@ -96,6 +104,7 @@ describe('parseConfig', () => {
     ['bad port', [], { ...base, MODELSHIP_PORT: '70000' }, /MODELSHIP_PORT="70000": expected a port/],
     ['non-numeric port flag', ['--port', 'http'], base, /--port="http"/],
     ['zero workers', [], { ...base, MODELSHIP_WORKERS: '0' }, /MODELSHIP_WORKERS="0": expected an integer >= 1/],
+    ['zero processes', ['--processes', '0'], base, /--processes="0": expected an integer >= 1/],
     ['negative latency', [], { ...base, MODELSHIP_MAX_LATENCY_MS: '-1' }, /MODELSHIP_MAX_LATENCY_MS/],
     ['bad size', [], { ...base, MODELSHIP_MAX_BODY_SIZE: 'lots' }, /MODELSHIP_MAX_BODY_SIZE="lots"/],
     ['bad boolean', [], { ...base, MODELSHIP_ALLOW_UNVERIFIED: 'maybe' }, /expected true or false/],

@@ -21,6 +21,8 @@ export interface Config {
   port: number;
   metricsPort: number;
   batching: { maxBatchSize: number; maxLatencyMs: number };
+  /** Serving processes; more than 1 runs a primary that shares the port among them. */
+  processes: number;
   workers: number;
   intraOpThreads: number;
   cacheDir: string;
@@ -65,8 +67,9 @@ const SETTINGS = {
   port: { flag: 'port', env: 'MODELSHIP_PORT', kind: 'port', help: 'inference port (default 8080)' },
   metricsPort: { flag: 'metrics-port', env: 'MODELSHIP_METRICS_PORT', kind: 'port', help: 'metrics port (default 9090)' },
   maxBatchSize: { flag: 'max-batch-size', env: 'MODELSHIP_MAX_BATCH_SIZE', kind: 'count', help: 'rows per batch; 1 turns batching off (default 32)' },
-  maxLatencyMs: { flag: 'max-latency-ms', env: 'MODELSHIP_MAX_LATENCY_MS', kind: 'nonNegative', help: 'longest wait to fill a batch (default 2)' },
-  workers: { flag: 'workers', env: 'MODELSHIP_WORKERS', kind: 'count', help: 'inference worker threads (default: CPU count)' },
+  maxLatencyMs: { flag: 'max-latency-ms', env: 'MODELSHIP_MAX_LATENCY_MS', kind: 'nonNegative', help: 'longest wait, with a worker free, for a batch to fill (default 0)' },
+  processes: { flag: 'processes', env: 'MODELSHIP_PROCESSES', kind: 'count', help: 'serving processes, each with its own copy of the model (default: CPU count)' },
+  workers: { flag: 'workers', env: 'MODELSHIP_WORKERS', kind: 'count', help: 'inference worker threads per process (default: CPUs / processes)' },
   intraOpThreads: { flag: 'intra-op-threads', env: 'MODELSHIP_INTRA_OP_THREADS', kind: 'count', help: 'onnxruntime threads per worker (default 1)' },
   cacheDir: { flag: 'cache-dir', env: 'MODELSHIP_CACHE_DIR', kind: 'string', help: 'model download cache (default /var/cache/modelship)' },
   pvcRoot: { flag: 'pvc-root', env: 'MODELSHIP_PVC_ROOT', kind: 'string', help: 'where pvc:// claims are mounted (default /mnt/pvc)' },
@@ -192,6 +195,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     throw new ConfigError(`${SETTINGS.signaturePath.env} signs the digest, so ${SETTINGS.sha256.env} is required with it`);
   }
   const port = (values.port as number | undefined) ?? 8080;
+  const processes = (values.processes as number | undefined) ?? Math.max(1, cpus);
   const metricsPort = (values.metricsPort as number | undefined) ?? 9090;
   if (port !== 0 && port === metricsPort) {
     throw new ConfigError(`${SETTINGS.port.env} and ${SETTINGS.metricsPort.env} must differ (both ${port})`);
@@ -209,9 +213,10 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     metricsPort,
     batching: {
       maxBatchSize: (values.maxBatchSize as number | undefined) ?? 32,
-      maxLatencyMs: (values.maxLatencyMs as number | undefined) ?? 2,
+      maxLatencyMs: (values.maxLatencyMs as number | undefined) ?? 0,
     },
-    workers: (values.workers as number | undefined) ?? Math.max(1, cpus),
+    processes,
+    workers: (values.workers as number | undefined) ?? Math.max(1, Math.floor(cpus / processes)),
     intraOpThreads: (values.intraOpThreads as number | undefined) ?? 1,
     cacheDir: (values.cacheDir as string | undefined) ?? '/var/cache/modelship',
     pvcRoot: (values.pvcRoot as string | undefined) ?? '/mnt/pvc',

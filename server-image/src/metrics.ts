@@ -1,9 +1,11 @@
 /**
  * Prometheus metrics for the inference server, on their own Registry (never prom-client's global
  * one, so tests and the router can hold several). ServerMetrics is also the data plane's observer.
+ * When several serving processes share the port, each keeps its own registry and the primary
+ * serves their merge: counters and histograms add up, and each gauge says how it merges.
  */
 import http from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DataPlaneObserver } from './dataplane/types.js';
 
 /** Latency buckets in seconds: sub-millisecond inference up to multi-second batches. */
@@ -51,17 +53,20 @@ export class ServerMetrics implements DataPlaneObserver {
   readonly loadSeconds = new Gauge({
     name: 'modelship_model_load_seconds',
     help: 'Seconds the model took to fetch, verify, load and warm up.',
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly modelInfo = new Gauge({
     name: 'modelship_model_info',
     help: 'The served model; always 1.',
     labelNames: ['name', 'version', 'sha256'] as const,
+    aggregator: 'first',
     registers: [this.registry],
   });
   readonly ready = new Gauge({
     name: 'modelship_ready',
     help: '1 when the server is ready to serve inference, else 0.',
+    aggregator: 'min',
     registers: [this.registry],
   });
 
@@ -105,11 +110,33 @@ export class ServerMetrics implements DataPlaneObserver {
   }
 }
 
+/** What the metrics port serves: one process's Registry, or a group's merge. */
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+/**
+ * In a serving process of a group: answer the primary's requests for `registry` (prom-client's
+ * cluster protocol over the IPC channel).
+ */
+export function shareWithPrimary(registry: Registry): void {
+  AggregatorRegistry.setRegistries([registry]);
+  // The constructor is what installs prom-client's listener for the primary's requests.
+  new AggregatorRegistry();
+}
+
+/** In a group's primary: every serving process's metrics, merged. */
+export function groupMetrics(): MetricsSource {
+  const aggregator = new AggregatorRegistry();
+  return { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() };
+}
+
 /**
  * Serve `registry` at GET /metrics on its own port, apart from inference traffic (and its auth).
  * Resolves once listening.
  */
-export async function serveMetrics(registry: Registry, host: string, port: number): Promise<http.Server> {
+export async function serveMetrics(registry: MetricsSource, host: string, port: number): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') {

@@ -19,9 +19,9 @@ jest.setTimeout(240_000);
 const TINY = path.join(FIXTURES, 'tiny.onnx');
 const MLP = path.join(FIXTURES, 'mlp.onnx');
 
-it('refuses a model whose sha256 does not match: never ready, termination message, non-zero exit', async () => {
+it.each(['1', '2'])('refuses a model whose sha256 does not match (%s serving processes): never ready, termination message, non-zero exit', async (processes) => {
   const wrong = 'f'.repeat(64);
-  const server = await startServer({ model: TINY, env: { MODELSHIP_SHA256: wrong }, ready: false });
+  const server = await startServer({ model: TINY, env: { MODELSHIP_SHA256: wrong, MODELSHIP_PROCESSES: processes }, ready: false });
   let exited = false;
   void server.exited.then(() => (exited = true));
   const statuses: number[] = [];
@@ -61,8 +61,8 @@ it.each([
   expect(stderr.trimEnd().split('\n')).toHaveLength(1);
 });
 
-it('drains on SIGTERM under load: every accepted request succeeds, then exit 0', async () => {
-  const server = await startServer({ model: MLP, env: { MODELSHIP_MAX_BATCH_SIZE: '8', MODELSHIP_MAX_LATENCY_MS: '2' } });
+it.each(['1', '2'])('drains on SIGTERM under load (%s serving processes): every accepted request succeeds, then exit 0', async (processes) => {
+  const server = await startServer({ model: MLP, env: { MODELSHIP_MAX_BATCH_SIZE: '8', MODELSHIP_MAX_LATENCY_MS: '2', MODELSHIP_PROCESSES: processes } });
   const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [4, 784], data: new Array(4 * 784).fill(0.5) }] });
   let signalled = false;
   let okBefore = 0;

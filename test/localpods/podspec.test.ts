@@ -161,6 +161,7 @@ describe('processEnvFor', () => {
         MODELSHIP_METRICS_PORT: '41001',
         MODELSHIP_CACHE_DIR: '/state/default/digits-abc-1/cache',
         MODELSHIP_TERMINATION_LOG: '/state/default/digits-abc-1/termination-log',
+        MODELSHIP_PROCESSES: '1',
         MODELSHIP_WORKERS: '1',
         POD: 'digits-abc-1',
         NS: 'default',

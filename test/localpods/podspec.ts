@@ -180,6 +180,9 @@ export function processEnvFor(pod: PodLike, container: ContainerSpec, local: Loc
     }
   }
   if (env.MODELSHIP_MODEL_URI !== undefined) env.MODELSHIP_MODEL_URI = mapModelUri(env.MODELSHIP_MODEL_URI, local.mounts);
+  // Local pods share one small machine: one serving process with one inference thread each,
+  // unless the pod asks for more.
+  env.MODELSHIP_PROCESSES ??= '1';
   env.MODELSHIP_WORKERS ??= '1';
   Object.assign(env, {
     MODELSHIP_HOST: '127.0.0.1',

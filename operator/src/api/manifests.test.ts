@@ -19,7 +19,7 @@ describe('validateManifest', () => {
   });
 
   it('computes the revision from the defaulted spec, so writing a default out changes nothing', () => {
-    const explicit = GOOD.replace('spec:\n', 'spec:\n  server: {batching: {maxBatchSize: 32, maxLatencyMs: 5}}\n');
+    const explicit = GOOD.replace('spec:\n', 'spec:\n  server: {batching: {maxBatchSize: 32, maxLatencyMs: 0}}\n');
     expect(explicit).not.toBe(GOOD);
     expect(validateManifest('md.yaml', explicit).lines).toEqual([`md.yaml: doc 1: ModelDeployment ml/digits: valid (revision ${rev})`]);
   });

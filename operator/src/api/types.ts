@@ -38,7 +38,9 @@ export interface ServerSpec {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   resources?: ResourceRequirements;
   batching?: { maxBatchSize?: number; maxLatencyMs?: number };
-  /** Worker threads per pod running inference. */
+  /** Serving processes per pod sharing its port, each with its own copy of the model. */
+  processes?: number;
+  /** Inference worker threads per serving process. */
   workers?: number;
   env?: EnvVar[];
 }

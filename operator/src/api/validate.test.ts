@@ -31,7 +31,7 @@ describe('validateModelDeployment', () => {
     const result = validateModelDeployment(valid());
     expect(result.errors).toEqual([]);
     expect(result.ok).toBe(true);
-    expect(result.value!.spec.server?.batching).toEqual({ maxBatchSize: 32, maxLatencyMs: 5 });
+    expect(result.value!.spec.server?.batching).toEqual({ maxBatchSize: 32, maxLatencyMs: 0 });
     expect(result.value!.spec.traffic?.router).toBe('builtin');
     expect(result.value!.spec.rollout?.retainPreviousSeconds).toBe(600);
     expect(result.value!.spec.rollout?.steps).toEqual([{ weight: 10, pauseSeconds: 30 }, { weight: 50, pauseSeconds: 60 }]);

@@ -50,6 +50,7 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
   ];
   if (server.batching?.maxBatchSize !== undefined) env.push({ name: 'MODELSHIP_MAX_BATCH_SIZE', value: String(server.batching.maxBatchSize) });
   if (server.batching?.maxLatencyMs !== undefined) env.push({ name: 'MODELSHIP_MAX_LATENCY_MS', value: String(server.batching.maxLatencyMs) });
+  if (server.processes !== undefined) env.push({ name: 'MODELSHIP_PROCESSES', value: String(server.processes) });
   if (server.workers !== undefined) env.push({ name: 'MODELSHIP_WORKERS', value: String(server.workers) });
 
   const volumes: V1Volume[] = [

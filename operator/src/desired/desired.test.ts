@@ -32,7 +32,7 @@ function env(objects: KubeObject[]): Record<string, string | undefined> {
 }
 
 describe('desiredObjects', () => {
-  const md = mdFixture({ replicas: 2, server: { batching: { maxBatchSize: 16, maxLatencyMs: 3 }, workers: 2 } });
+  const md = mdFixture({ replicas: 2, server: { batching: { maxBatchSize: 16, maxLatencyMs: 3 }, processes: 3, workers: 2 } });
   const rev = revisionOf(md);
   const objects = build(md);
 
@@ -77,6 +77,7 @@ describe('desiredObjects', () => {
       MODELSHIP_MODEL_VERSION: rev,
       MODELSHIP_MAX_BATCH_SIZE: '16',
       MODELSHIP_MAX_LATENCY_MS: '3',
+      MODELSHIP_PROCESSES: '3',
       MODELSHIP_WORKERS: '2',
       MODELSHIP_PORT: '8080',
       MODELSHIP_METRICS_PORT: '9090',

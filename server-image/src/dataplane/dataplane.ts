@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fetchVerifiedModel } from '../model/index.js';
+import { fetchVerifiedModel, type VerifiedModel } from '../model/index.js';
 import { nextBatch, type BatchLimits } from './batcher.js';
 import { concatRequests, splitOutputs } from './concat.js';
 import { WorkerPool } from './pool.js';
@@ -18,6 +18,7 @@ import {
   type DataPlaneOptions,
   type InferRequest,
   type InferResponse,
+  type ModelFetchInfo,
   type ModelMetadata,
   type Tensor,
 } from './types.js';
@@ -93,7 +94,7 @@ class OnnxDataPlane implements DataPlane {
     this.state = 'loading';
     const started = performance.now();
     try {
-      const model = await fetchVerifiedModel(this.options, (info) => this.observer.modelFetched?.(info));
+      const model = await this.fetchModel();
       const pool = new WorkerPool(
         {
           modelPath: model.path,
@@ -126,6 +127,13 @@ class OnnxDataPlane implements DataPlane {
       throw err;
     }
     this.observer.modelLoaded((performance.now() - started) / 1000);
+  }
+
+  private async fetchModel(): Promise<VerifiedModel> {
+    const onFetched = (info: ModelFetchInfo): void => this.observer.modelFetched?.(info);
+    if (this.options.fetched === undefined) return fetchVerifiedModel(this.options, onFetched);
+    const { path: file, sha256 } = await this.options.fetched;
+    return fetchVerifiedModel({ modelUri: file, sha256, cacheDir: this.options.cacheDir, pvcRoot: this.options.pvcRoot }, onFetched);
   }
 
   live(): boolean {

@@ -160,6 +160,18 @@ export interface DataPlaneOptions {
   workers: number;
   /** onnxruntime intra-op threads per session. */
   intraOpThreads: number;
+  /**
+   * The model file as another process (a group's primary) already fetched and verified it: load()
+   * waits for it and hashes that local file again, just before loading it, instead of fetching
+   * modelUri.
+   */
+  fetched?: Promise<FetchedModel>;
+}
+
+/** A model file on local disk and the digest it had when it was verified. */
+export interface FetchedModel {
+  path: string;
+  sha256: string;
 }
 
 /** The data plane of one server: one model, loaded once, inferred many times. */

@@ -4,7 +4,7 @@
  * small and shared: poll, never sleep a fixed time).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +78,8 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     MODELSHIP_HOST: '127.0.0.1',
     MODELSHIP_PORT: '0',
     MODELSHIP_METRICS_PORT: '0',
+    // A group of two, as on a 2-CPU pod, whatever the CPU count of the machine running the tests.
+    MODELSHIP_PROCESSES: '2',
     MODELSHIP_WORKERS: '1',
     MODELSHIP_CACHE_DIR: path.join(scratch, 'cache'),
     MODELSHIP_TERMINATION_LOG: terminationLog,
@@ -139,6 +141,23 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     });
   }
   return server;
+}
+
+/** Process ids whose parent is `pid` (Linux /proc), e.g. a group's serving processes. */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command name (which may hold spaces), in parentheses: state, then ppid.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return children.sort((a, b) => a - b);
 }
 
 /** POST JSON and return status and parsed body. */

@@ -1,0 +1,42 @@
+/**
+ * How a server process ends when it must not go on: a log line, the termination message Kubernetes
+ * shows for the container, and a non-zero exit.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { Logger } from '../log.js';
+
+/** Start the container's termination message afresh: called once, by its first process. */
+export function clearTerminationMessage(path: string): void {
+  try {
+    if (readFileSync(path).length > 0) writeFileSync(path, '');
+  } catch {
+    // Missing or not writable (a local run): nothing to clear.
+  }
+}
+
+/**
+ * Kubernetes shows this file's content as the container's termination message (max 4 KiB). The
+ * first message is kept: in a group, what fails after the first failure is its consequence.
+ */
+export function writeTerminationMessage(path: string, message: string, log: Logger): void {
+  try {
+    let previous = '';
+    try {
+      previous = readFileSync(path, 'utf8');
+    } catch {
+      // No message yet.
+    }
+    if (previous !== '') return;
+    writeFileSync(path, message.slice(0, 4096));
+  } catch (err) {
+    log.debug('termination log not writable', { path, error: (err as Error).message });
+  }
+}
+
+/** Log `msg` with the error, leave it as the termination message, and exit 1. */
+export function die(terminationLogPath: string, log: Logger, msg: string, err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  log.error(msg, { error: message });
+  writeTerminationMessage(terminationLogPath, `${msg}: ${message}`, log);
+  process.exit(1);
+}
