@@ -123,13 +123,9 @@ export async function runPrimary(config: Config): Promise<void> {
       return;
     }
     if (!member.ready) {
-      // It wrote its own termination message when it failed on purpose; a signal left none.
-      const message = signal ? `serving process ${String(fields.pid)} was killed by ${signal} before it was ready` : undefined;
-      if (message) failed('serving process exited before it was ready', fields, message);
-      else {
-        log.error('serving process exited before it was ready', fields);
-        stop('failure', 1);
-      }
+      // A process that failed on purpose wrote its own termination message first, and the first is
+      // kept; this one speaks for a process killed by a signal.
+      failed('serving process exited before it was ready', fields, `serving process ${String(fields.pid)} exited before it was ready (exit code ${String(code)}, signal ${String(signal)})`);
       return;
     }
     const now = Date.now();
