@@ -7,6 +7,7 @@
  * `<dir>/cluster.json` (dir defaults to `.state/cluster`, override with MODELSHIP_CLUSTER_DIR), so any
  * process can stop or restart what another one started.
  */
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -351,7 +352,30 @@ export async function restartApiServer(dir = clusterDir(), timeoutMs = 180_000):
   info.processes[index] = proc;
   saveClusterInfo(info);
   await waitHealthy(proc, '/readyz after restart', () => apiServerReady(info), timeoutMs);
+  await controllersCaughtUp(info, timeoutMs);
   return info;
+}
+
+/**
+ * Waits until kube-controller-manager acts on new objects again. After an API server restart its
+ * watches come back with a backoff (about a minute after two restarts in quick succession), and a
+ * test that starts meanwhile gets no ServiceAccounts, ReplicaSets or pods. The sign is the
+ * `default` ServiceAccount of a throwaway namespace.
+ */
+async function controllersCaughtUp(info: ClusterInfo, timeoutMs: number): Promise<void> {
+  const name = `restart-probe-${randomBytes(3).toString('hex')}`;
+  const created = await adminRequest(info, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  if (created.status !== 201) throw new Error(`restart kube-apiserver: create namespace ${name}: HTTP ${created.status}: ${created.body}`);
+  try {
+    await waitFor(
+      `kube-controller-manager to catch up after the API server restart (ServiceAccount ${name}/default)`,
+      async () => (await adminRequest(info, 'GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status === 200,
+      timeoutMs,
+      300,
+    );
+  } finally {
+    await adminRequest(info, 'DELETE', `/api/v1/namespaces/${name}`);
+  }
 }
 
 /** Audit events of the cluster in dir matching filter (see AuditFilter), oldest first. */
