@@ -181,7 +181,7 @@ export function readNodeImage(binDir: string, name: NodeImageName): NodeImage {
   try {
     ref = readFileSync(join(dir, `${name}.ref`), 'utf8').trim();
   } catch (err) {
-    throw new Error(`read node image ${name}: ${(err as Error).message} (run test/cluster/images.sh ${name})`);
+    throw new Error(`read node image ${name}: ${(err as Error).message} (run test/cluster/images.sh ${name})`, { cause: err });
   }
   return { ref, archive: join(dir, `${name}.oci.tar`) };
 }
@@ -199,7 +199,7 @@ async function run(what: string, cmd: string, args: string[]): Promise<void> {
     await promisify(execFile)(cmd, args, { maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${what}: ${(e.stderr || e.message).trim()}`);
+    throw new Error(`${what}: ${(e.stderr || e.message).trim()}`, { cause: err });
   }
 }
 
