@@ -6,6 +6,9 @@ SHELL := /bin/bash
 # onnxruntime-node's install script would otherwise fetch CUDA files from outside the npm registry.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
+# Every recipe runs on the Node pinned in .node-version (fetched once if the system node is older).
+include test/cluster/node.mk
+
 STATE := .state
 JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 VENV := $(STATE)/venv
