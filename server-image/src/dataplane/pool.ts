@@ -169,8 +169,9 @@ export class WorkerPool {
             return;
         }
       });
+      // A worker may throw anything, not only an Error (Node 26's typings say `unknown`).
       thread.on('error', (err) => {
-        slot.lastError = err.message;
+        slot.lastError = err instanceof Error ? err.message : String(err);
       });
       thread.on('exit', (exitCode) => {
         const wasLoading = slot.state === 'loading';
