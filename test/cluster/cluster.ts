@@ -1,12 +1,15 @@
 /**
  * The local Kubernetes control plane for e2e tests and `make run`: etcd, kube-apiserver,
- * kube-controller-manager, kube-scheduler and kwok (fake kubelets), as real processes on loopback.
+ * kube-controller-manager, kube-scheduler and kwok (fake kubelets), as real processes on loopback —
+ * or, with `node: 'real'`, one real node instead of kwok's (containerd, kubelet, kube-proxy,
+ * CoreDNS, a local registry; see node.ts and the README).
  *
  * One implementation, three callers: jest's globalSetup/globalTeardown, `make cluster-up/down`
  * (through cli.ts) and tests that need `restartApiServer()` or the audit log. All state lives in
  * `<dir>/cluster.json` (dir defaults to `.state/cluster`, override with MODELSHIP_CLUSTER_DIR), so any
  * process can stop or restart what another one started.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -26,11 +29,30 @@ import {
   type ClusterPorts,
   type ComponentSpec,
 } from './components.js';
-import { createPki, type Pki } from './pki.js';
+import { corednsRbac } from './coredns.js';
+import { clusterDomain, realNodeName, type NodePorts } from './kubelet.js';
+import { leftovers as hostLeftovers } from './leftovers.js';
+import { applyNetwork, nodeNetwork } from './network.js';
+import { nodeComponentSpecs } from './node-components.js';
+import { nodePaths } from './node-paths.js';
+import {
+  claimRealNode,
+  cleanupNode,
+  nodeFacts,
+  nodeScope,
+  realNodeOwner,
+  realNodeUnavailable,
+  resetNodeDir,
+  writeNodeFiles,
+  type RealNodeInfo,
+} from './node.js';
+import { apiServerKubeletClientUser, createPki, type Pki } from './pki.js';
 import { freePorts, isRunning, killAllNow, startDetached, stopAll, type RunningProcess } from './processes.js';
+import { pushNodeImages, readNodeImage, registryAddress, registryConfigYaml, registryPaths, registryReadyUrl, registrySpec } from './registry.js';
 import { waitFor } from './wait.js';
 
 export type { AuditEvent, AuditFilter } from './audit.js';
+export type { RealNodeInfo } from './node.js';
 
 /** Everything a test or tool needs to reach a running cluster; saved as `<dir>/cluster.json`. */
 export interface ClusterInfo {
@@ -38,8 +60,12 @@ export interface ClusterInfo {
   kubeconfig: string;
   /** API server URL, `https://127.0.0.1:<port>`. */
   server: string;
-  /** Names of the kwok-managed fake nodes. */
+  /** Names of the nodes: kwok's fake ones, or the real node. */
   nodes: string[];
+  /** `kwok` (fake nodes, pods never run) or `real` (one real node, pods run). */
+  mode: NodeMode;
+  /** The real node (mode `real` only): address, registry, cluster DNS, paths. */
+  realNode?: RealNodeInfo;
   ports: ClusterPorts;
   paths: ClusterPaths;
   pki: Pki;
@@ -48,9 +74,20 @@ export interface ClusterInfo {
   startedAt: string;
 }
 
+/** How a cluster's nodes are made. */
+export type NodeMode = 'kwok' | 'real';
+
 /** Options of clusterUp. */
 export interface ClusterUpOptions {
-  /** Number of kwok fake nodes (default 2). */
+  /**
+   * `kwok` (default): fake nodes only, pods become Ready at once without running. `real`: one real
+   * node (root on Linux with the tools, else an error saying what is missing). `auto`: real when
+   * the machine allows it, else kwok, with one log line saying why.
+   */
+  node?: NodeMode | 'auto';
+  /** State dir (default clusterDir()): clusters in different dirs never collide (but only one real node per machine). */
+  dir?: string;
+  /** Number of kwok fake nodes (default 2; kwok mode only). */
   nodes?: number;
   /** Overall deadline for each readiness step (default 180 s: generous for a loaded 2-core machine). */
   timeoutMs?: number;
@@ -58,7 +95,7 @@ export interface ClusterUpOptions {
   log?: (message: string) => void;
 }
 
-const requiredBinaries = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'];
+const requiredBinaries = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 
 /** The repository root: the nearest ancestor of this file holding package.json (works from dist/ too). */
 export function repoRoot(): string {
@@ -188,6 +225,16 @@ async function stopStale(dir: string): Promise<void> {
   if (stale) await stopAll([...stale.processes].reverse());
 }
 
+/** The node mode clusterUp runs: `auto` resolved against this machine (logging why not real, in one line). */
+export function resolveNodeMode(requested: NodeMode | 'auto', bins: string, log: (message: string) => void): NodeMode {
+  if (requested === 'kwok') return 'kwok';
+  const why = realNodeUnavailable(nodeFacts(bins));
+  if (!why) return 'real';
+  if (requested === 'real') throw new Error(`start cluster: ${why}`);
+  log(`kwok nodes: ${why}`);
+  return 'kwok';
+}
+
 /**
  * Starts a fresh cluster (stopping any earlier one in the same dir first) and waits until it is
  * usable: API server /readyz, controller-manager and scheduler /healthz, every fake node Ready, and
@@ -210,12 +257,14 @@ export async function clusterUp(options: ClusterUpOptions = {}): Promise<Cluster
 async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
   const log = options.log ?? ((): void => {});
   const timeoutMs = options.timeoutMs ?? 180_000;
-  const dir = clusterDir();
+  const dir = resolve(options.dir ?? clusterDir());
   const bins = binDir();
-  const missing = requiredBinaries.filter((b) => !existsSync(join(bins, b)));
+  const mode = resolveNodeMode(options.node ?? 'kwok', bins, log);
+  const missing = [...requiredBinaries, ...(mode === 'kwok' ? ['kwok'] : [])].filter((b) => !existsSync(join(bins, b)));
   if (missing.length > 0) throw new Error(`start cluster: missing ${missing.join(', ')} in ${bins}; run \`make cluster-build\``);
 
   await stopStale(dir);
+  if (mode === 'real') await prepareRealNode(dir, log);
   const paths = clusterPaths(dir);
   if (existsSync(paths.logsDir)) {
     rmSync(`${paths.logsDir}.previous`, { recursive: true, force: true });
@@ -225,10 +274,13 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
   mkdirSync(paths.logsDir, { recursive: true });
 
   log('creating certificates');
-  const pki = createPki(join(dir, 'pki'));
-  const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok] = await freePorts(6);
+  const net = nodeNetwork;
+  const pki = createPki(join(dir, 'pki'), mode === 'real' ? { name: realNodeName, ip: net.nodeIp } : undefined);
+  const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok, ...nodePortList] = await freePorts(12);
   const ports: ClusterPorts = { etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok };
-  const server = `https://127.0.0.1:${ports.apiServer}`;
+  // With a real node the API server listens on the node address (pods reach it there); that
+  // address is local, so the kubeconfig works from the host as before.
+  const server = `https://${mode === 'real' ? net.nodeIp : '127.0.0.1'}:${ports.apiServer}`;
   const ca = readFileSync(pki.ca.cert, 'utf8');
   const writeKubeconfig = (path: string, pair: { cert: string; key: string }, user: string): void =>
     writeFileSync(path, kubeconfigYaml(server, ca, readFileSync(pair.cert, 'utf8'), readFileSync(pair.key, 'utf8'), user), { mode: 0o600 });
@@ -237,13 +289,16 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
   writeKubeconfig(paths.schedulerKubeconfig, pki.scheduler, 'system:kube-scheduler');
   writeKubeconfig(paths.kwokKubeconfig, pki.kwok, 'kwok-controller');
   writeFileSync(paths.auditPolicy, auditPolicyYaml);
-  copyFileSync(join(bins, 'kwok-stages.yaml'), paths.kwokStages);
+  if (mode === 'kwok') copyFileSync(join(bins, 'kwok-stages.yaml'), paths.kwokStages);
 
   const nodeCount = options.nodes ?? 2;
+  const realNode = mode === 'real' ? realNodeInfo(dir, bins, nodePortList) : undefined;
   const info: ClusterInfo = {
     kubeconfig: paths.adminKubeconfig,
     server,
-    nodes: Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`),
+    nodes: realNode ? [realNode.name] : Array.from({ length: nodeCount }, (_, i) => `kwok-node-${i}`),
+    mode,
+    ...(realNode ? { realNode } : {}),
     ports,
     paths,
     pki,
@@ -251,9 +306,15 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
     binDir: bins,
     startedAt: new Date().toISOString(),
   };
-  const [etcdSpec, apiSpec, kcmSpec, schedSpec, kwokSpec] = componentSpecs(bins, ports, paths, pki);
+  const [etcdSpec, apiSpec, kcmSpec, schedSpec, kwokSpec] = componentSpecs(bins, ports, paths, pki, realNode ? { nodeIp: realNode.ip } : undefined);
 
   try {
+    if (realNode) {
+      // Before the API server: it binds the node address.
+      log(`creating the node network (${net.nodeLink} ${net.nodeIp}, ${net.bridge} ${net.podCidr}, Services ${net.serviceCidr}, chain ${net.guardChain})`);
+      claimRealNode(dir);
+      applyNetwork(net);
+    }
     log(`starting etcd on 127.0.0.1:${ports.etcdClient}`);
     const etcd = await startComponent(info, etcdSpec);
     await waitHealthy(etcd, '/health', async () => (await probe(`http://127.0.0.1:${ports.etcdClient}/health`)).body.includes('"health":"true"'), timeoutMs);
@@ -268,7 +329,28 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
     await waitHealthy(kcm, '/healthz', async () => (await probe(`https://127.0.0.1:${ports.controllerManager}/healthz`)).status === 200, timeoutMs);
     await waitHealthy(sched, '/healthz', async () => (await probe(`https://127.0.0.1:${ports.scheduler}/healthz`)).status === 200, timeoutMs);
 
-    log(`registering ${nodeCount} fake nodes and starting kwok`);
+    if (realNode) {
+      await startRealNode(info, realNode, log, timeoutMs);
+    } else {
+      await startKwok(info, kwokSpec, log, timeoutMs);
+    }
+
+    log('waiting for the default ServiceAccount');
+    await waitHealthy(kcm, 'default ServiceAccount', async () => (await adminRequest(info, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, timeoutMs);
+  } catch (err) {
+    await stopAll([...info.processes].reverse()).catch(() => {});
+    if (realNode) cleanupNode(dir);
+    rmSync(clusterInfoPath(dir), { force: true });
+    throw err;
+  }
+  saveClusterInfo(info);
+  return info;
+}
+
+/** Registers kwok's fake nodes and starts kwok, waiting for every node to be Ready. */
+async function startKwok(info: ClusterInfo, kwokSpec: ComponentSpec, log: (message: string) => void, timeoutMs: number): Promise<void> {
+  log(`registering ${info.nodes.length} fake nodes and starting kwok`);
+  {
     for (const name of info.nodes) {
       const res = await adminRequest(info, 'POST', '/api/v1/nodes', fakeNode(name));
       if (res.status !== 201) throw new Error(`create Node ${name}: HTTP ${res.status}: ${res.body}`);
@@ -280,16 +362,123 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
     }
     const kwokProc = await startComponent(info, kwokSpec);
     await waitHealthy(kwokProc, 'nodes Ready', () => nodesReady(info), timeoutMs);
-
-    log('waiting for the default ServiceAccount');
-    await waitHealthy(kcm, 'default ServiceAccount', async () => (await adminRequest(info, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, timeoutMs);
-  } catch (err) {
-    await stopAll([...info.processes].reverse()).catch(() => {});
-    rmSync(clusterInfoPath(dir), { force: true });
-    throw err;
   }
-  saveClusterInfo(info);
-  return info;
+}
+
+/**
+ * Before a real node starts: stops and removes whatever a previous run left (recorded or found by
+ * our names), refusing if another cluster dir's real node is still running.
+ */
+async function prepareRealNode(dir: string, log: (message: string) => void): Promise<void> {
+  const owner = realNodeOwner();
+  if (owner && owner !== dir) {
+    const other = readClusterInfo(owner);
+    if (other && other.mode === 'real' && other.processes.some(isRunning)) {
+      throw new Error(`start real node: the cluster in ${owner} runs this machine's real node; stop it first (MODELSHIP_CLUSTER_DIR=${owner} make cluster-down)`);
+    }
+    await stopStale(owner);
+    cleanupNode(owner);
+  }
+  const done = cleanupNode(dir);
+  if (done.length > 0) log(`cleaned up after an earlier run: ${done.join('; ')}`);
+  resetNodeDir(dir);
+}
+
+/** Ports and paths of the real node, and the images it will pull. */
+function realNodeInfo(dir: string, bins: string, nodePortList: number[]): RealNodeInfo {
+  const [kubelet, kubeletHealthz, kubeProxyHealthz, kubeProxyMetrics, corednsReady, registry] = nodePortList;
+  const ports: NodePorts = { kubelet, kubeletHealthz, kubeProxyHealthz, kubeProxyMetrics, corednsReady, registry };
+  const net = nodeNetwork;
+  return {
+    name: realNodeName,
+    ip: net.nodeIp,
+    registry: registryAddress(ports.registry),
+    clusterDns: net.nodeIp,
+    clusterDomain,
+    podCidr: net.podCidr,
+    serviceCidr: net.serviceCidr,
+    containerdSocket: nodePaths(dir).containerdSocket,
+    ports,
+    paths: nodePaths(dir),
+    images: { pause: readNodeImage(bins, 'pause').ref, agnhost: readNodeImage(bins, 'agnhost').ref },
+  };
+}
+
+/** Creates objects as the admin; 409 (already there) is fine. */
+async function createAll(info: ClusterInfo, objects: { path: string; body: object }[]): Promise<void> {
+  for (const o of objects) {
+    const res = await adminRequest(info, 'POST', o.path, o.body);
+    if (res.status !== 201 && res.status !== 409) throw new Error(`create ${o.path}: HTTP ${res.status}: ${res.body}`);
+  }
+}
+
+/**
+ * Starts the real node on a running control plane: RBAC for the API server's kubelet calls and
+ * CoreDNS, the registry (with pause and agnhost pushed), containerd, kubelet, kube-proxy, CoreDNS;
+ * waits for each, then for the node to be Ready with the node-lifecycle controller having lifted
+ * its not-ready taint.
+ */
+async function startRealNode(info: ClusterInfo, node: RealNodeInfo, log: (message: string) => void, timeoutMs: number): Promise<void> {
+  const rbac = 'rbac.authorization.k8s.io/v1';
+  const [corednsRole, corednsBinding] = corednsRbac();
+  await createAll(info, [
+    {
+      path: `/apis/${rbac}/clusterrolebindings`,
+      body: {
+        apiVersion: rbac, kind: 'ClusterRoleBinding', metadata: { name: 'modelship:kube-apiserver-kubelet-client' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:kubelet-api-admin' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: apiServerKubeletClientUser }],
+      },
+    },
+    { path: `/apis/${rbac}/clusterroles`, body: corednsRole },
+    { path: `/apis/${rbac}/clusterrolebindings`, body: corednsBinding },
+  ]);
+
+  const regPaths = registryPaths(info.paths.dir);
+  mkdirSync(regPaths.storage, { recursive: true });
+  writeFileSync(regPaths.config, registryConfigYaml(node.ports.registry, regPaths.storage));
+  log(`starting the registry on ${node.registry}`);
+  const registry = await startComponent(info, registrySpec(info.binDir, regPaths));
+  await waitHealthy(registry, '/v2/', async () => (await probe(registryReadyUrl(node.ports.registry))).status === 200, timeoutMs);
+  const pushStarted = Date.now();
+  await pushNodeImages(info.binDir, node.registry, ['pause', 'agnhost']);
+  log(`pushed ${node.images.pause} and ${node.images.agnhost} in ${((Date.now() - pushStarted) / 1000).toFixed(1)}s`);
+
+  writeNodeFiles({ paths: node.paths, net: nodeNetwork, pki: info.pki, ports: node.ports, server: info.server, registry: node.registry, sandboxImage: node.images.pause });
+  const [containerdSpec, kubeletSpec, kubeProxySpec, corednsSpec] = nodeComponentSpecs(info.binDir, info.paths.logsDir, node.paths, nodeNetwork);
+  log('starting containerd');
+  const containerd = await startComponent(info, containerdSpec);
+  await waitHealthy(containerd, 'its socket', () => containerdAnswers(node.paths.containerdSocket), timeoutMs);
+
+  log(`starting kubelet, kube-proxy and CoreDNS on ${node.ip}`);
+  const kubelet = await startComponent(info, kubeletSpec);
+  const kubeProxy = await startComponent(info, kubeProxySpec);
+  const coredns = await startComponent(info, corednsSpec);
+  await waitHealthy(kubelet, '/healthz', async () => (await probe(`http://127.0.0.1:${node.ports.kubeletHealthz}/healthz`)).status === 200, timeoutMs);
+  await waitHealthy(kubeProxy, '/healthz', async () => (await probe(`http://127.0.0.1:${node.ports.kubeProxyHealthz}/healthz`)).status === 200, timeoutMs);
+  await waitHealthy(coredns, '/ready', async () => (await probe(`http://127.0.0.1:${node.ports.corednsReady}/ready`)).status === 200, timeoutMs);
+  log(`waiting for node ${node.name} to be Ready (the node-lifecycle controller lifts its not-ready taint)`);
+  await waitHealthy(kubelet, 'node Ready and untainted', () => realNodeReady(info, node.name), timeoutMs);
+}
+
+/** True once containerd answers on socket (`ctr version`). */
+async function containerdAnswers(socket: string): Promise<boolean> {
+  if (!existsSync(socket)) return false;
+  try {
+    execFileSync('ctr', ['--address', socket, 'version'], { stdio: 'ignore', timeout: 5_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The node is Ready and carries no node.kubernetes.io/not-ready taint. */
+async function realNodeReady(info: ClusterInfo, name: string): Promise<boolean> {
+  const res = await adminRequest(info, 'GET', `/api/v1/nodes/${name}`);
+  if (res.status !== 200) return false;
+  const node = JSON.parse(res.body) as { spec?: { taints?: { key: string }[] }; status?: { conditions?: { type: string; status: string }[] } };
+  const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  return ready && !(node.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready');
 }
 
 async function nodesReady(info: ClusterInfo): Promise<boolean> {
@@ -307,12 +496,22 @@ export async function clusterHealthy(info: ClusterInfo): Promise<boolean> {
   return apiServerReady(info).catch(() => false);
 }
 
-/** Stops every process of the cluster in dir (SIGTERM, then SIGKILL) and forgets it; logs are kept. */
+/**
+ * Stops every process of the cluster in dir (SIGTERM, then SIGKILL) and forgets it; logs are kept.
+ * With a real node (or traces of one from a killed run) it then removes what the node left:
+ * containers and shims, mounts, links, iptables/nftables rules, cgroups. Safe to run twice.
+ */
 export async function clusterDown(dir = clusterDir()): Promise<void> {
+  dir = resolve(dir);
   const info = readClusterInfo(dir);
-  if (!info) return;
-  await stopAll([...info.processes].reverse());
+  if (info) await stopAll([...info.processes].reverse());
+  if (info?.mode === 'real' || realNodeOwner() === dir) cleanupNode(dir);
   rmSync(clusterInfoPath(dir), { force: true });
+}
+
+/** What the real node of the cluster in dir left on this machine; empty when it is clean. */
+export function leftovers(dir = clusterDir()): string[] {
+  return hostLeftovers(nodeScope(resolve(dir)));
 }
 
 /**
@@ -321,7 +520,10 @@ export async function clusterDown(dir = clusterDir()): Promise<void> {
  */
 export function stopClusterOnExit(info: ClusterInfo): () => void {
   // Re-read the state file: restartApiServer (possibly from a test) replaces the API server's pid.
-  const killCluster = (): void => killAllNow([...info.processes, ...(readClusterInfo(info.paths.dir)?.processes ?? [])]);
+  const killCluster = (): void => {
+    killAllNow([...info.processes, ...(readClusterInfo(info.paths.dir)?.processes ?? [])]);
+    if (info.mode === 'real') cleanupNode(info.paths.dir);
+  };
   const onExit = (): void => killCluster();
   const onSignal = (signal: NodeJS.Signals): void => {
     killCluster();

@@ -1,4 +1,4 @@
-import { clusterPaths, componentSpecs, controllers, fakeNode, kwokNodeAnnotation, type ClusterPorts } from './components.js';
+import { clusterPaths, componentSpecs, controllers, fakeNode, kwokNodeAnnotation, realNodeControllers, type ClusterPorts } from './components.js';
 import type { Pki } from './pki.js';
 
 const ports: ClusterPorts = { etcdClient: 1001, etcdPeer: 1002, apiServer: 1003, controllerManager: 1004, scheduler: 1005, kwok: 1006 };
@@ -56,5 +56,42 @@ describe('fakeNode', () => {
     expect(node.metadata.annotations[kwokNodeAnnotation]).toBe('fake');
     expect(node.spec.taints).toBeUndefined();
     expect(node.status.allocatable.pods).toBe('110');
+  });
+});
+
+describe('componentSpecs with a real node', () => {
+  const nodePki: Pki = {
+    ...pki,
+    node: { kubeletClient: pair('kc'), kubeletServing: pair('ks'), apiServerKubeletClient: pair('akc'), kubeProxy: pair('kp'), coredns: pair('cd') },
+  };
+  const real = componentSpecs('/bin', ports, clusterPaths('/state'), nodePki, { nodeIp: '10.200.0.1' });
+  const realFlag = (name: string, key: string): string | undefined =>
+    real.find((s) => s.name === name)?.args.find((a) => a.startsWith(`--${key}=`))?.slice(key.length + 3);
+
+  it('starts no kwok', () => {
+    expect(real.map((s) => s.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
+  });
+
+  it.each([
+    ['bind-address', '10.200.0.1'],
+    ['advertise-address', '10.200.0.1'],
+    ['endpoint-reconciler-type', 'lease'],
+    ['kubelet-client-certificate', '/pki/akc.crt'],
+    ['kubelet-client-key', '/pki/akc.key'],
+    ['kubelet-certificate-authority', '/pki/ca.crt'],
+    ['kubelet-preferred-address-types', 'InternalIP'],
+  ])('kube-apiserver --%s=%s', (key, value) => {
+    expect(realFlag('kube-apiserver', key)).toBe(value);
+  });
+
+  it('runs the node-lifecycle controller (which the kwok cluster does not)', () => {
+    expect(realFlag('kube-controller-manager', 'controllers')?.split(',')).toEqual(realNodeControllers);
+    expect(realNodeControllers).toContain('node-lifecycle-controller');
+    expect(controllers).not.toContain('node-lifecycle-controller');
+  });
+
+  it('keeps the kwok cluster on loopback with no endpoint reconciler', () => {
+    expect(flag('kube-apiserver', 'bind-address')).toBe('127.0.0.1');
+    expect(flag('kube-apiserver', 'endpoint-reconciler-type')).toBe('none');
   });
 });

@@ -30,12 +30,27 @@ export interface ClusterPaths {
   kwokStages: string;
 }
 
-/** One process of the control plane: its name, binary and arguments, and where it logs. */
+/** Names of the processes a cluster runs (the last five only with a real node). */
+export type ComponentName =
+  | 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok'
+  | 'registry' | 'containerd' | 'kubelet' | 'kube-proxy' | 'coredns';
+
+/** One process of the cluster: its name, binary and arguments, and where it logs. */
 export interface ComponentSpec {
-  name: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok';
+  name: ComponentName;
   bin: string;
   args: string[];
   log: string;
+}
+
+/**
+ * What the control plane needs to know of a real node: its address. With one, the API server binds
+ * and advertises there (pods reach it; the `kubernetes` Service gets it as endpoint through the lease
+ * reconciler), calls kubelets with its own client cert, and kube-controller-manager also runs the
+ * node-lifecycle controller; kwok is not started.
+ */
+export interface RealNodeControlPlane {
+  nodeIp: string;
 }
 
 /** Controllers run by kube-controller-manager: the workload, GC, RBAC and service-account ones tests rely on. */
@@ -93,8 +108,15 @@ export function clusterPaths(dir: string): ClusterPaths {
   };
 }
 
-/** Command lines for every component, in start order (etcd first, kwok last). */
-export function componentSpecs(binDir: string, ports: ClusterPorts, paths: ClusterPaths, pki: Pki): ComponentSpec[] {
+/**
+ * Controllers run with a real node: the node-lifecycle controller sets and lifts the not-ready taint
+ * and marks the node NotReady when kubelet stops reporting. Without a real node it stays off: it
+ * would also evict kwok's pods whenever a fake heartbeat is late on a loaded machine.
+ */
+export const realNodeControllers = [...controllers, 'node-lifecycle-controller'];
+
+/** Command lines for every control-plane component, in start order (etcd first, kwok last; no kwok with a real node). */
+export function componentSpecs(binDir: string, ports: ClusterPorts, paths: ClusterPaths, pki: Pki, realNode?: RealNodeControlPlane): ComponentSpec[] {
   const bin = (name: string): string => join(binDir, name);
   const log = (name: string): string => join(paths.logsDir, `${name}.log`);
   const etcdUrl = `http://127.0.0.1:${ports.etcdClient}`;
@@ -108,7 +130,7 @@ export function componentSpecs(binDir: string, ports: ClusterPorts, paths: Clust
     `--cert-dir=${join(paths.dir, 'serving')}`,
     '--leader-elect=false',
   ];
-  return [
+  const specs: ComponentSpec[] = [
     {
       name: 'etcd',
       bin: bin('etcd'),
@@ -133,8 +155,8 @@ export function componentSpecs(binDir: string, ports: ClusterPorts, paths: Clust
       log: log('kube-apiserver'),
       args: [
         `--etcd-servers=${etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${realNode?.nodeIp ?? '127.0.0.1'}`,
+        `--advertise-address=${realNode?.nodeIp ?? '127.0.0.1'}`,
         `--secure-port=${ports.apiServer}`,
         `--cert-dir=${join(paths.dir, 'serving')}`,
         `--tls-cert-file=${pki.apiServer.cert}`,
@@ -146,8 +168,17 @@ export function componentSpecs(binDir: string, ports: ClusterPorts, paths: Clust
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-cluster-ip-range=${serviceClusterIpRange}`,
-        // A loopback address is not a valid Endpoints IP, and nothing in the cluster dials the API server by Service.
-        '--endpoint-reconciler-type=none',
+        ...(realNode && pki.node
+          ? [
+            // Pods dial the API server through the `kubernetes` Service; its endpoint is the node address.
+            '--endpoint-reconciler-type=lease',
+            `--kubelet-client-certificate=${pki.node.apiServerKubeletClient.cert}`,
+            `--kubelet-client-key=${pki.node.apiServerKubeletClient.key}`,
+            `--kubelet-certificate-authority=${pki.ca.cert}`,
+            '--kubelet-preferred-address-types=InternalIP',
+          ]
+          // A loopback address is not a valid Endpoints IP, and nothing in the cluster dials the API server by Service.
+          : ['--endpoint-reconciler-type=none']),
         `--audit-policy-file=${paths.auditPolicy}`,
         `--audit-log-path=${paths.auditLog}`,
         '--audit-log-format=json',
@@ -162,7 +193,7 @@ export function componentSpecs(binDir: string, ports: ClusterPorts, paths: Clust
       log: log('kube-controller-manager'),
       args: [
         ...secureServing(paths.controllerManagerKubeconfig, ports.controllerManager),
-        `--controllers=${controllers.join(',')}`,
+        `--controllers=${(realNode ? realNodeControllers : controllers).join(',')}`,
         // Each controller acts as its own ServiceAccount, so RBAC is exercised as in a real cluster.
         '--use-service-account-credentials=true',
         `--service-account-private-key-file=${pki.serviceAccountKey}`,
@@ -178,6 +209,10 @@ export function componentSpecs(binDir: string, ports: ClusterPorts, paths: Clust
       log: log('kube-scheduler'),
       args: [...secureServing(paths.schedulerKubeconfig, ports.scheduler), '--profiling=false', '--v=1'],
     },
+  ];
+  if (realNode) return specs;
+  return [
+    ...specs,
     {
       name: 'kwok',
       bin: bin('kwok'),

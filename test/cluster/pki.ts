@@ -23,7 +23,32 @@ export interface Pki {
   kwok: CertPair;
   serviceAccountKey: string;
   serviceAccountPub: string;
+  /** Certificates of the real node (only when createPki was given one). */
+  node?: NodePki;
 }
+
+/** Certificates of the real node's processes and of the API server's calls to its kubelet. */
+export interface NodePki {
+  /** kubelet → API server: CN system:node:<node>, O system:nodes (Node authorizer, NodeRestriction). */
+  kubeletClient: CertPair;
+  /** kubelet's own HTTPS endpoint, SANs: node IP and name. */
+  kubeletServing: CertPair;
+  /** API server → kubelet (logs, exec): a plain user bound to system:kubelet-api-admin at `up`. */
+  apiServerKubeletClient: CertPair;
+  /** kube-proxy: CN system:kube-proxy (the built-in system:node-proxier binding). */
+  kubeProxy: CertPair;
+  /** CoreDNS: CN system:coredns (bound at `up`, see coredns.ts). */
+  coredns: CertPair;
+}
+
+/** The real node createPki issues certificates for. */
+export interface PkiNode {
+  name: string;
+  ip: string;
+}
+
+/** User name of the API server's client cert towards the kubelet. */
+export const apiServerKubeletClientUser = 'modelship:kube-apiserver-kubelet-client';
 
 /** Subject alternative names of the API server's serving certificate (loopback and in-cluster names). */
 export const apiServerSans = [
@@ -59,6 +84,11 @@ function issue(dir: string, name: string, subject: string, extensions: string[])
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
 
+/** The API server's SANs: the in-cluster names, plus the node address when pods must reach it. */
+export function apiServerSansFor(node?: PkiNode): string[] {
+  return node ? [...apiServerSans, `IP:${node.ip}`] : apiServerSans;
+}
+
 function clientCert(dir: string, name: string, subject: string): CertPair {
   return issue(dir, name, subject, [
     'basicConstraints=critical,CA:FALSE',
@@ -70,9 +100,10 @@ function clientCert(dir: string, name: string, subject: string): CertPair {
 /**
  * Creates a fresh PKI in dir: a CA, the API server serving cert, client certs for the admin
  * (system:masters), the controller-manager and scheduler (their built-in RBAC identities), kwok,
- * and the service-account token signing key pair.
+ * and the service-account token signing key pair; with node, also the real node's certificates
+ * (NodePki) and the node address in the API server's SANs.
  */
-export function createPki(dir: string): Pki {
+export function createPki(dir: string, node?: PkiNode): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   openssl(
     ['req', '-x509', '-new', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-sha256',
@@ -84,7 +115,7 @@ export function createPki(dir: string): Pki {
     'basicConstraints=critical,CA:FALSE',
     'keyUsage=critical,digitalSignature',
     'extendedKeyUsage=serverAuth',
-    `subjectAltName=${apiServerSans.join(',')}`,
+    `subjectAltName=${apiServerSansFor(node).join(',')}`,
   ]);
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'sa.key'], dir);
   openssl(['ec', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
@@ -99,5 +130,21 @@ export function createPki(dir: string): Pki {
     kwok: clientCert(dir, 'kwok', '/O=system:masters/CN=kwok-controller'),
     serviceAccountKey: join(dir, 'sa.key'),
     serviceAccountPub: join(dir, 'sa.pub'),
+    ...(node ? { node: createNodePki(dir, node) } : {}),
+  };
+}
+
+function createNodePki(dir: string, node: PkiNode): NodePki {
+  return {
+    kubeletClient: clientCert(dir, 'kubelet-client', `/O=system:nodes/CN=system:node:${node.name}`),
+    kubeletServing: issue(dir, 'kubelet-serving', `/CN=${node.name}`, [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=IP:${node.ip},DNS:${node.name}`,
+    ]),
+    apiServerKubeletClient: clientCert(dir, 'apiserver-kubelet-client', `/CN=${apiServerKubeletClientUser}`),
+    kubeProxy: clientCert(dir, 'kube-proxy', '/CN=system:kube-proxy'),
+    coredns: clientCert(dir, 'coredns', '/CN=system:coredns'),
   };
 }
