@@ -37,5 +37,13 @@ export default {
       globalSetup: '<rootDir>/test/cluster/globalSetup.ts',
       globalTeardown: '<rootDir>/test/cluster/globalTeardown.ts',
     },
+    {
+      ...common,
+      // A real node (containerd, kubelet, kube-proxy, CoreDNS) in .state/cluster-node: root on Linux only.
+      displayName: 'e2e-node',
+      testMatch: ['<rootDir>/test/e2e-node/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/e2e-node/globalSetup.ts',
+      globalTeardown: '<rootDir>/test/e2e-node/globalTeardown.ts',
+    },
   ],
 };

@@ -4,13 +4,21 @@ MODELSHIP_BIN_CACHE ?= $(HOME)/.cache/modelship/bin
 export MODELSHIP_BIN_CACHE
 CLUSTER_CLI := node dist/test/cluster/cli.js
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status cluster-gateway-api
+.PHONY: cluster-build cluster-up cluster-down cluster-status cluster-gateway-api cluster-leftovers e2e-node
 
-cluster-build: ## build (or reuse) etcd, kube-*, kubectl, kwok, helm, kubeconform into $(MODELSHIP_BIN_CACHE)
+# NODE=kwok (default: fake nodes), real (a real node: root on Linux), auto (real when possible).
+NODE ?= kwok
+
+cluster-build: ## apt packages of the real node (as root, when missing); build (or reuse) etcd, kube-*, kubectl, kubelet, kube-proxy, agnhost, kwok, helm, kubeconform, coredns, registry into $(MODELSHIP_BIN_CACHE)
+	test/cluster/node-packages.sh
 	test/cluster/build-binaries.sh
 
-cluster-up: build cluster-build ## start the local control plane; KUBECONFIG=.state/cluster/kubeconfig
-	$(CLUSTER_CLI) up
+.PHONY: cluster-images
+cluster-images: cluster-build ## build (or reuse) the real node's images (pause, agnhost, coredns) as OCI archives in $(MODELSHIP_BIN_CACHE)/images
+	test/cluster/images.sh
+
+cluster-up: build cluster-build ## start the local control plane (NODE=kwok|real|auto); KUBECONFIG=.state/cluster/kubeconfig
+	$(CLUSTER_CLI) up --node=$(NODE)
 
 cluster-down: $(if $(wildcard dist/test/cluster/cli.js),,build) ## stop the local control plane (logs stay in .state/cluster/logs)
 	$(CLUSTER_CLI) down
@@ -23,3 +31,11 @@ cluster-gateway-api: $(if $(wildcard dist/test/cluster/cli.js),,build) ## instal
 
 e2e: build cluster-build ## e2e tests against the local control plane
 	$(JEST) --selectProjects e2e --runInBand
+
+cluster-leftovers: $(if $(wildcard dist/test/cluster/cli.js),,build) ## list what a real node left on this machine (exit 1 if anything)
+	$(CLUSTER_CLI) leftovers
+
+# Real node in .state/cluster-node (never the e2e project's .state/cluster); its globalTeardown fails on leftovers.
+e2e-node: build cluster-build ## e2e tests on a real node (containerd, kubelet, kube-proxy, CoreDNS; root on Linux)
+	$(JEST) --selectProjects e2e-node --runInBand
+	MODELSHIP_CLUSTER_DIR=$(CURDIR)/.state/cluster-node $(CLUSTER_CLI) leftovers
