@@ -53,6 +53,7 @@ clean: ## remove build output and local state (not the control-plane binary cach
 	rm -rf dist $(STATE)
 
 include server-image/server.mk
+include server-image/image.mk
 include test/cluster/cluster.mk
 include bench/bench.mk
 include examples/examples.mk
