@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local control-plane binaries from the pinned Go wrapper modules under test/cluster/go
-# and caches them outside the repo, keyed by version: $MODELSHIP_BIN_CACHE/<name>-<version>.
+# Builds the local cluster's binaries (control plane, kubelet, kube-proxy, agnhost, CoreDNS, registry)
+# from the pinned Go wrapper modules under test/cluster/go and caches them outside the repo, keyed by
+# version: $MODELSHIP_BIN_CACHE/<name>-<version>.
 # A binary whose versioned file already exists is not rebuilt, so a warm run takes seconds.
 # Usage: build-binaries.sh [name...]   (default: all). Prints one line per binary with its build time.
 set -euo pipefail
@@ -17,6 +18,7 @@ module_version() {
 }
 
 # build <name> <module dir> <package> <version> [extra ldflags...]
+# The caller's environment reaches go build (e.g. CGO_ENABLED=0 build agnhost ...).
 build() {
   local name="$1" dir="$2" pkg="$3" version="$4"; shift 4
   local out="$cache/$name-$version"
@@ -40,6 +42,8 @@ etcd=$(module_version etcd go.etcd.io/etcd/server/v3)
 kwok=$(module_version kwok sigs.k8s.io/kwok)
 helm=$(module_version helm helm.sh/helm/v3)
 kubeconform=$(module_version kubeconform github.com/yannh/kubeconform)
+coredns=$(module_version coredns github.com/coredns/coredns)
+distribution=$(module_version distribution github.com/distribution/distribution/v3)
 
 k8s_minor="${k8s#v1.}"; k8s_minor="${k8s_minor%%.*}"
 build_date="$(date -u +%FT%TZ)"
@@ -49,14 +53,24 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     "-X $pkg.gitTreeState=clean" "-X $pkg.buildDate=$build_date")
 done
 
+# agnhost has its own version (upstream tags its image with it), kept in the Kubernetes tree it is built from.
+agnhost_version() {
+  cat "$(cd "$here/go/kubernetes" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/test/images/agnhost/VERSION"
+}
+
 wanted=("$@")
-[[ ${#wanted[@]} -gt 0 ]] || wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm kubeconform)
+[[ ${#wanted[@]} -gt 0 ]] || wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy
+  agnhost kwok helm kubeconform coredns registry)
 
 for name in "${wanted[@]}"; do
   case "$name" in
     etcd) build etcd etcd . "$etcd" "-X go.etcd.io/etcd/api/v3/version.GitSHA=module-$etcd" ;;
-    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl)
+    kube-apiserver|kube-controller-manager|kube-scheduler|kubectl|kubelet|kube-proxy)
       build "$name" kubernetes "k8s.io/kubernetes/cmd/$name" "$k8s" "${k8s_ldflags[@]}" ;;
+    agnhost)
+      # Static (no cgo), like upstream's, so the agnhost image can be FROM scratch.
+      agnhost=$(agnhost_version)
+      CGO_ENABLED=0 build agnhost kubernetes k8s.io/kubernetes/test/images/agnhost "$agnhost" "-X main.Version=$agnhost" ;;
     kwok)
       build kwok kwok sigs.k8s.io/kwok/cmd/kwok "$kwok"
       # kwok has no built-in lifecycle: cache the upstream Stage objects of the same version
@@ -72,6 +86,11 @@ for name in "${wanted[@]}"; do
       fi
       ln -sfn "kwok-stages-$kwok.yaml" "$cache/kwok-stages.yaml" ;;
     helm) build helm helm helm.sh/helm/v3/cmd/helm "$helm" "-X helm.sh/helm/v3/internal/version.version=$helm" ;;
+    # Static (no cgo), like upstream's, so it runs as a host process or FROM scratch in images.sh.
+    coredns) CGO_ENABLED=0 build coredns coredns . "$coredns" "-X github.com/coredns/coredns/coremain.gitTag=$coredns" \
+      "-X github.com/coredns/coredns/coremain.GitCommit=module-$coredns" ;;
+    registry) build registry distribution . "$distribution" "-X github.com/distribution/distribution/v3/version.version=$distribution" \
+      "-X github.com/distribution/distribution/v3/version.revision=module-$distribution" ;;
     kubeconform) build kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$kubeconform" "-X main.version=$kubeconform" ;;
     *) echo "build-binaries.sh: unknown binary '$name'" >&2; exit 2 ;;
   esac
