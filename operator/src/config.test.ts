@@ -1,3 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse } from 'yaml';
+import { findCrdPath } from './api/schema.js';
 import { DEFAULT_SERVER_IMAGE, parseConfig } from './config.js';
 
 const host = { hostname: 'node-1', pid: 42 };
@@ -38,5 +42,14 @@ describe('parseConfig', () => {
     [['--no-such-flag', 'x'], /parse flags: .*no-such-flag/],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => parseConfig(argv, {}, host)).toThrow(message);
+  });
+
+  // There is one image; `make image` tags it as the chart's default, and the operator's default
+  // must name the same, or model pods started outside the chart pull an image nobody built.
+  it('defaults the server image to the Helm chart\'s default image', () => {
+    const chart = join(dirname(findCrdPath()), '..', 'charts', 'modelship');
+    const { appVersion } = parse(readFileSync(join(chart, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const { image } = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as { image: { repository: string; tag: string } };
+    expect(DEFAULT_SERVER_IMAGE).toBe(`${image.repository}:${image.tag || appVersion}`);
   });
 });

@@ -24,8 +24,12 @@ export interface OperatorConfig {
   logLevel: Level;
 }
 
-/** Default inference server image (the chart sets the real one). */
-export const DEFAULT_SERVER_IMAGE = 'ghcr.io/modelship/server:0.1.0';
+/**
+ * Image of the model pods when --server-image is not given: the one Modelship image (server, router
+ * and operator), as the Helm chart's default names it (`make image` builds it under this name).
+ * The chart passes its own image reference, so this matters only outside the chart.
+ */
+export const DEFAULT_SERVER_IMAGE = 'ghcr.io/modelship/modelship:0.1.0';
 
 const FLAGS = {
   kubeconfig: { type: 'string', env: 'KUBECONFIG_FILE' },

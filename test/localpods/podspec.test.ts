@@ -23,7 +23,7 @@ const mounts = [parseMount('/models=examples/models', '/repo'), parseMount('/mod
 function pod(over: Partial<PodLike> = {}, labels: Record<string, string> = { app: 'a' }): PodLike {
   return {
     metadata: { name: 'digits-abc-1', namespace: 'default', uid: 'u1', labels },
-    spec: { nodeName: 'kwok-node-0', containers: [{ name: 'server', image: 'ghcr.io/modelship/server:0.1.0' }] },
+    spec: { nodeName: 'kwok-node-0', containers: [{ name: 'server', image: 'ghcr.io/modelship/modelship:0.1.0' }] },
     status: { phase: 'Running', podIP: '10.0.0.7' },
     ...over,
   };
@@ -80,7 +80,8 @@ describe('shouldRun', () => {
     ['an unscheduled pod', pod({ spec: { containers: pod().spec!.containers } }), false],
     ['a pod on a real node', pod({ spec: { ...pod().spec, nodeName: 'worker-1' } }), false],
     ['a pod being deleted', { ...pod(), metadata: { ...pod().metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } }, false],
-    ['a router pod', pod({ spec: { ...pod().spec, containers: [{ name: 'router', image: 'ghcr.io/modelship/router:0.1.0' }] } }), false],
+    ['a pod of another image', pod({ spec: { ...pod().spec, containers: [{ name: 'proxy', image: 'ghcr.io/example/proxy:0.1.0' }] } }), false],
+    ['a pod of the retired ghcr.io/modelship/server image', pod({ spec: { ...pod().spec, containers: [{ name: 'server', image: 'ghcr.io/modelship/server:0.1.0' }] } }), false],
   ])('%s', (_what, p, expected) => expect(shouldRun(p, kwok, DEFAULT_SERVER_REPOSITORIES)).toBe(expected));
 });
 

@@ -10,8 +10,11 @@ import type { KubeObject } from '../../operator/src/kube/client.js';
 /** Annotation kwok puts on the Nodes it manages. */
 export const KWOK_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 
-/** Image repositories (no tag or digest) whose containers are run as the local inference server. */
-export const DEFAULT_SERVER_REPOSITORIES = ['ghcr.io/modelship/server', 'ghcr.io/modelship/modelship'];
+/**
+ * Image repositories (no tag or digest) whose containers are run as the local inference server: the
+ * one Modelship image, which model pods and router pods both run (the operator's default).
+ */
+export const DEFAULT_SERVER_REPOSITORIES = ['ghcr.io/modelship/modelship'];
 
 /** A host directory standing in for a container path, from `--mount /models=examples/models`. */
 export interface Mount {
