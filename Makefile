@@ -58,4 +58,6 @@ include test/cluster/cluster.mk
 include bench/bench.mk
 include examples/examples.mk
 include test/localpods/localpods.mk
+include test/run/run.mk
+include test/kind/kind.mk
 include charts/chart.mk

@@ -1,10 +1,8 @@
-# Example models, `make run` (the whole stack, from test/localpods) and `make serve` (the inference
-# server alone on the digits example, no Kubernetes): it prints curls once ready; Ctrl-C stops it.
+# Example models and `make serve` (the inference server alone on the digits example, no Kubernetes):
+# it prints curls once ready; Ctrl-C stops it. `make run` (the whole stack) is test/run/run.mk's.
 RUN_PORT ?= 8080
 RUN_METRICS_PORT ?= 9090
 RUN_URL := http://127.0.0.1:$(RUN_PORT)
-run: run-local ## a local control plane, the operator and the digits example served on 127.0.0.1
-
 serve: build ## the inference server alone on the digits example (no Kubernetes), with curls to try
 	@sha=$$(awk '$$2 == "digits.onnx" {print $$1}' examples/models/SHA256SUMS); \
 	( until curl -sf $(RUN_URL)/v2/health/ready >/dev/null 2>&1; do sleep 0.3; done; \

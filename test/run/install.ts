@@ -1,0 +1,69 @@
+/**
+ * Modelship installed as a user installs it, on a cluster with real pods: the image `make image`
+ * built is pushed to the test cluster's local registry under its upstream name (containerd mirrors
+ * that registry, so the chart's default image reference is pulled for real by the kubelet), then
+ * `helm upgrade --install` of charts/modelship with its defaults (two operator pods, leader
+ * election). On a cluster that is not ours (E2E_KUBECONFIG, e.g. kind after `make kind`), the image
+ * is expected there already (`kind load`) and only the chart is installed.
+ * Used by `make run` (test/run/main.ts) and the real-pod e2e suite (test/e2e-pods).
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { parse } from 'yaml';
+
+import { binDir, repoRoot } from '../cluster/cluster.js';
+import { pushLocalImage } from '../cluster/registry.js';
+
+const run = promisify(execFile);
+const root = repoRoot();
+
+/** Namespace and release the chart is installed as (the chart README's install command). */
+export const RELEASE = { namespace: 'modelship-system', name: 'modelship' };
+
+/** The chart's default image reference (values.yaml repository, tag = appVersion): what `make image` tags. */
+export function chartImage(): { repository: string; tag: string; ref: string } {
+  const chart = join(root, 'charts/modelship');
+  const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as { image: { repository: string; tag?: string } };
+  const meta = parse(readFileSync(join(chart, 'Chart.yaml'), 'utf8')) as { appVersion: string };
+  const tag = values.image.tag || meta.appVersion;
+  return { repository: values.image.repository, tag, ref: `${values.image.repository}:${tag}` };
+}
+
+/** Runs a tool against the cluster of kubeconfig; rejects with the tool's output in the message. */
+export async function sh(kubeconfig: string, bin: string, args: string[], timeoutMs = 300_000): Promise<string> {
+  const env = {
+    ...process.env,
+    KUBECONFIG: kubeconfig,
+    HELM_CACHE_HOME: join(root, '.state/helm/cache'),
+    HELM_CONFIG_HOME: join(root, '.state/helm/config'),
+    HELM_DATA_HOME: join(root, '.state/helm/data'),
+  };
+  try {
+    const { stdout, stderr } = await run(bin, args, { env, maxBuffer: 64 << 20, timeout: timeoutMs });
+    return stdout + stderr;
+  } catch (err) {
+    const e = err as Error & { stdout?: string; stderr?: string };
+    throw new Error(`${bin.split('/').pop()} ${args.join(' ')}: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
+  }
+}
+
+/** Where to install: the cluster's kubeconfig and, for our test cluster, its registry. */
+export interface InstallTarget {
+  kubeconfig: string;
+  /** host:port of the node's registry mirror; absent on a cluster that is not ours. */
+  registry?: string;
+}
+
+/** Pushes the product image to the cluster's registry (when it has ours) and installs the chart with its defaults. */
+export async function installModelship(target: InstallTarget): Promise<void> {
+  const image = chartImage();
+  if (target.registry) await pushLocalImage(image.ref, target.registry, image.ref);
+  await sh(target.kubeconfig, join(binDir(), 'helm'), [
+    'upgrade', '--install', RELEASE.name, join(root, 'charts/modelship'),
+    '--namespace', RELEASE.namespace, '--create-namespace',
+    '--wait', '--timeout', '5m',
+  ]);
+}
