@@ -311,7 +311,7 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
   try {
     if (realNode) {
       // Before the API server: it binds the node address.
-      log(`creating the node network (${net.nodeLink} ${net.nodeIp}, ${net.bridge} ${net.podCidr}, Services ${net.serviceCidr}, chain ${net.guardChain})`);
+      log(`creating the node network (${net.nodeLink} ${net.nodeIp}, ${net.bridge} ${net.podCidr}, Services ${net.serviceCidr}, nftables guard ${net.guardTable})`);
       claimRealNode(dir);
       applyNetwork(net);
     }

@@ -12,6 +12,7 @@ describe('containerdConfigToml', () => {
     ['address = "/run/ms/containerd.sock"'],
     ['sandbox_image = "registry.k8s.io/pause:3.10.1"'],
     ['netns_mounts_under_state_dir = true'],
+    ['restrict_oom_score_adj = true'],
     ['stream_server_address = "127.0.0.1"'],
     ['snapshotter = "overlayfs"'],
     ['runtime_type = "io.containerd.runc.v2"'],

@@ -21,6 +21,8 @@ const tomlString = (s: string): string => JSON.stringify(s);
  * - netns_mounts_under_state_dir: pod network namespaces are mounted under our run dir, not
  *   /run/netns, so teardown finds exactly ours;
  * - images are pulled through `config_path` hosts.toml mirrors to the local registry;
+ * - restrict_oom_score_adj: this machine withholds CAP_SYS_RESOURCE even from root, so runc could
+ *   not lower a container's oom_score_adj below ours (kubelet asks -998 for pause): it is clamped;
  * - the CRI streaming server (exec, logs -f, port-forward) listens on 127.0.0.1 only;
  * - no debug or metrics listeners.
  */
@@ -49,6 +51,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [${cri}]
   sandbox_image = ${tomlString(sandboxImage)}
   netns_mounts_under_state_dir = true
+  restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false

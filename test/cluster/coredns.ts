@@ -4,7 +4,7 @@
  * A host process rather than a pod behind a kube-dns ClusterIP: it is up before any pod (no
  * chicken-and-egg with the node becoming Ready and the image being pulled), it is stopped and
  * checked like every other process of ours, and pods reach the node address directly. It answers
- * cluster.local from the API (its own client cert, RBAC below) and NXDOMAIN for every other name:
+ * cluster.local from the API (its own client cert, RBAC below) and REFUSED for every other name:
  * nothing is forwarded outside.
  */
 import { clusterDomain } from './kubelet.js';
@@ -14,7 +14,10 @@ import type { NodePaths } from './node-paths.js';
 /** The user CoreDNS authenticates as (client cert CN). */
 export const corednsUser = 'system:coredns';
 
-/** Corefile: cluster.local from the API, NXDOMAIN for anything else; readiness on loopback. */
+/**
+ * Corefile: cluster.local from the API, readiness on loopback, and no other zone: CoreDNS answers
+ * REFUSED for a name outside every zone it serves, so nothing is forwarded or made up.
+ */
 export function corefile(paths: NodePaths, net: NodeNetwork, readyPort: number, kubeconfigContext: string): string {
   return `${clusterDomain}:53 {
     bind ${net.nodeIp}
@@ -25,12 +28,6 @@ export function corefile(paths: NodePaths, net: NodeNetwork, readyPort: number, 
         ttl 5
     }
     ready 127.0.0.1:${readyPort}
-}
-.:53 {
-    bind ${net.nodeIp}
-    template ANY ANY {
-        rcode NXDOMAIN
-    }
 }
 `;
 }

@@ -39,11 +39,12 @@ describe('ourChains / ourNftTables / ourLinks', () => {
     ['*nat\n:POSTROUTING ACCEPT [0:0]\n:KUBE-POSTROUTING - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\n:NETAVARK-HOSTPORT-DNAT - [0:0]\nCOMMIT', ['nat/KUBE-POSTROUTING', 'nat/CNI-HOSTPORT-DNAT']],
     ['*filter\n:INPUT ACCEPT [0:0]\nCOMMIT', []],
   ])('chains in %j', (save, chains) => {
-    expect(ourChains(save, nodeNetwork)).toEqual(chains);
+    expect(ourChains(save)).toEqual(chains);
   });
 
-  it('finds kube-proxy tables only', () => {
-    expect(ourNftTables('table ip filter\ntable ip kube-proxy\ntable ip6 kube-proxy\ntable inet netavark')).toEqual(['table ip kube-proxy', 'table ip6 kube-proxy']);
+  it("finds kube-proxy's tables and the guard, not podman's", () => {
+    expect(ourNftTables('table ip filter\ntable ip kube-proxy\ntable ip6 kube-proxy\ntable inet netavark\ntable ip modelship-guard', nodeNetwork))
+      .toEqual(['table ip kube-proxy', 'table ip6 kube-proxy', 'table ip modelship-guard']);
   });
 
   it('finds our bridges and veths on the pod bridge', () => {

@@ -5,10 +5,10 @@
  * snapshotHost reads the machine. `down` must leave findLeftovers empty; node.ts's teardown uses
  * the same parsers to know what to remove.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { commandOutput, isOurChain, kubeProxyNftTables, vethsOnBridge, type NodeNetwork } from './network.js';
+import { commandOutput, isOurChain, ourNftTableNames, vethsOnBridge, type NodeNetwork } from './network.js';
 
 /** Everything of the host the leftovers check looks at. */
 export interface HostSnapshot {
@@ -63,23 +63,23 @@ export function processesOfOurs(processes: HostSnapshot['processes'], scope: Pic
 }
 
 /** Our chains in an iptables-save dump, as `<table>/<chain>`. */
-export function ourChains(saveOutput: string, net: NodeNetwork): string[] {
+export function ourChains(saveOutput: string): string[] {
   const found: string[] = [];
   let table = '';
   for (const line of saveOutput.split('\n')) {
     if (line.startsWith('*')) table = line.slice(1).trim();
     else if (line.startsWith(':')) {
       const name = line.slice(1).split(' ')[0];
-      if (isOurChain(name, net)) found.push(`${table}/${name}`);
+      if (isOurChain(name)) found.push(`${table}/${name}`);
     }
   }
   return found;
 }
 
-/** kube-proxy's nftables tables present in `nft list tables` output. */
-export function ourNftTables(nftTables: string): string[] {
+/** Our nftables tables (kube-proxy's, the guard) present in `nft list tables` output. */
+export function ourNftTables(nftTables: string, net: NodeNetwork): string[] {
   const present = new Set(nftTables.split('\n').map((l) => l.trim()));
-  return kubeProxyNftTables.map(([family, name]) => `table ${family} ${name}`).filter((t) => present.has(t));
+  return ourNftTableNames(net).map(([family, name]) => `table ${family} ${name}`).filter((t) => present.has(t));
 }
 
 /** Links of ours: the two bridges and any veth still on the pod bridge. */
@@ -98,9 +98,9 @@ export function findLeftovers(snapshot: HostSnapshot, scope: LeftoverScope): str
     ...processesOfOurs(snapshot.processes, scope).map((p) => `process ${p.pid}: ${p.cmdline.join(' ').slice(0, 200)}`),
     ...mountPointsUnder(snapshot.mountinfo, dirs).map((m) => `mount ${m}`),
     ...ourLinks(snapshot.links, scope.net).map((l) => `link ${l}`),
-    ...ourChains(snapshot.iptablesSave, scope.net).map((c) => `iptables chain ${c}`),
-    ...ourChains(snapshot.ip6tablesSave, scope.net).map((c) => `ip6tables chain ${c}`),
-    ...ourNftTables(snapshot.nftTables).map((t) => `nftables ${t}`),
+    ...ourChains(snapshot.iptablesSave).map((c) => `iptables chain ${c}`),
+    ...ourChains(snapshot.ip6tablesSave).map((c) => `ip6tables chain ${c}`),
+    ...ourNftTables(snapshot.nftTables, scope.net).map((t) => `nftables ${t}`),
     ...snapshot.cgroupDirs.map((d) => `cgroup ${d}`),
     ...snapshot.files.map((f) => `file ${f}`),
   ];
@@ -127,6 +127,26 @@ export function cniCacheFiles(network: string, dir = '/var/lib/cni/results'): st
   }
 }
 
+/** Where kubelet links every container's log (a fixed path in kubelet, whatever its root dir). */
+export const containerLogLinksDir = '/var/log/containers';
+
+/** kubelet's links in /var/log/containers that point into stateDir (our pods' logs). */
+export function containerLogLinks(stateDir: string, dir = containerLogLinksDir): string[] {
+  try {
+    return readdirSync(dir)
+      .map((f) => join(dir, f))
+      .filter((f) => {
+        try {
+          return under(readlinkSync(f), stateDir);
+        } catch {
+          return false;
+        }
+      });
+  } catch {
+    return [];
+  }
+}
+
 /** Every process on the machine with its command line (processes that vanish meanwhile are skipped). */
 export function listProcesses(): HostSnapshot['processes'] {
   const out: HostSnapshot['processes'] = [];
@@ -144,7 +164,7 @@ export function listProcesses(): HostSnapshot['processes'] {
 
 /** Reads the host: the input of findLeftovers. */
 export function snapshotHost(scope: LeftoverScope): HostSnapshot {
-  const files = [...cniCacheFiles(scope.net.cniNetwork)];
+  const files = [...cniCacheFiles(scope.net.cniNetwork), ...containerLogLinks(scope.stateDir)];
   if (existsSync(scope.runDir)) files.push(scope.runDir);
   return {
     processes: listProcesses().filter((p) => p.pid !== process.pid),

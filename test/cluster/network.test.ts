@@ -1,15 +1,13 @@
-import { chainCleanupCommands, guardRules, networkDownCommands, networkUpCommands, nodeNetwork, splitRule, vethsOnBridge } from './network.js';
+import { chainCleanupCommands, guardChains, guardNftScript, networkDownCommands, networkUpCommands, nodeNetwork, splitRule, vethsOnBridge } from './network.js';
 
 const argv = (cs: { argv: string[] }[]): string[] => cs.map((c) => c.argv.join(' '));
 
 describe('networkUpCommands', () => {
   const up = argv(networkUpCommands());
 
-  it('puts the guard in place before any link exists, and hooks it first in FORWARD and OUTPUT', () => {
-    const firstLink = up.findIndex((c) => c.startsWith('ip link add'));
-    const hooks = up.filter((c) => c.includes('-j MODELSHIP-GUARD'));
-    expect(hooks).toEqual(['iptables -w 5 -I FORWARD 1 -j MODELSHIP-GUARD', 'iptables -w 5 -I OUTPUT 1 -j MODELSHIP-GUARD']);
-    expect(up.indexOf(hooks[1])).toBeLessThan(firstLink);
+  it('puts the guard in place before any link exists', () => {
+    expect(up[0]).toBe('nft -f -');
+    expect(networkUpCommands()[0].stdin).toBe(guardNftScript());
   });
 
   it.each([
@@ -26,14 +24,45 @@ describe('networkUpCommands', () => {
   });
 });
 
-describe('guardRules', () => {
-  it('lets loopback pass, then rejects unserved ClusterIPs and pod traffic off the bridge', () => {
-    expect(guardRules().map((r) => r.join(' '))).toEqual([
-      '-o lo -j RETURN',
-      '-d 10.96.0.0/16 -j REJECT',
-      '-s 10.244.0.0/24 ! -o msbr0 -j REJECT',
-      '-d 10.244.0.0/24 ! -o msbr0 -j REJECT',
+describe('guardChains', () => {
+  const chains = guardChains();
+  const rules = (hook: string): string[] | undefined => chains.find((c) => c.hook === hook)?.rules;
+
+  it('refuses what DNAT left addressed to the Service range, after DNAT and before any filter chain', () => {
+    for (const hook of ['output', 'forward']) {
+      expect(chains.find((c) => c.hook === hook)?.priority).toBe(-5);
+      expect(rules(hook)?.[0]).toBe('ip daddr 10.96.0.0/16 reject');
+    }
+  });
+
+  it('rejects forwarded pod traffic off the bridge', () => {
+    expect(rules('forward')?.slice(1)).toEqual([
+      'ip saddr 10.244.0.0/24 oifname != "msbr0" reject',
+      'ip daddr 10.244.0.0/24 oifname != "msbr0" reject',
     ]);
+  });
+
+  it('drops on the final link, before SNAT, anything of ours leaving by another link than ours', () => {
+    expect(chains.find((c) => c.hook === 'postrouting')).toEqual({
+      hook: 'postrouting',
+      priority: 95,
+      rules: [
+        'oifname "lo" accept',
+        'ip daddr 10.96.0.0/16 drop',
+        'ip saddr 10.244.0.0/24 oifname != "msbr0" drop',
+        'ip daddr 10.244.0.0/24 oifname != "msbr0" drop',
+      ],
+    });
+  });
+});
+
+describe('guardNftScript', () => {
+  const script = guardNftScript();
+  it('replaces its own table atomically', () => {
+    expect(script.split('\n').slice(0, 3)).toEqual(['table ip modelship-guard', 'delete table ip modelship-guard', 'table ip modelship-guard {']);
+  });
+  it.each([['output', -5], ['forward', -5], ['postrouting', 95]])('has a %s chain at priority %d', (hook, priority) => {
+    expect(script).toContain(`chain ${hook} {\n    type filter hook ${hook} priority ${priority}; policy accept;\n`);
   });
 });
 
@@ -44,10 +73,7 @@ describe('networkDownCommands', () => {
       'ip link del veth1',
       'ip link del msbr0',
       'ip link del msnode0',
-      'iptables -w 5 -D FORWARD -j MODELSHIP-GUARD',
-      'iptables -w 5 -D OUTPUT -j MODELSHIP-GUARD',
-      'iptables -w 5 -F MODELSHIP-GUARD',
-      'iptables -w 5 -X MODELSHIP-GUARD',
+      'nft delete table ip modelship-guard',
     ]);
     expect(down.every((c) => c.ignoreFailure)).toBe(true);
   });
@@ -91,26 +117,24 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
-:MODELSHIP-GUARD - [0:0]
+:KUBE-FIREWALL - [0:0]
 :NETAVARK_FORWARD - [0:0]
--A FORWARD -j MODELSHIP-GUARD
 -A FORWARD -m comment --comment "netavark firewall plugin rules" -j NETAVARK_FORWARD
--A OUTPUT -j MODELSHIP-GUARD
--A MODELSHIP-GUARD -o lo -j RETURN
+-A OUTPUT -j KUBE-FIREWALL
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
 COMMIT
 `;
   const cmds = argv(chainCleanupCommands(save, 'iptables'));
 
   it('deletes the jumps from builtin chains first, then flushes and deletes our chains', () => {
     expect(cmds).toEqual([
-      'iptables -w 5 -t filter -D FORWARD -j MODELSHIP-GUARD',
-      'iptables -w 5 -t filter -D OUTPUT -j MODELSHIP-GUARD',
+      'iptables -w 5 -t filter -D OUTPUT -j KUBE-FIREWALL',
       'iptables -w 5 -t mangle -F KUBE-IPTABLES-HINT',
       'iptables -w 5 -t mangle -F KUBE-KUBELET-CANARY',
-      'iptables -w 5 -t filter -F MODELSHIP-GUARD',
+      'iptables -w 5 -t filter -F KUBE-FIREWALL',
       'iptables -w 5 -t mangle -X KUBE-IPTABLES-HINT',
       'iptables -w 5 -t mangle -X KUBE-KUBELET-CANARY',
-      'iptables -w 5 -t filter -X MODELSHIP-GUARD',
+      'iptables -w 5 -t filter -X KUBE-FIREWALL',
     ]);
   });
 

@@ -10,10 +10,13 @@
  * - `msbr0`: the pods' bridge, 10.244.0.1/24; the CNI bridge plugin only attaches veths to it.
  *   Forwarding is enabled on this link alone (pod → ClusterIP → pod is routed once DNATed), so the
  *   machine-wide `net.ipv4.ip_forward` is never touched.
- * - `MODELSHIP-GUARD` (filter table, first rule of FORWARD and OUTPUT): rejects, after kube-proxy's
- *   DNAT, anything still addressed to the Service range (a ClusterIP nobody serves fails at once
- *   instead of leaving by the default route for the outside proxy's 404), and anything from or to
- *   a pod address that would leave by a link other than msbr0.
+ * - nftables table `ip modelship-guard` (see guardChains): rejects anything still addressed to the
+ *   Service range after DNAT (a ClusterIP nobody serves fails at once instead of leaving by the
+ *   default route for the outside proxy's 404), and anything from or to a pod address that would
+ *   leave by a link other than msbr0. Not an iptables chain: iptables(-nft)'s filter chains sit at priority 0, the same
+ *   as kube-proxy's nftables chain that silently *drops* unallocated ClusterIPs, and which of two
+ *   equal-priority hooks runs first is not ours to choose — a drop there means a 3 s timeout
+ *   instead of an immediate refusal. Its own table also makes teardown one delete.
  */
 import { execFileSync } from 'node:child_process';
 
@@ -31,8 +34,8 @@ export interface NodeNetwork {
   podGateway: string;
   /** Service ClusterIP range (the API server's --service-cluster-ip-range). */
   serviceCidr: string;
-  /** Our iptables chain. */
-  guardChain: string;
+  /** Our nftables table (family ip). */
+  guardTable: string;
   /** CNI network name (also names the IPAM and libcni cache entries). */
   cniNetwork: string;
 }
@@ -48,42 +51,72 @@ export const nodeNetwork: NodeNetwork = {
   podCidr: '10.244.0.0/24',
   podGateway: '10.244.0.1',
   serviceCidr: '10.96.0.0/16',
-  guardChain: 'MODELSHIP-GUARD',
+  guardTable: 'modelship-guard',
   cniNetwork: 'modelship',
 };
 
 /** One command: argv, and whether its failure is expected when the object is already there/gone. */
 export interface NetCommand {
   argv: string[];
+  /** Fed to the command's standard input. */
+  stdin?: string;
   /** True for teardown steps (the object may be absent) — failures are ignored. */
   ignoreFailure?: boolean;
 }
 
-/** The guard chain's rules (without `-A <chain>`), in order. */
-export function guardRules(net: NodeNetwork = nodeNetwork): string[][] {
+/** One base chain of the guard table. */
+export interface GuardChain {
+  hook: 'output' | 'forward' | 'postrouting';
+  priority: number;
+  rules: string[];
+}
+
+/**
+ * The guard's chains. A locally sent packet keeps, in the output hook, the link of its route before
+ * DNAT (msnode0 for a ClusterIP even once it is DNATed to a pod), so the link checks live in
+ * forward (pod traffic, routed after DNAT) and postrouting (everything, on its final link; reject
+ * is not allowed there, so drop); output only refuses what DNAT left addressed to the Service range.
+ */
+export function guardChains(net: NodeNetwork = nodeNetwork): GuardChain[] {
+  const offBridge = [
+    `ip saddr ${net.podCidr} oifname != "${net.bridge}"`,
+    `ip daddr ${net.podCidr} oifname != "${net.bridge}"`,
+  ];
   return [
-    ['-o', 'lo', '-j', 'RETURN'],
-    // Filter runs after nat's DNAT: a ClusterIP with endpoints is a pod address by now.
-    ['-d', net.serviceCidr, '-j', 'REJECT'],
-    ['-s', net.podCidr, '!', '-o', net.bridge, '-j', 'REJECT'],
-    ['-d', net.podCidr, '!', '-o', net.bridge, '-j', 'REJECT'],
+    // -5: after DNAT (-100), before every filter chain (0) — kube-proxy's drop of unallocated ClusterIPs among them.
+    { hook: 'output', priority: -5, rules: [`ip daddr ${net.serviceCidr} reject`] },
+    { hook: 'forward', priority: -5, rules: [`ip daddr ${net.serviceCidr} reject`, ...offBridge.map((r) => `${r} reject`)] },
+    // 95: before SNAT (100), so the pod address is still the source.
+    {
+      hook: 'postrouting',
+      priority: 95,
+      rules: ['oifname "lo" accept', `ip daddr ${net.serviceCidr} drop`, ...offBridge.map((r) => `${r} drop`)],
+    },
   ];
 }
 
-/** Builtin filter chains that jump to the guard first. */
-export const guardHooks = ['FORWARD', 'OUTPUT'];
+/** The guard's nftables script (`nft -f -`): one table, replaced atomically if it exists. */
+export function guardNftScript(net: NodeNetwork = nodeNetwork): string {
+  const chains = guardChains(net).map((c) => `  chain ${c.hook} {
+    type filter hook ${c.hook} priority ${c.priority}; policy accept;
+${c.rules.map((r) => `    ${r}`).join('\n')}
+  }`);
+  return `table ip ${net.guardTable}
+delete table ip ${net.guardTable}
+table ip ${net.guardTable} {
+${chains.join('\n')}
+}
+`;
+}
 
 /**
  * Commands that create the node network, in order. The guard comes first, so no packet of a pod
  * can ever be forwarded before it is in place.
  */
 export function networkUpCommands(net: NodeNetwork = nodeNetwork): NetCommand[] {
-  const ipt = (...args: string[]): NetCommand => ({ argv: ['iptables', '-w', '5', ...args] });
   const ip = (...args: string[]): NetCommand => ({ argv: ['ip', ...args] });
   return [
-    ipt('-N', net.guardChain),
-    ...guardRules(net).map((r) => ipt('-A', net.guardChain, ...r)),
-    ...guardHooks.map((hook) => ipt('-I', hook, '1', '-j', net.guardChain)),
+    { argv: ['nft', '-f', '-'], stdin: guardNftScript(net) },
     ip('link', 'add', net.nodeLink, 'type', 'bridge'),
     ip('addr', 'add', `${net.nodeIp}/32`, 'dev', net.nodeLink),
     ip('link', 'set', net.nodeLink, 'up'),
@@ -105,9 +138,7 @@ export function networkDownCommands(net: NodeNetwork = nodeNetwork, veths: strin
     ...veths.map((v) => gone('ip', 'link', 'del', v)),
     gone('ip', 'link', 'del', net.bridge),
     gone('ip', 'link', 'del', net.nodeLink),
-    ...guardHooks.map((hook) => gone('iptables', '-w', '5', '-D', hook, '-j', net.guardChain)),
-    gone('iptables', '-w', '5', '-F', net.guardChain),
-    gone('iptables', '-w', '5', '-X', net.guardChain),
+    gone('nft', 'delete', 'table', 'ip', net.guardTable),
   ];
 }
 
@@ -154,10 +185,10 @@ export function splitRule(line: string): string[] {
 
 /**
  * Chains that count as ours: kubelet's and kube-proxy's `KUBE-*`, CNI portmap's `CNI-HOSTPORT-*` /
- * `CNI-DN-*` (podman on this machine uses netavark's `NETAVARK_*` instead), and the guard.
+ * `CNI-DN-*` (podman on this machine uses netavark's `NETAVARK_*` instead).
  */
-export function isOurChain(name: string, net: NodeNetwork = nodeNetwork): boolean {
-  return name.startsWith('KUBE-') || name.startsWith('CNI-HOSTPORT-') || name.startsWith('CNI-DN-') || name === net.guardChain;
+export function isOurChain(name: string): boolean {
+  return name.startsWith('KUBE-') || name.startsWith('CNI-HOSTPORT-') || name.startsWith('CNI-DN-');
 }
 
 /**
@@ -166,7 +197,7 @@ export function isOurChain(name: string, net: NodeNetwork = nodeNetwork): boolea
  * --cleanup removes its own; kubelet's KUBE-IPTABLES-HINT/KUBE-KUBELET-CANARY and any kube-proxy left
  * after a kill are caught here.
  */
-export function chainCleanupCommands(saveOutput: string, binary: 'iptables' | 'ip6tables', net: NodeNetwork = nodeNetwork): NetCommand[] {
+export function chainCleanupCommands(saveOutput: string, binary: 'iptables' | 'ip6tables'): NetCommand[] {
   const jumps: NetCommand[] = [];
   const chains: NetCommand[] = [];
   const flushes: NetCommand[] = [];
@@ -175,7 +206,7 @@ export function chainCleanupCommands(saveOutput: string, binary: 'iptables' | 'i
     if (line.startsWith('*')) table = line.slice(1).trim();
     else if (line.startsWith(':')) {
       const name = line.slice(1).split(' ')[0];
-      if (isOurChain(name, net)) {
+      if (isOurChain(name)) {
         flushes.push({ argv: [binary, '-w', '5', '-t', table, '-F', name], ignoreFailure: true });
         chains.push({ argv: [binary, '-w', '5', '-t', table, '-X', name], ignoreFailure: true });
       }
@@ -184,7 +215,7 @@ export function chainCleanupCommands(saveOutput: string, binary: 'iptables' | 'i
       const chain = args[1];
       const jIndex = args.findIndex((a) => a === '-j' || a === '-g');
       const target = jIndex >= 0 ? args[jIndex + 1] : undefined;
-      if (!isOurChain(chain, net) && target !== undefined && isOurChain(target, net)) {
+      if (!isOurChain(chain) && target !== undefined && isOurChain(target)) {
         jumps.push({ argv: [binary, '-w', '5', '-t', table, '-D', ...args.slice(1)], ignoreFailure: true });
       }
     }
@@ -192,19 +223,21 @@ export function chainCleanupCommands(saveOutput: string, binary: 'iptables' | 'i
   return [...jumps, ...flushes, ...chains];
 }
 
-/** kube-proxy's nftables tables (its nftables mode keeps every rule in these two). */
-export const kubeProxyNftTables = [['ip', 'kube-proxy'], ['ip6', 'kube-proxy']];
+/** nftables tables of ours: kube-proxy's (its nftables mode keeps every rule in these two) and the guard. */
+export function ourNftTableNames(net: NodeNetwork = nodeNetwork): string[][] {
+  return [['ip', 'kube-proxy'], ['ip6', 'kube-proxy'], ['ip', net.guardTable]];
+}
 
-/** Commands deleting kube-proxy's nftables tables (absent ones are fine). */
-export function nftCleanupCommands(): NetCommand[] {
-  return kubeProxyNftTables.map(([family, name]) => ({ argv: ['nft', 'delete', 'table', family, name], ignoreFailure: true }));
+/** Commands deleting our nftables tables (absent ones are fine). */
+export function nftCleanupCommands(net: NodeNetwork = nodeNetwork): NetCommand[] {
+  return ourNftTableNames(net).map(([family, name]) => ({ argv: ['nft', 'delete', 'table', family, name], ignoreFailure: true }));
 }
 
 /** Runs commands in order; a failure of a command not marked ignoreFailure throws, naming it. */
 export function runCommands(commands: NetCommand[], what: string): void {
   for (const c of commands) {
     try {
-      execFileSync(c.argv[0], c.argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync(c.argv[0], c.argv.slice(1), { input: c.stdin ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (err) {
       if (c.ignoreFailure) continue;
       const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim() ?? '';
@@ -222,7 +255,7 @@ export function commandOutput(argv: string[]): string {
   }
 }
 
-/** Creates the node network (links, addresses, routes, guard). Call removeNetwork first after a crash. */
+/** Creates the node network (guard, links, addresses, routes). Call removeNetwork first after a crash. */
 export function applyNetwork(net: NodeNetwork = nodeNetwork): void {
   runCommands(networkUpCommands(net), 'set up the node network');
 }
@@ -231,8 +264,8 @@ export function applyNetwork(net: NodeNetwork = nodeNetwork): void {
 export function removeNetwork(net: NodeNetwork = nodeNetwork): void {
   const veths = vethsOnBridge(commandOutput(['ip', '-o', 'link', 'show']), net.bridge);
   runCommands(networkDownCommands(net, veths), 'remove the node network');
-  runCommands(nftCleanupCommands(), 'remove kube-proxy nftables tables');
+  runCommands(nftCleanupCommands(net), 'remove our nftables tables');
   for (const binary of ['iptables', 'ip6tables'] as const) {
-    runCommands(chainCleanupCommands(commandOutput([`${binary}-save`]), binary, net), `remove our ${binary} chains`);
+    runCommands(chainCleanupCommands(commandOutput([`${binary}-save`]), binary), `remove our ${binary} chains`);
   }
 }

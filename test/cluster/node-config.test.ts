@@ -84,8 +84,8 @@ describe('corefile', () => {
     expect(text).toContain('kubeconfig /state/node/coredns.kubeconfig ctx');
     expect(text).toContain('ready 127.0.0.1:2005');
   });
-  it('answers NXDOMAIN for everything else and forwards nothing', () => {
-    expect(text).toContain('rcode NXDOMAIN');
+  it('serves no other zone (CoreDNS answers REFUSED) and forwards nothing', () => {
+    expect(text.match(/^\S+:53 \{/gm)).toEqual(['cluster.local:53 {']);
     expect(text).not.toMatch(/forward|proxy/);
   });
 });

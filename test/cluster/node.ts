@@ -17,6 +17,8 @@ import { kubeletConfigYaml, resolvConf, type NodePorts } from './kubelet.js';
 import {
   cgroupHierarchies,
   cniCacheFiles,
+  containerLogLinks,
+  containerLogLinksDir,
   kubepodsCgroup,
   listProcesses,
   mountPointsUnder,
@@ -252,7 +254,13 @@ export function cleanupNode(clusterDir: string): string[] {
     }
     sleepSync(100);
   }
-  for (const f of [...cniCacheFiles(scope.net.cniNetwork), ...shimSockets]) rmSync(f, { force: true });
+  for (const f of [...cniCacheFiles(scope.net.cniNetwork), ...shimSockets, ...containerLogLinks(scope.stateDir)]) rmSync(f, { force: true });
+  // kubelet creates /var/log/containers; nothing else on this machine uses it, so an empty one goes too.
+  try {
+    rmdirSync(containerLogLinksDir);
+  } catch {
+    // Absent, or holds someone else's links.
+  }
   // The run dir only holds sockets, state and (now unmounted) netns files; never rm across a mount.
   if (mountPointsUnder(readFileSync('/proc/self/mountinfo', 'utf8'), [scope.runDir]).length === 0) {
     rmSync(scope.runDir, { recursive: true, force: true });

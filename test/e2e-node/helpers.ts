@@ -3,6 +3,7 @@
  * admin, kubectl, and the small objects the tests apply. Every wait is a waitFor with a deadline.
  */
 import { execFile } from 'node:child_process';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -82,8 +83,20 @@ export function podReady(pod: Pod): boolean {
   return pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-/** GET over plain HTTP with a deadline, resolving to status and body, or rejecting with the socket error. */
-export async function httpGet(url: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  return { status: res.status, body: await res.text() };
+/**
+ * GET over plain HTTP with a deadline, resolving to status and body, or rejecting with the socket
+ * error (its `code`, e.g. ECONNREFUSED). No keep-alive: nothing stays open after the test.
+ */
+export function httpGet(url: string, timeoutMs = 5_000): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`GET ${url}: timed out after ${timeoutMs}ms`), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
+    req.end();
+  });
 }
