@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks a built Modelship image from the outside, the way a restricted pod runs it: read-only root,
 # uid 65532, no capabilities, no privilege escalation, writable only at /var/cache/modelship.
+#   - its node is the project's Node release (.node-version);
 #   - no shell, no package manager, no npm; no test code, source maps, dev dependencies or
 #     onnxruntime-node binaries for other platforms;
 #   - the server serves examples/models/digits.onnx (digest from SHA256SUMS) and predicts 3 for
@@ -10,10 +11,11 @@
 #     `modelship validate` accepts examples/digits.yaml and rejects a broken copy, against /app/crds.
 # Containers talk only to loopback. Exits non-zero with the failed check named.
 #
-# usage: image-check.sh <image>      ENGINE=podman|docker (default podman)
+# usage: image-check.sh <image> <node-version>      ENGINE=podman|docker (default podman)
 set -euo pipefail
 
 image="$1"
+node_version="$2"
 engine="${ENGINE:-podman}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 sha256="$(awk '$2 == "digits.onnx" { print $1 }' "$repo/examples/models/SHA256SUMS")"
@@ -23,7 +25,12 @@ work="$(mktemp -d)"
 started=$SECONDS
 
 cleanup() {
-  "$engine" rm -f -t 0 "$name-router" "$name-server" >/dev/null 2>&1 || true
+  # The router first: the server's network namespace cannot go while the router uses it.
+  for c in "$name-router" "$name-server"; do
+    if "$engine" container inspect "$c" >/dev/null 2>&1; then
+      "$engine" rm -f -t 0 "$c" >/dev/null || echo "image-check: remove container $c failed" >&2
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -31,7 +38,7 @@ trap cleanup EXIT
 fail() {
   echo "image-check $image: $*" >&2
   for c in "$name-server" "$name-router"; do
-    if "$engine" container exists "$c" 2>/dev/null; then echo "--- logs of $c:" >&2; "$engine" logs "$c" 2>&1 | tail -20 >&2; fi
+    if "$engine" container inspect "$c" >/dev/null 2>&1; then echo "--- logs of $c:" >&2; "$engine" logs "$c" 2>&1 | tail -20 >&2; fi
   done
   exit 1
 }
@@ -64,7 +71,12 @@ if "$engine" run --rm --entrypoint /bin/sh "$image" -c true >/dev/null 2>&1; the
 fi
 ok "no /bin/sh"
 
-# 2. Contents, listed by the image's own node (its entrypoint): anything that must not ship.
+# 2. The Node release the project is tested on.
+node="$("$engine" run --rm "$image" -p process.version)" || fail "run node -p process.version"
+[[ "$node" == "v$node_version" ]] || fail "node is $node, want v$node_version (.node-version)"
+ok "node $node"
+
+# 3. Contents, listed by the image's own node (its entrypoint): anything that must not ship.
 contents_check='
 const fs = require("fs"), path = require("path");
 const bad = [];
@@ -93,7 +105,7 @@ if (bad.length) { console.error("must not ship:\n  " + bad.join("\n  ")); proces
 "$engine" run --rm "${restricted[@]}" "$image" -e "$contents_check" || fail "contents: files that must not ship (listed above)"
 ok "no test code, maps, dev dependencies, foreign onnxruntime binaries, package manager"
 
-# 3. The server on the example model; the router container shares its network namespace, so both
+# 4. The server on the example model; the router container shares its network namespace, so both
 #    ports are published (to loopback only) by the server container.
 "$engine" run -d --name "$name-server" "${restricted[@]}" \
   -p 127.0.0.1::8080 -p 127.0.0.1::8081 \
@@ -108,7 +120,7 @@ class="$(predict "$server")" || fail "V2 infer on the server failed"
 [[ "$class" == 3 ]] || fail "server predicted class '$class' for digit-3, want 3"
 ok "server predicts 3 for digit-3.v2.json"
 
-# 4. The router, from a routes file, in front of that server.
+# 5. The router, from a routes file, in front of that server.
 cat >"$work/routes.json" <<'EOF'
 {"version": 1, "generation": 1, "revisions": [{"name": "digits-check", "url": "http://127.0.0.1:8080", "weight": 100, "model": "digits"}]}
 EOF
@@ -123,7 +135,7 @@ class="$(predict "$router")" || fail "V2 infer through the router failed"
 [[ "$class" == 3 ]] || fail "router answered class '$class' for digit-3, want 3"
 ok "router ready; routes digit-3.v2.json to the server, class 3"
 
-# 5. The operator: it loads and starts, then stops at the API server (nothing listens on port 1).
+# 6. The operator: it loads and starts, then stops at the API server (nothing listens on port 1).
 cat >"$work/kubeconfig" <<'EOF'
 apiVersion: v1
 kind: Config

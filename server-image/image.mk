@@ -41,13 +41,13 @@ image-base: ## make sure the Dockerfile's base images are here (pulled, or made 
 
 image: image-base ## build the image, tagged as the Helm chart's default (ghcr.io/modelship/modelship:<appVersion>)
 	$(IMAGE_ENGINE) build $(IMAGE_BUILD_FLAGS_$(IMAGE_ENGINE)) $(IMAGE_CA_SECRET) \
-	  --build-arg NODE_VERSION=$(IMAGE_NODE_VERSION) --build-arg TARGETARCH=$(IMAGE_ARCH) \
+	  --build-arg NODE_VERSION=$(IMAGE_NODE_VERSION) --build-arg RUNTIME_IMAGE=$(RUNTIME_BASE_IMAGE) --build-arg TARGETARCH=$(IMAGE_ARCH) \
 	  --label org.opencontainers.image.version=$(IMAGE_TAG) \
 	  -f server-image/Dockerfile -t $(IMAGE) .
 	@echo "image $(IMAGE): $$($(IMAGE_ENGINE) image inspect -f '{{.Size}}' $(IMAGE) | awk '{ printf "%.0f MB", $$1 / 1e6 }')"
 
 image-check: image ## run the image as a restricted pod would: no shell, no test code; server, router and operator work
-	ENGINE=$(IMAGE_ENGINE) server-image/image-check.sh $(IMAGE)
+	ENGINE=$(IMAGE_ENGINE) server-image/image-check.sh $(IMAGE) $(IMAGE_NODE_VERSION)
 
 TLS_VERIFY ?= true
 image-push: image ## push to REGISTRY=host[:port][/path] as <REGISTRY>/modelship:<tag> (TLS_VERIFY=false for a plain-HTTP registry)
