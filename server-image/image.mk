@@ -39,11 +39,14 @@ image-base: ## make sure the Dockerfile's base images are here (pulled, or made 
 	@ENGINE=$(IMAGE_ENGINE) server-image/base-images/ensure.sh $(BUILD_BASE_IMAGE) node-slim.sh $(IMAGE_NODE_VERSION)
 	@ENGINE=$(IMAGE_ENGINE) server-image/base-images/ensure.sh $(RUNTIME_BASE_IMAGE) distroless-nodejs.sh $(IMAGE_NODE_VERSION)
 
+# The tag exists only once the build succeeded; the contents check then fails the target if test
+# code, a shell or another Node release got in.
 image: image-base ## build the image, tagged as the Helm chart's default (ghcr.io/modelship/modelship:<appVersion>)
 	$(IMAGE_ENGINE) build $(IMAGE_BUILD_FLAGS_$(IMAGE_ENGINE)) $(IMAGE_CA_SECRET) \
 	  --build-arg NODE_VERSION=$(IMAGE_NODE_VERSION) --build-arg RUNTIME_IMAGE=$(RUNTIME_BASE_IMAGE) --build-arg TARGETARCH=$(IMAGE_ARCH) \
 	  --label org.opencontainers.image.version=$(IMAGE_TAG) \
 	  -f server-image/Dockerfile -t $(IMAGE) .
+	@ENGINE=$(IMAGE_ENGINE) server-image/image-contents-check.sh $(IMAGE) $(IMAGE_NODE_VERSION)
 	@echo "image $(IMAGE): $$($(IMAGE_ENGINE) image inspect -f '{{.Size}}' $(IMAGE) | awk '{ printf "%.0f MB", $$1 / 1e6 }')"
 
 image-check: image ## run the image as a restricted pod would: no shell, no test code; server, router and operator work
