@@ -451,6 +451,7 @@ async function startRealNode(info: ClusterInfo, node: RealNodeInfo, log: (messag
   await waitHealthy(containerd, 'its socket', () => containerdAnswers(node.paths.containerdSocket), timeoutMs);
 
   log(`starting kubelet, kube-proxy and CoreDNS on ${node.ip}`);
+  const kubeletStarted = Date.now();
   const kubelet = await startComponent(info, kubeletSpec);
   const kubeProxy = await startComponent(info, kubeProxySpec);
   const coredns = await startComponent(info, corednsSpec);
@@ -459,6 +460,7 @@ async function startRealNode(info: ClusterInfo, node: RealNodeInfo, log: (messag
   await waitHealthy(coredns, '/ready', async () => (await probe(`http://127.0.0.1:${node.ports.corednsReady}/ready`)).status === 200, timeoutMs);
   log(`waiting for node ${node.name} to be Ready (the node-lifecycle controller lifts its not-ready taint)`);
   await waitHealthy(kubelet, 'node Ready and untainted', () => realNodeReady(info, node.name), timeoutMs);
+  log(`node ${node.name} Ready and untainted ${((Date.now() - kubeletStarted) / 1000).toFixed(1)}s after kubelet started`);
 }
 
 /** True once containerd answers on socket (`ctr version`). */
@@ -505,7 +507,10 @@ export async function clusterDown(dir = clusterDir()): Promise<void> {
   dir = resolve(dir);
   const info = readClusterInfo(dir);
   if (info) await stopAll([...info.processes].reverse());
-  if (info?.mode === 'real' || realNodeOwner() === dir) cleanupNode(dir);
+  // Ours to clean: our real node, or traces of a real node nobody holds (a second `down`, a lost
+  // cluster.json). Never while another dir's real node runs, nor for a kwok cluster.
+  const owner = realNodeOwner();
+  if (info?.mode === 'real' || owner === dir || (!info && owner === undefined)) cleanupNode(dir);
   rmSync(clusterInfoPath(dir), { force: true });
 }
 

@@ -1,4 +1,4 @@
-import { findLeftovers, mountPointsUnder, ourChains, ourLinks, ourNftTables, processesOfOurs, type HostSnapshot } from './leftovers.js';
+import { findLeftovers, isOurCniCache, mountPointsUnder, ourChains, ourLinks, ourNftTables, processesOfOurs, type HostSnapshot } from './leftovers.js';
 import { nodeNetwork } from './network.js';
 
 const scope = { stateDir: '/w/.state/cluster-node', runDir: '/run/modelship-node', net: nodeNetwork };
@@ -70,5 +70,16 @@ describe('findLeftovers', () => {
     const found = findLeftovers(dirty, scope);
     expect(found.filter((l) => l.startsWith('mount '))).toHaveLength(4);
     expect(found).toEqual(expect.arrayContaining(['link msbr0', 'nftables table ip kube-proxy', 'cgroup /sys/fs/cgroup/memory/kubepods', 'file /run/modelship-node']));
+  });
+});
+
+describe('isOurCniCache', () => {
+  const entry = (sandbox: string): string => JSON.stringify({ kind: 'cniCacheV1', networkName: 'cni-loopback', result: { interfaces: [{ name: 'lo', sandbox }] } });
+  it.each([
+    ['/run/modelship-node/containerd/io.containerd.grpc.v1.cri/netns/cni-1', true],
+    ['/run/netns/cni-1', false],
+    ['/run/modelship-node-other/netns/x', false],
+  ])('sandbox %s → %s', (sandbox, ours) => {
+    expect(isOurCniCache(entry(sandbox), '/run/modelship-node')).toBe(ours);
   });
 });

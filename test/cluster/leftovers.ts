@@ -118,10 +118,25 @@ export function cgroupHierarchies(root = '/sys/fs/cgroup'): string[] {
 /** kubelet's cgroup name under cgroupfs with cgroupRoot `/`. */
 export const kubepodsCgroup = 'kubepods';
 
-/** The CNI results libcni caches for our network (containerd 1.6 keeps them in /var/lib/cni/results). */
-export function cniCacheFiles(network: string, dir = '/var/lib/cni/results'): string[] {
+/**
+ * True for a libcni cache entry of one of our pods: its result names a sandbox (netns) under our
+ * run dir. Both our network's entries and containerd's `cni-loopback-*` ones (which it never
+ * deletes) carry it.
+ */
+export function isOurCniCache(content: string, runDir: string): boolean {
+  return content.includes(`"sandbox":"${runDir}/`);
+}
+
+/** libcni's cache entries of our pods (containerd 1.6 keeps them in /var/lib/cni/results). */
+export function cniCacheFiles(runDir: string, dir = '/var/lib/cni/results'): string[] {
   try {
-    return readdirSync(dir).filter((f) => f.startsWith(`${network}-`)).map((f) => join(dir, f));
+    return readdirSync(dir).map((f) => join(dir, f)).filter((f) => {
+      try {
+        return isOurCniCache(readFileSync(f, 'utf8'), runDir);
+      } catch {
+        return false;
+      }
+    });
   } catch {
     return [];
   }
@@ -164,7 +179,7 @@ export function listProcesses(): HostSnapshot['processes'] {
 
 /** Reads the host: the input of findLeftovers. */
 export function snapshotHost(scope: LeftoverScope): HostSnapshot {
-  const files = [...cniCacheFiles(scope.net.cniNetwork), ...containerLogLinks(scope.stateDir)];
+  const files = [...cniCacheFiles(scope.runDir), ...containerLogLinks(scope.stateDir)];
   if (existsSync(scope.runDir)) files.push(scope.runDir);
   return {
     processes: listProcesses().filter((p) => p.pid !== process.pid),

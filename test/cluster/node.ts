@@ -254,12 +254,15 @@ export function cleanupNode(clusterDir: string): string[] {
     }
     sleepSync(100);
   }
-  for (const f of [...cniCacheFiles(scope.net.cniNetwork), ...shimSockets, ...containerLogLinks(scope.stateDir)]) rmSync(f, { force: true });
-  // kubelet creates /var/log/containers; nothing else on this machine uses it, so an empty one goes too.
-  try {
-    rmdirSync(containerLogLinksDir);
-  } catch {
-    // Absent, or holds someone else's links.
+  for (const f of [...cniCacheFiles(scope.runDir), ...shimSockets, ...containerLogLinks(scope.stateDir)]) rmSync(f, { force: true });
+  // kubelet creates /var/log/containers and libcni /var/lib/cni/results; nothing else on this
+  // machine uses them (podman here runs netavark), so empty ones go too.
+  for (const d of [containerLogLinksDir, '/var/lib/cni/results', '/var/lib/cni']) {
+    try {
+      rmdirSync(d);
+    } catch {
+      // Absent, or holds someone else's files.
+    }
   }
   // The run dir only holds sockets, state and (now unmounted) netns files; never rm across a mount.
   if (mountPointsUnder(readFileSync('/proc/self/mountinfo', 'utf8'), [scope.runDir]).length === 0) {
