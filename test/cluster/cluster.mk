@@ -17,7 +17,7 @@ cluster-build: ## apt packages of the real node (as root, when missing); build (
 cluster-images: cluster-build ## build (or reuse) the real node's images (pause, agnhost, coredns) as OCI archives in $(MODELSHIP_BIN_CACHE)/images
 	test/cluster/images.sh
 
-cluster-up: build cluster-build ## start the local control plane (NODE=kwok|real|auto); KUBECONFIG=.state/cluster/kubeconfig
+cluster-up: build cluster-build $(if $(filter kwok,$(NODE)),,cluster-images) ## start the local control plane (NODE=kwok|real|auto); KUBECONFIG=.state/cluster/kubeconfig
 	$(CLUSTER_CLI) up --node=$(NODE)
 
 cluster-down: $(if $(wildcard dist/test/cluster/cli.js),,build) ## stop the local control plane (logs stay in .state/cluster/logs)
@@ -36,6 +36,6 @@ cluster-leftovers: $(if $(wildcard dist/test/cluster/cli.js),,build) ## list wha
 	$(CLUSTER_CLI) leftovers
 
 # Real node in .state/cluster-node (never the e2e project's .state/cluster); its globalTeardown fails on leftovers.
-e2e-node: build cluster-build ## e2e tests on a real node (containerd, kubelet, kube-proxy, CoreDNS; root on Linux)
+e2e-node: build cluster-build cluster-images ## e2e tests on a real node (containerd, kubelet, kube-proxy, CoreDNS; root on Linux)
 	$(JEST) --selectProjects e2e-node --runInBand
 	MODELSHIP_CLUSTER_DIR=$(CURDIR)/.state/cluster-node $(CLUSTER_CLI) leftovers
