@@ -24,15 +24,15 @@ IMAGE_ENGINE ?= $(shell docker info >/dev/null 2>&1 && echo docker || echo podma
 # from /etc/containers, which stays untouched; absolute, as podman's helper processes change
 # directory. Only for these targets: other targets' podman use is theirs to configure.
 image image-base image-check image-push: export CONTAINERS_CONF := $(CURDIR)/server-image/podman/containers.conf
-# amd64 or arm64 (this machine's): which onnxruntime-node binary the image keeps. docker sets
-# TARGETARCH itself; podman 4.3 does not.
+# amd64 or arm64 (this machine's): which onnxruntime-node binary the image keeps. Passed to podman
+# only: podman 4.3 does not set TARGETARCH, while docker (BuildKit) sets it from --platform.
 IMAGE_ARCH ?= $(shell uname -m | sed 's/x86_64/amd64/; s/aarch64/arm64/')
 
 # Extra CA certificates for a TLS-intercepting proxy in front of the npm registry, handed to the
 # build's `npm install` as a secret (never stored in a layer).
 IMAGE_CA_SECRET = $(if $(NODE_EXTRA_CA_CERTS),--secret id=npm-ca$(comma)src=$(NODE_EXTRA_CA_CERTS))
 comma := ,
-IMAGE_BUILD_FLAGS_podman = --pull=never --ignorefile server-image/Dockerfile.dockerignore
+IMAGE_BUILD_FLAGS_podman = --pull=never --ignorefile server-image/Dockerfile.dockerignore --build-arg TARGETARCH=$(IMAGE_ARCH)
 IMAGE_BUILD_FLAGS_docker =
 
 image-base: ## make sure the Dockerfile's base images are here (pulled, or made locally where unreachable)
@@ -43,7 +43,7 @@ image-base: ## make sure the Dockerfile's base images are here (pulled, or made 
 # code, a shell or another Node release got in.
 image: image-base ## build the image, tagged as the Helm chart's default (ghcr.io/modelship/modelship:<appVersion>)
 	$(IMAGE_ENGINE) build $(IMAGE_BUILD_FLAGS_$(IMAGE_ENGINE)) $(IMAGE_CA_SECRET) \
-	  --build-arg NODE_VERSION=$(IMAGE_NODE_VERSION) --build-arg RUNTIME_IMAGE=$(RUNTIME_BASE_IMAGE) --build-arg TARGETARCH=$(IMAGE_ARCH) \
+	  --build-arg NODE_VERSION=$(IMAGE_NODE_VERSION) --build-arg RUNTIME_IMAGE=$(RUNTIME_BASE_IMAGE) \
 	  --label org.opencontainers.image.version=$(IMAGE_TAG) \
 	  -f server-image/Dockerfile -t $(IMAGE) .
 	@ENGINE=$(IMAGE_ENGINE) server-image/image-contents-check.sh $(IMAGE) $(IMAGE_NODE_VERSION)
