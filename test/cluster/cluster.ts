@@ -263,8 +263,11 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
   const missing = [...requiredBinaries, ...(mode === 'kwok' ? ['kwok'] : [])].filter((b) => !existsSync(join(bins, b)));
   if (missing.length > 0) throw new Error(`start cluster: missing ${missing.join(', ')} in ${bins}; run \`make cluster-build\``);
 
+  const stale = readClusterInfo(dir);
   await stopStale(dir);
   if (mode === 'real') await prepareRealNode(dir, log);
+  // A kwok cluster in a dir that last ran the real node: its node goes too (links, mounts, ...).
+  else if (stale?.mode === 'real' || realNodeOwner() === dir) cleanupNode(dir);
   const paths = clusterPaths(dir);
   if (existsSync(paths.logsDir)) {
     rmSync(`${paths.logsDir}.previous`, { recursive: true, force: true });
