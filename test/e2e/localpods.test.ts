@@ -50,7 +50,7 @@ function handMadeYaml(name: string): string {
             containers: [
               {
                 name: 'server',
-                image: 'ghcr.io/modelship/server:0.1.0',
+                image: 'ghcr.io/modelship/modelship:0.1.0',
                 ports: [{ name: 'http', containerPort: 8080 }],
                 env: [
                   { name: 'MODELSHIP_MODEL_URI', value: 'file:///fixtures/tiny.onnx' },
