@@ -17,7 +17,7 @@ PY := $(VENV)/bin/python
 .PHONY: help deps pydeps build typecheck lint unit test-server e2e test run serve bench clean
 
 help: ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
 
 # `npm install`, not `npm ci`: the registry here lacks some optional per-platform packages
 # (@unrs/resolver-binding-android-*, pulled in by jest), so no lockfile can list them and `npm ci`
@@ -47,7 +47,7 @@ lint: deps ## eslint
 unit: build ## unit tests (pure functions, no processes)
 	$(JEST) --selectProjects unit
 
-test: models-check typecheck lint unit bench-check test-server e2e ## every test: model digests, types, lint, unit, bench harness, server, e2e on a real control plane
+test: models-check typecheck lint unit bench-check test-server e2e e2e-real ## every test: model digests, types, lint, unit, bench harness, server, e2e on a real control plane (kwok), e2e on real pods (root)
 
 clean: ## remove build output and local state (not the control-plane binary cache)
 	rm -rf dist $(STATE)

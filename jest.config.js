@@ -41,7 +41,7 @@ export default {
       ...common,
       // A real node (containerd, kubelet, kube-proxy, CoreDNS) in .state/cluster-node: root on Linux only.
       displayName: 'e2e-node',
-      testMatch: ['<rootDir>/test/e2e-node/**/*.test.ts'],
+      testMatch: ['<rootDir>/test/e2e-node/**/*.test.ts', '<rootDir>/test/e2e-pods/**/*.test.ts'],
       globalSetup: '<rootDir>/test/e2e-node/globalSetup.ts',
       globalTeardown: '<rootDir>/test/e2e-node/globalTeardown.ts',
     },

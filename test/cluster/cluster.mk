@@ -4,7 +4,7 @@ MODELSHIP_BIN_CACHE ?= $(HOME)/.cache/modelship/bin
 export MODELSHIP_BIN_CACHE
 CLUSTER_CLI := node dist/test/cluster/cli.js
 
-.PHONY: cluster-build cluster-up cluster-down cluster-status cluster-gateway-api cluster-leftovers e2e-node
+.PHONY: cluster-build cluster-up cluster-down cluster-status cluster-gateway-api cluster-leftovers e2e-node e2e-real
 
 # NODE=kwok (default: fake nodes), real (a real node: root on Linux), auto (real when possible).
 NODE ?= kwok
@@ -36,6 +36,20 @@ cluster-leftovers: $(if $(wildcard dist/test/cluster/cli.js),,build) ## list wha
 	$(CLUSTER_CLI) leftovers
 
 # Real node in .state/cluster-node (never the e2e project's .state/cluster); its globalTeardown fails on leftovers.
-e2e-node: build cluster-build cluster-images ## e2e tests on a real node (containerd, kubelet, kube-proxy, CoreDNS; root on Linux)
+# test/e2e-pods installs the chart from the image `make image` built. With E2E_KUBECONFIG=<file> only
+# that product suite runs, against that cluster (kind after `make kind`; the image must be there).
+ifdef E2E_KUBECONFIG
+e2e-node: build cluster-build
+	$(JEST) --selectProjects e2e-node --runInBand test/e2e-pods
+else
+e2e-node: build cluster-build cluster-images image ## e2e tests on a real node (containerd, kubelet, kube-proxy, CoreDNS; root on Linux); E2E_KUBECONFIG=<file>: the product suite on that cluster
 	$(JEST) --selectProjects e2e-node --runInBand
 	MODELSHIP_CLUSTER_DIR=$(CURDIR)/.state/cluster-node $(CLUSTER_CLI) leftovers
+endif
+
+e2e-real: ## e2e-node where the machine allows real pods (root on Linux); elsewhere one line says it is skipped
+	@if [ "$$(id -u)" = 0 ] && [ "$$(uname -s)" = Linux ]; then \
+	  $(MAKE) --no-print-directory e2e-node; \
+	else \
+	  echo "e2e-real: skipped: real pods need root on Linux (the kwok e2e suite ran)"; \
+	fi

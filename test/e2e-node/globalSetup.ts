@@ -9,6 +9,14 @@ import { pathToFileURL } from 'node:url';
 import type * as Cluster from '../cluster/cluster.js';
 
 export default async function globalSetup(_globalConfig: unknown, projectConfig: { rootDir: string }): Promise<void> {
+  // Any other cluster (kind after `make kind`, a real one): the product suite runs against it as it is.
+  const external = process.env.E2E_KUBECONFIG;
+  if (external) {
+    process.env.KUBECONFIG = external;
+    process.env.MODELSHIP_E2E_KUBECONFIG = external;
+    process.stderr.write(`\ne2e-node: against the cluster of E2E_KUBECONFIG=${external} (no local cluster started)\n`);
+    return;
+  }
   const path = join(projectConfig.rootDir, 'dist', 'test', 'cluster', 'cluster.js');
   let cluster: typeof Cluster;
   try {
@@ -23,5 +31,10 @@ export default async function globalSetup(_globalConfig: unknown, projectConfig:
   cluster.stopClusterOnExit(info);
   // Jest workers are forked after global setup and inherit these.
   process.env.MODELSHIP_E2E_NODE_CLUSTER_DIR = dir;
+  // What the shared e2e helpers (test/e2e/kube.ts) and the product suite (test/e2e-pods) read.
+  process.env.KUBECONFIG = info.kubeconfig;
+  process.env.MODELSHIP_E2E_KUBECONFIG = info.kubeconfig;
+  process.env.MODELSHIP_E2E_SERVER = info.server;
+  process.env.MODELSHIP_E2E_CLUSTER_INFO = cluster.clusterInfoPath(dir);
   process.env.MODELSHIP_E2E_NODE_UP_MS = String(Date.now() - started);
 }

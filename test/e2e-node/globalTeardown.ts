@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type * as Cluster from '../cluster/cluster.js';
 
 export default async function globalTeardown(_globalConfig: unknown, projectConfig: { rootDir: string }): Promise<void> {
+  if (process.env.E2E_KUBECONFIG) return; // not ours to stop
   const cluster = (await import(pathToFileURL(join(projectConfig.rootDir, 'dist', 'test', 'cluster', 'cluster.js')).href)) as typeof Cluster;
   const dir = process.env.MODELSHIP_E2E_NODE_CLUSTER_DIR ?? join(projectConfig.rootDir, '.state', 'cluster-node');
   const started = Date.now();

@@ -59,7 +59,12 @@ function failures(outcomes: readonly Outcome[]): string[] {
   return outcomes.filter((o) => o.status !== 200 || o.correct === false).slice(0, 10).map((o) => `${o.status} ${o.revision ?? '-'} ${o.error ?? 'wrong answer'}`);
 }
 
-const stableSpec = (): ModelDeploymentSpec => ({ model: model('digits'), replicas: 2, rollout: { analysis: { intervalSeconds: INTERVAL } } });
+/**
+ * Small CPU requests: three ModelDeployments, each with a canary as large as its stable, share the
+ * one 2-CPU node, and the scheduler counts requests, not use.
+ */
+const server: ModelDeploymentSpec['server'] = { resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } } };
+const stableSpec = (): ModelDeploymentSpec => ({ model: model('digits'), replicas: 2, server, rollout: { analysis: { intervalSeconds: INTERVAL } } });
 
 beforeAll(async () => {
   await installOnce();
@@ -85,6 +90,7 @@ describe('rollouts on real pods', () => {
     await mds.apply('good', {
       model: model('digits-v2'),
       replicas: 2,
+      server,
       rollout: {
         steps: [
           { weight: 10, pauseSeconds: 5 },
@@ -114,6 +120,7 @@ describe('rollouts on real pods', () => {
     await mds.apply('bad', {
       model: model('digits-bad'),
       replicas: 2,
+      server,
       rollout: { steps: [{ weight: 20, pauseSeconds: 60 }], analysis: { intervalSeconds: INTERVAL, minRequests: 10, failureLimit: 2, minAgreement: 0.9 } },
     });
     const md = await mds.waitFor('bad', 'digits-bad rolled back', (m) => m.status?.canary?.phase === 'RolledBack' && m);
