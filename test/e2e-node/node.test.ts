@@ -4,14 +4,16 @@
  * local registry and passes its readiness probe; its Service answers from the host and from another
  * pod, by ClusterIP and by cluster DNS; `kubectl logs`/`exec` go through the API server to an
  * authorizing kubelet, which refuses anonymous requests; an unserved ClusterIP fails at once on this
- * machine (never the outside proxy's 404); a rolling update replaces pods with SIGTERM delivered.
- * "Nothing left after down" is checked by globalTeardown.
+ * machine (never the outside proxy's 404); a rolling update replaces pods with SIGTERM delivered;
+ * and all the while, no packet from or to a pod, Service or node address left by the default
+ * route's interface (egress-watch.py). "Nothing left after down" is checked by globalTeardown.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { auditEvents } from '../cluster/cluster.js';
 import { waitFor } from '../cluster/wait.js';
@@ -55,12 +57,28 @@ function webDeployment(revision: string): object {
 let clientPod = '';
 let webIp = '';
 
+/** The packet watch on the default route's interface (egress-watch.py), for the whole file. */
+let egress: ChildProcessWithoutNullStreams | undefined;
+let egressOut = '';
+
+function defaultInterface(): string {
+  const dev = /\bdev (\S+)/.exec(execFileSync('ip', ['-o', 'route', 'show', 'default']).toString())?.[1];
+  if (!dev) throw new Error('find the default route interface: `ip route show default` names none');
+  return dev;
+}
+
 beforeAll(async () => {
+  const { realNode } = nodeCluster();
+  egress = spawn('python3', [join(dirname(fileURLToPath(import.meta.url)), 'egress-watch.py'), defaultInterface(), realNode.podCidr, realNode.serviceCidr, `${realNode.ip}/32`]);
+  egress.stdout.on('data', (c: Buffer) => (egressOut += c.toString()));
+  egress.stderr.on('data', (c: Buffer) => (egressOut += c.toString()));
+  await waitFor('egress-watch.py to capture', () => egressOut.startsWith('ready\n') || (egress?.exitCode !== null && Promise.reject(new Error(egressOut))), 10_000, 50);
   await api('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, [201]);
   await waitFor(`ServiceAccount ${ns}/default`, async () => (await api('GET', `/api/v1/namespaces/${ns}/serviceaccounts`) as { items: unknown[] }).items.length > 0, 60_000);
 }, T);
 
 afterAll(async () => {
+  egress?.kill('SIGKILL');
   await api('DELETE', `/api/v1/namespaces/${ns}`, undefined, [200, 202, 404]);
 }, T);
 
@@ -223,5 +241,15 @@ describe('real node', () => {
     } finally {
       follow.kill();
     }
+  }, T);
+
+  it('sent no packet from or to a pod, Service or node address out by the default route', async () => {
+    const watch = egress;
+    if (!watch) throw new Error('egress-watch.py did not start');
+    const ended = new Promise<void>((resolve) => watch.on('close', () => resolve()));
+    watch.kill('SIGTERM');
+    await ended;
+    const seen = JSON.parse(egressOut.slice('ready\n'.length)) as string[];
+    expect(seen).toEqual([]);
   }, T);
 });
