@@ -530,7 +530,9 @@ export function stopClusterOnExit(info: ClusterInfo): () => void {
   // Re-read the state file: restartApiServer (possibly from a test) replaces the API server's pid.
   const killCluster = (): void => {
     killAllNow([...info.processes, ...(readClusterInfo(info.paths.dir)?.processes ?? [])]);
-    if (info.mode === 'real') cleanupNode(info.paths.dir);
+    // Not once another dir has claimed the machine's real node (after our down, say).
+    const owner = realNodeOwner();
+    if (info.mode === 'real' && (owner === info.paths.dir || owner === undefined)) cleanupNode(info.paths.dir);
   };
   const onExit = (): void => killCluster();
   const onSignal = (signal: NodeJS.Signals): void => {
