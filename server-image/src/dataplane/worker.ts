@@ -16,6 +16,11 @@ import type { Tensor } from './types.js';
 import { warmupInputs } from './warmup.js';
 
 if (parentPort === null) throw new Error('worker.js must run in a worker thread');
+// FP16 data is raw half bits in a Uint16Array. Where Float16Array exists (Node 26), onnxruntime-common
+// wraps such data in one, and onnxruntime-node (1.30, 1.31) reads a Float16Array as 0 bytes ("not
+// enough space: expected 4, got 0"). Without it, FP16 stays a Uint16Array into and out of onnxruntime.
+// This thread runs only onnxruntime, which looks the global up at its first Tensor, after this line.
+delete (globalThis as { Float16Array?: unknown }).Float16Array;
 const port = parentPort;
 const config = workerData as WorkerConfig;
 
