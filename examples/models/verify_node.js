@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import ort from 'onnxruntime-node';
 
+// As in the server's inference worker (server-image/src/dataplane/worker.ts): with Node 26's
+// Float16Array, onnxruntime-node reads FP16 data as 0 bytes; without it, FP16 stays a Uint16Array.
+delete globalThis.Float16Array;
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixtures = join(root, 'test', 'fixtures', 'models');
 const examples = join(root, 'examples', 'models');
