@@ -1,20 +1,23 @@
 /**
- * Rollback benchmark (`make bench-rollback`): the whole path a user triggers, from the rollback
- * action on a ModelDeployment to 100% of new requests on the stable revision. One isolated local
- * control plane, the CRD, the real operator process (the chart's RBAC), and the local pod runner
- * running the model servers and both router pods as processes; steady load through the apex
- * Service. digits (stable) and digits-v2 held at a fixed 50% (`spec.rollout.weight`).
+ * Rollback benchmark (`make bench-rollback`, and on real pods `make bench-rollback-real`): the whole
+ * path a user triggers, from the rollback action on a ModelDeployment to 100% of new requests on the
+ * stable revision. One isolated cluster with the operator running, on one of two platforms
+ * (BENCH_NODE): `kwok` (kwok.ts: the operator as a process, model servers and both router pods as
+ * local processes) or `real` (realnode.ts: one real node, the Helm chart's operator pods, the
+ * kubelet's pods, load through the apex Service's ClusterIP). Steady load through the apex Service;
+ * digits (stable) and digits-v2 held at a fixed 50% (`spec.rollout.weight`).
  *
  * Trials: `abort@<nonce>` (then `retry@<nonce>` re-arms the candidate at 50%), and after
  * promotion `rollback@<nonce>` onto the warm retained revision (then retry + promote again).
  * Each trial: the annotation time, the routes ConfigMap update seen on a watch, each router's
  * "routes applied" log line, and the first moment after which every request sent was answered by
- * the target revision. Writes bench/results/rollback.{json,md}.
+ * the target revision. Writes bench/results/rollback.{json,md} (kwok) or rollback-real.{json,md}
+ * (real; its markdown puts the last kwok run's rollback.json side by side).
  *
- * Env: BENCH_ROLLBACK_TRIALS (60), BENCH_ROLLBACK_PROMOTED_TRIALS (10), BENCH_ROLLBACK_LOOPS (4),
- * BENCH_OUT (bench/results).
+ * Env: BENCH_NODE (kwok | real), BENCH_ROLLBACK_TRIALS (60), BENCH_ROLLBACK_PROMOTED_TRIALS (10),
+ * BENCH_ROLLBACK_LOOPS (4), BENCH_OUT (bench/results), MODELSHIP_CLUSTER_DIR.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -27,19 +30,23 @@ import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/ap
 import { KubeClient } from '../../operator/src/kube/client.js';
 import { ACTION_ANNOTATION } from '../../operator/src/rollout/canary-action.js';
 import { sha256Of } from '../../server-image/test/helpers/server.js';
-import { clusterDown, clusterUp, repoRoot } from '../../test/cluster/cluster.js';
-import { applyYaml, createTestNamespace, loadKubeConfig, waitFor } from '../../test/e2e/kube.js';
+import { repoRoot } from '../../test/cluster/cluster.js';
+import { applyYaml, waitFor } from '../../test/e2e/kube.js';
 import { digitSamples } from '../../test/e2e/load.js';
-import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from '../../test/e2e/operator.harness.js';
-import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../../test/localpods/podspec.js';
-import { PodRunner } from '../../test/localpods/runner.js';
+import { KwokPlatform } from './kwok.js';
 import { RecordingLoad } from './load.js';
-import { renderMarkdown, summarizeTrials, type RollbackReport, type Trial, type TrialKind } from './report.js';
+import type { BenchNode, Platform } from './platform.js';
+import { RealNodePlatform } from './realnode.js';
+import { summarizeTrials, type RollbackReport, type Trial, type TrialKind } from './report.js';
+import { writeReport } from './results.js';
 import { appliedAt, routesAppliedIn } from './routerlog.js';
 import { everyLoopSaw, everyLoopSettled, noFailureSince, settle, stragglersAfter } from './settle.js';
 
 const root = repoRoot();
-process.env.MODELSHIP_CLUSTER_DIR ??= join(root, '.state', 'cluster-rollback-bench');
+const NODE = (process.env.BENCH_NODE ?? 'kwok') as BenchNode;
+if (NODE !== 'kwok' && NODE !== 'real') throw new Error(`bench rollback: BENCH_NODE=${String(NODE)}: use kwok or real`);
+// One state dir per platform: the real node's cluster never reuses the kwok cluster's dir.
+process.env.MODELSHIP_CLUSTER_DIR ??= join(root, '.state', NODE === 'real' ? 'cluster-rollback-bench-real' : 'cluster-rollback-bench');
 const TRIALS = Number(process.env.BENCH_ROLLBACK_TRIALS ?? 60);
 const PROMOTED_TRIALS = Number(process.env.BENCH_ROLLBACK_PROMOTED_TRIALS ?? 10);
 const LOOPS = Number(process.env.BENCH_ROLLBACK_LOOPS ?? 4);
@@ -47,12 +54,12 @@ const LOOPS = Number(process.env.BENCH_ROLLBACK_LOOPS ?? 4);
 const TAIL_MS = 2_000;
 /** Longer than any rollback should take: a trial that has not settled by then is reported unsettled. */
 const SETTLE_TIMEOUT_MS = 30_000;
-/** Re-arming restarts the candidate's process (it is scaled to 0 on rollback): generous. */
+/** Re-arming restarts the candidate's pod (it is scaled to 0 on rollback): generous. */
 const REARM_TIMEOUT_MS = 180_000;
 /** One analysis interval for the object's whole life (changing it replaces the router pods). */
 const INTERVAL_SECONDS = 1;
 const MD = 'digits';
-const STATE = join(root, '.state', 'bench', 'rollback');
+const STATE = join(root, '.state', 'bench', NODE === 'real' ? 'rollback-real' : 'rollback');
 
 /** Progress on stderr with a timestamp. */
 function say(message: string): void {
@@ -64,8 +71,13 @@ function modelBlock(file: 'digits' | 'digits-v2'): ModelDeploymentSpec['model'] 
 }
 
 const analysis = { intervalSeconds: INTERVAL_SECONDS, minRequests: 10 };
-const stableSpec: ModelDeploymentSpec = { model: modelBlock('digits'), replicas: 1, rollout: { analysis, retainPreviousSeconds: 3600 } };
-const candidateSpec: ModelDeploymentSpec = { model: modelBlock('digits-v2'), replicas: 1, rollout: { weight: 50, analysis, retainPreviousSeconds: 3600 } };
+/**
+ * Small CPU requests: the real node has 2 allocatable CPUs and the scheduler counts requests (the
+ * chart's two operator pods and two router pods take 400m); the local pod runner ignores them.
+ */
+const server: ModelDeploymentSpec['server'] = { resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } } };
+const stableSpec: ModelDeploymentSpec = { model: modelBlock('digits'), replicas: 1, server, rollout: { analysis, retainPreviousSeconds: 3600 } };
+const candidateSpec: ModelDeploymentSpec = { model: modelBlock('digits-v2'), replicas: 1, server, rollout: { weight: 50, analysis, retainPreviousSeconds: 3600 } };
 
 /** The route name (`<md>-<rev>`, what x-modelship-revision says) of a status revision. */
 function routeOf(revision: string): string {
@@ -91,9 +103,7 @@ interface RoutesEvent {
 
 /** Everything the run started, so one function can stop it whatever happened. */
 interface Started {
-  cluster?: boolean;
-  runner?: PodRunner;
-  op?: OperatorProcess;
+  platform?: Platform;
   watch?: AbortController;
   load?: RecordingLoad;
   annotator?: ChildProcess;
@@ -105,13 +115,8 @@ async function cleanup(): Promise<void> {
   started.watch?.abort();
   started.annotator?.kill();
   if (started.load) await started.load.stop().catch(() => undefined);
-  if (started.op) {
-    writeFileSync(join(STATE, 'operator.log'), started.op.logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
-    await started.op.stop().catch(() => undefined);
-  }
-  await started.runner?.stop().catch(() => undefined);
-  if (started.cluster) await clusterDown().catch(() => undefined);
-  started.cluster = false;
+  await started.platform?.stop();
+  started.platform = undefined;
 }
 
 /** Watches `<md>-routes` and records every version of its routes document with the time it arrived. */
@@ -151,34 +156,19 @@ async function watchRoutes(kc: KubeConfig, ns: string, events: RoutesEvent[]): P
 async function main(): Promise<void> {
   mkdirSync(STATE, { recursive: true });
   const loadAverageStart = loadavg();
-  say(`cluster in ${process.env.MODELSHIP_CLUSTER_DIR}`);
-  started.cluster = true;
-  const info = await clusterUp({ log: (m) => say(`cluster: ${m}`) });
-  process.env.MODELSHIP_E2E_KUBECONFIG = info.kubeconfig;
-  const kc = loadKubeConfig();
+  const runStartedAt = Date.now();
+  say(`${NODE}: cluster in ${process.env.MODELSHIP_CLUSTER_DIR}`);
+  const platform = (started.platform = NODE === 'real' ? new RealNodePlatform(STATE, say) : new KwokPlatform(STATE, say));
+  await platform.start();
+  const { kc, namespace: ns } = platform;
   const api = await KubeClient.create(kc, new Registry());
-  await installCrd(kc);
-  const ns = await createTestNamespace(kc, 'rollback-bench');
-  const runnerLog = join(STATE, 'runner.log');
-  started.runner = new PodRunner({
-    kc,
-    root,
-    stateDir: join(STATE, 'localpods'),
-    mounts: [parseMount('/models=examples/models', root)],
-    repositories: DEFAULT_SERVER_REPOSITORIES,
-    namespace: ns,
-    log: (m) => appendFileSync(runnerLog, `${new Date().toISOString()} ${m}\n`),
-  });
-  await started.runner.start();
-  started.op = await startOperator(await operatorKubeconfig(kc, ns), ns);
-  const runner = started.runner;
 
   const mdPath = `/apis/modelship.dev/v1alpha1/namespaces/${ns}/modeldeployments/${MD}`;
   const getMd = (): Promise<ModelDeployment> => api.request<ModelDeployment>({ method: 'GET', path: mdPath });
   const applyMd = (spec: ModelDeploymentSpec): Promise<unknown> =>
     applyYaml(kc, JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: MD }, spec }), ns);
   let nonce = 0;
-  const annotator = (started.annotator = spawn(process.execPath, [join(root, 'dist/bench/rollback/annotator.js'), info.kubeconfig], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const annotator = (started.annotator = spawn(process.execPath, [join(root, 'dist/bench/rollback/annotator.js'), platform.kubeconfig], { stdio: ['pipe', 'pipe', 'inherit'] }));
   const answers = createInterface({ input: annotator.stdout! })[Symbol.asyncIterator]();
   if ((await answers.next()).value !== 'ready') throw new Error('start the annotator process: it did not say ready');
   /**
@@ -206,15 +196,8 @@ async function main(): Promise<void> {
   const stable = routeOf(
     await waitMd('Ready with a stable revision', (md) => md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && md.status?.stable?.revision, 300_000),
   );
-  const url = await waitFor(
-    `apex Service ${ns}/${MD} answering`,
-    async () => {
-      const u = runner.serviceUrls()[`${ns}/${MD}`];
-      return u && (await fetch(`${u}/v2/health/ready`)).status === 200 ? u : undefined;
-    },
-    120_000,
-    250,
-  );
+  const url = await platform.apexUrl(MD);
+  say(`apex Service at ${url}`);
   const routesEvents: RoutesEvent[] = [];
   started.watch = await watchRoutes(kc, ns, routesEvents);
   const load = (started.load = new RecordingLoad(url, 'digits', LOOPS, digitSamples()));
@@ -226,11 +209,6 @@ async function main(): Promise<void> {
   );
   const armedAt = Date.now();
   await waitFor('every loop answered by the candidate', () => everyLoopSaw(load.records, LOOPS, armedAt, candidate), 60_000, 100);
-
-  const routerLogs = (): string[] =>
-    readdirSync(join(STATE, 'localpods', 'logs'))
-      .filter((f) => f.startsWith(`${ns}_${MD}-router-`))
-      .map((f) => join(STATE, 'localpods', 'logs', f));
 
   /** One rollback: the action, then the window until every loop has sat on target for TAIL_MS. */
   const trial = async (kind: TrialKind, index: number, verb: 'abort' | 'rollback', target: string, from: string): Promise<Trial> => {
@@ -259,8 +237,8 @@ async function main(): Promise<void> {
     const routes = routesEvents.find((e) => e.at >= actionAt && e.weights[target] === 100);
     const routersAppliedAt = routes === undefined
       ? []
-      : routerLogs().flatMap((f) => {
-          const at = appliedAt(routesAppliedIn(readFileSync(f, 'utf8')), routes.generation, actionAt);
+      : (await platform.routerLogs(MD, actionAt)).flatMap((text) => {
+          const at = appliedAt(routesAppliedIn(text), routes.generation, actionAt);
           return at === undefined ? [] : [at];
         });
     const t: Trial = {
@@ -286,20 +264,18 @@ async function main(): Promise<void> {
   };
 
   /**
-   * retry@: the rolled-back candidate restarts and is held at 50% again, on every loop. kwok marks
-   * the new pod Ready before its process has loaded the model (test/localpods README, Limits), so
-   * the operator gives it traffic before it can answer: the Service would answer 503 meanwhile and
-   * the analysis would roll it back for ErrorRateExceeded. A real cluster's readiness probe prevents
-   * that; here the load pauses until the candidate's process is ready. The next trial waits for
-   * every loop to be answered by it and a clean second.
+   * retry@: the rolled-back candidate restarts and is held at 50% again, on every loop. Where the
+   * platform marks a pod Ready before it can answer (kwok), the load pauses until the candidate's
+   * process is ready (Platform.pauseLoadWhileRearming says why). The next trial waits for every loop
+   * to be answered by it and a clean second.
    */
   const rearm = async (): Promise<number> => {
     const t0 = Date.now();
-    load.pause();
+    if (platform.pauseLoadWhileRearming) load.pause();
     try {
       await annotate('retry');
       await waitMd('candidate back at 50%', (md) => md.status?.canary?.phase !== 'RolledBack' && percentOf(md, candidate) === 50, REARM_TIMEOUT_MS);
-      await waitFor(`a ready process for ${candidate}`, () => runner.readyPods().some((p) => p.startsWith(`${ns}/${candidate}-`)), REARM_TIMEOUT_MS, 100);
+      await waitFor(`a ready pod of ${candidate}`, () => platform.revisionReady(candidate), REARM_TIMEOUT_MS, 100);
     } finally {
       load.resume();
     }
@@ -350,7 +326,17 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
-    setup: { loops: LOOPS, intervalSeconds: INTERVAL_SECONDS, candidateWeight: 50, stable, candidate, routerPods: routerLogs().length, tailMs: TAIL_MS },
+    setup: {
+      node: NODE,
+      loops: LOOPS,
+      intervalSeconds: INTERVAL_SECONDS,
+      candidateWeight: 50,
+      stable,
+      candidate,
+      routerPods: (await platform.routerLogs(MD, runStartedAt)).length,
+      tailMs: TAIL_MS,
+      loadPausedWhileRearming: platform.pauseLoadWhileRearming,
+    },
     loadAverage: { start: loadAverageStart, end: loadavg() },
     requests: {
       total: all.length,
@@ -365,11 +351,9 @@ async function main(): Promise<void> {
   };
   if (stoppedEarly !== undefined) report.stoppedEarly = stoppedEarly;
   const dir = resolve(root, process.env.BENCH_OUT ?? 'bench/results');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'rollback.json'), JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(join(dir, 'rollback.md'), renderMarkdown(report));
+  const written = writeReport(dir, report);
   writeFileSync(join(STATE, 'requests.json'), JSON.stringify(all));
-  say(`wrote ${dir}/rollback.{json,md}; logs in ${STATE}`);
+  say(`wrote ${written}; logs in ${STATE}`);
   if (stoppedEarly !== undefined) throw new Error(`stopped early ${stoppedEarly}`);
 }
 

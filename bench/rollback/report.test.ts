@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { renderMarkdown, summarizeTrials, type RollbackReport, type Trial } from './report.js';
+import { nodeOf, renderMarkdown, summarizeTrials, type RollbackReport, type Trial } from './report.js';
 
 /** An abort trial that settled `latency` ms after its action at t = 1000·index. */
 function trial(index: number, latency: number | undefined, extra: Partial<Trial> = {}): Trial {
@@ -83,4 +83,47 @@ test('renderMarkdown: headline figures, the verdict and every trial', () => {
   assert.match(md, /\| abort #2 \| not settled \|/);
   assert.match(md, /\| rollback-after-promotion #1 \| 300 \| 100 \| 110, 130 \| 0 \| 1 \| 2.00 \|/);
   assert.match(md, /1000 requests, 3 failed \(3 of them outside the rollback windows: re-arming, promotion; by status and revision: 503 d-b × 3\)/);
+});
+
+/** A report of these trials as the kwok path wrote it before the real-pod mode (no setup.node). */
+function reportOf(trials: Trial[]): RollbackReport {
+  return {
+    date: '2026-11-21T09:00:00.000Z',
+    commit: 'abc1234',
+    machine: { cpus: 2, model: 'cpu', memoryGiB: 8, node: 'v20' },
+    setup: { loops: 4, intervalSeconds: 1, candidateWeight: 50, stable: 'd-a', candidate: 'd-b', routerPods: 2, tailMs: 2000 },
+    loadAverage: { start: [1, 2, 3], end: [4, 5, 6] },
+    requests: { total: 10, failed: 0, failedOutsideTrials: 0, failedOutsideTrialsBy: {} },
+    rearmMs: [4000],
+    promoteMs: [],
+    trials,
+    summary: summarizeTrials(trials),
+  };
+}
+
+test('nodeOf: reports from before the real-pod mode were kwok runs', () => {
+  const kwok = reportOf([trial(1, 100)]);
+  assert.equal(nodeOf(kwok), 'kwok');
+  assert.equal(nodeOf({ ...kwok, setup: { ...kwok.setup, node: 'real' } }), 'real');
+});
+
+test('renderMarkdown: the platform decides the setup text, the re-arm line and how to reproduce', () => {
+  const kwok = reportOf([trial(1, 100)]);
+  const real: RollbackReport = { ...kwok, commit: 'def5678', setup: { ...kwok.setup, node: 'real', loadPausedWhileRearming: false } };
+  const kwokMd = renderMarkdown(kwok);
+  assert.match(kwokMd, /^# Rollback latency, end to end \(/);
+  assert.match(kwokMd, /local pod runner running\nthe model servers and 2 router pods as processes/);
+  assert.match(kwokMd, /restarts the candidate's process; the load paused meanwhile/);
+  assert.match(kwokMd, /Reproduce: `make bench-rollback` /);
+  assert.match(kwokMd, /\[rollback-real\.md\]\(rollback-real\.md\)/);
+  assert.doesNotMatch(kwokMd, /Side by side/);
+
+  const realMd = renderMarkdown(real, kwok);
+  assert.match(realMd, /^# Rollback latency, end to end, on real pods \(/);
+  assert.match(realMd, /Helm chart\n\(the operator in two pods, leader election\), the model servers and 2 router pods as real pods/);
+  assert.match(realMd, /through the apex\nService's ClusterIP\./);
+  assert.match(realMd, /restarts the candidate's pod; the load kept running meanwhile/);
+  assert.match(realMd, /Reproduce: `make bench-rollback-real` \(root on Linux\)/);
+  assert.match(realMd, /## Side by side: kwok path vs real pods/);
+  assert.doesNotMatch(renderMarkdown(real), /Side by side/, 'no kwok results: no comparison');
 });

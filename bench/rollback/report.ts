@@ -2,6 +2,8 @@
  * rollback.json's shape and rollback.md (pure): per kind of trial, the latency from the action to
  * every new request on the target revision, its stages, stragglers and failed requests.
  */
+import { comparisonMarkdown } from './compare.js';
+import type { BenchNode } from './platform.js';
 import { breakdown, distribution, type Distribution, type Settled } from './settle.js';
 
 /** What was rolled back: a candidate at 50% (abort), or a promoted revision onto the retained one. */
@@ -62,7 +64,19 @@ export interface RollbackReport {
   date: string;
   commit: string;
   machine: { cpus: number; model: string; memoryGiB: number; node: string };
-  setup: { loops: number; intervalSeconds: number; candidateWeight: number; stable: string; candidate: string; routerPods: number; tailMs: number };
+  setup: {
+    /** Where it ran (absent in runs from before the real-pod mode, which were all kwok). */
+    node?: BenchNode;
+    loops: number;
+    intervalSeconds: number;
+    candidateWeight: number;
+    stable: string;
+    candidate: string;
+    routerPods: number;
+    tailMs: number;
+    /** Whether the load paused while re-arming (absent in runs from before the real-pod mode: it did). */
+    loadPausedWhileRearming?: boolean;
+  };
   loadAverage: { start: number[]; end: number[] };
   /** Failed requests outside the rollback windows by `<status> <revision>` (re-arming, promotion). */
   requests: { total: number; failed: number; failedOutsideTrials: number; failedOutsideTrialsBy: Record<string, number> };
@@ -72,6 +86,11 @@ export interface RollbackReport {
   summary: Partial<Record<TrialKind, KindSummary>>;
   /** Why the run ended before all its trials, when it did. */
   stoppedEarly?: string;
+}
+
+/** The platform a report was measured on. */
+export function nodeOf(r: RollbackReport): BenchNode {
+  return r.setup.node ?? 'kwok';
 }
 
 function defined(values: (number | undefined)[]): number[] {
@@ -127,19 +146,51 @@ const TITLES: Record<TrialKind, string> = {
   'rollback-after-promotion': 'Rollback after promotion onto the warm retained revision (`rollback@<nonce>`)',
 };
 
-/** rollback.md. */
-export function renderMarkdown(r: RollbackReport): string {
+/** What differs in the text between the platforms. */
+const PLATFORM: Record<BenchNode, { title: string; setup: (routerPods: number) => string[]; pod: string; target: string; logs: string }> = {
+  kwok: {
+    title: 'Rollback latency, end to end',
+    setup: (routerPods) => [
+      'a local control plane (kube-apiserver, etcd,',
+      "controller-manager, scheduler, kwok), the real operator process with the chart's RBAC, and the local pod runner running",
+      `the model servers and ${routerPods} router pods as processes.`,
+    ],
+    pod: 'process',
+    target: '`make bench-rollback`',
+    logs: '`.state/bench/rollback/requests.json`, the operator, runner and pod logs beside it',
+  },
+  real: {
+    title: 'Rollback latency, end to end, on real pods',
+    setup: (routerPods) => [
+      'a local control plane with one real node',
+      '(containerd, kubelet, kube-proxy in nftables mode, CoreDNS, a local registry), Modelship installed from its Helm chart',
+      `(the operator in two pods, leader election), the model servers and ${routerPods} router pods as real pods.`,
+    ],
+    pod: 'pod',
+    target: '`make bench-rollback-real` (root on Linux)',
+    logs: '`.state/bench/rollback-real/requests.json`, every pod\'s log in `pods/` beside it',
+  },
+};
+
+/**
+ * rollback.md (kwok) or rollback-real.md (real pods). A real-pod report given the kwok report as
+ * `baseline` starts with the two side by side.
+ */
+export function renderMarkdown(r: RollbackReport, baseline?: RollbackReport): string {
+  const node = nodeOf(r);
+  const p = PLATFORM[node];
   const lines = [
-    `# Rollback latency, end to end (${r.date}, commit ${r.commit})`,
+    `# ${p.title} (${r.date}, commit ${r.commit})`,
     '',
-    `Machine: ${r.machine.cpus} × ${r.machine.model}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; a local control plane (kube-apiserver, etcd,`,
-    'controller-manager, scheduler, kwok), the real operator process with the chart\'s RBAC, and the local pod runner running',
-    `the model servers and ${r.setup.routerPods} router pods as processes. Load average (1/5/15 min) at start ${r.loadAverage.start.map((v) => v.toFixed(2)).join(' / ')},`,
+    `Machine: ${r.machine.cpus} × ${r.machine.model}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node}; ${p.setup(r.setup.routerPods).join('\n')}`,
+    `Load average (1/5/15 min) at start ${r.loadAverage.start.map((v) => v.toFixed(2)).join(' / ')},`,
     `at end ${r.loadAverage.end.map((v) => v.toFixed(2)).join(' / ')}: the machine was shared with other work.`,
     '',
     `Load: ${r.setup.loops} request loops, each sending V2 requests back to back on its own keep-alive connection through the apex`,
-    `Service. ${r.setup.stable} is stable, ${r.setup.candidate} (digits-v2) is held at a fixed ${r.setup.candidateWeight}% (\`spec.rollout.weight\`), analysis every ${r.setup.intervalSeconds} s.`,
+    `Service${node === 'real' ? "'s ClusterIP" : ''}. ${r.setup.stable} is stable, ${r.setup.candidate} (digits-v2) is held at a fixed ${r.setup.candidateWeight}% (\`spec.rollout.weight\`), analysis every ${r.setup.intervalSeconds} s.`,
     '',
+    ...(node === 'real' && baseline ? comparisonMarkdown(baseline, r) : []),
+    ...(node === 'kwok' ? ['The same trials on real pods, side by side with this run: [rollback-real.md](rollback-real.md).', ''] : []),
     '**Latency** = from just before the `modelship.dev/action` annotation is written (a merge patch, as `kubectl annotate` or',
     '`npx modelship` does, from a process of its own) to the first moment after which every request sent was answered 200 by the target revision:',
     'the send time of the first request after the last one that was not (an upper bound; loops send every few ms). A trial\'s',
@@ -176,7 +227,8 @@ export function renderMarkdown(r: RollbackReport): string {
     '',
     `${r.requests.total} requests, ${r.requests.failed} failed (${r.requests.failedOutsideTrials} of them outside the rollback windows: re-arming, promotion` +
       `${r.requests.failedOutsideTrials ? `; by status and revision: ${Object.entries(r.requests.failedOutsideTrialsBy).map(([k, v]) => `${k} × ${v}`).join(', ')}` : ''}).`,
-    `Re-arm (\`retry@<nonce>\` until every loop sees the candidate again; it restarts the candidate's process): median ${ms(distribution(r.rearmMs).p50)} ms, max ${ms(distribution(r.rearmMs).max)} ms.`,
+    `Re-arm (\`retry@<nonce>\` until every loop sees the candidate again; it restarts the candidate's ${p.pod}; the load ${r.setup.loadPausedWhileRearming ?? true ? 'paused' : 'kept running'} meanwhile):` +
+      ` median ${ms(distribution(r.rearmMs).p50)} ms, max ${ms(distribution(r.rearmMs).max)} ms.`,
     r.promoteMs.length ? `Promotion (\`promote@<nonce>\` until every loop is on it): median ${ms(distribution(r.promoteMs).p50)} ms, max ${ms(distribution(r.promoteMs).max)} ms.` : '',
     '',
     '| trial | latency ms | routes seen ms | routers applied ms | failed | stragglers | load |',
@@ -186,8 +238,8 @@ export function renderMarkdown(r: RollbackReport): string {
       return `| ${t.kind} #${t.index} | ${t.settled ? t.settled.latencyMs : 'not settled'} | ${t.routesSeenAt !== undefined ? t.routesSeenAt - t.actionAt : '–'} | ${routers || '–'} | ${t.failed} | ${t.stragglers ?? '–'} | ${t.loadAverage.toFixed(2)} |`;
     }),
     '',
-    'Reproduce: `make bench-rollback` (BENCH_ROLLBACK_TRIALS, BENCH_ROLLBACK_PROMOTED_TRIALS, BENCH_ROLLBACK_LOOPS). Every request',
-    'is in `.state/bench/rollback/requests.json`, the operator, runner and pod logs beside it.',
+    `Reproduce: ${p.target} (BENCH_ROLLBACK_TRIALS, BENCH_ROLLBACK_PROMOTED_TRIALS, BENCH_ROLLBACK_LOOPS). Every request`,
+    `is in ${p.logs}.`,
     '',
   );
   return lines.join('\n');

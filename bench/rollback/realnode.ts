@@ -1,0 +1,106 @@
+/**
+ * The real-pod path of the rollback benchmark (`make bench-rollback-real`, root on Linux): the local
+ * control plane with one real node (containerd, kubelet, kube-proxy, CoreDNS, a local registry;
+ * test/cluster), Modelship installed as a user installs it (test/run/install.ts: the image `make image`
+ * built, pushed to the node's registry; the Helm chart with its defaults, the operator in two pods with
+ * leader election). The model servers and routers are the kubelet's pods behind real readiness
+ * probes; the load reaches the apex Service's ClusterIP through kube-proxy; router logs come from the
+ * API server's pod log endpoint (the kubelet behind it).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+
+import { LABEL } from '../../operator/src/desired/names.js';
+import { clusterDir, clusterDown, clusterInfoPath, clusterUp } from '../../test/cluster/cluster.js';
+import { createTestNamespace, loadKubeConfig } from '../../test/e2e/kube.js';
+import { serviceUrl } from '../../test/e2e-pods/pods.js';
+import { installModelship, RELEASE } from '../../test/run/install.js';
+import type { Platform } from './platform.js';
+
+/** Seconds of log to ask for beyond the span asked about: the kubelet's sinceSeconds is whole seconds. */
+const LOG_SLACK_SECONDS = 2;
+
+/** The real-node platform; start() brings it up, stop() saves the pods' logs and takes the node down. */
+export class RealNodePlatform implements Platform {
+  readonly node = 'real';
+  /** Re-arming waits for the candidate's readiness probe, so the load keeps running (what a user's traffic does). */
+  readonly pauseLoadWhileRearming = false;
+  kubeconfig = '';
+  kc!: KubeConfig;
+  namespace = '';
+  private cluster = false;
+  private core!: CoreV1Api;
+  private apps!: AppsV1Api;
+
+  constructor(
+    /** The bench's state dir: every pod's log is saved there at stop(). */
+    private readonly state: string,
+    private readonly log: (message: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    this.cluster = true;
+    const info = await clusterUp({ node: 'real', log: (m) => this.log(`cluster: ${m}`) });
+    const registry = info.realNode?.registry;
+    if (!registry) throw new Error(`start the real node in ${clusterDir()}: cluster.json has no registry`);
+    this.kubeconfig = info.kubeconfig;
+    // test/e2e-pods/pods.ts finds the cluster (and so the ClusterIP route) through these.
+    process.env.MODELSHIP_E2E_KUBECONFIG = info.kubeconfig;
+    process.env.MODELSHIP_E2E_CLUSTER_INFO = clusterInfoPath();
+    this.kc = loadKubeConfig();
+    this.core = this.kc.makeApiClient(CoreV1Api);
+    this.apps = this.kc.makeApiClient(AppsV1Api);
+    const t0 = Date.now();
+    this.log('installing the chart (image pushed to the node registry, helm --wait)');
+    await installModelship({ kubeconfig: info.kubeconfig, registry });
+    this.log(`chart installed in ${Date.now() - t0} ms`);
+    this.namespace = await createTestNamespace(this.kc, 'rollback-bench');
+  }
+
+  /** http://<ClusterIP>:<port>, routed by kube-proxy on this host, once it answers V2 ready. */
+  apexUrl(md: string): Promise<string> {
+    return serviceUrl(this.kc, this.namespace, md);
+  }
+
+  private async routerPods(md: string): Promise<string[]> {
+    const pods = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `${LABEL.deployment}=${md},${LABEL.component}=router` });
+    return pods.items.filter((p) => p.status?.phase === 'Running').map((p) => p.metadata!.name!);
+  }
+
+  /** Each running router pod's log from shortly before `since`, through the API server. */
+  async routerLogs(md: string, since: number): Promise<string[]> {
+    const sinceSeconds = Math.ceil((Date.now() - since) / 1000) + LOG_SLACK_SECONDS;
+    const pods = await this.routerPods(md);
+    return Promise.all(pods.map((name) => this.core.readNamespacedPodLog({ name, namespace: this.namespace, sinceSeconds })));
+  }
+
+  /** The revision's Deployment has a pod its readiness probe passed. */
+  async revisionReady(route: string): Promise<boolean> {
+    const d = await this.apps.readNamespacedDeployment({ name: route, namespace: this.namespace });
+    return (d.status?.readyReplicas ?? 0) > 0;
+  }
+
+  /** Every container log still there, in the bench's and the operator's namespaces. */
+  private async saveLogs(): Promise<void> {
+    const dir = join(this.state, 'pods');
+    mkdirSync(dir, { recursive: true });
+    for (const namespace of [this.namespace, RELEASE.namespace]) {
+      if (!namespace) continue;
+      const pods = await this.core.listNamespacedPod({ namespace });
+      for (const p of pods.items) {
+        const name = p.metadata!.name!;
+        const text = await this.core.readNamespacedPodLog({ name, namespace }).catch((err: Error) => `read log of pod ${namespace}/${name}: ${err.message}\n`);
+        writeFileSync(join(dir, `${namespace}_${name}.log`), text);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.cluster) return;
+    if (this.namespace) await this.saveLogs().catch((err: Error) => this.log(`save pod logs: ${err.message}`));
+    await clusterDown().catch((err: Error) => this.log(`take the real node down: ${err.message}`));
+    this.cluster = false;
+  }
+}
