@@ -7,5 +7,9 @@ NODE_BIN := $(shell test/cluster/node.sh)
 ifeq ($(NODE_BIN),)
 $(error test/cluster/node.sh found no node $(file < .node-version); its message is above)
 endif
+# A system node that is new enough is already first on PATH; prepending its directory (often
+# /usr/bin) would shadow the tools PATH finds before it, such as those in /usr/local/bin.
+ifneq ($(NODE_BIN),$(shell dirname "$$(command -v node)"))
 export PATH := $(NODE_BIN):$(PATH)
+endif
 endif
