@@ -31,10 +31,18 @@ export interface RouterConfig {
   maxMirrorsInFlight: number;
   /** Connection pool size per backend revision. */
   maxSocketsPerBackend: number;
+  /**
+   * How long a live request whose backend connection could not be opened is retried for, from its
+   * first dispatch (0: not retried); the proxy never lets it run past `timeoutMs` (see retry.ts).
+   */
+  connectRetryBudgetMs: number;
   logLevel: LogLevel;
   shutdownDelayMs: number;
   shutdownTimeoutMs: number;
 }
+
+/** The default connect-retry budget: covers kube-proxy's lag (up to ~1 s) behind a revision turning ready. */
+export const DEFAULT_CONNECT_RETRY_BUDGET_MS = 2_000;
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -88,6 +96,7 @@ export function parseRouterConfig(env: NodeJS.ProcessEnv, hostname: string): Rou
     mirrorMaxBytes: integer(env, 'MODELSHIP_ROUTER_MIRROR_MAX_BYTES', 16 * 1024 * 1024, 0, 1024 * 1024 * 1024),
     maxMirrorsInFlight: integer(env, 'MODELSHIP_ROUTER_MAX_MIRRORS_IN_FLIGHT', 256, 0, 100_000),
     maxSocketsPerBackend: integer(env, 'MODELSHIP_ROUTER_MAX_SOCKETS', 512, 1, 100_000),
+    connectRetryBudgetMs: integer(env, 'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS', DEFAULT_CONNECT_RETRY_BUDGET_MS, 0, 3_600_000),
     logLevel,
     shutdownDelayMs: integer(env, 'MODELSHIP_SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     shutdownTimeoutMs: integer(env, 'MODELSHIP_SHUTDOWN_TIMEOUT_MS', 25_000, 1, 600_000),
