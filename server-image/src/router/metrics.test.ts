@@ -51,6 +51,14 @@ describe('RouterMetrics', () => {
     expect(later).toContain('modelship_router_requests_in_flight 0');
   });
 
+  it('counts connect retries per revision, rendering none before the first', async () => {
+    const metrics = new RouterMetrics(new RouterStats('p', new Date()));
+    expect(await metrics.registry.metrics()).not.toContain('modelship_router_connect_retries_total{');
+    metrics.connectRetries.inc({ revision: 'canary' });
+    metrics.connectRetries.inc({ revision: 'canary' });
+    expect((await metrics.registry.metrics()).split('\n')).toContain('modelship_router_connect_retries_total{revision="canary"} 2');
+  });
+
   it('reflects the routes in force and rejected documents', async () => {
     const metrics = new RouterMetrics(new RouterStats('p', new Date()));
     expect(await metrics.registry.metrics()).toContain('modelship_router_routes_generation -1');

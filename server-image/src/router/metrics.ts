@@ -132,6 +132,17 @@ export class RouterMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  /**
+   * Live requests resent after their connection could not be opened, by revision. Counted directly
+   * (not from the stats) because a resend is rare, like a skipped mirror, and no part of the stats
+   * document: the request's one outcome is recorded there once, however many attempts it took.
+   */
+  readonly connectRetries = new Counter({
+    name: 'modelship_router_connect_retries_total',
+    help: 'Live requests sent again to a revision because the connection to it could not be opened (one per resend).',
+    labelNames: ['revision'] as const,
+    registers: [this.registry],
+  });
   private readonly generation = new Gauge({
     name: 'modelship_router_routes_generation',
     help: 'Generation of the Routes document in force (-1 before the first).',
