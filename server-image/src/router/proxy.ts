@@ -4,7 +4,8 @@
  * their headers in one write; larger or unsized ones are streamed. Only when a request is mirrored
  * are the served response and (if streamed) the request body also kept in memory (bounded by
  * mirrorMaxBytes) to send the copy and compare the answers; the caller's response is never held
- * back for the mirror.
+ * back for the mirror. A live request whose backend connection could not be opened is sent again
+ * while its connect-retry budget lasts (retry.ts decides); mirrored copies are not.
  */
 import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -14,6 +15,8 @@ import type { Logger } from '../log.js';
 import { compareResponses } from './agreement.js';
 import { MIRROR_HEADER, downstreamResponseHeaders, rawHeaderValue, upstreamRequestHeaders } from './headers.js';
 import type { RouterMetrics } from './metrics.js';
+import { DEFAULT_CONNECT_RETRY_BUDGET_MS } from './config.js';
+import { connectRetryPolicy, decideConnectRetry, type ConnectRetryPolicy } from './retry.js';
 import type { Outcome, RouterStats } from './stats.js';
 import type { RouteTable, Target } from './table.js';
 
@@ -34,6 +37,11 @@ export interface ProxyOptions {
   mirrorTimeoutMs: number;
   mirrorMaxBytes: number;
   maxMirrorsInFlight: number;
+  /**
+   * How long a live request whose connection could not be opened is retried, from its first
+   * dispatch (default {@link DEFAULT_CONNECT_RETRY_BUDGET_MS}; never past `timeoutMs`).
+   */
+  connectRetryBudgetMs?: number;
 }
 
 /** A captured response, for agreement. */
@@ -97,22 +105,32 @@ class Capture {
 
 /** Shared by every exchange of one proxy. */
 interface ProxyContext extends ProxyOptions {
+  retryPolicy: ConnectRetryPolicy;
   record(revision: string, kind: 'live' | 'mirror', outcome: Outcome, startedAt: number): void;
   released(): void;
 }
 
 /**
  * One caller's request and its backend request: an undici dispatch handler that relays the
- * backend's response to the caller as it arrives. Its outcome is recorded exactly once; the
- * in-flight count is released when the caller's response closes (sent or cut), so draining waits
- * until the caller really has the bytes.
+ * backend's response to the caller as it arrives. A connect failure is dispatched again (same
+ * handler, same revision) while retry.ts allows; the timeout and the latency run from the first
+ * dispatch. Its outcome is recorded exactly once, however many attempts it took; the in-flight
+ * count is released when the caller's response closes (sent or cut), so draining waits until the
+ * caller really has the bytes.
  */
 class LiveExchange implements Dispatcher.DispatchHandler {
   private controller?: Dispatcher.DispatchController;
   private timer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
   private done = false;
   private status = 0;
-  private readonly startedAt = performance.now();
+  private startedAt = 0;
+  private request?: Dispatcher.DispatchOptions;
+  /** Whether the body can be sent again: none or buffered (a streamed one is consumed by the first attempt). */
+  private replayable = false;
+  private attempts = 0;
+  /** Whether undici began writing the current attempt (after which it may have reached the backend). */
+  private started = false;
   /** Set when the route mirrors this request: receives the served response once complete. */
   servedCapture?: { capture: Capture; resolve: (c: Captured | undefined) => void; headerLength?: number };
 
@@ -134,9 +152,21 @@ class LiveExchange implements Dispatcher.DispatchHandler {
   /** Sends the backend request. */
   dispatch(method: string, path: string, headers: string[], body: Buffer | Readable | null): void {
     if (this.done) return;
+    this.startedAt = performance.now();
     this.timer = setTimeout(this.onTimeout, this.ctx.timeoutMs);
-    this.target.pool.dispatch({ method: method as Dispatcher.HttpMethod, path, headers, body }, this);
+    this.request = { method: method as Dispatcher.HttpMethod, path, headers, body };
+    this.replayable = body === null || Buffer.isBuffer(body);
+    this.attempt();
   }
+
+  /** One attempt; the retry budget is below the pool's retirement delay, so its pool is still open. */
+  private readonly attempt = (): void => {
+    if (this.done || !this.request) return;
+    this.attempts++;
+    this.started = false;
+    this.controller = undefined;
+    this.target.pool.dispatch(this.request, this);
+  };
 
   private readonly onTimeout = (): void => {
     if (this.done) return;
@@ -149,12 +179,14 @@ class LiveExchange implements Dispatcher.DispatchHandler {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
     if (outcome !== undefined) this.ctx.record(this.target.revision, 'live', outcome, this.startedAt);
     this.servedCapture?.resolve(undefined);
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    this.started = true;
     // Timed out or abandoned while waiting for a pooled connection: never send it.
     if (this.done) controller.abort(new Error('request abandoned'));
   }
@@ -192,9 +224,21 @@ class LiveExchange implements Dispatcher.DispatchHandler {
     if (this.res.headersSent) {
       // The backend broke off mid-response: the status line is already out, so cut the caller.
       this.res.destroy();
-    } else {
-      sendError(this.res, 502, `revision ${this.target.revision} (${this.target.url.host}) unreachable: ${err.message}`, this.target.revision);
+      this.settle('unreachable');
+      return;
     }
+    const elapsedMs = performance.now() - this.startedAt;
+    const decision = decideConnectRetry(
+      { code: (err as { code?: unknown }).code, started: this.started, replayable: this.replayable, attempts: this.attempts, elapsedMs },
+      this.ctx.retryPolicy,
+    );
+    if (decision.retry) {
+      this.ctx.metrics.connectRetries.inc({ revision: this.target.revision });
+      this.retryTimer = setTimeout(this.attempt, decision.delayMs);
+      return;
+    }
+    const tried = decision.connectFailure ? ` (${this.attempts} connect attempt${this.attempts === 1 ? '' : 's'} over ${Math.round(elapsedMs)} ms)` : '';
+    sendError(this.res, 502, `revision ${this.target.revision} (${this.target.url.host}) unreachable: ${err.message}${tried}`, this.target.revision);
     this.settle('unreachable');
   }
 }
@@ -271,6 +315,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
 
   const ctx: ProxyContext = {
     ...opts,
+    retryPolicy: connectRetryPolicy(opts.connectRetryBudgetMs ?? DEFAULT_CONNECT_RETRY_BUDGET_MS, opts.timeoutMs),
     record: (revision, kind, outcome, startedAt) => {
       stats.record(revision, kind, outcome, performance.now() - startedAt);
     },
