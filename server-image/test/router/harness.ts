@@ -35,8 +35,8 @@ export function nameHandler(name: string): BackendHandler {
   };
 }
 
-/** Starts a backend on an ephemeral port of 127.0.0.1. */
-export async function startBackend(name: string, handler: BackendHandler = nameHandler(name)): Promise<Backend> {
+/** Starts a backend on 127.0.0.1: on an ephemeral port, or on `port` (one a route already names). */
+export async function startBackend(name: string, handler: BackendHandler = nameHandler(name), port = 0): Promise<Backend> {
   const received: Backend['received'] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -47,13 +47,13 @@ export async function startBackend(name: string, handler: BackendHandler = nameH
       handler(req, body, res);
     });
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  const bound = (server.address() as { port: number }).port;
   return {
     name,
-    port,
-    url: `http://127.0.0.1:${port}`,
+    port: bound,
+    url: `http://127.0.0.1:${bound}`,
     received,
     close: async () => {
       server.closeAllConnections();
