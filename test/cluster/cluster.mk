@@ -8,6 +8,8 @@ CLUSTER_CLI := node dist/test/cluster/cli.js
 
 # NODE=kwok (default: fake nodes), real (a real node: root on Linux), auto (real when possible).
 NODE ?= kwok
+# One real node per machine (fixed link names): every target that starts one holds this lock.
+REAL_NODE_LOCK := /tmp/modelship-real-node.lock
 
 cluster-build: ## apt packages of the real node (as root, when missing); build (or reuse) etcd, kube-*, kubectl, kubelet, kube-proxy, agnhost, kwok, helm, kubeconform, coredns, registry into $(MODELSHIP_BIN_CACHE)
 	test/cluster/node-packages.sh
@@ -43,7 +45,7 @@ e2e-node: build cluster-build
 	$(JEST) --selectProjects e2e-node --runInBand test/e2e-pods
 else
 e2e-node: build cluster-build cluster-images image ## e2e tests on a real node (containerd, kubelet, kube-proxy, CoreDNS; root on Linux); E2E_KUBECONFIG=<file>: the product suite on that cluster
-	$(JEST) --selectProjects e2e-node --runInBand
+	flock $(REAL_NODE_LOCK) $(JEST) --selectProjects e2e-node --runInBand
 	MODELSHIP_CLUSTER_DIR=$(CURDIR)/.state/cluster-node $(CLUSTER_CLI) leftovers
 endif
 

@@ -14,4 +14,4 @@ run: ## Modelship + examples/digits.yaml locally: real pods where the machine al
 	fi
 
 run-pods: build cluster-build cluster-images image ## the real-pod mode of `make run` (root on Linux)
-	node dist/test/run/main.js
+	flock $(REAL_NODE_LOCK) node dist/test/run/main.js
