@@ -17,15 +17,19 @@ export interface Platform {
   /** The namespace the ModelDeployment goes into. */
   readonly namespace: string;
   /**
-   * Whether the load pauses while `retry@` re-arms the candidate: needed where a pod is marked Ready
-   * before its server can answer (kwok), not behind a real readiness probe.
+   * Whether the load pauses while `retry@` re-arms the candidate (until revisionReady): kwok marks a
+   * pod Ready before its server can answer; on real pods the operator routes to the re-armed
+   * candidate before its new pod exists (kwok.ts and realnode.ts say what was seen).
    */
   readonly pauseLoadWhileRearming: boolean;
   /** The base URL of the ModelDeployment's apex Service, once it answers V2 ready there. */
   apexUrl(md: string): Promise<string>;
   /** The log text of each of the ModelDeployment's router pods, from `since` (Date.now()) on at least. */
   routerLogs(md: string, since: number): Promise<string[]>;
-  /** Whether a serving process of the revision (its Deployment name, `<md>-<rev>`) is ready to answer. */
+  /**
+   * Whether the revision (its Deployment name, `<md>-<rev>`) is ready to answer: a ready serving
+   * process (kwok), every pod Ready and none still draining (real).
+   */
   revisionReady(route: string): Promise<boolean>;
   /** Saves the logs it can into the bench's state dir and stops everything it started; safe to call twice. */
   stop(): Promise<void>;
