@@ -112,6 +112,7 @@ export async function runRouter(): Promise<void> {
     mirrorTimeoutMs: config.mirrorTimeoutMs,
     mirrorMaxBytes: config.mirrorMaxBytes,
     maxMirrorsInFlight: config.maxMirrorsInFlight,
+    connectRetryBudgetMs: config.connectRetryBudgetMs,
   });
   const ready = { value: true };
   const snapshot = () => stats.snapshot(new Date(), table.routes?.generation ?? null);

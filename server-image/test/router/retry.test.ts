@@ -4,14 +4,8 @@
  * naming the attempts); a streamed body is never resent. Outcomes and counts only, no durations.
  */
 import http from 'node:http';
-import { once } from 'node:events';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../src/log.js';
-import { RouterMetrics } from '../../src/router/metrics.js';
-import { createProxy } from '../../src/router/proxy.js';
-import { RouterStats } from '../../src/router/stats.js';
-import { RouteTable } from '../../src/router/table.js';
 import { closeClient, closedPort, request, startBackend, startRouter, tempDir, waitFor, writeAtomically, type Backend, type RouterProcess } from './harness.js';
 
 const LONG = 180_000;
@@ -119,23 +113,16 @@ it('stops resending when the caller goes away', async () => {
   expect((await stats()).revisions.abandoned).toBeUndefined();
 }, LONG);
 
-it('honours the budget it is given: 0 sends a refused request once', async () => {
-  // In this process, on real sockets: the proxy as runRouter builds it, with the option set.
-  const stats = new RouterStats('p', new Date());
-  const metrics = new RouterMetrics(stats);
-  const table = new RouteTable(4, 1_000);
-  table.apply({ version: 1, generation: 1, revisions: [{ name: 'off', url: `http://127.0.0.1:${await closedPort()}`, weight: 1 }] });
-  const proxy = createProxy({ table, stats, metrics, log: createLogger('error'), timeoutMs: 30_000, mirrorTimeoutMs: 30_000, mirrorMaxBytes: 1024, maxMirrorsInFlight: 1, connectRetryBudgetMs: 0 });
-  const server = http.createServer((req, res) => proxy.handle(req, res)).listen(0, '127.0.0.1');
-  await once(server, 'listening');
+it('honours MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: 0 sends a refused request once', async () => {
+  const file = path.join(tempDir(), 'routes.json');
+  writeAtomically(file, JSON.stringify({ version: 1, generation: 1, revisions: [{ name: 'off', url: `http://127.0.0.1:${await closedPort()}`, weight: 1 }] }));
+  const noRetries = await startRouter({ MODELSHIP_ROUTES_FILE: file, MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: '0' });
   try {
-    const reply = await request(`http://127.0.0.1:${(server.address() as { port: number }).port}/v2/models/m/infer`, { body: '{}' });
+    const reply = await request(`${noRetries.url}/v2/models/m/infer`, { body: '{}' });
     expect(reply.status).toBe(502);
     expect(reply.json<{ error: string }>().error).toMatch(/ECONNREFUSED.* \(1 connect attempt over \d+ ms\)$/);
-    expect(await metrics.registry.getSingleMetricAsString('modelship_router_connect_retries_total')).not.toContain('revision="off"');
+    expect((await request(`${noRetries.metricsUrl}/metrics`)).body.toString()).not.toContain('modelship_router_connect_retries_total{revision="off"}');
   } finally {
-    server.closeAllConnections();
-    server.close();
-    table.close();
+    expect(await noRetries.stop()).toBe(0);
   }
 }, LONG);
