@@ -33,12 +33,14 @@ export function isObservedCurrent(deployment: V1Deployment): boolean {
 
 /**
  * True when the Deployment has rolled out its current spec and every desired pod is available:
- * the revision can take traffic.
+ * the revision can take traffic. A Deployment scaled to zero cannot, though its controller calls it
+ * Available: a rolled-back candidate re-armed by `retry` is still observed at zero replicas in the
+ * reconcile that scales it up, and must warm up before it gets any weight.
  */
 export function isDeploymentAvailable(deployment: V1Deployment | undefined): boolean {
   if (deployment === undefined || !isObservedCurrent(deployment)) return false;
   const c = countsOf(deployment);
-  return c.updated >= c.desired && c.available >= c.desired && c.ready >= Math.min(c.desired, 1);
+  return c.desired >= 1 && c.updated >= c.desired && c.available >= c.desired && c.ready >= 1;
 }
 
 /**
