@@ -72,6 +72,7 @@ export function comparisonMarkdown(kwok: RollbackReport, real: RollbackReport): 
     'operator as a local process, model servers and routers as local processes behind a loopback proxy. Real pods: the',
     "chart's operator pods, the kubelet's pods behind readiness probes, the load through the apex Service's ClusterIP (kube-proxy).",
     'Stages: action → patch answered → routes ConfigMap update seen on a watch (operator) → last router pod applied → every new request on the target.',
+    'Chart of both runs: [rollback-real.png](rollback-real.png) (`make bench-rollback-chart`).',
     '',
     '| | kwok path | real pods |',
     '|---|---|---|',

@@ -7,7 +7,7 @@
 # rollback-real.{json,md}, with the last kwok run side by side. Run the kwok one under
 # `flock /tmp/modelship-bench.lock make bench-rollback` on a shared machine; the real one takes the
 # real node's lock itself.
-.PHONY: bench-rollback bench-rollback-real bench-rollback-pods bench-rollback-check
+.PHONY: bench-rollback bench-rollback-real bench-rollback-pods bench-rollback-chart bench-rollback-check
 
 ROLLBACK_CLUSTER_DIR := $(CURDIR)/.state/cluster-rollback-bench
 ROLLBACK_REAL_CLUSTER_DIR := $(CURDIR)/.state/cluster-rollback-bench-real
@@ -28,9 +28,17 @@ bench-rollback-real: ## the same on real pods (root on Linux; elsewhere one line
 	  echo "bench-rollback-real: skipped: real pods need root on Linux (bench-rollback measured the kwok path)"; \
 	fi
 
+# The leftovers check runs under the lock too: once it is released, the next holder's node would
+# count as ours.
 bench-rollback-pods: build cluster-build cluster-images image ## bench-rollback-real without the root check
-	flock $(REAL_NODE_LOCK) env BENCH_NODE=real MODELSHIP_CLUSTER_DIR=$(ROLLBACK_REAL_CLUSTER_DIR) node dist/bench/rollback/bench.js
-	MODELSHIP_CLUSTER_DIR=$(ROLLBACK_REAL_CLUSTER_DIR) $(CLUSTER_CLI) leftovers
+	flock $(REAL_NODE_LOCK) env BENCH_NODE=real MODELSHIP_CLUSTER_DIR=$(ROLLBACK_REAL_CLUSTER_DIR) \
+	  sh -c 'node dist/bench/rollback/bench.js && $(CLUSTER_CLI) leftovers'
+	$(MAKE) --no-print-directory bench-rollback-chart
+
+# matplotlib from the project's venv (make pydeps), as bench/server/chart.py.
+bench-rollback-chart: ## draw bench/results/rollback-real.png: the kwok path and real pods side by side
+	flock /tmp/modelship-venv.lock $(MAKE) --no-print-directory pydeps
+	$(PY) bench/rollback/chart.py bench/results/rollback.json bench/results/rollback-real.json bench/results/rollback-real.png
 
 # The harness's pure parts join bench-check (node:test on the compiled files).
 bench-check: bench-rollback-check
