@@ -9,7 +9,7 @@
  */
 import { join, relative } from 'node:path';
 
-import { binDir, clusterDown, clusterUp, repoRoot } from '../cluster/cluster.js';
+import { binDir, clusterDown, clusterUp, repoRoot, stopClusterOnExit } from '../cluster/cluster.js';
 import { installModelship, RELEASE, sh } from './install.js';
 
 const EXAMPLE = 'examples/digits.yaml';
@@ -22,16 +22,8 @@ async function main(): Promise<void> {
   const root = repoRoot();
   const started = Date.now();
   const info = await clusterUp({ node: 'real', log: (m) => say(m) });
-  let stopping = false;
-  const stop = async (): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    say('stopping the cluster (pods, node, control plane)');
-    await clusterDown(info.paths.dir);
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
+  // Ctrl-C, SIGTERM, SIGHUP or any exit stops every process of the cluster and cleans the node.
+  stopClusterOnExit(info);
 
   const kubectl = (args: string[], timeoutMs?: number) => sh(info.kubeconfig, join(binDir(), 'kubectl'), args, timeoutMs);
   say(`cluster up with real node ${info.realNode?.name} in ${((Date.now() - started) / 1000).toFixed(0)} s; installing the chart`);
@@ -49,7 +41,8 @@ digits is Ready on real pods (${((Date.now() - started) / 1000).toFixed(0)} s fr
   export KUBECONFIG=${kubeconfig}
   ${join(binDir(), 'kubectl')} get md,pods -A
 Ctrl-C stops everything.`);
-  await new Promise(() => undefined);
+  // Serve until a signal: a pending promise alone would not keep Node running.
+  setInterval(() => undefined, 1 << 30);
 }
 
 main().catch(async (err: unknown) => {
