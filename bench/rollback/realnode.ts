@@ -28,13 +28,12 @@ const LOG_SLACK_SECONDS = 2;
 export class RealNodePlatform implements Platform {
   readonly node = 'real';
   /**
-   * Measured without a pause (2026-12-07): the operator gave the re-armed candidate 50% in the same
-   * reconcile that scaled it back up, before its new pod existed (its observed Deployment still asked
-   * for 0 pods, and 0 of 0 counts as available), so the routers sent it requests that only the old,
-   * terminating pod could take; when that pod exited, 265 answers were 502 and the analysis rolled the
-   * candidate back for ErrorRateExceeded. Until that is fixed in the operator the load pauses here too.
+   * The load keeps running while `retry@` re-arms the candidate, as a user's traffic would: the
+   * operator gives the candidate traffic only once its Deployment is available (since 37a5e18; before,
+   * a Deployment scaled to 0 counted as available and the re-armed candidate got 50% before its pod
+   * existed: bench/rollback/README.md, findings).
    */
-  readonly pauseLoadWhileRearming = true;
+  readonly pauseLoadWhileRearming = false;
   kubeconfig = '';
   kc!: KubeConfig;
   namespace = '';
