@@ -45,8 +45,8 @@ e2e-node: build cluster-build
 	$(JEST) --selectProjects e2e-node --runInBand test/e2e-pods
 else
 e2e-node: build cluster-build cluster-images image ## e2e tests on a real node (containerd, kubelet, kube-proxy, CoreDNS; root on Linux); E2E_KUBECONFIG=<file>: the product suite on that cluster
-	flock $(REAL_NODE_LOCK) $(JEST) --selectProjects e2e-node --runInBand
-	MODELSHIP_CLUSTER_DIR=$(CURDIR)/.state/cluster-node $(CLUSTER_CLI) leftovers
+	flock $(REAL_NODE_LOCK) sh -c '$(JEST) --selectProjects e2e-node --runInBand && \
+	  MODELSHIP_CLUSTER_DIR=$(CURDIR)/.state/cluster-node $(CLUSTER_CLI) leftovers'
 endif
 
 e2e-real: ## e2e-node where the machine allows real pods (root on Linux); elsewhere one line says it is skipped
