@@ -36,6 +36,7 @@ IMAGE_BUILD_FLAGS_podman = --pull=never --ignorefile server-image/Dockerfile.doc
 IMAGE_BUILD_FLAGS_docker =
 
 image-base: ## make sure the Dockerfile's base images are here (pulled, or made locally where unreachable)
+	@server-image/image-tools.sh $(IMAGE_ENGINE)
 	@ENGINE=$(IMAGE_ENGINE) server-image/base-images/ensure.sh $(BUILD_BASE_IMAGE) node-slim.sh $(IMAGE_NODE_VERSION)
 	@ENGINE=$(IMAGE_ENGINE) server-image/base-images/ensure.sh $(RUNTIME_BASE_IMAGE) distroless-nodejs.sh $(IMAGE_NODE_VERSION)
 
