@@ -8,21 +8,6 @@
 # and exits 0, so the control plane (which needs none of these) still builds.
 set -euo pipefail
 
-packages=(containerd runc containernetworking-plugins iptables nftables conntrack iproute2 skopeo buildah gcc libc6-dev binutils)
-
-missing=()
-for p in "${packages[@]}"; do
-  [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == "install ok installed" ]] || missing+=("$p")
-done
-[[ ${#missing[@]} -gt 0 ]] || exit 0
-
-if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
-  echo "node-packages.sh: not root with apt-get, could not install: ${missing[*]} (the real node needs them; kwok nodes do not)" >&2
-  exit 0
-fi
-
-echo "node-packages.sh: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-# A fresh machine may have no package lists yet: update once and retry.
-apt-get install -y -q --no-install-recommends "${missing[@]}" ||
-  { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; }
+exec "$(dirname "${BASH_SOURCE[0]}")/apt-ensure.sh" --optional --no-recommends node-packages.sh \
+  "the real node needs them; kwok nodes do not" \
+  containerd runc containernetworking-plugins iptables nftables conntrack iproute2 skopeo buildah gcc libc6-dev binutils
