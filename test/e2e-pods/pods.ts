@@ -14,10 +14,11 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 
-import type { Condition, ModelDeployment, ModelDeploymentSpec } from '../../operator/src/api/types.js';
+import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/api/types.js';
 import { sha256Of } from '../../server-image/test/helpers/server.js';
 import { binDir, readClusterInfo, repoRoot } from '../cluster/cluster.js';
 import { applyYaml, waitFor } from '../e2e/kube.js';
+import { condition } from '../e2e/md.js';
 import { chartImage, installModelship, sh, type InstallTarget } from '../run/install.js';
 
 /** The cluster under test: its kubeconfig, and our registry when it is the local real-node cluster. */
@@ -100,21 +101,6 @@ export class Mds {
   readyStable(name: string, timeoutMs?: number): Promise<string> {
     return this.waitFor(name, 'Ready with a stable revision', (md) => condition(md, 'Ready')?.status === 'True' && md.status?.stable?.revision, timeoutMs);
   }
-}
-
-/** A condition of a ModelDeployment's status. */
-export function condition(md: ModelDeployment, type: string): Condition | undefined {
-  return md.status?.conditions?.find((c) => c.type === type);
-}
-
-/** The route name (`<md>-<rev>`, what x-modelship-revision says) of a revision. */
-export function routeOf(md: string, revision: string): string {
-  return revision.startsWith(`${md}-`) ? revision : `${md}-${revision}`;
-}
-
-/** The live percent status.traffic gives a revision. */
-export function percentOf(md: ModelDeployment, revision: string): number | undefined {
-  return md.status?.traffic?.find((t) => routeOf(md.metadata.name, t.revision) === routeOf(md.metadata.name, revision))?.percent;
 }
 
 const forwards: ChildProcess[] = [];

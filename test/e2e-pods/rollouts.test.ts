@@ -15,7 +15,8 @@ import { repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../e2e/kube.js';
 import { Load, summarize, type Outcome } from '../e2e/load.js';
 
-import { Mds, condition, installOnce, kubectl, model, percentOf, routeOf, serviceUrl, stopPortForwards } from './pods.js';
+import { condition, percentOf, routeOf } from '../e2e/md.js';
+import { Mds, installOnce, kubectl, model, serviceUrl, stopPortForwards } from './pods.js';
 
 const TIMEOUT = 600_000;
 const kc = loadKubeConfig();

@@ -14,7 +14,8 @@ import { CoordinationV1Api, CoreV1Api, type V1Pod } from '@kubernetes/client-nod
 import { repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../e2e/kube.js';
 import { RELEASE } from '../run/install.js';
-import { Mds, condition, exampleDigits, execNode, installOnce, kubectl, labelOf, model, runClientPod, sample, serviceUrl, stopPortForwards } from './pods.js';
+import { condition } from '../e2e/md.js';
+import { Mds, exampleDigits, execNode, installOnce, kubectl, labelOf, model, runClientPod, sample, serviceUrl, stopPortForwards } from './pods.js';
 
 const TIMEOUT = 600_000;
 const kc = loadKubeConfig();

@@ -15,13 +15,14 @@ import { join } from 'node:path';
 
 import { AppsV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 
-import type { Condition, ModelDeployment, ModelDeploymentSpec } from '../../operator/src/api/types.js';
+import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/api/types.js';
 import { sha256Of } from '../../server-image/test/helpers/server.js';
 import { repoRoot } from '../cluster/cluster.js';
 import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js';
 import { PodRunner } from '../localpods/runner.js';
 import { applyYaml, clusterInfo, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
 import { Load, summarize, type Outcome } from './load.js';
+import { condition, percentOf, routeOf } from './md.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
 const TIMEOUT = 240_000;
@@ -55,20 +56,6 @@ async function getMd(name: string): Promise<ModelDeployment> {
 /** Server-side applies the whole spec (fields left out are removed: the test owns them all). */
 async function applyMd(name: string, spec: ModelDeploymentSpec): Promise<void> {
   await applyYaml(kc, JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec }), ns);
-}
-
-function condition(md: ModelDeployment, type: string): Condition | undefined {
-  return md.status?.conditions?.find((c) => c.type === type);
-}
-
-/** The route name (`<md>-<rev>`, what x-modelship-revision says) of a revision. */
-function routeOf(md: string, revision: string): string {
-  return revision.startsWith(`${md}-`) ? revision : `${md}-${revision}`;
-}
-
-/** The live percent status.traffic gives revision. */
-function percentOf(md: ModelDeployment, revision: string): number | undefined {
-  return md.status?.traffic?.find((t) => routeOf(md.metadata.name, t.revision) === routeOf(md.metadata.name, revision))?.percent;
 }
 
 /** Polls the ModelDeployment until check returns a value; the last status is in the timeout error. */

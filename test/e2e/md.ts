@@ -1,0 +1,20 @@
+/**
+ * Reading a ModelDeployment's status as the e2e suites assert on it (kwok and real pods alike):
+ * its conditions, the route name of a revision, and the live percent a revision gets.
+ */
+import type { Condition, ModelDeployment } from '../../operator/src/api/types.js';
+
+/** A condition of a ModelDeployment's status. */
+export function condition(md: ModelDeployment, type: string): Condition | undefined {
+  return md.status?.conditions?.find((c) => c.type === type);
+}
+
+/** The route name (`<md>-<rev>`, what x-modelship-revision says) of a revision. */
+export function routeOf(md: string, revision: string): string {
+  return revision.startsWith(`${md}-`) ? revision : `${md}-${revision}`;
+}
+
+/** The live percent status.traffic gives a revision. */
+export function percentOf(md: ModelDeployment, revision: string): number | undefined {
+  return md.status?.traffic?.find((t) => routeOf(md.metadata.name, t.revision) === routeOf(md.metadata.name, revision))?.percent;
+}
