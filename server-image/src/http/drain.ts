@@ -5,7 +5,8 @@
  * connections, so no new connection sits in the kernel's accept queue, which closing the listener
  * would reset); then answer every further request with `Connection: close` so busy connections end
  * after their response and their clients reconnect elsewhere (here: refused, cleanly); destroy only
- * connections that have stayed idle for a grace period.
+ * connections that have stayed idle for a grace period. A group of processes sharing one port takes
+ * the first step in every process before any takes the second (process/primary.ts).
  */
 import type http from 'node:http';
 import net from 'node:net';
@@ -20,8 +21,16 @@ interface ConnectionState {
 /** Drains one HTTP server. */
 export interface Drainer {
   /**
-   * Stop accepting connections and resolve once every connection has closed. Connections idle
-   * for `idleGraceMs` are destroyed; in-flight requests always finish.
+   * Stop accepting connections; those already accepted are served as before, keep-alive included.
+   * In a group of processes this is the first of two steps: the shared port must be closed in
+   * every process before any of them asks its clients to reconnect (see drain), or they would
+   * reconnect to a port that is about to close and be reset with their request in the queue.
+   */
+  stopAccepting(): void;
+  /**
+   * Stop accepting (if not yet), answer every further request with `Connection: close`, destroy
+   * connections idle for `idleGraceMs`, and resolve once every connection has closed. In-flight
+   * requests always finish.
    */
   drain(idleGraceMs: number): Promise<void>;
 }
@@ -30,9 +39,13 @@ export interface Drainer {
 export function trackConnections(server: http.Server): Drainer {
   const connections = new Map<net.Socket, ConnectionState>();
   let closing = false;
+  let allClosed: (() => void) | undefined;
   server.on('connection', (socket: net.Socket) => {
     connections.set(socket, { busy: 0, lastActive: Date.now(), bytesAtIdle: 0 });
-    socket.once('close', () => connections.delete(socket));
+    socket.once('close', () => {
+      connections.delete(socket);
+      if (connections.size === 0) allClosed?.();
+    });
   });
   // Before the app's listener, which may answer at once: headers cannot be set after that.
   server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -47,8 +60,16 @@ export function trackConnections(server: http.Server): Drainer {
     });
   });
 
+  const stopAccepting = (): void => {
+    // net.Server's close stops listening without http.Server's immediate closeIdleConnections
+    // (the reset race described above); connections are tracked here, so no callback is needed.
+    if (server.listening) net.Server.prototype.close.call(server);
+  };
   return {
+    stopAccepting,
     drain(idleGraceMs) {
+      stopAccepting();
+      closing = true;
       return new Promise<void>((resolve) => {
         const idle = (socket: net.Socket, state: ConnectionState, now: number): boolean =>
           state.busy === 0 && socket.bytesRead === state.bytesAtIdle && now - state.lastActive >= idleGraceMs;
@@ -60,13 +81,11 @@ export function trackConnections(server: http.Server): Drainer {
             for (const [socket, state] of candidates) if (idle(socket, state, Date.now())) socket.destroy();
           });
         }, Math.max(10, Math.min(100, idleGraceMs)));
-        // net.Server's close stops listening and waits for connections, without http.Server's
-        // immediate closeIdleConnections (the reset race described above).
-        net.Server.prototype.close.call(server, () => {
+        allClosed = () => {
           clearInterval(timer);
           resolve();
-        });
-        closing = true;
+        };
+        if (connections.size === 0) allClosed();
       });
     },
   };

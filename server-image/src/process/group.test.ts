@@ -7,6 +7,10 @@ describe('group messages', () => {
     [{ type: 'modelship:ready' }, true, false],
     [{ type: 'modelship:model', path: '/m.onnx', sha256: 'ab' }, false, true],
     [{ type: 'modelship:group-ready' }, false, true],
+    [{ type: 'modelship:stopped-accepting' }, true, false],
+    [{ type: 'modelship:failed', msg: 'model load failed', error: 'sha256 mismatch' }, true, false],
+    [{ type: 'modelship:stop-accepting' }, false, true],
+    [{ type: 'modelship:drain' }, false, true],
     // prom-client's cluster protocol shares the IPC channel; node:cluster's own messages too.
     [{ type: 'prom-client:getMetricsReq', requestId: 1 }, false, false],
     [{ cmd: 'NODE_CLUSTER', act: 'online' }, false, false],

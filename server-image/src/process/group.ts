@@ -3,7 +3,13 @@
  * and the serving process's side of them. The primary fetches and verifies the model once and says
  * where the verified file is; each serving process says when it listens and when its model is
  * ready; the primary says when the whole group is ready, so no process reports ready while another
- * would still answer 503.
+ * would still answer 503. A process that cannot start says why before it exits, so the primary's
+ * last word is the cause.
+ *
+ * Stopping is the primary's to lead, in two steps: every process stops accepting, and only once
+ * all have (the shared port is then closed) does each ask its clients to reconnect. A client asked
+ * to reconnect while another process still accepted would land on a port about to close, and
+ * closing it resets the connections still queued, requests and all.
  */
 import type { FetchedModel } from '../dataplane/types.js';
 
@@ -11,16 +17,25 @@ import type { FetchedModel } from '../dataplane/types.js';
 export type ToPrimary =
   | { type: 'modelship:hello' }
   | { type: 'modelship:listening'; port: number }
-  | { type: 'modelship:ready' };
+  | { type: 'modelship:ready' }
+  | { type: 'modelship:stopped-accepting' }
+  | { type: 'modelship:failed'; msg: string; error: string };
 
 /** From the primary to a serving process. */
-export type ToMember = { type: 'modelship:model'; path: string; sha256: string } | { type: 'modelship:group-ready' };
+export type ToMember =
+  | { type: 'modelship:model'; path: string; sha256: string }
+  | { type: 'modelship:group-ready' }
+  | { type: 'modelship:stop-accepting' }
+  | { type: 'modelship:drain' };
+
+/** The steps of a group's shutdown, in order, as the primary calls them. */
+export type StopStep = 'stop-accepting' | 'drain';
 
 /** Set in the environment of a process forked to replace one that exited. */
 export const REPLACEMENT_ENV = 'MODELSHIP_GROUP_REPLACEMENT';
 
-const PRIMARY_TYPES = new Set(['modelship:hello', 'modelship:listening', 'modelship:ready']);
-const MEMBER_TYPES = new Set(['modelship:model', 'modelship:group-ready']);
+const PRIMARY_TYPES = new Set(['modelship:hello', 'modelship:listening', 'modelship:ready', 'modelship:stopped-accepting', 'modelship:failed']);
+const MEMBER_TYPES = new Set(['modelship:model', 'modelship:group-ready', 'modelship:stop-accepting', 'modelship:drain']);
 
 const typeOf = (message: unknown): unknown =>
   typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;
@@ -45,12 +60,22 @@ export interface GroupMember {
   groupReady(): boolean;
   listening(port: number): void;
   ready(): void;
+  /** Run `handler` for each step of the group's shutdown the primary calls. */
+  onStop(handler: (step: StopStep) => void): void;
+  /** Tell the primary this process has stopped accepting connections. */
+  stoppedAccepting(): void;
+  /** Tell the primary why this process cannot go on; resolves once the message is out. */
+  failed(msg: string, error: string): Promise<void>;
   /** Run `handler` once if the primary goes away (its IPC channel closes). */
   onPrimaryGone(handler: () => void): void;
 }
 
-function send(message: ToPrimary): void {
-  if (process.connected) process.send?.(message);
+/** How long a process about to exit waits for its last message to reach the primary. */
+const LAST_MESSAGE_MS = 1000;
+
+function send(message: ToPrimary, sent?: () => void): void {
+  if (process.connected && process.send) process.send(message, undefined, {}, () => sent?.());
+  else sent?.();
 }
 
 /** Join the group this process was forked into; call once, before listening. */
@@ -58,10 +83,12 @@ export function joinGroup(env: NodeJS.ProcessEnv = process.env): GroupMember {
   let groupReady = false;
   let resolveModel: (model: FetchedModel) => void = () => undefined;
   const model = new Promise<FetchedModel>((resolve) => (resolveModel = resolve));
+  let onStop: (step: StopStep) => void = () => undefined;
   process.on('message', (message: unknown) => {
     if (!isToMember(message)) return;
     if (message.type === 'modelship:model') resolveModel({ path: message.path, sha256: message.sha256 });
-    else groupReady = true;
+    else if (message.type === 'modelship:group-ready') groupReady = true;
+    else onStop(message.type === 'modelship:stop-accepting' ? 'stop-accepting' : 'drain');
   });
   // Messages sent before this process listens for them would be lost: the primary answers this.
   send({ type: 'modelship:hello' });
@@ -71,6 +98,13 @@ export function joinGroup(env: NodeJS.ProcessEnv = process.env): GroupMember {
     groupReady: () => groupReady,
     listening: (port) => send({ type: 'modelship:listening', port }),
     ready: () => send({ type: 'modelship:ready' }),
+    onStop: (handler) => (onStop = handler),
+    stoppedAccepting: () => send({ type: 'modelship:stopped-accepting' }),
+    failed: (msg, error) =>
+      new Promise((resolve) => {
+        setTimeout(resolve, LAST_MESSAGE_MS).unref();
+        send({ type: 'modelship:failed', msg, error }, resolve);
+      }),
     onPrimaryGone: (handler) => process.once('disconnect', handler),
   };
 }

@@ -7,8 +7,10 @@
  *
  * The primary fetches and verifies the model once, serves the group's merged metrics, holds
  * readiness until every process has loaded, replaces a process that dies after it was ready (within
- * a budget), forwards SIGTERM/SIGINT, and exits non-zero if the group could not start or any
- * process failed to stop cleanly.
+ * a budget), leads the group's two-step shutdown on SIGTERM/SIGINT (process/group.ts), and exits
+ * non-zero if the group could not start or any process failed to stop cleanly. A group that fails
+ * before it is ready is serving nothing: its processes are killed at once, and the primary's last
+ * log line is the cause.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type http from 'node:http';
@@ -31,6 +33,16 @@ interface Member {
   worker: Worker;
   ready: boolean;
   replacement: boolean;
+  /** Set once it has stopped accepting connections, during shutdown. */
+  stoppedAccepting: boolean;
+  /** Why it could not go on, as it said before exiting. */
+  failure?: { msg: string; error: string };
+}
+
+/** Why the group is ending in failure: logged last, as the process's final word. */
+interface Cause {
+  msg: string;
+  fields: Record<string, unknown>;
 }
 
 /** Run the primary of a group of `config.processes` serving processes. */
@@ -63,6 +75,15 @@ export async function runPrimary(config: Config): Promise<void> {
   };
   const modelMessage = (m: FetchedModel): ToMember => ({ type: 'modelship:model', path: m.path, sha256: m.sha256 });
 
+  let drainSent = false;
+  let cause: Cause | undefined;
+
+  /** Step two of a shutdown, once every process has taken step one (the shared port is closed). */
+  const drainWhenClosed = (): void => {
+    if (!stopping || drainSent || [...members.values()].some((m) => !m.stoppedAccepting)) return;
+    drainSent = true;
+    for (const { worker } of members.values()) send(worker, { type: 'modelship:drain' });
+  };
   const stop = (why: string, code: number): void => {
     exitCode = Math.max(exitCode, code);
     if (stopping) return;
@@ -73,21 +94,29 @@ export async function runPrimary(config: Config): Promise<void> {
       for (const { worker } of members.values()) worker.process.kill('SIGKILL');
       process.exit(1);
     }, config.shutdownTimeoutMs + STOP_GRACE_MS).unref();
-    // A signal sent to the whole process group reached them already; they ignore a second one.
-    for (const { worker } of members.values()) worker.process.kill(why === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
+    for (const { worker } of members.values()) send(worker, { type: 'modelship:stop-accepting' });
     if (members.size === 0) finish();
   };
   const finish = (): void => {
     metricsServer.closeAllConnections();
     metricsServer.close(() => {
-      log.info('stopped', { signal: stopping, exitCode });
+      if (cause) log.error(cause.msg, { ...cause.fields, exitCode });
+      else log.info('stopped', { signal: stopping, exitCode });
       process.exit(exitCode);
     });
   };
   const failed = (msg: string, fields: Record<string, unknown>, message: string): void => {
-    log.error(msg, fields);
+    cause ??= { msg, fields };
     writeTerminationMessage(config.terminationLogPath, message, log);
-    stop('failure', 1);
+    if (groupReady) {
+      stop('failure', 1);
+      return;
+    }
+    // Nothing is served yet (every request was answered 503): no reason to wait for anyone.
+    exitCode = 1;
+    stopping ??= 'failure';
+    for (const { worker } of members.values()) worker.process.kill('SIGKILL');
+    if (members.size === 0) finish();
   };
 
   const onMessage = (member: Member, message: unknown): void => {
@@ -102,6 +131,13 @@ export async function runPrimary(config: Config): Promise<void> {
         announceListening();
         announceListening = undefined;
         log.info('listening', { host: config.host, port: message.port, metricsPort, processes: config.processes, model: config.name, version: config.version, auth: Boolean(config.authTokenFile) });
+        break;
+      case 'modelship:stopped-accepting':
+        member.stoppedAccepting = true;
+        drainWhenClosed();
+        break;
+      case 'modelship:failed':
+        member.failure = { msg: message.msg, error: message.error };
         break;
       case 'modelship:ready':
         member.ready = true;
@@ -120,12 +156,14 @@ export async function runPrimary(config: Config): Promise<void> {
     if (stopping) {
       if (code !== 0) exitCode = 1;
       if (members.size === 0) finish();
+      else drainWhenClosed();
       return;
     }
     if (!member.ready) {
-      // A process that failed on purpose wrote its own termination message first, and the first is
-      // kept; this one speaks for a process killed by a signal.
-      failed('serving process exited before it was ready', fields, `serving process ${String(fields.pid)} exited before it was ready (exit code ${String(code)}, signal ${String(signal)})`);
+      // A process that failed on purpose said why (and wrote the termination message, the first
+      // one being kept); otherwise it was killed by a signal.
+      if (member.failure) failed(member.failure.msg, { ...fields, error: member.failure.error }, `${member.failure.msg}: ${member.failure.error}`);
+      else failed('serving process exited before it was ready', fields, `serving process ${String(fields.pid)} exited before it was ready (exit code ${String(code)}, signal ${String(signal)})`);
       return;
     }
     const now = Date.now();
@@ -141,7 +179,7 @@ export async function runPrimary(config: Config): Promise<void> {
 
   const fork = (replacement: boolean): void => {
     const worker = cluster.fork(replacement ? { [REPLACEMENT_ENV]: '1' } : {});
-    const member: Member = { worker, ready: false, replacement };
+    const member: Member = { worker, ready: false, replacement, stoppedAccepting: false };
     members.set(worker.id, member);
     worker.on('message', (message: unknown) => onMessage(member, message));
     worker.on('exit', (code, signal) => onExit(member, code, signal));

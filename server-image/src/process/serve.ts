@@ -6,9 +6,9 @@
  *
  * Lifecycle: HTTP is up at once (live), the model loads in the background and the process is ready
  * only when the data plane is (and, in a group, when every process is). A load failure is logged,
- * written to the termination log and ends the process non-zero. SIGTERM/SIGINT: not ready, stop
- * accepting, finish in-flight requests, close the data plane, exit 0, or exit 1 if that overruns
- * the hard deadline.
+ * written to the termination log and ends the process non-zero. SIGTERM/SIGINT (alone) or the
+ * primary's two stop steps (in a group): not ready, stop accepting, finish in-flight requests,
+ * close the data plane, exit 0, or exit 1 if that overruns the hard deadline.
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +21,7 @@ import { createHttpServer, listen } from '../http/server.js';
 import { createLogger, type LogFields } from '../log.js';
 import { ServerMetrics, serveMetrics, shareWithPrimary } from '../metrics.js';
 import { clearTerminationMessage, die } from './fatal.js';
-import type { GroupMember } from './group.js';
+import type { GroupMember, StopStep } from './group.js';
 
 /**
  * Keep-alive connections idle this long during shutdown are closed; busy ones always finish. Long
@@ -95,20 +95,17 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
       group?.ready();
       announce('model ready', { model: config.name, version: config.version, sha256: config.sha256 ?? 'unverified' });
     },
-    (err: unknown) => {
+    async (err: unknown) => {
       if (stopping) return;
       dataPlane.close().catch(() => undefined);
+      // The primary's last word is the cause only if it hears it before this process exits.
+      await group?.failed('model load failed', err instanceof Error ? err.message : String(err));
       fail('model load failed', err);
     },
   );
 
-  const shutdown = async (why: string): Promise<void> => {
-    if (stopping) {
-      // A group's processes see a signal sent to the process group and the primary's copy of it.
-      if (group) log.debug('shutdown already in progress', { why });
-      else log.warn('shutdown already in progress', { signal: why });
-      return;
-    }
+  /** Not ready, then (after the configured delay) no new connections; in-flight work goes on. */
+  const stopAccepting = async (why: string): Promise<void> => {
     stopping = true;
     draining = true;
     metrics.ready.set(0);
@@ -118,8 +115,14 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
     if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
-    if (server.listening) await drainer.drain(IDLE_GRACE_MS);
-    await dataPlane.close();
+    drainer.stopAccepting();
+  };
+  /** Finish every connection's work, release the model, exit 0. */
+  const drainAndExit = async (why: string): Promise<void> => {
+    await drainer.drain(IDLE_GRACE_MS);
+    // A model still loading has nothing in flight (requests were answered 503): waiting for the
+    // load, which in a group may be waiting for a model that will never come, would only delay.
+    if (dataPlane.ready()) await dataPlane.close();
     tokens?.close();
     if (metricsServer) {
       metricsServer.closeAllConnections();
@@ -128,7 +131,32 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
     announce('stopped', { signal: why });
     process.exit(0);
   };
+
+  if (group) {
+    // The primary leads a group's shutdown (process/group.ts); a signal sent to the whole process
+    // group (Ctrl-C in a terminal) reaches the primary too.
+    const ignore = (signal: string): void => log.debug('signal left to the primary', { signal });
+    process.on('SIGTERM', () => ignore('SIGTERM'));
+    process.on('SIGINT', () => ignore('SIGINT'));
+    let accepting: Promise<void> | undefined;
+    let exiting: Promise<void> | undefined;
+    const step = (which: StopStep, why: string): void => {
+      accepting ??= stopAccepting(why);
+      if (which === 'stop-accepting') void accepting.then(() => group.stoppedAccepting());
+      else exiting ??= accepting.then(() => drainAndExit(why));
+    };
+    group.onStop((which) => step(which, 'stopped by the primary'));
+    group.onPrimaryGone(() => step('drain', 'primary exited'));
+    return;
+  }
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log.warn('shutdown already in progress', { signal });
+      return;
+    }
+    await stopAccepting(signal);
+    await drainAndExit(signal);
+  };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  group?.onPrimaryGone(() => void shutdown('primary exited'));
 }
