@@ -8,6 +8,7 @@
 import { Router, type Request, type Response } from 'express';
 import { InferError, type InferRequest, type InferResponse, type ModelMetadata, type Tensor } from '../dataplane/types.js';
 import { HttpError } from './errors.js';
+import { checkResponseSize } from './limits.js';
 import { elementCount, flatten, rowToJsonValue, typedFromJson } from './tensors.js';
 import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
 
@@ -98,6 +99,7 @@ export async function predictV1(ctx: HttpContext, name: string, body: Buffer): P
   const fixedSingle = meta.inputs.every((i) => i.shape[0] === 1) && instances.length > 1;
   const groups = fixedSingle ? instances.map((i) => [i]) : [instances];
   const responses = await Promise.all(groups.map((g) => ctx.dataPlane.infer(name, undefined, instancesToRequest(g, meta))));
+  checkResponseSize(responses.flatMap((r) => r.outputs), { maxBytes: ctx.maxResponseBytes, binary: () => false, fewer: 'instances' });
   const predictions = responses.flatMap((r, i) => predictionsFrom(r, groups[i].length));
   return JSON.stringify({ predictions });
 }
