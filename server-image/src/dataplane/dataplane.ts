@@ -153,6 +153,10 @@ class OnnxDataPlane implements DataPlane {
     return this.isServed(name, version) && this.ready();
   }
 
+  models(): string[] {
+    return [this.options.name];
+  }
+
   metadata(name: string, version?: string): ModelMetadata {
     this.checkServed(name, version);
     const sig = this.signature;

@@ -183,6 +183,8 @@ export interface DataPlane {
   ready(): boolean;
   serverMetadata(): { name: string; version: string; extensions: string[] };
   modelReady(name: string, version?: string): boolean;
+  /** The names of the models served, loaded or not (KServe V1 `GET /v1/models`). */
+  models(): string[];
   /** Throws InferError('not_found') for an unknown model or version. */
   metadata(name: string, version?: string): ModelMetadata;
   /**
