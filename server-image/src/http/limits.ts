@@ -112,7 +112,11 @@ export function responseTooLarge(outputs: readonly Tensor[], limit: ResponseLimi
   return `response too large: ${what} over the limit of ${limit.maxBytes} bytes (${RESPONSE_LIMIT_SETTING}); send fewer ${limit.fewer}${binaryAdvice}`;
 }
 
-/** Throw InferError('invalid') (a 400) when the answer would be too large; see responseTooLarge. */
+/**
+ * Throw InferError('invalid') when the answer would be too large; see responseTooLarge. A 400, not
+ * a 413, which is about request bodies: the client can fix it (fewer rows, binary outputs), and
+ * Triton answers its own size limit (--http-max-input-size) with a 400 naming the flag too.
+ */
 export function checkResponseSize(outputs: readonly Tensor[], limit: ResponseLimit): void {
   const tooLarge = responseTooLarge(outputs, limit);
   if (tooLarge !== undefined) throw new InferError('invalid', tooLarge);
