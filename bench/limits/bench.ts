@@ -33,7 +33,7 @@ const BINARY_VALUE = new Float32Array(Buffer.alloc(4, 0x3d).buffer)[0];
 const V1_VALUE = 0.1;
 
 /** Rows of [v, v] whose output JSON data, "[v,v,...]", is at most `limit` bytes: the most that fit. */
-export function rowsAtLimit(value: number, limit: number): number {
+function rowsAtLimit(value: number, limit: number): number {
   const element = String(Math.fround(value)).length + 1;
   return Math.floor((limit - 1) / (2 * element));
 }
@@ -146,7 +146,7 @@ interface Row {
 }
 
 /** The markdown table of the results, the baseline beside the limit, with ratios. */
-export function table(rows: readonly Row[]): string {
+function table(rows: readonly Row[]): string {
   const lines = [
     '| case | rows | request MiB | baseline: status, answer MiB | baseline peak RSS MiB | limited: status, answer MiB | limited peak RSS MiB | peak RSS limited / baseline | growth over idle, limited / baseline | ms baseline / limited |',
     '|---|---:|---:|---|---:|---|---:|---:|---:|---:|',

@@ -1,8 +1,9 @@
 /**
  * The response size limit (MODELSHIP_MAX_RESPONSE_SIZE): the output data an answer would carry,
  * counted before the answer is built. Without it a model whose outputs are large (an identity
- * model fed a 31 MiB binary request) made a 116 MB JSON text and grew the process past 500 MB;
- * counting first refuses such an answer with a 400 while only the output tensors exist.
+ * model fed a 31 MiB binary request) made over 100 MB of JSON text, and the process peaked near
+ * 900 MiB (bench/results/limits.md); counting first refuses such an answer with a 400 while only
+ * the output tensors exist.
  *
  * What counts is each output's data as it would go on the wire: a binary output its exact bytes,
  * a JSON output the length of its data's JSON text. The envelope (names, shapes, V1's nesting and
@@ -12,7 +13,7 @@ import { InferError, type DataType, type Tensor, type TensorData } from '../data
 import { dataToJson } from './tensors.js';
 
 /** The setting a refusal names, so an operator knows what to raise. */
-export const RESPONSE_LIMIT_SETTING = 'MODELSHIP_MAX_RESPONSE_SIZE';
+const RESPONSE_LIMIT_SETTING = 'MODELSHIP_MAX_RESPONSE_SIZE';
 
 /**
  * The longest JSON text one element of each type can take, with its comma. Floats of every width
