@@ -10,9 +10,9 @@
 import { Router, type Request, type Response } from 'express';
 import { InferError, type InferRequest, type InferResponse, type ModelMetadata, type Tensor } from '../dataplane/types.js';
 import { HttpError } from './errors.js';
-import { checkResponseSize } from './limits.js';
 import { elementCount, flatten, rowToJsonValue, typedFromJson } from './tensors.js';
 import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
+import { checkResponseSize } from './limits.js';
 
 /** The shape of a JSON value: [] for a scalar, [len, ...] for a (rectangular) nested array. */
 export function shapeOf(value: unknown): number[] {
