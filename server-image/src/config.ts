@@ -28,6 +28,8 @@ export interface Config {
   cacheDir: string;
   pvcRoot: string;
   maxBodyBytes: number;
+  /** Output data one answer may carry: binary outputs' bytes plus JSON outputs' data text. */
+  maxResponseBytes: number;
   authTokenFile?: string;
   logLevel: LogLevel;
   terminationLogPath: string;
@@ -74,6 +76,7 @@ const SETTINGS = {
   cacheDir: { flag: 'cache-dir', env: 'MODELSHIP_CACHE_DIR', kind: 'string', help: 'model download cache (default /var/cache/modelship)' },
   pvcRoot: { flag: 'pvc-root', env: 'MODELSHIP_PVC_ROOT', kind: 'string', help: 'where pvc:// claims are mounted (default /mnt/pvc)' },
   maxBodyBytes: { flag: 'max-body-size', env: 'MODELSHIP_MAX_BODY_SIZE', kind: 'bytes', help: 'request body limit, e.g. 32mb (default 32mb)' },
+  maxResponseBytes: { flag: 'max-response-size', env: 'MODELSHIP_MAX_RESPONSE_SIZE', kind: 'bytes', help: 'output data one answer may carry, as JSON text or binary bytes; larger answers get a 400 (default 32mb)' },
   authTokenFile: { flag: 'auth-token-file', env: 'MODELSHIP_AUTH_TOKEN_FILE', kind: 'string', help: 'bearer tokens, one per line; auth off when unset' },
   logLevel: { flag: 'log-level', env: 'MODELSHIP_LOG_LEVEL', kind: 'logLevel', help: 'debug, info, warn or error (default info)' },
   terminationLogPath: { flag: 'termination-log', env: 'MODELSHIP_TERMINATION_LOG', kind: 'string', help: 'where a fatal message is written (default /dev/termination-log)' },
@@ -221,6 +224,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     cacheDir: (values.cacheDir as string | undefined) ?? '/var/cache/modelship',
     pvcRoot: (values.pvcRoot as string | undefined) ?? '/mnt/pvc',
     maxBodyBytes: (values.maxBodyBytes as number | undefined) ?? 32 * 1024 ** 2,
+    // As large as the largest request: an identity model may answer what it was sent, in binary.
+    maxResponseBytes: (values.maxResponseBytes as number | undefined) ?? 32 * 1024 ** 2,
     authTokenFile: values.authTokenFile as string | undefined,
     logLevel: ((values.logLevel as string | undefined) ?? 'info') as LogLevel,
     terminationLogPath: (values.terminationLogPath as string | undefined) ?? '/dev/termination-log',

@@ -130,7 +130,8 @@ describe('V2 inference rejects bad requests', () => {
 
 describe('routes and methods', () => {
   it('404 JSON for unknown routes', async () => {
-    for (const p of ['/', '/v3/models', '/v2/models', '/v2/models/tiny/explain', '/v1/predict']) {
+    // `/` is KServe's liveness and `/v1/models` the model list (see v1.test.ts); `/v1` is neither.
+    for (const p of ['/v1', '/v3/models', '/v2/models', '/v2/models/tiny/explain', '/v1/predict']) {
       expectJsonError(await getJson(`${server.url}${p}`), 404, /no route for GET/);
     }
   });

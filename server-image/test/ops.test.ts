@@ -53,10 +53,11 @@ describe('bearer-token auth', () => {
   });
 
   it('keeps probes open and metadata closed', async () => {
-    for (const p of ['/v2/health/live', '/v2/health/ready', '/v2/models/tiny/ready', '/v2/models/tiny/versions/1/ready', '/v1/models/tiny']) {
+    for (const p of ['/', '/v2/health/live', '/v2/health/ready', '/v2/models/tiny/ready', '/v2/models/tiny/versions/1/ready', '/v1/models/tiny']) {
       expect([p, (await getJson(`${server.url}${p}`)).status]).toEqual([p, 200]);
     }
-    for (const p of ['/v2', '/v2/models/tiny']) expect([p, (await getJson(`${server.url}${p}`)).status]).toEqual([p, 401]);
+    for (const p of ['/v2', '/v2/models/tiny', '/v1/models']) expect([p, (await getJson(`${server.url}${p}`)).status]).toEqual([p, 401]);
+    expect(await getJson(`${server.url}/v1/models`, { authorization: `Bearer ${first}` })).toEqual(expect.objectContaining({ status: 200, body: { models: ['tiny'] } }));
     expect((await fetch(`${server.metricsUrl}/metrics`)).status).toBe(200);
   });
 

@@ -1,5 +1,5 @@
 /**
- * KServe V1 over real HTTP: model status, predictions on the real digits example (every labelled
+ * KServe V1 over real HTTP: liveness at the root, the model list, model status, predictions on the real digits example (every labelled
  * sample file), multi-input models keyed by input name, and a fixed-batch model fed several rows.
  */
 import { jest } from '@jest/globals';
@@ -31,9 +31,24 @@ interface Sample {
 }
 const samples = (JSON.parse(readFileSync(path.join(EXAMPLES, 'samples/index.json'), 'utf8')) as { samples: Sample[] }).samples;
 
-describe('model status', () => {
+describe('server and model status', () => {
+  it('answers liveness at the root as KServe does', async () => {
+    expect(await getJson(`${digits.url}/`)).toEqual(expect.objectContaining({ status: 200, body: { status: 'alive' } }));
+  });
+
+  it('lists the served model', async () => {
+    expect(await getJson(`${digits.url}/v1/models`)).toEqual(expect.objectContaining({ status: 200, body: { models: ['digits'] } }));
+  });
+
   it('reports the model ready', async () => {
     expect(await getJson(`${digits.url}/v1/models/digits`)).toEqual(expect.objectContaining({ status: 200, body: { name: 'digits', ready: true } }));
+  });
+
+  it('answers other methods on them with 405', async () => {
+    for (const p of ['/', '/v1/models']) {
+      const res = await postJson(`${digits.url}${p}`, {});
+      expect([p, res.status, res.headers.get('allow')]).toEqual([p, 405, 'GET, HEAD']);
+    }
   });
 });
 

@@ -114,6 +114,7 @@ describe('load', () => {
     expect(dp.live()).toBe(true);
     expect(dp.ready()).toBe(false);
     expect(dp.modelReady('m')).toBe(false);
+    expect(dp.models()).toEqual(['m']);
     expect((await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 0)] }))).kind).toBe('unavailable');
     await dp.load();
     expect(dp.ready()).toBe(true);

@@ -145,6 +145,10 @@ class OnnxDataPlane implements DataPlane {
     return this.state === 'ready' && (this.pool?.liveCount() ?? 0) > 0;
   }
 
+  models(): string[] {
+    return [this.options.name];
+  }
+
   serverMetadata(): { name: string; version: string; extensions: string[] } {
     return { name: SERVER_NAME, version: this.version, extensions: ['binary_tensor_data'] };
   }

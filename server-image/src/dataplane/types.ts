@@ -181,6 +181,8 @@ export interface DataPlane {
   live(): boolean;
   /** True once the model is loaded and a warm-up inference has run. */
   ready(): boolean;
+  /** The names of the models served, loaded or not (KServe V1 `GET /v1/models`). */
+  models(): string[];
   serverMetadata(): { name: string; version: string; extensions: string[] };
   modelReady(name: string, version?: string): boolean;
   /** Throws InferError('not_found') for an unknown model or version. */

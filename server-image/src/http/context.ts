@@ -12,6 +12,8 @@ export interface HttpContext {
   dataPlane: DataPlane;
   /** True while the server takes inference traffic: model ready and not shutting down. */
   ready(): boolean;
+  /** Output data one answer may carry (see ./limits.ts). */
+  maxResponseBytes: number;
 }
 
 /**

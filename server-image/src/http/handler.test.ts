@@ -2,6 +2,11 @@ import { isOpenRequest } from './handler.js';
 
 describe('isOpenRequest', () => {
   it.each([
+    ['GET', '/', true],
+    ['HEAD', '/', true],
+    ['POST', '/', false],
+    ['GET', '/v1/models', false],
+    ['GET', '/v1/models/', false],
     ['GET', '/v2/health/live', true],
     ['HEAD', '/v2/health/ready', true],
     ['GET', '/v2/models/digits/ready', true],

@@ -22,9 +22,10 @@ export interface HandlerOptions {
 
 /**
  * Requests that never need a token: liveness and readiness probes come from the kubelet, which
- * has none. They reveal nothing beyond the model's name.
+ * has none, and `GET /` is KServe's liveness. They reveal nothing beyond the model's name; the
+ * model list (`GET /v1/models`) and metadata do need one.
  */
-const OPEN_PATH = /^\/v2\/health\/(?:live|ready)$|^\/v2\/models\/[^/]+(?:\/versions\/[^/]+)?\/ready$|^\/v1\/models\/[^/:]+$/;
+const OPEN_PATH = /^\/$|^\/v2\/health\/(?:live|ready)$|^\/v2\/models\/[^/]+(?:\/versions\/[^/]+)?\/ready$|^\/v1\/models\/[^/:]+$/;
 
 /** Whether a request may skip auth. */
 export function isOpenRequest(method: string | undefined, path: string): boolean {

@@ -1,5 +1,7 @@
 /**
- * KServe V1 adapter: `GET /v1/models/{name}` and `POST /v1/models/{name}:predict`. Instances are
+ * KServe V1 adapter: liveness at `GET /`, the model list at `GET /v1/models`, model status at
+ * `GET /v1/models/{name}` and `POST /v1/models/{name}:predict`, as KServe's model server answers
+ * them (its Python client's V1 `is_server_live()` asks `GET /` for `{"status": "alive"}`). Instances are
  * rows: for a model with one input each instance is that input's row (nested arrays or a scalar),
  * stacked into one batch tensor whose datatype comes from the model's metadata; a model with
  * several inputs takes each instance as an object keyed by input name. Predictions are the rows of
@@ -10,6 +12,7 @@ import { InferError, type InferRequest, type InferResponse, type ModelMetadata, 
 import { HttpError } from './errors.js';
 import { elementCount, flatten, rowToJsonValue, typedFromJson } from './tensors.js';
 import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
+import { checkResponseSize } from './limits.js';
 
 /** The shape of a JSON value: [] for a scalar, [len, ...] for a (rectangular) nested array. */
 export function shapeOf(value: unknown): number[] {
@@ -98,6 +101,7 @@ export async function predictV1(ctx: HttpContext, name: string, body: Buffer): P
   const fixedSingle = meta.inputs.every((i) => i.shape[0] === 1) && instances.length > 1;
   const groups = fixedSingle ? instances.map((i) => [i]) : [instances];
   const responses = await Promise.all(groups.map((g) => ctx.dataPlane.infer(name, undefined, instancesToRequest(g, meta))));
+  checkResponseSize(responses.flatMap((r) => r.outputs), { maxBytes: ctx.maxResponseBytes, binary: () => false, fewer: 'instances' });
   const predictions = responses.flatMap((r, i) => predictionsFrom(r, groups[i].length));
   return JSON.stringify({ predictions });
 }
@@ -116,6 +120,14 @@ export function v1Routes(ctx: HttpContext): Router {
       sendBody(res, 200, 'application/json', await predictV1(ctx, name, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)));
     })
     .all(methodNotAllowed('POST'));
+  router
+    .route('/')
+    .get(routeName('v1_live'), (_req, res) => (ctx.dataPlane.live() ? sendJson(res, 200, { status: 'alive' }) : sendJson(res, 503, { status: 'not alive' })))
+    .all(methodNotAllowed('GET'));
+  router
+    .route('/v1/models')
+    .get(routeName('v1_models'), (_req, res) => sendJson(res, 200, { models: ctx.dataPlane.models() }))
+    .all(methodNotAllowed('GET'));
   router
     .route('/v1/models/:name')
     .get(routeName('v1_model'), (req, res) => {

@@ -9,6 +9,7 @@ import { InferError, type DataType, type InferRequest, type InferResponse, type 
 import { HEADER_LENGTH, decodeTensorBytes, encodeBinaryBody, encodeTensorBytes, splitBody } from './binary.js';
 import { HttpError } from './errors.js';
 import { parseInferJson } from './inferjson.js';
+import { checkResponseSize } from './limits.js';
 import { dataToJson, describeValue, elementCount, flatten, isDataType, parseShape, typedFromJson } from './tensors.js';
 import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
 
@@ -146,6 +147,7 @@ export function encodeInferResponse(response: InferResponse, binaryOutput: (name
 export async function inferV2(ctx: HttpContext, name: string, version: string | undefined, body: Buffer, headerLength: string | undefined): Promise<EncodedResponse> {
   const decoded = decodeInferRequest(body, headerLength);
   const response = await ctx.dataPlane.infer(name, version, decoded.request);
+  checkResponseSize(response.outputs, { maxBytes: ctx.maxResponseBytes, binary: decoded.binaryOutput, fewer: 'rows', askBinary: 'parameters.binary_data_output: true' });
   return encodeInferResponse(response, decoded.binaryOutput);
 }
 

@@ -61,7 +61,7 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
   let draining = false;
   const dataPlane = createDataPlane({ ...dataPlaneOptions(config), fetched: group?.model }, observer);
   const handler = createRequestHandler(
-    { dataPlane, ready: () => !draining && dataPlane.ready() && (group?.groupReady() ?? true) },
+    { dataPlane, ready: () => !draining && dataPlane.ready() && (group?.groupReady() ?? true), maxResponseBytes: config.maxResponseBytes },
     { maxBodyBytes: config.maxBodyBytes, metrics, log, authorize: tokens && ((h) => (tokens as TokenFile).check(h)) },
   );
   const { server, drainer } = createHttpServer(handler);
