@@ -85,7 +85,16 @@ for name in "${wanted[@]}"; do
         mv -f "$stages.tmp.$$" "$stages"
       fi
       ln -sfn "kwok-stages-$kwok.yaml" "$cache/kwok-stages.yaml" ;;
-    helm) build helm helm helm.sh/helm/v3/cmd/helm "$helm" "-X helm.sh/helm/v3/internal/version.version=$helm" ;;
+    helm)
+      # As helm's own Makefile: the default Kubernetes version (`helm template` without a cluster,
+      # and lint) is 1.<client-go minor>; without it helm assumes 1.20 and refuses the chart's
+      # kubeVersion. The key names it, so a helm built without these flags is not reused.
+      helm_k8s_minor=$(module_version helm k8s.io/client-go); helm_k8s_minor="${helm_k8s_minor#v0.}"; helm_k8s_minor="${helm_k8s_minor%%.*}"
+      helm_k8s=()
+      for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+        helm_k8s+=("-X $pkg.k8sVersionMajor=1" "-X $pkg.k8sVersionMinor=$helm_k8s_minor")
+      done
+      build helm helm helm.sh/helm/v3/cmd/helm "$helm-k8s1.$helm_k8s_minor" "-X helm.sh/helm/v3/internal/version.version=$helm" "${helm_k8s[@]}" ;;
     # Static (no cgo), like upstream's, so it runs as a host process or FROM scratch in images.sh.
     coredns) CGO_ENABLED=0 build coredns coredns . "$coredns" "-X github.com/coredns/coredns/coremain.gitTag=$coredns" \
       "-X github.com/coredns/coredns/coremain.GitCommit=module-$coredns" ;;

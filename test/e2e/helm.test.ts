@@ -72,6 +72,11 @@ describe('Helm chart', () => {
     expect(out).toMatch(/Valid: [1-9]\d*, Invalid: 0, Errors: 0, Skipped: 0/);
   }, TIMEOUT);
 
+  it('renders without --kube-version, as a GitOps tool with no cluster at hand runs it: helm knows its Kubernetes version', async () => {
+    const rendered = await sh(helm, ['template', 'ms', chart, '--namespace', 'modelship-system']);
+    expect(rendered).toContain('kind: Deployment');
+  }, TIMEOUT);
+
   it('catches a wrong field with kubeconform (the check can fail)', async () => {
     const rendered = await sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, '--namespace', 'modelship-system']);
     const broken = rendered.replace('terminationGracePeriodSeconds: 30', 'terminationGracePeriodSeconds: 30\n      terminationGraceSeconds: 30');
