@@ -83,6 +83,20 @@ describe('V2 inference rejects bad requests', () => {
     expectJsonError(await postJson(`${server.url}/v2/models/tiny/versions/2/infer`, { inputs: [tinyInput()] }), 404, /version/);
   });
 
+  it('404 for an unknown model or version before the body is judged, gzip-encoded or not', async () => {
+    for (const [p, message] of [
+      ['/v2/models/nope/infer', /model "nope" is not served here/],
+      ['/v2/models/nope/versions/1/infer', /model "nope" is not served here/],
+      ['/v2/models/tiny/versions/2/infer', /model "tiny" has no version "2"/],
+    ] as const) {
+      for (const body of ['{"inputs": [', '{"inputs": []}', JSON.stringify({ inputs: [tinyInput({ data: ['x'] })] })]) {
+        expectJsonError(await postJson(`${server.url}${p}`, body), 404, message);
+        const gzipped = await fetch(`${server.url}${p}`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(body) });
+        expectJsonError({ status: gzipped.status, body: await gzipped.json(), headers: gzipped.headers }, 404, message);
+      }
+    }
+  });
+
   it('413 for a body over the limit, naming the limit', async () => {
     const big = { inputs: [tinyInput({ shape: [20000, 4], data: row(20000) })] };
     expectJsonError(await infer(big), 413, /exceeds the limit of 65536 bytes/);
@@ -172,6 +186,14 @@ describe('V1 rejects bad requests', () => {
   it('404 for an unknown model', async () => {
     expectJsonError(await postJson(`${server.url}/v1/models/nope:predict`, { instances: [[1, 2, 3, 4]] }), 404, /nope/);
     expectJsonError(await getJson(`${server.url}/v1/models/nope`), 404, /nope/);
+  });
+
+  it('404 for an unknown model before the body is judged, gzip-encoded or not', async () => {
+    for (const body of ['{"instances": [[1,2', '{"rows": []}', '{"instances": [[1, 2, "x", 4]]}']) {
+      expectJsonError(await postJson(`${server.url}/v1/models/nope:predict`, body), 404, /model "nope" is not served here/);
+      const gzipped = await fetch(`${server.url}/v1/models/nope:predict`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(body) });
+      expectJsonError({ status: gzipped.status, body: await gzipped.json(), headers: gzipped.headers }, 404, /model "nope" is not served here/);
+    }
   });
 
   it('400 naming the inputs when a two-input model gets plain rows', async () => {

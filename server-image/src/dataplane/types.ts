@@ -183,6 +183,12 @@ export interface DataPlane {
   ready(): boolean;
   serverMetadata(): { name: string; version: string; extensions: string[] };
   modelReady(name: string, version?: string): boolean;
+  /**
+   * Throws InferError('not_found') unless this server serves model `name` (at `version`, when
+   * given): an adapter asks before it reads a request's body, so that a request for a model not
+   * here is a 404 whatever its body.
+   */
+  checkServed(name: string, version?: string): void;
   /** Throws InferError('not_found') for an unknown model or version. */
   metadata(name: string, version?: string): ModelMetadata;
   /**

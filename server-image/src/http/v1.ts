@@ -92,8 +92,9 @@ export function predictionsFrom(response: InferResponse, rows: number): unknown[
 
 /** Run one V1 predict request end to end; resolves with the JSON response text. */
 export async function predictV1(ctx: HttpContext, name: string, body: Buffer): Promise<string> {
-  const instances = parseInstances(body);
+  // The model first: a request to a model not served here is a 404 whatever its body.
   const meta = ctx.dataPlane.metadata(name);
+  const instances = parseInstances(body);
   // A model with a fixed batch of 1 cannot take the rows stacked: run each row on its own.
   const fixedSingle = meta.inputs.every((i) => i.shape[0] === 1) && instances.length > 1;
   const groups = fixedSingle ? instances.map((i) => [i]) : [instances];
