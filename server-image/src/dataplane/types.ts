@@ -21,7 +21,9 @@ export type DataType =
 
 /**
  * Tensor contents, flat in row-major order. BOOL is a Uint8Array of 0/1, INT64/UINT64 are bigint
- * arrays, BYTES is one string per element.
+ * arrays, BYTES is one string per element. A BYTES element's bytes are its string's UTF-8: that is
+ * what onnxruntime-node gives the model for a string tensor, so elements that are not valid UTF-8
+ * (or, from JSON, strings with lone surrogates) are refused where they are decoded, never altered.
  */
 export type TensorData =
   | Float32Array

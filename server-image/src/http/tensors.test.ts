@@ -35,6 +35,12 @@ describe('typedFromJson', () => {
   ] as const)('rejects %s %j', (datatype, values) => expect(() => typedFromJson('t', datatype, values)).toThrow(/tensor 't': element 0/));
 
   it('asks for FP16 as binary', () => expect(() => typedFromJson('h', 'FP16', [1])).toThrow(/FP16 is accepted only as binary data/));
+
+  it('refuses a BYTES string with a lone surrogate, which UTF-8 cannot encode, naming the element', () => {
+    expect(typedFromJson('s', 'BYTES', ['ok', '😀', '\ufeff'])).toEqual(['ok', '😀', '\ufeff']);
+    expect(() => typedFromJson('s', 'BYTES', ['ok', 'a\ud800'])).toThrow(/tensor 's': element 1 is a string with a lone UTF-16 surrogate/);
+    expect(() => typedFromJson('s', 'BYTES', ['\udc00'])).toThrow(/element 0/);
+  });
 });
 
 describe('dataToJson', () => {

@@ -76,10 +76,13 @@ const INT_RANGE: Partial<Record<DataType, [number, number]>> = {
   UINT32: [0, 2 ** 32 - 1],
 };
 
+/** String.prototype.isWellFormed (ES2024; TypeScript's lib here is ES2023). */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 /**
  * Typed data from JSON values (an array, or a Float64Array of numbers already parsed), checked
  * element by element: numbers for numeric types (integers in range for integer types), booleans
- * (or 0/1) for BOOL, strings for BYTES.
+ * (or 0/1) for BOOL, strings that UTF-8 can encode for BYTES.
  */
 export function typedFromJson(name: string, datatype: DataType, values: ArrayLike<unknown>): TensorData {
   const bad = (i: number, want: string): never => {
@@ -140,7 +143,14 @@ export function typedFromJson(name: string, datatype: DataType, values: ArrayLik
       return out;
     }
     case 'BYTES': {
-      for (let i = 0; i < n; i++) if (typeof values[i] !== 'string') bad(i, 'a string');
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (typeof v !== 'string') bad(i, 'a string');
+        // A lone surrogate ("\ud800") has no UTF-8 form: encoding would turn it into U+FFFD.
+        if (!isWellFormed(v as string)) {
+          throw new InferError('invalid', `tensor '${name}': element ${i} is a string with a lone UTF-16 surrogate, which UTF-8 cannot encode; BYTES elements must be valid Unicode text`);
+        }
+      }
       return Array.from(values as ArrayLike<string>);
     }
     case 'FP16':
