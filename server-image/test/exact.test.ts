@@ -1,8 +1,9 @@
 /**
  * Values arrive at the model and come back exactly as sent, or are refused with a 400 naming the
- * tensor and element; never changed on the way. Over real HTTP against the echo models: BYTES in
- * JSON and in the binary extension. Responses are read as text with integers parsed exactly here,
- * independently of the server's codec.
+ * tensor and element; never changed on the way. Over real HTTP against the echo models:
+ * 64-bit integers in JSON (V2 and V1) across their whole range, BYTES in JSON and in the binary
+ * extension. Responses are read as text with integers parsed exactly here, independently of the
+ * server's codec.
  */
 import { jest } from '@jest/globals';
 import path from 'node:path';
@@ -10,15 +11,17 @@ import { FIXTURES, startServer, type Json, type ServerProcess } from './helpers/
 
 jest.setTimeout(180_000);
 
+let int64: ServerProcess;
+let uint64: ServerProcess;
 let bytes: ServerProcess;
 
 beforeAll(async () => {
-  // One process each: several servers on a small machine.
+  // One process each: three servers on a small machine.
   const start = (file: string) => startServer({ model: path.join(FIXTURES, file), env: { MODELSHIP_PROCESSES: '1' } });
-  [bytes] = await Promise.all([start('echo_bytes.onnx')]);
+  [int64, uint64, bytes] = await Promise.all([start('echo_int64.onnx'), start('echo_uint64.onnx'), start('echo_bytes.onnx')]);
 });
 afterAll(async () => {
-  await Promise.all([bytes?.stop()]);
+  await Promise.all([int64?.stop(), uint64?.stop(), bytes?.stop()]);
 });
 
 /** JSON.parse with every integer literal read as an exact bigint. */
@@ -37,6 +40,73 @@ async function post(url: string, body: string | Buffer, headers: Record<string, 
 
 /** A V2 body with one input "input" whose data is `data` verbatim (JSON text). */
 const v2Body = (datatype: string, shape: number[], data: string): string => `{"inputs":[{"name":"input","datatype":"${datatype}","shape":${JSON.stringify(shape)},"data":${data}}]}`;
+
+describe('64-bit integers in JSON are exact', () => {
+  const INT64_EXTREMES = ['-9223372036854775808', '9223372036854775807', '9007199254740993', '-9007199254740993'];
+
+  it('V2: INT64 from -2^63 to 2^63-1 comes back exactly', async () => {
+    const res = await post(`${int64.url}/v2/models/echo_int64/infer`, v2Body('INT64', [2, 2], `[[${INT64_EXTREMES.slice(0, 2)}],[${INT64_EXTREMES.slice(2)}]]`));
+    expect(res.status).toBe(200);
+    expect(res.body.outputs[0]).toEqual({ name: 'output', datatype: 'INT64', shape: [2n, 2n], data: INT64_EXTREMES.map(BigInt) });
+  });
+
+  it('V2: UINT64 up to 2^64-1 comes back exactly', async () => {
+    const res = await post(`${uint64.url}/v2/models/echo_uint64/infer`, v2Body('UINT64', [1, 2], '[18446744073709551615,9007199254740993]'));
+    expect(res.status).toBe(200);
+    expect(res.body.outputs[0].data).toEqual([18446744073709551615n, 9007199254740993n]);
+  });
+
+  it('V2: a number that is exactly an integer is one (1e3, 10.0, 9.007199254740993e15)', async () => {
+    const res = await post(`${int64.url}/v2/models/echo_int64/infer`, v2Body('INT64', [2, 2], '[[1e3,10.0],[9.007199254740993e15,-0]]'));
+    expect(res.status).toBe(200);
+    expect(res.body.outputs[0].data).toEqual([1000n, 10n, 9007199254740993n, 0n]);
+  });
+
+  it.each([
+    ['INT64', '[1,9223372036854775808]', /tensor 'input': element 1 is 9223372036854775808, expected an integer in \[-9223372036854775808, 9223372036854775807\]/],
+    ['INT64', '[-9223372036854775809,1]', /tensor 'input': element 0 is -9223372036854775809/],
+    ['UINT64', '[18446744073709551616,1]', /tensor 'input': element 0 is 18446744073709551616, expected an integer in \[0, 18446744073709551615\]/],
+    ['UINT64', '[1,-1]', /tensor 'input': element 1 is -1/],
+    ['INT64', '[1.5,1]', /tensor 'input': element 0 is 1.5/],
+    ['INT64', '[1,1e400]', /tensor 'input': element 1 is Infinity/],
+    ['INT64', '[9007199254740993.5,1]', /tensor 'input': element 0 /],
+  ])('V2: %s data %s is a 400 naming the element', async (datatype, data, message) => {
+    const model = datatype === 'INT64' ? int64 : uint64;
+    const res = await post(`${model.url}/v2/models/echo_${datatype.toLowerCase()}/infer`, v2Body(datatype, [1, 2], data));
+    expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: { error: expect.stringMatching(message) } });
+  });
+
+  it('V2: binary INT64 in, JSON out, and JSON in, binary out, exact both ways', async () => {
+    const values = INT64_EXTREMES.map(BigInt);
+    const blob = Buffer.alloc(32);
+    values.forEach((v, i) => blob.writeBigInt64LE(v, i * 8));
+    const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'INT64', shape: [2, 2], parameters: { binary_data_size: 32 } }] }));
+    const fromBinary = await post(`${int64.url}/v2/models/echo_int64/infer`, Buffer.concat([head, blob]), { 'inference-header-content-length': String(head.length) });
+    expect(fromBinary.status).toBe(200);
+    expect(fromBinary.body.outputs[0].data).toEqual(values);
+
+    const toBinary = await post(
+      `${int64.url}/v2/models/echo_int64/infer`,
+      `{"inputs":[{"name":"input","datatype":"INT64","shape":[2,2],"data":[${INT64_EXTREMES}]}],"outputs":[{"name":"output","parameters":{"binary_data":true}}]}`,
+    );
+    expect(toBinary.status).toBe(200);
+    const headerLength = Number(toBinary.headers.get('inference-header-content-length'));
+    expect(toBinary.raw.subarray(headerLength)).toEqual(blob);
+  });
+
+  it('V1: instances and predictions are exact too', async () => {
+    const res = await post(`${int64.url}/v1/models/echo_int64:predict`, `{"instances":[[${INT64_EXTREMES.slice(0, 2)}],[${INT64_EXTREMES.slice(2)}]]}`);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ predictions: [INT64_EXTREMES.slice(0, 2).map(BigInt), INT64_EXTREMES.slice(2).map(BigInt)] });
+    const max = await post(`${uint64.url}/v1/models/echo_uint64:predict`, '{"instances":[[18446744073709551615,0]]}');
+    expect(max.body).toEqual({ predictions: [[18446744073709551615n, 0n]] });
+  });
+
+  it('V1: an integer out of range is a 400 naming the element', async () => {
+    const res = await post(`${int64.url}/v1/models/echo_int64:predict`, '{"instances":[[1,2],[3,9223372036854775808]]}');
+    expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: { error: expect.stringMatching(/tensor 'input': element 3 is 9223372036854775808/) } });
+  });
+});
 
 /** BYTES elements as the binary extension lays them out: 4-byte little-endian length, then the bytes. */
 function bytesBlob(elements: readonly Buffer[]): Buffer {

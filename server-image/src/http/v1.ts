@@ -3,11 +3,13 @@
  * rows: for a model with one input each instance is that input's row (nested arrays or a scalar),
  * stacked into one batch tensor whose datatype comes from the model's metadata; a model with
  * several inputs takes each instance as an object keyed by input name. Predictions are the rows of
- * the single output, or objects keyed by output name when there are several.
+ * the single output, or objects keyed by output name when there are several. Integers are exact
+ * both ways (./jsonexact.ts).
  */
 import { Router, type Request, type Response } from 'express';
 import { InferError, type InferRequest, type InferResponse, type ModelMetadata, type Tensor } from '../dataplane/types.js';
 import { HttpError } from './errors.js';
+import { parseJsonExact } from './jsonexact.js';
 import { elementCount, flatten, rowToJsonValue, typedFromJson } from './tensors.js';
 import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
 
@@ -26,11 +28,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parse a V1 body into its instances; 400 for malformed JSON or a missing `instances` array. */
+/**
+ * Parse a V1 body into its instances; 400 for malformed JSON or a missing `instances` array.
+ * Every number in it is instance data, so every integer beyond 2^53 is read exactly (a bigint).
+ */
 export function parseInstances(body: Buffer): unknown[] {
   let json: unknown;
   try {
-    json = JSON.parse(body.toString('utf8'));
+    json = parseJsonExact(body.toString('utf8'), false);
   } catch (err) {
     throw new HttpError(400, `malformed JSON in request body: ${(err as Error).message}`);
   }
