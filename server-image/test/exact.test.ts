@@ -2,8 +2,8 @@
  * Values arrive at the model and come back exactly as sent, or are refused with a 400 naming the
  * tensor and element; never changed on the way. Over real HTTP against the echo models:
  * 64-bit integers in JSON (V2 and V1) across their whole range, BYTES in JSON and in the binary
- * extension. Responses are read as text with integers parsed exactly here, independently of the
- * server's codec.
+ * extension. And KServe V1 on a model whose output has no batch dimension. Responses are read as
+ * text with integers parsed exactly here, independently of the server's codec.
  */
 import { jest } from '@jest/globals';
 import path from 'node:path';
@@ -14,14 +14,15 @@ jest.setTimeout(180_000);
 let int64: ServerProcess;
 let uint64: ServerProcess;
 let bytes: ServerProcess;
+let scalar: ServerProcess;
 
 beforeAll(async () => {
-  // One process each: three servers on a small machine.
+  // One process each: four servers on a small machine.
   const start = (file: string) => startServer({ model: path.join(FIXTURES, file), env: { MODELSHIP_PROCESSES: '1' } });
-  [int64, uint64, bytes] = await Promise.all([start('echo_int64.onnx'), start('echo_uint64.onnx'), start('echo_bytes.onnx')]);
+  [int64, uint64, bytes, scalar] = await Promise.all([start('echo_int64.onnx'), start('echo_uint64.onnx'), start('echo_bytes.onnx'), start('scalar_sum.onnx')]);
 });
 afterAll(async () => {
-  await Promise.all([int64?.stop(), uint64?.stop(), bytes?.stop()]);
+  await Promise.all([int64?.stop(), uint64?.stop(), bytes?.stop(), scalar?.stop()]);
 });
 
 /** JSON.parse with every integer literal read as an exact bigint. */
@@ -161,5 +162,17 @@ describe('BYTES are bytes: exact, or refused', () => {
     expect({ status: v2.status, body: v2.body }).toEqual({ status: 400, body: { error: expect.stringMatching(/tensor 'input': element 1 is a string with a lone UTF-16 surrogate/) } });
     const v1 = await post(`${bytes.url}/v1/models/echo_bytes:predict`, '{"instances":[["ok","\\udc00"]]}');
     expect({ status: v1.status, body: v1.body }).toEqual({ status: 400, body: { error: expect.stringMatching(/tensor 'input': element 1 is a string with a lone UTF-16 surrogate/) } });
+  });
+});
+
+describe('an output without a batch dimension', () => {
+  it('V1 predicts it whole, as KServe does (predictions = the output, a bare number for a scalar)', async () => {
+    const res = await post(`${scalar.url}/v1/models/scalar_sum:predict`, '{"instances":[[1,2,3],[4,5,6]]}');
+    expect({ status: res.status, body: res.body }).toEqual({ status: 200, body: { predictions: 21n } });
+  });
+
+  it('V2 serves it as shape []', async () => {
+    const res = await post(`${scalar.url}/v2/models/scalar_sum/infer`, v2Body('FP32', [1, 3], '[1,2,3]'));
+    expect(res.body.outputs).toEqual([{ name: 'total', datatype: 'FP32', shape: [], data: [6n] }]);
   });
 });

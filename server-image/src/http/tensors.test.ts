@@ -1,5 +1,5 @@
 import type { TensorData } from '../dataplane/types.js';
-import { dataToJson, describeValue, flatten, halfToNumber, rowToJsonValue, typedFromJson } from './tensors.js';
+import { dataToJson, describeValue, flatten, halfToNumber, rowToJsonValue, tensorToJsonValue, typedFromJson } from './tensors.js';
 
 describe('flatten', () => {
   it('flattens nested arrays row-major and leaves flat ones alone', () => {
@@ -85,6 +85,14 @@ describe('rowToJsonValue', () => {
     expect(JSON.stringify(rowToJsonValue('INT64', big, [2, 2], 0))).toBe('[-9223372036854775808,9007199254740993]');
     expect(JSON.stringify(rowToJsonValue('INT64', big, [2, 2], 1))).toBe('[9223372036854775807,7]');
     expect(JSON.stringify(rowToJsonValue('UINT64', BigUint64Array.from([2n ** 64n - 1n]), [1], 0))).toBe('18446744073709551615');
+  });
+});
+
+describe('tensorToJsonValue', () => {
+  it('nests a whole tensor by its shape, a scalar as a bare value', () => {
+    expect(tensorToJsonValue('FP32', Float32Array.from([21]), [])).toBe(21);
+    expect(tensorToJsonValue('FP32', Float32Array.from([0, 1, 2, 3, 4, 5]), [2, 3])).toEqual([[0, 1, 2], [3, 4, 5]]);
+    expect(JSON.stringify(tensorToJsonValue('UINT64', BigUint64Array.from([2n ** 64n - 1n]), []))).toBe('18446744073709551615');
   });
 });
 

@@ -194,14 +194,22 @@ export function dataToJson(datatype: DataType, data: TensorData): string {
   return '[' + Array.prototype.join.call(data, ',') + ']';
 }
 
-/**
- * The JSON value of row `row` of a tensor shaped `shape` (first dimension = rows), nested by the
- * rest: 64-bit integers exact (see exactJsonInteger), BOOL as booleans, NaN and ±Infinity as null.
- */
+/** The JSON value of row `row` of a tensor shaped `shape` (first dimension = rows), nested by the rest. */
 export function rowToJsonValue(datatype: DataType, data: TensorData, shape: readonly number[], row: number): unknown {
   const inner = shape.slice(1);
-  const size = elementCount(inner);
-  const start = row * size;
+  return nestedJsonValue(datatype, data, inner, row * elementCount(inner));
+}
+
+/** The JSON value of a whole tensor, nested by its shape (a bare value for a scalar, shape []). */
+export function tensorToJsonValue(datatype: DataType, data: TensorData, shape: readonly number[]): unknown {
+  return nestedJsonValue(datatype, data, shape, 0);
+}
+
+/**
+ * The elements of `data` from `start` on, nested by `inner`, as JSON.stringify-able values:
+ * 64-bit integers exact (see exactJsonInteger), BOOL as booleans, NaN and ±Infinity as null.
+ */
+function nestedJsonValue(datatype: DataType, data: TensorData, inner: readonly number[], start: number): unknown {
   const at = (i: number): unknown => {
     const v = (data as ArrayLike<unknown>)[start + i];
     if (typeof v === 'bigint') return exactJsonInteger(v);
