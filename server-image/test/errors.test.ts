@@ -70,6 +70,8 @@ describe('V2 inference rejects bad requests', () => {
     const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
     const input = (data: string) => `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":${data}}]}`;
     expectJsonError(await v2(input(deep(100_000, '[', ']'))), 400, /nested deeper than 32 levels/);
+    // An integer beyond 2^53 is read from its source text by a JSON.parse reviver, which recurses.
+    expectJsonError(await v2(input(`${'['.repeat(100_000)}9007199254740993${']'.repeat(100_000)}`)), 400, /nested too deeply/);
     const oneElement = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[${deepObject(100_000)}]}]}`;
     expectJsonError(await v2(oneElement), 400, /element 0 is an object/);
     expectJsonError(await v2(`{"id":${deep(100_000, '[', ']')},"inputs":[]}`), 400, /"id" must be a string, got an array of 1/);

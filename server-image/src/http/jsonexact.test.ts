@@ -50,10 +50,25 @@ describe('parseJsonExact', () => {
     expect(parseJsonExact('[9007199254740993.5,1e19]', true)).toEqual([9007199254740994, 10n ** 19n]);
   });
 
-  it('is JSON.parse for text without long digit runs or exponents, errors included', () => {
-    expect(parseJsonExact('{"x":[1,2.5,-3]}', true)).toEqual({ x: [1, 2.5, -3] });
+  it('is JSON.parse, errors included, for text without such integers', () => {
+    expect(parseJsonExact('{"x":[1,2.5,-3,1e300,"12345678901234567890"]}', true)).toEqual({ x: [1, 2.5, -3, 1e300, '12345678901234567890'] });
     expect(() => parseJsonExact('{"x":[1,', true)).toThrow(SyntaxError);
     expect(() => parseJsonExact('{"x":[12345678901234567890,', true)).toThrow(SyntaxError);
+  });
+
+  it('finds such integers however deep, in arrays of objects, and at the top level', () => {
+    let deep: unknown = [9007199254740993n];
+    let text = '[9007199254740993]';
+    for (let i = 0; i < 100; i++) text = `[${text}]`;
+    for (let i = 0; i < 100; i++) deep = [deep];
+    expect(parseJsonExact(text, true)).toEqual(deep);
+    // Without a reviver JSON.parse reads any nesting; with one it recurses, so absurd nesting is refused.
+    const absurd = `${'['.repeat(100_000)}9007199254740993${']'.repeat(100_000)}`;
+    expect(() => parseJsonExact(absurd, true)).toThrow(/^JSON nested too deeply to read its integers beyond 2\^53 exactly$/);
+    expect(parseJsonExact(`${'['.repeat(100_000)}1${']'.repeat(100_000)}`, true)).toEqual(expect.any(Array));
+    expect(parseJsonExact('[{"k":9007199254740993},{"k":[9007199254740993]}]', false)).toEqual([{ k: 9007199254740993n }, { k: [9007199254740993n] }]);
+    expect(parseJsonExact('9007199254740993', false)).toBe(9007199254740993n);
+    expect(parseJsonExact('9007199254740993', true)).toBe(2 ** 53);
   });
 });
 
