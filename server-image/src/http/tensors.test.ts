@@ -80,6 +80,11 @@ describe('rowToJsonValue', () => {
     expect(rowToJsonValue('BOOL', Uint8Array.from([1, 0]), [2], 1)).toBe(false);
   });
 
+  it('writes FP16 as the numbers its bits encode, not the bits', () => {
+    expect(rowToJsonValue('FP16', Uint16Array.from([0x3c00, 0xc100, 0x7c00, 0x3e00]), [2, 2], 0)).toEqual([1, -2.5]);
+    expect(rowToJsonValue('FP16', Uint16Array.from([0x3c00, 0xc100, 0x7c00, 0x3e00]), [2, 2], 1)).toEqual([null, 1.5]);
+  });
+
   it('writes 64-bit integers exactly', () => {
     const big = BigInt64Array.from([-(2n ** 63n), 2n ** 53n + 1n, 2n ** 63n - 1n, 7n]);
     expect(JSON.stringify(rowToJsonValue('INT64', big, [2, 2], 0))).toBe('[-9223372036854775808,9007199254740993]');

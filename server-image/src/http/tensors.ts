@@ -207,13 +207,15 @@ export function tensorToJsonValue(datatype: DataType, data: TensorData, shape: r
 
 /**
  * The elements of `data` from `start` on, nested by `inner`, as JSON.stringify-able values:
- * 64-bit integers exact (see exactJsonInteger), BOOL as booleans, NaN and ±Infinity as null.
+ * 64-bit integers exact (see exactJsonInteger), BOOL as booleans, FP16 as the numbers its bits
+ * encode, NaN and ±Infinity as null.
  */
 function nestedJsonValue(datatype: DataType, data: TensorData, inner: readonly number[], start: number): unknown {
   const at = (i: number): unknown => {
-    const v = (data as ArrayLike<unknown>)[start + i];
+    let v = (data as ArrayLike<unknown>)[start + i];
     if (typeof v === 'bigint') return exactJsonInteger(v);
     if (datatype === 'BOOL') return v !== 0;
+    if (datatype === 'FP16') v = halfToNumber(v as number);
     if (typeof v === 'number' && !Number.isFinite(v)) return null;
     return v;
   };
