@@ -223,6 +223,21 @@ def build_two_inputs() -> None:
     assert out["total"].tolist() == [[8], [14]], out["total"]
 
 
+def build_scalar_sum() -> None:
+    """scalar_sum.onnx: input "input" FP32 [batch,3], output "total" FP32 [] = the sum of every
+    element (ReduceSum over all axes, keepdims=0). An output with no batch dimension at all: what
+    KServe V1 must answer for an output that does not split into one prediction per instance."""
+    graph = helper.make_graph(
+        [helper.make_node("ReduceSum", ["input"], ["total"], keepdims=0, name="sum_all")],
+        "scalar_sum",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info("total", TensorProto.FLOAT, [])],
+    )
+    x = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32)
+    _, out = write_model(FIXTURES, "scalar_sum.onnx", finish(graph), {"input": x})
+    assert out["total"].shape == () and out["total"].tolist() == 21.0, out["total"]
+
+
 # V2 datatype name -> (ONNX element type, numpy dtype, file-name suffix).
 DTYPES = {
     "FP32": (TensorProto.FLOAT, np.float32, "fp32"),
@@ -624,6 +639,7 @@ def main() -> int:
     build_fixed_batch()
     build_mlp()
     build_two_inputs()
+    build_scalar_sum()
     build_dtypes()
     build_echo_per_dtype()
     build_digits()

@@ -69,6 +69,14 @@ async function checkTwoInputs() {
   assert.deepEqual(plain(out.total), [8, 14]);
 }
 
+async function checkScalarSum() {
+  const out = await (await open(fixtures, 'scalar_sum.onnx')).run({
+    input: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]),
+  });
+  assert.deepEqual(out.total.dims, []);
+  assert.deepEqual(plain(out.total), [21]);
+}
+
 // The same [2,2] samples build_models.py feeds in Python.
 const samples = {
   fp32: ['float32', Float32Array.from([1.5, -2.25, 3.4028234663852886e38, 0])],
@@ -157,6 +165,7 @@ await checkTiny();
 await checkFixedBatch();
 const mlpDiff = await checkMlp();
 await checkTwoInputs();
+await checkScalarSum();
 await checkEchoes();
 await checkDtypes();
 await checkDigits();

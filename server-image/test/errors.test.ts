@@ -70,6 +70,8 @@ describe('V2 inference rejects bad requests', () => {
     const deepObject = (n: number) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
     const input = (data: string) => `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":${data}}]}`;
     expectJsonError(await v2(input(deep(100_000, '[', ']'))), 400, /nested deeper than 32 levels/);
+    // An integer beyond 2^53 is read from its source text by a JSON.parse reviver, which recurses.
+    expectJsonError(await v2(input(`${'['.repeat(100_000)}9007199254740993${']'.repeat(100_000)}`)), 400, /nested too deeply/);
     const oneElement = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[${deepObject(100_000)}]}]}`;
     expectJsonError(await v2(oneElement), 400, /element 0 is an object/);
     expectJsonError(await v2(`{"id":${deep(100_000, '[', ']')},"inputs":[]}`), 400, /"id" must be a string, got an array of 1/);
@@ -81,6 +83,20 @@ describe('V2 inference rejects bad requests', () => {
   it('404 for an unknown model or version', async () => {
     expectJsonError(await postJson(`${server.url}/v2/models/nope/infer`, { inputs: [tinyInput()] }), 404, /nope/);
     expectJsonError(await postJson(`${server.url}/v2/models/tiny/versions/2/infer`, { inputs: [tinyInput()] }), 404, /version/);
+  });
+
+  it('404 for an unknown model or version before the body is judged, gzip-encoded or not', async () => {
+    for (const [p, message] of [
+      ['/v2/models/nope/infer', /model "nope" is not served here/],
+      ['/v2/models/nope/versions/1/infer', /model "nope" is not served here/],
+      ['/v2/models/tiny/versions/2/infer', /model "tiny" has no version "2"/],
+    ] as const) {
+      for (const body of ['{"inputs": [', '{"inputs": []}', JSON.stringify({ inputs: [tinyInput({ data: ['x'] })] })]) {
+        expectJsonError(await postJson(`${server.url}${p}`, body), 404, message);
+        const gzipped = await fetch(`${server.url}${p}`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(body) });
+        expectJsonError({ status: gzipped.status, body: await gzipped.json(), headers: gzipped.headers }, 404, message);
+      }
+    }
   });
 
   it('413 for a body over the limit, naming the limit', async () => {
@@ -173,6 +189,14 @@ describe('V1 rejects bad requests', () => {
   it('404 for an unknown model', async () => {
     expectJsonError(await postJson(`${server.url}/v1/models/nope:predict`, { instances: [[1, 2, 3, 4]] }), 404, /nope/);
     expectJsonError(await getJson(`${server.url}/v1/models/nope`), 404, /nope/);
+  });
+
+  it('404 for an unknown model before the body is judged, gzip-encoded or not', async () => {
+    for (const body of ['{"instances": [[1,2', '{"rows": []}', '{"instances": [[1, 2, "x", 4]]}']) {
+      expectJsonError(await postJson(`${server.url}/v1/models/nope:predict`, body), 404, /model "nope" is not served here/);
+      const gzipped = await fetch(`${server.url}/v1/models/nope:predict`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(body) });
+      expectJsonError({ status: gzipped.status, body: await gzipped.json(), headers: gzipped.headers }, 404, /model "nope" is not served here/);
+    }
   });
 
   it('400 naming the inputs when a two-input model gets plain rows', async () => {

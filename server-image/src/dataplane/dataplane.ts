@@ -157,6 +157,13 @@ class OnnxDataPlane implements DataPlane {
     return this.isServed(name, version) && this.ready();
   }
 
+  checkServed(name: string, version?: string): void {
+    if (name !== this.options.name) throw new InferError('not_found', `model "${name}" is not served here (this server serves "${this.options.name}")`);
+    if (!this.isServed(name, version)) {
+      throw new InferError('not_found', `model "${name}" has no version "${version}" (served version: "${this.options.version}")`);
+    }
+  }
+
   metadata(name: string, version?: string): ModelMetadata {
     this.checkServed(name, version);
     const sig = this.signature;
@@ -218,13 +225,6 @@ class OnnxDataPlane implements DataPlane {
 
   private isServed(name: string, version?: string): boolean {
     return name === this.options.name && (version === undefined || version === '' || version === this.options.version);
-  }
-
-  private checkServed(name: string, version?: string): void {
-    if (name !== this.options.name) throw new InferError('not_found', `model "${name}" is not served here (this server serves "${this.options.name}")`);
-    if (!this.isServed(name, version)) {
-      throw new InferError('not_found', `model "${name}" has no version "${version}" (served version: "${this.options.version}")`);
-    }
   }
 
   /**

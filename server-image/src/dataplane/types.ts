@@ -21,7 +21,9 @@ export type DataType =
 
 /**
  * Tensor contents, flat in row-major order. BOOL is a Uint8Array of 0/1, INT64/UINT64 are bigint
- * arrays, BYTES is one string per element.
+ * arrays, BYTES is one string per element. A BYTES element's bytes are its string's UTF-8: that is
+ * what onnxruntime-node gives the model for a string tensor, so elements that are not valid UTF-8
+ * (or, from JSON, strings with lone surrogates) are refused where they are decoded, never altered.
  */
 export type TensorData =
   | Float32Array
@@ -185,6 +187,12 @@ export interface DataPlane {
   models(): string[];
   serverMetadata(): { name: string; version: string; extensions: string[] };
   modelReady(name: string, version?: string): boolean;
+  /**
+   * Throws InferError('not_found') unless this server serves model `name` (at `version`, when
+   * given): an adapter asks before it reads a request's body, so that a request for a model not
+   * here is a 404 whatever its body.
+   */
+  checkServed(name: string, version?: string): void;
   /** Throws InferError('not_found') for an unknown model or version. */
   metadata(name: string, version?: string): ModelMetadata;
   /**

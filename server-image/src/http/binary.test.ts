@@ -40,6 +40,25 @@ describe('tensor bytes', () => {
     expect(decodeTensorBytes('x', 'FP64', body.subarray(3), 2)).toEqual(Float64Array.from([1.25, -3]));
   });
 
+  it('keeps BYTES elements byte for byte: a leading byte order mark, U+FFFD itself, 4-byte characters', () => {
+    const elements = [Buffer.from([0xef, 0xbb, 0xbf, 0x61]), Buffer.from('\uFFFD😀\u2028', 'utf8'), Buffer.alloc(0)];
+    const bytes = Buffer.concat(elements.flatMap((e) => [Buffer.from([e.length, 0, 0, 0]), e]));
+    const strings = decodeTensorBytes('s', 'BYTES', bytes, 3);
+    expect(strings).toEqual(['\ufeffa', '\uFFFD😀\u2028', '']);
+    expect(encodeTensorBytes(strings)).toEqual(bytes);
+  });
+
+  it.each([
+    ['a lone continuation byte', [0x80]],
+    ['an invalid byte', [0x61, 0xff]],
+    ['a truncated sequence', [0xe2, 0x82]],
+    ['an overlong encoding', [0xc0, 0xaf]],
+    ['an encoded surrogate', [0xed, 0xa0, 0x80]],
+  ])('refuses a BYTES element with %s, naming it, rather than altering it', (_what, element) => {
+    const bytes = Buffer.concat([encodeTensorBytes(['ok']), Buffer.from([element.length, 0, 0, 0, ...element])]);
+    expect(() => decodeTensorBytes('s', 'BYTES', bytes, 2)).toThrow(/input 's': BYTES element 1 is not valid UTF-8/);
+  });
+
   it('normalises BOOL bytes to 0/1', () => {
     expect(decodeTensorBytes('b', 'BOOL', Uint8Array.from([0, 2, 255]), 3)).toEqual(Uint8Array.from([0, 1, 1]));
   });

@@ -4,6 +4,12 @@
  * tensor bytes; each tensor sent this way carries `parameters.binary_data_size` and its bytes
  * follow in order. Fixed-size types are little-endian row-major; BYTES elements are each a 4-byte
  * little-endian length followed by that many bytes. Pure functions only.
+ *
+ * BYTES elements travel through the data plane as JS strings, because that is all onnxruntime-node
+ * takes for a string tensor: it hands the model each string's UTF-8 bytes. So an element's bytes
+ * reach the model unchanged exactly when they are valid UTF-8, and then they decode to a string
+ * that encodes back to the same bytes. Elements that are not valid UTF-8 are refused, never
+ * replaced with U+FFFD; a leading byte order mark is kept as the character it is.
  */
 import { InferError, type DataType, type TensorData } from '../dataplane/types.js';
 
@@ -92,7 +98,8 @@ export function decodeTensorBytes(name: string, datatype: DataType, bytes: Uint8
 
 function decodeBytesElements(name: string, bytes: Uint8Array, count: number): string[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const decoder = new TextDecoder();
+  // fatal: invalid UTF-8 throws instead of becoming U+FFFD; ignoreBOM: a leading EF BB BF is data.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   const out: string[] = [];
   let at = 0;
   while (at < bytes.byteLength) {
@@ -104,7 +111,11 @@ function decodeBytesElements(name: string, bytes: Uint8Array, count: number): st
     if (at + len > bytes.byteLength) {
       throw new InferError('invalid', `input '${name}': BYTES element ${out.length} declares ${len} bytes but only ${bytes.byteLength - at} remain`);
     }
-    out.push(decoder.decode(bytes.subarray(at, at + len)));
+    try {
+      out.push(decoder.decode(bytes.subarray(at, at + len)));
+    } catch {
+      throw new InferError('invalid', `input '${name}': BYTES element ${out.length} is not valid UTF-8, which a string tensor cannot carry unchanged`);
+    }
     at += len;
   }
   if (out.length !== count) {
@@ -113,7 +124,12 @@ function decodeBytesElements(name: string, bytes: Uint8Array, count: number): st
   return out;
 }
 
-/** Raw little-endian bytes of a tensor (BYTES: length-prefixed UTF-8 elements). */
+/**
+ * Raw little-endian bytes of a tensor (BYTES: length-prefixed UTF-8 elements). The strings a model
+ * returns were decoded from UTF-8 by onnxruntime-node, so they are well-formed and encode back to
+ * exactly those bytes. (A model's own non-UTF-8 output bytes are already U+FFFD by then, inside
+ * onnxruntime-node, where the server cannot see them.)
+ */
 export function encodeTensorBytes(data: TensorData): Buffer {
   if (Array.isArray(data)) {
     const parts: Buffer[] = [];

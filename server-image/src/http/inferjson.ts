@@ -7,8 +7,11 @@
  * JSON.parse. Anything else (strings, booleans, escaped keys, malformed text) is left to JSON.parse
  * itself, and a body that JSON.parse refuses is refused with JSON.parse's own error. The values
  * are exactly JSON.parse's: the fast decimal conversion is used only where it is exact (see
- * numberArrayAt), otherwise Number() converts the text as JSON.parse would.
+ * numberArrayAt), otherwise Number() converts the text as JSON.parse would. The one exception is
+ * an integer beyond 2^53 in `data`, which a double may not hold: an array with one is left to
+ * parseJsonExact, which reads it as an exact bigint.
  */
+import { needsExactInteger, parseJsonExact } from './jsonexact.js';
 import { MAX_DEPTH } from './tensors.js';
 
 const QUOTE = 0x22;
@@ -69,7 +72,8 @@ function numberAt(b: Uint8Array, start: number): number {
 /**
  * The numbers of the JSON array starting at `start` (a '['), nested arrays flattened in row-major
  * order, and where the array ends; undefined unless the array holds only numbers and arrays,
- * nests at most MAX_DEPTH levels, and is well-formed.
+ * nests at most MAX_DEPTH levels, and is well-formed; undefined also when a number's double
+ * needsExactInteger (only its text says which integer it is).
  *
  * A number without an exponent whose digits, read as an integer, stay below 2^53 (so exact) is that
  * integer divided by a power of ten of at most 10^22 (exact too), so the one rounding of the
@@ -125,7 +129,7 @@ export function numberArrayAt(b: Uint8Array, start: number): { values: Float64Ar
       // reaches 2^53, rounding (monotonic) keeps the computed one at 2^53 or more, so this catches it.
       if (c === LOWER_E || c === UPPER_E || mantissa > Number.MAX_SAFE_INTEGER || fractionDigits > 22) {
         value = numberAt(b, numberStart);
-        if (Number.isNaN(value)) return undefined;
+        if (Number.isNaN(value) || needsExactInteger(value)) return undefined;
         i = numberEnd;
       } else {
         value = fractionDigits === 0 ? mantissa : mantissa / POW10[fractionDigits];
@@ -249,15 +253,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** JSON.parse of a body, with integers in arrays beyond 2^53 read exactly (as bigints). */
+const parseBody = (text: string): unknown => parseJsonExact(text, true);
+
 /**
  * Parse a V2 infer body as JSON.parse(body as UTF-8) would, except that an input's `data` made of
- * numbers only comes back as a Float64Array of them, flattened. Throws JSON.parse's SyntaxError
- * for text that is not JSON.
+ * numbers only comes back as a Float64Array of them, flattened, and that an integer in an array
+ * beyond 2^53 comes back as an exact bigint. Throws JSON.parse's SyntaxError for text that is not
+ * JSON.
  */
 export function parseInferJson(body: Buffer): unknown {
   const arrays = findDataArrays(body);
   if (scratch.length > SCRATCH_KEPT) scratch = new Float64Array(1024);
-  if (arrays === undefined || arrays.size === 0) return JSON.parse(body.toString('utf8'));
+  if (arrays === undefined || arrays.size === 0) return parseBody(body.toString('utf8'));
   let skeleton = '';
   let at = 0;
   for (const array of [...arrays.values()].sort((x, y) => x.start - y.start)) {
@@ -267,16 +275,16 @@ export function parseInferJson(body: Buffer): unknown {
   skeleton += body.toString('utf8', at);
   let value: unknown;
   try {
-    value = JSON.parse(skeleton);
+    value = parseBody(skeleton);
   } catch {
     // Positions in the error would be the skeleton's: let the body itself produce the error.
-    return JSON.parse(body.toString('utf8'));
+    return parseBody(body.toString('utf8'));
   }
   const inputs = isObject(value) ? value.inputs : undefined;
   for (const [element, array] of arrays) {
     const input: unknown = Array.isArray(inputs) ? inputs[element] : undefined;
     // Always so by construction; checked so that a mistake here can only cost speed.
-    if (!isObject(input) || input.data !== null) return JSON.parse(body.toString('utf8'));
+    if (!isObject(input) || input.data !== null) return parseBody(body.toString('utf8'));
     input.data = array.values;
   }
   return value;

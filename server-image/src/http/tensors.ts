@@ -4,6 +4,7 @@
  * InferError('invalid') naming the tensor and the element at fault.
  */
 import { InferError, type DataType, type TensorData } from '../dataplane/types.js';
+import { exactJsonInteger } from './jsonexact.js';
 
 const DATATYPES: ReadonlySet<string> = new Set<DataType>([
   'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
@@ -30,6 +31,7 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
+  if (typeof value === 'bigint') return value.toString();
   return String(value);
 }
 
@@ -76,10 +78,14 @@ const INT_RANGE: Partial<Record<DataType, [number, number]>> = {
   UINT32: [0, 2 ** 32 - 1],
 };
 
+/** String.prototype.isWellFormed (ES2024; TypeScript's lib here is ES2023). */
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 /**
  * Typed data from JSON values (an array, or a Float64Array of numbers already parsed), checked
- * element by element: numbers for numeric types (integers in range for integer types), booleans
- * (or 0/1) for BOOL, strings for BYTES.
+ * element by element: numbers for numeric types (integers in range for integer types, exact:
+ * an integer beyond 2^53 arrives as a bigint, see ./jsonexact.ts), booleans (or 0/1) for BOOL,
+ * strings that UTF-8 can encode for BYTES.
  */
 export function typedFromJson(name: string, datatype: DataType, values: ArrayLike<unknown>): TensorData {
   const bad = (i: number, want: string): never => {
@@ -94,8 +100,10 @@ export function typedFromJson(name: string, datatype: DataType, values: ArrayLik
       const out = datatype === 'FP32' ? new Float32Array(n) : new Float64Array(n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (typeof v !== 'number') bad(i, 'a number');
-        out[i] = v as number;
+        // A bigint is an integer literal beyond 2^53; Number() rounds it as JSON.parse would have.
+        if (typeof v === 'number') out[i] = v;
+        else if (typeof v === 'bigint') out[i] = Number(v);
+        else bad(i, 'a number');
       }
       return out;
     }
@@ -122,10 +130,11 @@ export function typedFromJson(name: string, datatype: DataType, values: ArrayLik
       const hi = datatype === 'INT64' ? 2n ** 63n - 1n : 2n ** 64n - 1n;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (!Number.isInteger(v)) bad(i, 'an integer');
-        const b = BigInt(v as number);
-        if (b < lo || b > hi) bad(i, 'an integer in range');
-        out[i] = b;
+        // Beyond 2^53 only a bigint is exact (./jsonexact.ts): a number there is a literal that was
+        // not exactly an integer (9007199254740992.5), or one beyond every datatype (1e20).
+        const b = typeof v === 'bigint' ? v : Number.isSafeInteger(v) ? BigInt(v as number) : undefined;
+        if (b === undefined || b < lo || b > hi) bad(i, `an integer in [${lo}, ${hi}]`);
+        out[i] = b as bigint;
       }
       return out;
     }
@@ -140,7 +149,14 @@ export function typedFromJson(name: string, datatype: DataType, values: ArrayLik
       return out;
     }
     case 'BYTES': {
-      for (let i = 0; i < n; i++) if (typeof values[i] !== 'string') bad(i, 'a string');
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (typeof v !== 'string') bad(i, 'a string');
+        // A lone surrogate ("\ud800") has no UTF-8 form: encoding would turn it into U+FFFD.
+        if (!isWellFormed(v as string)) {
+          throw new InferError('invalid', `tensor '${name}': element ${i} is a string with a lone UTF-16 surrogate, which UTF-8 cannot encode; BYTES elements must be valid Unicode text`);
+        }
+      }
       return Array.from(values as ArrayLike<string>);
     }
     case 'FP16':
@@ -181,12 +197,25 @@ export function dataToJson(datatype: DataType, data: TensorData): string {
 /** The JSON value of row `row` of a tensor shaped `shape` (first dimension = rows), nested by the rest. */
 export function rowToJsonValue(datatype: DataType, data: TensorData, shape: readonly number[], row: number): unknown {
   const inner = shape.slice(1);
-  const size = elementCount(inner);
-  const start = row * size;
+  return nestedJsonValue(datatype, data, inner, row * elementCount(inner));
+}
+
+/** The JSON value of a whole tensor, nested by its shape (a bare value for a scalar, shape []). */
+export function tensorToJsonValue(datatype: DataType, data: TensorData, shape: readonly number[]): unknown {
+  return nestedJsonValue(datatype, data, shape, 0);
+}
+
+/**
+ * The elements of `data` from `start` on, nested by `inner`, as JSON.stringify-able values:
+ * 64-bit integers exact (see exactJsonInteger), BOOL as booleans, FP16 as the numbers its bits
+ * encode, NaN and ±Infinity as null.
+ */
+function nestedJsonValue(datatype: DataType, data: TensorData, inner: readonly number[], start: number): unknown {
   const at = (i: number): unknown => {
-    const v = (data as ArrayLike<unknown>)[start + i];
-    if (typeof v === 'bigint') return Number(v);
+    let v = (data as ArrayLike<unknown>)[start + i];
+    if (typeof v === 'bigint') return exactJsonInteger(v);
     if (datatype === 'BOOL') return v !== 0;
+    if (datatype === 'FP16') v = halfToNumber(v as number);
     if (typeof v === 'number' && !Number.isFinite(v)) return null;
     return v;
   };

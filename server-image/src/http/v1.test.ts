@@ -1,4 +1,4 @@
-import type { InferResponse, ModelMetadata } from '../dataplane/types.js';
+import type { InferResponse, ModelMetadata, Tensor } from '../dataplane/types.js';
 import { instancesToRequest, parseInstances, predictionsFrom, shapeOf } from './v1.js';
 
 const single: ModelMetadata = {
@@ -69,8 +69,15 @@ describe('predictionsFrom', () => {
       { probabilities: [0, 1, 0], label: 1 },
     ]);
   });
-  it('refuses an output that does not split into rows', () => {
-    expect(() => predictionsFrom(response, 3)).toThrow(/output 'probabilities' has shape \[2,3\], which does not split into 3 predictions/);
+  it('gives a single output that does not split into rows whole, as KServe does (result.tolist())', () => {
+    const scalar: Tensor = { name: 'total', datatype: 'FP32', shape: [], data: Float32Array.from([21]) };
+    expect(predictionsFrom({ ...response, outputs: [scalar] }, 2)).toBe(21);
+    expect(predictionsFrom({ ...response, outputs: [response.outputs[0]] }, 3)).toEqual([[0.5, 0.25, 0.25], [0, 1, 0]]);
+  });
+  it('puts an output that does not split into rows whole into each row of several', () => {
+    const scalar: Tensor = { name: 'total', datatype: 'INT64', shape: [], data: BigInt64Array.from([2n ** 63n - 1n]) };
+    const predictions = predictionsFrom({ ...response, outputs: [response.outputs[1], scalar] }, 2);
+    expect(JSON.stringify(predictions)).toBe('[{"label":0,"total":9223372036854775807},{"label":1,"total":9223372036854775807}]');
   });
 });
 

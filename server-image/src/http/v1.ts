@@ -5,12 +5,14 @@
  * rows: for a model with one input each instance is that input's row (nested arrays or a scalar),
  * stacked into one batch tensor whose datatype comes from the model's metadata; a model with
  * several inputs takes each instance as an object keyed by input name. Predictions are the rows of
- * the single output, or objects keyed by output name when there are several.
+ * the single output, or objects keyed by output name when there are several (see predictionsFrom
+ * for outputs without a batch dimension). Integers are exact both ways (./jsonexact.ts).
  */
 import { Router, type Request, type Response } from 'express';
 import { InferError, type InferRequest, type InferResponse, type ModelMetadata, type Tensor } from '../dataplane/types.js';
 import { HttpError } from './errors.js';
-import { elementCount, flatten, rowToJsonValue, typedFromJson } from './tensors.js';
+import { parseJsonExact } from './jsonexact.js';
+import { elementCount, flatten, rowToJsonValue, tensorToJsonValue, typedFromJson } from './tensors.js';
 import { methodNotAllowed, modelReadiness, routeName, sendBody, sendJson, type HttpContext } from './context.js';
 import { checkResponseSize } from './limits.js';
 
@@ -29,11 +31,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Parse a V1 body into its instances; 400 for malformed JSON or a missing `instances` array. */
+/**
+ * Parse a V1 body into its instances; 400 for malformed JSON or a missing `instances` array.
+ * Every number in it is instance data, so every integer beyond 2^53 is read exactly (a bigint).
+ */
 export function parseInstances(body: Buffer): unknown[] {
   let json: unknown;
   try {
-    json = JSON.parse(body.toString('utf8'));
+    json = parseJsonExact(body.toString('utf8'), false);
   } catch (err) {
     throw new HttpError(400, `malformed JSON in request body: ${(err as Error).message}`);
   }
@@ -74,35 +79,51 @@ export function instancesToRequest(instances: readonly unknown[], meta: ModelMet
   return { inputs };
 }
 
-/** One prediction per row of the response's outputs. */
-export function predictionsFrom(response: InferResponse, rows: number): unknown[] {
-  for (const o of response.outputs) {
-    if (o.shape.length === 0 || o.shape[0] !== rows) {
-      throw new InferError('internal', `output '${o.name}' has shape ${JSON.stringify(o.shape)}, which does not split into ${rows} predictions`);
-    }
-  }
+/** Whether an output has one row per instance: a first dimension equal to the number of rows. */
+function splitsIntoRows(o: Tensor, rows: number): boolean {
+  return o.shape.length > 0 && o.shape[0] === rows;
+}
+
+/**
+ * One prediction per row: the output's row, or objects keyed by output name when there are
+ * several. An output without one row per instance (a scalar, say) belongs to no row in
+ * particular, so each row's object carries it whole.
+ */
+export function rowPredictions(response: InferResponse, rows: number): unknown[] {
+  const valueAt = (o: Tensor, r: number): unknown => (splitsIntoRows(o, rows) ? rowToJsonValue(o.datatype, o.data, o.shape, r) : tensorToJsonValue(o.datatype, o.data, o.shape));
   const predictions: unknown[] = new Array(rows);
   for (let r = 0; r < rows; r++) {
-    if (response.outputs.length === 1) {
-      const o = response.outputs[0];
-      predictions[r] = rowToJsonValue(o.datatype, o.data, o.shape, r);
-    } else {
-      predictions[r] = Object.fromEntries(response.outputs.map((o) => [o.name, rowToJsonValue(o.datatype, o.data, o.shape, r)]));
-    }
+    if (response.outputs.length === 1) predictions[r] = valueAt(response.outputs[0], r);
+    else predictions[r] = Object.fromEntries(response.outputs.map((o) => [o.name, valueAt(o, r)]));
   }
   return predictions;
 }
 
+/**
+ * The `predictions` value for a response to `rows` instances. KServe's own model server answers
+ * `{"predictions": result.tolist()}`: for a model's single output that is its list of rows, and for
+ * an output without one row per instance (a scalar, shape []) the output itself, unsplit. So
+ * here: one output that does not split into rows is the predictions whole (a bare number for a
+ * scalar); otherwise see rowPredictions.
+ */
+export function predictionsFrom(response: InferResponse, rows: number): unknown {
+  const only = response.outputs.length === 1 ? response.outputs[0] : undefined;
+  if (only !== undefined && !splitsIntoRows(only, rows)) return tensorToJsonValue(only.datatype, only.data, only.shape);
+  return rowPredictions(response, rows);
+}
+
 /** Run one V1 predict request end to end; resolves with the JSON response text. */
 export async function predictV1(ctx: HttpContext, name: string, body: Buffer): Promise<string> {
-  const instances = parseInstances(body);
+  // The model first: a request to a model not served here is a 404 whatever its body.
   const meta = ctx.dataPlane.metadata(name);
+  const instances = parseInstances(body);
   // A model with a fixed batch of 1 cannot take the rows stacked: run each row on its own.
   const fixedSingle = meta.inputs.every((i) => i.shape[0] === 1) && instances.length > 1;
   const groups = fixedSingle ? instances.map((i) => [i]) : [instances];
   const responses = await Promise.all(groups.map((g) => ctx.dataPlane.infer(name, undefined, instancesToRequest(g, meta))));
   checkResponseSize(responses.flatMap((r) => r.outputs), { maxBytes: ctx.maxResponseBytes, binary: () => false, fewer: 'instances' });
-  const predictions = responses.flatMap((r, i) => predictionsFrom(r, groups[i].length));
+  // Run row by row, each instance's prediction is its response's only row.
+  const predictions = fixedSingle ? responses.map((r) => rowPredictions(r, 1)[0]) : predictionsFrom(responses[0], instances.length);
   return JSON.stringify({ predictions });
 }
 

@@ -145,6 +145,8 @@ export function encodeInferResponse(response: InferResponse, binaryOutput: (name
 
 /** Run one V2 infer request end to end: decode, infer, encode. */
 export async function inferV2(ctx: HttpContext, name: string, version: string | undefined, body: Buffer, headerLength: string | undefined): Promise<EncodedResponse> {
+  // The model first: a request to a model or version not served here is a 404 whatever its body.
+  ctx.dataPlane.checkServed(name, version);
   const decoded = decodeInferRequest(body, headerLength);
   const response = await ctx.dataPlane.infer(name, version, decoded.request);
   checkResponseSize(response.outputs, { maxBytes: ctx.maxResponseBytes, binary: decoded.binaryOutput, fewer: 'rows', askBinary: 'parameters.binary_data_output: true' });
