@@ -3,7 +3,7 @@
  * and stops the processes, kube-proxy routes, the router pods split. A good canary is promoted with
  * zero failed requests; a bad one is rolled back automatically; a rolling update of the model pods
  * (the kubelet's SIGTERM, endpoints removed) loses nothing at the default number of serving
- * processes.
+ * processes, through the router or straight at the revision's Service.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,8 +144,15 @@ describe('rollouts on real pods', () => {
     const route = routeOf('rolling', await mds.readyStable('rolling'));
     const before = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/deployment=rolling,app.kubernetes.io/name=modelship-server` })).items.map((p) => p.metadata!.name!);
     expect(before.length).toBe(2);
+    // The default (one serving process per usable CPU) on this 2-CPU node is a group of two: the
+    // case where processes must stop together.
+    const listening = (await kubectl(['logs', before[0], '-n', ns])).split('\n').find((l) => l.includes('"msg":"listening"'));
+    expect(JSON.parse(listening ?? '{}')).toEqual(expect.objectContaining({ processes: 2 }));
+    // Through the router (apex Service), and straight at the revision's own Service, where no
+    // router retries a refused connection: what the servers' drain alone loses, a client sees.
     const load = startLoad(await serviceUrl(kc, ns, 'rolling'));
-    await waitFor('load flowing', () => load.outcomes.length >= 50, 30_000, 100);
+    const direct = startLoad(await serviceUrl(kc, ns, route));
+    await waitFor('load flowing', () => load.outcomes.length >= 50 && direct.outcomes.length >= 50, 30_000, 100);
 
     const started = Date.now();
     await kubectl(['rollout', 'restart', `deployment/${route}`, '-n', ns]);
@@ -164,9 +171,12 @@ describe('rollouts on real pods', () => {
     const after = load.outcomes.length;
     await waitFor('200 more requests on the new pods', () => load.outcomes.length >= after + 200, 60_000, 100);
     const outcomes = await load.stop();
+    const directOutcomes = await direct.stop();
     const s = summarize(outcomes);
+    const d = summarize(directOutcomes);
     const deployment = await apps.readNamespacedDeployment({ namespace: ns, name: route });
-    measured(`rolling update of ${route} (${deployment.spec?.replicas} pods) in ${rolledIn} ms under load: ${JSON.stringify(s)}`);
+    measured(`rolling update of ${route} (${deployment.spec?.replicas} pods) in ${rolledIn} ms under load: apex ${JSON.stringify(s)}; revision Service ${JSON.stringify(d)}`);
     expect({ failed: s.failed, wrong: s.wrong, sample: failures(outcomes) }).toEqual({ failed: 0, wrong: 0, sample: [] });
+    expect({ failed: d.failed, wrong: d.wrong, sample: failures(directOutcomes) }).toEqual({ failed: 0, wrong: 0, sample: [] });
   }, TIMEOUT);
 });
