@@ -40,12 +40,14 @@ cluster-leftovers: $(if $(wildcard dist/test/cluster/cli.js),,build) ## list wha
 # Real node in .state/cluster-node (never the e2e project's .state/cluster); its globalTeardown fails on leftovers.
 # test/e2e-pods installs the chart from the image `make image` built. With E2E_KUBECONFIG=<file> only
 # that product suite runs, against that cluster (kind after `make kind`; the image must be there).
+# E2E_NODE_ARGS: extra jest arguments to run a part, e.g. E2E_NODE_ARGS="--testPathPatterns rollouts -t auth".
+E2E_NODE_ARGS ?=
 ifdef E2E_KUBECONFIG
 e2e-node: build cluster-build
-	$(JEST) --selectProjects e2e-node --runInBand test/e2e-pods
+	$(JEST) --selectProjects e2e-node --runInBand $(E2E_NODE_ARGS) test/e2e-pods
 else
 e2e-node: build cluster-build cluster-images image ## e2e tests on a real node (containerd, kubelet, kube-proxy, CoreDNS; root on Linux); E2E_KUBECONFIG=<file>: the product suite on that cluster
-	flock $(REAL_NODE_LOCK) sh -c '$(JEST) --selectProjects e2e-node --runInBand && \
+	flock $(REAL_NODE_LOCK) sh -c '$(JEST) --selectProjects e2e-node --runInBand $(E2E_NODE_ARGS) && \
 	  MODELSHIP_CLUSTER_DIR=$(CURDIR)/.state/cluster-node $(CLUSTER_CLI) leftovers'
 endif
 

@@ -3,8 +3,11 @@
  * and stops the processes, kube-proxy routes, the router pods split. A good canary is promoted with
  * zero failed requests; a bad one is rolled back automatically; a rolling update of the model pods
  * (the kubelet's SIGTERM, endpoints removed) loses nothing at the default number of serving
- * processes, through the router or straight at the revision's Service.
+ * processes, through the router or straight at the revision's Service. With spec.auth the canary
+ * still passes its contract gate (the router reads the revisions' metadata with the mounted token)
+ * and clients with the token see only 200s.
  */
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -34,8 +37,8 @@ function measured(line: string): void {
   appendFileSync(join(stateDir, 'measured.log'), `${new Date().toISOString()} rollouts: ${line}\n`);
 }
 
-function startLoad(url: string, concurrency = 4): Load {
-  const load = Load.start({ url, model: 'digits', concurrency });
+function startLoad(url: string, concurrency = 4, headers?: Record<string, string>): Load {
+  const load = Load.start({ url, model: 'digits', concurrency, headers });
   running.add(load);
   return load;
 }
@@ -138,6 +141,43 @@ describe('rollouts on real pods', () => {
     // No request failed; wrong answers came only from the candidate, inside its analysis window.
     expect(s.failed).toBe(0);
     expect(outcomes.filter((o) => o.correct === false && o.revision !== candidate)).toEqual([]);
+  }, TIMEOUT);
+
+  it('promotes a canary of a ModelDeployment with spec.auth: clients with the token get only 200s, both revisions serve', async () => {
+    const token = randomBytes(24).toString('hex');
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'digits-token' }, stringData: { token: `${token}\n` } } });
+    const auth = { tokenSecretRef: { name: 'digits-token' } };
+    await mds.apply('auth', { ...stableSpec(), auth });
+    const previous = routeOf('auth', await mds.readyStable('auth'));
+    const url = await serviceUrl(kc, ns, 'auth');
+    const load = startLoad(url, 4, { authorization: `Bearer ${token}` });
+    await waitFor('load flowing', () => load.outcomes.length >= 20, 60_000, 100);
+    // The apex Service still asks every client for a token: the router lends none.
+    const anonymous = await fetch(`${url}/v2/models/digits/infer`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    expect(anonymous.status).toBe(401);
+
+    await mds.apply('auth', {
+      model: model('digits-v2'),
+      replicas: 2,
+      server,
+      auth,
+      rollout: { steps: [{ weight: 50, pauseSeconds: 5 }], analysis: { intervalSeconds: INTERVAL, minRequests: 10, maxErrorRate: 0.01, failureLimit: 2 } },
+    });
+    // Before the fix the gate never read the candidate's metadata (401): status said ContractUnknown until this timed out.
+    const md = await mds.waitFor('auth', 'digits-v2 promoted to 100%', (m) => {
+      const stable = m.status?.stable?.revision;
+      return stable !== undefined && routeOf('auth', stable) !== previous && percentOf(m, stable) === 100 && m;
+    });
+    const current = routeOf('auth', md.status!.stable!.revision);
+    await allNewRequestsOn(load, current);
+    const outcomes = await load.stop();
+    const s = summarize(outcomes);
+    measured(`auth canary promotion on real pods: ${s.requests} requests, ${JSON.stringify(s.byRevision)}, statuses ${JSON.stringify(s.byStatus)}`);
+    expect({ failed: s.failed, wrong: s.wrong, sample: failures(outcomes) }).toEqual({ failed: 0, wrong: 0, sample: [] });
+    expect(s.byRevision[previous]).toBeGreaterThan(0);
+    expect(s.byRevision[current]).toBeGreaterThan(0);
+    expect(md.status?.history?.at(-1)).toMatchObject({ revision: md.status!.stable!.revision, outcome: 'Promoted' });
+    expect(condition(md, 'Ready')?.status).toBe('True');
   }, TIMEOUT);
 
   it('loses no request while the kubelet replaces every model pod in a rolling update', async () => {

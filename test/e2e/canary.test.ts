@@ -10,10 +10,11 @@
  * conditions).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { AppsV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 
 import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/api/types.js';
 import { sha256Of } from '../../server-image/test/helpers/server.js';
@@ -30,6 +31,7 @@ const root = repoRoot();
 const kc = loadKubeConfig();
 const custom = kc.makeApiClient(CustomObjectsApi);
 const apps = kc.makeApiClient(AppsV1Api);
+const core = kc.makeApiClient(CoreV1Api);
 
 /** The model block of a spec for examples/models/<file>.onnx, digest from SHA256SUMS. */
 function model(file: 'digits' | 'digits-v2' | 'digits-bad' | 'digits-slow' | 'digits-faulty'): ModelDeploymentSpec['model'] {
@@ -387,5 +389,41 @@ describe('canary rollouts through the builtin router', () => {
     const md = await waitForMd('moved', 'candidate promoted', (m) => m.status?.stable?.model.uri.endsWith('digits-v2.onnx') && m, 120_000);
     await load.stop();
     expect(percentOf(md, md.status!.stable!.revision)).toBe(100);
+  }, TIMEOUT);
+});
+
+describe('canary rollouts with spec.auth', () => {
+  // Regression: the router read the revisions' V2 metadata for the contract gate without a token,
+  // the servers answered 401, and the canary waited at 0% (ContractUnknown) for ever.
+  it('passes the contract gate and promotes, clients with the token seeing only 200s', async () => {
+    const token = randomBytes(24).toString('hex');
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'auth-token' }, stringData: { token: `${token}\n` } } });
+    const auth = { tokenSecretRef: { name: 'auth-token' } };
+    await applyMd('auth', { ...stableSpec(), auth });
+    const previous = routeOf('auth', await readyStable('auth'));
+    const url = await apexUrl('auth');
+    const load = startLoad({ url, model: 'digits', concurrency: 2, headers: { authorization: `Bearer ${token}` } });
+    await applyMd('auth', {
+      model: model('digits-v2'),
+      replicas: 1,
+      auth,
+      rollout: { steps: [{ weight: 50, pauseSeconds: 3 }], analysis: { intervalSeconds: INTERVAL, minRequests: 10, maxErrorRate: 0.01, failureLimit: 2 } },
+    });
+    const md = await waitForMd('auth', 'candidate promoted', (m) => {
+      const stable = m.status?.stable?.revision;
+      return stable !== undefined && routeOf('auth', stable) !== previous && percentOf(m, stable) === 100 && m;
+    });
+    const current = routeOf('auth', md.status!.stable!.revision);
+    await allNewRequestsOn(load, current);
+    const outcomes = await load.stop();
+    const s = summarize(outcomes);
+    measured(`auth promotion: ${s.requests} requests, ${JSON.stringify(s.byRevision)}, statuses ${JSON.stringify(s.byStatus)}`);
+    expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
+    expect(s.byRevision[previous]).toBeGreaterThan(0);
+    expect(s.byRevision[current]).toBeGreaterThan(0);
+    expect(md.status?.history?.at(-1)).toMatchObject({ outcome: 'Promoted' });
+    // The router lends its token to no one: a client without one is still refused.
+    const anonymous = await fetch(`${url}/v2/models/digits/infer`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    expect(anonymous.status).toBe(401);
   }, TIMEOUT);
 });

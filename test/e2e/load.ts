@@ -77,6 +77,8 @@ export interface LoadOptions {
   /** Stop after this many requests in all (default: run until stop()). */
   total?: number;
   samples?: Sample[];
+  /** Extra request headers on every request (e.g. Authorization for a ModelDeployment with spec.auth). */
+  headers?: Record<string, string>;
 }
 
 /** A running load: its outcomes so far, in completion order. */
@@ -130,7 +132,7 @@ export class Load {
     return new Promise((resolve) => {
       const req = http.request(
         `${this.opts.url}/v2/models/${this.opts.model}/infer`,
-        { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': sample.body.length } },
+        { method: 'POST', agent: this.agent, headers: { ...this.opts.headers, 'content-type': 'application/json', 'content-length': sample.body.length } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -5,6 +5,7 @@ import {
   hostPathFor,
   imageRepository,
   localVolumesFor,
+  secretNamesOf,
   mapEnvPaths,
   mapModelUri,
   nextBackend,
@@ -298,6 +299,35 @@ describe('localVolumesFor and mapEnvPaths', () => {
   it('reports missing Secrets and keys so the pod waits', () => {
     const v = localVolumesFor(p, container, '/s', new Map([['tokens', { other: b64('x') }]]));
     expect(v.missingSecrets).toEqual(['tokens (key token)', 'keys']);
+  });
+
+  it('emulates the router\'s projected token Secrets: present ones as <secret>/<key> files, a missing optional one left out', () => {
+    const router = {
+      ...pod(),
+      spec: {
+        ...pod().spec,
+        volumes: [{
+          name: 'auth-tokens',
+          projected: {
+            sources: [
+              { secret: { name: 'tokens', optional: true, items: [{ key: 'token', path: 'tokens/token' }] } },
+              { secret: { name: 'gone', optional: true, items: [{ key: 'token', path: 'gone/token' }] } },
+            ],
+          },
+        }],
+      },
+    };
+    const mount = { name: 'router', volumeMounts: [{ name: 'auth-tokens', mountPath: '/etc/modelship/router-tokens' }] };
+    expect(secretNamesOf(router)).toEqual(['tokens', 'gone']);
+    const v = localVolumesFor(router, mount, '/s/p', secrets);
+    expect(v.mounts).toEqual([{ containerPath: '/etc/modelship/router-tokens', hostPath: '/s/p/volumes/auth-tokens' }]);
+    expect(v.files.map((f) => [f.path, f.content.toString()])).toEqual([['/s/p/volumes/auth-tokens/tokens/token', 's3cret\n']]);
+    expect(v).toMatchObject({ missingSecrets: [], warnings: [] });
+    expect(mapEnvPaths({ MODELSHIP_ROUTER_TOKEN_DIR: '/etc/modelship/router-tokens' }, v.mounts)).toEqual({ MODELSHIP_ROUTER_TOKEN_DIR: '/s/p/volumes/auth-tokens' });
+    // A required source waits for its Secret, as the kubelet would.
+    const required = structuredClone(router);
+    required.spec.volumes[0]!.projected.sources[1]!.secret.optional = false;
+    expect(localVolumesFor(required, mount, '/s/p', secrets).missingSecrets).toEqual(['gone']);
   });
 
   it('rewrites env paths under a mount, and nothing else', () => {

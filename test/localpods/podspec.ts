@@ -233,8 +233,25 @@ export interface VolumeSpec {
   emptyDir?: object;
   secret?: { secretName: string; items?: { key: string; path: string }[] };
   downwardAPI?: { items?: { path: string; fieldRef?: { fieldPath: string } }[] };
-  projected?: { sources?: { serviceAccountToken?: object; [source: string]: unknown }[] };
+  projected?: { sources?: ProjectedSource[] };
   [source: string]: unknown;
+}
+
+/** One source of a projected volume; Secret sources are emulated, a token source means the API token volume. */
+export interface ProjectedSource {
+  serviceAccountToken?: object;
+  secret?: { name: string; optional?: boolean; items?: { key: string; path: string }[] };
+  [source: string]: unknown;
+}
+
+/** The names of the Secrets a pod's volumes read (secret volumes and projected Secret sources). */
+export function secretNamesOf(pod: { spec?: { volumes?: VolumeSpec[] } }): string[] {
+  const names = new Set<string>();
+  for (const v of pod.spec?.volumes ?? []) {
+    if (v.secret) names.add(v.secret.secretName);
+    for (const source of v.projected?.sources ?? []) if (source.secret) names.add(source.secret.name);
+  }
+  return [...names];
 }
 
 /** A file to write before the process starts (contents as the container would see them). */
@@ -281,6 +298,23 @@ export function localVolumesFor(
       out.warnings.push(`${where}: volumeMount ${vm.name}: no such volume, not mounted`);
     } else if (volume.projected?.sources?.some((source) => source.serviceAccountToken !== undefined)) {
       continue;
+    } else if (volume.projected?.sources?.length && volume.projected.sources.every((source) => source.secret !== undefined)) {
+      // Secret sources only (the router's auth tokens): as the kubelet does, a missing optional
+      // Secret or key leaves its file out, a missing required one keeps the pod from starting.
+      for (const { secret } of volume.projected.sources) {
+        const { name, optional = false } = secret!;
+        const data = secrets.get(name);
+        if (data === undefined) {
+          if (!optional) out.missingSecrets.push(name);
+          continue;
+        }
+        for (const item of secret!.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+          const value = data[item.key];
+          if (value !== undefined) out.files.push({ path: join(dir, item.path), content: Buffer.from(value, 'base64') });
+          else if (!optional) out.missingSecrets.push(`${name} (key ${item.key})`);
+        }
+      }
+      out.mounts.push({ containerPath: vm.mountPath, hostPath: dir });
     } else if (volume.emptyDir) {
       out.mounts.push({ containerPath: vm.mountPath, hostPath: dir });
     } else if (volume.secret) {

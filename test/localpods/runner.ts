@@ -26,6 +26,7 @@ import {
   podsBehind,
   processEnvFor,
   serverContainerOf,
+  secretNamesOf,
   serviceAccountFor,
   serviceAddressCandidate,
   shouldRun,
@@ -198,12 +199,10 @@ export class PodRunner {
     this.opts.log(`pod ${key}: not started: ${message}`);
   }
 
-  /** The base64 data of each Secret the pod's volumes name (undefined when it does not exist). */
+  /** The base64 data of each Secret the pod's volumes name, projected sources included (undefined when it does not exist). */
   private async secretsOf(pod: PodLike & { spec?: { volumes?: VolumeSpec[] } }): Promise<Map<string, Record<string, string> | undefined>> {
     const out = new Map<string, Record<string, string> | undefined>();
-    for (const v of pod.spec?.volumes ?? []) {
-      const name = v.secret?.secretName;
-      if (name === undefined || out.has(name)) continue;
+    for (const name of secretNamesOf(pod)) {
       try {
         const secret = await this.api.request<{ data?: Record<string, string> }>({ method: 'GET', path: `/api/v1/namespaces/${pod.metadata.namespace}/secrets/${name}` });
         out.set(name, secret.data ?? {});

@@ -17,6 +17,8 @@ export const CACHE_DIR = '/var/cache/modelship';
 /** Where pvc:// claims are mounted, one directory per claim (the server's MODELSHIP_PVC_ROOT). */
 export const PVC_ROOT = '/mnt/pvc';
 const AUTH_DIR = '/etc/modelship/auth';
+/** The key of the auth token Secret when spec.auth.tokenSecretRef.key is not set. */
+export const DEFAULT_TOKEN_KEY = 'token';
 const SIGNATURE_DIR = '/etc/modelship/signature';
 const PUBLIC_KEY_DIR = '/etc/modelship/public-key';
 
@@ -67,7 +69,7 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
     mounts.push({ name: 'model-pvc', mountPath: `${PVC_ROOT}/${claim}`, readOnly: true });
   }
   if (auth) {
-    const key = auth.tokenSecretRef.key ?? 'token';
+    const key = auth.tokenSecretRef.key ?? DEFAULT_TOKEN_KEY;
     volumes.push({ name: 'auth-token', secret: { secretName: auth.tokenSecretRef.name, items: [{ key, path: 'token' }], defaultMode: 0o440 } });
     mounts.push({ name: 'auth-token', mountPath: AUTH_DIR, readOnly: true });
     env.push({ name: 'MODELSHIP_AUTH_TOKEN_FILE', value: `${AUTH_DIR}/token` });

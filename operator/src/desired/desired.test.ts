@@ -219,4 +219,38 @@ describe('desiredObjects', () => {
     expect(v1Deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MODEL_URI').value).toBe(v1.spec.model.uri);
     expect(routesOf(objs).revisions.map((r: { name: string; weight: number }) => [r.name, r.weight])).toEqual([[`digits-${revisionOf(v1)}`, 100], [`digits-${revisionOf(v2)}`, 0]]);
   });
+
+  describe('with spec.auth, the router reads each revision\'s metadata with that revision\'s token Secret', () => {
+    const router = (objs: KubeObject[]) => objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'digits-router') as Record<string, any>;
+    const canary = (v1: ModelDeployment, v2spec: Partial<ModelDeployment['spec']>) => {
+      const v2 = { ...mdFixture({ ...v1.spec, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B }, ...v2spec }), status: { stable: { revision: revisionOf(v1), model: v1.spec.model, readyReplicas: 2 } } };
+      const observed = { ...emptyObserved(), deployments: build(v1).filter((o) => o.kind === 'Deployment').map((o) => ({ ...(o as object), status: {} })) };
+      return { v2, objs: build(v2, plan(v2, observed, NOW)) };
+    };
+    const tokenFiles = (objs: KubeObject[]) => routesOf(objs).revisions.map((r: { name: string; tokenFile?: string }) => [r.name, r.tokenFile]);
+
+    it.each([
+      ['no auth: no token file, no volume', undefined, undefined, [undefined, undefined], undefined],
+      ['the same Secret on both revisions', { name: 'tokens' }, { name: 'tokens' }, ['tokens/token', 'tokens/token'], [{ name: 'tokens', items: ['token'] }]],
+      ['the canary moves to another Secret and key', { name: 'tokens' }, { name: 'tokens-2', key: 'api' }, ['tokens/token', 'tokens-2/api'], [{ name: 'tokens', items: ['token'] }, { name: 'tokens-2', items: ['api'] }]],
+      ['auth added by the canary', undefined, { name: 'tokens' }, [undefined, 'tokens/token'], [{ name: 'tokens', items: ['token'] }]],
+      ['auth removed by the canary', { name: 'tokens' }, undefined, ['tokens/token', undefined], [{ name: 'tokens', items: ['token'] }]],
+    ] as const)('%s', (_case, stableRef, canaryRef, files, sources) => {
+      const v1 = mdFixture({ replicas: 2, ...(stableRef ? { auth: { tokenSecretRef: { ...stableRef } } } : {}) });
+      const { v2, objs } = canary(v1, canaryRef ? { auth: { tokenSecretRef: { ...canaryRef } } } : { auth: undefined });
+      expect(tokenFiles(objs)).toEqual([[`digits-${revisionOf(v1)}`, files[0]], [`digits-${revisionOf(v2)}`, files[1]]]);
+      const pod = router(objs).spec.template.spec;
+      const volume = pod.volumes?.find((v: { name: string }) => v.name === 'auth-tokens');
+      expect(volume?.projected.sources.map((s: { secret: { name: string; items: { key: string }[] } }) => ({ name: s.secret.name, items: s.secret.items.map((i) => i.key) }))).toEqual(sources);
+      // Every route's token file is a file of the mounted volume.
+      const mounted = new Set<string>((volume?.projected.sources ?? []).flatMap((s: { secret: { items: { path: string }[] } }) => s.secret.items.map((i) => i.path)));
+      for (const f of files) if (f) expect(mounted).toContain(f);
+    });
+
+    it('does not restart the router for a canary that keeps the Secret', () => {
+      const v1 = mdFixture({ replicas: 2, auth: { tokenSecretRef: { name: 'tokens' } } });
+      const { objs } = canary(v1, {});
+      expect(router(objs).spec.template).toEqual(router(build(v1)).spec.template);
+    });
+  });
 });

@@ -7,7 +7,7 @@ import { revisionsOf, type RolloutPlan } from '../rollout/plan.js';
 import { hpaFor, pdbFor } from './autoscaling.js';
 import { deploymentFor } from './deployment.js';
 import { revisionServiceFor } from './service.js';
-import { trafficRouterFor } from '../traffic/index.js';
+import { trafficRouterFor, type TrafficPlan } from '../traffic/index.js';
 import type { DesiredOptions, KubeObject } from './types.js';
 
 export type { DesiredOptions, KubeObject } from './types.js';
@@ -15,8 +15,8 @@ export type { DesiredOptions, KubeObject } from './types.js';
 /**
  * The desired objects in apply order: per revision (stable, candidate, retained) a Deployment,
  * a Service and optionally an HPA and a PDB; then what the traffic router needs to realise the
- * plan's weights and mirror (the builtin router's ConfigMaps, RBAC, Deployment and the apex
- * Service, or an HTTPRoute and the apex Service).
+ * plan's weights and mirror, given each revision's model name and auth token Secret (the builtin
+ * router's ConfigMaps, RBAC, Deployment and the apex Service, or an HTTPRoute and the apex Service).
  */
 export function desiredObjects(md: ModelDeployment, plan: RolloutPlan, options: DesiredOptions): KubeObject[] {
   const objects: KubeObject[] = [];
@@ -27,8 +27,11 @@ export function desiredObjects(md: ModelDeployment, plan: RolloutPlan, options: 
     const pdb = pdbFor(md, rev);
     if (pdb) objects.push(pdb);
   }
-  const models = Object.fromEntries(revisionsOf(plan).map((r) => [r.revision, r.template.model.name ?? md.metadata.name]));
-  const traffic = { weights: plan.weights, models, ...(plan.mirror ? { mirror: plan.mirror } : {}) };
+  const revisions = revisionsOf(plan);
+  const models = Object.fromEntries(revisions.map((r) => [r.revision, r.template.model.name ?? md.metadata.name]));
+  const withAuth = revisions.filter((r) => r.template.auth !== undefined);
+  const traffic: TrafficPlan = { weights: plan.weights, models, ...(plan.mirror ? { mirror: plan.mirror } : {}) };
+  if (withAuth.length > 0) traffic.tokenSecrets = Object.fromEntries(withAuth.map((r) => [r.revision, r.template.auth!.tokenSecretRef]));
   objects.push(...trafficRouterFor(md, options).objectsFor(md, traffic));
   return objects;
 }

@@ -11,7 +11,8 @@ import { revisionServiceFor } from '../desired/service.js';
 import { MAX_MD_NAME_LENGTH } from '../desired/names.js';
 import type { KubeObject } from '../desired/types.js';
 import { mdFixture } from '../rollout/fixtures.js';
-import { builtinRouter, routerSelector, ROUTES_KEY } from './builtin.js';
+import path from 'node:path';
+import { builtinRouter, routerSelector, routerTokenVolumeFor, ROUTES_KEY } from './builtin.js';
 import { trafficRouterFor } from './index.js';
 import { routesFor } from './routes.js';
 import type { TrafficPlan } from './types.js';
@@ -135,6 +136,71 @@ describe('builtinRouter', () => {
   });
 });
 
+describe('builtinRouter with auth token Secrets', () => {
+  const md = mdFixture();
+  const AUTH: TrafficPlan = { ...SPLIT, models: { [STABLE]: 'digits', [CANDIDATE]: 'digits' }, tokenSecrets: { [STABLE]: { name: 'tokens' }, [CANDIDATE]: { name: 'tokens-2', key: 'api' } } };
+  const objects = builtinRouter(OPTIONS).objectsFor(md, AUTH);
+  type Pod = { securityContext: { fsGroup?: number }; volumes?: unknown[]; containers: (Container & { volumeMounts?: { name: string; mountPath: string; readOnly: boolean }[] })[] };
+  const podOf = (objs: KubeObject[]) => (find(objs, 'Deployment').spec as { template: { spec: Pod } }).template.spec;
+
+  it('mounts nothing and sets no fsGroup when no revision requires a token', () => {
+    const pod = podOf(builtinRouter(OPTIONS).objectsFor(md, SPLIT));
+    expect(pod.volumes).toBeUndefined();
+    expect(pod.containers[0]!.volumeMounts).toBeUndefined();
+    expect(pod.securityContext.fsGroup).toBeUndefined();
+    expect(pod.containers[0]!.env.map((e) => e.name)).not.toContain('MODELSHIP_ROUTER_TOKEN_DIR');
+  });
+
+  it('mounts each Secret read-only, group-readable, optional, with no Secret RBAC for the router', () => {
+    const pod = podOf(objects);
+    expect(pod.volumes).toEqual([
+      {
+        name: 'auth-tokens',
+        projected: {
+          defaultMode: 0o440,
+          sources: [
+            { secret: { name: 'tokens', optional: true, items: [{ key: 'token', path: 'tokens/token' }] } },
+            { secret: { name: 'tokens-2', optional: true, items: [{ key: 'api', path: 'tokens-2/api' }] } },
+          ],
+        },
+      },
+    ]);
+    expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'auth-tokens', mountPath: '/etc/modelship/router-tokens', readOnly: true }]);
+    expect(pod.securityContext.fsGroup).toBe(65532);
+    const rules = find(objects, 'Role').rules as { resources: string[] }[];
+    expect(rules.flatMap((r) => r.resources)).toEqual(['configmaps', 'configmaps']);
+  });
+
+  it('names for each revision a token file the router, configured by its own parser, finds in the mounted volume', () => {
+    const container = podOf(objects).containers[0]!;
+    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value ?? 'from-field']));
+    const config = parseRouterConfig(env, 'h');
+    const mount = container.volumeMounts![0]!;
+    expect(config.tokenDir).toBe(mount.mountPath);
+    const result = validateRoutes(JSON.parse((find(objects, 'ConfigMap', 'digits-routes').data as Record<string, string>)[ROUTES_KEY]!));
+    if (!result.ok) throw new Error(result.error);
+    const mounted = routerTokenVolumeFor(Object.values(AUTH.tokenSecrets!))!.projected!.sources!.flatMap((s) => s.secret!.items!.map((i) => path.join(mount.mountPath, i.path)));
+    expect(result.routes.revisions.map((r) => [r.name, r.tokenFile && path.join(config.tokenDir, r.tokenFile)])).toEqual([
+      [`digits-${STABLE}`, mounted[0]],
+      [`digits-${CANDIDATE}`, mounted[1]],
+    ]);
+  });
+
+  it('mounts a Secret shared by several revisions once, and orders Secrets and keys so the pod template is stable', () => {
+    expect(routerTokenVolumeFor([{ name: 'b' }, { name: 'a', key: 'y' }, { name: 'b', key: 'token' }, { name: 'a', key: 'x' }])).toEqual({
+      name: 'auth-tokens',
+      projected: {
+        defaultMode: 0o440,
+        sources: [
+          { secret: { name: 'a', optional: true, items: [{ key: 'x', path: 'a/x' }, { key: 'y', path: 'a/y' }] } },
+          { secret: { name: 'b', optional: true, items: [{ key: 'token', path: 'b/token' }] } },
+        ],
+      },
+    });
+    expect(routerTokenVolumeFor([])).toBeUndefined();
+  });
+});
+
 describe('builtin objects against the Kubernetes OpenAPI schema', () => {
   type Model = { validate(): void };
   const MODELS: Record<string, new (data: never) => Model> = { ConfigMap, ServiceAccount, Role, RoleBinding, Deployment, PodDisruptionBudget, Service };
@@ -143,6 +209,11 @@ describe('builtin objects against the Kubernetes OpenAPI schema', () => {
 
   it('validates every object', () => {
     const objects = builtinRouter(OPTIONS).objectsFor(md, { ...SPLIT, mirror: { revision: CANDIDATE, percent: 10 } });
+    for (const o of objects) expect(() => validate(o)).not.toThrow();
+  });
+
+  it('validates every object with token Secrets mounted', () => {
+    const objects = builtinRouter(OPTIONS).objectsFor(md, { ...SPLIT, tokenSecrets: { [STABLE]: { name: 'tokens' }, [CANDIDATE]: { name: 'tokens', key: 'other' } } });
     for (const o of objects) expect(() => validate(o)).not.toThrow();
   });
 

@@ -11,7 +11,15 @@
  * Least privilege: the router's Role can get/list/watch its routes ConfigMap and get/patch its
  * stats ConfigMap, by name, and nothing else. The operator creates the stats ConfigMap (empty;
  * the router's pods own their keys), so the router needs no create.
+ *
+ * With spec.auth the model servers answer the router's metadata fetches (the contract gate's input)
+ * only with a bearer token. The router is per ModelDeployment, so it gets exactly the token Secrets
+ * of the revisions it routes to, mounted read-only through a projected volume: the kubelet reads
+ * them, the router needs no Secret RBAC, and a rotated Secret reaches the file without a restart.
+ * The Routes document names each revision's token file; the router sends that token on its own
+ * metadata fetches only, and clients' requests keep their own Authorization header.
  */
+import type { V1Volume } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.js';
 import { apexName, baseLabels, LABEL } from '../desired/names.js';
 import { ownerReferenceTo } from '../desired/owner.js';
@@ -20,8 +28,9 @@ import { HTTP_PORT, METRICS_PORT, SERVICE_PORT } from '../desired/service.js';
 import type { DesiredOptions, KubeObject, KubeObjectMeta } from '../desired/types.js';
 import { analysisLimitsOf } from '../rollout/analysis.js';
 import { routerName, routesConfigMapName, statsConfigMapName } from './names.js';
-import { routesFor } from './routes.js';
-import type { TrafficPlan, TrafficRouter } from './types.js';
+import { DEFAULT_TOKEN_KEY } from '../desired/deployment.js';
+import { routesFor, tokenFileOf } from './routes.js';
+import type { TokenSecretRef, TrafficPlan, TrafficRouter } from './types.js';
 
 /** The data key of the routes ConfigMap (the router's format). */
 export const ROUTES_KEY = 'routes.json';
@@ -31,6 +40,11 @@ export const ROUTER_REPLICAS = 2;
 export const ROUTER_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } };
 /** How long a router keeps serving after SIGTERM, so endpoint removal propagates before it closes. */
 export const ROUTER_SHUTDOWN_DELAY_MS = 5_000;
+
+/** Where router pods find the revisions' auth tokens (MODELSHIP_ROUTER_TOKEN_DIR): `<secret>/<key>` files. */
+export const ROUTER_TOKEN_DIR = '/etc/modelship/router-tokens';
+/** The name of the router pods' token volume. */
+export const ROUTER_TOKEN_VOLUME = 'auth-tokens';
 
 /** Labels of the router's objects and pods. */
 export function routerLabels(md: ModelDeployment): Record<string, string> {
@@ -100,9 +114,36 @@ export function routerRbacFor(md: ModelDeployment): KubeObject[] {
   ];
 }
 
-/** The router Deployment: the server image with MODELSHIP_MODE=router, hardened like the servers. */
-export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions): KubeObject {
+/**
+ * The router pods' token volume: a projected volume of every distinct (Secret, key) the revisions'
+ * spec.auth names, each at `<secret>/<key>` (what the routes' `tokenFile` says), readable by the
+ * router's group only; undefined when no revision requires a token. Sorted, so the pod template
+ * changes only when the set of Secrets does (routers restart only when a rollout changes
+ * spec.auth's Secret, never for a canary with the same one). The Secrets are optional: a missing
+ * one leaves its file out (the router says so, the gate waits) instead of keeping router pods
+ * from starting.
+ */
+export function routerTokenVolumeFor(secrets: readonly TokenSecretRef[]): V1Volume | undefined {
+  const keys = new Map<string, Set<string>>();
+  for (const ref of secrets) {
+    const set = keys.get(ref.name) ?? new Set<string>();
+    set.add(ref.key ?? DEFAULT_TOKEN_KEY);
+    keys.set(ref.name, set);
+  }
+  if (keys.size === 0) return undefined;
+  const sources = [...keys.keys()].sort().map((name) => ({
+    secret: { name, optional: true, items: [...keys.get(name)!].sort().map((key) => ({ key, path: tokenFileOf({ name, key }) })) },
+  }));
+  return { name: ROUTER_TOKEN_VOLUME, projected: { defaultMode: 0o440, sources } };
+}
+
+/**
+ * The router Deployment: the server image with MODELSHIP_MODE=router, hardened like the servers,
+ * with the revisions' auth token Secrets mounted read-only when any revision requires a token.
+ */
+export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions, tokenSecrets: readonly TokenSecretRef[] = []): KubeObject {
   const labels = routerLabels(md);
+  const tokens = routerTokenVolumeFor(tokenSecrets);
   const env = [
     { name: 'MODELSHIP_MODE', value: 'router' },
     { name: 'MODELSHIP_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -114,6 +155,7 @@ export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions
     { name: 'MODELSHIP_METRICS_PORT', value: String(METRICS_PORT) },
     { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: String(ROUTER_SHUTDOWN_DELAY_MS) },
   ];
+  if (tokens) env.push({ name: 'MODELSHIP_ROUTER_TOKEN_DIR', value: ROUTER_TOKEN_DIR });
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -131,7 +173,8 @@ export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions
           automountServiceAccountToken: true,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 30 + Math.ceil(ROUTER_SHUTDOWN_DELAY_MS / 1000),
-          securityContext: podSecurityContext({ fsGroup: false }),
+          // fsGroup only with tokens: their files are group-readable (0440), like the servers' token.
+          securityContext: podSecurityContext({ fsGroup: tokens !== undefined }),
           containers: [
             {
               name: 'router',
@@ -148,8 +191,10 @@ export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions
               livenessProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext: containerSecurityContext(),
+              ...(tokens ? { volumeMounts: [{ name: ROUTER_TOKEN_VOLUME, mountPath: ROUTER_TOKEN_DIR, readOnly: true }] } : {}),
             },
           ],
+          ...(tokens ? { volumes: [tokens] } : {}),
         },
       },
     },
@@ -188,7 +233,7 @@ export function builtinRouter(options: DesiredOptions): TrafficRouter {
         routesConfigMapFor(md, plan),
         statsConfigMapFor(md),
         ...routerRbacFor(md),
-        routerDeploymentFor(md, options),
+        routerDeploymentFor(md, options, Object.values(plan.tokenSecrets ?? {})),
         routerPdbFor(md),
         routerApexServiceFor(md),
       ];

@@ -7,7 +7,7 @@ import { builtinRouter } from './builtin.js';
 import { gatewayApiRouter } from './gateway-api.js';
 import type { TrafficRouter } from './types.js';
 
-export type { TrafficMirror, TrafficPlan, TrafficRouter } from './types.js';
+export type { TokenSecretRef, TrafficMirror, TrafficPlan, TrafficRouter } from './types.js';
 
 /** The TrafficRouter for this ModelDeployment. */
 export function trafficRouterFor(md: ModelDeployment, options: DesiredOptions): TrafficRouter {

@@ -4,11 +4,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { ModelDeployment } from '../api/types.js';
+import { DEFAULT_TOKEN_KEY } from '../desired/deployment.js';
 import { SERVICE_PORT } from '../desired/service.js';
 import type { Routes } from '../../../server-image/src/router/routes.js';
 import { canonicalJson } from '../rollout/revision.js';
 import { routeNameOf } from './names.js';
-import type { TrafficPlan } from './types.js';
+import type { TokenSecretRef, TrafficPlan } from './types.js';
 
 /** The in-cluster base URL of a revision's Service. */
 export function revisionUrl(md: ModelDeployment, revision: string): string {
@@ -16,8 +17,17 @@ export function revisionUrl(md: ModelDeployment, revision: string): string {
 }
 
 /**
+ * Where the router finds a token Secret's key, relative to its token directory: `<secret>/<key>`,
+ * the path the router Deployment's projected volume gives it.
+ */
+export function tokenFileOf(ref: TokenSecretRef): string {
+  return `${ref.name}/${ref.key ?? DEFAULT_TOKEN_KEY}`;
+}
+
+/**
  * The Routes document for a plan: one backend per weighted revision (weight 0 kept, so the mirror
- * target is listed and a rollback is a weight change only), the mirror, and the sticky header.
+ * target is listed and a rollback is a weight change only), the mirror, and the sticky header. A
+ * revision whose servers require a bearer token names its token file, for the router's metadata fetch.
  *
  * `generation` is derived from the content (48 bits of its sha256), so it changes with every
  * change and stays the same for the same routes: the router echoes it in its stats, and equality
@@ -31,7 +41,14 @@ export function routesFor(md: ModelDeployment, plan: TrafficPlan): Routes {
     version: 1,
     revisions: plan.weights.map((w) => {
       const model = plan.models?.[w.revision];
-      return { name: routeNameOf(md, w.revision), url: revisionUrl(md, w.revision), weight: w.percent, ...(model !== undefined ? { model } : {}) };
+      const secret = plan.tokenSecrets?.[w.revision];
+      return {
+        name: routeNameOf(md, w.revision),
+        url: revisionUrl(md, w.revision),
+        weight: w.percent,
+        ...(model !== undefined ? { model } : {}),
+        ...(secret !== undefined ? { tokenFile: tokenFileOf(secret) } : {}),
+      };
     }),
   };
   if (plan.mirror && plan.mirror.percent > 0) {

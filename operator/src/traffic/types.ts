@@ -2,7 +2,7 @@
  * The traffic-routing contract: one interface, one file per implementation (the builtin router,
  * the Gateway API), in the manner of Flagger's pkg/router and Argo Rollouts' trafficrouting.
  */
-import type { ModelDeployment } from '../api/types.js';
+import type { AuthSpec, ModelDeployment } from '../api/types.js';
 import type { KubeObject } from '../desired/types.js';
 import type { TrafficWeight } from '../rollout/plan.js';
 
@@ -22,7 +22,15 @@ export interface TrafficPlan {
   mirror?: TrafficMirror;
   /** The model name each revision serves (revision → name), so the router can read its V2 metadata. */
   models?: Record<string, string>;
+  /**
+   * The auth token Secret of each revision whose servers require a bearer token (revision → its
+   * template's spec.auth.tokenSecretRef), so the router can read their metadata.
+   */
+  tokenSecrets?: Record<string, TokenSecretRef>;
 }
+
+/** A revision's bearer-token Secret (spec.auth.tokenSecretRef; `key` defaults to `token`). */
+export type TokenSecretRef = AuthSpec['tokenSecretRef'];
 
 /** Turns a traffic plan into the objects that realise it. Pure: no I/O, no clock. */
 export interface TrafficRouter {

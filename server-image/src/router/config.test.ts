@@ -16,6 +16,7 @@ describe('parseRouterConfig', () => {
       maxMirrorsInFlight: 256,
       maxSocketsPerBackend: 512,
       connectRetryBudgetMs: 2_000,
+      tokenDir: '/etc/modelship/router-tokens',
       logLevel: 'info',
       shutdownDelayMs: 0,
       shutdownTimeoutMs: 25_000,
@@ -37,6 +38,7 @@ describe('parseRouterConfig', () => {
         MODELSHIP_LOG_LEVEL: 'debug',
         MODELSHIP_POD_NAME: 'p1',
         MODELSHIP_SHUTDOWN_DELAY_MS: '100',
+        MODELSHIP_ROUTER_TOKEN_DIR: '/run/tokens',
       },
       'host',
     );
@@ -54,6 +56,7 @@ describe('parseRouterConfig', () => {
       logLevel: 'debug',
       podName: 'p1',
       shutdownDelayMs: 100,
+      tokenDir: '/run/tokens',
     });
     // Stats are published through the API server only: a file source has nowhere to write them.
     expect(c.statsConfigMap).toBeUndefined();

@@ -36,10 +36,18 @@ export interface RouterConfig {
    * first dispatch (0: not retried); the proxy never lets it run past `timeoutMs` (see retry.ts).
    */
   connectRetryBudgetMs: number;
+  /**
+   * The directory a route's `tokenFile` is relative to: where the operator mounts the auth
+   * Secrets of the revisions that require a bearer token, for the router's metadata fetches.
+   */
+  tokenDir: string;
   logLevel: LogLevel;
   shutdownDelayMs: number;
   shutdownTimeoutMs: number;
 }
+
+/** Where the router looks for routes' `tokenFile`s unless MODELSHIP_ROUTER_TOKEN_DIR says otherwise. */
+export const DEFAULT_TOKEN_DIR = '/etc/modelship/router-tokens';
 
 /** The default connect-retry budget: covers kube-proxy's lag (up to ~1 s) behind a revision turning ready. */
 export const DEFAULT_CONNECT_RETRY_BUDGET_MS = 2_000;
@@ -97,6 +105,7 @@ export function parseRouterConfig(env: NodeJS.ProcessEnv, hostname: string): Rou
     maxMirrorsInFlight: integer(env, 'MODELSHIP_ROUTER_MAX_MIRRORS_IN_FLIGHT', 256, 0, 100_000),
     maxSocketsPerBackend: integer(env, 'MODELSHIP_ROUTER_MAX_SOCKETS', 512, 1, 100_000),
     connectRetryBudgetMs: integer(env, 'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS', DEFAULT_CONNECT_RETRY_BUDGET_MS, 0, 3_600_000),
+    tokenDir: env.MODELSHIP_ROUTER_TOKEN_DIR || DEFAULT_TOKEN_DIR,
     logLevel,
     shutdownDelayMs: integer(env, 'MODELSHIP_SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     shutdownTimeoutMs: integer(env, 'MODELSHIP_SHUTDOWN_TIMEOUT_MS', 25_000, 1, 600_000),

@@ -152,7 +152,7 @@ export async function runRouter(): Promise<void> {
     }
   });
 
-  const models = new ModelMetadataFetcher(stats, 5_000, log);
+  const models = new ModelMetadataFetcher(stats, 5_000, log, config.tokenDir);
   models.start(5_000);
   const applyText = routesApplier(table, metrics, models, log);
   let source: RoutesSource;

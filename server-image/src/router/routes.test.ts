@@ -46,6 +46,11 @@ describe('validateRoutes', () => {
     ['mirror bad tolerance', (d) => ({ ...d, mirror: { revision: 'digits-b', percent: 1, tolerance: -1 } }), 'mirror.tolerance'],
     ['bad sticky header', (d) => ({ ...d, stickyHeader: 'a b' }), 'stickyHeader'],
     ['model with a slash', (d) => ({ ...d, revisions: [{ ...d.revisions[0], model: '../x' }] }), 'revisions[0].model'],
+    ['token file out of the token directory', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: '../serviceaccount/token' }] }), 'revisions[0].tokenFile'],
+    ['absolute token file', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' }] }), 'revisions[0].tokenFile'],
+    ['token file with a dot segment', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: 'auth/./token' }] }), 'revisions[0].tokenFile'],
+    ['empty token file', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: '' }] }), 'revisions[0].tokenFile'],
+    ['token file not a string', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: 7 }] }), 'revisions[0].tokenFile'],
   ];
   it.each(bad)('rejects %s naming the field', (_name, mutate, message) => {
     const r = validateRoutes(mutate(base()));
@@ -57,6 +62,12 @@ describe('validateRoutes', () => {
     const d = base();
     const r = validateRoutes({ ...d, revisions: [{ ...d.revisions[0], model: 'digits' }, d.revisions[1]] });
     expect(r.ok && r.routes.revisions.map((x) => x.model)).toEqual(['digits', undefined]);
+  });
+
+  it('keeps a revision\'s token file (a Secret name and key under the token directory)', () => {
+    const d = base();
+    const r = validateRoutes({ ...d, revisions: [{ ...d.revisions[0], tokenFile: 'digits-token/.token_v2' }, d.revisions[1]] });
+    expect(r.ok && r.routes.revisions.map((x) => x.tokenFile)).toEqual(['digits-token/.token_v2', undefined]);
   });
 
   it('allows weight 0 for a revision that only receives mirrored traffic', () => {

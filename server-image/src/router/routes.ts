@@ -26,6 +26,13 @@
  *   model's name; when given, the router fetches the revision's `GET /v2/models/{model}` metadata
  *   and publishes it in its stats document (`models`), so the operator can compare contracts
  *   without network access to pods.
+ *   Optional `tokenFile`: when the revision's servers require a bearer token (spec.auth), the file
+ *   holding it, as a relative path under the router's token directory (`MODELSHIP_ROUTER_TOKEN_DIR`,
+ *   where the operator mounts the auth Secrets); one or more `/`-separated segments of letters,
+ *   digits, `.`, `_`, `-`, none of them `.` or `..`. The router sends the file's first token as
+ *   `Authorization: Bearer` on its own metadata fetches only, and re-reads the file on every fetch,
+ *   so a rotated Secret is used as soon as the kubelet has updated the mount. Clients' requests
+ *   are proxied with their own Authorization header, never this one.
  * - `mirror` (optional): a share of the requests routed to another revision is also sent to
  *   `revision` (which must be listed; its weight may be 0). `percent` is 0..100 and exact in the
  *   same sense as weights (over every 100 eligible requests, exactly `percent` are mirrored). The
@@ -49,6 +56,8 @@ export interface RouteRevision {
   url: string;
   weight: number;
   model?: string;
+  /** The bearer token for the metadata fetch, relative to the router's token directory. */
+  tokenFile?: string;
 }
 
 /** Which revision receives copies of requests, and how many. */
@@ -71,6 +80,15 @@ export const DEFAULT_TOLERANCE = 1e-3;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const PATH_SEGMENT = /^[A-Za-z0-9._-]{1,253}$/;
+/** Longest `tokenFile` (a Secret name, 253, a slash and a key, 253). */
+export const MAX_TOKEN_FILE_LENGTH = 507;
+
+/** Whether a `tokenFile` is a relative path that stays inside the token directory. */
+export function isTokenFilePath(v: unknown): v is string {
+  if (typeof v !== 'string' || v.length > MAX_TOKEN_FILE_LENGTH) return false;
+  return v.split('/').every((seg) => PATH_SEGMENT.test(seg) && seg !== '.' && seg !== '..');
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -117,7 +135,7 @@ export function validateRoutes(doc: unknown): RoutesResult {
     const where = `revisions[${i}]`;
     if (!isRecord(rev)) return fail(`${where}: must be an object`);
     for (const key of Object.keys(rev)) {
-      if (!['name', 'url', 'weight', 'model'].includes(key)) return fail(`${where}.${key}: unknown field`);
+      if (!['name', 'url', 'weight', 'model', 'tokenFile'].includes(key)) return fail(`${where}.${key}: unknown field`);
     }
     if (typeof rev.name !== 'string' || rev.name.length > 63 || !DNS_LABEL.test(rev.name)) {
       return fail(`${where}.name: must be a DNS label (lowercase alphanumerics and '-', at most 63 chars)`);
@@ -132,8 +150,12 @@ export function validateRoutes(doc: unknown): RoutesResult {
     if (rev.model !== undefined && (typeof rev.model !== 'string' || !MODEL_NAME.test(rev.model))) {
       return fail(`${where}.model: must be a model name (letters, digits, '.', '_', '-'; at most 253 chars)`);
     }
+    if (rev.tokenFile !== undefined && !isTokenFilePath(rev.tokenFile)) {
+      return fail(`${where}.tokenFile: must be a relative path of segments of letters, digits, '.', '_', '-' (no '.' or '..' segment; at most ${MAX_TOKEN_FILE_LENGTH} chars)`);
+    }
     const revision: RouteRevision = { name: rev.name, url: (rev.url as string).replace(/\/+$/, ''), weight: rev.weight };
     if (rev.model !== undefined) revision.model = rev.model as string;
+    if (rev.tokenFile !== undefined) revision.tokenFile = rev.tokenFile as string;
     revisions.push(revision);
   }
   if (revisions.every((r) => r.weight === 0)) return fail('revisions: at least one weight must be above 0');

@@ -209,8 +209,8 @@ export interface ModelServer {
   stop(): Promise<number | null>;
 }
 
-/** Starts a real model server on test/fixtures/models/<file>, verified by its committed sha256. */
-export async function startModelServer(file: string): Promise<ModelServer> {
+/** Starts a real model server on test/fixtures/models/<file>, verified by its committed sha256; `env` adds settings (auth...). */
+export async function startModelServer(file: string, env: Record<string, string> = {}): Promise<ModelServer> {
   const dir = path.resolve('test/fixtures/models');
   const sha = sha256Of(path.join(dir, file));
   const child = spawn(process.execPath, [ENTRY], {
@@ -223,6 +223,7 @@ export async function startModelServer(file: string): Promise<ModelServer> {
       MODELSHIP_METRICS_PORT: '0',
       MODELSHIP_WORKERS: '1',
       MODELSHIP_TERMINATION_LOG: path.join(tempDir(), 'termination-log'),
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
