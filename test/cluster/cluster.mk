@@ -11,13 +11,16 @@ NODE ?= kwok
 # One real node per machine (fixed link names): every target that starts one holds this lock.
 REAL_NODE_LOCK := /tmp/modelship-real-node.lock
 
+# Two checkouts building at once would run apt twice (one fails on dpkg's lock) and every Go build
+# twice on the same cache: the second waits and then finds the binaries cached.
+CLUSTER_BUILD_LOCK := /tmp/modelship-cluster-build.lock
+
 cluster-build: ## apt packages of the real node (as root, when missing); build (or reuse) etcd, kube-*, kubectl, kubelet, kube-proxy, agnhost, kwok, helm, kubeconform, coredns, registry into $(MODELSHIP_BIN_CACHE)
-	test/cluster/node-packages.sh
-	test/cluster/build-binaries.sh
+	flock $(CLUSTER_BUILD_LOCK) sh -c 'test/cluster/node-packages.sh && test/cluster/build-binaries.sh'
 
 .PHONY: cluster-images
 cluster-images: cluster-build ## build (or reuse) the real node's images (pause, agnhost, coredns) as OCI archives in $(MODELSHIP_BIN_CACHE)/images
-	test/cluster/images.sh
+	flock $(CLUSTER_BUILD_LOCK) test/cluster/images.sh
 
 cluster-up: build cluster-build $(if $(filter kwok,$(NODE)),,cluster-images) ## start the local control plane (NODE=kwok|real|auto); KUBECONFIG=.state/cluster/kubeconfig
 	$(CLUSTER_CLI) up --node=$(NODE)
