@@ -95,6 +95,7 @@ async function sigtermUnderLoad(processes: string): Promise<DrainRun> {
   const server = await startServer({ model: MLP, env: { MODELSHIP_MAX_BATCH_SIZE: '8', MODELSHIP_MAX_LATENCY_MS: '2', MODELSHIP_PROCESSES: processes } });
   const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [4, 784], data: new Array(4 * 784).fill(0.5) }] });
   let signalled = false;
+  let signalledAt = 0;
   let okBefore = 0;
   let okAfter = 0;
   let refused = 0;
@@ -115,7 +116,8 @@ async function sigtermUnderLoad(processes: string): Promise<DrainRun> {
           refused++;
           return;
         }
-        failures.push(`${(err as Error).message} ${cause?.code ?? String(cause)}`);
+        const when = signalled ? `${Math.round(performance.now() - signalledAt)} ms after SIGTERM` : 'before SIGTERM';
+        failures.push(`${(err as Error).message} ${cause?.code ?? String(cause)} ${when}`);
         return;
       }
     }
@@ -123,6 +125,7 @@ async function sigtermUnderLoad(processes: string): Promise<DrainRun> {
   const loops = Array.from({ length: 16 }, loop);
   await until('load to build up', async () => (okBefore >= 100 ? true : undefined));
   signalled = true;
+  signalledAt = performance.now();
   server.proc.kill('SIGTERM');
   await Promise.all(loops);
   const { code } = await server.exited;

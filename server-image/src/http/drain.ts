@@ -5,8 +5,8 @@
  * connections, so no new connection sits in the kernel's accept queue, which closing the listener
  * would reset); then answer every further request with `Connection: close` so busy connections end
  * after their response and their clients reconnect elsewhere (here: refused, cleanly); destroy only
- * connections that have stayed idle for a grace period. A group of processes sharing one port takes
- * the first step in every process before any takes the second (process/primary.ts).
+ * connections that have stayed idle for a grace period. In a group of processes the primary holds
+ * the port and closes it (process/dispatch.ts) before any process drains.
  */
 import type http from 'node:http';
 import net from 'node:net';
@@ -21,16 +21,9 @@ interface ConnectionState {
 /** Drains one HTTP server. */
 export interface Drainer {
   /**
-   * Stop accepting connections; those already accepted are served as before, keep-alive included.
-   * In a group of processes this is the first of two steps: the shared port must be closed in
-   * every process before any of them asks its clients to reconnect (see drain), or they would
-   * reconnect to a port that is about to close and be reset with their request in the queue.
-   */
-  stopAccepting(): void;
-  /**
-   * Stop accepting (if not yet), answer every further request with `Connection: close`, destroy
-   * connections idle for `idleGraceMs`, and resolve once every connection has closed. In-flight
-   * requests always finish.
+   * Stop accepting, answer every further request with `Connection: close`, destroy connections
+   * idle for `idleGraceMs`, and resolve once every connection has closed. In-flight requests
+   * always finish.
    */
   drain(idleGraceMs: number): Promise<void>;
 }
@@ -60,15 +53,12 @@ export function trackConnections(server: http.Server): Drainer {
     });
   });
 
-  const stopAccepting = (): void => {
-    // net.Server's close stops listening without http.Server's immediate closeIdleConnections
-    // (the reset race described above); connections are tracked here, so no callback is needed.
-    if (server.listening) net.Server.prototype.close.call(server);
-  };
   return {
-    stopAccepting,
     drain(idleGraceMs) {
-      stopAccepting();
+      // net.Server's close stops listening without http.Server's immediate closeIdleConnections
+      // (the reset race described above). A server in a group never listens itself (its primary
+      // hands it connections), so the end is when the tracked connections are gone.
+      if (server.listening) net.Server.prototype.close.call(server);
       closing = true;
       return new Promise<void>((resolve) => {
         const idle = (socket: net.Socket, state: ConnectionState, now: number): boolean =>

@@ -1,16 +1,15 @@
 /**
- * The primary of a group of serving processes (`processes` > 1). Node 20 has no SO_REUSEPORT, so
- * node:cluster shares the port: the primary accepts connections and hands them to the serving
- * processes in turn, and each runs its own HTTP server, batcher and inference threads on its own
- * copy of the model. One process's main thread caps what one HTTP server can parse and encode;
- * several use every core.
+ * The primary of a group of serving processes (`processes` > 1). It holds the port and hands each
+ * connection to one serving process in turn (process/dispatch.ts); each runs its own HTTP server,
+ * batcher and inference threads on its own copy of the model. One process's main thread caps what
+ * one HTTP server can parse and encode; several use every core.
  *
  * The primary fetches and verifies the model once, serves the group's merged metrics, holds
  * readiness until every process has loaded, replaces a process that dies after it was ready (within
- * a budget), leads the group's two-step shutdown on SIGTERM/SIGINT (process/group.ts), and exits
- * non-zero if the group could not start or any process failed to stop cleanly. A group that fails
- * before it is ready is serving nothing: its processes are killed at once, and the primary's last
- * log line is the cause.
+ * a budget), leads the group's shutdown on SIGTERM/SIGINT (process/group.ts), and exits non-zero if
+ * the group could not start or any process failed to stop cleanly. A group that fails before it is
+ * ready is serving nothing: its processes are killed at once, and the primary's last log line is
+ * the cause.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type http from 'node:http';
@@ -21,6 +20,7 @@ import { createLogger } from '../log.js';
 import { groupMetrics, serveMetrics } from '../metrics.js';
 import { fetchVerifiedModel } from '../model/index.js';
 import { clearTerminationMessage, die, writeTerminationMessage } from './fatal.js';
+import { ConnectionDispatcher } from './dispatch.js';
 import { REPLACEMENT_ENV, isToPrimary, type ToMember } from './group.js';
 
 /** Replacements allowed in REPLACEMENT_WINDOW_MS; past that the cause is not transient: exit. */
@@ -33,8 +33,6 @@ interface Member {
   worker: Worker;
   ready: boolean;
   replacement: boolean;
-  /** Set once it has stopped accepting connections, during shutdown. */
-  stoppedAccepting: boolean;
   /** Why it could not go on, as it said before exiting. */
   failure?: { msg: string; error: string };
 }
@@ -61,29 +59,28 @@ export async function runPrimary(config: Config): Promise<void> {
   }
   const metricsPort = (metricsServer.address() as AddressInfo).port;
 
+  const dispatcher = new ConnectionDispatcher();
+  let port: number;
+  try {
+    port = await dispatcher.listen(config.host, config.port);
+  } catch (err) {
+    fatal('listen failed', err);
+  }
+  log.info('listening', { host: config.host, port, metricsPort, processes: config.processes, model: config.name, version: config.version, auth: Boolean(config.authTokenFile) });
+
   const members = new Map<number, Member>();
   const replacedAt: number[] = [];
   let model: FetchedModel | undefined;
   let groupReady = false;
-  let announceListening: (() => void) | undefined;
-  const listening = new Promise<void>((resolve) => (announceListening = resolve));
   let stopping: string | undefined;
   let exitCode = 0;
+  let cause: Cause | undefined;
 
   const send = (worker: Worker, message: ToMember): void => {
     if (worker.isConnected()) worker.send(message);
   };
   const modelMessage = (m: FetchedModel): ToMember => ({ type: 'modelship:model', path: m.path, sha256: m.sha256 });
 
-  let drainSent = false;
-  let cause: Cause | undefined;
-
-  /** Step two of a shutdown, once every process has taken step one (the shared port is closed). */
-  const drainWhenClosed = (): void => {
-    if (!stopping || drainSent || [...members.values()].some((m) => !m.stoppedAccepting)) return;
-    drainSent = true;
-    for (const { worker } of members.values()) send(worker, { type: 'modelship:drain' });
-  };
   const stop = (why: string, code: number): void => {
     exitCode = Math.max(exitCode, code);
     if (stopping) return;
@@ -94,10 +91,18 @@ export async function runPrimary(config: Config): Promise<void> {
       for (const { worker } of members.values()) worker.process.kill('SIGKILL');
       process.exit(1);
     }, config.shutdownTimeoutMs + STOP_GRACE_MS).unref();
-    for (const { worker } of members.values()) send(worker, { type: 'modelship:stop-accepting' });
+    for (const { worker } of members.values()) send(worker, { type: 'modelship:stop' });
+    // Not ready, still serving, for the delay (endpoints and load balancers catch up); then the port
+    // closes, and only then are clients asked to reconnect: to another pod, never to this port.
+    setTimeout(() => {
+      void dispatcher.close().then(() => {
+        for (const { worker } of members.values()) send(worker, { type: 'modelship:drain' });
+      });
+    }, config.shutdownDelayMs);
     if (members.size === 0) finish();
   };
   const finish = (): void => {
+    void dispatcher.close();
     metricsServer.closeAllConnections();
     metricsServer.close(() => {
       if (cause) log.error(cause.msg, { ...cause.fields, exitCode });
@@ -126,15 +131,15 @@ export async function runPrimary(config: Config): Promise<void> {
         if (model) send(member.worker, modelMessage(model));
         if (groupReady) send(member.worker, { type: 'modelship:group-ready' });
         break;
-      case 'modelship:listening':
-        if (announceListening === undefined) break;
-        announceListening();
-        announceListening = undefined;
-        log.info('listening', { host: config.host, port: message.port, metricsPort, processes: config.processes, model: config.name, version: config.version, auth: Boolean(config.authTokenFile) });
-        break;
-      case 'modelship:stopped-accepting':
-        member.stoppedAccepting = true;
-        drainWhenClosed();
+      case 'modelship:accepting':
+        if (stopping) break;
+        dispatcher.add({
+          id: member.worker.id,
+          send: (socket, done) => {
+            if (!member.worker.isConnected()) done(new Error('serving process disconnected'));
+            else member.worker.send({ type: 'modelship:connection' } satisfies ToMember, socket, done);
+          },
+        });
         break;
       case 'modelship:failed':
         member.failure = { msg: message.msg, error: message.error };
@@ -152,11 +157,11 @@ export async function runPrimary(config: Config): Promise<void> {
 
   const onExit = (member: Member, code: number | null, signal: string | null): void => {
     members.delete(member.worker.id);
+    dispatcher.remove(member.worker.id);
     const fields = { pid: member.worker.process.pid, exitCode: code, signal };
     if (stopping) {
       if (code !== 0) exitCode = 1;
       if (members.size === 0) finish();
-      else drainWhenClosed();
       return;
     }
     if (!member.ready) {
@@ -179,7 +184,7 @@ export async function runPrimary(config: Config): Promise<void> {
 
   const fork = (replacement: boolean): void => {
     const worker = cluster.fork(replacement ? { [REPLACEMENT_ENV]: '1' } : {});
-    const member: Member = { worker, ready: false, replacement, stoppedAccepting: false };
+    const member: Member = { worker, ready: false, replacement };
     members.set(worker.id, member);
     worker.on('message', (message: unknown) => onMessage(member, message));
     worker.on('exit', (code, signal) => onExit(member, code, signal));
@@ -189,8 +194,6 @@ export async function runPrimary(config: Config): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM', 0));
   process.on('SIGINT', () => stop('SIGINT', 0));
 
-  // Live before the model arrives, as a single process is: fetch once the port answers.
-  await listening;
   try {
     const verified = await fetchVerifiedModel(dataPlaneOptions(config), (info) => log.info('model fetched', { ...info }));
     model = { path: verified.path, sha256: verified.sha256 };

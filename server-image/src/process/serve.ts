@@ -68,23 +68,28 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
   let metricsServer: http.Server | undefined;
 
   const startListening = async (): Promise<void> => {
+    if (group) {
+      // The primary holds the port and hands connections over; http.Server starts its checks of
+      // slow or stalled requests (headersTimeout, requestTimeout) on 'listening', which a server
+      // that never listens itself must be given.
+      group.onConnection((socket) => server.emit('connection', socket));
+      server.emit('listening');
+      group.accepting();
+      log.debug('process taking connections');
+      return;
+    }
     let port: number;
     try {
       port = await listen(server, config.host, config.port);
-      if (!group) metricsServer = await serveMetrics(metrics.registry, config.host, config.metricsPort);
+      metricsServer = await serveMetrics(metrics.registry, config.host, config.metricsPort);
     } catch (err) {
       fail('listen failed', err);
     }
-    if (group) {
-      group.listening(port);
-      log.debug('process listening', { port });
-      return;
-    }
-    const metricsPort = (metricsServer?.address() as AddressInfo).port;
+    const metricsPort = (metricsServer.address() as AddressInfo).port;
     log.info('listening', { host: config.host, port, metricsPort, model: config.name, version: config.version, auth: Boolean(tokens) });
   };
-  // A replacement in a group listens only once it can serve: until then the primary hands every
-  // new connection to the processes that already do.
+  // A replacement in a group takes connections only once it can serve: until then the primary
+  // hands every new connection to the processes that already do.
   if (!group?.replacement) await startListening();
 
   let stopping = false;
@@ -104,8 +109,8 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
     },
   );
 
-  /** Not ready, then (after the configured delay) no new connections; in-flight work goes on. */
-  const stopAccepting = async (why: string): Promise<void> => {
+  /** Not ready from now on, with a hard deadline for the rest of the shutdown. */
+  const stopServing = async (why: string): Promise<void> => {
     stopping = true;
     draining = true;
     metrics.ready.set(0);
@@ -114,8 +119,6 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
       log.error('graceful shutdown overran its deadline; exiting', { deadlineMs: config.shutdownTimeoutMs });
       process.exit(1);
     }, config.shutdownTimeoutMs).unref();
-    if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
-    drainer.stopAccepting();
   };
   /** Finish every connection's work, release the model, exit 0. */
   const drainAndExit = async (why: string): Promise<void> => {
@@ -138,12 +141,11 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
     const ignore = (signal: string): void => log.debug('signal left to the primary', { signal });
     process.on('SIGTERM', () => ignore('SIGTERM'));
     process.on('SIGINT', () => ignore('SIGINT'));
-    let accepting: Promise<void> | undefined;
+    let stopped: Promise<void> | undefined;
     let exiting: Promise<void> | undefined;
     const step = (which: StopStep, why: string): void => {
-      accepting ??= stopAccepting(why);
-      if (which === 'stop-accepting') void accepting.then(() => group.stoppedAccepting());
-      else exiting ??= accepting.then(() => drainAndExit(why));
+      stopped ??= stopServing(why);
+      if (which === 'drain') exiting ??= stopped.then(() => drainAndExit(why));
     };
     group.onStop((which) => step(which, 'stopped by the primary'));
     group.onPrimaryGone(() => step('drain', 'primary exited'));
@@ -154,7 +156,8 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
       log.warn('shutdown already in progress', { signal });
       return;
     }
-    await stopAccepting(signal);
+    await stopServing(signal);
+    if (config.shutdownDelayMs > 0) await delay(config.shutdownDelayMs);
     await drainAndExit(signal);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
