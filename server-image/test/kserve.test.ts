@@ -4,16 +4,14 @@
  * against a server with auth on; see kserve_compat.py.
  */
 import { jest } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FIXTURES, ROOT, startServer, type ServerProcess } from './helpers/server.js';
+import { runCompatScript } from './helpers/python.js';
+import { FIXTURES, startServer, type ServerProcess } from './helpers/server.js';
 
 jest.setTimeout(180_000);
 
-const PYTHON = path.join(ROOT, '.state/venv/bin/python');
-const SCRIPT = path.join(ROOT, 'server-image/test/kserve_compat.py');
 const TOKEN = 'tok-kserve-3e9c41';
 
 let server: ServerProcess;
@@ -27,13 +25,7 @@ afterAll(async () => {
 });
 
 it('passes every kserve client check', async () => {
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`flock /tmp/modelship-venv.lock make pydeps\``);
-  const proc = spawn(PYTHON, [SCRIPT, server.url, TOKEN], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await new Promise((resolve) => proc.once('close', resolve));
+  const { code, stdout, stderr } = await runCompatScript('kserve_compat.py', [server.url, TOKEN]);
   expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   expect(JSON.parse(stdout.trim())).toEqual({ checks: 10 });
 });

@@ -3,15 +3,11 @@
  * the server with binary_data=True and False over every datatype; see tritonclient_compat.py.
  */
 import { jest } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { FIXTURES, ROOT, startServer, type ServerProcess } from './helpers/server.js';
+import { runCompatScript } from './helpers/python.js';
+import { FIXTURES, startServer, type ServerProcess } from './helpers/server.js';
 
 jest.setTimeout(180_000);
-
-const PYTHON = path.join(ROOT, '.state/venv/bin/python');
-const SCRIPT = path.join(ROOT, 'server-image/test/tritonclient_compat.py');
 
 let server: ServerProcess;
 beforeAll(async () => {
@@ -22,13 +18,7 @@ afterAll(async () => {
 });
 
 it('passes every tritonclient.http check, JSON and binary', async () => {
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`flock /tmp/modelship-venv.lock make pydeps\``);
-  const proc = spawn(PYTHON, [SCRIPT, new URL(server.url).host], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await new Promise((resolve) => proc.once('close', resolve));
+  const { code, stdout, stderr } = await runCompatScript('tritonclient_compat.py', [new URL(server.url).host]);
   expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   expect(JSON.parse(stdout.trim())).toEqual({ checks: expect.any(Number) });
   expect(JSON.parse(stdout.trim()).checks).toBeGreaterThanOrEqual(62);
