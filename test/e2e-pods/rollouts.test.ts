@@ -18,7 +18,7 @@ import { repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../e2e/kube.js';
 import { Load, summarize, type Outcome } from '../e2e/load.js';
 
-import { condition, percentOf, routeOf } from '../e2e/md.js';
+import { condition, percentOf, promotedFrom, routeOf } from '../e2e/md.js';
 import { Mds, installOnce, kubectl, model, serviceUrl, stopPortForwards } from './pods.js';
 
 const TIMEOUT = 600_000;
@@ -104,8 +104,7 @@ describe('rollouts on real pods', () => {
       },
     });
     const md = await mds.waitFor('good', 'digits-v2 promoted to 100%', (m) => {
-      const stable = m.status?.stable?.revision;
-      return stable !== undefined && routeOf('good', stable) !== previous && percentOf(m, stable) === 100 && m;
+      return promotedFrom(m, previous) && m;
     });
     const current = routeOf('good', md.status!.stable!.revision);
     await allNewRequestsOn(load, current);
@@ -165,8 +164,7 @@ describe('rollouts on real pods', () => {
     });
     // Before the fix the gate never read the candidate's metadata (401): status said ContractUnknown until this timed out.
     const md = await mds.waitFor('auth', 'digits-v2 promoted to 100%', (m) => {
-      const stable = m.status?.stable?.revision;
-      return stable !== undefined && routeOf('auth', stable) !== previous && percentOf(m, stable) === 100 && m;
+      return promotedFrom(m, previous) && m;
     });
     const current = routeOf('auth', md.status!.stable!.revision);
     await allNewRequestsOn(load, current);

@@ -23,7 +23,7 @@ import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js
 import { PodRunner } from '../localpods/runner.js';
 import { applyYaml, clusterInfo, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
 import { Load, summarize, type Outcome } from './load.js';
-import { condition, percentOf, routeOf } from './md.js';
+import { condition, percentOf, promotedFrom, routeOf } from './md.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
 const TIMEOUT = 240_000;
@@ -252,8 +252,7 @@ describe('canary rollouts through the builtin router', () => {
     // Once promoted the candidate is the stable revision and status.canary is gone.
     const md = await waitForMd('good', 'candidate promoted: the new stable serving 100%', (m) => {
       if (m.status?.canary?.phase === 'Progressing') weightsSeen.add(m.status.canary.weight);
-      const stable = m.status?.stable?.revision;
-      return stable !== undefined && routeOf('good', stable) !== previous && percentOf(m, stable) === 100 && m;
+      return promotedFrom(m, previous) && m;
     });
     const current = routeOf('good', md.status!.stable!.revision);
     await allNewRequestsOn(load, current);
@@ -410,8 +409,7 @@ describe('canary rollouts with spec.auth', () => {
       rollout: { steps: [{ weight: 50, pauseSeconds: 3 }], analysis: { intervalSeconds: INTERVAL, minRequests: 10, maxErrorRate: 0.01, failureLimit: 2 } },
     });
     const md = await waitForMd('auth', 'candidate promoted', (m) => {
-      const stable = m.status?.stable?.revision;
-      return stable !== undefined && routeOf('auth', stable) !== previous && percentOf(m, stable) === 100 && m;
+      return promotedFrom(m, previous) && m;
     });
     const current = routeOf('auth', md.status!.stable!.revision);
     await allNewRequestsOn(load, current);

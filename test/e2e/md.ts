@@ -18,3 +18,12 @@ export function routeOf(md: string, revision: string): string {
 export function percentOf(md: ModelDeployment, revision: string): number | undefined {
   return md.status?.traffic?.find((t) => routeOf(md.metadata.name, t.revision) === routeOf(md.metadata.name, revision))?.percent;
 }
+
+/**
+ * Whether a new revision has replaced the one routed as `previous`: it is the stable revision and
+ * gets 100% (after a promotion, status.canary is gone).
+ */
+export function promotedFrom(md: ModelDeployment, previous: string): boolean {
+  const stable = md.status?.stable?.revision;
+  return stable !== undefined && routeOf(md.metadata.name, stable) !== previous && percentOf(md, stable) === 100;
+}
