@@ -42,6 +42,8 @@ export interface ServerSpec {
   processes?: number;
   /** Inference worker threads per serving process. */
   workers?: number;
+  /** How large one request body and one answer's output data may be (sizes such as 64Mi). */
+  limits?: { maxRequestSize?: string; maxResponseSize?: string };
   env?: EnvVar[];
 }
 

@@ -78,6 +78,8 @@ describe('validateModelDeployment', () => {
     ['typo in a field name', (m) => { m.spec.replica = 2; }, 'spec.replica', /unknown field/],
     ['bad resource quantity', (m) => { m.spec.server = { resources: { requests: { cpu: 'lots' } } }; }, 'spec.server.resources.requests.cpu', /Kubernetes quantity/],
     ['batch size 0', (m) => { m.spec.server = { batching: { maxBatchSize: 0 } }; }, 'spec.server.batching.maxBatchSize', />= 1/],
+    ['a size in the server parser\'s units', (m) => { m.spec.server = { limits: { maxResponseSize: '32mb' } }; }, 'spec.server.limits.maxResponseSize', /size in bytes such as .*64Mi/],
+    ['a fractional size', (m) => { m.spec.server = { limits: { maxRequestSize: '1.5Gi' } }; }, 'spec.server.limits.maxRequestSize', /size in bytes/],
     ['bad pull policy', (m) => { m.spec.server = { imagePullPolicy: 'Sometimes' }; }, 'spec.server.imagePullPolicy', /one of: Always, IfNotPresent, Never/],
     ['wrong apiVersion', (m) => { m.apiVersion = 'modelship.dev/v1'; }, 'apiVersion', /modelship.dev\/v1alpha1/],
     ['missing name', (m) => { delete m.metadata.name; }, 'metadata.name', /required/],

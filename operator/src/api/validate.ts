@@ -30,6 +30,7 @@ const PATTERN_HINTS: Record<string, string> = {
   '^[A-Za-z_][A-Za-z0-9_]*$': 'must be a C identifier (letters, digits and _, not starting with a digit)',
   '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$':
     'must be a Kubernetes quantity such as 500m, 2 or 512Mi',
+  '^[1-9][0-9]{0,9}(Ki|Mi|Gi|k|M|G)?$': 'must be a size in bytes such as 1048576, 512Ki, 64Mi or 1G',
 };
 
 /** What a validator checks beyond metadata and spec. */

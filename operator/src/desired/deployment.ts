@@ -28,6 +28,18 @@ export const DEFAULT_RESOURCES = {
   limits: { memory: '1Gi' },
 };
 
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+
+/**
+ * Bytes in a size as the CRD's limits take it (digits and an optional k, M, G, Ki, Mi or Gi, as in
+ * Kubernetes quantities), written for the server as a plain count: its own parser knows kb and mb,
+ * not Ki and Mi. Undefined for anything else, which the CRD's pattern keeps out of the cluster.
+ */
+export function sizeBytes(size: string): number | undefined {
+  const match = /^(\d+)(Ki|Mi|Gi|k|M|G)?$/.exec(size);
+  return match === null ? undefined : Number(match[1]) * SIZE_UNITS[match[2] ?? ''];
+}
+
 /** The claim name of a pvc://<claim>/<path> URI, or undefined for other schemes. */
 export function pvcClaimOf(uri: string): string | undefined {
   const match = /^pvc:\/\/([^/]+)\//.exec(uri);
@@ -54,6 +66,10 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
   if (server.batching?.maxLatencyMs !== undefined) env.push({ name: 'MODELSHIP_MAX_LATENCY_MS', value: String(server.batching.maxLatencyMs) });
   if (server.processes !== undefined) env.push({ name: 'MODELSHIP_PROCESSES', value: String(server.processes) });
   if (server.workers !== undefined) env.push({ name: 'MODELSHIP_WORKERS', value: String(server.workers) });
+  const maxRequestBytes = server.limits?.maxRequestSize === undefined ? undefined : sizeBytes(server.limits.maxRequestSize);
+  const maxResponseBytes = server.limits?.maxResponseSize === undefined ? undefined : sizeBytes(server.limits.maxResponseSize);
+  if (maxRequestBytes !== undefined) env.push({ name: 'MODELSHIP_MAX_BODY_SIZE', value: String(maxRequestBytes) });
+  if (maxResponseBytes !== undefined) env.push({ name: 'MODELSHIP_MAX_RESPONSE_SIZE', value: String(maxResponseBytes) });
 
   const volumes: V1Volume[] = [
     { name: 'model-cache', emptyDir: { sizeLimit: '4Gi' } },

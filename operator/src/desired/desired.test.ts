@@ -4,6 +4,7 @@ import { mdFixture, SHA_B } from '../rollout/fixtures.js';
 import { plan, type RolloutPlan } from '../rollout/plan.js';
 import { revisionOf } from '../rollout/revision.js';
 import { emptyObserved } from '../observed.js';
+import { sizeBytes } from './deployment.js';
 import { desiredObjects } from './index.js';
 import { MAX_MD_NAME_LENGTH } from './names.js';
 import type { KubeObject } from './types.js';
@@ -83,6 +84,28 @@ describe('desiredObjects', () => {
       MODELSHIP_METRICS_PORT: '9090',
     });
     expect(container(objects).image).toBe(OPTIONS.serverImage);
+    // Without limits in the spec, the server's own defaults hold.
+    expect(env(objects)).not.toHaveProperty('MODELSHIP_MAX_BODY_SIZE');
+    expect(env(objects)).not.toHaveProperty('MODELSHIP_MAX_RESPONSE_SIZE');
+  });
+
+  it('passes the request and answer size limits to the server as byte counts', () => {
+    const limited = build(mdFixture({ server: { limits: { maxRequestSize: '64Mi', maxResponseSize: '500k' } } }));
+    expect(env(limited)).toMatchObject({ MODELSHIP_MAX_BODY_SIZE: String(64 * 1024 ** 2), MODELSHIP_MAX_RESPONSE_SIZE: '500000' });
+  });
+
+  it.each([
+    ['1048576', 1048576],
+    ['512Ki', 512 * 1024],
+    ['64Mi', 64 * 1024 ** 2],
+    ['2Gi', 2 * 1024 ** 3],
+    ['500k', 500_000],
+    ['1M', 1_000_000],
+    ['1G', 1_000_000_000],
+    ['32mb', undefined],
+    ['1.5Mi', undefined],
+  ])('reads the size %s as %s bytes', (size, bytes) => {
+    expect(sizeBytes(size)).toBe(bytes);
   });
 
   it('hardens the pod', () => {
