@@ -125,6 +125,27 @@ describe('Modelship on a real node', () => {
     expect(terminated?.exitCode).not.toBe(0);
   }, TIMEOUT);
 
+  it('applies spec.server.limits on the pods: an answer over maxResponseSize is a 400 naming the setting, a small one is served', async () => {
+    const base = exampleDigits().spec;
+    const server = { ...base.server, resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } }, limits: { maxResponseSize: '1Ki' } };
+    await mds.apply('limited', { ...base, replicas: 1, server });
+    await mds.readyStable('limited');
+    const url = await serviceUrl(kc, ns, 'limited');
+    const infer = (body: string): Promise<Response> => fetch(`${url}/v2/models/digits/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+
+    const one = sample(3);
+    const small = await infer(one.body);
+    expect(small.status).toBe(200);
+    expect(labelOf(await small.json())).toEqual([3]);
+    // Sixteen rows: their probabilities alone are several KiB of JSON.
+    const input = (JSON.parse(one.body) as { inputs: { shape: number[]; data: number[] }[] }).inputs[0];
+    const rows = 16;
+    const many = JSON.stringify({ inputs: [{ ...input, shape: [rows, input.shape[1]], data: Array.from({ length: rows }, () => input.data).flat() }] });
+    const big = await infer(many);
+    expect(big.status).toBe(400);
+    expect(((await big.json()) as { error: string }).error).toMatch(/over the limit of 1024 bytes \(MODELSHIP_MAX_RESPONSE_SIZE\)/);
+  }, TIMEOUT);
+
   it('hands the Lease to the other operator pod when the kubelet stops the leader, and keeps reconciling', async () => {
     const name = (l: { spec?: { holderIdentity?: string } }) => l.spec?.holderIdentity;
     const leader = name(await coordination.readNamespacedLease({ namespace: RELEASE.namespace, name: 'modelship-operator' }))!;
