@@ -169,6 +169,21 @@ beforeAll(async () => {
     await core.patchNode({ name: node.metadata.name!, body: { spec: { unschedulable: true } } }, mergePatch);
     cordoned.push(node.metadata.name!);
   }
+  // The scheduler learns of the cordons and of NODE from its informers, a moment later: until then
+  // a ModelDeployment's pods may still go to a kwok node (seen once, 400 ms after the cordons).
+  // A probe pod placed on NODE shows the scheduler's view has caught up.
+  await waitFor(
+    `the scheduler to place new pods on ${NODE} only`,
+    async () => {
+      const name = `probe-${randomBytes(3).toString('hex')}`;
+      await core.createNamespacedPod({ namespace: ns, body: { metadata: { name }, spec: { containers: [{ name: 'probe', image: 'registry.k8s.io/pause:3.10.1' }] } } });
+      const node = await waitFor(`probe pod ${ns}/${name} bound`, async () => (await core.readNamespacedPod({ namespace: ns, name })).spec?.nodeName, WAIT, 100);
+      await core.deleteNamespacedPod({ namespace: ns, name, gracePeriodSeconds: 0 });
+      return node === NODE;
+    },
+    WAIT,
+    200,
+  );
 }, TIMEOUT);
 
 afterAll(async () => {
