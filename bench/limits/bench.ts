@@ -50,12 +50,48 @@ const atV2 = rowsAtLimit(BINARY_VALUE, LIMIT);
 const atV1 = rowsAtLimit(V1_VALUE, LIMIT);
 const ISSUE_ROWS = 4_000_000;
 const CASES: Case[] = [
-  { id: 'v2-json-at', what: 'V2 binary request, JSON answer of exactly the limit or just under', rows: atV2, protocol: 'v2', binaryOutput: false },
-  { id: 'v2-json-past', what: 'V2 binary request, JSON answer one row past the limit', rows: atV2 + 1, protocol: 'v2', binaryOutput: false },
-  { id: 'v2-json-issue', what: "V2 30.5 MiB binary request, JSON answer (the issue's case)", rows: ISSUE_ROWS, protocol: 'v2', binaryOutput: false },
-  { id: 'v2-binary-issue', what: 'V2 30.5 MiB binary request, binary answer', rows: ISSUE_ROWS, protocol: 'v2', binaryOutput: true },
-  { id: 'v1-at', what: 'V1 JSON instances, answer of exactly the limit or just under', rows: atV1, protocol: 'v1', binaryOutput: false },
-  { id: 'v1-past', what: 'V1 JSON instances, one row past the limit', rows: atV1 + 1, protocol: 'v1', binaryOutput: false },
+  {
+    id: 'v2-json-at',
+    what: 'V2 binary request, JSON answer of exactly the limit or just under',
+    rows: atV2,
+    protocol: 'v2',
+    binaryOutput: false,
+  },
+  {
+    id: 'v2-json-past',
+    what: 'V2 binary request, JSON answer one row past the limit',
+    rows: atV2 + 1,
+    protocol: 'v2',
+    binaryOutput: false,
+  },
+  {
+    id: 'v2-json-issue',
+    what: "V2 30.5 MiB binary request, JSON answer (the issue's case)",
+    rows: ISSUE_ROWS,
+    protocol: 'v2',
+    binaryOutput: false,
+  },
+  {
+    id: 'v2-binary-issue',
+    what: 'V2 30.5 MiB binary request, binary answer',
+    rows: ISSUE_ROWS,
+    protocol: 'v2',
+    binaryOutput: true,
+  },
+  {
+    id: 'v1-at',
+    what: 'V1 JSON instances, answer of exactly the limit or just under',
+    rows: atV1,
+    protocol: 'v1',
+    binaryOutput: false,
+  },
+  {
+    id: 'v1-past',
+    what: 'V1 JSON instances, one row past the limit',
+    rows: atV1 + 1,
+    protocol: 'v1',
+    binaryOutput: false,
+  },
 ];
 
 const CONFIGS = [
@@ -67,7 +103,11 @@ const CONFIGS = [
 function request(c: Case): { body: Buffer; headers: Record<string, string>; url: string } {
   if (c.protocol === 'v1') {
     const row = `[${V1_VALUE},${V1_VALUE}]`;
-    return { url: '/v1/models/echo:predict', headers: { 'content-type': 'application/json' }, body: Buffer.from(`{"instances":[${Array(c.rows).fill(row).join(',')}]}`) };
+    return {
+      url: '/v1/models/echo:predict',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(`{"instances":[${Array(c.rows).fill(row).join(',')}]}`),
+    };
   }
   const data = Buffer.alloc(c.rows * 2 * 4, 0x3d);
   const head = Buffer.from(
@@ -76,7 +116,11 @@ function request(c: Case): { body: Buffer; headers: Record<string, string>; url:
       parameters: { binary_data_output: c.binaryOutput },
     }),
   );
-  return { url: '/v2/models/echo/infer', headers: { 'inference-header-content-length': String(head.length) }, body: Buffer.concat([head, data]) };
+  return {
+    url: '/v2/models/echo/infer',
+    headers: { 'inference-header-content-length': String(head.length) },
+    body: Buffer.concat([head, data]),
+  };
 }
 
 function memory(pid: number): { rss: number; hwm: number } {
@@ -118,7 +162,13 @@ async function measure(c: Case, config: (typeof CONFIGS)[number]): Promise<Measu
     ...config.env,
   };
   const url = `http://127.0.0.1:${port}`;
-  const server = startProcess(`${c.id}-${config.id}`, process.execPath, [SERVER_MAIN], env, path.join(LOGS, `limits-${c.id}-${config.id}.log`));
+  const server = startProcess(
+    `${c.id}-${config.id}`,
+    process.execPath,
+    [SERVER_MAIN],
+    env,
+    path.join(LOGS, `limits-${c.id}-${config.id}.log`),
+  );
   try {
     await waitReady(server, `${url}/v2/health/ready`, 120_000);
     const pid = server.child.pid as number;
@@ -164,7 +214,9 @@ function table(rows: readonly Row[]): string {
 
 async function main(): Promise<void> {
   mkdirSync(LOGS, { recursive: true });
-  const load = loadavg().map((x) => x.toFixed(2)).join(' / ');
+  const load = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' / ');
   const rows: Row[] = [];
   for (const c of CASES) {
     const rounds: Record<string, Measurement[]> = { baseline: [], limited: [] };
@@ -173,23 +225,36 @@ async function main(): Promise<void> {
       for (const config of CONFIGS) {
         const m = await measure(c, config);
         rounds[config.id].push(m);
-        process.stdout.write(`${c.id} ${config.id} round ${i + 1}: ${m.status}, answer ${mib(m.answerBytes)} MiB, peak RSS ${mib(m.peakRss)} MiB, ${Math.round(m.ms)} ms\n`);
+        process.stdout.write(
+          `${c.id} ${config.id} round ${i + 1}: ${m.status}, answer ${mib(m.answerBytes)} MiB, peak RSS ${mib(m.peakRss)} MiB, ${Math.round(m.ms)} ms\n`,
+        );
       }
     }
-    const pick = (ms: Measurement[]): Measurement => ms.find((m) => m.peakRss === median(ms.map((x) => x.peakRss))) as Measurement;
-    rows.push({ case: c, requestBytes: request(c).body.length, rounds, median: { baseline: pick(rounds.baseline), limited: pick(rounds.limited) } });
+    const pick = (ms: Measurement[]): Measurement =>
+      ms.find((m) => m.peakRss === median(ms.map((x) => x.peakRss))) as Measurement;
+    rows.push({
+      case: c,
+      requestBytes: request(c).body.length,
+      rounds,
+      median: { baseline: pick(rounds.baseline), limited: pick(rounds.limited) },
+    });
   }
   const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.version}`;
   const at = new Date().toISOString();
   const dir = path.join(ROOT, 'bench/results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'limits.json'), JSON.stringify({ at, commit, machine, loadAverageAtStart: load, limitBytes: LIMIT, rows }, null, 2) + '\n');
+  writeFileSync(
+    path.join(dir, 'limits.json'),
+    JSON.stringify({ at, commit, machine, loadAverageAtStart: load, limitBytes: LIMIT, rows }, null, 2) + '\n',
+  );
   writeFileSync(
     path.join(dir, 'limits.md'),
     `# Memory at the response size limit (${at}, commit ${commit})
 
-Machine: ${machine}; load average (1/5/15 min) at start ${load}, at end ${loadavg().map((x) => x.toFixed(2)).join(' / ')}.
+Machine: ${machine}; load average (1/5/15 min) at start ${load}, at end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' / ')}.
 
 One serving process (\`MODELSHIP_PROCESSES=1\`, one inference thread) on \`test/fixtures/models/echo_fp32.onnx\`
 (an identity model, [rows, 2] FP32), freshly started for every request. **Peak RSS** is the process's

@@ -15,7 +15,15 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { AppsV1Api, CustomObjectsApi, type V1Deployment } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { adminRequest, clusterDown, clusterHealthy, clusterUp, readClusterInfo, repoRoot, type ClusterInfo } from '../../test/cluster/cluster.js';
+import {
+  adminRequest,
+  clusterDown,
+  clusterHealthy,
+  clusterUp,
+  readClusterInfo,
+  repoRoot,
+  type ClusterInfo,
+} from '../../test/cluster/cluster.js';
 import { fakeNode } from '../../test/cluster/components.js';
 import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../../test/e2e/kube.js';
 import { installCrd, parseMetrics, startOperator } from '../../test/e2e/operator.harness.js';
@@ -48,16 +56,30 @@ async function addNodes(info: ClusterInfo): Promise<string[]> {
   const names = Array.from({ length: Math.max(0, needed) }, (_, i) => `kwok-bench-${i}`);
   for (const name of names) {
     const created = await adminRequest(info, 'POST', '/api/v1/nodes', fakeNode(name));
-    if (created.status !== 201 && created.status !== 409) throw new Error(`create Node ${name}: ${created.status} ${created.body}`);
+    if (created.status !== 201 && created.status !== 409)
+      throw new Error(`create Node ${name}: ${created.status} ${created.body}`);
   }
   await waitFor(
     `${names.length} bench nodes Ready and untainted`,
     async () => {
       for (const name of names) {
         // The TaintNodesByCondition admission plugin taints new nodes not-ready; kwok's heartbeat makes them Ready.
-        await adminRequest(info, 'PATCH', `/api/v1/nodes/${name}`, { spec: { taints: null } }, 'application/merge-patch+json');
-        const node = JSON.parse((await adminRequest(info, 'GET', `/api/v1/nodes/${name}`)).body) as { spec?: { taints?: unknown[] }; status?: { conditions?: { type: string; status: string }[] } };
-        if (node.spec?.taints?.length || !node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
+        await adminRequest(
+          info,
+          'PATCH',
+          `/api/v1/nodes/${name}`,
+          { spec: { taints: null } },
+          'application/merge-patch+json',
+        );
+        const node = JSON.parse((await adminRequest(info, 'GET', `/api/v1/nodes/${name}`)).body) as {
+          spec?: { taints?: unknown[] };
+          status?: { conditions?: { type: string; status: string }[] };
+        };
+        if (
+          node.spec?.taints?.length ||
+          !node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+        )
+          return false;
       }
       return true;
     },
@@ -74,7 +96,10 @@ function plainDeployment(name: string, ns: string): V1Deployment {
     spec: {
       replicas: 1,
       selector: { matchLabels: labels },
-      template: { metadata: { labels }, spec: { containers: [{ name: 'server', image: 'ghcr.io/modelship/modelship:bench' }] } },
+      template: {
+        metadata: { labels },
+        spec: { containers: [{ name: 'server', image: 'ghcr.io/modelship/modelship:bench' }] },
+      },
     },
   };
 }
@@ -96,10 +121,15 @@ async function main(): Promise<void> {
     const baseNs = await createTestNamespace(kc, 'bench-base');
     namespaces.push(baseNs);
     const b0 = Date.now();
-    await pool(names, CONCURRENCY, (n) => apps.createNamespacedDeployment({ namespace: baseNs, body: plainDeployment(n, baseNs) }));
+    await pool(names, CONCURRENCY, (n) =>
+      apps.createNamespacedDeployment({ namespace: baseNs, body: plainDeployment(n, baseNs) }),
+    );
     await waitFor(
       `${COUNT} plain Deployments available`,
-      async () => (await apps.listNamespacedDeployment({ namespace: baseNs })).items.filter((d) => (d.status?.availableReplicas ?? 0) >= 1).length === COUNT,
+      async () =>
+        (await apps.listNamespacedDeployment({ namespace: baseNs })).items.filter(
+          (d) => (d.status?.availableReplicas ?? 0) >= 1,
+        ).length === COUNT,
       1_800_000,
       1000,
     );
@@ -131,10 +161,22 @@ async function main(): Promise<void> {
     await waitFor(
       `${COUNT} ModelDeployments Ready`,
       async () => {
-        const list = (await custom.listNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: ns, plural: 'modeldeployments' })) as {
-          items: { metadata: { generation: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] } }[];
+        const list = (await custom.listNamespacedCustomObject({
+          group: 'modelship.dev',
+          version: 'v1alpha1',
+          namespace: ns,
+          plural: 'modeldeployments',
+        })) as {
+          items: {
+            metadata: { generation: number };
+            status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+          }[];
         };
-        const ready = list.items.filter((md) => md.status?.observedGeneration === md.metadata.generation && md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+        const ready = list.items.filter(
+          (md) =>
+            md.status?.observedGeneration === md.metadata.generation &&
+            md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        ).length;
         return ready === COUNT;
       },
       1_800_000,
@@ -146,10 +188,12 @@ async function main(): Promise<void> {
     const scrape = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${op.port}/metrics`)).text());
     const byVerb = (samples: Awaited<ReturnType<typeof scrape>>): Record<string, number> => {
       const out: Record<string, number> = {};
-      for (const s of samples.filter((s) => s.name === 'modelship_kube_requests_total')) out[s.labels.verb!] = (out[s.labels.verb!] ?? 0) + s.value;
+      for (const s of samples.filter((s) => s.name === 'modelship_kube_requests_total'))
+        out[s.labels.verb!] = (out[s.labels.verb!] ?? 0) + s.value;
       return out;
     };
-    const writes = (v: Record<string, number>) => ['create', 'update', 'patch', 'apply', 'delete'].reduce((sum, k) => sum + (v[k] ?? 0), 0);
+    const writes = (v: Record<string, number>) =>
+      ['create', 'update', 'patch', 'apply', 'delete'].reduce((sum, k) => sum + (v[k] ?? 0), 0);
     const atReady = await scrape();
     const requestsAtReady = byVerb(atReady);
     const reconciles = atReady.filter((s) => s.name === 'modelship_reconcile_total').reduce((a, s) => a + s.value, 0);
@@ -163,7 +207,10 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
       modelDeployments: COUNT,
-      baseline: { what: `${COUNT} plain Deployments (1 pod each) created directly, until Available`, seconds: baselineSeconds },
+      baseline: {
+        what: `${COUNT} plain Deployments (1 pod each) created directly, until Available`,
+        seconds: baselineSeconds,
+      },
       operator: {
         createSeconds: createdSeconds,
         allReadySeconds: readySeconds,
@@ -197,7 +244,9 @@ async function main(): Promise<void> {
         `| operator overhead vs baseline | ${o.overheadSecondsVsBaseline.toFixed(1)} s |`,
         `| operator peak RSS | ${o.peakRssMiB} MiB (at end ${o.rssAtEndMiB} MiB) |`,
         `| reconciles until Ready | ${o.reconciles} |`,
-        `| API requests until Ready | ${Object.entries(o.requestsByVerbUntilReady).map(([k, v]) => `${k} ${v}`).join(', ')} |`,
+        `| API requests until Ready | ${Object.entries(o.requestsByVerbUntilReady)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} |`,
         `| writes per ModelDeployment | ${o.writesPerModelDeployment} |`,
         `| writes during ${IDLE_SECONDS} s idle | ${o.writesWhileIdle} |`,
         '',

@@ -19,9 +19,16 @@ process.stdout.write('ready\n');
 for await (const line of lines) {
   const { path, annotation, value } = JSON.parse(line) as { path: string; annotation: string; value: string };
   try {
-    await api.request({ method: 'PATCH', path, body: { metadata: { annotations: { [annotation]: value } } }, contentType: 'application/merge-patch+json' });
+    await api.request({
+      method: 'PATCH',
+      path,
+      body: { metadata: { annotations: { [annotation]: value } } },
+      contentType: 'application/merge-patch+json',
+    });
     process.stdout.write(`${JSON.stringify({ patchedAt: Date.now() })}\n`);
   } catch (err) {
-    process.stdout.write(`${JSON.stringify({ error: `patch ${path} ${annotation}=${value}: ${(err as Error).message}` })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ error: `patch ${path} ${annotation}=${value}: ${(err as Error).message}` })}\n`,
+    );
   }
 }

@@ -37,7 +37,8 @@ import { KwokPlatform } from './kwok.js';
 import { RecordingLoad } from './load.js';
 import type { BenchNode, Platform } from './platform.js';
 import { RealNodePlatform } from './realnode.js';
-import { summarizeTrials, type RollbackReport, type Trial, type TrialKind } from './report.js';
+import { summarizeTrials } from './report.js';
+import type { RollbackReport, Trial, TrialKind } from './trials.js';
 import { writeReport } from './results.js';
 import { appliedAt, routesAppliedIn } from './routerlog.js';
 import { everyLoopSaw, everyLoopSettled, noFailureSince, settle, stragglersAfter } from './settle.js';
@@ -46,7 +47,11 @@ const root = repoRoot();
 const NODE = (process.env.BENCH_NODE ?? 'kwok') as BenchNode;
 if (NODE !== 'kwok' && NODE !== 'real') throw new Error(`bench rollback: BENCH_NODE=${String(NODE)}: use kwok or real`);
 // One state dir per platform: the real node's cluster never reuses the kwok cluster's dir.
-process.env.MODELSHIP_CLUSTER_DIR ??= join(root, '.state', NODE === 'real' ? 'cluster-rollback-bench-real' : 'cluster-rollback-bench');
+process.env.MODELSHIP_CLUSTER_DIR ??= join(
+  root,
+  '.state',
+  NODE === 'real' ? 'cluster-rollback-bench-real' : 'cluster-rollback-bench',
+);
 const TRIALS = Number(process.env.BENCH_ROLLBACK_TRIALS ?? 60);
 const PROMOTED_TRIALS = Number(process.env.BENCH_ROLLBACK_PROMOTED_TRIALS ?? 10);
 const LOOPS = Number(process.env.BENCH_ROLLBACK_LOOPS ?? 4);
@@ -67,7 +72,11 @@ function say(message: string): void {
 }
 
 function modelBlock(file: 'digits' | 'digits-v2'): ModelDeploymentSpec['model'] {
-  return { uri: `file:///models/${file}.onnx`, sha256: sha256Of(join(root, 'examples/models', `${file}.onnx`)), name: 'digits' };
+  return {
+    uri: `file:///models/${file}.onnx`,
+    sha256: sha256Of(join(root, 'examples/models', `${file}.onnx`)),
+    name: 'digits',
+  };
 }
 
 const analysis = { intervalSeconds: INTERVAL_SECONDS, minRequests: 10 };
@@ -75,9 +84,21 @@ const analysis = { intervalSeconds: INTERVAL_SECONDS, minRequests: 10 };
  * Small CPU requests: the real node has 2 allocatable CPUs and the scheduler counts requests (the
  * chart's two operator pods and two router pods take 400m); the local pod runner ignores them.
  */
-const server: ModelDeploymentSpec['server'] = { resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } } };
-const stableSpec: ModelDeploymentSpec = { model: modelBlock('digits'), replicas: 1, server, rollout: { analysis, retainPreviousSeconds: 3600 } };
-const candidateSpec: ModelDeploymentSpec = { model: modelBlock('digits-v2'), replicas: 1, server, rollout: { weight: 50, analysis, retainPreviousSeconds: 3600 } };
+const server: ModelDeploymentSpec['server'] = {
+  resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+};
+const stableSpec: ModelDeploymentSpec = {
+  model: modelBlock('digits'),
+  replicas: 1,
+  server,
+  rollout: { analysis, retainPreviousSeconds: 3600 },
+};
+const candidateSpec: ModelDeploymentSpec = {
+  model: modelBlock('digits-v2'),
+  replicas: 1,
+  server,
+  rollout: { weight: 50, analysis, retainPreviousSeconds: 3600 },
+};
 
 /** The route name (`<md>-<rev>`, what x-modelship-revision says) of a status revision. */
 function routeOf(revision: string): string {
@@ -137,7 +158,11 @@ async function watchRoutes(kc: KubeConfig, ns: string, events: RoutesEvent[]): P
         } catch {
           return;
         }
-        events.push({ at, generation: routes.generation, weights: Object.fromEntries(routes.revisions.map((r) => [r.name, r.weight])) });
+        events.push({
+          at,
+          generation: routes.generation,
+          weights: Object.fromEntries(routes.revisions.map((r) => [r.name, r.weight])),
+        });
       },
       () => {
         if (!stopped) void start();
@@ -158,7 +183,8 @@ async function main(): Promise<void> {
   const loadAverageStart = loadavg();
   const runStartedAt = Date.now();
   say(`${NODE}: cluster in ${process.env.MODELSHIP_CLUSTER_DIR}`);
-  const platform = (started.platform = NODE === 'real' ? new RealNodePlatform(STATE, say) : new KwokPlatform(STATE, say));
+  const platform = (started.platform =
+    NODE === 'real' ? new RealNodePlatform(STATE, say) : new KwokPlatform(STATE, say));
   await platform.start();
   const { kc, namespace: ns } = platform;
   const api = await KubeClient.create(kc, new Registry());
@@ -166,9 +192,17 @@ async function main(): Promise<void> {
   const mdPath = `/apis/modelship.dev/v1alpha1/namespaces/${ns}/modeldeployments/${MD}`;
   const getMd = (): Promise<ModelDeployment> => api.request<ModelDeployment>({ method: 'GET', path: mdPath });
   const applyMd = (spec: ModelDeploymentSpec): Promise<unknown> =>
-    applyYaml(kc, JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: MD }, spec }), ns);
+    applyYaml(
+      kc,
+      JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: MD }, spec }),
+      ns,
+    );
   let nonce = 0;
-  const annotator = (started.annotator = spawn(process.execPath, [join(root, 'dist/bench/rollback/annotator.js'), platform.kubeconfig], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const annotator = (started.annotator = spawn(
+    process.execPath,
+    [join(root, 'dist/bench/rollback/annotator.js'), platform.kubeconfig],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  ));
   const answers = createInterface({ input: annotator.stdout! })[Symbol.asyncIterator]();
   if ((await answers.next()).value !== 'ready') throw new Error('start the annotator process: it did not say ready');
   /**
@@ -176,16 +210,27 @@ async function main(): Promise<void> {
    * of that one key, from its own process; returns when the API server answered.
    */
   const annotate = async (verb: 'abort' | 'retry' | 'promote' | 'rollback'): Promise<number> => {
-    annotator.stdin!.write(`${JSON.stringify({ path: mdPath, annotation: ACTION_ANNOTATION, value: `${verb}@bench-${++nonce}-${Date.now()}` })}\n`);
+    annotator.stdin!.write(
+      `${JSON.stringify({ path: mdPath, annotation: ACTION_ANNOTATION, value: `${verb}@bench-${++nonce}-${Date.now()}` })}\n`,
+    );
     const next = await answers.next();
     const answer = JSON.parse(String(next.value)) as { patchedAt?: number; error?: string };
     if (answer.patchedAt === undefined) throw new Error(answer.error ?? 'annotator: no answer');
     return answer.patchedAt;
   };
-  const waitMd = async <T>(what: string, check: (md: ModelDeployment) => T | undefined | false, timeoutMs: number): Promise<T> => {
+  const waitMd = async <T>(
+    what: string,
+    check: (md: ModelDeployment) => T | undefined | false,
+    timeoutMs: number,
+  ): Promise<T> => {
     let last: ModelDeployment | undefined;
     try {
-      return await waitFor(`ModelDeployment ${ns}/${MD}: ${what}`, async () => check((last = await getMd())) || undefined, timeoutMs, 100);
+      return await waitFor(
+        `ModelDeployment ${ns}/${MD}: ${what}`,
+        async () => check((last = await getMd())) || undefined,
+        timeoutMs,
+        100,
+      );
     } catch (err) {
       throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status)}`, { cause: err });
     }
@@ -194,7 +239,12 @@ async function main(): Promise<void> {
   say('stable digits: waiting for Ready');
   await applyMd(stableSpec);
   const stable = routeOf(
-    await waitMd('Ready with a stable revision', (md) => md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && md.status?.stable?.revision, 300_000),
+    await waitMd(
+      'Ready with a stable revision',
+      (md) =>
+        md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && md.status?.stable?.revision,
+      300_000,
+    ),
   );
   const url = await platform.apexUrl(MD);
   say(`apex Service at ${url}`);
@@ -205,13 +255,29 @@ async function main(): Promise<void> {
   say('candidate digits-v2 at a fixed 50%');
   await applyMd(candidateSpec);
   const candidate = routeOf(
-    await waitMd('candidate held at 50%', (md) => md.status?.canary && percentOf(md, routeOf(md.status.canary.revision)) === 50 && md.status.canary.revision, REARM_TIMEOUT_MS),
+    await waitMd(
+      'candidate held at 50%',
+      (md) =>
+        md.status?.canary && percentOf(md, routeOf(md.status.canary.revision)) === 50 && md.status.canary.revision,
+      REARM_TIMEOUT_MS,
+    ),
   );
   const armedAt = Date.now();
-  await waitFor('every loop answered by the candidate', () => everyLoopSaw(load.records, LOOPS, armedAt, candidate), 60_000, 100);
+  await waitFor(
+    'every loop answered by the candidate',
+    () => everyLoopSaw(load.records, LOOPS, armedAt, candidate),
+    60_000,
+    100,
+  );
 
   /** One rollback: the action, then the window until every loop has sat on target for TAIL_MS. */
-  const trial = async (kind: TrialKind, index: number, verb: 'abort' | 'rollback', target: string, from: string): Promise<Trial> => {
+  const trial = async (
+    kind: TrialKind,
+    index: number,
+    verb: 'abort' | 'rollback',
+    target: string,
+    from: string,
+  ): Promise<Trial> => {
     const firstIndex = load.records.length;
     const loadAverage = loadavg()[0]!;
     const actionAt = Date.now();
@@ -222,7 +288,9 @@ async function main(): Promise<void> {
     try {
       await waitFor(
         `every new request on ${target}`,
-        () => routesEvents.some((e) => e.at >= actionAt && e.weights[target] === 100) && everyLoopSettled(recent(), LOOPS, actionAt, target, TAIL_MS),
+        () =>
+          routesEvents.some((e) => e.at >= actionAt && e.weights[target] === 100) &&
+          everyLoopSettled(recent(), LOOPS, actionAt, target, TAIL_MS),
         SETTLE_TIMEOUT_MS,
         50,
       );
@@ -235,12 +303,13 @@ async function main(): Promise<void> {
     const records = recent();
     const settled = timedOut ? undefined : settle(records, actionAt, windowEnd, target);
     const routes = routesEvents.find((e) => e.at >= actionAt && e.weights[target] === 100);
-    const routersAppliedAt = routes === undefined
-      ? []
-      : (await platform.routerLogs(MD, actionAt)).flatMap((text) => {
-          const at = appliedAt(routesAppliedIn(text), routes.generation, actionAt);
-          return at === undefined ? [] : [at];
-        });
+    const routersAppliedAt =
+      routes === undefined
+        ? []
+        : (await platform.routerLogs(MD, actionAt)).flatMap((text) => {
+            const at = appliedAt(routesAppliedIn(text), routes.generation, actionAt);
+            return at === undefined ? [] : [at];
+          });
     const t: Trial = {
       kind,
       index,
@@ -259,7 +328,9 @@ async function main(): Promise<void> {
       t.stragglers = stragglersAfter(records, routes.at, windowEnd, target);
     }
     if (settled) t.settled = settled;
-    say(`${kind} #${index}: ${settled ? `${settled.latencyMs} ms` : 'NOT settled'} (routes seen +${routes ? routes.at - actionAt : '?'} ms, ${t.failed} failed of ${t.requests}, load ${loadAverage.toFixed(2)})`);
+    say(
+      `${kind} #${index}: ${settled ? `${settled.latencyMs} ms` : 'NOT settled'} (routes seen +${routes ? routes.at - actionAt : '?'} ms, ${t.failed} failed of ${t.requests}, load ${loadAverage.toFixed(2)})`,
+    );
     return t;
   };
 
@@ -274,7 +345,11 @@ async function main(): Promise<void> {
     if (platform.pauseLoadWhileRearming) load.pause();
     try {
       await annotate('retry');
-      await waitMd('candidate back at 50%', (md) => md.status?.canary?.phase !== 'RolledBack' && percentOf(md, candidate) === 50, REARM_TIMEOUT_MS);
+      await waitMd(
+        'candidate back at 50%',
+        (md) => md.status?.canary?.phase !== 'RolledBack' && percentOf(md, candidate) === 50,
+        REARM_TIMEOUT_MS,
+      );
       await waitFor(`a ready pod of ${candidate}`, () => platform.revisionReady(candidate), REARM_TIMEOUT_MS, 100);
     } finally {
       load.resume();
@@ -282,7 +357,10 @@ async function main(): Promise<void> {
     const since = Date.now();
     await waitFor(
       'every loop answered by the candidate again, no failure for 1 s',
-      () => everyLoopSaw(load.records, LOOPS, since, candidate) && Date.now() - since >= 1000 && noFailureSince(load.records, Date.now() - 1000),
+      () =>
+        everyLoopSaw(load.records, LOOPS, since, candidate) &&
+        Date.now() - since >= 1000 &&
+        noFailureSince(load.records, Date.now() - 1000),
       60_000,
       100,
     );
@@ -305,11 +383,20 @@ async function main(): Promise<void> {
       await annotate('promote');
       await waitMd(
         'candidate promoted, the old stable retained',
-        (md) => md.status?.stable?.revision && routeOf(md.status.stable.revision) === candidate && percentOf(md, candidate) === 100 && md.status.retained?.some((r) => routeOf(r.revision) === stable),
+        (md) =>
+          md.status?.stable?.revision &&
+          routeOf(md.status.stable.revision) === candidate &&
+          percentOf(md, candidate) === 100 &&
+          md.status.retained?.some((r) => routeOf(r.revision) === stable),
         REARM_TIMEOUT_MS,
       );
       const promotedAt = Date.now();
-      await waitFor('every loop on the promoted revision', () => everyLoopSettled(load.records, LOOPS, promotedAt, candidate, 1000), 60_000, 100);
+      await waitFor(
+        'every loop on the promoted revision',
+        () => everyLoopSettled(load.records, LOOPS, promotedAt, candidate, 1000),
+        60_000,
+        100,
+      );
       promoteMs.push(Date.now() - t0);
       trials.push(await trial('rollback-after-promotion', i, 'rollback', stable, candidate));
       rearmMs.push(await rearm());
@@ -325,7 +412,12 @@ async function main(): Promise<void> {
   const report: RollbackReport = {
     date: new Date().toISOString(),
     commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(),
-    machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model ?? 'unknown',
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
     setup: {
       node: NODE,
       loops: LOOPS,
@@ -342,7 +434,10 @@ async function main(): Promise<void> {
       total: all.length,
       failed: all.filter((r) => r.status !== 200).length,
       failedOutsideTrials: all.filter((r) => r.status !== 200 && !inTrials(r.sentAt)).length,
-      failedOutsideTrialsBy: countBy(all.filter((r) => r.status !== 200 && !inTrials(r.sentAt)), (r) => `${r.status} ${r.revision ?? '(no revision)'}`),
+      failedOutsideTrialsBy: countBy(
+        all.filter((r) => r.status !== 200 && !inTrials(r.sentAt)),
+        (r) => `${r.status} ${r.revision ?? '(no revision)'}`,
+      ),
     },
     rearmMs,
     promoteMs,

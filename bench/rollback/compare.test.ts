@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { comparisonMarkdown } from './compare.js';
-import { summarizeTrials, type RollbackReport, type Trial, type TrialKind } from './report.js';
+import { summarizeTrials } from './report.js';
+import type { RollbackReport, Trial, TrialKind } from './trials.js';
 
 /** A trial of `kind` that settled `latency` ms after its action, its stages 5 / 40 / 3 ms. */
 function trial(kind: TrialKind, index: number, latency: number, extra: Partial<Trial> = {}): Trial {
@@ -22,7 +23,14 @@ function trial(kind: TrialKind, index: number, latency: number, extra: Partial<T
     failed: 0,
     stragglers: 0,
     loadAverage: 2,
-    settled: { settledAt: actionAt + latency, latencyMs: latency, requests: 100, offTarget: 10, failed: 0, loopSwitchMs: [latency - 10, latency] },
+    settled: {
+      settledAt: actionAt + latency,
+      latencyMs: latency,
+      requests: 100,
+      offTarget: 10,
+      failed: 0,
+      loopSwitchMs: [latency - 10, latency],
+    },
     ...extra,
   };
 }
@@ -32,7 +40,15 @@ function report(trials: Trial[], extra: Partial<RollbackReport> = {}): RollbackR
     date: '2026-12-07T03:30:00.000Z',
     commit: 'abc1234',
     machine: { cpus: 2, model: 'cpu', memoryGiB: 24, node: 'v26.12.1' },
-    setup: { loops: 4, intervalSeconds: 1, candidateWeight: 50, stable: 'd-a', candidate: 'd-b', routerPods: 2, tailMs: 2000 },
+    setup: {
+      loops: 4,
+      intervalSeconds: 1,
+      candidateWeight: 50,
+      stable: 'd-a',
+      candidate: 'd-b',
+      routerPods: 2,
+      tailMs: 2000,
+    },
     loadAverage: { start: [1, 1, 1], end: [2, 2, 2] },
     requests: { total: 1000, failed: 0, failedOutsideTrials: 0, failedOutsideTrialsBy: {} },
     rearmMs: [2000, 3000],
@@ -47,14 +63,33 @@ function report(trials: Trial[], extra: Partial<RollbackReport> = {}): RollbackR
 function cells(lines: string[], label: string): string[] {
   const line = lines.find((l) => l.startsWith(`| ${label}`));
   assert.ok(line, `a row starting "${label}"`);
-  return line.split(' | ').slice(1).map((c) => c.replace(/ \|$/, ''));
+  return line
+    .split(' | ')
+    .slice(1)
+    .map((c) => c.replace(/ \|$/, ''));
 }
 
-const kwok = report([trial('abort', 1, 50), trial('abort', 2, 60), trial('rollback-after-promotion', 3, 40)], { date: '2026-11-21T09:26:15.995Z', commit: 'b63c836' });
+const kwok = report([trial('abort', 1, 50), trial('abort', 2, 60), trial('rollback-after-promotion', 3, 40)], {
+  date: '2026-11-21T09:26:15.995Z',
+  commit: 'b63c836',
+});
 const real = report(
-  [trial('abort', 1, 120, { failed: 2, stragglers: 1, loadAverage: 3.5 }), trial('abort', 2, 200, { loadAverage: 4.5 })],
+  [
+    trial('abort', 1, 120, { failed: 2, stragglers: 1, loadAverage: 3.5 }),
+    trial('abort', 2, 200, { loadAverage: 4.5 }),
+  ],
   {
-    setup: { node: 'real', loops: 4, intervalSeconds: 1, candidateWeight: 50, stable: 'd-a', candidate: 'd-b', routerPods: 2, tailMs: 2000, loadPausedWhileRearming: false },
+    setup: {
+      node: 'real',
+      loops: 4,
+      intervalSeconds: 1,
+      candidateWeight: 50,
+      stable: 'd-a',
+      candidate: 'd-b',
+      routerPods: 2,
+      tailMs: 2000,
+      loadPausedWhileRearming: false,
+    },
     requests: { total: 900, failed: 5, failedOutsideTrials: 3, failedOutsideTrialsBy: { '503 d-b': 3 } },
     rearmMs: [9000, 12000],
     promoteMs: [],
@@ -64,7 +99,10 @@ const lines = comparisonMarkdown(kwok, real);
 
 test('comparisonMarkdown: one row per figure, the kwok path left and real pods right', () => {
   assert.equal(lines[0], '## Side by side: kwok path vs real pods');
-  assert.deepEqual(cells(lines, 'run'), ['2026-11-21, commit b63c836, Node v26.12.1', '2026-12-07, commit abc1234, Node v26.12.1']);
+  assert.deepEqual(cells(lines, 'run'), [
+    '2026-11-21, commit b63c836, Node v26.12.1',
+    '2026-12-07, commit abc1234, Node v26.12.1',
+  ]);
   assert.deepEqual(cells(lines, 'trials'), ['2 + 1', '2 + 0']);
   assert.deepEqual(cells(lines, '**abort'), ['50 / 60 / 60', '120 / 200 / 200']);
 });

@@ -3,7 +3,7 @@
  * reports, for the top of rollback-real.md.
  */
 import { distribution, type Distribution } from './settle.js';
-import type { KindSummary, RollbackReport, TrialKind } from './report.js';
+import type { KindSummary, RollbackReport, TrialKind } from './trials.js';
 
 const ms = (v: number): string => (Number.isNaN(v) ? '–' : `${Math.round(v)}`);
 const spread = (d: Distribution): string => (d.n === 0 ? '–' : `${ms(d.p50)} / ${ms(d.p90)} / ${ms(d.max)}`);
@@ -46,21 +46,36 @@ function rearm(r: RollbackReport): string {
 
 const ROWS: Row[] = [
   ['run', (r) => `${r.date.slice(0, 10)}, commit ${r.commit}, Node ${r.machine.node}`],
-  ['trials: abort + rollback after promotion', (r) => `${r.summary.abort?.trials ?? 0} + ${r.summary['rollback-after-promotion']?.trials ?? 0}`],
+  [
+    'trials: abort + rollback after promotion',
+    (r) => `${r.summary.abort?.trials ?? 0} + ${r.summary['rollback-after-promotion']?.trials ?? 0}`,
+  ],
   ['**abort: action → every new request on stable**, p50 / p90 / max ms', ofKind('abort', (s) => spread(s.latencyMs))],
   ['**rollback after promotion**, p50 / p90 / max ms', ofKind('rollback-after-promotion', (s) => spread(s.latencyMs))],
-  ['abort: until every router applied too, p50 / p90 / max ms', ofKind('abort', (s) => spread(s.untilRoutersAndDataMs))],
+  [
+    'abort: until every router applied too, p50 / p90 / max ms',
+    ofKind('abort', (s) => spread(s.untilRoutersAndDataMs)),
+  ],
   ['trials that never settled', (r) => `${Object.values(r.summary).reduce((sum, s) => sum + s.unsettled, 0)}`],
   ['**failed requests** in the rollback windows', (r) => `${windows(r).failed} of ${windows(r).requests}`],
-  ['failed requests outside them (re-arm, promotion)', (r) => `${r.requests.failedOutsideTrials} (whole run: ${r.requests.failed} of ${r.requests.total})`],
+  [
+    'failed requests outside them (re-arm, promotion)',
+    (r) => `${r.requests.failedOutsideTrials} (whole run: ${r.requests.failed} of ${r.requests.total})`,
+  ],
   ['stragglers (old revision after the routes update was seen)', (r) => `${windows(r).stragglers}`],
   ['abort stage medians ms: patch / operator / routers / data path', ofKind('abort', stageMedians)],
-  ['after-promotion stage medians ms: patch / operator / routers / data path', ofKind('rollback-after-promotion', stageMedians)],
+  [
+    'after-promotion stage medians ms: patch / operator / routers / data path',
+    ofKind('rollback-after-promotion', stageMedians),
+  ],
   ['router pods: last − first applied, p50 / p90 / max ms', ofKind('abort', (s) => spread(s.routerSkewMs))],
   ['loops: last − first switched (abort), p50 / p90 / max ms', ofKind('abort', (s) => spread(s.loopSpreadMs))],
   ['load average at the actions, median (max)', trialLoad],
   ['re-arm (`retry@` until every loop sees the candidate) median / max ms', rearm],
-  ['promotion median / max ms', (r) => (r.promoteMs.length ? `${ms(distribution(r.promoteMs).p50)} / ${ms(distribution(r.promoteMs).max)}` : '–')],
+  [
+    'promotion median / max ms',
+    (r) => (r.promoteMs.length ? `${ms(distribution(r.promoteMs).p50)} / ${ms(distribution(r.promoteMs).max)}` : '–'),
+  ],
 ];
 
 /** The side-by-side section: kwok path (local processes) vs real pods, one row per figure. */

@@ -11,7 +11,12 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 import { clusterDown, clusterUp, repoRoot } from '../../test/cluster/cluster.js';
 import { createTestNamespace, loadKubeConfig, waitFor } from '../../test/e2e/kube.js';
-import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from '../../test/e2e/operator.harness.js';
+import {
+  installCrd,
+  operatorKubeconfig,
+  startOperator,
+  type OperatorProcess,
+} from '../../test/e2e/operator.harness.js';
 import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../../test/localpods/podspec.js';
 import { PodRunner } from '../../test/localpods/runner.js';
 import type { Platform } from './platform.js';

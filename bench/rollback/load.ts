@@ -80,7 +80,12 @@ export class RecordingLoad {
       };
       const req = http.request(
         `${this.url}/v2/models/${this.model}/infer`,
-        { method: 'POST', agent, timeout: REQUEST_TIMEOUT_MS, headers: { 'content-type': 'application/json', 'content-length': sample.body.length } },
+        {
+          method: 'POST',
+          agent,
+          timeout: REQUEST_TIMEOUT_MS,
+          headers: { 'content-type': 'application/json', 'content-length': sample.body.length },
+        },
         (res) => {
           res.on('error', () => finish(0));
           res.on('end', () => finish(res.statusCode ?? 0, res.headers['x-modelship-revision'] as string | undefined));

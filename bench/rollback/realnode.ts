@@ -74,7 +74,10 @@ export class RealNodePlatform implements Platform {
   }
 
   private async routerPods(md: string): Promise<string[]> {
-    const pods = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector: `${LABEL.deployment}=${md},${LABEL.component}=router` });
+    const pods = await this.core.listNamespacedPod({
+      namespace: this.namespace,
+      labelSelector: `${LABEL.deployment}=${md},${LABEL.component}=router`,
+    });
     return pods.items.filter((p) => p.status?.phase === 'Running').map((p) => p.metadata!.name!);
   }
 
@@ -82,7 +85,9 @@ export class RealNodePlatform implements Platform {
   async routerLogs(md: string, since: number): Promise<string[]> {
     const sinceSeconds = Math.ceil((Date.now() - since) / 1000) + LOG_SLACK_SECONDS;
     const pods = await this.routerPods(md);
-    return Promise.all(pods.map((name) => this.core.readNamespacedPodLog({ name, namespace: this.namespace, sinceSeconds })));
+    return Promise.all(
+      pods.map((name) => this.core.readNamespacedPodLog({ name, namespace: this.namespace, sinceSeconds })),
+    );
   }
 
   /**
@@ -95,10 +100,13 @@ export class RealNodePlatform implements Platform {
   async revisionReady(route: string): Promise<boolean> {
     const d = await this.apps.readNamespacedDeployment({ name: route, namespace: this.namespace });
     const labels = d.spec?.selector?.matchLabels ?? {};
-    const labelSelector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const labelSelector = Object.entries(labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     if (!labelSelector) throw new Error(`read Deployment ${this.namespace}/${route}: no selector labels`);
     const pods = (await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector })).items;
-    const ready = (p: (typeof pods)[number]): boolean => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    const ready = (p: (typeof pods)[number]): boolean =>
+      p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
     if (pods.length === 0 || !pods.every((p) => !p.metadata?.deletionTimestamp && ready(p))) return false;
     const svc = await this.core.readNamespacedService({ name: route, namespace: this.namespace });
     const url = `http://${svc.spec?.clusterIP}:${svc.spec?.ports?.[0]?.port}/v2/health/ready`;
@@ -117,7 +125,9 @@ export class RealNodePlatform implements Platform {
       const pods = await this.core.listNamespacedPod({ namespace });
       for (const p of pods.items) {
         const name = p.metadata!.name!;
-        const text = await this.core.readNamespacedPodLog({ name, namespace }).catch((err: Error) => `read log of pod ${namespace}/${name}: ${err.message}\n`);
+        const text = await this.core
+          .readNamespacedPodLog({ name, namespace })
+          .catch((err: Error) => `read log of pod ${namespace}/${name}: ${err.message}\n`);
         writeFileSync(join(dir, `${namespace}_${name}.log`), text);
       }
     }

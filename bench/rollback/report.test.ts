@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { nodeOf, renderMarkdown, summarizeTrials, type RollbackReport, type Trial } from './report.js';
+import { nodeOf, renderMarkdown, summarizeTrials } from './report.js';
+import type { RollbackReport, Trial } from './trials.js';
 
 /** An abort trial that settled `latency` ms after its action at t = 1000·index. */
 function trial(index: number, latency: number | undefined, extra: Partial<Trial> = {}): Trial {
@@ -24,7 +25,14 @@ function trial(index: number, latency: number | undefined, extra: Partial<Trial>
     ...extra,
   };
   if (latency !== undefined) {
-    t.settled = { settledAt: actionAt + latency, latencyMs: latency, requests: 50, offTarget: 3, failed: 0, loopSwitchMs: [latency - 20, latency - 1] };
+    t.settled = {
+      settledAt: actionAt + latency,
+      latencyMs: latency,
+      requests: 50,
+      offTarget: 3,
+      failed: 0,
+      loopSwitchMs: [latency - 20, latency - 1],
+    };
   }
   return t;
 }
@@ -62,12 +70,24 @@ test('summarizeTrials: kinds without trials are left out', () => {
 });
 
 test('renderMarkdown: headline figures, the verdict and every trial', () => {
-  const trials = [trial(1, 150), trial(2, undefined), { ...trial(3, 300), kind: 'rollback-after-promotion' as const, index: 1 }];
+  const trials = [
+    trial(1, 150),
+    trial(2, undefined),
+    { ...trial(3, 300), kind: 'rollback-after-promotion' as const, index: 1 },
+  ];
   const report: RollbackReport = {
     date: '2026-11-21T09:00:00.000Z',
     commit: 'abc1234',
     machine: { cpus: 2, model: 'cpu', memoryGiB: 8, node: 'v20' },
-    setup: { loops: 4, intervalSeconds: 1, candidateWeight: 50, stable: 'd-a', candidate: 'd-b', routerPods: 2, tailMs: 2000 },
+    setup: {
+      loops: 4,
+      intervalSeconds: 1,
+      candidateWeight: 50,
+      stable: 'd-a',
+      candidate: 'd-b',
+      routerPods: 2,
+      tailMs: 2000,
+    },
     loadAverage: { start: [1, 2, 3], end: [4, 5, 6] },
     requests: { total: 1000, failed: 3, failedOutsideTrials: 3, failedOutsideTrialsBy: { '503 d-b': 3 } },
     rearmMs: [4000, 6000],
@@ -78,11 +98,17 @@ test('renderMarkdown: headline figures, the verdict and every trial', () => {
   const md = renderMarkdown(report);
   assert.match(md, /## Abort of a candidate at 50%/);
   assert.match(md, /2 trials, \*\*1 never settled\*\*; p99 under one second \(the first row\): \*\*not met\*\*/);
-  assert.match(md, /## Rollback after promotion[^\n]*\n\n1 trials; p99 under one second \(the first row\): \*\*met\*\*/);
+  assert.match(
+    md,
+    /## Rollback after promotion[^\n]*\n\n1 trials; p99 under one second \(the first row\): \*\*met\*\*/,
+  );
   assert.match(md, /\| \*\*action → every new request on the target\*\* \| 1 \| 150 \| 150 \| 150 \| 150 \|/);
   assert.match(md, /\| abort #2 \| not settled \|/);
   assert.match(md, /\| rollback-after-promotion #1 \| 300 \| 100 \| 110, 130 \| 0 \| 1 \| 2.00 \|/);
-  assert.match(md, /1000 requests, 3 failed \(3 of them outside the rollback windows: re-arming, promotion; by status and revision: 503 d-b × 3\)/);
+  assert.match(
+    md,
+    /1000 requests, 3 failed \(3 of them outside the rollback windows: re-arming, promotion; by status and revision: 503 d-b × 3\)/,
+  );
 });
 
 /** A report of these trials as the kwok path wrote it before the real-pod mode (no setup.node). */
@@ -91,7 +117,15 @@ function reportOf(trials: Trial[]): RollbackReport {
     date: '2026-11-21T09:00:00.000Z',
     commit: 'abc1234',
     machine: { cpus: 2, model: 'cpu', memoryGiB: 8, node: 'v20' },
-    setup: { loops: 4, intervalSeconds: 1, candidateWeight: 50, stable: 'd-a', candidate: 'd-b', routerPods: 2, tailMs: 2000 },
+    setup: {
+      loops: 4,
+      intervalSeconds: 1,
+      candidateWeight: 50,
+      stable: 'd-a',
+      candidate: 'd-b',
+      routerPods: 2,
+      tailMs: 2000,
+    },
     loadAverage: { start: [1, 2, 3], end: [4, 5, 6] },
     requests: { total: 10, failed: 0, failedOutsideTrials: 0, failedOutsideTrialsBy: {} },
     rearmMs: [4000],
@@ -109,7 +143,11 @@ test('nodeOf: reports from before the real-pod mode were kwok runs', () => {
 
 test('renderMarkdown: the platform decides the setup text, the re-arm line and how to reproduce', () => {
   const kwok = reportOf([trial(1, 100)]);
-  const real: RollbackReport = { ...kwok, commit: 'def5678', setup: { ...kwok.setup, node: 'real', loadPausedWhileRearming: false } };
+  const real: RollbackReport = {
+    ...kwok,
+    commit: 'def5678',
+    setup: { ...kwok.setup, node: 'real', loadPausedWhileRearming: false },
+  };
   const kwokMd = renderMarkdown(kwok);
   assert.match(kwokMd, /^# Rollback latency, end to end \(/);
   assert.match(kwokMd, /local pod runner running\nthe model servers and 2 router pods as processes/);
@@ -120,7 +158,10 @@ test('renderMarkdown: the platform decides the setup text, the re-arm line and h
 
   const realMd = renderMarkdown(real, kwok);
   assert.match(realMd, /^# Rollback latency, end to end, on real pods \(/);
-  assert.match(realMd, /Helm chart\n\(the operator in two pods, leader election\), the model servers and 2 router pods as real pods/);
+  assert.match(
+    realMd,
+    /Helm chart\n\(the operator in two pods, leader election\), the model servers and 2 router pods as real pods/,
+  );
   assert.match(realMd, /through the apex\nService's ClusterIP\./);
   assert.match(realMd, /restarts the candidate's pod; the load kept running meanwhile/);
   assert.match(realMd, /Reproduce: `make bench-rollback-real` \(root on Linux\)/);

@@ -1,92 +1,11 @@
 /**
- * rollback.json's shape and rollback.md (pure): per kind of trial, the latency from the action to
- * every new request on the target revision, its stages, stragglers and failed requests.
+ * rollback.md and the per-kind summary of rollback.json (pure): per kind of trial, the latency from
+ * the action to every new request on the target revision, its stages, stragglers and failed requests.
  */
 import { comparisonMarkdown } from './compare.js';
 import type { BenchNode } from './platform.js';
-import { breakdown, distribution, type Distribution, type Settled } from './settle.js';
-
-/** What was rolled back: a candidate at 50% (abort), or a promoted revision onto the retained one. */
-export type TrialKind = 'abort' | 'rollback-after-promotion';
-
-/** One rollback as measured. Times are Date.now() values. */
-export interface Trial {
-  kind: TrialKind;
-  index: number;
-  /** The route traffic moves away from, and the one that must take every new request. */
-  from: string;
-  target: string;
-  actionAt: number;
-  patchedAt: number;
-  /** When the bench's watch saw the routes ConfigMap give the target 100%. */
-  routesSeenAt?: number;
-  /** When each router pod logged those routes applied. */
-  routersAppliedAt: number[];
-  /** The window closed here (every loop on target for the tail). */
-  windowEnd: number;
-  /** Absent when the traffic had not settled within the bench's timeout. */
-  settled?: Settled;
-  /** Requests answered by another revision though sent after the routes update was seen. */
-  stragglers?: number;
-  /** Requests sent in [actionAt, windowEnd] and failed ones among them. */
-  requests: number;
-  failed: number;
-  /** 1-minute load average when the action was written. */
-  loadAverage: number;
-}
-
-/** The figures of one kind of trial, in ms. */
-export interface KindSummary {
-  trials: number;
-  unsettled: number;
-  latencyMs: Distribution;
-  /**
-   * Per trial the later of the settle point and the last router's "routes applied": a bound that
-   * does not depend on the requests' sampling (a 50/50 split can answer a few in a row from
-   * stable by chance before the switch).
-   */
-  untilRoutersAndDataMs: Distribution;
-  stages: { patchMs: Distribution; operatorMs: Distribution; routersMs: Distribution; dataPathMs: Distribution };
-  /** Last router applied minus first: how far apart the two router pods were. */
-  routerSkewMs: Distribution;
-  /** Per trial, the latest loop's switch minus the earliest's (the connections' spread). */
-  loopSpreadMs: Distribution;
-  stragglers: number;
-  failed: number;
-  requests: number;
-  loadAverage: Distribution;
-  /** The p99 target of issue 5: under one second. */
-  p99UnderOneSecond: boolean;
-}
-
-/** The whole result file. */
-export interface RollbackReport {
-  date: string;
-  commit: string;
-  machine: { cpus: number; model: string; memoryGiB: number; node: string };
-  setup: {
-    /** Where it ran (absent in runs from before the real-pod mode, which were all kwok). */
-    node?: BenchNode;
-    loops: number;
-    intervalSeconds: number;
-    candidateWeight: number;
-    stable: string;
-    candidate: string;
-    routerPods: number;
-    tailMs: number;
-    /** Whether the load paused while re-arming (absent in runs from before the real-pod mode: it did). */
-    loadPausedWhileRearming?: boolean;
-  };
-  loadAverage: { start: number[]; end: number[] };
-  /** Failed requests outside the rollback windows by `<status> <revision>` (re-arming, promotion). */
-  requests: { total: number; failed: number; failedOutsideTrials: number; failedOutsideTrialsBy: Record<string, number> };
-  rearmMs: number[];
-  promoteMs: number[];
-  trials: Trial[];
-  summary: Partial<Record<TrialKind, KindSummary>>;
-  /** Why the run ended before all its trials, when it did. */
-  stoppedEarly?: string;
-}
+import { breakdown, distribution, type Distribution } from './settle.js';
+import type { KindSummary, RollbackReport, Trial, TrialKind } from './trials.js';
 
 /** The platform a report was measured on. */
 export function nodeOf(r: RollbackReport): BenchNode {
@@ -104,7 +23,12 @@ export function summarizeTrials(trials: readonly Trial[]): Partial<Record<TrialK
     const mine = trials.filter((t) => t.kind === kind);
     if (mine.length === 0) continue;
     const stages = mine.map((t) => {
-      const times = { actionAt: t.actionAt, patchedAt: t.patchedAt, routersAppliedAt: t.routersAppliedAt, ...(t.routesSeenAt !== undefined ? { routesSeenAt: t.routesSeenAt } : {}) };
+      const times = {
+        actionAt: t.actionAt,
+        patchedAt: t.patchedAt,
+        routersAppliedAt: t.routersAppliedAt,
+        ...(t.routesSeenAt !== undefined ? { routesSeenAt: t.routesSeenAt } : {}),
+      };
       return breakdown(t.settled ? { ...times, settledAt: t.settled.settledAt } : times);
     });
     const latency = distribution(defined(mine.map((t) => t.settled?.latencyMs)));
@@ -113,7 +37,9 @@ export function summarizeTrials(trials: readonly Trial[]): Partial<Record<TrialK
       unsettled: mine.filter((t) => !t.settled).length,
       latencyMs: latency,
       untilRoutersAndDataMs: distribution(
-        mine.flatMap((t) => (t.settled ? [Math.max(t.settled.latencyMs, ...t.routersAppliedAt.map((a) => a - t.actionAt))] : [])),
+        mine.flatMap((t) =>
+          t.settled ? [Math.max(t.settled.latencyMs, ...t.routersAppliedAt.map((a) => a - t.actionAt))] : [],
+        ),
       ),
       stages: {
         patchMs: distribution(stages.map((s) => s.patchMs)),
@@ -121,8 +47,16 @@ export function summarizeTrials(trials: readonly Trial[]): Partial<Record<TrialK
         routersMs: distribution(defined(stages.map((s) => s.routersMs))),
         dataPathMs: distribution(defined(stages.map((s) => s.dataPathMs))),
       },
-      routerSkewMs: distribution(mine.filter((t) => t.routersAppliedAt.length > 1).map((t) => Math.max(...t.routersAppliedAt) - Math.min(...t.routersAppliedAt))),
-      loopSpreadMs: distribution(mine.flatMap((t) => (t.settled ? [Math.max(...t.settled.loopSwitchMs) - Math.min(...t.settled.loopSwitchMs)] : []))),
+      routerSkewMs: distribution(
+        mine
+          .filter((t) => t.routersAppliedAt.length > 1)
+          .map((t) => Math.max(...t.routersAppliedAt) - Math.min(...t.routersAppliedAt)),
+      ),
+      loopSpreadMs: distribution(
+        mine.flatMap((t) =>
+          t.settled ? [Math.max(...t.settled.loopSwitchMs) - Math.min(...t.settled.loopSwitchMs)] : [],
+        ),
+      ),
       stragglers: mine.reduce((sum, t) => sum + (t.stragglers ?? 0), 0),
       failed: mine.reduce((sum, t) => sum + t.failed, 0),
       requests: mine.reduce((sum, t) => sum + t.requests, 0),
@@ -134,7 +68,8 @@ export function summarizeTrials(trials: readonly Trial[]): Partial<Record<TrialK
 }
 
 const ms = (v: number): string => (Number.isNaN(v) ? '–' : `${Math.round(v)}`);
-const row = (name: string, d: Distribution): string => `| ${name} | ${d.n} | ${ms(d.p50)} | ${ms(d.p90)} | ${ms(d.p99)} | ${ms(d.max)} |`;
+const row = (name: string, d: Distribution): string =>
+  `| ${name} | ${d.n} | ${ms(d.p50)} | ${ms(d.p90)} | ${ms(d.p99)} | ${ms(d.max)} |`;
 
 /** Recomputes a report's summaries from its trials (after a change in how they are summarised). */
 export function resummarize(r: RollbackReport): RollbackReport {
@@ -147,7 +82,10 @@ const TITLES: Record<TrialKind, string> = {
 };
 
 /** What differs in the text between the platforms. */
-const PLATFORM: Record<BenchNode, { title: string; setup: (routerPods: number) => string[]; pod: string; target: string; logs: string }> = {
+const PLATFORM: Record<
+  BenchNode,
+  { title: string; setup: (routerPods: number) => string[]; pod: string; target: string; logs: string }
+> = {
   kwok: {
     title: 'Rollback latency, end to end',
     setup: (routerPods) => [
@@ -168,7 +106,7 @@ const PLATFORM: Record<BenchNode, { title: string; setup: (routerPods: number) =
     ],
     pod: 'pod',
     target: '`make bench-rollback-real` (root on Linux)',
-    logs: '`.state/bench/rollback-real/requests.json`, every pod\'s log in `pods/` beside it',
+    logs: "`.state/bench/rollback-real/requests.json`, every pod's log in `pods/` beside it",
   },
 };
 
@@ -190,10 +128,12 @@ export function renderMarkdown(r: RollbackReport, baseline?: RollbackReport): st
     `Service${node === 'real' ? "'s ClusterIP" : ''}. ${r.setup.stable} is stable, ${r.setup.candidate} (digits-v2) is held at a fixed ${r.setup.candidateWeight}% (\`spec.rollout.weight\`), analysis every ${r.setup.intervalSeconds} s.`,
     '',
     ...(node === 'real' && baseline ? comparisonMarkdown(baseline, r) : []),
-    ...(node === 'kwok' ? ['The same trials on real pods, side by side with this run: [rollback-real.md](rollback-real.md).', ''] : []),
+    ...(node === 'kwok'
+      ? ['The same trials on real pods, side by side with this run: [rollback-real.md](rollback-real.md).', '']
+      : []),
     '**Latency** = from just before the `modelship.dev/action` annotation is written (a merge patch, as `kubectl annotate` or',
     '`npx modelship` does, from a process of its own) to the first moment after which every request sent was answered 200 by the target revision:',
-    'the send time of the first request after the last one that was not (an upper bound; loops send every few ms). A trial\'s',
+    "the send time of the first request after the last one that was not (an upper bound; loops send every few ms). A trial's",
     `window closes once every loop has been on the target for ${r.setup.tailMs / 1000} s in a row.`,
     '',
   ];
@@ -210,7 +150,10 @@ export function renderMarkdown(r: RollbackReport, baseline?: RollbackReport): st
       '| ms | n | p50 | p90 | p99 | max |',
       '|---|---:|---:|---:|---:|---:|',
       row('**action → every new request on the target**', s.latencyMs),
-      row('action → every router applied the routes and every new request on the target (the later of the two)', s.untilRoutersAndDataMs),
+      row(
+        'action → every router applied the routes and every new request on the target (the later of the two)',
+        s.untilRoutersAndDataMs,
+      ),
       row('stage: action → annotation patch answered', s.stages.patchMs),
       row('stage: patch answered → routes ConfigMap update seen on a watch (operator)', s.stages.operatorMs),
       row('stage: routes seen → last router pod applied them', s.stages.routersMs),
@@ -226,10 +169,18 @@ export function renderMarkdown(r: RollbackReport, baseline?: RollbackReport): st
     '## Whole run',
     '',
     `${r.requests.total} requests, ${r.requests.failed} failed (${r.requests.failedOutsideTrials} of them outside the rollback windows: re-arming, promotion` +
-      `${r.requests.failedOutsideTrials ? `; by status and revision: ${Object.entries(r.requests.failedOutsideTrialsBy).map(([k, v]) => `${k} × ${v}`).join(', ')}` : ''}).`,
-    `Re-arm (\`retry@<nonce>\` until every loop sees the candidate again; it restarts the candidate's ${p.pod}; the load ${r.setup.loadPausedWhileRearming ?? true ? 'paused' : 'kept running'} meanwhile):` +
+      `${
+        r.requests.failedOutsideTrials
+          ? `; by status and revision: ${Object.entries(r.requests.failedOutsideTrialsBy)
+              .map(([k, v]) => `${k} × ${v}`)
+              .join(', ')}`
+          : ''
+      }).`,
+    `Re-arm (\`retry@<nonce>\` until every loop sees the candidate again; it restarts the candidate's ${p.pod}; the load ${(r.setup.loadPausedWhileRearming ?? true) ? 'paused' : 'kept running'} meanwhile):` +
       ` median ${ms(distribution(r.rearmMs).p50)} ms, max ${ms(distribution(r.rearmMs).max)} ms.`,
-    r.promoteMs.length ? `Promotion (\`promote@<nonce>\` until every loop is on it): median ${ms(distribution(r.promoteMs).p50)} ms, max ${ms(distribution(r.promoteMs).max)} ms.` : '',
+    r.promoteMs.length
+      ? `Promotion (\`promote@<nonce>\` until every loop is on it): median ${ms(distribution(r.promoteMs).p50)} ms, max ${ms(distribution(r.promoteMs).max)} ms.`
+      : '',
     '',
     '| trial | latency ms | routes seen ms | routers applied ms | failed | stragglers | load |',
     '|---|---:|---:|---:|---:|---:|---:|',

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { BenchNode } from './platform.js';
-import { nodeOf, renderMarkdown, type RollbackReport } from './report.js';
+import { nodeOf, renderMarkdown } from './report.js';
+import type { RollbackReport } from './trials.js';
 
 /** The file name, without extension, of a platform's results. */
 export function resultBase(node: BenchNode): string {

@@ -24,7 +24,14 @@ export function routesAppliedIn(logText: string): RoutesApplied[] {
       continue;
     }
     const at = typeof entry.ts === 'string' ? Date.parse(entry.ts) : NaN;
-    if (entry.msg !== 'routes applied' || Number.isNaN(at) || typeof entry.generation !== 'number' || typeof entry.weights !== 'object' || entry.weights === null) continue;
+    if (
+      entry.msg !== 'routes applied' ||
+      Number.isNaN(at) ||
+      typeof entry.generation !== 'number' ||
+      typeof entry.weights !== 'object' ||
+      entry.weights === null
+    )
+      continue;
     out.push({ at, generation: entry.generation, weights: entry.weights as Record<string, number> });
   }
   return out;

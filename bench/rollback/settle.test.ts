@@ -2,7 +2,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { breakdown, distribution, everyLoopSaw, everyLoopSettled, noFailureSince, quantile, settle, stragglersAfter, type RequestRecord } from './settle.js';
+import {
+  breakdown,
+  distribution,
+  everyLoopSaw,
+  everyLoopSettled,
+  noFailureSince,
+  quantile,
+  settle,
+  stragglersAfter,
+  type RequestRecord,
+} from './settle.js';
 
 const S = 'digits-stable';
 const C = 'digits-cand';
@@ -13,9 +23,25 @@ function req(loop: number, sentAt: number, revision: string | undefined, status 
 }
 
 test('settle: the first request after the last off-target one marks the moment, from the action', () => {
-  const records = [req(0, 990, C), req(1, 995, S), req(0, 1010, C), req(1, 1040, C), req(0, 1100, S), req(1, 1120, S), req(0, 1200, S)];
+  const records = [
+    req(0, 990, C),
+    req(1, 995, S),
+    req(0, 1010, C),
+    req(1, 1040, C),
+    req(0, 1100, S),
+    req(1, 1120, S),
+    req(0, 1200, S),
+  ];
   const s = settle(records, 1000, 1300, S);
-  assert.deepEqual(s, { settledAt: 1100, latencyMs: 100, lastOffTargetAt: 1040, requests: 5, offTarget: 2, failed: 0, loopSwitchMs: [10, 40] });
+  assert.deepEqual(s, {
+    settledAt: 1100,
+    latencyMs: 100,
+    lastOffTargetAt: 1040,
+    requests: 5,
+    offTarget: 2,
+    failed: 0,
+    loopSwitchMs: [10, 40],
+  });
 });
 
 test('settle: requests sent before the action do not count, even when answered by the old revision after it', () => {
@@ -44,7 +70,14 @@ test('settle: requests after the window end are ignored', () => {
 });
 
 test('everyLoopSettled: each loop needs the tail on target after its own last miss', () => {
-  const records = [req(0, 1000, C), req(0, 1100, S), req(0, 2200, S), req(1, 1500, C), req(1, 1600, S), req(1, 2400, S)];
+  const records = [
+    req(0, 1000, C),
+    req(0, 1100, S),
+    req(0, 2200, S),
+    req(1, 1500, C),
+    req(1, 1600, S),
+    req(1, 2400, S),
+  ];
   assert.equal(everyLoopSettled(records, 2, 1000, S, 1000), false, 'loop 1 has only 900 ms since its miss');
   assert.equal(everyLoopSettled([...records, req(1, 2600, S)], 2, 1000, S, 1000), true);
 });
@@ -71,12 +104,15 @@ test('quantile and distribution: nearest rank, p99 of fewer than 100 values is t
 });
 
 test('breakdown: stages from the action to the data path; missing observations leave stages out', () => {
-  assert.deepEqual(breakdown({ actionAt: 1000, patchedAt: 1010, routesSeenAt: 1200, routersAppliedAt: [1210, 1230], settledAt: 1250 }), {
-    patchMs: 10,
-    operatorMs: 190,
-    routersMs: 30,
-    dataPathMs: 20,
-  });
+  assert.deepEqual(
+    breakdown({ actionAt: 1000, patchedAt: 1010, routesSeenAt: 1200, routersAppliedAt: [1210, 1230], settledAt: 1250 }),
+    {
+      patchMs: 10,
+      operatorMs: 190,
+      routersMs: 30,
+      dataPathMs: 20,
+    },
+  );
   assert.deepEqual(breakdown({ actionAt: 1000, patchedAt: 1010, routersAppliedAt: [1230] }), { patchMs: 10 });
 });
 

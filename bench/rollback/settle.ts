@@ -51,7 +51,12 @@ export function onTarget(r: RequestRecord, target: string): boolean {
  * after which all were answered 200 by `target`. Undefined when the window's last request still
  * missed the target (traffic had not settled by windowEnd).
  */
-export function settle(records: readonly RequestRecord[], actionAt: number, windowEnd: number, target: string): Settled | undefined {
+export function settle(
+  records: readonly RequestRecord[],
+  actionAt: number,
+  windowEnd: number,
+  target: string,
+): Settled | undefined {
   const inWindow = records.filter((r) => r.sentAt >= actionAt && r.sentAt <= windowEnd);
   const off = inWindow.filter((r) => !onTarget(r, target));
   const loops = [...new Set(records.map((r) => r.loop))].sort((a, b) => a - b);
@@ -78,7 +83,13 @@ export function settle(records: readonly RequestRecord[], actionAt: number, wind
  * its last request that was not (or from `since` when it had none): the sign to close a trial's
  * window. A loop with no request after `since` is not settled yet.
  */
-export function everyLoopSettled(records: readonly RequestRecord[], loops: number, since: number, target: string, tailMs: number): boolean {
+export function everyLoopSettled(
+  records: readonly RequestRecord[],
+  loops: number,
+  since: number,
+  target: string,
+  tailMs: number,
+): boolean {
   for (let loop = 0; loop < loops; loop++) {
     const mine = records.filter((r) => r.loop === loop && r.sentAt >= since);
     if (mine.length === 0) return false;
@@ -90,7 +101,12 @@ export function everyLoopSettled(records: readonly RequestRecord[], loops: numbe
 }
 
 /** Whether every loop got at least one answer from `revision` among requests sent at or after `since`. */
-export function everyLoopSaw(records: readonly RequestRecord[], loops: number, since: number, revision: string): boolean {
+export function everyLoopSaw(
+  records: readonly RequestRecord[],
+  loops: number,
+  since: number,
+  revision: string,
+): boolean {
   const seen = new Set(records.filter((r) => r.sentAt >= since && onTarget(r, revision)).map((r) => r.loop));
   return seen.size >= loops;
 }
@@ -174,6 +190,12 @@ export function breakdown(t: TrialTimes): Breakdown {
 }
 
 /** Requests answered 200 by another revision than the target, sent after `after` (e.g. the routes write seen). */
-export function stragglersAfter(records: readonly RequestRecord[], after: number, windowEnd: number, target: string): number {
-  return records.filter((r) => r.sentAt > after && r.sentAt <= windowEnd && r.status === 200 && r.revision !== target).length;
+export function stragglersAfter(
+  records: readonly RequestRecord[],
+  after: number,
+  windowEnd: number,
+  target: string,
+): number {
+  return records.filter((r) => r.sentAt > after && r.sentAt <= windowEnd && r.status === 200 && r.revision !== target)
+    .length;
 }

@@ -28,7 +28,9 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 const PROBES = Number(process.env.BENCH_LATENCY_REQUESTS ?? 1000);
 const RESULTS = path.resolve('bench/results');
 const ENTRY = path.resolve('dist/server-image/src/main.js');
-/** The local control plane's admin kubeconfig (`make cluster-up`; MODELSHIP_CLUSTER_DIR moves it, as in test/cluster). */
+/**
+ * The local control plane's admin kubeconfig (`make cluster-up`; MODELSHIP_CLUSTER_DIR moves it, as in test/cluster).
+ */
 const KUBECONFIG = path.resolve(process.env.MODELSHIP_CLUSTER_DIR ?? '.state/cluster', 'kubeconfig');
 
 /** One wrk run's figures (latencies in µs). */
@@ -72,7 +74,10 @@ function quantile(sorted: number[], q: number): number {
 }
 
 function median(xs: number[]): number {
-  return quantile([...xs].sort((a, b) => a - b), 0.5);
+  return quantile(
+    [...xs].sort((a, b) => a - b),
+    0.5,
+  );
 }
 
 async function waitHttp(url: string, ok: (status: number) => boolean = (s) => s === 200): Promise<void> {
@@ -80,10 +85,12 @@ async function waitHttp(url: string, ok: (status: number) => boolean = (s) => s 
   for (;;) {
     try {
       const status = await new Promise<number>((resolve, reject) => {
-        http.get(url, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        }).on('error', reject);
+        http
+          .get(url, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+          .on('error', reject);
       });
       if (ok(status)) return;
     } catch {
@@ -113,16 +120,27 @@ ${body}
 }
 `;
   fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  const child = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   children.push(child);
   return child;
 }
 
-function startRouter(env: Record<string, string>): { child: ChildProcess; port: number; metricsPort: number } & { ready: Promise<void> } {
+function startRouter(
+  env: Record<string, string>,
+): { child: ChildProcess; port: number; metricsPort: number } & { ready: Promise<void> } {
   const port = Number(env.MODELSHIP_PORT);
   const metricsPort = Number(env.MODELSHIP_METRICS_PORT);
   const child = spawn(process.execPath, [ENTRY], {
-    env: { PATH: process.env.PATH, MODELSHIP_MODE: 'router', MODELSHIP_HOST: '127.0.0.1', MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_POD_NAME: 'bench-router', ...env },
+    env: {
+      PATH: process.env.PATH,
+      MODELSHIP_MODE: 'router',
+      MODELSHIP_HOST: '127.0.0.1',
+      MODELSHIP_LOG_LEVEL: 'warn',
+      MODELSHIP_POD_NAME: 'bench-router',
+      ...env,
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   children.push(child);
@@ -152,7 +170,10 @@ const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8
 
 /** CPU time (µs) used so far by a process and its children (nginx's workers), from /proc. */
 function cpuMicros(pid: number): number {
-  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const kids = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
   let ticks = 0;
   for (const p of [pid, ...kids]) {
     try {
@@ -168,12 +189,31 @@ function cpuMicros(pid: number): number {
 function wrk(url: string, lua: string, connections: number, seconds: number): WrkResult {
   const script = path.join(work, 'post.lua');
   fs.writeFileSync(script, lua);
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url], { encoding: 'utf8' });
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url], {
+    encoding: 'utf8',
+  });
   const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
   if (!line) throw new Error(`bench: wrk printed no result:\n${out}`);
-  const r = JSON.parse(line.slice(8)) as { requests: number; duration: number; errors: number; non2xx: number; p50: number; p90: number; p99: number };
+  const r = JSON.parse(line.slice(8)) as {
+    requests: number;
+    duration: number;
+    errors: number;
+    non2xx: number;
+    p50: number;
+    p90: number;
+    p99: number;
+  };
   const secs = r.duration / 1e6;
-  return { requests: r.requests, seconds: secs, rps: r.requests / secs, errors: r.errors, non2xx: r.non2xx, p50: r.p50, p90: r.p90, p99: r.p99 };
+  return {
+    requests: r.requests,
+    seconds: secs,
+    rps: r.requests / secs,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    p50: r.p50,
+    p90: r.p90,
+    p99: r.p99,
+  };
 }
 
 /** Sequential keep-alive requests until one is served by `revision`; returns its completion time. */
@@ -193,7 +233,11 @@ function served(url: string, agent: http.Agent): Promise<string> {
  * before the write to the completion of the first request served by stable (so it includes one
  * request's round trip). The next 20 requests must all be on stable too.
  */
-async function rollbackTrials(routerUrl: string, trials: number, write: (generation: number, toStable: boolean) => Promise<void>): Promise<RollbackResult> {
+async function rollbackTrials(
+  routerUrl: string,
+  trials: number,
+  write: (generation: number, toStable: boolean) => Promise<void>,
+): Promise<RollbackResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const url = `${routerUrl}/v2/models/m/infer`;
   const samples: number[] = [];
@@ -211,7 +255,14 @@ async function rollbackTrials(routerUrl: string, trials: number, write: (generat
   agent.destroy();
   const sorted = samples.sort((a, b) => a - b);
   const r2 = (x: number) => Math.round(x * 100) / 100;
-  return { trials, p50: r2(quantile(sorted, 0.5)), p90: r2(quantile(sorted, 0.9)), p99: r2(quantile(sorted, 0.99)), max: r2(sorted[sorted.length - 1]), stragglers };
+  return {
+    trials,
+    p50: r2(quantile(sorted, 0.5)),
+    p90: r2(quantile(sorted, 0.9)),
+    p99: r2(quantile(sorted, 0.99)),
+    max: r2(sorted[sorted.length - 1]),
+    stragglers,
+  };
 }
 
 function routesDoc(generation: number, canaryPort: number, stablePort: number, canaryWeight: number): string {
@@ -226,7 +277,8 @@ function routesDoc(generation: number, canaryPort: number, stablePort: number, c
 }
 
 async function clusterApi(): Promise<{ api: CoreV1Api; reason?: undefined } | { api?: undefined; reason: string }> {
-  if (!fs.existsSync(KUBECONFIG)) return { reason: `no local control plane (${path.relative(process.cwd(), KUBECONFIG)} missing; make cluster-up)` };
+  if (!fs.existsSync(KUBECONFIG))
+    return { reason: `no local control plane (${path.relative(process.cwd(), KUBECONFIG)} missing; make cluster-up)` };
   const kc = new KubeConfig();
   kc.loadFromFile(KUBECONFIG);
   const api = kc.makeApiClient(CoreV1Api);
@@ -272,10 +324,20 @@ interface ProbeResult {
 function timedPost(url: string, agent: http.Agent, body: string): Promise<number> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode < 300 ? (performance.now() - t0) * 1000 : -1));
-    });
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve(res.statusCode !== undefined && res.statusCode < 300 ? (performance.now() - t0) * 1000 : -1),
+        );
+      },
+    );
     req.on('error', () => resolve(-1));
     req.end(body);
   });
@@ -286,7 +348,11 @@ function timedPost(url: string, agent: http.Agent, body: string): Promise<number
  * request by request (in rotating order) so drift in the backends' speed or in background load
  * hits all of them alike; the differences between targets are then the proxies' own latency.
  */
-async function latencyProbe<N extends string>(targets: Record<N, string>, body: string, n: number): Promise<Record<N, ProbeResult>> {
+async function latencyProbe<N extends string>(
+  targets: Record<N, string>,
+  body: string,
+  n: number,
+): Promise<Record<N, ProbeResult>> {
   const names = Object.keys(targets) as N[];
   const agents = names.map(() => new http.Agent({ keepAlive: true, maxSockets: 1 }));
   const samples = names.map(() => [] as number[]);
@@ -303,7 +369,10 @@ async function latencyProbe<N extends string>(targets: Record<N, string>, body: 
   return Object.fromEntries(
     names.map((name, j) => {
       const sorted = samples[j].sort((a, b) => a - b);
-      return [name, { p50: Math.round(quantile(sorted, 0.5)), p99: Math.round(quantile(sorted, 0.99)), errors: errors[j] }];
+      return [
+        name,
+        { p50: Math.round(quantile(sorted, 0.5)), p99: Math.round(quantile(sorted, 0.99)), errors: errors[j] },
+      ];
     }),
   ) as Record<N, ProbeResult>;
 }
@@ -326,7 +395,11 @@ async function runScenario(sc: Scenario) {
   );
   const routesFile = path.join(work, `routes-${sc.name}.json`);
   fs.writeFileSync(routesFile, routesDoc(1, sc.canaryPort, sc.stablePort, 10));
-  const router = startRouter({ MODELSHIP_ROUTES_FILE: routesFile, MODELSHIP_PORT: String(routerPort), MODELSHIP_METRICS_PORT: String(metricsPort) });
+  const router = startRouter({
+    MODELSHIP_ROUTES_FILE: routesFile,
+    MODELSHIP_PORT: String(routerPort),
+    MODELSHIP_METRICS_PORT: String(metricsPort),
+  });
   await Promise.all([waitHttp(`http://127.0.0.1:${nginxPort}/v2/health/ready`), router.ready]);
   const targets = {
     direct: `http://127.0.0.1:${sc.stablePort}${sc.path}`,
@@ -348,19 +421,37 @@ async function runScenario(sc: Scenario) {
       const run = wrk(targets[name], lua, CONNECTIONS, SECONDS);
       if (pid) run.cpuUsPerRequest = Math.round((cpuMicros(pid) - cpuBefore) / Math.max(1, run.requests));
       throughput[name].push(run);
-      console.log(`${sc.name} round ${round + 1}/${ROUNDS} ${name}: ${Math.round(run.rps)} req/s at ${CONNECTIONS} conns, ${run.cpuUsPerRequest ?? '-'} µs proxy CPU per request`);
+      console.log(
+        `${sc.name} round ${round + 1}/${ROUNDS} ${name}: ${Math.round(run.rps)} req/s at ${CONNECTIONS} conns, ${run.cpuUsPerRequest ?? '-'} µs proxy CPU per request`,
+      );
     }
   }
   console.log(`${sc.name}: latency probe, ${PROBES} requests per target at 1 connection, interleaved`);
   const latency = await latencyProbe(targets, sc.body, PROBES);
-  const stats = JSON.parse(await getText(`http://127.0.0.1:${metricsPort}/router/stats`)) as { revisions: Record<string, { live: { requests: number } }> };
+  const stats = JSON.parse(await getText(`http://127.0.0.1:${metricsPort}/router/stats`)) as {
+    revisions: Record<string, { live: { requests: number } }>;
+  };
   await stop(router.child);
   await stop(proxy);
-  const routed = { canary: stats.revisions.canary?.live.requests ?? 0, stable: stats.revisions.stable?.live.requests ?? 0 };
+  const routed = {
+    canary: stats.revisions.canary?.live.requests ?? 0,
+    stable: stats.revisions.stable?.live.requests ?? 0,
+  };
   const med = (xs: WrkResult[], k: Exclude<keyof WrkResult, 'cpuUsPerRequest'>) => median(xs.map((x) => x[k]));
   const errors = (n: Name) => throughput[n].reduce((a, x) => a + x.errors + x.non2xx, 0) + latency[n].errors;
   const summary = Object.fromEntries(
-    names.map((n) => [n, { rps: Math.round(med(throughput[n], 'rps')), cpuUsPerRequest: n === 'direct' ? undefined : median(throughput[n].map((x) => x.cpuUsPerRequest ?? 0)), loadedP50us: med(throughput[n], 'p50'), loadedP99us: med(throughput[n], 'p99'), p50us: latency[n].p50, p99us: latency[n].p99, errors: errors(n) }]),
+    names.map((n) => [
+      n,
+      {
+        rps: Math.round(med(throughput[n], 'rps')),
+        cpuUsPerRequest: n === 'direct' ? undefined : median(throughput[n].map((x) => x.cpuUsPerRequest ?? 0)),
+        loadedP50us: med(throughput[n], 'p50'),
+        loadedP99us: med(throughput[n], 'p99'),
+        p50us: latency[n].p50,
+        p99us: latency[n].p99,
+        errors: errors(n),
+      },
+    ]),
   ) as Record<Name, Summary>;
   // Each round's router/nginx ratio: consecutive runs share the machine's conditions best.
   const roundRatios = throughput.router.map((r, i) => Math.round((r.rps / throughput.nginx[i].rps) * 1000) / 1000);
@@ -370,8 +461,14 @@ async function runScenario(sc: Scenario) {
     summary,
     routerVsNginxThroughput: Math.round((summary.router.rps / summary.nginx.rps) * 1000) / 1000,
     routerVsNginxByRound: roundRatios,
-    routerAddedLatencyUs: { p50: summary.router.p50us - summary.direct.p50us, p99: summary.router.p99us - summary.direct.p99us },
-    nginxAddedLatencyUs: { p50: summary.nginx.p50us - summary.direct.p50us, p99: summary.nginx.p99us - summary.direct.p99us },
+    routerAddedLatencyUs: {
+      p50: summary.router.p50us - summary.direct.p50us,
+      p99: summary.router.p99us - summary.direct.p99us,
+    },
+    nginxAddedLatencyUs: {
+      p50: summary.nginx.p50us - summary.direct.p50us,
+      p99: summary.nginx.p99us - summary.direct.p99us,
+    },
     routerSplit: { ...routed, canaryShare: routed.canary / Math.max(1, routed.canary + routed.stable) },
     runs: { throughput, latency },
   };
@@ -419,23 +516,35 @@ async function main(): Promise<void> {
     }
   }
   const [canaryPort, stablePort, mlpCanary, mlpStable] = await Promise.all(Array.from({ length: 4 }, freePort));
-  const answer = (name: string) => JSON.stringify({ model_name: 'm', model_version: '1', outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [1, 2], data: [0.25, 0.75] }], backend: name });
+  const answer = (name: string) =>
+    JSON.stringify({
+      model_name: 'm',
+      model_version: '1',
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [1, 2], data: [0.25, 0.75] }],
+      backend: name,
+    });
   startNginx(
     'backends',
     [
       ['canary', canaryPort],
       ['stable', stablePort],
     ]
-      .map(([name, port]) => `  server { listen 127.0.0.1:${port}; default_type application/json; location / { return 200 '${answer(String(name))}'; } }`)
+      .map(
+        ([name, port]) =>
+          `  server { listen 127.0.0.1:${port}; default_type application/json; location / { return 200 '${answer(String(name))}'; } }`,
+      )
       .join('\n'),
   );
   await waitHttp(`http://127.0.0.1:${stablePort}/`);
-  const small = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: Array.from({ length: 64 }, (_, i) => i / 64) }] });
+  const small = JSON.stringify({
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 64], data: Array.from({ length: 64 }, (_, i) => i / 64) }],
+  });
   const scenarios: Awaited<ReturnType<typeof runScenario>>[] = [];
   scenarios.push(
     await runScenario({
       name: 'static',
-      description: 'backends: nginx returning a fixed V2 response (the proxies are the bottleneck); request: V2 JSON, 64 floats',
+      description:
+        'backends: nginx returning a fixed V2 response (the proxies are the bottleneck); request: V2 JSON, 64 floats',
       canaryPort,
       stablePort,
       path: '/v2/models/m/infer',
@@ -444,11 +553,21 @@ async function main(): Promise<void> {
   );
   if (process.env.BENCH_MODELS !== '0') {
     await Promise.all([startModelServer('mlp.onnx', mlpCanary), startModelServer('mlp.onnx', mlpStable)]);
-    const image = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 784], data: Array.from({ length: 784 }, (_, i) => ((i * 7919) % 256) / 255) }] });
+    const image = JSON.stringify({
+      inputs: [
+        {
+          name: 'input',
+          datatype: 'FP32',
+          shape: [1, 784],
+          data: Array.from({ length: 784 }, (_, i) => ((i * 7919) % 256) / 255),
+        },
+      ],
+    });
     scenarios.push(
       await runScenario({
         name: 'models',
-        description: 'backends: two real model servers (this image, mlp.onnx 784->10, 1 worker each); request: V2 JSON, one 784-float row',
+        description:
+          'backends: two real model servers (this image, mlp.onnx 784->10, 1 worker each); request: V2 JSON, one 784-float row',
         canaryPort: mlpCanary,
         stablePort: mlpStable,
         path: '/v2/models/mlp/infer',
@@ -460,14 +579,22 @@ async function main(): Promise<void> {
   const routesFile = path.join(work, 'routes-rollback.json');
   fs.writeFileSync(routesFile, routesDoc(1, canaryPort, stablePort, 100));
   const [rbPort, rbMetrics] = await Promise.all([freePort(), freePort()]);
-  const router = startRouter({ MODELSHIP_ROUTES_FILE: routesFile, MODELSHIP_PORT: String(rbPort), MODELSHIP_METRICS_PORT: String(rbMetrics) });
+  const router = startRouter({
+    MODELSHIP_ROUTES_FILE: routesFile,
+    MODELSHIP_PORT: String(rbPort),
+    MODELSHIP_METRICS_PORT: String(rbMetrics),
+  });
   await router.ready;
   console.log(`rollback trials (file source): ${ROLLBACK_TRIALS}`);
-  const fileRollback = await rollbackTrials(`http://127.0.0.1:${rbPort}`, ROLLBACK_TRIALS, async (generation, toStable) => {
-    const tmp = `${routesFile}.tmp`;
-    fs.writeFileSync(tmp, routesDoc(generation, canaryPort, stablePort, toStable ? 0 : 100));
-    fs.renameSync(tmp, routesFile);
-  });
+  const fileRollback = await rollbackTrials(
+    `http://127.0.0.1:${rbPort}`,
+    ROLLBACK_TRIALS,
+    async (generation, toStable) => {
+      const tmp = `${routesFile}.tmp`;
+      fs.writeFileSync(tmp, routesDoc(generation, canaryPort, stablePort, toStable ? 0 : 100));
+      fs.renameSync(tmp, routesFile);
+    },
+  );
   await stop(router.child);
 
   let cmRollback: RollbackResult | { skipped: string };
@@ -476,7 +603,10 @@ async function main(): Promise<void> {
     const api = cluster.api;
     const name = 'bench-router-routes';
     const namespace = 'default';
-    const body = (generation: number, canaryWeight: number) => ({ metadata: { name }, data: { 'routes.json': routesDoc(generation, canaryPort, stablePort, canaryWeight) } });
+    const body = (generation: number, canaryWeight: number) => ({
+      metadata: { name },
+      data: { 'routes.json': routesDoc(generation, canaryPort, stablePort, canaryWeight) },
+    });
     try {
       await api.deleteNamespacedConfigMap({ name, namespace });
     } catch {
@@ -484,7 +614,13 @@ async function main(): Promise<void> {
     }
     await api.createNamespacedConfigMap({ namespace, body: body(1, 100) });
     const [cmPort, cmMetrics] = await Promise.all([freePort(), freePort()]);
-    const cmRouter = startRouter({ MODELSHIP_ROUTES_CONFIGMAP: name, MODELSHIP_NAMESPACE: namespace, KUBECONFIG, MODELSHIP_PORT: String(cmPort), MODELSHIP_METRICS_PORT: String(cmMetrics) });
+    const cmRouter = startRouter({
+      MODELSHIP_ROUTES_CONFIGMAP: name,
+      MODELSHIP_NAMESPACE: namespace,
+      KUBECONFIG,
+      MODELSHIP_PORT: String(cmPort),
+      MODELSHIP_METRICS_PORT: String(cmMetrics),
+    });
     await cmRouter.ready;
     console.log(`rollback trials (ConfigMap source): ${ROLLBACK_TRIALS}`);
     cmRollback = await rollbackTrials(`http://127.0.0.1:${cmPort}`, ROLLBACK_TRIALS, async (generation, toStable) => {
@@ -499,15 +635,33 @@ async function main(): Promise<void> {
 
   const result = {
     time: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10), node: process.version, nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim() },
-    setup: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, latencyRequestsPerTarget: PROBES, split: '10/90', proxies: 'nginx worker_processes 1, upstream weights, keepalive 256, proxy_request_buffering off; router: 1 process (undici pools)', load: 'wrk -t1; latency: interleaved sequential requests, 1 connection per target' },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      loadAverage: os.loadavg().map((x) => Math.round(x * 10) / 10),
+      node: process.version,
+      nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' }).stderr.trim(),
+    },
+    setup: {
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      connections: CONNECTIONS,
+      latencyRequestsPerTarget: PROBES,
+      split: '10/90',
+      proxies:
+        'nginx worker_processes 1, upstream weights, keepalive 256, proxy_request_buffering off; router: 1 process (undici pools)',
+      load: 'wrk -t1; latency: interleaved sequential requests, 1 connection per target',
+    },
     targets: { routerVsNginxThroughput: '>= 0.8', rollbackP99Ms: '< 1000' },
     scenarios,
     rollbackMs: { file: fileRollback, configMap: cmRollback },
   };
   fs.mkdirSync(RESULTS, { recursive: true });
   fs.writeFileSync(path.join(RESULTS, 'router.json'), JSON.stringify(result, null, 2) + '\n');
-  const cm = 'skipped' in cmRollback ? `skipped: ${cmRollback.skipped}` : `p50 ${cmRollback.p50} ms, p99 **${cmRollback.p99} ms**, max ${cmRollback.max} ms, stragglers ${cmRollback.stragglers}`;
+  const cm =
+    'skipped' in cmRollback
+      ? `skipped: ${cmRollback.skipped}`
+      : `p50 ${cmRollback.p50} ms, p99 **${cmRollback.p99} ms**, max ${cmRollback.max} ms, stragglers ${cmRollback.stragglers}`;
   const ms = (us: number, digits = 2) => (us / 1000).toFixed(digits);
   const section = (s: (typeof scenarios)[number]) => `## ${s.name}
 

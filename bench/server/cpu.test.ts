@@ -15,7 +15,9 @@ test('parseProcStat rejects a line that is not a stat line', () => {
 
 test('groupCpuSeconds counts the CPU a busy process group burns', async () => {
   // Busy for up to 20 s; we poll (the machine may be loaded) and stop it as soon as CPU shows up.
-  const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 20000; while (Date.now() < end);'], { detached: true });
+  const busy = spawn(process.execPath, ['-e', 'const end = Date.now() + 20000; while (Date.now() < end);'], {
+    detached: true,
+  });
   const exited = new Promise((resolve) => busy.once('exit', resolve));
   const deadline = Date.now() + 20_000;
   let seconds = 0;

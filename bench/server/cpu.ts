@@ -12,7 +12,8 @@ export function parseProcStat(line: string): { pgrp: number; ticks: number } {
   // rest[0] is field 3 (state): pgrp is field 5, utime field 14, stime field 15.
   const pgrp = Number(rest[2]);
   const ticks = Number(rest[11]) + Number(rest[12]);
-  if (!Number.isFinite(pgrp) || !Number.isFinite(ticks)) throw new Error(`parse /proc stat line: ${JSON.stringify(line.slice(0, 120))}`);
+  if (!Number.isFinite(pgrp) || !Number.isFinite(ticks))
+    throw new Error(`parse /proc stat line: ${JSON.stringify(line.slice(0, 120))}`);
   return { pgrp, ticks };
 }
 

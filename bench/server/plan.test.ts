@@ -14,7 +14,9 @@ test('ours and Flask are measured on both models with both payloads, and the ech
   for (const kind of ['modelship', 'flask', 'echo'] as const) {
     for (const model of ['tiny', 'mlp'] as const) {
       for (const payload of ['json', 'binary'] as const) {
-        const found = cells.filter((c) => c.kind === kind && c.model === model && c.payload === payload && c.batching !== false);
+        const found = cells.filter(
+          (c) => c.kind === kind && c.model === model && c.payload === payload && c.batching !== false,
+        );
         assert.equal(found.length, 1, `${kind} ${model} ${payload}`);
       }
     }
@@ -23,7 +25,10 @@ test('ours and Flask are measured on both models with both payloads, and the ech
 
 test('batching off is measured on the MLP only, and only ours has a batching setting', () => {
   const cells = benchPlan().flatMap((p) => p.cells);
-  assert.deepEqual(cells.filter((c) => c.batching === false).map((c) => `${c.model}/${c.payload}`), ['mlp/json', 'mlp/binary']);
+  assert.deepEqual(
+    cells.filter((c) => c.batching === false).map((c) => `${c.model}/${c.payload}`),
+    ['mlp/json', 'mlp/binary'],
+  );
   for (const c of cells) assert.equal(c.batching === null, c.kind !== 'modelship');
 });
 

@@ -60,7 +60,10 @@ export function benchPlan(): PlannedServer[] {
   const specs: { spec: ServerSpec; models: readonly ModelName[] }[] = [
     { spec: { id: 'echo', kind: 'echo' }, models: MODELS },
     ...MODELS.map((model) => ({ spec: { id: `flask-${model}`, kind: 'flask' as const, model }, models: [model] })),
-    ...MODELS.map((model) => ({ spec: { id: `modelship-${model}`, kind: 'modelship' as const, model, batching: true }, models: [model] })),
+    ...MODELS.map((model) => ({
+      spec: { id: `modelship-${model}`, kind: 'modelship' as const, model, batching: true },
+      models: [model],
+    })),
     { spec: { id: 'modelship-mlp-unbatched', kind: 'modelship', model: 'mlp', batching: false }, models: ['mlp'] },
   ];
   return specs.map(({ spec, models }) => ({ spec, cells: cellsFor(spec, models) }));

@@ -34,7 +34,13 @@ export interface RunningServer {
 }
 
 /** Spawn a server in its own process group (so gunicorn's workers stop with it), output to logPath. */
-export function startProcess(id: string, command: string, args: string[], env: NodeJS.ProcessEnv, logPath: string): RunningServer {
+export function startProcess(
+  id: string,
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logPath: string,
+): RunningServer {
   const log = createWriteStream(logPath);
   const child = spawn(command, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log);
@@ -58,7 +64,8 @@ export async function waitReady(server: RunningServer, url: string, deadlineMs: 
   const until = Date.now() + deadlineMs;
   let last = 'no answer';
   while (Date.now() < until) {
-    if (exitCode !== undefined) throw new Error(`start ${server.id}: exited with code ${exitCode} before ready (log: ${server.logPath})`);
+    if (exitCode !== undefined)
+      throw new Error(`start ${server.id}: exited with code ${exitCode} before ready (log: ${server.logPath})`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();

@@ -2,7 +2,14 @@
  * The benchmark's committed record (server.json) and its human form (server.md). Pure.
  */
 import { serverLabel } from './plan.js';
-import { cellProblem, cpuMsPerRequest, type CellResult, type Comparison, type Summary, type Target } from './summary.js';
+import {
+  cellProblem,
+  cpuMsPerRequest,
+  type CellResult,
+  type Comparison,
+  type Summary,
+  type Target,
+} from './summary.js';
 
 /** The machine and software the numbers were measured on. */
 export interface MachineInfo {
@@ -136,7 +143,7 @@ export function renderMarkdown(r: BenchReport): string {
     '## Same answers',
     '',
     'Before each measured cell one request is checked: status 200 and a decodable V2 body. Largest absolute',
-    'difference between Modelship\'s and Flask\'s outputs for the same request:',
+    "difference between Modelship's and Flask's outputs for the same request:",
     '',
     '| model | payload | max abs difference |',
     '|---|---|---|',

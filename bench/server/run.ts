@@ -39,7 +39,8 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`read ${name}: expected an integer >= 1, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`read ${name}: expected an integer >= 1, got ${JSON.stringify(raw)}`);
   return n;
 }
 
@@ -87,10 +88,17 @@ async function launch(spec: ServerSpec, o: Options): Promise<Launched> {
       break;
     case 'flask':
       command = pinned(o.cpus, GUNICORN, [
-        '--workers', String(o.flask.workers), '--worker-class', o.flask.workerClass,
-        '--bind', `127.0.0.1:${port}`, '--chdir', join(ROOT, 'bench', 'server'),
+        '--workers',
+        String(o.flask.workers),
+        '--worker-class',
+        o.flask.workerClass,
+        '--bind',
+        `127.0.0.1:${port}`,
+        '--chdir',
+        join(ROOT, 'bench', 'server'),
         // gunicorn >= 23 opens a control socket under $HOME by default; a benchmark needs none.
-        '--no-control-socket', 'flask_app:app',
+        '--no-control-socket',
+        'flask_app:app',
       ]);
       env = { ...env, BENCH_MODEL: modelPath(spec.model as string), BENCH_MODEL_NAME: spec.model };
       break;
@@ -128,18 +136,30 @@ function requestFor(cell: Cell): { bodyPath: string; headers: Record<string, str
   if (cell.payload === 'json') {
     return { bodyPath: join(PAYLOAD_DIR, `${cell.model}.json`), headers: { 'Content-Type': 'application/json' } };
   }
-  const meta = JSON.parse(readFileSync(join(PAYLOAD_DIR, `${cell.model}.meta.json`), 'utf8')) as { binaryHeaderLength: number };
+  const meta = JSON.parse(readFileSync(join(PAYLOAD_DIR, `${cell.model}.meta.json`), 'utf8')) as {
+    binaryHeaderLength: number;
+  };
   // tritonclient sends no Content-Type with a binary body; neither do we.
-  return { bodyPath: join(PAYLOAD_DIR, `${cell.model}.bin`), headers: { 'Inference-Header-Content-Length': String(meta.binaryHeaderLength) } };
+  return {
+    bodyPath: join(PAYLOAD_DIR, `${cell.model}.bin`),
+    headers: { 'Inference-Header-Content-Length': String(meta.binaryHeaderLength) },
+  };
 }
 
 /** One request before the load: it must answer 200 with a decodable V2 body (echo: just 200). */
 async function preflight(cell: Cell, url: string): Promise<DecodedOutput[] | undefined> {
   const { bodyPath, headers } = requestFor(cell);
-  const res = await fetch(url, { method: 'POST', headers, body: readFileSync(bodyPath), signal: AbortSignal.timeout(30_000) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers,
+    body: readFileSync(bodyPath),
+    signal: AbortSignal.timeout(30_000),
+  });
   const body = new Uint8Array(await res.arrayBuffer());
   if (res.status !== 200) {
-    throw new Error(`preflight ${cell.server} ${cell.model}/${cell.payload}: status ${res.status}: ${new TextDecoder().decode(body.subarray(0, 300))}`);
+    throw new Error(
+      `preflight ${cell.server} ${cell.model}/${cell.payload}: status ${res.status}: ${new TextDecoder().decode(body.subarray(0, 300))}`,
+    );
   }
   if (cell.kind === 'echo') return undefined;
   const headerLength = res.headers.get('inference-header-content-length');
@@ -154,7 +174,14 @@ async function runWrk(cell: Cell, url: string, seconds: number, o: Options): Pro
     BENCH_CONTENT_TYPE: headers['Content-Type'] ?? '',
     BENCH_HEADER_LENGTH: headers['Inference-Header-Content-Length'] ?? '',
   };
-  const args = wrkArgs({ url, script: SCRIPT, threads: o.wrkThreads, connections: o.connections, seconds, timeoutSeconds: 10 });
+  const args = wrkArgs({
+    url,
+    script: SCRIPT,
+    threads: o.wrkThreads,
+    connections: o.connections,
+    seconds,
+    timeoutSeconds: 10,
+  });
   const [command, pinnedArgs] = pinned(o.cpus, 'wrk', args);
   return runCommand(command, pinnedArgs, env);
 }
@@ -177,11 +204,21 @@ async function measure(cell: Cell, { base, server, metricsUrl }: Launched, o: Op
     const cpuBefore = groupCpuSeconds(group);
     const stdout = await runWrk(cell, url, o.durationSeconds, o);
     const serverCpuSeconds = groupCpuSeconds(group) - cpuBefore;
-    const batchRows = metricsUrl && batchesBefore ? meanBatchRows(batchesBefore, await scrapeBatches(metricsUrl)) : null;
+    const batchRows =
+      metricsUrl && batchesBefore ? meanBatchRows(batchesBefore, await scrapeBatches(metricsUrl)) : null;
     writeFileSync(join(LOG_DIR, `${cell.server}-${cell.model}-${cell.payload}.wrk.txt`), stdout);
     const load = parseWrkOutput(stdout);
-    console.log(`bench: ${name}: ${load.requestsPerSecond.toFixed(0)} req/s, p50 ${load.latencyMs.p50.toFixed(2)} ms, p99 ${load.latencyMs.p99.toFixed(2)} ms, errors ${load.badStatus + load.socketErrors}`);
-    return { ...cell, load, outputs, loadAverageBefore, serverCpuSeconds, ...(batchRows !== null ? { meanBatchRows: batchRows } : {}) };
+    console.log(
+      `bench: ${name}: ${load.requestsPerSecond.toFixed(0)} req/s, p50 ${load.latencyMs.p50.toFixed(2)} ms, p99 ${load.latencyMs.p99.toFixed(2)} ms, errors ${load.badStatus + load.socketErrors}`,
+    );
+    return {
+      ...cell,
+      load,
+      outputs,
+      loadAverageBefore,
+      serverCpuSeconds,
+      ...(batchRows !== null ? { meanBatchRows: batchRows } : {}),
+    };
   } catch (err) {
     console.log(`bench: ${name}: FAILED: ${(err as Error).message}`);
     return { ...cell, failure: (err as Error).message, loadAverageBefore: loadavg()[0] };
@@ -189,13 +226,23 @@ async function measure(cell: Cell, { base, server, metricsUrl }: Launched, o: Op
 }
 
 async function machineInfo(): Promise<Omit<MachineInfo, 'loadAverageEnd'>> {
-  const [python, ortPython] = (await runCommand(PYTHON, ['-c', 'import sys, onnxruntime; print(sys.version.split()[0], onnxruntime.__version__)'])).trim().split(' ');
-  const ortNode = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string }).version;
+  const [python, ortPython] = (
+    await runCommand(PYTHON, ['-c', 'import sys, onnxruntime; print(sys.version.split()[0], onnxruntime.__version__)'])
+  )
+    .trim()
+    .split(' ');
+  const ortNode = (
+    JSON.parse(readFileSync(join(ROOT, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
   // `wrk -v` prints its version on stdout, then the usage text, and exits 1.
   const wrk = spawnSync('wrk', ['-v'], { encoding: 'utf8' });
   const wrkVersion = /wrk \S*\d\S*/.exec(`${wrk.stdout}${wrk.stderr}`)?.[0] ?? 'wrk (unknown version)';
   const commit = (await runCommand('git', ['describe', '--always', '--dirty'])).trim();
-  const serverChanges = (await runCommand('git', ['status', '--porcelain', '--', 'server-image'])).split('\n').filter((l) => l.trim() !== '');
+  const serverChanges = (await runCommand('git', ['status', '--porcelain', '--', 'server-image']))
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   return {
     cpus: availableParallelism(),
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -239,7 +286,8 @@ async function main(): Promise<void> {
         for (const cell of planned) record(await measure(cell, launched, o));
       } catch (err) {
         console.log(`bench: ${spec.id}: FAILED: ${(err as Error).message}`);
-        for (const cell of planned) record({ ...cell, failure: (err as Error).message, loadAverageBefore: loadavg()[0] });
+        for (const cell of planned)
+          record({ ...cell, failure: (err as Error).message, loadAverageBefore: loadavg()[0] });
       } finally {
         await stopProcess(server, 15_000);
       }

@@ -18,16 +18,28 @@ function load(rps: number, p99: number, badStatus = 0, socketErrors = 0): LoadRe
   };
 }
 
-function cell(kind: ServerKind, model: ModelName, payload: Payload, l: LoadResult | undefined, batching: boolean | null = kind === 'modelship' ? true : null): CellResult {
+function cell(
+  kind: ServerKind,
+  model: ModelName,
+  payload: Payload,
+  l: LoadResult | undefined,
+  batching: boolean | null = kind === 'modelship' ? true : null,
+): CellResult {
   const base: Cell = { server: `${kind}-${model}`, kind, model, payload, batching };
-  return l ? { ...base, load: l, loadAverageBefore: 1 } : { ...base, failure: 'server did not start', loadAverageBefore: 1 };
+  return l
+    ? { ...base, load: l, loadAverageBefore: 1 }
+    : { ...base, failure: 'server did not start', loadAverageBefore: 1 };
 }
 
 const PROBLEMS: [string, CellResult, string | null][] = [
   ['a clean cell', cell('flask', 'tiny', 'json', load(100, 50)), null],
   ['bad statuses', cell('flask', 'tiny', 'json', load(100, 50, 3)), '3 responses with status >= 400'],
   ['socket errors', cell('flask', 'tiny', 'json', load(100, 50, 0, 2)), '2 socket errors/timeouts'],
-  ['both', cell('flask', 'tiny', 'json', load(100, 50, 1, 1)), '1 responses with status >= 400, 1 socket errors/timeouts'],
+  [
+    'both',
+    cell('flask', 'tiny', 'json', load(100, 50, 1, 1)),
+    '1 responses with status >= 400, 1 socket errors/timeouts',
+  ],
   ['no request completed', cell('flask', 'tiny', 'json', load(0, 50)), 'no request completed'],
   ['a failure', cell('flask', 'tiny', 'json', undefined), 'server did not start'],
 ];
@@ -140,7 +152,12 @@ test('summarize reports how far ours and Flask disagree on the same request', ()
 test('renderMarkdown shows every cell, flags problems and marks targets met / not met', () => {
   const cells = [
     cell('flask', 'tiny', 'json', load(500, 100)),
-    { ...cell('modelship', 'tiny', 'json', load(6_000, 20)), serverCpuSeconds: 12, meanBatchRows: 7.5, roundsRequestsPerSecond: [5_900, 6_000, null] },
+    {
+      ...cell('modelship', 'tiny', 'json', load(6_000, 20)),
+      serverCpuSeconds: 12,
+      meanBatchRows: 7.5,
+      roundsRequestsPerSecond: [5_900, 6_000, null],
+    },
     cell('flask', 'mlp', 'json', load(400, 100, 2)),
     cell('modelship', 'mlp', 'json', load(1_000, 150)),
     cell('flask', 'tiny', 'binary', undefined),
@@ -149,11 +166,26 @@ test('renderMarkdown shows every cell, flags problems and marks targets met / no
     startedAt: '2026-11-21T07:00:00.000Z',
     finishedAt: '2026-11-21T07:05:00.000Z',
     machine: {
-      cpus: 2, cpuModel: 'test cpu', memoryGiB: 24, node: 'v20', python: '3.11', onnxruntimeNode: '1.30.0',
-      onnxruntimePython: '1.31.1', wrk: 'wrk 4.1.0', gitCommit: 'abc123', serverImageUncommitted: ['server-image/src/main.ts'], loadAverageStart: [1, 2, 3], loadAverageEnd: [4, 5, 6],
+      cpus: 2,
+      cpuModel: 'test cpu',
+      memoryGiB: 24,
+      node: 'v20',
+      python: '3.11',
+      onnxruntimeNode: '1.30.0',
+      onnxruntimePython: '1.31.1',
+      wrk: 'wrk 4.1.0',
+      gitCommit: 'abc123',
+      serverImageUncommitted: ['server-image/src/main.ts'],
+      loadAverageStart: [1, 2, 3],
+      loadAverageEnd: [4, 5, 6],
     },
     settings: {
-      rounds: 3, connections: 32, wrkThreads: 1, warmupSeconds: 3, durationSeconds: 10, cpus: '0-1',
+      rounds: 3,
+      connections: 32,
+      wrkThreads: 1,
+      warmupSeconds: 3,
+      durationSeconds: 10,
+      cpus: '0-1',
       modelship: { processes: 2, workers: 1, intraOpThreads: 1, maxBatchSize: 32, maxLatencyMs: 0 },
       flask: { workers: 2, workerClass: 'sync', intraOpThreads: 1 },
     },
@@ -161,12 +193,18 @@ test('renderMarkdown shows every cell, flags problems and marks targets met / no
     summary: summarize(cells),
   };
   const md = renderMarkdown(report);
-  assert.match(md, /\| Modelship \| tiny \| json \| 6000 \| 5900 \/ 6000 \/ failed \| 10\.00 \| 20\.00 \| 60000 \| 0\.200 \| 7\.5 \| 0 \| 1\.00 \| ok \|/);
+  assert.match(
+    md,
+    /\| Modelship \| tiny \| json \| 6000 \| 5900 \/ 6000 \/ failed \| 10\.00 \| 20\.00 \| 60000 \| 0\.200 \| 7\.5 \| 0 \| 1\.00 \| ok \|/,
+  );
   assert.match(md, /\| Flask\+gunicorn \| mlp \| json \| 400 .* \| ⚠ 2 responses with status >= 400 \|/);
   assert.match(md, /\| Flask\+gunicorn \| tiny \| binary \| — .* ⚠ server did not start \|/);
   assert.match(md, /\| throughput Modelship \/ Flask \| tiny \| json \| 12\.00 \| >= 4 \| \*\*met\*\* \|/);
   assert.match(md, /\| p99 latency Modelship \/ Flask \| tiny \| json \| 0\.20 \| < 1 \| \*\*met\*\* \|/);
-  assert.match(md, /\| throughput Modelship \/ Flask \| mlp \| json \| 2\.50 \| >= 4 \| not judged \(flagged: 2 responses/);
+  assert.match(
+    md,
+    /\| throughput Modelship \/ Flask \| mlp \| json \| 2\.50 \| >= 4 \| not judged \(flagged: 2 responses/,
+  );
   assert.match(md, /\| throughput Modelship \/ Flask \| tiny \| binary \| — \| >= 4 \| not judged \(not measured\) \|/);
   assert.match(md, /CPUs 0-1/);
   assert.match(md, /uncommitted changes in 1 file\(s\) .*: server-image\/src\/main\.ts\./);

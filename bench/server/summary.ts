@@ -33,14 +33,23 @@ export function combineRounds(rounds: CellResult[]): CellResult {
   if (rounds.length === 0) throw new Error('combine rounds: no rounds to combine');
   const measured = rounds.filter((r) => r.load !== undefined && r.failure === undefined);
   const failures = rounds.flatMap((r, i) => (r.failure !== undefined ? [`round ${i + 1}: ${r.failure}`] : []));
-  const roundsRequestsPerSecond = rounds.map((r) => (r.failure === undefined ? (r.load?.requestsPerSecond ?? null) : null));
+  const roundsRequestsPerSecond = rounds.map((r) =>
+    r.failure === undefined ? (r.load?.requestsPerSecond ?? null) : null,
+  );
   const failure = failures.length > 0 ? failures.join('; ') : undefined;
   const outputs = rounds.find((r) => r.outputs !== undefined)?.outputs;
-  if (measured.length === 0) return { ...rounds[0], load: undefined, serverCpuSeconds: undefined, failure, outputs, roundsRequestsPerSecond };
-  const sorted = [...measured].sort((a, b) => (a.load as LoadResult).requestsPerSecond - (b.load as LoadResult).requestsPerSecond);
+  if (measured.length === 0)
+    return { ...rounds[0], load: undefined, serverCpuSeconds: undefined, failure, outputs, roundsRequestsPerSecond };
+  const sorted = [...measured].sort(
+    (a, b) => (a.load as LoadResult).requestsPerSecond - (b.load as LoadResult).requestsPerSecond,
+  );
   const median = sorted[Math.floor((sorted.length - 1) / 2)];
   const sum = (f: (l: LoadResult) => number): number => measured.reduce((n, r) => n + f(r.load as LoadResult), 0);
-  const load = { ...(median.load as LoadResult), badStatus: sum((l) => l.badStatus), socketErrors: sum((l) => l.socketErrors) };
+  const load = {
+    ...(median.load as LoadResult),
+    badStatus: sum((l) => l.badStatus),
+    socketErrors: sum((l) => l.socketErrors),
+  };
   return { ...median, load, failure, outputs, roundsRequestsPerSecond };
 }
 
@@ -119,7 +128,13 @@ function compare(
 }
 
 /** Like compare(), on CPU ms per request: how many times cheaper `cheap` is than `dear` (info only). */
-function cpuCompare(what: string, model: ModelName, payload: Payload, dear: CellResult | undefined, cheap: CellResult | undefined): Comparison {
+function cpuCompare(
+  what: string,
+  model: ModelName,
+  payload: Payload,
+  dear: CellResult | undefined,
+  cheap: CellResult | undefined,
+): Comparison {
   const a = dear ? cpuMsPerRequest(dear) : null;
   const b = cheap ? cpuMsPerRequest(cheap) : null;
   return { what, model, payload, ratio: a !== null && b !== null && b > 0 ? a / b : null, target: null, met: null };
@@ -140,7 +155,17 @@ export function summarize(cells: CellResult[]): Summary {
       const u = find(cells, model, payload, oursUnbatched);
       comparisons.push(compare('throughput Modelship / Flask', model, payload, o, f, rps, { op: '>=', value: 4 }));
       comparisons.push(compare('p99 latency Modelship / Flask', model, payload, o, f, p99, { op: '<', value: 1 }));
-      comparisons.push(compare('throughput Modelship / echo', model, payload, o, e, rps, model === 'tiny' ? { op: '>=', value: 0.5 } : null));
+      comparisons.push(
+        compare(
+          'throughput Modelship / echo',
+          model,
+          payload,
+          o,
+          e,
+          rps,
+          model === 'tiny' ? { op: '>=', value: 0.5 } : null,
+        ),
+      );
       comparisons.push(cpuCompare('CPU per request Flask / Modelship', model, payload, f, o));
       if (u) {
         comparisons.push(compare('throughput batching on / off', model, payload, o, u, rps, { op: '>=', value: 2 }));

@@ -34,7 +34,8 @@ const READERS: Record<string, { size: number; read: (view: DataView, offset: num
  */
 export function decodeInferResponse(body: Uint8Array, headerLength: number | null): DecodedOutput[] {
   const jsonEnd = headerLength ?? body.byteLength;
-  if (jsonEnd > body.byteLength) throw new Error(`decode response: header length ${jsonEnd} exceeds body of ${body.byteLength} bytes`);
+  if (jsonEnd > body.byteLength)
+    throw new Error(`decode response: header length ${jsonEnd} exceeds body of ${body.byteLength} bytes`);
   const header = JSON.parse(new TextDecoder().decode(body.subarray(0, jsonEnd))) as { outputs?: OutputHeader[] };
   if (!Array.isArray(header.outputs)) throw new Error('decode response: no outputs array');
   let offset = jsonEnd;
@@ -42,12 +43,16 @@ export function decodeInferResponse(body: Uint8Array, headerLength: number | nul
   return header.outputs.map((out) => {
     const size = out.parameters?.binary_data_size;
     if (size === undefined) {
-      if (!Array.isArray(out.data)) throw new Error(`decode response: output ${out.name} has neither data nor binary_data_size`);
+      if (!Array.isArray(out.data))
+        throw new Error(`decode response: output ${out.name} has neither data nor binary_data_size`);
       return { name: out.name, datatype: out.datatype, shape: out.shape, values: out.data.map(Number) };
     }
     const reader = READERS[out.datatype];
     if (!reader) throw new Error(`decode response: output ${out.name} has unsupported datatype ${out.datatype}`);
-    if (offset + size > body.byteLength) throw new Error(`decode response: output ${out.name} needs ${size} bytes past offset ${offset}, body has ${body.byteLength}`);
+    if (offset + size > body.byteLength)
+      throw new Error(
+        `decode response: output ${out.name} needs ${size} bytes past offset ${offset}, body has ${body.byteLength}`,
+      );
     const values: number[] = [];
     for (let at = offset; at < offset + size; at += reader.size) values.push(reader.read(view, at));
     offset += size;
@@ -64,7 +69,12 @@ export function maxAbsDifference(a: DecodedOutput[], b: DecodedOutput[]): number
   let worst = 0;
   for (const left of a) {
     const right = b.find((o) => o.name === left.name);
-    if (!right || right.datatype !== left.datatype || right.shape.join() !== left.shape.join() || right.values.length !== left.values.length) {
+    if (
+      !right ||
+      right.datatype !== left.datatype ||
+      right.shape.join() !== left.shape.join() ||
+      right.values.length !== left.values.length
+    ) {
       return Infinity;
     }
     left.values.forEach((v, i) => {

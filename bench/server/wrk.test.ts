@@ -33,9 +33,26 @@ for (const [what, stdout, error] of BROKEN) {
 }
 
 test('wrkArgs asks for fixed duration, concurrency, latency and the script', () => {
-  const args = wrkArgs({ url: 'http://127.0.0.1:1/v2/models/m/infer', script: 's.lua', threads: 1, connections: 32, seconds: 10, timeoutSeconds: 10 });
+  const args = wrkArgs({
+    url: 'http://127.0.0.1:1/v2/models/m/infer',
+    script: 's.lua',
+    threads: 1,
+    connections: 32,
+    seconds: 10,
+    timeoutSeconds: 10,
+  });
   assert.deepEqual(args, [
-    '--threads', '1', '--connections', '32', '--duration', '10s', '--timeout', '10s', '--latency', '--script', 's.lua',
+    '--threads',
+    '1',
+    '--connections',
+    '32',
+    '--duration',
+    '10s',
+    '--timeout',
+    '10s',
+    '--latency',
+    '--script',
+    's.lua',
     'http://127.0.0.1:1/v2/models/m/infer',
   ]);
 });

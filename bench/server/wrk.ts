@@ -30,7 +30,8 @@ const MARKER = 'BENCH_RESULT ';
 /** Parse wrk's stdout; throws naming what is missing when the script's line is absent or broken. */
 export function parseWrkOutput(stdout: string): LoadResult {
   const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
-  if (line === undefined) throw new Error(`parse wrk output: no ${MARKER.trim()} line in ${JSON.stringify(stdout.slice(0, 300))}`);
+  if (line === undefined)
+    throw new Error(`parse wrk output: no ${MARKER.trim()} line in ${JSON.stringify(stdout.slice(0, 300))}`);
   let raw: RawResult;
   try {
     raw = JSON.parse(line.slice(MARKER.length)) as RawResult;
@@ -71,12 +72,17 @@ export interface WrkRun {
 /** wrk's command-line arguments for one run. */
 export function wrkArgs(run: WrkRun): string[] {
   return [
-    '--threads', String(run.threads),
-    '--connections', String(run.connections),
-    '--duration', `${run.seconds}s`,
-    '--timeout', `${run.timeoutSeconds}s`,
+    '--threads',
+    String(run.threads),
+    '--connections',
+    String(run.connections),
+    '--duration',
+    `${run.seconds}s`,
+    '--timeout',
+    `${run.timeoutSeconds}s`,
     '--latency',
-    '--script', run.script,
+    '--script',
+    run.script,
     run.url,
   ];
 }

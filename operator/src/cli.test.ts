@@ -10,7 +10,10 @@ describe('parseActionArgs', () => {
   it.each([
     [['digits'], { verb: 'rollback', name: 'digits' }],
     [['digits', '-n', 'ml'], { verb: 'rollback', name: 'digits', namespace: 'ml' }],
-    [['--namespace=ml', 'digits', '--revision', '0123456789'], { verb: 'rollback', name: 'digits', namespace: 'ml', revision: '0123456789' }],
+    [
+      ['--namespace=ml', 'digits', '--revision', '0123456789'],
+      { verb: 'rollback', name: 'digits', namespace: 'ml', revision: '0123456789' },
+    ],
     [['digits', '--kubeconfig', '/tmp/kc'], { verb: 'rollback', name: 'digits', kubeconfig: '/tmp/kc' }],
   ])('%j', (args, expected) => {
     expect(parseActionArgs('rollback', args)).toEqual(expected);
@@ -30,8 +33,14 @@ describe('parseActionArgs', () => {
 describe('actionPatch', () => {
   it('sets only the action annotation, with the time as the nonce and the revision when given', () => {
     const now = new Date('2026-11-21T06:30:15.123Z');
-    expect(actionPatch({ verb: 'promote', name: 'digits' }, now)).toEqual({ metadata: { annotations: { 'modelship.dev/action': 'promote@2026-11-21T063015Z' } } });
-    expect(actionPatch({ verb: 'rollback', name: 'digits', revision: '0123456789' }, now).metadata.annotations['modelship.dev/action']).toBe('rollback:0123456789@2026-11-21T063015Z');
+    expect(actionPatch({ verb: 'promote', name: 'digits' }, now)).toEqual({
+      metadata: { annotations: { 'modelship.dev/action': 'promote@2026-11-21T063015Z' } },
+    });
+    expect(
+      actionPatch({ verb: 'rollback', name: 'digits', revision: '0123456789' }, now).metadata.annotations[
+        'modelship.dev/action'
+      ],
+    ).toBe('rollback:0123456789@2026-11-21T063015Z');
   });
 });
 

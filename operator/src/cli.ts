@@ -83,7 +83,11 @@ export function parseActionArgs(verb: ActionVerb, args: string[]): ActionRequest
     parsed = parseArgs({
       args,
       allowPositionals: true,
-      options: { namespace: { type: 'string', short: 'n' }, revision: { type: 'string' }, kubeconfig: { type: 'string' } },
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        revision: { type: 'string' },
+        kubeconfig: { type: 'string' },
+      },
     });
   } catch (e) {
     return { error: `modelship ${verb}: ${(e as Error).message}` };
@@ -91,7 +95,9 @@ export function parseActionArgs(verb: ActionVerb, args: string[]): ActionRequest
   if (parsed.positionals.length !== 1) return { error: `modelship ${verb}: give exactly one ModelDeployment name` };
   const { namespace, revision, kubeconfig } = parsed.values;
   if (revision !== undefined && !/^[0-9a-f]{10}$/.test(revision)) {
-    return { error: `modelship ${verb}: --revision must be a revision hash (10 lowercase hex characters), got "${revision}"` };
+    return {
+      error: `modelship ${verb}: --revision must be a revision hash (10 lowercase hex characters), got "${revision}"`,
+    };
   }
   const request: ActionRequest = { verb, name: parsed.positionals[0]! };
   if (namespace !== undefined) request.namespace = namespace;
@@ -124,7 +130,9 @@ async function actionCommand(verb: ActionVerb, args: string[], io: Io): Promise<
       body: patch,
       contentType: 'application/merge-patch+json',
     });
-    io.out(`${verb} requested on ModelDeployment ${namespace}/${request.name}: ${ACTION_ANNOTATION}=${patch.metadata.annotations[ACTION_ANNOTATION]}`);
+    io.out(
+      `${verb} requested on ModelDeployment ${namespace}/${request.name}: ${ACTION_ANNOTATION}=${patch.metadata.annotations[ACTION_ANNOTATION]}`,
+    );
     return 0;
   } catch (e) {
     io.err(`${verb} ${where}: ${(e as Error).message}`);

@@ -31,7 +31,14 @@ describe('parseConfig', () => {
       { MODELSHIP_WORKERS: '2', MODELSHIP_METRICS_PORT: '9000', POD_NAME: 'op-abc', POD_NAMESPACE: 'modelship-system' },
       host,
     );
-    expect(cfg).toMatchObject({ workers: 8, metricsPort: 9000, leaderElect: false, namespace: 'ml', identity: 'op-abc', leaseNamespace: 'modelship-system' });
+    expect(cfg).toMatchObject({
+      workers: 8,
+      metricsPort: 9000,
+      leaderElect: false,
+      namespace: 'ml',
+      identity: 'op-abc',
+      leaseNamespace: 'modelship-system',
+    });
   });
 
   it.each([
@@ -46,10 +53,12 @@ describe('parseConfig', () => {
 
   // There is one image; `make image` tags it as the chart's default, and the operator's default
   // must name the same, or model pods started outside the chart pull an image nobody built.
-  it('defaults the server image to the Helm chart\'s default image', () => {
+  it("defaults the server image to the Helm chart's default image", () => {
     const chart = join(dirname(findCrdPath()), '..', 'charts', 'modelship');
     const { appVersion } = parse(readFileSync(join(chart, 'Chart.yaml'), 'utf8')) as { appVersion: string };
-    const { image } = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as { image: { repository: string; tag: string } };
+    const { image } = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as {
+      image: { repository: string; tag: string };
+    };
     expect(DEFAULT_SERVER_IMAGE).toBe(`${image.repository}:${image.tag || appVersion}`);
   });
 });

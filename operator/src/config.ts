@@ -52,7 +52,8 @@ type FlagName = keyof typeof FLAGS;
 function integer(name: FlagName, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name}: "${raw}" is not an integer in [${min}, ${max}]`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`--${name}: "${raw}" is not an integer in [${min}, ${max}]`);
   return n;
 }
 
@@ -64,11 +65,18 @@ function boolean(name: FlagName, raw: string | undefined, fallback: boolean): bo
 }
 
 /** Parses argv (without node and script) and env into a config, or throws naming the bad flag. */
-export function parseConfig(argv: string[], env: Record<string, string | undefined>, host: { hostname: string; pid: number }): OperatorConfig {
+export function parseConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  host: { hostname: string; pid: number },
+): OperatorConfig {
   const options = Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }]));
   let parsed: Record<string, string | undefined>;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | undefined
+    >;
   } catch (err) {
     throw new Error(`parse flags: ${(err as Error).message}`, { cause: err });
   }
@@ -77,7 +85,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     return v === '' ? undefined : v;
   };
   const logLevel = get('log-level') ?? 'info';
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw new Error(`--log-level: "${logLevel}" is not debug, info, warn or error`);
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
+    throw new Error(`--log-level: "${logLevel}" is not debug, info, warn or error`);
   return {
     kubeconfig: get('kubeconfig'),
     namespace: get('namespace'),

@@ -20,7 +20,9 @@ export interface Logger {
 function plain(value: unknown): unknown {
   if (value instanceof Error) {
     const cause = (value as Error & { cause?: unknown }).cause;
-    return cause instanceof Error && !value.message.includes(cause.message) ? `${value.message} (cause: ${cause.message})` : value.message;
+    return cause instanceof Error && !value.message.includes(cause.message)
+      ? `${value.message} (cause: ${cause.message})`
+      : value.message;
   }
   return value;
 }
@@ -28,7 +30,8 @@ function plain(value: unknown): unknown {
 /** Creates a logger writing lines at or above minLevel through write. */
 export function createLogger(
   minLevel: Level = 'info',
-  write: (line: string, level: Level) => void = (line, level) => (level === 'error' ? process.stderr : process.stdout).write(line + '\n'),
+  write: (line: string, level: Level) => void = (line, level) =>
+    (level === 'error' ? process.stderr : process.stdout).write(line + '\n'),
   now: () => Date = () => new Date(),
 ): Logger {
   const log = (level: Level, msg: string, fields?: Record<string, unknown>): void => {

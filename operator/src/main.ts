@@ -20,11 +20,18 @@ import { createMetrics, type OperatorMetrics } from './metrics.js';
 import { reconcile, type ReconcileDeps } from './reconcile.js';
 
 /** Serves /metrics, /healthz (process alive) and /readyz (caches synced). */
-function startHttp(cfg: OperatorConfig, metrics: OperatorMetrics, ready: () => boolean, log: Logger): Promise<http.Server> {
+function startHttp(
+  cfg: OperatorConfig,
+  metrics: OperatorMetrics,
+  ready: () => boolean,
+  log: Logger,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
-      res.writeHead(405, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: `method ${req.method} not allowed` }));
+      res
+        .writeHead(405, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ error: `method ${req.method} not allowed` }));
     } else if (path === '/healthz') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
@@ -33,17 +40,22 @@ function startHttp(cfg: OperatorConfig, metrics: OperatorMetrics, ready: () => b
     } else if (path === '/metrics') {
       metrics.registry.metrics().then(
         (text) => res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: err.message })),
+        (err: Error) =>
+          res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: err.message })),
       );
     } else {
       res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: `no route ${path}` }));
     }
   });
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`listen ${cfg.metricsHost}:${cfg.metricsPort}: ${err.message}`, { cause: err })));
+    server.once('error', (err) =>
+      reject(new Error(`listen ${cfg.metricsHost}:${cfg.metricsPort}: ${err.message}`, { cause: err })),
+    );
     server.listen(cfg.metricsPort, cfg.metricsHost, () => {
       const addr = server.address();
-      log.info('serving metrics and probes', { address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr) });
+      log.info('serving metrics and probes', {
+        address: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : String(addr),
+      });
       resolve(server);
     });
   });
@@ -55,7 +67,10 @@ function startHttp(cfg: OperatorConfig, metrics: OperatorMetrics, ready: () => b
  */
 async function servesHttpRoutes(api: KubeClient): Promise<boolean> {
   try {
-    const list = await api.request<{ resources?: { name: string }[] }>({ method: 'GET', path: '/apis/gateway.networking.k8s.io/v1' });
+    const list = await api.request<{ resources?: { name: string }[] }>({
+      method: 'GET',
+      path: '/apis/gateway.networking.k8s.io/v1',
+    });
     return (list.resources ?? []).some((r) => r.name === 'httproutes');
   } catch (err) {
     if (isStatus(err, 404)) return false;
@@ -79,7 +94,9 @@ async function main(): Promise<void> {
   });
 
   const gatewayApi = await servesHttpRoutes(api);
-  log.info('Gateway API', { httpRoutes: gatewayApi ? 'served: cached and pruned' : 'not served: restart the operator after installing its CRDs' });
+  log.info('Gateway API', {
+    httpRoutes: gatewayApi ? 'served: cached and pruned' : 'not served: restart the operator after installing its CRDs',
+  });
   const caches = new Caches(
     api,
     {
@@ -129,7 +146,12 @@ async function main(): Promise<void> {
             metrics.applies.inc({ outcome: 'applied' }, outcome.applied);
             metrics.applies.inc({ outcome: 'skipped' }, outcome.skipped);
             if (outcome.applied || outcome.pruned || outcome.statusWritten) {
-              log.info('reconciled', { key, applied: outcome.applied, pruned: outcome.pruned, statusWritten: outcome.statusWritten });
+              log.info('reconciled', {
+                key,
+                applied: outcome.applied,
+                pruned: outcome.pruned,
+                statusWritten: outcome.statusWritten,
+              });
             }
             return outcome;
           } finally {
@@ -188,6 +210,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
-  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'fatal', error: err.message }) + '\n');
+  process.stderr.write(
+    JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'fatal', error: err.message }) + '\n',
+  );
   process.exit(1);
 });

@@ -49,8 +49,15 @@ export interface ReconcileOutcome extends HandlerResult {
 
 /** Kinds the operator prunes (pods belong to their ReplicaSets, not to us). */
 const PRUNED_KINDS = [
-  'Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget',
-  'ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'HTTPRoute',
+  'Deployment',
+  'Service',
+  'HorizontalPodAutoscaler',
+  'PodDisruptionBudget',
+  'ConfigMap',
+  'ServiceAccount',
+  'Role',
+  'RoleBinding',
+  'HTTPRoute',
 ];
 
 /**
@@ -86,7 +93,11 @@ export function planEvents(decided: RolloutPlan): { type: 'Normal' | 'Warning'; 
     out.push({ type: 'Normal', reason: c.reason, note: c.message });
   }
   if (decided.actionMessage !== undefined) {
-    out.push({ type: decided.actionRefused ? 'Warning' : 'Normal', reason: decided.actionRefused ? 'ActionRefused' : 'ActionHandled', note: decided.actionMessage });
+    out.push({
+      type: decided.actionRefused ? 'Warning' : 'Normal',
+      reason: decided.actionRefused ? 'ActionRefused' : 'ActionHandled',
+      note: decided.actionMessage,
+    });
   }
   return out;
 }
@@ -102,18 +113,28 @@ export function transitionEvents(
   const out: { type: 'Normal' | 'Warning'; reason: string; note: string }[] = [];
   const readyBefore = condition(before, 'Ready');
   const readyAfter = condition(after, 'Ready');
-  if (readyAfter?.status === 'True' && (readyBefore?.status !== 'True' || before?.stable?.revision !== after.stable?.revision)) {
+  if (
+    readyAfter?.status === 'True' &&
+    (readyBefore?.status !== 'True' || before?.stable?.revision !== after.stable?.revision)
+  ) {
     out.push({ type: 'Normal', reason: 'RevisionReady', note: readyAfter.message });
   }
   const stalledBefore = condition(before, 'Stalled');
   const stalledAfter = condition(after, 'Stalled');
-  if (stalledAfter?.status === 'True' && (stalledBefore?.status !== 'True' || stalledBefore.reason !== stalledAfter.reason)) {
+  if (
+    stalledAfter?.status === 'True' &&
+    (stalledBefore?.status !== 'True' || stalledBefore.reason !== stalledAfter.reason)
+  ) {
     out.push({ type: 'Warning', reason: stalledAfter.reason, note: stalledAfter.message });
   }
   return out;
 }
 
-async function emit(deps: ReconcileDeps, md: KubeObject, events: { type: 'Normal' | 'Warning'; reason: string; note: string }[]): Promise<void> {
+async function emit(
+  deps: ReconcileDeps,
+  md: KubeObject,
+  events: { type: 'Normal' | 'Warning'; reason: string; note: string }[],
+): Promise<void> {
   for (const e of events) {
     const err = await deps.events.record(md, e.type, e.reason, e.note);
     if (err) deps.warn(err.message);
@@ -138,7 +159,9 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   if (errors.length > 0) {
     const status = invalidSpecStatus(md, errors, now);
     outcome.statusWritten = await writeStatusIfChanged(deps.api, cached, status);
-    await emit(deps, cached, [{ type: 'Warning', reason: 'InvalidSpec', note: errors.map((e) => `${e.path}: ${e.message}`).join('; ') }]);
+    await emit(deps, cached, [
+      { type: 'Warning', reason: 'InvalidSpec', note: errors.map((e) => `${e.path}: ${e.message}`).join('; ') },
+    ]);
     return outcome;
   }
 
@@ -169,7 +192,8 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
 
   await emit(deps, cached, [...planEvents(decided), ...transitionEvents(md.status, status)]);
 
-  if (decided.requeueAfterSeconds !== undefined) outcome.requeueAfterMs = Math.max(1, decided.requeueAfterSeconds) * 1000;
+  if (decided.requeueAfterSeconds !== undefined)
+    outcome.requeueAfterMs = Math.max(1, decided.requeueAfterSeconds) * 1000;
   return outcome;
 }
 

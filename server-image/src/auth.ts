@@ -77,7 +77,10 @@ export class TokenFile {
         this.digests = tokens.map(digest);
         this.log.info('auth tokens reloaded', { path: this.path, count: tokens.length });
       } catch (err) {
-        this.log.warn('reload auth token file failed; keeping the previous tokens', { path: this.path, error: (err as Error).message });
+        this.log.warn('reload auth token file failed; keeping the previous tokens', {
+          path: this.path,
+          error: (err as Error).message,
+        });
       }
     });
   }

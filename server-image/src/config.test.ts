@@ -70,16 +70,25 @@ describe('parseConfig', () => {
     expect(parseConfig([], { ...base, MODELSHIP_PROCESSES: '1' }, 4)).toMatchObject({ processes: 1, workers: 4 });
     expect(parseConfig(['--processes', '2'], base, 5)).toMatchObject({ processes: 2, workers: 2 });
     expect(parseConfig([], { ...base, MODELSHIP_PROCESSES: '8' }, 2)).toMatchObject({ processes: 8, workers: 1 });
-    expect(parseConfig([], { ...base, MODELSHIP_PROCESSES: '2', MODELSHIP_WORKERS: '3' }, 2)).toMatchObject({ processes: 2, workers: 3 });
+    expect(parseConfig([], { ...base, MODELSHIP_PROCESSES: '2', MODELSHIP_WORKERS: '3' }, 2)).toMatchObject({
+      processes: 2,
+      workers: 3,
+    });
   });
 
   it('lets flags override the environment', () => {
-    const c = parseConfig(['--port', '1234', '--name=other', '--allow-unverified', '--model-uri', '/m.onnx'], { ...base, MODELSHIP_PORT: '99' }, 1);
+    const c = parseConfig(
+      ['--port', '1234', '--name=other', '--allow-unverified', '--model-uri', '/m.onnx'],
+      { ...base, MODELSHIP_PORT: '99' },
+      1,
+    );
     expect(c).toMatchObject({ port: 1234, name: 'other', allowUnverified: true, modelUri: '/m.onnx' });
   });
 
   it('allows a missing sha256 only with allow-unverified', () => {
-    expect(parseConfig([], { MODELSHIP_MODEL_URI: '/m.onnx', MODELSHIP_ALLOW_UNVERIFIED: 'true' }, 1).sha256).toBeUndefined();
+    expect(
+      parseConfig([], { MODELSHIP_MODEL_URI: '/m.onnx', MODELSHIP_ALLOW_UNVERIFIED: 'true' }, 1).sha256,
+    ).toBeUndefined();
   });
 
   it('maps the data plane options through', () => {

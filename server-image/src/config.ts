@@ -58,30 +58,135 @@ interface Setting {
 
 /** Every setting, once: its flag, its environment variable, how to parse it. */
 const SETTINGS = {
-  modelUri: { flag: 'model-uri', env: 'MODELSHIP_MODEL_URI', kind: 'string', help: 'file://, http(s)://, pvc://<claim>/<path> or a path' },
-  sha256: { flag: 'sha256', env: 'MODELSHIP_SHA256', kind: 'sha256', help: 'expected sha256 of the model file (64 hex)' },
-  allowUnverified: { flag: 'allow-unverified', env: 'MODELSHIP_ALLOW_UNVERIFIED', kind: 'boolean', help: 'serve a model without a sha256' },
-  signaturePath: { flag: 'signature', env: 'MODELSHIP_SIGNATURE', kind: 'string', help: 'file with a base64 Ed25519 signature over the digest' },
-  publicKeyPath: { flag: 'public-key', env: 'MODELSHIP_PUBLIC_KEY', kind: 'string', help: 'PEM public key that checks the signature' },
+  modelUri: {
+    flag: 'model-uri',
+    env: 'MODELSHIP_MODEL_URI',
+    kind: 'string',
+    help: 'file://, http(s)://, pvc://<claim>/<path> or a path',
+  },
+  sha256: {
+    flag: 'sha256',
+    env: 'MODELSHIP_SHA256',
+    kind: 'sha256',
+    help: 'expected sha256 of the model file (64 hex)',
+  },
+  allowUnverified: {
+    flag: 'allow-unverified',
+    env: 'MODELSHIP_ALLOW_UNVERIFIED',
+    kind: 'boolean',
+    help: 'serve a model without a sha256',
+  },
+  signaturePath: {
+    flag: 'signature',
+    env: 'MODELSHIP_SIGNATURE',
+    kind: 'string',
+    help: 'file with a base64 Ed25519 signature over the digest',
+  },
+  publicKeyPath: {
+    flag: 'public-key',
+    env: 'MODELSHIP_PUBLIC_KEY',
+    kind: 'string',
+    help: 'PEM public key that checks the signature',
+  },
   name: { flag: 'name', env: 'MODELSHIP_MODEL_NAME', kind: 'string', help: 'served model name (default: file name)' },
-  version: { flag: 'version', env: 'MODELSHIP_MODEL_VERSION', kind: 'string', help: 'served model version (default 1)' },
+  version: {
+    flag: 'version',
+    env: 'MODELSHIP_MODEL_VERSION',
+    kind: 'string',
+    help: 'served model version (default 1)',
+  },
   host: { flag: 'host', env: 'MODELSHIP_HOST', kind: 'string', help: 'listen address (default 0.0.0.0)' },
   port: { flag: 'port', env: 'MODELSHIP_PORT', kind: 'port', help: 'inference port (default 8080)' },
-  metricsPort: { flag: 'metrics-port', env: 'MODELSHIP_METRICS_PORT', kind: 'port', help: 'metrics port (default 9090)' },
-  maxBatchSize: { flag: 'max-batch-size', env: 'MODELSHIP_MAX_BATCH_SIZE', kind: 'count', help: 'rows per batch; 1 turns batching off (default 32)' },
-  maxLatencyMs: { flag: 'max-latency-ms', env: 'MODELSHIP_MAX_LATENCY_MS', kind: 'nonNegative', help: 'longest wait, with a worker free, for a batch to fill (default 0)' },
-  processes: { flag: 'processes', env: 'MODELSHIP_PROCESSES', kind: 'count', help: 'serving processes, each with its own copy of the model (default: CPU count)' },
-  workers: { flag: 'workers', env: 'MODELSHIP_WORKERS', kind: 'count', help: 'inference worker threads per process (default: CPUs / processes)' },
-  intraOpThreads: { flag: 'intra-op-threads', env: 'MODELSHIP_INTRA_OP_THREADS', kind: 'count', help: 'onnxruntime threads per worker (default 1)' },
-  cacheDir: { flag: 'cache-dir', env: 'MODELSHIP_CACHE_DIR', kind: 'string', help: 'model download cache (default /var/cache/modelship)' },
-  pvcRoot: { flag: 'pvc-root', env: 'MODELSHIP_PVC_ROOT', kind: 'string', help: 'where pvc:// claims are mounted (default /mnt/pvc)' },
-  maxBodyBytes: { flag: 'max-body-size', env: 'MODELSHIP_MAX_BODY_SIZE', kind: 'bytes', help: 'request body limit, e.g. 32mb (default 32mb)' },
-  maxResponseBytes: { flag: 'max-response-size', env: 'MODELSHIP_MAX_RESPONSE_SIZE', kind: 'bytes', help: 'output data one answer may carry, as JSON text or binary bytes; larger answers get a 400 (default 32mb)' },
-  authTokenFile: { flag: 'auth-token-file', env: 'MODELSHIP_AUTH_TOKEN_FILE', kind: 'string', help: 'bearer tokens, one per line; auth off when unset' },
-  logLevel: { flag: 'log-level', env: 'MODELSHIP_LOG_LEVEL', kind: 'logLevel', help: 'debug, info, warn or error (default info)' },
-  terminationLogPath: { flag: 'termination-log', env: 'MODELSHIP_TERMINATION_LOG', kind: 'string', help: 'where a fatal message is written (default /dev/termination-log)' },
-  shutdownDelayMs: { flag: 'shutdown-delay-ms', env: 'MODELSHIP_SHUTDOWN_DELAY_MS', kind: 'nonNegative', help: 'serve this long after SIGTERM while not ready (default 0)' },
-  shutdownTimeoutMs: { flag: 'shutdown-timeout-ms', env: 'MODELSHIP_SHUTDOWN_TIMEOUT_MS', kind: 'count', help: 'hard deadline for graceful shutdown (default 25000)' },
+  metricsPort: {
+    flag: 'metrics-port',
+    env: 'MODELSHIP_METRICS_PORT',
+    kind: 'port',
+    help: 'metrics port (default 9090)',
+  },
+  maxBatchSize: {
+    flag: 'max-batch-size',
+    env: 'MODELSHIP_MAX_BATCH_SIZE',
+    kind: 'count',
+    help: 'rows per batch; 1 turns batching off (default 32)',
+  },
+  maxLatencyMs: {
+    flag: 'max-latency-ms',
+    env: 'MODELSHIP_MAX_LATENCY_MS',
+    kind: 'nonNegative',
+    help: 'longest wait, with a worker free, for a batch to fill (default 0)',
+  },
+  processes: {
+    flag: 'processes',
+    env: 'MODELSHIP_PROCESSES',
+    kind: 'count',
+    help: 'serving processes, each with its own copy of the model (default: CPU count)',
+  },
+  workers: {
+    flag: 'workers',
+    env: 'MODELSHIP_WORKERS',
+    kind: 'count',
+    help: 'inference worker threads per process (default: CPUs / processes)',
+  },
+  intraOpThreads: {
+    flag: 'intra-op-threads',
+    env: 'MODELSHIP_INTRA_OP_THREADS',
+    kind: 'count',
+    help: 'onnxruntime threads per worker (default 1)',
+  },
+  cacheDir: {
+    flag: 'cache-dir',
+    env: 'MODELSHIP_CACHE_DIR',
+    kind: 'string',
+    help: 'model download cache (default /var/cache/modelship)',
+  },
+  pvcRoot: {
+    flag: 'pvc-root',
+    env: 'MODELSHIP_PVC_ROOT',
+    kind: 'string',
+    help: 'where pvc:// claims are mounted (default /mnt/pvc)',
+  },
+  maxBodyBytes: {
+    flag: 'max-body-size',
+    env: 'MODELSHIP_MAX_BODY_SIZE',
+    kind: 'bytes',
+    help: 'request body limit, e.g. 32mb (default 32mb)',
+  },
+  maxResponseBytes: {
+    flag: 'max-response-size',
+    env: 'MODELSHIP_MAX_RESPONSE_SIZE',
+    kind: 'bytes',
+    help: 'output data one answer may carry, as JSON text or binary bytes; larger answers get a 400 (default 32mb)',
+  },
+  authTokenFile: {
+    flag: 'auth-token-file',
+    env: 'MODELSHIP_AUTH_TOKEN_FILE',
+    kind: 'string',
+    help: 'bearer tokens, one per line; auth off when unset',
+  },
+  logLevel: {
+    flag: 'log-level',
+    env: 'MODELSHIP_LOG_LEVEL',
+    kind: 'logLevel',
+    help: 'debug, info, warn or error (default info)',
+  },
+  terminationLogPath: {
+    flag: 'termination-log',
+    env: 'MODELSHIP_TERMINATION_LOG',
+    kind: 'string',
+    help: 'where a fatal message is written (default /dev/termination-log)',
+  },
+  shutdownDelayMs: {
+    flag: 'shutdown-delay-ms',
+    env: 'MODELSHIP_SHUTDOWN_DELAY_MS',
+    kind: 'nonNegative',
+    help: 'serve this long after SIGTERM while not ready (default 0)',
+  },
+  shutdownTimeoutMs: {
+    flag: 'shutdown-timeout-ms',
+    env: 'MODELSHIP_SHUTDOWN_TIMEOUT_MS',
+    kind: 'count',
+    help: 'hard deadline for graceful shutdown (default 25000)',
+  },
 } as const satisfies Record<string, Setting>;
 
 type Key = keyof typeof SETTINGS;
@@ -136,7 +241,9 @@ function convert(key: Key, source: string, raw: string | boolean): string | numb
     case 'sha256':
       return /^[0-9a-fA-F]{64}$/.test(text) ? text.toLowerCase() : fail('expected 64 hexadecimal characters');
     case 'logLevel':
-      return (LOG_LEVELS as readonly string[]).includes(text.toLowerCase()) ? text.toLowerCase() : fail(`expected one of ${LOG_LEVELS.join(', ')}`);
+      return (LOG_LEVELS as readonly string[]).includes(text.toLowerCase())
+        ? text.toLowerCase()
+        : fail(`expected one of ${LOG_LEVELS.join(', ')}`);
   }
   return fail('unknown setting kind');
 }
@@ -165,9 +272,16 @@ export function defaultModelName(uri: string): string {
  * Build the Config from flags (`argv`, without node and script), environment and CPU count.
  * Flags override environment variables. Throws ConfigError on the first problem found.
  */
-export function parseConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cpus: number): Config {
+export function parseConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  cpus: number,
+): Config {
   const options = Object.fromEntries(
-    Object.values(SETTINGS).map((s) => [s.flag, { type: s.kind === 'boolean' ? ('boolean' as const) : ('string' as const) }]),
+    Object.values(SETTINGS).map((s) => [
+      s.flag,
+      { type: s.kind === 'boolean' ? ('boolean' as const) : ('string' as const) },
+    ]),
   );
   let flags: Record<string, string | boolean | undefined>;
   try {
@@ -187,15 +301,21 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const allowUnverified = (values.allowUnverified as boolean | undefined) ?? false;
   const sha256 = values.sha256 as string | undefined;
   if (!sha256 && !allowUnverified) {
-    throw new ConfigError(`missing ${SETTINGS.sha256.env} (or --${SETTINGS.sha256.flag}): models are verified unless ${SETTINGS.allowUnverified.env}=true`);
+    throw new ConfigError(
+      `missing ${SETTINGS.sha256.env} (or --${SETTINGS.sha256.flag}): models are verified unless ${SETTINGS.allowUnverified.env}=true`,
+    );
   }
   const signaturePath = values.signaturePath as string | undefined;
   const publicKeyPath = values.publicKeyPath as string | undefined;
   if (Boolean(signaturePath) !== Boolean(publicKeyPath)) {
-    throw new ConfigError(`${SETTINGS.signaturePath.env} and ${SETTINGS.publicKeyPath.env} go together: set both or neither`);
+    throw new ConfigError(
+      `${SETTINGS.signaturePath.env} and ${SETTINGS.publicKeyPath.env} go together: set both or neither`,
+    );
   }
   if (signaturePath && !sha256) {
-    throw new ConfigError(`${SETTINGS.signaturePath.env} signs the digest, so ${SETTINGS.sha256.env} is required with it`);
+    throw new ConfigError(
+      `${SETTINGS.signaturePath.env} signs the digest, so ${SETTINGS.sha256.env} is required with it`,
+    );
   }
   const port = (values.port as number | undefined) ?? 8080;
   const processes = (values.processes as number | undefined) ?? Math.max(1, cpus);

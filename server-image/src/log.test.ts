@@ -4,7 +4,14 @@ describe('formatLogLine', () => {
   it('writes one JSON object with ts, level, msg and fields; errors and bigints made readable', () => {
     const line = formatLogLine('warn', 'worker exited', { code: 3, err: new TypeError('boom'), n: 5n }, new Date(0));
     expect(line).not.toContain('\n');
-    expect(JSON.parse(line)).toEqual({ ts: '1970-01-01T00:00:00.000Z', level: 'warn', msg: 'worker exited', code: 3, err: { name: 'TypeError', message: 'boom' }, n: '5' });
+    expect(JSON.parse(line)).toEqual({
+      ts: '1970-01-01T00:00:00.000Z',
+      level: 'warn',
+      msg: 'worker exited',
+      code: 3,
+      err: { name: 'TypeError', message: 'boom' },
+      n: '5',
+    });
   });
 });
 
@@ -15,7 +22,9 @@ describe('createLogger', () => {
     log.debug('hidden');
     log.info('shown', { port: 1 });
     expect(log.enabled('debug')).toBe(false);
-    expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ level: 'info', msg: 'shown', model: 'tiny', port: 1 })]);
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'shown', model: 'tiny', port: 1 }),
+    ]);
   });
 
   it('never throws on an unserialisable field', () => {

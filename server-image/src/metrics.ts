@@ -140,16 +140,24 @@ export async function serveMetrics(registry: MetricsSource, host: string, port: 
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `no route ${path} on the metrics port; try /metrics` }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: `no route ${path} on the metrics port; try /metrics` }));
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' }).end(JSON.stringify({ error: `method ${req.method} not allowed on /metrics` }));
+      res
+        .writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' })
+        .end(JSON.stringify({ error: `method ${req.method} not allowed on /metrics` }));
       return;
     }
     registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
-      (err: Error) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: `collect metrics: ${err.message}` })),
+      (text) =>
+        res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+      (err: Error) =>
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: `collect metrics: ${err.message}` })),
     );
   });
   await new Promise<void>((resolve, reject) => {

@@ -40,7 +40,9 @@ async function infer(server: ServerProcess, seed: number): Promise<Buffer> {
   const data = rows(seed, count);
   const head = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: 'input', datatype: 'FP32', shape: [count, 784], parameters: { binary_data_size: data.byteLength } }],
+      inputs: [
+        { name: 'input', datatype: 'FP32', shape: [count, 784], parameters: { binary_data_size: data.byteLength } },
+      ],
       outputs: [{ name: 'logits', parameters: { binary_data: true } }],
     }),
   );
@@ -53,7 +55,11 @@ async function infer(server: ServerProcess, seed: number): Promise<Buffer> {
   if (res.status !== 200) throw new Error(`request ${seed}: ${res.status} ${body.toString()}`);
   const headerLength = Number(res.headers.get('inference-header-content-length'));
   const header = JSON.parse(body.subarray(0, headerLength).toString());
-  expect(header.outputs[0]).toMatchObject({ name: 'logits', shape: [count, 10], parameters: { binary_data_size: count * 40 } });
+  expect(header.outputs[0]).toMatchObject({
+    name: 'logits',
+    shape: [count, 10],
+    parameters: { binary_data_size: count * 40 },
+  });
   return body.subarray(headerLength);
 }
 

@@ -24,7 +24,13 @@ afterAll(async () => {
 });
 
 const row = (n = 1): number[][] => Array.from({ length: n }, () => [1, 2, 3, 4]);
-const tinyInput = (over: Record<string, unknown> = {}): Record<string, unknown> => ({ name: 'input', datatype: 'FP32', shape: [1, 4], data: row(), ...over });
+const tinyInput = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+  name: 'input',
+  datatype: 'FP32',
+  shape: [1, 4],
+  data: row(),
+  ...over,
+});
 
 /** Send raw bytes over a socket and return what came back. */
 function rawRequest(port: number, bytes: string): Promise<string> {
@@ -37,13 +43,18 @@ function rawRequest(port: number, bytes: string): Promise<string> {
   });
 }
 
-function expectJsonError(res: { status: number; body: unknown; headers: Headers }, status: number, message: RegExp): void {
+function expectJsonError(
+  res: { status: number; body: unknown; headers: Headers },
+  status: number,
+  message: RegExp,
+): void {
   expect({ status: res.status, body: res.body }).toEqual({ status, body: { error: expect.stringMatching(message) } });
   expect(res.headers.get('content-type')).toMatch(/^application\/json/);
 }
 
 describe('V2 inference rejects bad requests', () => {
-  const infer = (body: unknown, headers?: Record<string, string>) => postJson(`${server.url}/v2/models/tiny/infer`, body, headers);
+  const infer = (body: unknown, headers?: Record<string, string>) =>
+    postJson(`${server.url}/v2/models/tiny/infer`, body, headers);
 
   it.each([
     ['malformed JSON', '{"inputs": [', 400, /malformed JSON/],
@@ -71,18 +82,39 @@ describe('V2 inference rejects bad requests', () => {
     const input = (data: string) => `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":${data}}]}`;
     expectJsonError(await v2(input(deep(100_000, '[', ']'))), 400, /nested deeper than 32 levels/);
     // An integer beyond 2^53 is read from its source text by a JSON.parse reviver, which recurses.
-    expectJsonError(await v2(input(`${'['.repeat(100_000)}9007199254740993${']'.repeat(100_000)}`)), 400, /nested too deeply/);
+    expectJsonError(
+      await v2(input(`${'['.repeat(100_000)}9007199254740993${']'.repeat(100_000)}`)),
+      400,
+      /nested too deeply/,
+    );
     const oneElement = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[${deepObject(100_000)}]}]}`;
     expectJsonError(await v2(oneElement), 400, /element 0 is an object/);
-    expectJsonError(await v2(`{"id":${deep(100_000, '[', ']')},"inputs":[]}`), 400, /"id" must be a string, got an array of 1/);
-    expectJsonError(await v2(`{"parameters":{"p":${deepObject(100_000)}},"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2,3]}]}`), 400, /parameter 'p'/);
-    const v1 = await postJson(`${twoInputs.url}/v1/models/two_inputs:predict`, `{"instances":[{"x":${deep(100_000, '[', ']')},"k":[1]}]}`);
+    expectJsonError(
+      await v2(`{"id":${deep(100_000, '[', ']')},"inputs":[]}`),
+      400,
+      /"id" must be a string, got an array of 1/,
+    );
+    expectJsonError(
+      await v2(
+        `{"parameters":{"p":${deepObject(100_000)}},"inputs":[{"name":"x","datatype":"FP32","shape":[1,3],"data":[1,2,3]}]}`,
+      ),
+      400,
+      /parameter 'p'/,
+    );
+    const v1 = await postJson(
+      `${twoInputs.url}/v1/models/two_inputs:predict`,
+      `{"instances":[{"x":${deep(100_000, '[', ']')},"k":[1]}]}`,
+    );
     expectJsonError(v1, 400, /nested deeper than 32 levels/);
   });
 
   it('404 for an unknown model or version', async () => {
     expectJsonError(await postJson(`${server.url}/v2/models/nope/infer`, { inputs: [tinyInput()] }), 404, /nope/);
-    expectJsonError(await postJson(`${server.url}/v2/models/tiny/versions/2/infer`, { inputs: [tinyInput()] }), 404, /version/);
+    expectJsonError(
+      await postJson(`${server.url}/v2/models/tiny/versions/2/infer`, { inputs: [tinyInput()] }),
+      404,
+      /version/,
+    );
   });
 
   it('404 for an unknown model or version before the body is judged, gzip-encoded or not', async () => {
@@ -93,7 +125,11 @@ describe('V2 inference rejects bad requests', () => {
     ] as const) {
       for (const body of ['{"inputs": [', '{"inputs": []}', JSON.stringify({ inputs: [tinyInput({ data: ['x'] })] })]) {
         expectJsonError(await postJson(`${server.url}${p}`, body), 404, message);
-        const gzipped = await fetch(`${server.url}${p}`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(body) });
+        const gzipped = await fetch(`${server.url}${p}`, {
+          method: 'POST',
+          headers: { 'content-encoding': 'gzip' },
+          body: gzipSync(body),
+        });
         expectJsonError({ status: gzipped.status, body: await gzipped.json(), headers: gzipped.headers }, 404, message);
       }
     }
@@ -105,21 +141,41 @@ describe('V2 inference rejects bad requests', () => {
   });
 
   it('400 when binary data does not match binary_data_size', async () => {
-    const header = Buffer.from(JSON.stringify({ inputs: [tinyInput({ data: undefined, parameters: { binary_data_size: 16 } })] }));
+    const header = Buffer.from(
+      JSON.stringify({ inputs: [tinyInput({ data: undefined, parameters: { binary_data_size: 16 } })] }),
+    );
     const send = (extra: Buffer, length = header.length) =>
-      fetch(`${server.url}/v2/models/tiny/infer`, { method: 'POST', headers: { 'inference-header-content-length': String(length) }, body: Buffer.concat([header, extra]) }).then(async (r) => ({
+      fetch(`${server.url}/v2/models/tiny/infer`, {
+        method: 'POST',
+        headers: { 'inference-header-content-length': String(length) },
+        body: Buffer.concat([header, extra]),
+      }).then(async (r) => ({
         status: r.status,
         body: await r.json(),
         headers: r.headers,
       }));
-    expectJsonError(await send(Buffer.alloc(12)), 400, /binary_data_size 16 runs past the end of the body \(12 bytes left\)/);
-    expectJsonError(await send(Buffer.alloc(20)), 400, /binary data has 20 bytes but the inputs' binary_data_size add up to 16/);
-    expectJsonError(await send(Buffer.alloc(16), header.length + 100), 400, /Inference-Header-Content-Length is \d+ but the body has only/);
+    expectJsonError(
+      await send(Buffer.alloc(12)),
+      400,
+      /binary_data_size 16 runs past the end of the body \(12 bytes left\)/,
+    );
+    expectJsonError(
+      await send(Buffer.alloc(20)),
+      400,
+      /binary data has 20 bytes but the inputs' binary_data_size add up to 16/,
+    );
+    expectJsonError(
+      await send(Buffer.alloc(16), header.length + 100),
+      400,
+      /Inference-Header-Content-Length is \d+ but the body has only/,
+    );
     expectJsonError(await send(Buffer.alloc(16), -1), 400, /must be a non-negative integer/);
   });
 
   it('400 naming the input for a missing input of a two-input model', async () => {
-    const res = await postJson(`${twoInputs.url}/v2/models/two_inputs/infer`, { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] });
+    const res = await postJson(`${twoInputs.url}/v2/models/two_inputs/infer`, {
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }],
+    });
     expectJsonError(res, 400, /\bk\b/);
   });
 
@@ -136,9 +192,17 @@ describe('V2 inference rejects bad requests', () => {
 
   it('accepts a gzip-encoded body and rejects an unknown encoding with 415', async () => {
     const body = gzipSync(JSON.stringify({ inputs: [tinyInput()] }));
-    const ok = await fetch(`${server.url}/v2/models/tiny/infer`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body });
+    const ok = await fetch(`${server.url}/v2/models/tiny/infer`, {
+      method: 'POST',
+      headers: { 'content-encoding': 'gzip' },
+      body,
+    });
     expect(ok.status).toBe(200);
-    const bad = await fetch(`${server.url}/v2/models/tiny/infer`, { method: 'POST', headers: { 'content-encoding': 'zstd-ish' }, body });
+    const bad = await fetch(`${server.url}/v2/models/tiny/infer`, {
+      method: 'POST',
+      headers: { 'content-encoding': 'zstd-ish' },
+      body,
+    });
     expect(bad.status).toBe(415);
     expect(await bad.json()).toEqual({ error: expect.stringMatching(/zstd-ish/) });
   });
@@ -170,7 +234,9 @@ describe('routes and methods', () => {
   it('400 JSON for a request node cannot parse as HTTP', async () => {
     const reply = await rawRequest(Number(new URL(server.url).port), 'BLAH /v2 HTTP/1.1\r\nHost: x\r\n\r\n');
     expect(reply).toMatch(/^HTTP\/1\.1 400 Bad Request/);
-    expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toEqual({ error: expect.stringMatching(/malformed HTTP request/) });
+    expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toEqual({
+      error: expect.stringMatching(/malformed HTTP request/),
+    });
   });
 });
 
@@ -179,7 +245,17 @@ describe('V1 rejects bad requests', () => {
   it.each([
     ['malformed JSON', '{"instances": [[1,2', 400, /malformed JSON/],
     ['no instances', { rows: [] }, 400, /"instances"/],
-    ['ragged instances', { instances: [[1, 2, 3, 4], [1, 2]] }, 400, /instances\[1\]/],
+    [
+      'ragged instances',
+      {
+        instances: [
+          [1, 2, 3, 4],
+          [1, 2],
+        ],
+      },
+      400,
+      /instances\[1\]/,
+    ],
     ['a wrong row width', { instances: [[1, 2, 3]] }, 400, /input/],
     ['a string value', { instances: [[1, 2, 'x', 4]] }, 400, /element 2 is "x"/],
   ])('%s → %i', async (_what, body, status, message) => {
@@ -193,14 +269,30 @@ describe('V1 rejects bad requests', () => {
 
   it('404 for an unknown model before the body is judged, gzip-encoded or not', async () => {
     for (const body of ['{"instances": [[1,2', '{"rows": []}', '{"instances": [[1, 2, "x", 4]]}']) {
-      expectJsonError(await postJson(`${server.url}/v1/models/nope:predict`, body), 404, /model "nope" is not served here/);
-      const gzipped = await fetch(`${server.url}/v1/models/nope:predict`, { method: 'POST', headers: { 'content-encoding': 'gzip' }, body: gzipSync(body) });
-      expectJsonError({ status: gzipped.status, body: await gzipped.json(), headers: gzipped.headers }, 404, /model "nope" is not served here/);
+      expectJsonError(
+        await postJson(`${server.url}/v1/models/nope:predict`, body),
+        404,
+        /model "nope" is not served here/,
+      );
+      const gzipped = await fetch(`${server.url}/v1/models/nope:predict`, {
+        method: 'POST',
+        headers: { 'content-encoding': 'gzip' },
+        body: gzipSync(body),
+      });
+      expectJsonError(
+        { status: gzipped.status, body: await gzipped.json(), headers: gzipped.headers },
+        404,
+        /model "nope" is not served here/,
+      );
     }
   });
 
   it('400 naming the inputs when a two-input model gets plain rows', async () => {
-    expectJsonError(await postJson(`${twoInputs.url}/v1/models/two_inputs:predict`, { instances: [[1, 2, 3]] }), 400, /inputs x, k/);
+    expectJsonError(
+      await postJson(`${twoInputs.url}/v1/models/two_inputs:predict`, { instances: [[1, 2, 3]] }),
+      400,
+      /inputs x, k/,
+    );
   });
 });
 
@@ -214,7 +306,9 @@ describe('clients that hang up', () => {
         socket.on('error', () => undefined);
         await new Promise((resolve) => socket.once('connect', resolve));
         // Headers and half the body, then gone.
-        socket.write(`POST /v2/models/two_inputs/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 20)}`);
+        socket.write(
+          `POST /v2/models/two_inputs/infer HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 20)}`,
+        );
         await new Promise((resolve) => setTimeout(resolve, 50));
         socket.destroy();
       }),
@@ -232,7 +326,11 @@ describe('after all of that', () => {
   it('is still up, ready, and never answered 500', async () => {
     for (let i = 0; i < 50; i++) {
       const junk = Buffer.from(Array.from({ length: 1 + ((i * 37) % 200) }, (_, j) => (i * 31 + j * 7) % 256));
-      const res = await fetch(`${server.url}/v2/models/tiny/infer`, { method: 'POST', body: junk, headers: i % 2 ? { 'inference-header-content-length': String(i) } : {} });
+      const res = await fetch(`${server.url}/v2/models/tiny/infer`, {
+        method: 'POST',
+        body: junk,
+        headers: i % 2 ? { 'inference-header-content-length': String(i) } : {},
+      });
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
       expect(await res.json()).toEqual({ error: expect.any(String) });

@@ -23,10 +23,14 @@ const BODY = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape:
  */
 function onNewConnection(url: string, method: 'GET' | 'POST' = 'POST'): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent: false, timeout: 5000, headers: { 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      url,
+      { method, agent: false, timeout: 5000, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', reject);
     req.on('timeout', () => req.destroy(Object.assign(new Error('no answer in 5 s'), { code: 'timeout' })));
     req.end(method === 'POST' ? BODY : undefined);
@@ -37,7 +41,12 @@ const inferOnNewConnection = (url: string): Promise<number> => onNewConnection(`
 
 /** Pids of the processes that logged a served request (debug logs carry each process's pid). */
 const servingPids = (server: ServerProcess, from = 0): Set<number> =>
-  new Set(server.logs.slice(from).filter((l) => l.msg === 'request' && l.route === 'v2_infer').map((l) => l.pid as number));
+  new Set(
+    server.logs
+      .slice(from)
+      .filter((l) => l.msg === 'request' && l.route === 'v2_infer')
+      .map((l) => l.pid as number),
+  );
 
 it('spreads new connections over every serving process, and the metrics port shows their sum', async () => {
   const server = await startServer({ model: TINY, env: { MODELSHIP_PROCESSES: '3', MODELSHIP_LOG_LEVEL: 'debug' } });
@@ -50,7 +59,11 @@ it('spreads new connections over every serving process, and the metrics port sho
     expect([...servingPids(server)].sort((a, b) => a - b)).toEqual(members);
 
     const text = await (await fetch(`${server.metricsUrl}/metrics`)).text();
-    const value = (series: string): number[] => text.split('\n').filter((l) => l.startsWith(series + ' ')).map((l) => Number(l.split(' ')[1]));
+    const value = (series: string): number[] =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(series + ' '))
+        .map((l) => Number(l.split(' ')[1]));
     expect(value('modelship_http_requests_total{route="v2_infer",code="200"}')).toEqual([30]);
     expect(value('modelship_batch_size_sum')).toEqual([30]);
     expect(value(`modelship_model_info{name="tiny",version="1",sha256="${sha256Of(TINY)}"}`)).toEqual([1]);
@@ -105,7 +118,14 @@ it('replaces a serving process killed under load: the group stays ready and only
     running = false;
     await Promise.all(clients);
 
-    expect(server.logs).toContainEqual(expect.objectContaining({ level: 'warn', msg: 'serving process exited; replacing it', pid: victim, signal: 'SIGKILL' }));
+    expect(server.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'serving process exited; replacing it',
+        pid: victim,
+        signal: 'SIGKILL',
+      }),
+    );
     const members = childPids(primary);
     expect(members).toHaveLength(2);
     expect(members).toContain(survivor);
@@ -130,11 +150,17 @@ it('never becomes ready when its processes cannot load the model: exit 1 and a t
   const model = path.join(dir, 'not-onnx.onnx');
   writeFileSync(model, 'these bytes are not an ONNX model');
   const sha256 = createHash('sha256').update(readFileSync(model)).digest('hex');
-  const server = await startServer({ model: TINY, env: { MODELSHIP_MODEL_URI: model, MODELSHIP_SHA256: sha256, MODELSHIP_SHUTDOWN_TIMEOUT_MS: '600000' }, ready: false });
+  const server = await startServer({
+    model: TINY,
+    env: { MODELSHIP_MODEL_URI: model, MODELSHIP_SHA256: sha256, MODELSHIP_SHUTDOWN_TIMEOUT_MS: '600000' },
+    ready: false,
+  });
   const { code } = await server.exited;
   expect(code).toBe(1);
   // The primary's last line is the serving process's own cause, not that a process exited.
-  expect(server.logs.at(-1)).toEqual(expect.objectContaining({ level: 'error', msg: 'model load failed', error: expect.any(String) }));
+  expect(server.logs.at(-1)).toEqual(
+    expect.objectContaining({ level: 'error', msg: 'model load failed', error: expect.any(String) }),
+  );
   expect(server.logs.some((l) => l.msg === 'model ready')).toBe(false);
   expect(readFileSync(server.terminationLog, 'utf8')).toMatch(/^model load failed: /);
 });

@@ -18,7 +18,10 @@ let server: ServerProcess;
 beforeAll(async () => {
   const tokenFile = path.join(mkdtempSync(path.join(tmpdir(), 'modelship-kserve-')), 'tokens');
   writeFileSync(tokenFile, `${TOKEN}\n`);
-  server = await startServer({ model: path.join(FIXTURES, 'tiny.onnx'), env: { MODELSHIP_AUTH_TOKEN_FILE: tokenFile } });
+  server = await startServer({
+    model: path.join(FIXTURES, 'tiny.onnx'),
+    env: { MODELSHIP_AUTH_TOKEN_FILE: tokenFile },
+  });
 });
 afterAll(async () => {
   await server?.stop();

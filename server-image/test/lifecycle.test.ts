@@ -19,45 +19,59 @@ jest.setTimeout(240_000);
 const TINY = path.join(FIXTURES, 'tiny.onnx');
 const MLP = path.join(FIXTURES, 'mlp.onnx');
 
-it.each(['1', '2'])('refuses a model whose sha256 does not match (%s serving processes): never ready, termination message, non-zero exit, the cause last', async (processes) => {
-  const wrong = 'f'.repeat(64);
-  // A shutdown deadline far beyond the test's own: the exit must not wait for any deadline.
-  const server = await startServer({ model: TINY, env: { MODELSHIP_SHA256: wrong, MODELSHIP_PROCESSES: processes, MODELSHIP_SHUTDOWN_TIMEOUT_MS: '600000' }, ready: false });
-  let exited = false;
-  void server.exited.then(() => (exited = true));
-  const statuses: number[] = [];
-  while (!exited) {
-    const status = await fetch(`${server.url}/v2/health/ready`).then(
-      (r) => r.status,
-      () => 0,
+it.each(['1', '2'])(
+  'refuses a model whose sha256 does not match (%s serving processes): never ready, termination message, non-zero exit, the cause last',
+  async (processes) => {
+    const wrong = 'f'.repeat(64);
+    // A shutdown deadline far beyond the test's own: the exit must not wait for any deadline.
+    const server = await startServer({
+      model: TINY,
+      env: { MODELSHIP_SHA256: wrong, MODELSHIP_PROCESSES: processes, MODELSHIP_SHUTDOWN_TIMEOUT_MS: '600000' },
+      ready: false,
+    });
+    let exited = false;
+    void server.exited.then(() => (exited = true));
+    const statuses: number[] = [];
+    while (!exited) {
+      const status = await fetch(`${server.url}/v2/health/ready`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status !== 0) statuses.push(status);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const { code } = await server.exited;
+    expect(code).not.toBe(0);
+    expect(code).not.toBeNull();
+    expect(statuses).not.toContain(200);
+    const message = readFileSync(server.terminationLog, 'utf8');
+    expect(message).toContain('model load failed');
+    expect(message).toContain(wrong);
+    expect(message).toContain(sha256Of(TINY));
+    expect(server.logs.at(-1)).toEqual(
+      expect.objectContaining({ level: 'error', msg: 'model load failed', error: expect.stringContaining(wrong) }),
     );
-    if (status !== 0) statuses.push(status);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const { code } = await server.exited;
-  expect(code).not.toBe(0);
-  expect(code).not.toBeNull();
-  expect(statuses).not.toContain(200);
-  const message = readFileSync(server.terminationLog, 'utf8');
-  expect(message).toContain('model load failed');
-  expect(message).toContain(wrong);
-  expect(message).toContain(sha256Of(TINY));
-  expect(server.logs.at(-1)).toEqual(expect.objectContaining({ level: 'error', msg: 'model load failed', error: expect.stringContaining(wrong) }));
-  expect(server.logs.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['model load failed']);
-});
+    expect(server.logs.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual(['model load failed']);
+  },
+);
 
-it.each(['1', '2'])('exits at once, the cause last, when the model file is missing (%s serving processes)', async (processes) => {
-  const missing = path.join(mkdtempSync(path.join(tmpdir(), 'modelship-missing-')), 'gone.onnx');
-  const server = await startServer({
-    model: TINY,
-    env: { MODELSHIP_MODEL_URI: missing, MODELSHIP_PROCESSES: processes, MODELSHIP_SHUTDOWN_TIMEOUT_MS: '600000' },
-    ready: false,
-  });
-  const { code } = await server.exited;
-  expect(code).toBe(1);
-  expect(server.logs.at(-1)).toEqual(expect.objectContaining({ level: 'error', msg: 'model load failed', error: expect.stringContaining(missing) }));
-  expect(readFileSync(server.terminationLog, 'utf8')).toContain(missing);
-});
+it.each(['1', '2'])(
+  'exits at once, the cause last, when the model file is missing (%s serving processes)',
+  async (processes) => {
+    const missing = path.join(mkdtempSync(path.join(tmpdir(), 'modelship-missing-')), 'gone.onnx');
+    const server = await startServer({
+      model: TINY,
+      env: { MODELSHIP_MODEL_URI: missing, MODELSHIP_PROCESSES: processes, MODELSHIP_SHUTDOWN_TIMEOUT_MS: '600000' },
+      ready: false,
+    });
+    const { code } = await server.exited;
+    expect(code).toBe(1);
+    expect(server.logs.at(-1)).toEqual(
+      expect.objectContaining({ level: 'error', msg: 'model load failed', error: expect.stringContaining(missing) }),
+    );
+    expect(readFileSync(server.terminationLog, 'utf8')).toContain(missing);
+  },
+);
 
 it.each([
   ['a bad port', { MODELSHIP_PORT: 'eighty' }, /MODELSHIP_PORT="eighty"/],
@@ -92,8 +106,13 @@ interface DrainRun {
  * client saw until every one of them is refused.
  */
 async function sigtermUnderLoad(processes: string): Promise<DrainRun> {
-  const server = await startServer({ model: MLP, env: { MODELSHIP_MAX_BATCH_SIZE: '8', MODELSHIP_MAX_LATENCY_MS: '2', MODELSHIP_PROCESSES: processes } });
-  const body = JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [4, 784], data: new Array(4 * 784).fill(0.5) }] });
+  const server = await startServer({
+    model: MLP,
+    env: { MODELSHIP_MAX_BATCH_SIZE: '8', MODELSHIP_MAX_LATENCY_MS: '2', MODELSHIP_PROCESSES: processes },
+  });
+  const body = JSON.stringify({
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [4, 784], data: new Array(4 * 784).fill(0.5) }],
+  });
   let signalled = false;
   let signalledAt = 0;
   let okBefore = 0;
@@ -104,7 +123,11 @@ async function sigtermUnderLoad(processes: string): Promise<DrainRun> {
   const loop = async (): Promise<void> => {
     for (;;) {
       try {
-        const res = await fetch(`${server.url}/v2/models/mlp/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        const res = await fetch(`${server.url}/v2/models/mlp/infer`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
         const text = await res.text();
         if (res.status !== 200) failures.push(`${res.status} ${text}`);
         else if (signalled) okAfter++;
@@ -157,8 +180,12 @@ it(`drains on SIGTERM under load (2 serving processes), ${DRAIN_RUNS} times in a
 it('reports not ready as soon as shutdown begins, while still answering', async () => {
   const server = await startServer({ model: TINY, env: { MODELSHIP_SHUTDOWN_DELAY_MS: '3000' } });
   server.proc.kill('SIGTERM');
-  await until('readiness to drop', async () => ((await fetch(`${server.url}/v2/health/ready`)).status === 503 ? true : undefined));
-  const res = await postJson(`${server.url}/v2/models/tiny/infer`, { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
+  await until('readiness to drop', async () =>
+    (await fetch(`${server.url}/v2/health/ready`)).status === 503 ? true : undefined,
+  );
+  const res = await postJson(`${server.url}/v2/models/tiny/infer`, {
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }],
+  });
   expect(res.status).toBe(200);
   expect((await server.exited).code).toBe(0);
 });
@@ -178,7 +205,13 @@ it('exits 1 when a request outlives the shutdown deadline', async () => {
   const { code } = await server.exited;
   socket.destroy();
   expect(code).toBe(1);
-  expect(server.logs).toContainEqual(expect.objectContaining({ level: 'error', msg: 'graceful shutdown overran its deadline; exiting', deadlineMs: 1500 }));
+  expect(server.logs).toContainEqual(
+    expect.objectContaining({
+      level: 'error',
+      msg: 'graceful shutdown overran its deadline; exiting',
+      deadlineMs: 1500,
+    }),
+  );
 });
 
 it('is live at once and ready only after the model has loaded; inference waits with 503 until then', async () => {
@@ -195,11 +228,16 @@ it('is live at once and ready only after the model has loaded; inference waits w
     const request = { inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] };
     expect((await getJson(`${server.url}/v2/health/live`)).status).toBe(200);
     expect(await getJson(`${server.url}/v2/health/ready`)).toMatchObject({ status: 503, body: { ready: false } });
-    expect(await getJson(`${server.url}/v1/models/tiny`)).toMatchObject({ status: 503, body: { name: 'tiny', ready: false } });
+    expect(await getJson(`${server.url}/v1/models/tiny`)).toMatchObject({
+      status: 503,
+      body: { name: 'tiny', ready: false },
+    });
     const early = await postJson(`${server.url}/v2/models/tiny/infer`, request);
     expect(early).toMatchObject({ status: 503, body: { error: expect.stringMatching(/not (ready|loaded)/) } });
     release();
-    await until('the server to become ready', async () => ((await fetch(`${server.url}/v2/health/ready`)).status === 200 ? true : undefined));
+    await until('the server to become ready', async () =>
+      (await fetch(`${server.url}/v2/health/ready`)).status === 200 ? true : undefined,
+    );
     expect((await postJson(`${server.url}/v2/models/tiny/infer`, request)).status).toBe(200);
     expect((await server.stop()).code).toBe(0);
   } finally {
@@ -217,7 +255,10 @@ it('serves a model whose Ed25519 signature checks out, and refuses one signed by
   writeFileSync(path.join(dir, 'model.sig'), sign(null, Buffer.from(digest), signer.privateKey).toString('base64'));
   writeFileSync(path.join(dir, 'signer.pem'), signer.publicKey.export({ type: 'spki', format: 'pem' }));
   writeFileSync(path.join(dir, 'stranger.pem'), stranger.publicKey.export({ type: 'spki', format: 'pem' }));
-  const env = (key: string) => ({ MODELSHIP_SIGNATURE: path.join(dir, 'model.sig'), MODELSHIP_PUBLIC_KEY: path.join(dir, key) });
+  const env = (key: string) => ({
+    MODELSHIP_SIGNATURE: path.join(dir, 'model.sig'),
+    MODELSHIP_PUBLIC_KEY: path.join(dir, key),
+  });
 
   const good = await startServer({ model: TINY, env: env('signer.pem') });
   expect((await good.stop()).code).toBe(0);

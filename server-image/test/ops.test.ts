@@ -22,13 +22,21 @@ describe('bearer-token auth', () => {
 
   beforeAll(async () => {
     writeFileSync(tokenFile, `# inference clients\n${first}\n${second}\n`);
-    server = await startServer({ model: TINY, env: { MODELSHIP_AUTH_TOKEN_FILE: tokenFile, MODELSHIP_LOG_LEVEL: 'debug' } });
+    server = await startServer({
+      model: TINY,
+      env: { MODELSHIP_AUTH_TOKEN_FILE: tokenFile, MODELSHIP_LOG_LEVEL: 'debug' },
+    });
   });
   afterAll(async () => {
     await server?.stop();
   });
 
-  const infer = (token?: string) => postJson(`${server.url}/v2/models/tiny/infer`, request, token === undefined ? {} : { authorization: `Bearer ${token}` });
+  const infer = (token?: string) =>
+    postJson(
+      `${server.url}/v2/models/tiny/infer`,
+      request,
+      token === undefined ? {} : { authorization: `Bearer ${token}` },
+    );
 
   it('401 with WWW-Authenticate without a token', async () => {
     const res = await infer();
@@ -38,7 +46,11 @@ describe('bearer-token auth', () => {
   });
 
   it('401 with a wrong token, a prefix of a right one, or another scheme', async () => {
-    for (const header of [`Bearer wrong`, `Bearer ${first.slice(0, -1)}`, `Basic ${Buffer.from(first).toString('base64')}`]) {
+    for (const header of [
+      `Bearer wrong`,
+      `Bearer ${first.slice(0, -1)}`,
+      `Basic ${Buffer.from(first).toString('base64')}`,
+    ]) {
       const res = await postJson(`${server.url}/v2/models/tiny/infer`, request, { authorization: header });
       expect([header, res.status]).toEqual([header, 401]);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer realm="modelship", error="invalid_token"$/);
@@ -48,16 +60,30 @@ describe('bearer-token auth', () => {
   it('200 with either right token, on both protocols', async () => {
     expect((await infer(first)).status).toBe(200);
     expect((await infer(second)).status).toBe(200);
-    const v1 = await postJson(`${server.url}/v1/models/tiny:predict`, { instances: [[5.1, 3.5, 1.4, 0.2]] }, { authorization: `Bearer ${second}` });
+    const v1 = await postJson(
+      `${server.url}/v1/models/tiny:predict`,
+      { instances: [[5.1, 3.5, 1.4, 0.2]] },
+      { authorization: `Bearer ${second}` },
+    );
     expect(v1.status).toBe(200);
   });
 
   it('keeps probes open and metadata closed', async () => {
-    for (const p of ['/', '/v2/health/live', '/v2/health/ready', '/v2/models/tiny/ready', '/v2/models/tiny/versions/1/ready', '/v1/models/tiny']) {
+    for (const p of [
+      '/',
+      '/v2/health/live',
+      '/v2/health/ready',
+      '/v2/models/tiny/ready',
+      '/v2/models/tiny/versions/1/ready',
+      '/v1/models/tiny',
+    ]) {
       expect([p, (await getJson(`${server.url}${p}`)).status]).toEqual([p, 200]);
     }
-    for (const p of ['/v2', '/v2/models/tiny', '/v1/models']) expect([p, (await getJson(`${server.url}${p}`)).status]).toEqual([p, 401]);
-    expect(await getJson(`${server.url}/v1/models`, { authorization: `Bearer ${first}` })).toEqual(expect.objectContaining({ status: 200, body: { models: ['tiny'] } }));
+    for (const p of ['/v2', '/v2/models/tiny', '/v1/models'])
+      expect([p, (await getJson(`${server.url}${p}`)).status]).toEqual([p, 401]);
+    expect(await getJson(`${server.url}/v1/models`, { authorization: `Bearer ${first}` })).toEqual(
+      expect.objectContaining({ status: 200, body: { models: ['tiny'] } }),
+    );
     expect((await fetch(`${server.metricsUrl}/metrics`)).status).toBe(200);
   });
 
@@ -87,12 +113,19 @@ describe('metrics', () => {
   });
 
   it('counts requests by route and code, latency, batches, queue, in-flight, load time and model info', async () => {
-    for (let i = 0; i < 3; i++) expect((await postJson(`${server.url}/v2/models/tiny/infer`, request)).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await postJson(`${server.url}/v2/models/tiny/infer`, request)).status).toBe(200);
     expect((await postJson(`${server.url}/v2/models/tiny/infer`, '{')).status).toBe(400);
     const res = await fetch(`${server.metricsUrl}/metrics`);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
-    const value = (series: string): number => Number(text.split('\n').find((l) => l.startsWith(series + ' '))?.split(' ')[1]);
+    const value = (series: string): number =>
+      Number(
+        text
+          .split('\n')
+          .find((l) => l.startsWith(series + ' '))
+          ?.split(' ')[1],
+      );
     expect(value('modelship_http_requests_total{route="v2_infer",code="200"}')).toBe(3);
     expect(value('modelship_http_requests_total{route="v2_infer",code="400"}')).toBe(1);
     expect(value('modelship_http_request_duration_seconds_count{route="v2_infer"}')).toBe(4);

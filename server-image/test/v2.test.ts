@@ -15,7 +15,10 @@ let dtypes: ServerProcess;
 beforeAll(async () => {
   [tiny, dtypes] = await Promise.all([
     startServer({ model: path.join(FIXTURES, 'tiny.onnx') }),
-    startServer({ model: path.join(FIXTURES, 'dtypes.onnx'), env: { MODELSHIP_MODEL_NAME: 'dtypes', MODELSHIP_MODEL_VERSION: '3' } }),
+    startServer({
+      model: path.join(FIXTURES, 'dtypes.onnx'),
+      env: { MODELSHIP_MODEL_NAME: 'dtypes', MODELSHIP_MODEL_VERSION: '3' },
+    }),
   ]);
 });
 afterAll(async () => {
@@ -44,7 +47,10 @@ describe('health and metadata', () => {
       name: 'dtypes',
       versions: ['3'],
       platform: 'onnxruntime_onnx',
-      inputs: expect.arrayContaining([{ name: 'int64_in', datatype: 'INT64', shape: [-1, 2] }, { name: 'bytes_in', datatype: 'BYTES', shape: [-1, 2] }]),
+      inputs: expect.arrayContaining([
+        { name: 'int64_in', datatype: 'INT64', shape: [-1, 2] },
+        { name: 'bytes_in', datatype: 'BYTES', shape: [-1, 2] },
+      ]),
       outputs: expect.arrayContaining([{ name: 'bool_out', datatype: 'BOOL', shape: [-1, 2] }]),
     };
     expect(await getJson(`${dtypes.url}/v2/models/dtypes`)).toMatchObject({ status: 200, body: expected });
@@ -52,12 +58,20 @@ describe('health and metadata', () => {
   });
 
   it('reports model readiness, with and without a version', async () => {
-    expect(await getJson(`${dtypes.url}/v2/models/dtypes/ready`)).toMatchObject({ status: 200, body: { name: 'dtypes', ready: true } });
+    expect(await getJson(`${dtypes.url}/v2/models/dtypes/ready`)).toMatchObject({
+      status: 200,
+      body: { name: 'dtypes', ready: true },
+    });
     expect(await getJson(`${dtypes.url}/v2/models/dtypes/versions/3/ready`)).toMatchObject({ status: 200 });
   });
 
   it('answers 404 with a JSON error for an unknown model or version', async () => {
-    for (const url of [`${tiny.url}/v2/models/nope`, `${tiny.url}/v2/models/nope/ready`, `${tiny.url}/v2/models/tiny/versions/9`, `${tiny.url}/v2/models/tiny/versions/9/ready`]) {
+    for (const url of [
+      `${tiny.url}/v2/models/nope`,
+      `${tiny.url}/v2/models/nope/ready`,
+      `${tiny.url}/v2/models/tiny/versions/9`,
+      `${tiny.url}/v2/models/tiny/versions/9/ready`,
+    ]) {
       const { status, body } = await getJson(url);
       expect([url, status]).toEqual([url, 404]);
       expect(body.error).toMatch(/nope|9/);
@@ -97,7 +111,15 @@ describe('JSON inference', () => {
     const { status, body } = await postJson(`${dtypes.url}/v2/models/dtypes/infer`, {
       inputs: [
         { name: 'fp32_in', datatype: 'FP32', shape: [2, 2], data: [1.5, -2.25, 1e30, 0] },
-        { name: 'fp64_in', datatype: 'FP64', shape: [2, 2], data: [[1.5, -2.25], [1e300, 0.1]] },
+        {
+          name: 'fp64_in',
+          datatype: 'FP64',
+          shape: [2, 2],
+          data: [
+            [1.5, -2.25],
+            [1e300, 0.1],
+          ],
+        },
         { name: 'int32_in', datatype: 'INT32', shape: [2, 2], data: [1, -2, 2147483646, -2147483648] },
         { name: 'int64_in', datatype: 'INT64', shape: [2, 2], data: [1, -2, 9007199254740990, -9007199254740991] },
         { name: 'bool_in', datatype: 'BOOL', shape: [2, 2], data: [true, false, false, true] },
@@ -105,12 +127,24 @@ describe('JSON inference', () => {
       ],
     });
     expect(status).toBe(200);
-    const out = Object.fromEntries(body.outputs.map((o: { name: string; data: unknown[]; datatype: string; shape: number[] }) => [o.name, o]));
-    expect(out.fp32_out).toEqual({ name: 'fp32_out', datatype: 'FP32', shape: [2, 2], data: [2.5, -1.25, Math.fround(1e30), 1] });
+    const out = Object.fromEntries(
+      body.outputs.map((o: { name: string; data: unknown[]; datatype: string; shape: number[] }) => [o.name, o]),
+    );
+    expect(out.fp32_out).toEqual({
+      name: 'fp32_out',
+      datatype: 'FP32',
+      shape: [2, 2],
+      data: [2.5, -1.25, Math.fround(1e30), 1],
+    });
     expect(out.fp64_out.data).toEqual([2.5, -1.25, 1e300, 1.1]);
     expect(out.int32_out.data).toEqual([2, -1, 2147483647, -2147483647]);
     expect(out.int64_out.data).toEqual([2, -1, 9007199254740991, -9007199254740990]);
-    expect(out.bool_out).toEqual({ name: 'bool_out', datatype: 'BOOL', shape: [2, 2], data: [false, true, true, false] });
+    expect(out.bool_out).toEqual({
+      name: 'bool_out',
+      datatype: 'BOOL',
+      shape: [2, 2],
+      data: [false, true, true, false],
+    });
     expect(out.bytes_out.data).toEqual(['hello', '', 'ünïcode', 'a b']);
   });
 });
@@ -140,7 +174,22 @@ function rawBytes(datatype: string, values: readonly (number | bigint | boolean 
 }
 
 /** Read a binary response into {name → {header entry, bytes}}. */
-function readBinary(body: Buffer, headerLength: number): { header: { id?: string; outputs: { name: string; datatype: string; shape: number[]; data?: unknown[]; parameters?: { binary_data_size?: number } }[] }; bytes: Map<string, Buffer> } {
+function readBinary(
+  body: Buffer,
+  headerLength: number,
+): {
+  header: {
+    id?: string;
+    outputs: {
+      name: string;
+      datatype: string;
+      shape: number[];
+      data?: unknown[];
+      parameters?: { binary_data_size?: number };
+    }[];
+  };
+  bytes: Map<string, Buffer>;
+} {
   const header = JSON.parse(body.subarray(0, headerLength).toString());
   const bytes = new Map<string, Buffer>();
   let at = headerLength;
@@ -178,7 +227,12 @@ describe('binary tensor data extension', () => {
     const header = {
       id: 'bin-1',
       parameters: { binary_data_output: true },
-      inputs: BINARY_INPUTS.map(([name, datatype], i) => ({ name, datatype, shape: [2, 2], parameters: { binary_data_size: blobs[i].length } })),
+      inputs: BINARY_INPUTS.map(([name, datatype], i) => ({
+        name,
+        datatype,
+        shape: [2, 2],
+        parameters: { binary_data_size: blobs[i].length },
+      })),
     };
     const res = await postBinary(header, blobs);
     expect(res.status).toBe(200);
@@ -200,7 +254,12 @@ describe('binary tensor data extension', () => {
     const res = await postBinary(
       {
         inputs: [
-          ...BINARY_INPUTS.filter(([n]) => n !== 'int64_in').map(([name, datatype, data]) => ({ name, datatype, shape: [2, 2], data })),
+          ...BINARY_INPUTS.filter(([n]) => n !== 'int64_in').map(([name, datatype, data]) => ({
+            name,
+            datatype,
+            shape: [2, 2],
+            data,
+          })),
           { name: 'int64_in', datatype: 'INT64', shape: [2, 2], parameters: { binary_data_size: blob.length } },
         ],
         outputs: [{ name: 'int64_out' }, { name: 'fp64_out', parameters: { binary_data: true } }],
@@ -208,7 +267,10 @@ describe('binary tensor data extension', () => {
       [blob],
     );
     expect(res.status).toBe(200);
-    const { header, bytes } = readBinary(Buffer.from(await res.arrayBuffer()), Number(res.headers.get('inference-header-content-length')));
+    const { header, bytes } = readBinary(
+      Buffer.from(await res.arrayBuffer()),
+      Number(res.headers.get('inference-header-content-length')),
+    );
     expect(header.outputs.map((o) => o.name)).toEqual(['int64_out', 'fp64_out']);
     expect(header.outputs[0].data).toEqual([6, 7, 8, 9]);
     expect(bytes.get('fp64_out')).toEqual(rawBytes('FP64', [2.5, -1.25, 1e300, 1.1]));
@@ -216,7 +278,11 @@ describe('binary tensor data extension', () => {
 
   it('answers a binary request with plain JSON when no binary output is asked for', async () => {
     const blob = rawBytes('FP32', [1, 2, 3, 4]);
-    const head = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 16 } }] }));
+    const head = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 16 } }],
+      }),
+    );
     const res = await fetch(`${tiny.url}/v2/models/tiny/infer`, {
       method: 'POST',
       headers: { 'inference-header-content-length': String(head.length) },

@@ -18,8 +18,18 @@ const log = [
   event({ verb: 'create', username: 'op' }),
   event({ verb: 'patch', username: 'op', code: 409, at: '2026-01-01T00:00:20Z' }),
   event({ verb: 'delete', username: 'admin', objectRef: { resource: 'pods', namespace: 'ns2', name: 'p' } }),
-  event({ verb: 'update', username: 'admin', impersonatedUser: { username: 'op' }, objectRef: { resource: 'configmaps', subresource: 'status', namespace: 'ns1', name: 'b' } }),
-  JSON.stringify({ stage: 'ResponseStarted', verb: 'watch', user: { username: 'op' }, stageTimestamp: '2026-01-01T00:00:00Z' }),
+  event({
+    verb: 'update',
+    username: 'admin',
+    impersonatedUser: { username: 'op' },
+    objectRef: { resource: 'configmaps', subresource: 'status', namespace: 'ns1', name: 'b' },
+  }),
+  JSON.stringify({
+    stage: 'ResponseStarted',
+    verb: 'watch',
+    user: { username: 'op' },
+    stageTimestamp: '2026-01-01T00:00:00Z',
+  }),
   '{"kind":"Event","stage":"Respo', // a line the API server is still writing
 ].join('\n');
 

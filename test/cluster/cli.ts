@@ -4,13 +4,22 @@
  * It calls the same code as jest's globalSetup (cluster.ts). The state dir is clusterDir()
  * ($MODELSHIP_CLUSTER_DIR or .state/cluster).
  */
-import { clusterDown, clusterHealthy, clusterUp, leftovers, readClusterInfo, restartApiServer, type NodeMode } from './cluster.js';
+import {
+  clusterDown,
+  clusterHealthy,
+  clusterUp,
+  leftovers,
+  readClusterInfo,
+  restartApiServer,
+  type NodeMode,
+} from './cluster.js';
 import { installGatewayApiCrds } from './gateway-api-install.js';
 
 /** The value of `--node=` among args (kwok when absent). */
 function nodeOption(args: string[]): NodeMode | 'auto' {
   const value = args.find((a) => a.startsWith('--node='))?.slice('--node='.length) || 'kwok';
-  if (value !== 'kwok' && value !== 'real' && value !== 'auto') throw new Error(`cluster up: --node=${value}: expected kwok, real or auto`);
+  if (value !== 'kwok' && value !== 'real' && value !== 'auto')
+    throw new Error(`cluster up: --node=${value}: expected kwok, real or auto`);
   return value;
 }
 
@@ -19,9 +28,13 @@ async function main(command: string | undefined, args: string[]): Promise<number
     case 'up': {
       const started = Date.now();
       const info = await clusterUp({ node: nodeOption(args), log: (m) => console.error(`cluster: ${m}`) });
-      console.error(`cluster: up (${info.mode} nodes) in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${info.paths.logsDir}`);
+      console.error(
+        `cluster: up (${info.mode} nodes) in ${((Date.now() - started) / 1000).toFixed(1)}s; logs in ${info.paths.logsDir}`,
+      );
       if (info.realNode) {
-        console.error(`cluster: node ${info.realNode.name} at ${info.realNode.ip}, registry ${info.realNode.registry}, cluster DNS ${info.realNode.clusterDns}`);
+        console.error(
+          `cluster: node ${info.realNode.name} at ${info.realNode.ip}, registry ${info.realNode.registry}, cluster DNS ${info.realNode.clusterDns}`,
+        );
       }
       console.log(`export KUBECONFIG=${info.kubeconfig}  # API server ${info.server}`);
       return 0;
@@ -29,7 +42,9 @@ async function main(command: string | undefined, args: string[]): Promise<number
     case 'leftovers': {
       const left = leftovers();
       for (const l of left) console.log(l);
-      console.error(`cluster: ${left.length === 0 ? 'nothing left of a real node' : `${left.length} leftovers of a real node`}`);
+      console.error(
+        `cluster: ${left.length === 0 ? 'nothing left of a real node' : `${left.length} leftovers of a real node`}`,
+      );
       return left.length === 0 ? 0 : 1;
     }
     case 'down':
@@ -57,7 +72,9 @@ async function main(command: string | undefined, args: string[]): Promise<number
       const started = Date.now();
       const done = await installGatewayApiCrds(info.kubeconfig, { log: (m) => console.error(`cluster: ${m}`) });
       const took = ((Date.now() - started) / 1000).toFixed(1);
-      console.error(`cluster: Gateway API ${done.version} (${done.channel} channel, ${done.crds.length} CRDs) ${done.applied ? 'installed' : 'already installed'} in ${took}s`);
+      console.error(
+        `cluster: Gateway API ${done.version} (${done.channel} channel, ${done.crds.length} CRDs) ${done.applied ? 'installed' : 'already installed'} in ${took}s`,
+      );
       return 0;
     }
     default:

@@ -48,7 +48,15 @@ import {
 } from './node.js';
 import { apiServerKubeletClientUser, createPki, type Pki } from './pki.js';
 import { freePorts, isRunning, killAllNow, startDetached, stopAll, type RunningProcess } from './processes.js';
-import { pushNodeImages, readNodeImage, registryAddress, registryConfigYaml, registryPaths, registryReadyUrl, registrySpec } from './registry.js';
+import {
+  pushNodeImages,
+  readNodeImage,
+  registryAddress,
+  registryConfigYaml,
+  registryPaths,
+  registryReadyUrl,
+  registrySpec,
+} from './registry.js';
 import { waitFor } from './wait.js';
 
 export type { AuditEvent, AuditFilter } from './audit.js';
@@ -85,7 +93,9 @@ export interface ClusterUpOptions {
    * the machine allows it, else kwok, with one log line saying why.
    */
   node?: NodeMode | 'auto';
-  /** State dir (default clusterDir()): clusters in different dirs never collide (but only one real node per machine). */
+  /**
+   * State dir (default clusterDir()): clusters in different dirs never collide (but only one real node per machine).
+   */
   dir?: string;
   /** Number of kwok fake nodes (default 2; kwok mode only). */
   nodes?: number;
@@ -102,7 +112,8 @@ export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
-    if (parent === dir) throw new Error(`find repository root above ${fileURLToPath(import.meta.url)}: no package.json`);
+    if (parent === dir)
+      throw new Error(`find repository root above ${fileURLToPath(import.meta.url)}: no package.json`);
     dir = parent;
   }
   return dir;
@@ -143,7 +154,13 @@ interface HttpResult {
 }
 
 /** One request to the API server as the cluster admin (client certificate, verified CA); body is sent as JSON. */
-export function adminRequest(info: ClusterInfo, method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<HttpResult> {
+export function adminRequest(
+  info: ClusterInfo,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = 'application/json',
+): Promise<HttpResult> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolvePromise, reject) => {
     const req = httpsRequest(
@@ -179,7 +196,9 @@ function collect(
 function probe(url: string): Promise<HttpResult> {
   return new Promise((ok, fail) => {
     const options = { timeout: 5_000, rejectUnauthorized: false };
-    const req = url.startsWith('https:') ? httpsRequest(url, options, (res) => collect(res, ok, fail)) : httpRequest(url, { timeout: 5_000 }, (res) => collect(res, ok, fail));
+    const req = url.startsWith('https:')
+      ? httpsRequest(url, options, (res) => collect(res, ok, fail))
+      : httpRequest(url, { timeout: 5_000 }, (res) => collect(res, ok, fail));
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
     req.on('error', (err) => fail(new Error(`GET ${url}: ${err.message}`)));
     req.end();
@@ -192,7 +211,12 @@ function logTail(path: string, lines = 30): string {
 }
 
 /** Waits for a component to be healthy; fails fast, with its log tail, if its process died. */
-async function waitHealthy(proc: RunningProcess, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitHealthy(
+  proc: RunningProcess,
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   let outcome: 'ready' | 'exited';
   try {
     outcome = await waitFor(
@@ -202,9 +226,15 @@ async function waitHealthy(proc: RunningProcess, what: string, check: () => Prom
       300,
     );
   } catch (err) {
-    throw new Error(`start ${proc.name}: ${(err as Error).message}; last log lines (${proc.log}):\n${logTail(proc.log)}`, { cause: err });
+    throw new Error(
+      `start ${proc.name}: ${(err as Error).message}; last log lines (${proc.log}):\n${logTail(proc.log)}`,
+      { cause: err },
+    );
   }
-  if (outcome === 'exited') throw new Error(`start ${proc.name}: exited while waiting for ${what}; last log lines (${proc.log}):\n${logTail(proc.log)}`);
+  if (outcome === 'exited')
+    throw new Error(
+      `start ${proc.name}: exited while waiting for ${what}; last log lines (${proc.log}):\n${logTail(proc.log)}`,
+    );
 }
 
 async function startComponent(info: ClusterInfo, spec: ComponentSpec): Promise<RunningProcess> {
@@ -261,7 +291,8 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
   const bins = binDir();
   const mode = resolveNodeMode(options.node ?? 'kwok', bins, log);
   const missing = [...requiredBinaries, ...(mode === 'kwok' ? ['kwok'] : [])].filter((b) => !existsSync(join(bins, b)));
-  if (missing.length > 0) throw new Error(`start cluster: missing ${missing.join(', ')} in ${bins}; run \`make cluster-build\``);
+  if (missing.length > 0)
+    throw new Error(`start cluster: missing ${missing.join(', ')} in ${bins}; run \`make cluster-build\``);
 
   const stale = readClusterInfo(dir);
   await stopStale(dir);
@@ -286,7 +317,11 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
   const server = `https://${mode === 'real' ? net.nodeIp : '127.0.0.1'}:${ports.apiServer}`;
   const ca = readFileSync(pki.ca.cert, 'utf8');
   const writeKubeconfig = (path: string, pair: { cert: string; key: string }, user: string): void =>
-    writeFileSync(path, kubeconfigYaml(server, ca, readFileSync(pair.cert, 'utf8'), readFileSync(pair.key, 'utf8'), user), { mode: 0o600 });
+    writeFileSync(
+      path,
+      kubeconfigYaml(server, ca, readFileSync(pair.cert, 'utf8'), readFileSync(pair.key, 'utf8'), user),
+      { mode: 0o600 },
+    );
   writeKubeconfig(paths.adminKubeconfig, pki.admin, 'modelship-admin');
   writeKubeconfig(paths.controllerManagerKubeconfig, pki.controllerManager, 'system:kube-controller-manager');
   writeKubeconfig(paths.schedulerKubeconfig, pki.scheduler, 'system:kube-scheduler');
@@ -309,18 +344,31 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
     binDir: bins,
     startedAt: new Date().toISOString(),
   };
-  const [etcdSpec, apiSpec, kcmSpec, schedSpec, kwokSpec] = componentSpecs(bins, ports, paths, pki, realNode ? { nodeIp: realNode.ip } : undefined);
+  const [etcdSpec, apiSpec, kcmSpec, schedSpec, kwokSpec] = componentSpecs(
+    bins,
+    ports,
+    paths,
+    pki,
+    realNode ? { nodeIp: realNode.ip } : undefined,
+  );
 
   try {
     if (realNode) {
       // Before the API server: it binds the node address.
-      log(`creating the node network (${net.nodeLink} ${net.nodeIp}, ${net.bridge} ${net.podCidr}, Services ${net.serviceCidr}, nftables guard ${net.guardTable})`);
+      log(
+        `creating the node network (${net.nodeLink} ${net.nodeIp}, ${net.bridge} ${net.podCidr}, Services ${net.serviceCidr}, nftables guard ${net.guardTable})`,
+      );
       claimRealNode(dir);
       applyNetwork(net);
     }
     log(`starting etcd on 127.0.0.1:${ports.etcdClient}`);
     const etcd = await startComponent(info, etcdSpec);
-    await waitHealthy(etcd, '/health', async () => (await probe(`http://127.0.0.1:${ports.etcdClient}/health`)).body.includes('"health":"true"'), timeoutMs);
+    await waitHealthy(
+      etcd,
+      '/health',
+      async () => (await probe(`http://127.0.0.1:${ports.etcdClient}/health`)).body.includes('"health":"true"'),
+      timeoutMs,
+    );
 
     log(`starting kube-apiserver on ${server}`);
     const api = await startComponent(info, apiSpec);
@@ -329,8 +377,18 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
     log('starting kube-controller-manager and kube-scheduler');
     const kcm = await startComponent(info, kcmSpec);
     const sched = await startComponent(info, schedSpec);
-    await waitHealthy(kcm, '/healthz', async () => (await probe(`https://127.0.0.1:${ports.controllerManager}/healthz`)).status === 200, timeoutMs);
-    await waitHealthy(sched, '/healthz', async () => (await probe(`https://127.0.0.1:${ports.scheduler}/healthz`)).status === 200, timeoutMs);
+    await waitHealthy(
+      kcm,
+      '/healthz',
+      async () => (await probe(`https://127.0.0.1:${ports.controllerManager}/healthz`)).status === 200,
+      timeoutMs,
+    );
+    await waitHealthy(
+      sched,
+      '/healthz',
+      async () => (await probe(`https://127.0.0.1:${ports.scheduler}/healthz`)).status === 200,
+      timeoutMs,
+    );
 
     if (realNode) {
       await startRealNode(info, realNode, log, timeoutMs);
@@ -339,7 +397,13 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
     }
 
     log('waiting for the default ServiceAccount');
-    await waitHealthy(kcm, 'default ServiceAccount', async () => (await adminRequest(info, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, timeoutMs);
+    await waitHealthy(
+      kcm,
+      'default ServiceAccount',
+      async () =>
+        (await adminRequest(info, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+      timeoutMs,
+    );
   } catch (err) {
     await stopAll([...info.processes].reverse()).catch(() => {});
     if (realNode) cleanupNode(dir);
@@ -351,7 +415,12 @@ async function startCluster(options: ClusterUpOptions): Promise<ClusterInfo> {
 }
 
 /** Registers kwok's fake nodes and starts kwok, waiting for every node to be Ready. */
-async function startKwok(info: ClusterInfo, kwokSpec: ComponentSpec, log: (message: string) => void, timeoutMs: number): Promise<void> {
+async function startKwok(
+  info: ClusterInfo,
+  kwokSpec: ComponentSpec,
+  log: (message: string) => void,
+  timeoutMs: number,
+): Promise<void> {
   log(`registering ${info.nodes.length} fake nodes and starting kwok`);
   {
     for (const name of info.nodes) {
@@ -360,8 +429,15 @@ async function startKwok(info: ClusterInfo, kwokSpec: ComponentSpec, log: (messa
       // The TaintNodesByCondition admission plugin taints every new Node not-ready; normally the
       // node-lifecycle controller lifts it, but that controller would also evict pods whenever a
       // fake heartbeat is late on a loaded machine, so it is not run and the taint is lifted here.
-      const untaint = await adminRequest(info, 'PATCH', `/api/v1/nodes/${name}`, { spec: { taints: null } }, 'application/merge-patch+json');
-      if (untaint.status !== 200) throw new Error(`patch Node ${name} (remove not-ready taint): HTTP ${untaint.status}: ${untaint.body}`);
+      const untaint = await adminRequest(
+        info,
+        'PATCH',
+        `/api/v1/nodes/${name}`,
+        { spec: { taints: null } },
+        'application/merge-patch+json',
+      );
+      if (untaint.status !== 200)
+        throw new Error(`patch Node ${name} (remove not-ready taint): HTTP ${untaint.status}: ${untaint.body}`);
     }
     const kwokProc = await startComponent(info, kwokSpec);
     await waitHealthy(kwokProc, 'nodes Ready', () => nodesReady(info), timeoutMs);
@@ -377,7 +453,9 @@ async function prepareRealNode(dir: string, log: (message: string) => void): Pro
   if (owner && owner !== dir) {
     const other = readClusterInfo(owner);
     if (other && other.mode === 'real' && other.processes.some(isRunning)) {
-      throw new Error(`start real node: the cluster in ${owner} runs this machine's real node; stop it first (MODELSHIP_CLUSTER_DIR=${owner} make cluster-down)`);
+      throw new Error(
+        `start real node: the cluster in ${owner} runs this machine's real node; stop it first (MODELSHIP_CLUSTER_DIR=${owner} make cluster-down)`,
+      );
     }
     await stopStale(owner);
     cleanupNode(owner);
@@ -421,14 +499,21 @@ async function createAll(info: ClusterInfo, objects: { path: string; body: objec
  * waits for each, then for the node to be Ready with the node-lifecycle controller having lifted
  * its not-ready taint.
  */
-async function startRealNode(info: ClusterInfo, node: RealNodeInfo, log: (message: string) => void, timeoutMs: number): Promise<void> {
+async function startRealNode(
+  info: ClusterInfo,
+  node: RealNodeInfo,
+  log: (message: string) => void,
+  timeoutMs: number,
+): Promise<void> {
   const rbac = 'rbac.authorization.k8s.io/v1';
   const [corednsRole, corednsBinding] = corednsRbac();
   await createAll(info, [
     {
       path: `/apis/${rbac}/clusterrolebindings`,
       body: {
-        apiVersion: rbac, kind: 'ClusterRoleBinding', metadata: { name: 'modelship:kube-apiserver-kubelet-client' },
+        apiVersion: rbac,
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'modelship:kube-apiserver-kubelet-client' },
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:kubelet-api-admin' },
         subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: apiServerKubeletClientUser }],
       },
@@ -442,13 +527,31 @@ async function startRealNode(info: ClusterInfo, node: RealNodeInfo, log: (messag
   writeFileSync(regPaths.config, registryConfigYaml(node.ports.registry, regPaths.storage));
   log(`starting the registry on ${node.registry}`);
   const registry = await startComponent(info, registrySpec(info.binDir, regPaths));
-  await waitHealthy(registry, '/v2/', async () => (await probe(registryReadyUrl(node.ports.registry))).status === 200, timeoutMs);
+  await waitHealthy(
+    registry,
+    '/v2/',
+    async () => (await probe(registryReadyUrl(node.ports.registry))).status === 200,
+    timeoutMs,
+  );
   const pushStarted = Date.now();
   await pushNodeImages(info.binDir, node.registry, ['pause', 'agnhost']);
   log(`pushed ${node.images.pause} and ${node.images.agnhost} in ${((Date.now() - pushStarted) / 1000).toFixed(1)}s`);
 
-  writeNodeFiles({ paths: node.paths, net: nodeNetwork, pki: info.pki, ports: node.ports, server: info.server, registry: node.registry, sandboxImage: node.images.pause });
-  const [containerdSpec, kubeletSpec, kubeProxySpec, corednsSpec] = nodeComponentSpecs(info.binDir, info.paths.logsDir, node.paths, nodeNetwork);
+  writeNodeFiles({
+    paths: node.paths,
+    net: nodeNetwork,
+    pki: info.pki,
+    ports: node.ports,
+    server: info.server,
+    registry: node.registry,
+    sandboxImage: node.images.pause,
+  });
+  const [containerdSpec, kubeletSpec, kubeProxySpec, corednsSpec] = nodeComponentSpecs(
+    info.binDir,
+    info.paths.logsDir,
+    node.paths,
+    nodeNetwork,
+  );
   log('starting containerd');
   const containerd = await startComponent(info, containerdSpec);
   await waitHealthy(containerd, 'its socket', () => containerdAnswers(node.paths.containerdSocket), timeoutMs);
@@ -458,12 +561,29 @@ async function startRealNode(info: ClusterInfo, node: RealNodeInfo, log: (messag
   const kubelet = await startComponent(info, kubeletSpec);
   const kubeProxy = await startComponent(info, kubeProxySpec);
   const coredns = await startComponent(info, corednsSpec);
-  await waitHealthy(kubelet, '/healthz', async () => (await probe(`http://127.0.0.1:${node.ports.kubeletHealthz}/healthz`)).status === 200, timeoutMs);
-  await waitHealthy(kubeProxy, '/healthz', async () => (await probe(`http://127.0.0.1:${node.ports.kubeProxyHealthz}/healthz`)).status === 200, timeoutMs);
-  await waitHealthy(coredns, '/ready', async () => (await probe(`http://127.0.0.1:${node.ports.corednsReady}/ready`)).status === 200, timeoutMs);
+  await waitHealthy(
+    kubelet,
+    '/healthz',
+    async () => (await probe(`http://127.0.0.1:${node.ports.kubeletHealthz}/healthz`)).status === 200,
+    timeoutMs,
+  );
+  await waitHealthy(
+    kubeProxy,
+    '/healthz',
+    async () => (await probe(`http://127.0.0.1:${node.ports.kubeProxyHealthz}/healthz`)).status === 200,
+    timeoutMs,
+  );
+  await waitHealthy(
+    coredns,
+    '/ready',
+    async () => (await probe(`http://127.0.0.1:${node.ports.corednsReady}/ready`)).status === 200,
+    timeoutMs,
+  );
   log(`waiting for node ${node.name} to be Ready (the node-lifecycle controller lifts its not-ready taint)`);
   await waitHealthy(kubelet, 'node Ready and untainted', () => realNodeReady(info, node.name), timeoutMs);
-  log(`node ${node.name} Ready and untainted ${((Date.now() - kubeletStarted) / 1000).toFixed(1)}s after kubelet started`);
+  log(
+    `node ${node.name} Ready and untainted ${((Date.now() - kubeletStarted) / 1000).toFixed(1)}s after kubelet started`,
+  );
 }
 
 /** True once containerd answers on socket (`ctr version`). */
@@ -481,7 +601,10 @@ async function containerdAnswers(socket: string): Promise<boolean> {
 async function realNodeReady(info: ClusterInfo, name: string): Promise<boolean> {
   const res = await adminRequest(info, 'GET', `/api/v1/nodes/${name}`);
   if (res.status !== 200) return false;
-  const node = JSON.parse(res.body) as { spec?: { taints?: { key: string }[] }; status?: { conditions?: { type: string; status: string }[] } };
+  const node = JSON.parse(res.body) as {
+    spec?: { taints?: { key: string }[] };
+    status?: { conditions?: { type: string; status: string }[] };
+  };
   const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   return ready && !(node.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready');
 }
@@ -489,9 +612,13 @@ async function realNodeReady(info: ClusterInfo, name: string): Promise<boolean> 
 async function nodesReady(info: ClusterInfo): Promise<boolean> {
   const res = await adminRequest(info, 'GET', '/api/v1/nodes');
   if (res.status !== 200) return false;
-  const list = JSON.parse(res.body) as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
+  const list = JSON.parse(res.body) as {
+    items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[];
+  };
   return info.nodes.every((name) =>
-    list.items.some((n) => n.metadata.name === name && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')),
+    list.items.some(
+      (n) => n.metadata.name === name && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    ),
   );
 }
 
@@ -576,12 +703,18 @@ export async function restartApiServer(dir = clusterDir(), timeoutMs = 180_000):
  */
 async function controllersCaughtUp(info: ClusterInfo, timeoutMs: number): Promise<void> {
   const name = `restart-probe-${randomBytes(3).toString('hex')}`;
-  const created = await adminRequest(info, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-  if (created.status !== 201) throw new Error(`restart kube-apiserver: create namespace ${name}: HTTP ${created.status}: ${created.body}`);
+  const created = await adminRequest(info, 'POST', '/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name },
+  });
+  if (created.status !== 201)
+    throw new Error(`restart kube-apiserver: create namespace ${name}: HTTP ${created.status}: ${created.body}`);
   try {
     await waitFor(
       `kube-controller-manager to catch up after the API server restart (ServiceAccount ${name}/default)`,
-      async () => (await adminRequest(info, 'GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status === 200,
+      async () =>
+        (await adminRequest(info, 'GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status === 200,
       timeoutMs,
       300,
     );

@@ -1,19 +1,50 @@
-import { clusterPaths, componentSpecs, controllers, fakeNode, kwokNodeAnnotation, realNodeControllers, type ClusterPorts } from './components.js';
+import {
+  clusterPaths,
+  componentSpecs,
+  controllers,
+  fakeNode,
+  kwokNodeAnnotation,
+  realNodeControllers,
+  type ClusterPorts,
+} from './components.js';
 import type { Pki } from './pki.js';
 
-const ports: ClusterPorts = { etcdClient: 1001, etcdPeer: 1002, apiServer: 1003, controllerManager: 1004, scheduler: 1005, kwok: 1006 };
+const ports: ClusterPorts = {
+  etcdClient: 1001,
+  etcdPeer: 1002,
+  apiServer: 1003,
+  controllerManager: 1004,
+  scheduler: 1005,
+  kwok: 1006,
+};
 const pair = (n: string): { cert: string; key: string } => ({ cert: `/pki/${n}.crt`, key: `/pki/${n}.key` });
 const pki: Pki = {
-  dir: '/pki', ca: pair('ca'), apiServer: pair('apiserver'), admin: pair('admin'), controllerManager: pair('cm'),
-  scheduler: pair('sched'), kwok: pair('kwok'), serviceAccountKey: '/pki/sa.key', serviceAccountPub: '/pki/sa.pub',
+  dir: '/pki',
+  ca: pair('ca'),
+  apiServer: pair('apiserver'),
+  admin: pair('admin'),
+  controllerManager: pair('cm'),
+  scheduler: pair('sched'),
+  kwok: pair('kwok'),
+  serviceAccountKey: '/pki/sa.key',
+  serviceAccountPub: '/pki/sa.pub',
 };
 const specs = componentSpecs('/bin', ports, clusterPaths('/state'), pki);
 const flag = (name: string, key: string): string | undefined =>
-  specs.find((s) => s.name === name)?.args.find((a) => a.startsWith(`--${key}=`))?.slice(key.length + 3);
+  specs
+    .find((s) => s.name === name)
+    ?.args.find((a) => a.startsWith(`--${key}=`))
+    ?.slice(key.length + 3);
 
 describe('componentSpecs', () => {
   it('starts etcd, the API server, controller-manager, scheduler and kwok in that order, logging under logs/', () => {
-    expect(specs.map((s) => s.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok']);
+    expect(specs.map((s) => s.name)).toEqual([
+      'etcd',
+      'kube-apiserver',
+      'kube-controller-manager',
+      'kube-scheduler',
+      'kwok',
+    ]);
     for (const s of specs) expect(s.log).toBe(`/state/logs/${s.name}.log`);
   });
 
@@ -41,9 +72,17 @@ describe('componentSpecs', () => {
 
   it('runs the controllers the e2e tests rely on', () => {
     expect(flag('kube-controller-manager', 'controllers')?.split(',')).toEqual(controllers);
-    for (const c of ['deployment-controller', 'replicaset-controller', 'garbage-collector-controller', 'namespace-controller',
-      'serviceaccount-controller', 'serviceaccount-token-controller', 'horizontal-pod-autoscaler-controller',
-      'disruption-controller', 'endpointslice-controller']) {
+    for (const c of [
+      'deployment-controller',
+      'replicaset-controller',
+      'garbage-collector-controller',
+      'namespace-controller',
+      'serviceaccount-controller',
+      'serviceaccount-token-controller',
+      'horizontal-pod-autoscaler-controller',
+      'disruption-controller',
+      'endpointslice-controller',
+    ]) {
       expect(controllers).toContain(c);
     }
   });
@@ -51,7 +90,11 @@ describe('componentSpecs', () => {
 
 describe('fakeNode', () => {
   it('is a kwok-managed, untainted Node with capacity for test pods', () => {
-    const node = fakeNode('n1') as { metadata: { name: string; annotations: Record<string, string> }; spec: { taints?: unknown }; status: { allocatable: Record<string, string> } };
+    const node = fakeNode('n1') as {
+      metadata: { name: string; annotations: Record<string, string> };
+      spec: { taints?: unknown };
+      status: { allocatable: Record<string, string> };
+    };
     expect(node.metadata.name).toBe('n1');
     expect(node.metadata.annotations[kwokNodeAnnotation]).toBe('fake');
     expect(node.spec.taints).toBeUndefined();
@@ -62,11 +105,20 @@ describe('fakeNode', () => {
 describe('componentSpecs with a real node', () => {
   const nodePki: Pki = {
     ...pki,
-    node: { kubeletClient: pair('kc'), kubeletServing: pair('ks'), apiServerKubeletClient: pair('akc'), kubeProxy: pair('kp'), coredns: pair('cd') },
+    node: {
+      kubeletClient: pair('kc'),
+      kubeletServing: pair('ks'),
+      apiServerKubeletClient: pair('akc'),
+      kubeProxy: pair('kp'),
+      coredns: pair('cd'),
+    },
   };
   const real = componentSpecs('/bin', ports, clusterPaths('/state'), nodePki, { nodeIp: '10.200.0.1' });
   const realFlag = (name: string, key: string): string | undefined =>
-    real.find((s) => s.name === name)?.args.find((a) => a.startsWith(`--${key}=`))?.slice(key.length + 3);
+    real
+      .find((s) => s.name === name)
+      ?.args.find((a) => a.startsWith(`--${key}=`))
+      ?.slice(key.length + 3);
 
   it('starts no kwok', () => {
     expect(real.map((s) => s.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);

@@ -32,8 +32,16 @@ export interface ClusterPaths {
 
 /** Names of the processes a cluster runs (the last five only with a real node). */
 export type ComponentName =
-  | 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok'
-  | 'registry' | 'containerd' | 'kubelet' | 'kube-proxy' | 'coredns';
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kwok'
+  | 'registry'
+  | 'containerd'
+  | 'kubelet'
+  | 'kube-proxy'
+  | 'coredns';
 
 /** One process of the cluster: its name, binary and arguments, and where it logs. */
 export interface ComponentSpec {
@@ -115,8 +123,16 @@ export function clusterPaths(dir: string): ClusterPaths {
  */
 export const realNodeControllers = [...controllers, 'node-lifecycle-controller'];
 
-/** Command lines for every control-plane component, in start order (etcd first, kwok last; no kwok with a real node). */
-export function componentSpecs(binDir: string, ports: ClusterPorts, paths: ClusterPaths, pki: Pki, realNode?: RealNodeControlPlane): ComponentSpec[] {
+/**
+ * Command lines for every control-plane component, in start order (etcd first, kwok last; no kwok with a real node).
+ */
+export function componentSpecs(
+  binDir: string,
+  ports: ClusterPorts,
+  paths: ClusterPaths,
+  pki: Pki,
+  realNode?: RealNodeControlPlane,
+): ComponentSpec[] {
   const bin = (name: string): string => join(binDir, name);
   const log = (name: string): string => join(paths.logsDir, `${name}.log`);
   const etcdUrl = `http://127.0.0.1:${ports.etcdClient}`;
@@ -170,15 +186,16 @@ export function componentSpecs(binDir: string, ports: ClusterPorts, paths: Clust
         `--service-cluster-ip-range=${serviceClusterIpRange}`,
         ...(realNode && pki.node
           ? [
-            // Pods dial the API server through the `kubernetes` Service; its endpoint is the node address.
-            '--endpoint-reconciler-type=lease',
-            `--kubelet-client-certificate=${pki.node.apiServerKubeletClient.cert}`,
-            `--kubelet-client-key=${pki.node.apiServerKubeletClient.key}`,
-            `--kubelet-certificate-authority=${pki.ca.cert}`,
-            '--kubelet-preferred-address-types=InternalIP',
-          ]
-          // A loopback address is not a valid Endpoints IP, and nothing in the cluster dials the API server by Service.
-          : ['--endpoint-reconciler-type=none']),
+              // Pods dial the API server through the `kubernetes` Service; its endpoint is the node address.
+              '--endpoint-reconciler-type=lease',
+              `--kubelet-client-certificate=${pki.node.apiServerKubeletClient.cert}`,
+              `--kubelet-client-key=${pki.node.apiServerKubeletClient.key}`,
+              `--kubelet-certificate-authority=${pki.ca.cert}`,
+              '--kubelet-preferred-address-types=InternalIP',
+            ]
+          : // A loopback address is not a valid Endpoints IP, and nothing in the cluster dials the API server
+            // by Service.
+            ['--endpoint-reconciler-type=none']),
         `--audit-policy-file=${paths.auditPolicy}`,
         `--audit-log-path=${paths.auditLog}`,
         '--audit-log-format=json',

@@ -34,13 +34,26 @@ describe('containerdConfigToml', () => {
 describe('cniConflist', () => {
   const conf = JSON.parse(cniConflist(nodeNetwork, '/state/node/cni/ipam')) as {
     name: string;
-    plugins: { type: string; bridge?: string; isGateway?: boolean; ipMasq?: boolean; hairpinMode?: boolean; ipam?: { ranges: { subnet: string; gateway: string }[][]; dataDir: string } }[];
+    plugins: {
+      type: string;
+      bridge?: string;
+      isGateway?: boolean;
+      ipMasq?: boolean;
+      hairpinMode?: boolean;
+      ipam?: { ranges: { subnet: string; gateway: string }[][]; dataDir: string };
+    }[];
   };
   const bridge = conf.plugins[0];
 
   it('attaches pods to our bridge, without gateway set-up (no ip_forward) and without masquerade', () => {
     expect(conf.name).toBe('modelship');
-    expect(bridge).toMatchObject({ type: 'bridge', bridge: 'msbr0', isGateway: false, ipMasq: false, hairpinMode: true });
+    expect(bridge).toMatchObject({
+      type: 'bridge',
+      bridge: 'msbr0',
+      isGateway: false,
+      ipMasq: false,
+      hairpinMode: true,
+    });
   });
 
   it('hands out the pod range from an IPAM store under our state dir', () => {

@@ -89,30 +89,32 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
  * made for a pod with hostPorts; podman here uses netavark's own chains, so those are ours).
  */
 export function cniConflist(net: NodeNetwork, ipamDir: string): string {
-  return JSON.stringify(
-    {
-      cniVersion: '0.4.0',
-      name: net.cniNetwork,
-      plugins: [
-        {
-          type: 'bridge',
-          bridge: net.bridge,
-          isGateway: false,
-          ipMasq: false,
-          hairpinMode: true,
-          ipam: {
-            type: 'host-local',
-            ranges: [[{ subnet: net.podCidr, gateway: net.podGateway }]],
-            routes: [{ dst: '0.0.0.0/0' }],
-            dataDir: ipamDir,
+  return (
+    JSON.stringify(
+      {
+        cniVersion: '0.4.0',
+        name: net.cniNetwork,
+        plugins: [
+          {
+            type: 'bridge',
+            bridge: net.bridge,
+            isGateway: false,
+            ipMasq: false,
+            hairpinMode: true,
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet: net.podCidr, gateway: net.podGateway }]],
+              routes: [{ dst: '0.0.0.0/0' }],
+              dataDir: ipamDir,
+            },
           },
-        },
-        { type: 'portmap', capabilities: { portMappings: true } },
-      ],
-    },
-    null,
-    2,
-  ) + '\n';
+          { type: 'portmap', capabilities: { portMappings: true } },
+        ],
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 /** containerd's command line. */

@@ -13,7 +13,13 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 
-import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  ApiException,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 
 import { binDir } from './cluster.js';
 import {
@@ -60,7 +66,11 @@ export interface GatewayApiInstallOptions {
  * The cached bundle of the pinned release, downloading it first if needed. Written to a
  * temporary file and renamed, so concurrent callers never read half a file.
  */
-export async function gatewayApiBundle(cacheDir = binDir(), timeoutMs = 180_000, log: (m: string) => void = () => {}): Promise<string> {
+export async function gatewayApiBundle(
+  cacheDir = binDir(),
+  timeoutMs = 180_000,
+  log: (m: string) => void = () => {},
+): Promise<string> {
   const path = bundlePath(cacheDir);
   if (existsSync(path)) return path;
   log(`downloading ${GATEWAY_API_MODULE}@${GATEWAY_API_VERSION} through the Go module proxy`);
@@ -68,19 +78,29 @@ export async function gatewayApiBundle(cacheDir = binDir(), timeoutMs = 180_000,
   let stdout: string;
   try {
     // Run outside any Go module (the cache folder has no go.mod), so no go.mod or go.sum is touched.
-    ({ stdout } = await promisify(execFile)('go', ['mod', 'download', '-json', `${GATEWAY_API_MODULE}@${GATEWAY_API_VERSION}`], {
-      cwd: cacheDir,
-      timeout: timeoutMs,
-      env: { ...process.env, GO111MODULE: 'on', GOFLAGS: '' },
-    }));
+    ({ stdout } = await promisify(execFile)(
+      'go',
+      ['mod', 'download', '-json', `${GATEWAY_API_MODULE}@${GATEWAY_API_VERSION}`],
+      {
+        cwd: cacheDir,
+        timeout: timeoutMs,
+        env: { ...process.env, GO111MODULE: 'on', GOFLAGS: '' },
+      },
+    ));
   } catch (err) {
     // go exits non-zero with the JSON (and its Error field) still on stdout.
     stdout = (err as { stdout?: string }).stdout ?? '';
-    if (stdout === '') throw new Error(`download ${GATEWAY_API_MODULE}@${GATEWAY_API_VERSION}: ${(err as Error).message}`, { cause: err });
+    if (stdout === '')
+      throw new Error(`download ${GATEWAY_API_MODULE}@${GATEWAY_API_VERSION}: ${(err as Error).message}`, {
+        cause: err,
+      });
   }
   const { dir } = parseModuleDownload(stdout);
   const folder = channelDir(dir);
-  const files = manifestFiles(readdirSync(folder)).map((name) => ({ name, text: readFileSync(`${folder}/${name}`, 'utf8') }));
+  const files = manifestFiles(readdirSync(folder)).map((name) => ({
+    name,
+    text: readFileSync(`${folder}/${name}`, 'utf8'),
+  }));
   if (files.length === 0) throw new Error(`read ${folder}: no manifests`);
   const tmp = `${path}.tmp.${process.pid}`;
   writeFileSync(tmp, bundleYaml(GATEWAY_API_VERSION, GATEWAY_API_CHANNEL, files));
@@ -90,7 +110,11 @@ export async function gatewayApiBundle(cacheDir = binDir(), timeoutMs = 180_000,
 
 async function readLive(client: KubernetesObjectApi, want: ManifestObject): Promise<ManifestObject | undefined> {
   try {
-    return (await client.read({ apiVersion: want.apiVersion, kind: want.kind, metadata: { name: want.metadata.name } })) as unknown as ManifestObject;
+    return (await client.read({
+      apiVersion: want.apiVersion,
+      kind: want.kind,
+      metadata: { name: want.metadata.name },
+    })) as unknown as ManifestObject;
   } catch (err) {
     if (err instanceof ApiException && err.code === 404) return undefined;
     throw new Error(`read ${want.kind} ${want.metadata.name}: ${(err as Error).message}`, { cause: err });
@@ -102,7 +126,10 @@ async function readLive(client: KubernetesObjectApi, want: ManifestObject): Prom
  * channel and its safe-upgrades admission policy): server-side applies the bundle unless every
  * object is already there at this release, then waits until every CRD is Established.
  */
-export async function installGatewayApiCrds(kubeconfig: string, options: GatewayApiInstallOptions = {}): Promise<GatewayApiInstall> {
+export async function installGatewayApiCrds(
+  kubeconfig: string,
+  options: GatewayApiInstallOptions = {},
+): Promise<GatewayApiInstall> {
   const timeoutMs = options.timeoutMs ?? 180_000;
   const log = options.log ?? ((): void => {});
   const bundle = await gatewayApiBundle(options.cacheDir ?? binDir(), timeoutMs, log);
@@ -113,20 +140,35 @@ export async function installGatewayApiCrds(kubeconfig: string, options: Gateway
   const crds = wanted.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name);
 
   const problems = missingFromCluster(wanted, await Promise.all(wanted.map((w) => readLive(client, w))));
-  if (problems.length === 0) return { version: GATEWAY_API_VERSION, channel: GATEWAY_API_CHANNEL, bundle, crds, applied: false };
+  if (problems.length === 0)
+    return { version: GATEWAY_API_VERSION, channel: GATEWAY_API_CHANNEL, bundle, crds, applied: false };
 
-  log(`applying Gateway API ${GATEWAY_API_VERSION} (${GATEWAY_API_CHANNEL}): ${problems.length} object(s) to bring in line`);
+  log(
+    `applying Gateway API ${GATEWAY_API_VERSION} (${GATEWAY_API_CHANNEL}): ${problems.length} object(s) to bring in line`,
+  );
   for (const obj of wanted) {
     try {
-      await client.patch(obj as unknown as KubernetesObject, undefined, undefined, gatewayApiFieldManager, true, PatchStrategy.ServerSideApply);
+      await client.patch(
+        obj as unknown as KubernetesObject,
+        undefined,
+        undefined,
+        gatewayApiFieldManager,
+        true,
+        PatchStrategy.ServerSideApply,
+      );
     } catch (err) {
-      const body = err instanceof ApiException ? `: ${typeof err.body === 'string' ? err.body : JSON.stringify(err.body)}` : '';
+      const body =
+        err instanceof ApiException ? `: ${typeof err.body === 'string' ? err.body : JSON.stringify(err.body)}` : '';
       throw new Error(`apply ${obj.kind} ${obj.metadata.name}: ${(err as Error).message}${body}`, { cause: err });
     }
   }
   for (const name of crds) {
     const header = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name } };
-    await waitFor(`CustomResourceDefinition ${name} Established`, async () => isEstablished((await client.read(header)) as unknown as ManifestObject), timeoutMs);
+    await waitFor(
+      `CustomResourceDefinition ${name} Established`,
+      async () => isEstablished((await client.read(header)) as unknown as ManifestObject),
+      timeoutMs,
+    );
   }
   return { version: GATEWAY_API_VERSION, channel: GATEWAY_API_CHANNEL, bundle, crds, applied: true };
 }

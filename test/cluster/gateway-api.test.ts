@@ -15,7 +15,13 @@ import {
 } from './gateway-api.js';
 
 const download = (fields: Record<string, unknown>): string =>
-  JSON.stringify({ Path: 'sigs.k8s.io/gateway-api', Version: GATEWAY_API_VERSION, Dir: '/mod/gateway-api', Sum: GATEWAY_API_SUM, ...fields });
+  JSON.stringify({
+    Path: 'sigs.k8s.io/gateway-api',
+    Version: GATEWAY_API_VERSION,
+    Dir: '/mod/gateway-api',
+    Sum: GATEWAY_API_SUM,
+    ...fields,
+  });
 
 describe('where the bundle lives', () => {
   it('is one versioned file per channel beside the binaries', () => {
@@ -34,7 +40,11 @@ describe('parseModuleDownload', () => {
   });
 
   it.each([
-    ['go reports an error', download({ Error: 'requires go >= 1.27.0', Dir: undefined }), /@v1\.6\.3: requires go >= 1\.27\.0/],
+    [
+      'go reports an error',
+      download({ Error: 'requires go >= 1.27.0', Dir: undefined }),
+      /@v1\.6\.3: requires go >= 1\.27\.0/,
+    ],
     ['the hash is not the pinned one', download({ Sum: 'h1:AAAA=' }), /module hash h1:AAAA= is not the pinned h1:/],
     ['another version came back', download({ Version: 'v1.5.0' }), /go reported sigs\.k8s\.io\/gateway-api@v1\.5\.0/],
     ['another module came back', download({ Path: 'example.com/x' }), /go reported example\.com\/x@/],
@@ -47,7 +57,10 @@ describe('parseModuleDownload', () => {
 
 describe('manifestFiles', () => {
   it.each([
-    [['b.yaml', 'kustomization.yaml', 'a.yaml'], ['a.yaml', 'b.yaml']],
+    [
+      ['b.yaml', 'kustomization.yaml', 'a.yaml'],
+      ['a.yaml', 'b.yaml'],
+    ],
     [['README.md', 'httproutes.yaml', 'x.yml.orig'], ['httproutes.yaml']],
     [[], []],
   ])('%j -> %j', (names, expected) => {
@@ -55,7 +68,11 @@ describe('manifestFiles', () => {
   });
 });
 
-const crd = (name: string, version = GATEWAY_API_VERSION, channel = 'standard'): string => `apiVersion: apiextensions.k8s.io/v1
+const crd = (
+  name: string,
+  version = GATEWAY_API_VERSION,
+  channel = 'standard',
+): string => `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
   name: ${name}
@@ -96,7 +113,9 @@ metadata:
   });
 
   it('refuses a document without a name', () => {
-    expect(() => bundleObjects('apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n')).toThrow(/without kind or metadata.name/);
+    expect(() => bundleObjects('apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n')).toThrow(
+      /without kind or metadata.name/,
+    );
   });
 
   it('refuses broken YAML', () => {
@@ -104,8 +123,18 @@ metadata:
   });
 });
 
-const established = { conditions: [{ type: 'NamesAccepted', status: 'True' }, { type: 'Established', status: 'True' }] };
-const object = (kind: string, version = GATEWAY_API_VERSION, channel = 'standard', status?: ManifestObject['status']): ManifestObject => ({
+const established = {
+  conditions: [
+    { type: 'NamesAccepted', status: 'True' },
+    { type: 'Established', status: 'True' },
+  ],
+};
+const object = (
+  kind: string,
+  version = GATEWAY_API_VERSION,
+  channel = 'standard',
+  status?: ManifestObject['status'],
+): ManifestObject => ({
   apiVersion: 'x/v1',
   kind,
   metadata: { name: 'n', annotations: { [BUNDLE_VERSION_ANNOTATION]: version, [CHANNEL_ANNOTATION]: channel } },
@@ -127,8 +156,19 @@ describe('missingFromCluster', () => {
   const wanted = [object('CustomResourceDefinition'), object('ValidatingAdmissionPolicy')];
 
   it.each<[string, (ManifestObject | undefined)[], string[]]>([
-    ['everything there at this release', [object('CustomResourceDefinition', GATEWAY_API_VERSION, 'standard', established), object('ValidatingAdmissionPolicy')], []],
-    ['a fresh cluster', [undefined, undefined], ['CustomResourceDefinition n: missing', 'ValidatingAdmissionPolicy n: missing']],
+    [
+      'everything there at this release',
+      [
+        object('CustomResourceDefinition', GATEWAY_API_VERSION, 'standard', established),
+        object('ValidatingAdmissionPolicy'),
+      ],
+      [],
+    ],
+    [
+      'a fresh cluster',
+      [undefined, undefined],
+      ['CustomResourceDefinition n: missing', 'ValidatingAdmissionPolicy n: missing'],
+    ],
     [
       'an older release',
       [object('CustomResourceDefinition', 'v1.2.1', 'standard', established), object('ValidatingAdmissionPolicy')],
@@ -136,10 +176,17 @@ describe('missingFromCluster', () => {
     ],
     [
       'the experimental channel',
-      [object('CustomResourceDefinition', GATEWAY_API_VERSION, 'experimental', established), object('ValidatingAdmissionPolicy')],
+      [
+        object('CustomResourceDefinition', GATEWAY_API_VERSION, 'experimental', established),
+        object('ValidatingAdmissionPolicy'),
+      ],
       [`CustomResourceDefinition n: ${CHANNEL_ANNOTATION} is experimental, want standard`],
     ],
-    ['a CRD not yet Established', [object('CustomResourceDefinition'), object('ValidatingAdmissionPolicy')], ['CustomResourceDefinition n: not Established']],
+    [
+      'a CRD not yet Established',
+      [object('CustomResourceDefinition'), object('ValidatingAdmissionPolicy')],
+      ['CustomResourceDefinition n: not Established'],
+    ],
   ])('%s', (_what, live, expected) => {
     expect(missingFromCluster(wanted, live)).toEqual(expected);
   });

@@ -36,7 +36,10 @@ export interface ManifestObject {
   status?: { conditions?: { type: string; status: string }[] };
 }
 
-/** The cached bundle of one release and channel, beside the cached binaries: `<cache>/gateway-api-<channel>-<version>.yaml`. */
+/**
+ * The cached bundle of one release and channel, beside the cached binaries:
+ * `<cache>/gateway-api-<channel>-<version>.yaml`.
+ */
 export function bundlePath(cacheDir: string, version = GATEWAY_API_VERSION, channel = GATEWAY_API_CHANNEL): string {
   return join(cacheDir, `gateway-api-${channel}-${version}.yaml`);
 }
@@ -51,7 +54,11 @@ export interface ModuleDownload {
  * Reads the JSON `go mod download -json` prints and checks it is the pinned release: the module
  * directory and hash, or an error naming what went wrong (go's own Error field, a wrong hash).
  */
-export function parseModuleDownload(stdout: string, version = GATEWAY_API_VERSION, sum = GATEWAY_API_SUM): ModuleDownload {
+export function parseModuleDownload(
+  stdout: string,
+  version = GATEWAY_API_VERSION,
+  sum = GATEWAY_API_SUM,
+): ModuleDownload {
   const what = `download ${GATEWAY_API_MODULE}@${version}`;
   let parsed: { Path?: string; Version?: string; Dir?: string; Sum?: string; Error?: string };
   try {
@@ -73,25 +80,32 @@ export function channelDir(moduleDir: string, channel = GATEWAY_API_CHANNEL): st
   return join(moduleDir, 'config', 'crd', channel);
 }
 
-/** The manifests of a channel folder that make the install, in a stable order (kustomization files are not manifests). */
+/**
+ * The manifests of a channel folder that make the install, in a stable order (kustomization files are not manifests).
+ */
 export function manifestFiles(names: readonly string[]): string[] {
   return names.filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml').sort();
 }
 
 /** One YAML stream of the manifests, each headed by a comment naming its source file. */
 export function bundleYaml(version: string, channel: string, files: readonly { name: string; text: string }[]): string {
-  const parts = files.map((f) => `# ${GATEWAY_API_MODULE}@${version} config/crd/${channel}/${f.name}\n${f.text.trimEnd()}\n`);
+  const parts = files.map(
+    (f) => `# ${GATEWAY_API_MODULE}@${version} config/crd/${channel}/${f.name}\n${f.text.trimEnd()}\n`,
+  );
   return parts.join('---\n');
 }
 
-/** The objects of a bundle, CustomResourceDefinitions first (the admission policy must not gate their first creation). */
+/**
+ * The objects of a bundle, CustomResourceDefinitions first (the admission policy must not gate their first creation).
+ */
 export function bundleObjects(yamlText: string): ManifestObject[] {
   const objects: ManifestObject[] = [];
   for (const doc of parseAllDocuments(yamlText)) {
     if (doc.errors.length > 0) throw new Error(`parse Gateway API bundle: ${doc.errors[0].message}`);
     const value = doc.toJS() as ManifestObject | null;
     if (value === null || value === undefined) continue;
-    if (!value.kind || !value.metadata?.name) throw new Error(`parse Gateway API bundle: a document without kind or metadata.name`);
+    if (!value.kind || !value.metadata?.name)
+      throw new Error(`parse Gateway API bundle: a document without kind or metadata.name`);
     objects.push(value);
   }
   const isCrd = (o: ManifestObject): number => (o.kind === 'CustomResourceDefinition' ? 0 : 1);
@@ -108,7 +122,10 @@ export function isEstablished(crd: ManifestObject): boolean {
  * it all: each object present with the same release and channel annotations, and each CRD
  * Established. `live` holds what the API server returned for each wanted object (undefined: missing).
  */
-export function missingFromCluster(wanted: readonly ManifestObject[], live: readonly (ManifestObject | undefined)[]): string[] {
+export function missingFromCluster(
+  wanted: readonly ManifestObject[],
+  live: readonly (ManifestObject | undefined)[],
+): string[] {
   const problems: string[] = [];
   wanted.forEach((want, i) => {
     const have = live[i];

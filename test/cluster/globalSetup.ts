@@ -16,7 +16,9 @@ async function loadCompiledCluster(rootDir: string): Promise<typeof Cluster> {
   try {
     return (await import(pathToFileURL(path).href)) as typeof Cluster;
   } catch (err) {
-    throw new Error(`load ${path}: ${(err as Error).message}; run \`make build\` (npx tsc -p tsconfig.json) first`, { cause: err });
+    throw new Error(`load ${path}: ${(err as Error).message}; run \`make build\` (npx tsc -p tsconfig.json) first`, {
+      cause: err,
+    });
   }
 }
 
@@ -30,7 +32,9 @@ export default async function globalSetup(_globalConfig: unknown, projectConfig:
   } else {
     const started = Date.now();
     info = await cluster.clusterUp({ log: (m) => process.stderr.write(`\ncluster: ${m}`) });
-    process.stderr.write(`\ncluster: up in ${((Date.now() - started) / 1000).toFixed(1)}s, logs in ${info.paths.logsDir}\n`);
+    process.stderr.write(
+      `\ncluster: up in ${((Date.now() - started) / 1000).toFixed(1)}s, logs in ${info.paths.logsDir}\n`,
+    );
     process.env.MODELSHIP_E2E_OWNS_CLUSTER = '1';
     cluster.stopClusterOnExit(info);
   }

@@ -7,7 +7,10 @@ import { pathToFileURL } from 'node:url';
 
 import type * as Cluster from './cluster.js';
 
-export default async function globalTeardown(_globalConfig: unknown, projectConfig: { rootDir: string }): Promise<void> {
+export default async function globalTeardown(
+  _globalConfig: unknown,
+  projectConfig: { rootDir: string },
+): Promise<void> {
   if (process.env.MODELSHIP_E2E_OWNS_CLUSTER !== '1') return;
   const path = join(projectConfig.rootDir, 'dist', 'test', 'cluster', 'cluster.js');
   const cluster = (await import(pathToFileURL(path).href)) as typeof Cluster;

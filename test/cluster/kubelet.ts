@@ -35,7 +35,13 @@ export interface NodePorts {
  * - failSwapOn false; resolvConf is our file (no outside nameservers for pods);
  * - podLogsDir, volumePluginDir (and --root-dir) under our state: nothing in /var/lib/kubelet or /var/log/pods.
  */
-export function kubeletConfigYaml(paths: NodePaths, pki: NodePki, caCert: string, net: NodeNetwork, ports: NodePorts): string {
+export function kubeletConfigYaml(
+  paths: NodePaths,
+  pki: NodePki,
+  caCert: string,
+  net: NodeNetwork,
+  ports: NodePorts,
+): string {
   return `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: ${net.nodeIp}

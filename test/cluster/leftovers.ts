@@ -36,7 +36,8 @@ export interface LeftoverScope {
   net: NodeNetwork;
 }
 
-const under = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+const under = (path: string, dir: string): boolean =>
+  path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 
 /** Unescapes mountinfo's octal escapes (`\040` for a space). */
 function unescapeMount(s: string): string {
@@ -57,9 +58,14 @@ export function mountPointsUnder(mountinfo: string, dirs: string[]): string[] {
  * Processes of ours: any whose command line names the state dir or run dir (control plane, node
  * processes, and containerd shims, whose `-address` is our socket).
  */
-export function processesOfOurs(processes: HostSnapshot['processes'], scope: Pick<LeftoverScope, 'stateDir' | 'runDir'>): HostSnapshot['processes'] {
+export function processesOfOurs(
+  processes: HostSnapshot['processes'],
+  scope: Pick<LeftoverScope, 'stateDir' | 'runDir'>,
+): HostSnapshot['processes'] {
   const stateDir = scope.stateDir.endsWith('/') ? scope.stateDir : `${scope.stateDir}/`;
-  return processes.filter((p) => p.cmdline.some((a) => a.includes(stateDir) || a === scope.runDir || a.includes(`${scope.runDir}/`)));
+  return processes.filter((p) =>
+    p.cmdline.some((a) => a.includes(stateDir) || a === scope.runDir || a.includes(`${scope.runDir}/`)),
+  );
 }
 
 /** Our chains in an iptables-save dump, as `<table>/<chain>`. */
@@ -79,7 +85,9 @@ export function ourChains(saveOutput: string): string[] {
 /** Our nftables tables (kube-proxy's, the guard) present in `nft list tables` output. */
 export function ourNftTables(nftTables: string, net: NodeNetwork): string[] {
   const present = new Set(nftTables.split('\n').map((l) => l.trim()));
-  return ourNftTableNames(net).map(([family, name]) => `table ${family} ${name}`).filter((t) => present.has(t));
+  return ourNftTableNames(net)
+    .map(([family, name]) => `table ${family} ${name}`)
+    .filter((t) => present.has(t));
 }
 
 /** Links of ours: the two bridges and any veth still on the pod bridge. */
@@ -109,7 +117,9 @@ export function findLeftovers(snapshot: HostSnapshot, scope: LeftoverScope): str
 /** cgroup v1 hierarchies (and the unified one) under /sys/fs/cgroup. */
 export function cgroupHierarchies(root = '/sys/fs/cgroup'): string[] {
   try {
-    return readdirSync(root).map((d) => join(root, d)).filter((d) => statSync(d).isDirectory());
+    return readdirSync(root)
+      .map((d) => join(root, d))
+      .filter((d) => statSync(d).isDirectory());
   } catch {
     return [];
   }
@@ -130,13 +140,15 @@ export function isOurCniCache(content: string, runDir: string): boolean {
 /** libcni's cache entries of our pods (containerd 1.6 keeps them in /var/lib/cni/results). */
 export function cniCacheFiles(runDir: string, dir = '/var/lib/cni/results'): string[] {
   try {
-    return readdirSync(dir).map((f) => join(dir, f)).filter((f) => {
-      try {
-        return isOurCniCache(readFileSync(f, 'utf8'), runDir);
-      } catch {
-        return false;
-      }
-    });
+    return readdirSync(dir)
+      .map((f) => join(dir, f))
+      .filter((f) => {
+        try {
+          return isOurCniCache(readFileSync(f, 'utf8'), runDir);
+        } catch {
+          return false;
+        }
+      });
   } catch {
     return [];
   }
@@ -168,7 +180,9 @@ export function listProcesses(): HostSnapshot['processes'] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a !== '');
       if (cmdline.length > 0) out.push({ pid: Number(entry), cmdline });
     } catch {
       // Exited while listing.
@@ -188,7 +202,9 @@ export function snapshotHost(scope: LeftoverScope): HostSnapshot {
     iptablesSave: commandOutput(['iptables-save']),
     ip6tablesSave: commandOutput(['ip6tables-save']),
     nftTables: commandOutput(['nft', 'list', 'tables']),
-    cgroupDirs: cgroupHierarchies().map((h) => join(h, kubepodsCgroup)).filter((d) => existsSync(d)),
+    cgroupDirs: cgroupHierarchies()
+      .map((h) => join(h, kubepodsCgroup))
+      .filter((d) => existsSync(d)),
     files,
   };
 }

@@ -1,4 +1,13 @@
-import { chainCleanupCommands, guardChains, guardNftScript, networkDownCommands, networkUpCommands, nodeNetwork, splitRule, vethsOnBridge } from './network.js';
+import {
+  chainCleanupCommands,
+  guardChains,
+  guardNftScript,
+  networkDownCommands,
+  networkUpCommands,
+  nodeNetwork,
+  splitRule,
+  vethsOnBridge,
+} from './network.js';
 
 const argv = (cs: { argv: string[] }[]): string[] => cs.map((c) => c.argv.join(' '));
 
@@ -59,9 +68,17 @@ describe('guardChains', () => {
 describe('guardNftScript', () => {
   const script = guardNftScript();
   it('replaces its own table atomically', () => {
-    expect(script.split('\n').slice(0, 3)).toEqual(['table ip modelship-guard', 'delete table ip modelship-guard', 'table ip modelship-guard {']);
+    expect(script.split('\n').slice(0, 3)).toEqual([
+      'table ip modelship-guard',
+      'delete table ip modelship-guard',
+      'table ip modelship-guard {',
+    ]);
   });
-  it.each([['output', -5], ['forward', -5], ['postrouting', 95]])('has a %s chain at priority %d', (hook, priority) => {
+  it.each([
+    ['output', -5],
+    ['forward', -5],
+    ['postrouting', 95],
+  ])('has a %s chain at priority %d', (hook, priority) => {
     expect(script).toContain(`chain ${hook} {\n    type filter hook ${hook} priority ${priority}; policy accept;\n`);
   });
 });
@@ -98,9 +115,14 @@ describe('vethsOnBridge', () => {
 describe('splitRule', () => {
   it.each([
     ['-A FORWARD -j KUBE-FORWARD', ['-A', 'FORWARD', '-j', 'KUBE-FORWARD']],
-    ['-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS',
-      ['-A', 'INPUT', '-m', 'comment', '--comment', 'kubernetes health check service ports', '-j', 'KUBE-NODEPORTS']],
-    ['-A X -m comment --comment "a \\"quoted\\" word" -j ACCEPT', ['-A', 'X', '-m', 'comment', '--comment', 'a "quoted" word', '-j', 'ACCEPT']],
+    [
+      '-A INPUT -m comment --comment "kubernetes health check service ports" -j KUBE-NODEPORTS',
+      ['-A', 'INPUT', '-m', 'comment', '--comment', 'kubernetes health check service ports', '-j', 'KUBE-NODEPORTS'],
+    ],
+    [
+      '-A X -m comment --comment "a \\"quoted\\" word" -j ACCEPT',
+      ['-A', 'X', '-m', 'comment', '--comment', 'a "quoted" word', '-j', 'ACCEPT'],
+    ],
   ])('%s', (line, args) => {
     expect(splitRule(line)).toEqual(args);
   });

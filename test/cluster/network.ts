@@ -85,7 +85,11 @@ export function guardChains(net: NodeNetwork = nodeNetwork): GuardChain[] {
   return [
     // -5: after DNAT (-100), before every filter chain (0) — kube-proxy's drop of unallocated ClusterIPs among them.
     { hook: 'output', priority: -5, rules: [`ip daddr ${net.serviceCidr} reject`] },
-    { hook: 'forward', priority: -5, rules: [`ip daddr ${net.serviceCidr} reject`, ...offBridge.map((r) => `${r} reject`)] },
+    {
+      hook: 'forward',
+      priority: -5,
+      rules: [`ip daddr ${net.serviceCidr} reject`, ...offBridge.map((r) => `${r} reject`)],
+    },
     // 95: before SNAT (100), so the pod address is still the source.
     {
       hook: 'postrouting',
@@ -97,10 +101,12 @@ export function guardChains(net: NodeNetwork = nodeNetwork): GuardChain[] {
 
 /** The guard's nftables script (`nft -f -`): one table, replaced atomically if it exists. */
 export function guardNftScript(net: NodeNetwork = nodeNetwork): string {
-  const chains = guardChains(net).map((c) => `  chain ${c.hook} {
+  const chains = guardChains(net).map(
+    (c) => `  chain ${c.hook} {
     type filter hook ${c.hook} priority ${c.priority}; policy accept;
 ${c.rules.map((r) => `    ${r}`).join('\n')}
-  }`);
+  }`,
+  );
   return `table ip ${net.guardTable}
 delete table ip ${net.guardTable}
 table ip ${net.guardTable} {
@@ -225,12 +231,19 @@ export function chainCleanupCommands(saveOutput: string, binary: 'iptables' | 'i
 
 /** nftables tables of ours: kube-proxy's (its nftables mode keeps every rule in these two) and the guard. */
 export function ourNftTableNames(net: NodeNetwork = nodeNetwork): string[][] {
-  return [['ip', 'kube-proxy'], ['ip6', 'kube-proxy'], ['ip', net.guardTable]];
+  return [
+    ['ip', 'kube-proxy'],
+    ['ip6', 'kube-proxy'],
+    ['ip', net.guardTable],
+  ];
 }
 
 /** Commands deleting our nftables tables (absent ones are fine). */
 export function nftCleanupCommands(net: NodeNetwork = nodeNetwork): NetCommand[] {
-  return ourNftTableNames(net).map(([family, name]) => ({ argv: ['nft', 'delete', 'table', family, name], ignoreFailure: true }));
+  return ourNftTableNames(net).map(([family, name]) => ({
+    argv: ['nft', 'delete', 'table', family, name],
+    ignoreFailure: true,
+  }));
 }
 
 /** Runs commands in order; a failure of a command not marked ignoreFailure throws, naming it. */

@@ -13,7 +13,13 @@ import type { NodeNetwork } from './network.js';
 import type { NodePaths } from './node-paths.js';
 
 /** containerd (from Debian, on PATH), then kubelet, kube-proxy and CoreDNS from the binary cache. */
-export function nodeComponentSpecs(binDir: string, logsDir: string, paths: NodePaths, net: NodeNetwork, containerdBin = '/usr/bin/containerd'): ComponentSpec[] {
+export function nodeComponentSpecs(
+  binDir: string,
+  logsDir: string,
+  paths: NodePaths,
+  net: NodeNetwork,
+  containerdBin = '/usr/bin/containerd',
+): ComponentSpec[] {
   const log = (name: string): string => join(logsDir, `${name}.log`);
   return [
     { name: 'containerd', bin: containerdBin, args: containerdArgs(paths), log: log('containerd') },

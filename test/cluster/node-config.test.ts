@@ -9,9 +9,22 @@ import { nodePaths } from './node-paths.js';
 import type { NodePki } from './pki.js';
 
 const paths = nodePaths('/state', '/run/ms');
-const ports: NodePorts = { kubelet: 2001, kubeletHealthz: 2002, kubeProxyHealthz: 2003, kubeProxyMetrics: 2004, corednsReady: 2005, registry: 2006 };
+const ports: NodePorts = {
+  kubelet: 2001,
+  kubeletHealthz: 2002,
+  kubeProxyHealthz: 2003,
+  kubeProxyMetrics: 2004,
+  corednsReady: 2005,
+  registry: 2006,
+};
 const pair = (n: string): { cert: string; key: string } => ({ cert: `/pki/${n}.crt`, key: `/pki/${n}.key` });
-const pki: NodePki = { kubeletClient: pair('kc'), kubeletServing: pair('ks'), apiServerKubeletClient: pair('akc'), kubeProxy: pair('kp'), coredns: pair('cd') };
+const pki: NodePki = {
+  kubeletClient: pair('kc'),
+  kubeletServing: pair('ks'),
+  apiServerKubeletClient: pair('akc'),
+  kubeProxy: pair('kp'),
+  coredns: pair('cd'),
+};
 
 describe('kubeletConfigYaml', () => {
   const c = parse(kubeletConfigYaml(paths, pki, '/pki/ca.crt', nodeNetwork, ports)) as Record<string, unknown>;
@@ -36,20 +49,34 @@ describe('kubeletConfigYaml', () => {
   });
 
   it('refuses anonymous requests and checks the rest with the API server', () => {
-    expect(c.authentication).toEqual({ anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: '/pki/ca.crt' } });
+    expect(c.authentication).toEqual({
+      anonymous: { enabled: false },
+      webhook: { enabled: true },
+      x509: { clientCAFile: '/pki/ca.crt' },
+    });
     expect(c.authorization).toEqual({ mode: 'Webhook' });
   });
 
   it('evicts nothing on a shared, fairly full disk', () => {
-    expect(c.evictionHard).toEqual({ 'memory.available': '100Mi', 'nodefs.available': '1%', 'nodefs.inodesFree': '1%', 'imagefs.available': '1%' });
+    expect(c.evictionHard).toEqual({
+      'memory.available': '100Mi',
+      'nodefs.available': '1%',
+      'nodefs.inodesFree': '1%',
+      'imagefs.available': '1%',
+    });
   });
 });
 
 describe('kubeletArgs', () => {
   it('keeps kubelet under our state dir and names the node by its address', () => {
-    expect(kubeletArgs(paths, nodeNetwork)).toEqual(expect.arrayContaining([
-      '--root-dir=/state/node/kubelet', '--node-ip=10.200.0.1', '--hostname-override=modelship-node', '--config=/state/node/kubelet.yaml',
-    ]));
+    expect(kubeletArgs(paths, nodeNetwork)).toEqual(
+      expect.arrayContaining([
+        '--root-dir=/state/node/kubelet',
+        '--node-ip=10.200.0.1',
+        '--hostname-override=modelship-node',
+        '--config=/state/node/kubelet.yaml',
+      ]),
+    );
   });
 });
 
@@ -92,8 +119,13 @@ describe('corefile', () => {
 
 describe('corednsRbac', () => {
   it('lets system:coredns list and watch what the kubernetes plugin reads', () => {
-    const [role, binding] = corednsRbac() as [{ rules: { resources: string[]; verbs: string[] }[] }, { subjects: { name: string }[] }];
-    expect(role.rules.flatMap((r) => r.resources)).toEqual(expect.arrayContaining(['services', 'endpointslices', 'namespaces', 'pods']));
+    const [role, binding] = corednsRbac() as [
+      { rules: { resources: string[]; verbs: string[] }[] },
+      { subjects: { name: string }[] },
+    ];
+    expect(role.rules.flatMap((r) => r.resources)).toEqual(
+      expect.arrayContaining(['services', 'endpointslices', 'namespaces', 'pods']),
+    );
     expect(role.rules.every((r) => r.verbs.join() === 'list,watch')).toBe(true);
     expect(binding.subjects[0].name).toBe('system:coredns');
   });
@@ -103,7 +135,12 @@ describe('nodeComponentSpecs', () => {
   it('starts containerd, kubelet, kube-proxy, CoreDNS in that order, logging with the control plane', () => {
     const specs = nodeComponentSpecs('/bin', '/state/logs', paths, nodeNetwork);
     expect(specs.map((s) => s.name)).toEqual(['containerd', 'kubelet', 'kube-proxy', 'coredns']);
-    expect(specs.map((s) => s.log)).toEqual(['/state/logs/containerd.log', '/state/logs/kubelet.log', '/state/logs/kube-proxy.log', '/state/logs/coredns.log']);
+    expect(specs.map((s) => s.log)).toEqual([
+      '/state/logs/containerd.log',
+      '/state/logs/kubelet.log',
+      '/state/logs/kube-proxy.log',
+      '/state/logs/coredns.log',
+    ]);
     expect(specs[0].args).toEqual(['--config', '/state/node/containerd.toml', '--log-level', 'warn']);
   });
 });

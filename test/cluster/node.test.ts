@@ -16,8 +16,17 @@ describe('realNodeUnavailable', () => {
 describe('shimSocketPath', () => {
   it("is containerd 1.6's /run/containerd/s/<sha256 of address/namespace/id>", () => {
     const sha = createHash('sha256').update('/run/modelship-node/containerd.sock/k8s.io/t1').digest('hex');
-    expect(shimSocketPath(['/usr/bin/containerd-shim-runc-v2', '-namespace', 'k8s.io', '-id', 't1', '-address', '/run/modelship-node/containerd.sock']))
-      .toBe(`/run/containerd/s/${sha}`);
+    expect(
+      shimSocketPath([
+        '/usr/bin/containerd-shim-runc-v2',
+        '-namespace',
+        'k8s.io',
+        '-id',
+        't1',
+        '-address',
+        '/run/modelship-node/containerd.sock',
+      ]),
+    ).toBe(`/run/containerd/s/${sha}`);
     // Checked against a real shim on this machine: 8deccc85… for exactly that address, namespace and id.
     expect(sha.startsWith('8deccc85')).toBe(true);
   });

@@ -39,10 +39,31 @@ export interface NodeFacts {
 }
 
 /** Host commands the real node runs (containerd and runc from Debian, the network tools, skopeo for the registry). */
-export const hostCommands = ['containerd', 'ctr', 'containerd-shim-runc-v2', 'iptables', 'iptables-save', 'ip6tables-save', 'ip', 'nft', 'sysctl', 'umount', 'skopeo'];
+export const hostCommands = [
+  'containerd',
+  'ctr',
+  'containerd-shim-runc-v2',
+  'iptables',
+  'iptables-save',
+  'ip6tables-save',
+  'ip',
+  'nft',
+  'sysctl',
+  'umount',
+  'skopeo',
+];
 
 /** Binaries from `make cluster-build` and archives from images.sh the real node needs. */
-export const cachedFiles = ['kubelet', 'kube-proxy', 'coredns', 'registry', 'images/pause.ref', 'images/pause.oci.tar', 'images/agnhost.ref', 'images/agnhost.oci.tar'];
+export const cachedFiles = [
+  'kubelet',
+  'kube-proxy',
+  'coredns',
+  'registry',
+  'images/pause.ref',
+  'images/pause.oci.tar',
+  'images/agnhost.ref',
+  'images/agnhost.oci.tar',
+];
 
 /** Why this machine cannot run a real node (one line), or undefined when it can. */
 export function realNodeUnavailable(facts: NodeFacts): string | undefined {
@@ -53,14 +74,19 @@ export function realNodeUnavailable(facts: NodeFacts): string | undefined {
 }
 
 function onPath(command: string): boolean {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin']).some((d) => existsSync(join(d, command)));
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin')
+    .split(':')
+    .concat(['/usr/sbin', '/sbin'])
+    .some((d) => existsSync(join(d, command)));
 }
 
 /** Reads the facts of this machine for realNodeUnavailable. */
 export function nodeFacts(binDir: string): NodeFacts {
   const missing = [
     ...hostCommands.filter((c) => !onPath(c)),
-    ...[runcBinary, ...['bridge', 'host-local', 'loopback', 'portmap'].map((p) => join(cniBinDir, p))].filter((f) => !existsSync(f)),
+    ...[runcBinary, ...['bridge', 'host-local', 'loopback', 'portmap'].map((p) => join(cniBinDir, p))].filter(
+      (f) => !existsSync(f),
+    ),
     ...cachedFiles.filter((f) => !existsSync(join(binDir, f))).map((f) => join(binDir, f)),
   ];
   return { platform: process.platform, uid: process.getuid?.() ?? -1, missing };
@@ -123,12 +149,24 @@ export function writeNodeFiles(f: NodeFiles): void {
   const { paths, net, pki, ports } = f;
   const node = pki.node;
   if (!node) throw new Error('write node files: the PKI has no node certificates');
-  for (const d of [paths.dir, paths.runDir, paths.cniConfDir, paths.cniIpamDir, paths.kubeletRoot, paths.podLogsDir, paths.registryHostsDir]) {
+  for (const d of [
+    paths.dir,
+    paths.runDir,
+    paths.cniConfDir,
+    paths.cniIpamDir,
+    paths.kubeletRoot,
+    paths.podLogsDir,
+    paths.registryHostsDir,
+  ]) {
     mkdirSync(d, { recursive: true });
   }
   const ca = readFileSync(pki.ca.cert, 'utf8');
   const kubeconfig = (path: string, pair: { cert: string; key: string }, user: string): void =>
-    writeFileSync(path, kubeconfigYaml(f.server, ca, readFileSync(pair.cert, 'utf8'), readFileSync(pair.key, 'utf8'), user), { mode: 0o600 });
+    writeFileSync(
+      path,
+      kubeconfigYaml(f.server, ca, readFileSync(pair.cert, 'utf8'), readFileSync(pair.key, 'utf8'), user),
+      { mode: 0o600 },
+    );
   kubeconfig(paths.kubeletKubeconfig, node.kubeletClient, 'kubelet');
   kubeconfig(paths.kubeProxyKubeconfig, node.kubeProxy, 'kube-proxy');
   kubeconfig(paths.corednsKubeconfig, node.coredns, 'coredns');
@@ -160,11 +198,25 @@ export function shimSocketPath(cmdline: string[]): string | undefined {
   const id = arg('-id');
   if (!address || !id) return undefined;
   const ns = arg('-namespace') ?? 'default';
-  return `/run/containerd/s/${createHash('sha256').update(join(address, ns, id)).digest('hex')}`;
+  return `/run/containerd/s/${createHash('sha256')
+    .update(join(address, ns, id))
+    .digest('hex')}`;
 }
 
 /** Process names (argv[0] basename) the sweep may kill when their command line names our dirs. */
-export const sweptBinaries = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'registry', 'containerd', 'containerd-shim-runc-v2', 'kubelet', 'kube-proxy', 'coredns'];
+export const sweptBinaries = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+  'registry',
+  'containerd',
+  'containerd-shim-runc-v2',
+  'kubelet',
+  'kube-proxy',
+  'coredns',
+];
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -217,8 +269,13 @@ export function cleanupNode(clusterDir: string): string[] {
   const done: string[] = [];
   // Processes: ours by binary and command line (recorded ones were stopped already; this catches
   // a killed run's and the shims, which containerd daemonizes out of our process groups).
-  const ours = processesOfOurs(listProcesses(), scope).filter((p) => p.pid !== process.pid && sweptBinaries.includes(basename(p.cmdline[0])));
-  const shimSockets = ours.filter((p) => basename(p.cmdline[0]) === 'containerd-shim-runc-v2').map((p) => shimSocketPath(p.cmdline)).filter((s): s is string => s !== undefined);
+  const ours = processesOfOurs(listProcesses(), scope).filter(
+    (p) => p.pid !== process.pid && sweptBinaries.includes(basename(p.cmdline[0])),
+  );
+  const shimSockets = ours
+    .filter((p) => basename(p.cmdline[0]) === 'containerd-shim-runc-v2')
+    .map((p) => shimSocketPath(p.cmdline))
+    .filter((s): s is string => s !== undefined);
   for (const p of ours) kill(p.pid);
   if (ours.length > 0) done.push(`killed ${ours.map((p) => `${basename(p.cmdline[0])}(${p.pid})`).join(' ')}`);
   // Containers: every process in kubelet's cgroups (re-parented to init once their shim died).
@@ -254,7 +311,8 @@ export function cleanupNode(clusterDir: string): string[] {
     }
     sleepSync(100);
   }
-  for (const f of [...cniCacheFiles(scope.runDir), ...shimSockets, ...containerLogLinks(scope.stateDir)]) rmSync(f, { force: true });
+  for (const f of [...cniCacheFiles(scope.runDir), ...shimSockets, ...containerLogLinks(scope.stateDir)])
+    rmSync(f, { force: true });
   // kubelet creates /var/log/containers and libcni /var/lib/cni/results; nothing else on this
   // machine uses them (podman here runs netavark), so empty ones go too.
   for (const d of [containerLogLinksDir, '/var/lib/cni/results', '/var/lib/cni']) {

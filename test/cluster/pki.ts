@@ -77,8 +77,24 @@ function issue(dir: string, name: string, subject: string, extensions: string[])
   openssl(['req', '-new', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
   writeFileSync(join(dir, `${name}.ext`), extensions.join('\n') + '\n');
   openssl(
-    ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-      '-days', '365', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`],
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '365',
+      '-sha256',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    ],
     dir,
   );
   return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
@@ -106,9 +122,25 @@ function clientCert(dir: string, name: string, subject: string): CertPair {
 export function createPki(dir: string, node?: PkiNode): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   openssl(
-    ['req', '-x509', '-new', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-sha256',
-      '-subj', '/CN=modelship-test-ca', '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign'],
+    [
+      'req',
+      '-x509',
+      '-new',
+      ...ecKey,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3650',
+      '-sha256',
+      '-subj',
+      '/CN=modelship-test-ca',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
     dir,
   );
   const apiServer = issue(dir, 'apiserver', '/CN=kube-apiserver', [

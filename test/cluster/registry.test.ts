@@ -1,6 +1,14 @@
 import { parse } from 'yaml';
 
-import { hostsTomlFiles, localImageRef, parseImageRef, registryConfigYaml, registryPaths, registryReadyUrl, registrySpec } from './registry.js';
+import {
+  hostsTomlFiles,
+  localImageRef,
+  parseImageRef,
+  registryConfigYaml,
+  registryPaths,
+  registryReadyUrl,
+  registrySpec,
+} from './registry.js';
 
 describe('parseImageRef', () => {
   it.each([
@@ -61,14 +69,18 @@ describe('hostsTomlFiles', () => {
   it('maps an upstream reference to the path its mirror asks for', () => {
     // containerd asks <server>/<repository>/manifests/<tag> with override_path; localImageRef must push there.
     const server = /server = "http:\/\/([^"]+)\/v2\/([^"]+)"/.exec(files[0].content);
-    expect(`${server?.[1]}/${server?.[2]}/pause:3.10.1`).toBe(localImageRef('registry.k8s.io/pause:3.10.1', '127.0.0.1:5000'));
+    expect(`${server?.[1]}/${server?.[2]}/pause:3.10.1`).toBe(
+      localImageRef('registry.k8s.io/pause:3.10.1', '127.0.0.1:5000'),
+    );
   });
 });
 
 describe('registry config and command line', () => {
   const paths = registryPaths('/state');
   const config = parse(registryConfigYaml(5000, paths.storage)) as {
-    http: { addr: string }; storage: { filesystem: { rootdirectory: string }; delete: { enabled: boolean } }; auth?: unknown;
+    http: { addr: string };
+    storage: { filesystem: { rootdirectory: string }; delete: { enabled: boolean } };
+    auth?: unknown;
   };
 
   it.each([
@@ -82,7 +94,10 @@ describe('registry config and command line', () => {
 
   it('runs `registry serve <config>`, logging beside the control plane', () => {
     expect(registrySpec('/bin', paths)).toEqual({
-      name: 'registry', bin: '/bin/registry', args: ['serve', '/state/registry.yml'], log: '/state/logs/registry.log',
+      name: 'registry',
+      bin: '/bin/registry',
+      args: ['serve', '/state/registry.yml'],
+      log: '/state/logs/registry.log',
     });
   });
 

@@ -106,7 +106,9 @@ export interface ImageRef {
   suffix: string;
 }
 
-/** Splits a reference the way container tools read it (a first component with `.` or `:`, or `localhost`, is a host). */
+/**
+ * Splits a reference the way container tools read it (a first component with `.` or `:`, or `localhost`, is a host).
+ */
 export function parseImageRef(ref: string): ImageRef {
   const at = ref.indexOf('@');
   const base = at >= 0 ? ref.slice(0, at) : ref;
@@ -181,7 +183,9 @@ export function readNodeImage(binDir: string, name: NodeImageName): NodeImage {
   try {
     ref = readFileSync(join(dir, `${name}.ref`), 'utf8').trim();
   } catch (err) {
-    throw new Error(`read node image ${name}: ${(err as Error).message} (run test/cluster/images.sh ${name})`, { cause: err });
+    throw new Error(`read node image ${name}: ${(err as Error).message} (run test/cluster/images.sh ${name})`, {
+      cause: err,
+    });
   }
   return { ref, archive: join(dir, `${name}.oci.tar`) };
 }
@@ -211,8 +215,14 @@ async function run(what: string, cmd: string, args: string[]): Promise<void> {
 export async function pushImageArchive(archive: string, registry: string, ref: string): Promise<void> {
   const dest = localImageRef(ref, registry);
   // --insecure-policy: both ends are ours, no need for the host's /etc/containers/policy.json.
-  await run(`push image archive ${archive} to ${dest}`, 'skopeo',
-    ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${archive}`, `docker://${dest}`]);
+  await run(`push image archive ${archive} to ${dest}`, 'skopeo', [
+    '--insecure-policy',
+    'copy',
+    '--quiet',
+    '--dest-tls-verify=false',
+    `oci-archive:${archive}`,
+    `docker://${dest}`,
+  ]);
 }
 
 /**
@@ -221,11 +231,24 @@ export async function pushImageArchive(archive: string, registry: string, ref: s
  */
 export async function pushLocalImage(localRef: string, registry: string, ref: string): Promise<void> {
   const dest = localImageRef(ref, registry);
-  await run(`push local image ${localRef} to ${dest}`, 'podman', ['push', '--quiet', '--tls-verify=false', localRef, `docker://${dest}`]);
+  await run(`push local image ${localRef} to ${dest}`, 'podman', [
+    'push',
+    '--quiet',
+    '--tls-verify=false',
+    localRef,
+    `docker://${dest}`,
+  ]);
 }
 
-/** Pushes images.sh's archives (by default all of pause, agnhost, coredns) to the local registry, as their upstream references. */
-export async function pushNodeImages(binDir: string, registry: string, names: readonly NodeImageName[] = nodeImageNames): Promise<NodeImage[]> {
+/**
+ * Pushes images.sh's archives (by default all of pause, agnhost, coredns) to the local registry, as their upstream
+ * references.
+ */
+export async function pushNodeImages(
+  binDir: string,
+  registry: string,
+  names: readonly NodeImageName[] = nodeImageNames,
+): Promise<NodeImage[]> {
   const images = names.map((n) => readNodeImage(binDir, n));
   for (const img of images) await pushImageArchive(img.archive, registry, img.ref);
   return images;

@@ -21,7 +21,10 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() >= deadline) {
-      const detail = lastError === undefined ? '' : `: last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+      const detail =
+        lastError === undefined
+          ? ''
+          : `: last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
       throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${detail}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

@@ -27,7 +27,9 @@ export default async function globalSetup(_globalConfig: unknown, projectConfig:
   const dir = join(projectConfig.rootDir, '.state', 'cluster-node');
   const started = Date.now();
   const info = await cluster.clusterUp({ node: 'real', dir, log: (m) => process.stderr.write(`\ncluster-node: ${m}`) });
-  process.stderr.write(`\ncluster-node: up in ${((Date.now() - started) / 1000).toFixed(1)}s, logs in ${info.paths.logsDir}\n`);
+  process.stderr.write(
+    `\ncluster-node: up in ${((Date.now() - started) / 1000).toFixed(1)}s, logs in ${info.paths.logsDir}\n`,
+  );
   cluster.stopClusterOnExit(info);
   // Jest workers are forked after global setup and inherit these.
   process.env.MODELSHIP_E2E_NODE_CLUSTER_DIR = dir;

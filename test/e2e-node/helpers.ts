@@ -14,14 +14,23 @@ const run = promisify(execFile);
 /** The real-node cluster of this jest run (globalSetup's state dir). */
 export function nodeCluster(): ClusterInfo & { realNode: NonNullable<ClusterInfo['realNode']> } {
   const dir = process.env.MODELSHIP_E2E_NODE_CLUSTER_DIR;
-  if (!dir) throw new Error('read real-node cluster: MODELSHIP_E2E_NODE_CLUSTER_DIR unset (run through the e2e-node jest project)');
+  if (!dir)
+    throw new Error(
+      'read real-node cluster: MODELSHIP_E2E_NODE_CLUSTER_DIR unset (run through the e2e-node jest project)',
+    );
   const info = readClusterInfo(dir);
   if (!info?.realNode) throw new Error(`read real-node cluster: no real node recorded in ${dir}/cluster.json`);
   return info as ClusterInfo & { realNode: NonNullable<ClusterInfo['realNode']> };
 }
 
 /** A JSON API call as the cluster admin; throws unless the status is one of ok. */
-export async function api<T = unknown>(method: string, path: string, body?: unknown, ok = [200, 201], contentType?: string): Promise<T> {
+export async function api<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  ok = [200, 201],
+  contentType?: string,
+): Promise<T> {
   const res = await adminRequest(nodeCluster(), method, path, body, contentType);
   if (!ok.includes(res.status)) throw new Error(`${method} ${path}: HTTP ${res.status}: ${res.body.slice(0, 500)}`);
   return (res.body ? JSON.parse(res.body) : undefined) as T;
@@ -40,11 +49,18 @@ export async function kubectl(args: string[], timeoutMs = 60_000): Promise<Kubec
   const info = nodeCluster();
   const started = Date.now();
   try {
-    const { stdout, stderr } = await run(join(info.binDir, 'kubectl'), ['--kubeconfig', info.kubeconfig, ...args], { timeout: timeoutMs });
+    const { stdout, stderr } = await run(join(info.binDir, 'kubectl'), ['--kubeconfig', info.kubeconfig, ...args], {
+      timeout: timeoutMs,
+    });
     return { code: 0, stdout, stderr, ms: Date.now() - started };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message, ms: Date.now() - started };
+    return {
+      code: typeof e.code === 'number' ? e.code : -1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? e.message,
+      ms: Date.now() - started,
+    };
   }
 }
 
@@ -67,14 +83,28 @@ export function netexecContainer(delayShutdown = 2): object {
 
 /** Minimal pod shape the tests read. */
 export interface Pod {
-  metadata: { name: string; namespace: string; labels?: Record<string, string>; deletionTimestamp?: string; uid: string };
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    deletionTimestamp?: string;
+    uid: string;
+  };
   spec: { nodeName?: string };
-  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { ready: boolean; imageID?: string }[] };
+  status: {
+    phase?: string;
+    podIP?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { ready: boolean; imageID?: string }[];
+  };
 }
 
 /** Pods of namespace matching selector. */
 export async function pods(namespace: string, selector: string): Promise<Pod[]> {
-  const list = await api<{ items: Pod[] }>('GET', `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`);
+  const list = await api<{ items: Pod[] }>(
+    'GET',
+    `/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`,
+  );
   return list.items;
 }
 
@@ -95,7 +125,9 @@ export function httpGet(url: string, timeoutMs = 5_000): Promise<{ status: numbe
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`GET ${url}: timed out after ${timeoutMs}ms`), { code: 'ETIMEDOUT' })));
+    req.on('timeout', () =>
+      req.destroy(Object.assign(new Error(`GET ${url}: timed out after ${timeoutMs}ms`), { code: 'ETIMEDOUT' })),
+    );
     req.on('error', reject);
     req.end();
   });

@@ -24,7 +24,8 @@ import { chartImage, installModelship, sh, type InstallTarget } from '../run/ins
 /** The cluster under test: its kubeconfig, and our registry when it is the local real-node cluster. */
 export function target(): InstallTarget {
   const kubeconfig = process.env.MODELSHIP_E2E_KUBECONFIG;
-  if (!kubeconfig) throw new Error('e2e-pods: MODELSHIP_E2E_KUBECONFIG is not set (run through the e2e-node jest project)');
+  if (!kubeconfig)
+    throw new Error('e2e-pods: MODELSHIP_E2E_KUBECONFIG is not set (run through the e2e-node jest project)');
   const info = readClusterInfo(process.env.MODELSHIP_E2E_CLUSTER_INFO?.replace(/\/cluster\.json$/, ''));
   const registry = info?.kubeconfig === kubeconfig ? info.realNode?.registry : undefined;
   return registry ? { kubeconfig, registry } : { kubeconfig };
@@ -50,12 +51,19 @@ export type ImageModel = 'digits' | 'digits-v2' | 'digits-bad';
 
 /** The model block of a spec for /models/<file>.onnx in the image, digest from the committed file. */
 export function model(file: ImageModel): ModelDeploymentSpec['model'] {
-  return { uri: `file:///models/${file}.onnx`, sha256: sha256Of(join(root, 'examples/models', `${file}.onnx`)), name: 'digits' };
+  return {
+    uri: `file:///models/${file}.onnx`,
+    sha256: sha256Of(join(root, 'examples/models', `${file}.onnx`)),
+    name: 'digits',
+  };
 }
 
 /** examples/digits.yaml as a user has it, optionally renamed. */
 export function exampleDigits(name = 'digits'): { metadata: { name: string }; spec: ModelDeploymentSpec } {
-  const md = parse(readFileSync(join(root, 'examples/digits.yaml'), 'utf8')) as { metadata: { name: string }; spec: ModelDeploymentSpec };
+  const md = parse(readFileSync(join(root, 'examples/digits.yaml'), 'utf8')) as {
+    metadata: { name: string };
+    spec: ModelDeploymentSpec;
+  };
   md.metadata.name = name;
   return md;
 }
@@ -71,16 +79,31 @@ export class Mds {
   }
 
   async get(name: string): Promise<ModelDeployment> {
-    return (await this.custom.getNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: this.namespace, plural: 'modeldeployments', name })) as ModelDeployment;
+    return (await this.custom.getNamespacedCustomObject({
+      group: 'modelship.dev',
+      version: 'v1alpha1',
+      namespace: this.namespace,
+      plural: 'modeldeployments',
+      name,
+    })) as ModelDeployment;
   }
 
   /** Server-side applies the whole spec (fields left out are removed: the test owns them all). */
   async apply(name: string, spec: ModelDeploymentSpec): Promise<void> {
-    await applyYaml(this.kc, JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec }), this.namespace);
+    await applyYaml(
+      this.kc,
+      JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec }),
+      this.namespace,
+    );
   }
 
   /** Polls until check returns a value; the last status is in the timeout error. */
-  async waitFor<T>(name: string, what: string, check: (md: ModelDeployment) => T | undefined | false, timeoutMs = 240_000): Promise<T> {
+  async waitFor<T>(
+    name: string,
+    what: string,
+    check: (md: ModelDeployment) => T | undefined | false,
+    timeoutMs = 240_000,
+  ): Promise<T> {
     let last: ModelDeployment | undefined;
     try {
       return await waitFor(
@@ -93,13 +116,20 @@ export class Mds {
         250,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`, { cause: err });
+      throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`, {
+        cause: err,
+      });
     }
   }
 
   /** Waits until Ready with a stable revision; returns that revision. */
   readyStable(name: string, timeoutMs?: number): Promise<string> {
-    return this.waitFor(name, 'Ready with a stable revision', (md) => condition(md, 'Ready')?.status === 'True' && md.status?.stable?.revision, timeoutMs);
+    return this.waitFor(
+      name,
+      'Ready with a stable revision',
+      (md) => condition(md, 'Ready')?.status === 'True' && md.status?.stable?.revision,
+      timeoutMs,
+    );
   }
 }
 
@@ -112,14 +142,23 @@ export function stopPortForwards(): void {
 
 /** A `kubectl port-forward` to a Service on a loopback port, for clusters whose ClusterIPs this host cannot reach. */
 async function portForward(namespace: string, name: string, port: number): Promise<string> {
-  const child = spawn(join(binDir(), 'kubectl'), ['port-forward', '-n', namespace, `svc/${name}`, `:${port}`, '--address', '127.0.0.1'], {
-    env: { ...process.env, KUBECONFIG: target().kubeconfig },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    join(binDir(), 'kubectl'),
+    ['port-forward', '-n', namespace, `svc/${name}`, `:${port}`, '--address', '127.0.0.1'],
+    {
+      env: { ...process.env, KUBECONFIG: target().kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   forwards.push(child);
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  return waitFor(`port-forward to Service ${namespace}/${name}`, () => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1], 30_000, 100).then((p) => `http://127.0.0.1:${p}`);
+  return waitFor(
+    `port-forward to Service ${namespace}/${name}`,
+    () => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1],
+    30_000,
+    100,
+  ).then((p) => `http://127.0.0.1:${p}`);
 }
 
 /**
@@ -133,7 +172,12 @@ export async function serviceUrl(kc: KubeConfig, namespace: string, name: string
   const port = svc.spec?.ports?.[0]?.port;
   if (!ip || ip === 'None' || !port) throw new Error(`read Service ${namespace}/${name}: no ClusterIP and port`);
   const url = target().registry ? `http://${ip}:${port}` : await portForward(namespace, name, port);
-  await waitFor(`Service ${namespace}/${name} (${url}) answering V2 ready`, async () => (await fetch(`${url}/v2/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200, 120_000, 500);
+  await waitFor(
+    `Service ${namespace}/${name} (${url}) answering V2 ready`,
+    async () => (await fetch(`${url}/v2/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 200,
+    120_000,
+    500,
+  );
   return url;
 }
 
@@ -163,7 +207,11 @@ export async function runClientPod(kc: KubeConfig, namespace: string, name: stri
           name: 'client',
           image: chartImage().ref,
           args: ['-e', script],
-          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          securityContext: {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          },
         },
       ],
     },

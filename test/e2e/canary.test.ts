@@ -34,8 +34,14 @@ const apps = kc.makeApiClient(AppsV1Api);
 const core = kc.makeApiClient(CoreV1Api);
 
 /** The model block of a spec for examples/models/<file>.onnx, digest from SHA256SUMS. */
-function model(file: 'digits' | 'digits-v2' | 'digits-bad' | 'digits-slow' | 'digits-faulty'): ModelDeploymentSpec['model'] {
-  return { uri: `file:///models/${file}.onnx`, sha256: sha256Of(join(root, 'examples/models', `${file}.onnx`)), name: 'digits' };
+function model(
+  file: 'digits' | 'digits-v2' | 'digits-bad' | 'digits-slow' | 'digits-faulty',
+): ModelDeploymentSpec['model'] {
+  return {
+    uri: `file:///models/${file}.onnx`,
+    sha256: sha256Of(join(root, 'examples/models', `${file}.onnx`)),
+    name: 'digits',
+  };
 }
 
 /**
@@ -44,7 +50,11 @@ function model(file: 'digits' | 'digits-v2' | 'digits-bad' | 'digits-slow' | 'di
  */
 const INTERVAL = 1;
 /** A spec serving digits as the only revision. */
-const stableSpec = (): ModelDeploymentSpec => ({ model: model('digits'), replicas: 1, rollout: { analysis: { intervalSeconds: INTERVAL } } });
+const stableSpec = (): ModelDeploymentSpec => ({
+  model: model('digits'),
+  replicas: 1,
+  rollout: { analysis: { intervalSeconds: INTERVAL } },
+});
 
 let ns: string;
 let stateDir: string;
@@ -52,16 +62,31 @@ let runner: PodRunner;
 let op: OperatorProcess;
 
 async function getMd(name: string): Promise<ModelDeployment> {
-  return (await custom.getNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: ns, plural: 'modeldeployments', name })) as ModelDeployment;
+  return (await custom.getNamespacedCustomObject({
+    group: 'modelship.dev',
+    version: 'v1alpha1',
+    namespace: ns,
+    plural: 'modeldeployments',
+    name,
+  })) as ModelDeployment;
 }
 
 /** Server-side applies the whole spec (fields left out are removed: the test owns them all). */
 async function applyMd(name: string, spec: ModelDeploymentSpec): Promise<void> {
-  await applyYaml(kc, JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec }), ns);
+  await applyYaml(
+    kc,
+    JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec }),
+    ns,
+  );
 }
 
 /** Polls the ModelDeployment until check returns a value; the last status is in the timeout error. */
-async function waitForMd<T>(name: string, what: string, check: (md: ModelDeployment) => T | undefined | false, timeoutMs = 150_000): Promise<T> {
+async function waitForMd<T>(
+  name: string,
+  what: string,
+  check: (md: ModelDeployment) => T | undefined | false,
+  timeoutMs = 150_000,
+): Promise<T> {
   let last: ModelDeployment | undefined;
   try {
     return await waitFor(
@@ -80,7 +105,11 @@ async function waitForMd<T>(name: string, what: string, check: (md: ModelDeploym
 
 /** Waits until the ModelDeployment serves its first revision: Ready, with a stable revision. */
 function readyStable(name: string): Promise<string> {
-  return waitForMd(name, 'Ready with a stable revision', (md) => condition(md, 'Ready')?.status === 'True' && md.status?.stable?.revision);
+  return waitForMd(
+    name,
+    'Ready with a stable revision',
+    (md) => condition(md, 'Ready')?.status === 'True' && md.status?.stable?.revision,
+  );
 }
 
 /** The apex Service's local URL once it answers ready (a router holds routes). */
@@ -183,133 +212,212 @@ afterAll(async () => {
 }, TIMEOUT);
 
 describe('canary rollouts through the builtin router', () => {
-  it('splits 10,000 requests within 1.5 points of a fixed 10/90 weight', async () => {
-    const stable = routeOf('split', await readyStable('split'));
-    await applyMd('split', { model: model('digits-v2'), replicas: 1, rollout: { weight: 10, analysis: { intervalSeconds: INTERVAL, minRequests: 20 } } });
-    const candidate = routeOf('split', await waitForMd('split', 'candidate held at 10%', (md) => md.status?.canary && percentOf(md, md.status.canary.revision) === 10 && md.status.canary.revision));
-    const url = await apexUrl('split');
-    // The weight reaches both router processes through their routes watch: a few requests show it.
-    const probe = startLoad({ url, model: 'digits', concurrency: 2 });
-    await waitFor('the candidate answering', () => probe.outcomes.some((o) => o.revision === candidate), 30_000, 50);
-    await probe.stop();
+  it(
+    'splits 10,000 requests within 1.5 points of a fixed 10/90 weight',
+    async () => {
+      const stable = routeOf('split', await readyStable('split'));
+      await applyMd('split', {
+        model: model('digits-v2'),
+        replicas: 1,
+        rollout: { weight: 10, analysis: { intervalSeconds: INTERVAL, minRequests: 20 } },
+      });
+      const candidate = routeOf(
+        'split',
+        await waitForMd(
+          'split',
+          'candidate held at 10%',
+          (md) => md.status?.canary && percentOf(md, md.status.canary.revision) === 10 && md.status.canary.revision,
+        ),
+      );
+      const url = await apexUrl('split');
+      // The weight reaches both router processes through their routes watch: a few requests show it.
+      const probe = startLoad({ url, model: 'digits', concurrency: 2 });
+      await waitFor('the candidate answering', () => probe.outcomes.some((o) => o.revision === candidate), 30_000, 50);
+      await probe.stop();
 
-    const outcomes = await startLoad({ url, model: 'digits', concurrency: 4, total: 10_000 }).done();
-    const s = summarize(outcomes);
-    const share = (100 * (s.byRevision[candidate] ?? 0)) / s.requests;
-    measured(`split: ${JSON.stringify(s.byRevision)} candidate share ${share.toFixed(2)}% at ${ratePerSecond(outcomes).toFixed(0)} req/s`);
-    expect({ requests: s.requests, failed: s.failed, wrong: s.wrong, revisions: Object.keys(s.byRevision).sort() }).toEqual({ requests: 10_000, failed: 0, wrong: 0, revisions: [candidate, stable].sort() });
-    expect(Math.abs(share - 10)).toBeLessThanOrEqual(1.5);
-  }, TIMEOUT);
+      const outcomes = await startLoad({ url, model: 'digits', concurrency: 4, total: 10_000 }).done();
+      const s = summarize(outcomes);
+      const share = (100 * (s.byRevision[candidate] ?? 0)) / s.requests;
+      measured(
+        `split: ${JSON.stringify(s.byRevision)} candidate share ${share.toFixed(2)}% at ${ratePerSecond(outcomes).toFixed(0)} req/s`,
+      );
+      expect({
+        requests: s.requests,
+        failed: s.failed,
+        wrong: s.wrong,
+        revisions: Object.keys(s.byRevision).sort(),
+      }).toEqual({ requests: 10_000, failed: 0, wrong: 0, revisions: [candidate, stable].sort() });
+      expect(Math.abs(share - 10)).toBeLessThanOrEqual(1.5);
+    },
+    TIMEOUT,
+  );
 
-  it('rolls back at once when the spec is reverted to the stable model mid-rollout', async () => {
-    const md0 = await getMd('split');
-    const stable = routeOf('split', md0.status!.stable!.revision);
-    await applyMd('split', { model: model('digits-v2'), replicas: 1, rollout: { steps: [{ weight: 30, pauseSeconds: 600 }], analysis: { intervalSeconds: INTERVAL, minRequests: 20 } } });
-    const candidate = routeOf(
-      'split',
-      await waitForMd('split', 'candidate progressing at 30%', (md) => md.status?.canary?.phase === 'Progressing' && percentOf(md, md.status.canary.revision) === 30 && md.status.canary.revision),
-    );
-    const load = startLoad({ url: await apexUrl('split'), model: 'digits', concurrency: 4 });
-    await waitFor('the candidate answering live traffic', () => load.outcomes.some((o) => o.revision === candidate), 30_000, 50);
+  it(
+    'rolls back at once when the spec is reverted to the stable model mid-rollout',
+    async () => {
+      const md0 = await getMd('split');
+      const stable = routeOf('split', md0.status!.stable!.revision);
+      await applyMd('split', {
+        model: model('digits-v2'),
+        replicas: 1,
+        rollout: {
+          steps: [{ weight: 30, pauseSeconds: 600 }],
+          analysis: { intervalSeconds: INTERVAL, minRequests: 20 },
+        },
+      });
+      const candidate = routeOf(
+        'split',
+        await waitForMd(
+          'split',
+          'candidate progressing at 30%',
+          (md) =>
+            md.status?.canary?.phase === 'Progressing' &&
+            percentOf(md, md.status.canary.revision) === 30 &&
+            md.status.canary.revision,
+        ),
+      );
+      const load = startLoad({ url: await apexUrl('split'), model: 'digits', concurrency: 4 });
+      await waitFor(
+        'the candidate answering live traffic',
+        () => load.outcomes.some((o) => o.revision === candidate),
+        30_000,
+        50,
+      );
 
-    const revertedAt = Date.now();
-    await applyMd('split', { model: model('digits'), replicas: 1, rollout: { steps: [{ weight: 30, pauseSeconds: 600 }], analysis: { intervalSeconds: INTERVAL, minRequests: 20 } } });
-    // The spec names the stable again, so no canary remains; history and an Event record the rollback.
-    const md = await waitForMd('split', 'candidate rolled back', (m) => m.status?.history?.some((h) => routeOf('split', h.revision) === candidate && h.outcome === 'RolledBack') && m);
-    const reported = Date.now() - revertedAt;
-    await allNewRequestsOn(load, stable);
-    const outcomes = await load.stop();
-    const lastOnCandidate = Math.max(...outcomes.filter((o) => o.revision === candidate).map((o) => o.at));
-    measured(`revert: status RolledBack within ${reported} ms of the apply; last request on the candidate sent ${lastOnCandidate - revertedAt} ms after it`);
+      const revertedAt = Date.now();
+      await applyMd('split', {
+        model: model('digits'),
+        replicas: 1,
+        rollout: {
+          steps: [{ weight: 30, pauseSeconds: 600 }],
+          analysis: { intervalSeconds: INTERVAL, minRequests: 20 },
+        },
+      });
+      // The spec names the stable again, so no canary remains; history and an Event record the rollback.
+      const md = await waitForMd(
+        'split',
+        'candidate rolled back',
+        (m) =>
+          m.status?.history?.some((h) => routeOf('split', h.revision) === candidate && h.outcome === 'RolledBack') && m,
+      );
+      const reported = Date.now() - revertedAt;
+      await allNewRequestsOn(load, stable);
+      const outcomes = await load.stop();
+      const lastOnCandidate = Math.max(...outcomes.filter((o) => o.revision === candidate).map((o) => o.at));
+      measured(
+        `revert: status RolledBack within ${reported} ms of the apply; last request on the candidate sent ${lastOnCandidate - revertedAt} ms after it`,
+      );
 
-    expect(md.status?.history?.at(-1)).toMatchObject({ outcome: 'RolledBack', reason: 'SpecReverted' });
-    expect(!md.status?.canary || md.status.canary.phase === 'RolledBack').toBe(true);
-    expect(percentOf(md, stable)).toBe(100);
-    expect(md.status?.stable?.revision && routeOf('split', md.status.stable.revision)).toBe(stable);
-    expect(condition(md, 'Ready')?.status).toBe('True');
-    const s = summarize(outcomes);
-    expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
-  }, TIMEOUT);
+      expect(md.status?.history?.at(-1)).toMatchObject({ outcome: 'RolledBack', reason: 'SpecReverted' });
+      expect(!md.status?.canary || md.status.canary.phase === 'RolledBack').toBe(true);
+      expect(percentOf(md, stable)).toBe(100);
+      expect(md.status?.stable?.revision && routeOf('split', md.status.stable.revision)).toBe(stable);
+      expect(condition(md, 'Ready')?.status).toBe('True');
+      const s = summarize(outcomes);
+      expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
+    },
+    TIMEOUT,
+  );
 
   let promoted: { previous: string; current: string } | undefined;
 
-  it('progresses a good model through its steps to Promoted with zero failed requests, keeping the old revision warm', async () => {
-    const previous = routeOf('good', await readyStable('good'));
-    const load = startLoad({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
-    await applyMd('good', {
-      model: model('digits-v2'),
-      replicas: 1,
-      rollout: {
-        steps: [
-          { weight: 10, pauseSeconds: 3 },
-          { weight: 50, pauseSeconds: 3 },
-        ],
-        analysis: { intervalSeconds: INTERVAL, minRequests: 10, maxErrorRate: 0.01, failureLimit: 2 },
-        retainPreviousSeconds: 600,
-      },
-    });
-    const weightsSeen = new Set<number>();
-    // Once promoted the candidate is the stable revision and status.canary is gone.
-    const md = await waitForMd('good', 'candidate promoted: the new stable serving 100%', (m) => {
-      if (m.status?.canary?.phase === 'Progressing') weightsSeen.add(m.status.canary.weight);
-      return promotedFrom(m, previous) && m;
-    });
-    const current = routeOf('good', md.status!.stable!.revision);
-    await allNewRequestsOn(load, current);
-    const outcomes = await load.stop();
-    const s = summarize(outcomes);
-    measured(`promotion: ${s.requests} requests during the rollout, ${JSON.stringify(s.byRevision)}, statuses ${JSON.stringify(s.byStatus)}`);
+  it(
+    'progresses a good model through its steps to Promoted with zero failed requests, keeping the old revision warm',
+    async () => {
+      const previous = routeOf('good', await readyStable('good'));
+      const load = startLoad({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
+      await applyMd('good', {
+        model: model('digits-v2'),
+        replicas: 1,
+        rollout: {
+          steps: [
+            { weight: 10, pauseSeconds: 3 },
+            { weight: 50, pauseSeconds: 3 },
+          ],
+          analysis: { intervalSeconds: INTERVAL, minRequests: 10, maxErrorRate: 0.01, failureLimit: 2 },
+          retainPreviousSeconds: 600,
+        },
+      });
+      const weightsSeen = new Set<number>();
+      // Once promoted the candidate is the stable revision and status.canary is gone.
+      const md = await waitForMd('good', 'candidate promoted: the new stable serving 100%', (m) => {
+        if (m.status?.canary?.phase === 'Progressing') weightsSeen.add(m.status.canary.weight);
+        return promotedFrom(m, previous) && m;
+      });
+      const current = routeOf('good', md.status!.stable!.revision);
+      await allNewRequestsOn(load, current);
+      const outcomes = await load.stop();
+      const s = summarize(outcomes);
+      measured(
+        `promotion: ${s.requests} requests during the rollout, ${JSON.stringify(s.byRevision)}, statuses ${JSON.stringify(s.byStatus)}`,
+      );
 
-    expect([...weightsSeen].sort((a, b) => a - b)).toEqual([10, 50]);
-    expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
-    expect(s.byRevision[previous]).toBeGreaterThan(0);
-    expect(s.byRevision[current]).toBeGreaterThan(0);
-    expect(condition(md, 'Ready')?.status).toBe('True');
-    expect(md.status?.history?.some((h) => routeOf('good', h.revision) === current && h.outcome === 'Promoted')).toBe(true);
-    // The old revision stays warm: listed as retained, its Deployment still runs its pod.
-    expect(md.status?.retained?.map((r) => routeOf('good', r.revision))).toEqual([previous]);
-    const old = await apps.readNamespacedDeployment({ name: previous, namespace: ns });
-    expect(old.spec?.replicas).toBeGreaterThanOrEqual(1);
-    expect(runner.readyPods().some((p) => p.startsWith(`${ns}/${previous}-`))).toBe(true);
-    promoted = { previous, current };
-  }, TIMEOUT);
+      expect([...weightsSeen].sort((a, b) => a - b)).toEqual([10, 50]);
+      expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
+      expect(s.byRevision[previous]).toBeGreaterThan(0);
+      expect(s.byRevision[current]).toBeGreaterThan(0);
+      expect(condition(md, 'Ready')?.status).toBe('True');
+      expect(md.status?.history?.some((h) => routeOf('good', h.revision) === current && h.outcome === 'Promoted')).toBe(
+        true,
+      );
+      // The old revision stays warm: listed as retained, its Deployment still runs its pod.
+      expect(md.status?.retained?.map((r) => routeOf('good', r.revision))).toEqual([previous]);
+      const old = await apps.readNamespacedDeployment({ name: previous, namespace: ns });
+      expect(old.spec?.replicas).toBeGreaterThanOrEqual(1);
+      expect(runner.readyPods().some((p) => p.startsWith(`${ns}/${previous}-`))).toBe(true);
+      promoted = { previous, current };
+    },
+    TIMEOUT,
+  );
 
-  it('rolls back after promotion instantly: every new request on the warm retained revision, no failure, no restart', async () => {
-    if (!promoted) throw new Error('needs the promotion of the previous test');
-    const { previous, current } = promoted;
-    const warm = runner.readyPods().filter((p) => p.startsWith(`${ns}/${previous}-`));
-    const pids = warm.map((p) => runner.pidOf(p));
-    expect(warm.length).toBeGreaterThan(0);
-    const load = startLoad({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
-    await allNewRequestsOn(load, current, 50);
+  it(
+    'rolls back after promotion instantly: every new request on the warm retained revision, no failure, no restart',
+    async () => {
+      if (!promoted) throw new Error('needs the promotion of the previous test');
+      const { previous, current } = promoted;
+      const warm = runner.readyPods().filter((p) => p.startsWith(`${ns}/${previous}-`));
+      const pids = warm.map((p) => runner.pidOf(p));
+      expect(warm.length).toBeGreaterThan(0);
+      const load = startLoad({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
+      await allNewRequestsOn(load, current, 50);
 
-    const actionAt = Date.now();
-    const kubeconfig = process.env.MODELSHIP_E2E_KUBECONFIG ?? clusterInfo().kubeconfig;
-    const cli = spawn(process.execPath, ['dist/operator/src/cli.js', 'rollback', 'good', '-n', ns, '--kubeconfig', kubeconfig], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let cliOutput = '';
-    cli.stdout.on('data', (c: Buffer) => (cliOutput += c.toString()));
-    cli.stderr.on('data', (c: Buffer) => (cliOutput += c.toString()));
-    const code = await new Promise<number | null>((resolve) => cli.on('exit', resolve));
-    // The annotation is written by now; the CLI's own start-up (node, client) is not the router's doing.
-    const writtenAt = Date.now();
-    expect({ code, cliOutput }).toEqual({ code: 0, cliOutput: expect.any(String) as unknown as string });
-    await allNewRequestsOn(load, previous);
-    const outcomes = await load.stop();
-    const afterAction = outcomes.filter((o) => o.at >= actionAt);
-    const lastOnCurrent = Math.max(actionAt, ...afterAction.filter((o) => o.revision === current).map((o) => o.at));
-    measured(
-      `rollback after promotion: last request on ${current} sent ${lastOnCurrent - actionAt} ms after the CLI started, ` +
-        `${lastOnCurrent - writtenAt} ms after it exited (annotation written); ${afterAction.length} requests since, ${summarize(afterAction).failed} failed`,
-    );
+      const actionAt = Date.now();
+      const kubeconfig = process.env.MODELSHIP_E2E_KUBECONFIG ?? clusterInfo().kubeconfig;
+      const cli = spawn(
+        process.execPath,
+        ['dist/operator/src/cli.js', 'rollback', 'good', '-n', ns, '--kubeconfig', kubeconfig],
+        { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let cliOutput = '';
+      cli.stdout.on('data', (c: Buffer) => (cliOutput += c.toString()));
+      cli.stderr.on('data', (c: Buffer) => (cliOutput += c.toString()));
+      const code = await new Promise<number | null>((resolve) => cli.on('exit', resolve));
+      // The annotation is written by now; the CLI's own start-up (node, client) is not the router's doing.
+      const writtenAt = Date.now();
+      expect({ code, cliOutput }).toEqual({ code: 0, cliOutput: expect.any(String) as unknown as string });
+      await allNewRequestsOn(load, previous);
+      const outcomes = await load.stop();
+      const afterAction = outcomes.filter((o) => o.at >= actionAt);
+      const lastOnCurrent = Math.max(actionAt, ...afterAction.filter((o) => o.revision === current).map((o) => o.at));
+      measured(
+        `rollback after promotion: last request on ${current} sent ${lastOnCurrent - actionAt} ms after the CLI started, ` +
+          `${lastOnCurrent - writtenAt} ms after it exited (annotation written); ${afterAction.length} requests since, ${summarize(afterAction).failed} failed`,
+      );
 
-    const md = await waitForMd('good', 'traffic 100% on the retained revision', (m) => percentOf(m, previous) === 100 && m);
-    expect(routeOf('good', md.status!.stable!.revision)).toBe(previous);
-    expect(condition(md, 'Ready')?.status).toBe('True');
-    const s = summarize(outcomes);
-    expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
-    // No cold start: the very processes that were warm before the action answered after it.
-    expect(warm.map((p) => runner.pidOf(p))).toEqual(pids);
-  }, TIMEOUT);
+      const md = await waitForMd(
+        'good',
+        'traffic 100% on the retained revision',
+        (m) => percentOf(m, previous) === 100 && m,
+      );
+      expect(routeOf('good', md.status!.stable!.revision)).toBe(previous);
+      expect(condition(md, 'Ready')?.status).toBe('True');
+      const s = summarize(outcomes);
+      expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
+      // No cold start: the very processes that were warm before the action answered after it.
+      expect(warm.map((p) => runner.pidOf(p))).toEqual(pids);
+    },
+    TIMEOUT,
+  );
 
   describe('a bad candidate is rolled back automatically for its own reason', () => {
     const steps = [
@@ -327,15 +435,30 @@ describe('canary rollouts through the builtin router', () => {
       const stable = routeOf('bad', await readyStable('bad'));
       const earlier = (await getMd('bad')).status?.canary?.revision;
       const load = startLoad({ url: await apexUrl('bad'), model: 'digits', concurrency: 4 });
-      await applyMd('bad', { model: model(candidate), replicas: 1, rollout: { steps, analysis: { ...analysisBase, ...analysis } } });
+      await applyMd('bad', {
+        model: model(candidate),
+        replicas: 1,
+        rollout: { steps, analysis: { ...analysisBase, ...analysis } },
+      });
       // The previous candidate's RolledBack stays in status until this one replaces it.
-      const md = await waitForMd('bad', `candidate ${candidate} rolled back`, (m) => m.status?.canary?.revision !== earlier && m.status?.canary?.phase === 'RolledBack' && m);
+      const md = await waitForMd(
+        'bad',
+        `candidate ${candidate} rolled back`,
+        (m) => m.status?.canary?.revision !== earlier && m.status?.canary?.phase === 'RolledBack' && m,
+      );
       await allNewRequestsOn(load, stable);
       const outcomes = await load.stop();
       const route = routeOf('bad', md.status!.canary!.revision);
-      const allowed = Math.ceil((analysisBase.failureLimit + 3) * analysisBase.intervalSeconds * ratePerSecond(outcomes) * (steps[0]!.weight / 100));
+      const allowed = Math.ceil(
+        (analysisBase.failureLimit + 3) *
+          analysisBase.intervalSeconds *
+          ratePerSecond(outcomes) *
+          (steps[0]!.weight / 100),
+      );
       const s = summarize(outcomes);
-      measured(`${candidate}: ${md.status?.canary?.reason}: ${md.status?.canary?.message} | client saw ${JSON.stringify(s)}; window allows ${allowed}`);
+      measured(
+        `${candidate}: ${md.status?.canary?.reason}: ${md.status?.canary?.message} | client saw ${JSON.stringify(s)}; window allows ${allowed}`,
+      );
       expect(md.status?.canary?.weight).toBe(0);
       expect(percentOf(md, stable)).toBe(100);
       expect(condition(md, 'Ready')?.status).toBe('True');
@@ -346,82 +469,121 @@ describe('canary rollouts through the builtin router', () => {
       return { md, summary: s, route };
     }
 
-    it('disagreeing (digits-bad, mirrored agreement below minAgreement): AgreementTooLow', async () => {
-      const { md, summary } = await rolledBack('digits-bad', { minAgreement: 0.9 });
-      expect(md.status?.canary?.reason).toMatch(/^(AgreementTooLow|AnalysisFailed)$/);
-      expect(figure(md, /agreement ([\d.]+)% < 90%/, /(\d+) of (\d+) mirrored responses disagreed/, true)).toBeLessThan(90);
-      expect(summary.failed).toBe(0);
-    }, TIMEOUT);
+    it(
+      'disagreeing (digits-bad, mirrored agreement below minAgreement): AgreementTooLow',
+      async () => {
+        const { md, summary } = await rolledBack('digits-bad', { minAgreement: 0.9 });
+        expect(md.status?.canary?.reason).toMatch(/^(AgreementTooLow|AnalysisFailed)$/);
+        expect(
+          figure(md, /agreement ([\d.]+)% < 90%/, /(\d+) of (\d+) mirrored responses disagreed/, true),
+        ).toBeLessThan(90);
+        expect(summary.failed).toBe(0);
+      },
+      TIMEOUT,
+    );
 
-    it('slow (digits-slow, p99 above maxLatencyP99Ms): LatencyExceeded', async () => {
-      const { md, summary } = await rolledBack('digits-slow', { maxLatencyP99Ms: 40 });
-      expect(md.status?.canary?.reason).toMatch(/^(LatencyExceeded|AnalysisFailed)$/);
-      expect(figure(md, /p99 latency ([\d.]+)ms > 40ms/)).toBeGreaterThan(40);
-      expect({ failed: summary.failed, wrong: summary.wrong }).toEqual({ failed: 0, wrong: 0 });
-    }, TIMEOUT);
+    it(
+      'slow (digits-slow, p99 above maxLatencyP99Ms): LatencyExceeded',
+      async () => {
+        const { md, summary } = await rolledBack('digits-slow', { maxLatencyP99Ms: 40 });
+        expect(md.status?.canary?.reason).toMatch(/^(LatencyExceeded|AnalysisFailed)$/);
+        expect(figure(md, /p99 latency ([\d.]+)ms > 40ms/)).toBeGreaterThan(40);
+        expect({ failed: summary.failed, wrong: summary.wrong }).toEqual({ failed: 0, wrong: 0 });
+      },
+      TIMEOUT,
+    );
 
-    it('erroring (digits-faulty, error rate above maxErrorRate): ErrorRateExceeded', async () => {
-      const { md, summary } = await rolledBack('digits-faulty', { maxErrorRate: 0.05 });
-      expect(md.status?.canary?.reason).toMatch(/^(ErrorRateExceeded|AnalysisFailed)$/);
-      expect(figure(md, /error rate ([\d.]+)% > 5%/, /(\d+) errors in (\d+) requests/)).toBeGreaterThan(5);
-      expect(summary.failed).toBeGreaterThan(0);
-    }, TIMEOUT);
+    it(
+      'erroring (digits-faulty, error rate above maxErrorRate): ErrorRateExceeded',
+      async () => {
+        const { md, summary } = await rolledBack('digits-faulty', { maxErrorRate: 0.05 });
+        expect(md.status?.canary?.reason).toMatch(/^(ErrorRateExceeded|AnalysisFailed)$/);
+        expect(figure(md, /error rate ([\d.]+)% > 5%/, /(\d+) errors in (\d+) requests/)).toBeGreaterThan(5);
+        expect(summary.failed).toBeGreaterThan(0);
+      },
+      TIMEOUT,
+    );
   });
 
   // Regression: the stats keys of replaced router pods stay in <md>-stats for a while; they once
   // pinned every analysis window's start before the step's, so no step could ever pass.
-  it('keeps progressing after its router pods are replaced (a new analysis interval restarts them)', async () => {
-    await applyMd('moved', stableSpec());
-    await readyStable('moved');
-    const load = startLoad({ url: await apexUrl('moved'), model: 'digits', concurrency: 2 });
-    await applyMd('moved', {
-      model: model('digits-v2'),
-      replicas: 1,
-      rollout: {
-        steps: [
-          { weight: 10, pauseSeconds: 3 },
-          { weight: 50, pauseSeconds: 3 },
-        ],
-        analysis: { intervalSeconds: INTERVAL + 1, minRequests: 10 },
-      },
-    });
-    const md = await waitForMd('moved', 'candidate promoted', (m) => m.status?.stable?.model.uri.endsWith('digits-v2.onnx') && m, 120_000);
-    await load.stop();
-    expect(percentOf(md, md.status!.stable!.revision)).toBe(100);
-  }, TIMEOUT);
+  it(
+    'keeps progressing after its router pods are replaced (a new analysis interval restarts them)',
+    async () => {
+      await applyMd('moved', stableSpec());
+      await readyStable('moved');
+      const load = startLoad({ url: await apexUrl('moved'), model: 'digits', concurrency: 2 });
+      await applyMd('moved', {
+        model: model('digits-v2'),
+        replicas: 1,
+        rollout: {
+          steps: [
+            { weight: 10, pauseSeconds: 3 },
+            { weight: 50, pauseSeconds: 3 },
+          ],
+          analysis: { intervalSeconds: INTERVAL + 1, minRequests: 10 },
+        },
+      });
+      const md = await waitForMd(
+        'moved',
+        'candidate promoted',
+        (m) => m.status?.stable?.model.uri.endsWith('digits-v2.onnx') && m,
+        120_000,
+      );
+      await load.stop();
+      expect(percentOf(md, md.status!.stable!.revision)).toBe(100);
+    },
+    TIMEOUT,
+  );
 });
 
 describe('canary rollouts with spec.auth', () => {
   // Regression: the router read the revisions' V2 metadata for the contract gate without a token,
   // the servers answered 401, and the canary waited at 0% (ContractUnknown) for ever.
-  it('passes the contract gate and promotes, clients with the token seeing only 200s', async () => {
-    const token = randomBytes(24).toString('hex');
-    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'auth-token' }, stringData: { token: `${token}\n` } } });
-    const auth = { tokenSecretRef: { name: 'auth-token' } };
-    await applyMd('auth', { ...stableSpec(), auth });
-    const previous = routeOf('auth', await readyStable('auth'));
-    const url = await apexUrl('auth');
-    const load = startLoad({ url, model: 'digits', concurrency: 2, headers: { authorization: `Bearer ${token}` } });
-    await applyMd('auth', {
-      model: model('digits-v2'),
-      replicas: 1,
-      auth,
-      rollout: { steps: [{ weight: 50, pauseSeconds: 3 }], analysis: { intervalSeconds: INTERVAL, minRequests: 10, maxErrorRate: 0.01, failureLimit: 2 } },
-    });
-    const md = await waitForMd('auth', 'candidate promoted', (m) => {
-      return promotedFrom(m, previous) && m;
-    });
-    const current = routeOf('auth', md.status!.stable!.revision);
-    await allNewRequestsOn(load, current);
-    const outcomes = await load.stop();
-    const s = summarize(outcomes);
-    measured(`auth promotion: ${s.requests} requests, ${JSON.stringify(s.byRevision)}, statuses ${JSON.stringify(s.byStatus)}`);
-    expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
-    expect(s.byRevision[previous]).toBeGreaterThan(0);
-    expect(s.byRevision[current]).toBeGreaterThan(0);
-    expect(md.status?.history?.at(-1)).toMatchObject({ outcome: 'Promoted' });
-    // The router lends its token to no one: a client without one is still refused.
-    const anonymous = await fetch(`${url}/v2/models/digits/infer`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
-    expect(anonymous.status).toBe(401);
-  }, TIMEOUT);
+  it(
+    'passes the contract gate and promotes, clients with the token seeing only 200s',
+    async () => {
+      const token = randomBytes(24).toString('hex');
+      await core.createNamespacedSecret({
+        namespace: ns,
+        body: { metadata: { name: 'auth-token' }, stringData: { token: `${token}\n` } },
+      });
+      const auth = { tokenSecretRef: { name: 'auth-token' } };
+      await applyMd('auth', { ...stableSpec(), auth });
+      const previous = routeOf('auth', await readyStable('auth'));
+      const url = await apexUrl('auth');
+      const load = startLoad({ url, model: 'digits', concurrency: 2, headers: { authorization: `Bearer ${token}` } });
+      await applyMd('auth', {
+        model: model('digits-v2'),
+        replicas: 1,
+        auth,
+        rollout: {
+          steps: [{ weight: 50, pauseSeconds: 3 }],
+          analysis: { intervalSeconds: INTERVAL, minRequests: 10, maxErrorRate: 0.01, failureLimit: 2 },
+        },
+      });
+      const md = await waitForMd('auth', 'candidate promoted', (m) => {
+        return promotedFrom(m, previous) && m;
+      });
+      const current = routeOf('auth', md.status!.stable!.revision);
+      await allNewRequestsOn(load, current);
+      const outcomes = await load.stop();
+      const s = summarize(outcomes);
+      measured(
+        `auth promotion: ${s.requests} requests, ${JSON.stringify(s.byRevision)}, statuses ${JSON.stringify(s.byStatus)}`,
+      );
+      expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
+      expect(s.byRevision[previous]).toBeGreaterThan(0);
+      expect(s.byRevision[current]).toBeGreaterThan(0);
+      expect(md.status?.history?.at(-1)).toMatchObject({ outcome: 'Promoted' });
+      // The router lends its token to no one: a client without one is still refused.
+      const anonymous = await fetch(`${url}/v2/models/digits/infer`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(anonymous.status).toBe(401);
+    },
+    TIMEOUT,
+  );
 });

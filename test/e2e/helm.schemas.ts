@@ -35,7 +35,10 @@ export function standalone(node: unknown, definitions: Record<string, Schema>, s
   const out: Schema = {};
   for (const [k, v] of Object.entries(obj)) {
     if (k.startsWith('x-kubernetes-')) continue;
-    out[k] = k === 'properties' ? Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, standalone(s, definitions, seen)])) : standalone(v, definitions, seen);
+    out[k] =
+      k === 'properties'
+        ? Object.fromEntries(Object.entries(v as Schema).map(([p, s]) => [p, standalone(s, definitions, seen)]))
+        : standalone(v, definitions, seen);
   }
   if (out.properties && out.additionalProperties === undefined) out.additionalProperties = false;
   return out;
@@ -49,7 +52,8 @@ export async function writeKubeconformSchemas(info: ClusterInfo, dir: string): P
   mkdirSync(dir, { recursive: true });
   let count = 0;
   for (const def of Object.values(definitions)) {
-    const gvks = def['x-kubernetes-group-version-kind'] as { group: string; version: string; kind: string }[] | undefined;
+    const gvks = def['x-kubernetes-group-version-kind'] as
+      { group: string; version: string; kind: string }[] | undefined;
     if (!gvks) continue;
     for (const { group, version, kind } of gvks) {
       writeFileSync(join(dir, schemaFileName(group, version, kind)), JSON.stringify(standalone(def, definitions)));

@@ -28,21 +28,30 @@ let kubeVersion = '';
 
 /** Runs a binary; resolves with its output, rejects with the output in the message. */
 async function sh(bin: string, args: string[], input?: string): Promise<string> {
-  const env = { ...process.env, KUBECONFIG: clusterInfo().kubeconfig, HELM_CACHE_HOME: join(root, '.state/helm/cache'), HELM_CONFIG_HOME: join(root, '.state/helm/config'), HELM_DATA_HOME: join(root, '.state/helm/data') };
+  const env = {
+    ...process.env,
+    KUBECONFIG: clusterInfo().kubeconfig,
+    HELM_CACHE_HOME: join(root, '.state/helm/cache'),
+    HELM_CONFIG_HOME: join(root, '.state/helm/config'),
+    HELM_DATA_HOME: join(root, '.state/helm/data'),
+  };
   if (input === undefined) {
     const { stdout, stderr } = await run(bin, args, { env, maxBuffer: 64 << 20 });
     return stdout + stderr;
   }
   return new Promise((resolve, reject) => {
     const child = execFile(bin, args, { env, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${bin} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout + stderr),
+      err
+        ? reject(new Error(`${bin} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`))
+        : resolve(stdout + stderr),
     );
     child.stdin!.end(input);
   });
 }
 
 beforeAll(async () => {
-  for (const bin of [helm, kubeconform]) if (!existsSync(bin)) throw new Error(`${bin} missing: run make cluster-build`);
+  for (const bin of [helm, kubeconform])
+    if (!existsSync(bin)) throw new Error(`${bin} missing: run make cluster-build`);
   const version = await adminRequest(clusterInfo(), 'GET', '/version');
   kubeVersion = (JSON.parse(version.body) as { gitVersion: string }).gitVersion;
   const n = await writeKubeconformSchemas(clusterInfo(), schemaDir);
@@ -50,38 +59,101 @@ beforeAll(async () => {
 }, TIMEOUT);
 
 describe('Helm chart', () => {
-  it('ships the same CRD as crds/', () => {
-    const chartCrd = readFileSync(join(chart, 'crds/modeldeployments.modelship.dev.yaml'), 'utf8');
-    const topCrd = readFileSync(join(root, 'crds/modeldeployments.modelship.dev.yaml'), 'utf8');
-    // Out of date? `make chart-crd` copies it.
-    expect(chartCrd).toBe(topCrd);
-  }, TIMEOUT);
+  it(
+    'ships the same CRD as crds/',
+    () => {
+      const chartCrd = readFileSync(join(chart, 'crds/modeldeployments.modelship.dev.yaml'), 'utf8');
+      const topCrd = readFileSync(join(root, 'crds/modeldeployments.modelship.dev.yaml'), 'utf8');
+      // Out of date? `make chart-crd` copies it.
+      expect(chartCrd).toBe(topCrd);
+    },
+    TIMEOUT,
+  );
 
-  it('passes helm lint --strict', async () => {
-    const out = await sh(helm, ['lint', '--strict', chart]);
-    expect(out).toContain('0 chart(s) failed');
-  }, TIMEOUT);
+  it(
+    'passes helm lint --strict',
+    async () => {
+      const out = await sh(helm, ['lint', '--strict', chart]);
+      expect(out).toContain('0 chart(s) failed');
+    },
+    TIMEOUT,
+  );
 
   it.each([
     ['defaults (all namespaces, leader election)', []],
-    ['one namespace, no leader election, metrics service off', ['--set', 'operator.watchNamespace=ml', '--set', 'operator.leaderElection.enabled=false', '--set', 'metrics.service.enabled=false', '--set', 'replicaCount=1']],
-  ])('renders %s to objects valid against the cluster schemas (kubeconform -strict, offline)', async (_name, args) => {
-    const rendered = await sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, '--namespace', 'modelship-system', '--include-crds', ...args]);
-    const out = await sh(kubeconform, ['-strict', '-summary', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'], rendered);
-    // Every object was validated: none invalid, none skipped for a missing schema.
-    expect(out).toMatch(/Valid: [1-9]\d*, Invalid: 0, Errors: 0, Skipped: 0/);
-  }, TIMEOUT);
+    [
+      'one namespace, no leader election, metrics service off',
+      [
+        '--set',
+        'operator.watchNamespace=ml',
+        '--set',
+        'operator.leaderElection.enabled=false',
+        '--set',
+        'metrics.service.enabled=false',
+        '--set',
+        'replicaCount=1',
+      ],
+    ],
+  ])(
+    'renders %s to objects valid against the cluster schemas (kubeconform -strict, offline)',
+    async (_name, args) => {
+      const rendered = await sh(helm, [
+        'template',
+        'ms',
+        chart,
+        '--kube-version',
+        kubeVersion,
+        '--namespace',
+        'modelship-system',
+        '--include-crds',
+        ...args,
+      ]);
+      const out = await sh(
+        kubeconform,
+        ['-strict', '-summary', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'],
+        rendered,
+      );
+      // Every object was validated: none invalid, none skipped for a missing schema.
+      expect(out).toMatch(/Valid: [1-9]\d*, Invalid: 0, Errors: 0, Skipped: 0/);
+    },
+    TIMEOUT,
+  );
 
-  it('renders without --kube-version, as a GitOps tool with no cluster at hand runs it: helm knows its Kubernetes version', async () => {
-    const rendered = await sh(helm, ['template', 'ms', chart, '--namespace', 'modelship-system']);
-    expect(rendered).toContain('kind: Deployment');
-  }, TIMEOUT);
+  it(
+    'renders without --kube-version, as a GitOps tool with no cluster at hand runs it: helm knows its Kubernetes version',
+    async () => {
+      const rendered = await sh(helm, ['template', 'ms', chart, '--namespace', 'modelship-system']);
+      expect(rendered).toContain('kind: Deployment');
+    },
+    TIMEOUT,
+  );
 
-  it('catches a wrong field with kubeconform (the check can fail)', async () => {
-    const rendered = await sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, '--namespace', 'modelship-system']);
-    const broken = rendered.replace('terminationGracePeriodSeconds: 30', 'terminationGracePeriodSeconds: 30\n      terminationGraceSeconds: 30');
-    await expect(sh(kubeconform, ['-strict', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'], broken)).rejects.toThrow(/terminationGraceSeconds/);
-  }, TIMEOUT);
+  it(
+    'catches a wrong field with kubeconform (the check can fail)',
+    async () => {
+      const rendered = await sh(helm, [
+        'template',
+        'ms',
+        chart,
+        '--kube-version',
+        kubeVersion,
+        '--namespace',
+        'modelship-system',
+      ]);
+      const broken = rendered.replace(
+        'terminationGracePeriodSeconds: 30',
+        'terminationGracePeriodSeconds: 30\n      terminationGraceSeconds: 30',
+      );
+      await expect(
+        sh(
+          kubeconform,
+          ['-strict', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'],
+          broken,
+        ),
+      ).rejects.toThrow(/terminationGraceSeconds/);
+    },
+    TIMEOUT,
+  );
 
   it.each([
     [['--set', 'replicaCount=-1'], 'replicaCount'],
@@ -89,42 +161,59 @@ describe('Helm chart', () => {
     [['--set', 'metrics.port=80'], 'port'],
     [['--set', 'operator.watchNamespace=Not_A_Namespace'], 'watchNamespace'],
     [['--set', 'imagee.tag=x'], 'imagee'],
-  ])('values schema rejects %j', async (args, field) => {
-    await expect(sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, ...args])).rejects.toThrow(new RegExp(field));
-  }, TIMEOUT);
-
-  it('installs onto the local cluster and the operator Deployment becomes Available', async () => {
-    const ns = await createTestNamespace(kc, 'helm');
-    const release = ns.replace(/^e2e-/, '');
-    try {
-      await sh(helm, ['install', release, chart, '--namespace', ns, '--set', 'image.tag=e2e']);
-      const apps = kc.makeApiClient(AppsV1Api);
-      const d = await waitFor(
-        'operator Deployment Available with 2 ready replicas',
-        async () => {
-          const dep = await apps.readNamespacedDeployment({ namespace: ns, name: `${release}-modelship` });
-          const available = dep.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
-          return available && dep.status?.readyReplicas === 2 ? dep : undefined;
-        },
-        180_000,
-        1000,
+  ])(
+    'values schema rejects %j',
+    async (args, field) => {
+      await expect(sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, ...args])).rejects.toThrow(
+        new RegExp(field),
       );
-      const pod = d.spec!.template.spec!;
-      expect(pod.serviceAccountName).toBe(`${release}-modelship`);
-      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-      expect(pod.containers[0]!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-      const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-      const role = await rbac.readClusterRole({ name: `${release}-modelship` });
-      // Least privilege: no wildcards, no secrets, no update on ModelDeployments' spec.
-      expect(JSON.stringify(role.rules)).not.toContain('*');
-      expect(JSON.stringify(role.rules)).not.toContain('secrets');
-      expect(role.rules!.find((r) => r.resources!.includes('modeldeployments'))!.verbs).toEqual(['list', 'watch']);
-      // The lease role exists in the release namespace only.
-      const leaseRole = await rbac.readNamespacedRole({ namespace: ns, name: `${release}-modelship-leader-election` });
-      expect(leaseRole.rules!.some((r) => r.resources!.includes('leases'))).toBe(true);
-    } finally {
-      await sh(helm, ['uninstall', release, '--namespace', ns]).catch(() => '');
-      await deleteNamespace(kc, ns);
-    }
-  }, TIMEOUT);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'installs onto the local cluster and the operator Deployment becomes Available',
+    async () => {
+      const ns = await createTestNamespace(kc, 'helm');
+      const release = ns.replace(/^e2e-/, '');
+      try {
+        await sh(helm, ['install', release, chart, '--namespace', ns, '--set', 'image.tag=e2e']);
+        const apps = kc.makeApiClient(AppsV1Api);
+        const d = await waitFor(
+          'operator Deployment Available with 2 ready replicas',
+          async () => {
+            const dep = await apps.readNamespacedDeployment({ namespace: ns, name: `${release}-modelship` });
+            const available = dep.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
+            return available && dep.status?.readyReplicas === 2 ? dep : undefined;
+          },
+          180_000,
+          1000,
+        );
+        const pod = d.spec!.template.spec!;
+        expect(pod.serviceAccountName).toBe(`${release}-modelship`);
+        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+        expect(pod.containers[0]!.securityContext).toMatchObject({
+          readOnlyRootFilesystem: true,
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ['ALL'] },
+        });
+        const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+        const role = await rbac.readClusterRole({ name: `${release}-modelship` });
+        // Least privilege: no wildcards, no secrets, no update on ModelDeployments' spec.
+        expect(JSON.stringify(role.rules)).not.toContain('*');
+        expect(JSON.stringify(role.rules)).not.toContain('secrets');
+        expect(role.rules!.find((r) => r.resources!.includes('modeldeployments'))!.verbs).toEqual(['list', 'watch']);
+        // The lease role exists in the release namespace only.
+        const leaseRole = await rbac.readNamespacedRole({
+          namespace: ns,
+          name: `${release}-modelship-leader-election`,
+        });
+        expect(leaseRole.rules!.some((r) => r.resources!.includes('leases'))).toBe(true);
+      } finally {
+        await sh(helm, ['uninstall', release, '--namespace', ns]).catch(() => '');
+        await deleteNamespace(kc, ns);
+      }
+    },
+    TIMEOUT,
+  );
 });

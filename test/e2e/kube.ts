@@ -32,7 +32,10 @@ export const e2eFieldManager = 'modelship-e2e';
 export function clusterInfo(): ClusterInfo {
   const dir = process.env.MODELSHIP_E2E_CLUSTER_INFO?.replace(/\/cluster\.json$/, '');
   const info = readClusterInfo(dir);
-  if (!info) throw new Error(`read cluster info ${clusterInfoPath(dir)}: no running test cluster (run via the e2e jest project or \`make cluster-up\`)`);
+  if (!info)
+    throw new Error(
+      `read cluster info ${clusterInfoPath(dir)}: no running test cluster (run via the e2e jest project or \`make cluster-up\`)`,
+    );
   return info;
 }
 
@@ -60,7 +63,8 @@ export async function serviceAccountToken(kc: KubeConfig, namespace: string, nam
     namespace,
     body: { spec: { audiences: [], expirationSeconds: 3600 } },
   });
-  if (!res.status?.token) throw new Error(`create token for ServiceAccount ${namespace}/${name}: empty token in response`);
+  if (!res.status?.token)
+    throw new Error(`create token for ServiceAccount ${namespace}/${name}: empty token in response`);
   return res.status.token;
 }
 
@@ -105,11 +109,14 @@ export async function applyYaml(kc: KubeConfig, yamlText: string, namespace?: st
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        applied.push(await client.patch(obj, undefined, undefined, e2eFieldManager, true, PatchStrategy.ServerSideApply));
+        applied.push(
+          await client.patch(obj, undefined, undefined, e2eFieldManager, true, PatchStrategy.ServerSideApply),
+        );
         break;
       } catch (err) {
         const message = errorMessage(err);
-        if (!notServedYet.test(message) || Date.now() >= deadline) throw new Error(`apply ${where}: ${message}`, { cause: err });
+        if (!notServedYet.test(message) || Date.now() >= deadline)
+          throw new Error(`apply ${where}: ${message}`, { cause: err });
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
@@ -125,7 +132,11 @@ export async function createTestNamespace(kc: KubeConfig, prefix: string): Promi
   const core = kc.makeApiClient(CoreV1Api);
   const name = `e2e-${prefix}-${randomBytes(3).toString('hex')}`;
   await core.createNamespace({ body: { metadata: { name, labels: { 'modelship.io/e2e': 'true' } } } });
-  await waitFor(`ServiceAccount ${name}/default`, () => core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(() => true), 60_000);
+  await waitFor(
+    `ServiceAccount ${name}/default`,
+    () => core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(() => true),
+    60_000,
+  );
   return name;
 }
 

@@ -36,7 +36,9 @@ export interface Outcome {
 /** The single-row V2 samples (digit-<d>.v2.json) with their true labels, from samples/index.json. */
 export function digitSamples(): Sample[] {
   const dir = join(repoRoot(), 'examples/models/samples');
-  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { samples: { file: string; protocol: string; labels: number[] }[] };
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as {
+    samples: { file: string; protocol: string; labels: number[] }[];
+  };
   return index.samples
     .filter((s) => s.protocol === 'v2' && /^digit-\d\.v2\.json$/.test(s.file))
     .map((s) => ({ file: s.file, body: readFileSync(join(dir, s.file)), labels: s.labels }));
@@ -121,7 +123,11 @@ export class Load {
   }
 
   private async loop(offset: number): Promise<void> {
-    for (let i = offset; !this.stopped && (this.opts.total === undefined || this.sent < this.opts.total); i += this.opts.concurrency) {
+    for (
+      let i = offset;
+      !this.stopped && (this.opts.total === undefined || this.sent < this.opts.total);
+      i += this.opts.concurrency
+    ) {
       this.sent++;
       this.outcomes.push(await this.send(this.samples[i % this.samples.length]!));
     }
@@ -132,7 +138,11 @@ export class Load {
     return new Promise((resolve) => {
       const req = http.request(
         `${this.opts.url}/v2/models/${this.opts.model}/infer`,
-        { method: 'POST', agent: this.agent, headers: { ...this.opts.headers, 'content-type': 'application/json', 'content-length': sample.body.length } },
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: { ...this.opts.headers, 'content-type': 'application/json', 'content-length': sample.body.length },
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

@@ -23,14 +23,25 @@ import type { RouterStatsDocument } from '../../server-image/src/router/stats.js
 import { repoRoot } from '../cluster/cluster.js';
 import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js';
 import { PodRunner } from '../localpods/runner.js';
-import { applyYaml, createTestNamespace, deleteNamespace, kubeConfigWithToken, loadKubeConfig, waitFor } from './kube.js';
+import {
+  applyYaml,
+  createTestNamespace,
+  deleteNamespace,
+  kubeConfigWithToken,
+  loadKubeConfig,
+  waitFor,
+} from './kube.js';
 
 const TIMEOUT = 300_000;
 const root = repoRoot();
 const kc = loadKubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
-const TINY_SHA256 = /^([0-9a-f]{64}) {2}tiny\.onnx$/m.exec(readFileSync(join(root, 'test/fixtures/models/SHA256SUMS'), 'utf8'))![1]!;
-const IRIS = JSON.stringify({ inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }] });
+const TINY_SHA256 = /^([0-9a-f]{64}) {2}tiny\.onnx$/m.exec(
+  readFileSync(join(root, 'test/fixtures/models/SHA256SUMS'), 'utf8'),
+)![1]!;
+const IRIS = JSON.stringify({
+  inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }],
+});
 const options = { serverImage: 'ghcr.io/modelship/modelship:0.1.0' };
 
 let ns: string;
@@ -48,15 +59,29 @@ interface Answer {
 /** One V2 inference through url on a fresh connection (the local Service proxy balances connections). */
 function infer(url: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}/v2/models/tiny/infer`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(IRIS) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { outputs?: { name: string; data: unknown[] }[] };
-        resolve({ status: res.statusCode ?? 0, revision: res.headers['x-modelship-revision'] as string | undefined, labels: body.outputs?.find((o) => o.name === 'label')?.data });
-      });
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      `${url}/v2/models/tiny/infer`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(IRIS) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+            outputs?: { name: string; data: unknown[] }[];
+          };
+          resolve({
+            status: res.statusCode ?? 0,
+            revision: res.headers['x-modelship-revision'] as string | undefined,
+            labels: body.outputs?.find((o) => o.name === 'label')?.data,
+          });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', (err) => reject(new Error(`POST ${url}/v2/models/tiny/infer: ${err.message}`)));
     req.end(IRIS);
   });
@@ -78,7 +103,9 @@ async function split(url: string, n: number): Promise<Record<string, number>> {
  * here, and the garbage collector deletes objects whose owner is gone.
  */
 function unowned(objects: KubeObject[]): string {
-  return objects.map((o) => JSON.stringify({ ...o, metadata: { ...o.metadata, ownerReferences: undefined } })).join('\n---\n');
+  return objects
+    .map((o) => JSON.stringify({ ...o, metadata: { ...o.metadata, ownerReferences: undefined } }))
+    .join('\n---\n');
 }
 
 function routerObjects(weightA: number): string {
@@ -114,8 +141,17 @@ beforeAll(async () => {
   // Two revisions of the same model that differ in their server settings, as a canary would.
   const templates = [templateOf(md.spec), templateOf({ ...md.spec, server: { batching: { maxBatchSize: 4 } } })];
   [revA, revB] = templates.map(revisionOfTemplate) as [string, string];
-  const revisions: RevisionPlan[] = templates.map((template) => ({ revision: revisionOfTemplate(template), role: 'stable', template, scale: { replicas: 1 } }));
-  await applyYaml(kc, unowned(revisions.flatMap((rev) => [deploymentFor(md, rev, options), revisionServiceFor(md, rev.revision)])), ns);
+  const revisions: RevisionPlan[] = templates.map((template) => ({
+    revision: revisionOfTemplate(template),
+    role: 'stable',
+    template,
+    scale: { replicas: 1 },
+  }));
+  await applyYaml(
+    kc,
+    unowned(revisions.flatMap((rev) => [deploymentFor(md, rev, options), revisionServiceFor(md, rev.revision)])),
+    ns,
+  );
   await applyYaml(kc, routerObjects(75), ns);
 }, TIMEOUT);
 
@@ -131,7 +167,8 @@ function apexUrl(): Promise<string> {
     async () => {
       const ready = runner.readyPods();
       const url = runner.serviceUrls()[`${ns}/tiny`];
-      if (ready.filter((p) => p.startsWith(`${ns}/tiny-router-`)).length < 2 || ready.length < 4 || !url) return undefined;
+      if (ready.filter((p) => p.startsWith(`${ns}/tiny-router-`)).length < 2 || ready.length < 4 || !url)
+        return undefined;
       return (await fetch(`${url}/v2/health/ready`)).status === 200 ? url : undefined;
     },
     240_000,
@@ -140,48 +177,79 @@ function apexUrl(): Promise<string> {
 }
 
 describe('the builtin router as local processes', () => {
-  it('splits requests through the apex Service exactly by weight, reaching the revisions by their cluster DNS names', async () => {
-    const url = await apexUrl();
-    // Both revision Services got their own loopback address, which the router pods resolve them to.
-    const addresses = runner.serviceAddresses();
-    expect(addresses[`${ns}/tiny-${revA}`]).toMatch(/^127\.\d+\.\d+\.\d+$/);
-    expect(addresses[`${ns}/tiny-${revB}`]).toMatch(/^127\.\d+\.\d+\.\d+$/);
-    // The proxy alternates the two routers connection by connection; each splits its 200 exactly 150/50.
-    expect(await split(url, 400)).toEqual({ [`tiny-${revA}`]: 300, [`tiny-${revB}`]: 100 });
-  }, TIMEOUT);
+  it(
+    'splits requests through the apex Service exactly by weight, reaching the revisions by their cluster DNS names',
+    async () => {
+      const url = await apexUrl();
+      // Both revision Services got their own loopback address, which the router pods resolve them to.
+      const addresses = runner.serviceAddresses();
+      expect(addresses[`${ns}/tiny-${revA}`]).toMatch(/^127\.\d+\.\d+\.\d+$/);
+      expect(addresses[`${ns}/tiny-${revB}`]).toMatch(/^127\.\d+\.\d+\.\d+$/);
+      // The proxy alternates the two routers connection by connection; each splits its 200 exactly 150/50.
+      expect(await split(url, 400)).toEqual({ [`tiny-${revA}`]: 300, [`tiny-${revB}`]: 100 });
+    },
+    TIMEOUT,
+  );
 
-  it('moves traffic when the routes ConfigMap changes', async () => {
-    const url = await apexUrl();
-    await applyYaml(kc, routerObjects(0), ns);
-    await waitFor('both routers sending every request to revision B', async () => (await split(url, 10))[`tiny-${revB}`] === 10, 60_000, 200);
-    expect(await split(url, 100)).toEqual({ [`tiny-${revB}`]: 100 });
-  }, TIMEOUT);
+  it(
+    'moves traffic when the routes ConfigMap changes',
+    async () => {
+      const url = await apexUrl();
+      await applyYaml(kc, routerObjects(0), ns);
+      await waitFor(
+        'both routers sending every request to revision B',
+        async () => (await split(url, 10))[`tiny-${revB}`] === 10,
+        60_000,
+        200,
+      );
+      expect(await split(url, 100)).toEqual({ [`tiny-${revB}`]: 100 });
+    },
+    TIMEOUT,
+  );
 
-  it('publishes each router pod\'s stats into the stats ConfigMap with its own ServiceAccount', async () => {
-    const routerPods = runner.readyPods().filter((p) => p.startsWith(`${ns}/tiny-router-`)).map((p) => p.split('/')[1]!);
-    expect(routerPods).toHaveLength(2);
-    const docs = await waitFor(
-      'stats of both router pods counting the requests sent',
-      async () => {
-        const cm = await core.readNamespacedConfigMap({ name: statsConfigMapName(md), namespace: ns });
-        const parsed = routerPods.map((pod) => cm.data?.[`${pod}.json`]).map((text) => (text ? (JSON.parse(text) as RouterStatsDocument) : undefined));
-        const served = (doc: RouterStatsDocument | undefined, rev: string) => doc?.revisions[`tiny-${rev}`]?.live.requests ?? 0;
-        // Each router got at least half of the 510+ requests above: 150 on A and 100+ on B.
-        return parsed.every((d) => served(d, revA) >= 150 && served(d, revB) >= 100) ? (parsed as RouterStatsDocument[]) : undefined;
-      },
-      60_000,
-      1_000,
-    );
-    expect(docs.map((d) => d.pod).sort()).toEqual([...routerPods].sort());
-    expect(docs.every((d) => Object.values(d.revisions).every((r) => r.live.errors === 0))).toBe(true);
+  it(
+    "publishes each router pod's stats into the stats ConfigMap with its own ServiceAccount",
+    async () => {
+      const routerPods = runner
+        .readyPods()
+        .filter((p) => p.startsWith(`${ns}/tiny-router-`))
+        .map((p) => p.split('/')[1]!);
+      expect(routerPods).toHaveLength(2);
+      const docs = await waitFor(
+        'stats of both router pods counting the requests sent',
+        async () => {
+          const cm = await core.readNamespacedConfigMap({ name: statsConfigMapName(md), namespace: ns });
+          const parsed = routerPods
+            .map((pod) => cm.data?.[`${pod}.json`])
+            .map((text) => (text ? (JSON.parse(text) as RouterStatsDocument) : undefined));
+          const served = (doc: RouterStatsDocument | undefined, rev: string) =>
+            doc?.revisions[`tiny-${rev}`]?.live.requests ?? 0;
+          // Each router got at least half of the 510+ requests above: 150 on A and 100+ on B.
+          return parsed.every((d) => served(d, revA) >= 150 && served(d, revB) >= 100)
+            ? (parsed as RouterStatsDocument[])
+            : undefined;
+        },
+        60_000,
+        1_000,
+      );
+      expect(docs.map((d) => d.pod).sort()).toEqual([...routerPods].sort());
+      expect(docs.every((d) => Object.values(d.revisions).every((r) => r.live.errors === 0))).toBe(true);
 
-    // The router pods' credentials are their ServiceAccount's: the stats ConfigMap yes, anything else no.
-    const podKubeconfig = loadKubeConfig();
-    podKubeconfig.loadFromFile(join(root, '.state', 'e2e', `localpods-router-${ns}`, ns, routerPods[0]!, 'kubeconfig'));
-    expect(podKubeconfig.getCurrentUser()?.name).toBe(`system:serviceaccount:${ns}:tiny-router`);
-    const asRouter = kubeConfigWithToken(kc, podKubeconfig.getCurrentUser()!.token!).makeApiClient(CoreV1Api);
-    await expect(asRouter.readNamespacedConfigMap({ name: statsConfigMapName(md), namespace: ns })).resolves.toBeDefined();
-    await expect(asRouter.listNamespacedSecret({ namespace: ns })).rejects.toMatchObject({ code: 403 });
-    await expect(asRouter.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: ns })).rejects.toMatchObject({ code: 403 });
-  }, TIMEOUT);
+      // The router pods' credentials are their ServiceAccount's: the stats ConfigMap yes, anything else no.
+      const podKubeconfig = loadKubeConfig();
+      podKubeconfig.loadFromFile(
+        join(root, '.state', 'e2e', `localpods-router-${ns}`, ns, routerPods[0]!, 'kubeconfig'),
+      );
+      expect(podKubeconfig.getCurrentUser()?.name).toBe(`system:serviceaccount:${ns}:tiny-router`);
+      const asRouter = kubeConfigWithToken(kc, podKubeconfig.getCurrentUser()!.token!).makeApiClient(CoreV1Api);
+      await expect(
+        asRouter.readNamespacedConfigMap({ name: statsConfigMapName(md), namespace: ns }),
+      ).resolves.toBeDefined();
+      await expect(asRouter.listNamespacedSecret({ namespace: ns })).rejects.toMatchObject({ code: 403 });
+      await expect(asRouter.readNamespacedConfigMap({ name: 'kube-root-ca.crt', namespace: ns })).rejects.toMatchObject(
+        { code: 403 },
+      );
+    },
+    TIMEOUT,
+  );
 });

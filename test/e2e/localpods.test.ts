@@ -23,10 +23,14 @@ const apps = kc.makeApiClient(AppsV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 
 /** The fixture's digest, read from SHA256SUMS (the server refuses the model if it differs). */
-const TINY_SHA256 = /^([0-9a-f]{64}) {2}tiny\.onnx$/m.exec(readFileSync(join(root, 'test/fixtures/models/SHA256SUMS'), 'utf8'))![1]!;
+const TINY_SHA256 = /^([0-9a-f]{64}) {2}tiny\.onnx$/m.exec(
+  readFileSync(join(root, 'test/fixtures/models/SHA256SUMS'), 'utf8'),
+)![1]!;
 
 /** Iris flowers: a setosa and a virginica, which the tiny classifier tells apart (labels 0 and 2). */
-const IRIS = { inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }] };
+const IRIS = {
+  inputs: [{ name: 'input', shape: [2, 4], datatype: 'FP32', data: [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3] }],
+};
 
 let ns: string;
 let runner: PodRunner;
@@ -89,12 +93,25 @@ interface InferAnswer {
 function infer(url: string, model: string, headers: Record<string, string> = {}): Promise<InferAnswer> {
   const payload = JSON.stringify(IRIS);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}/v2/models/${model}/infer`, { method: 'POST', agent: false, headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as InferAnswer['body'] }));
-      res.on('error', reject);
-    });
+    const req = httpRequest(
+      `${url}/v2/models/${model}/infer`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as InferAnswer['body'],
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', (err) => reject(new Error(`POST ${url}/v2/models/${model}/infer: ${err.message}`)));
     req.end(payload);
   });
@@ -144,38 +161,55 @@ afterAll(async () => {
 }, TIMEOUT);
 
 describe('pods made by hand', () => {
-  it('serves real predictions through the Service, round robin over both pods, and stops the processes when the pods go', async () => {
-    await applyYaml(kc, handMadeYaml('tiny'), ns);
-    const url = await readyUrl(`${ns}/tiny`);
-    await waitFor('both pods ready', () => runner.readyPods().length === 2, 240_000, 500);
-    // Connection by connection the proxy alternates between the two pods (the version is the pod's name).
-    const answers: InferAnswer[] = [];
-    for (let i = 0; i < 4; i++) answers.push(await infer(url, 'tiny'));
-    for (const { status, body } of answers) {
-      expect(status).toBe(200);
-      expect(body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
-    }
-    const served = answers.map((a) => a.body.model_version);
-    const podNames = runner.readyPods().map((p) => p.split('/')[1]);
-    expect(new Set(served)).toEqual(new Set(podNames));
-    expect(served[0]).not.toBe(served[1]);
-    expect(served.slice(2)).toEqual(served.slice(0, 2));
-    const pids = podNames.map((p) => runner.pidOf(`${ns}/${p}`));
-    expect(pids.every((pid) => pid !== undefined && alive(pid))).toBe(true);
+  it(
+    'serves real predictions through the Service, round robin over both pods, and stops the processes when the pods go',
+    async () => {
+      await applyYaml(kc, handMadeYaml('tiny'), ns);
+      const url = await readyUrl(`${ns}/tiny`);
+      await waitFor('both pods ready', () => runner.readyPods().length === 2, 240_000, 500);
+      // Connection by connection the proxy alternates between the two pods (the version is the pod's name).
+      const answers: InferAnswer[] = [];
+      for (let i = 0; i < 4; i++) answers.push(await infer(url, 'tiny'));
+      for (const { status, body } of answers) {
+        expect(status).toBe(200);
+        expect(body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
+      }
+      const served = answers.map((a) => a.body.model_version);
+      const podNames = runner.readyPods().map((p) => p.split('/')[1]);
+      expect(new Set(served)).toEqual(new Set(podNames));
+      expect(served[0]).not.toBe(served[1]);
+      expect(served.slice(2)).toEqual(served.slice(0, 2));
+      const pids = podNames.map((p) => runner.pidOf(`${ns}/${p}`));
+      expect(pids.every((pid) => pid !== undefined && alive(pid))).toBe(true);
 
-    await apps.deleteNamespacedDeployment({ name: 'tiny', namespace: ns });
-    await waitFor('local processes of the deleted pods gone', () => pids.every((pid) => !alive(pid!)), 120_000, 500);
-    const after = await fetch(`${url}/v2/health/ready`);
-    expect(after.status).toBe(503);
-    expect(await after.json()).toEqual({ error: `no ready pod behind Service ${ns}/tiny` });
-  }, TIMEOUT);
+      await apps.deleteNamespacedDeployment({ name: 'tiny', namespace: ns });
+      await waitFor('local processes of the deleted pods gone', () => pids.every((pid) => !alive(pid!)), 120_000, 500);
+      const after = await fetch(`${url}/v2/health/ready`);
+      expect(after.status).toBe(503);
+      expect(await after.json()).toEqual({ error: `no ready pod behind Service ${ns}/tiny` });
+    },
+    TIMEOUT,
+  );
 
-  it('does not start a pod whose model lies outside every mount, and says why', async () => {
-    await applyYaml(kc, handMadeYaml('unmounted').replace('file:///fixtures/tiny.onnx', 'file:///elsewhere/tiny.onnx'), ns);
-    const line = await waitFor('the runner explaining the unmounted model', () => logs.find((l) => l.includes('not started') && l.includes('/elsewhere/tiny.onnx')), 120_000, 500);
-    expect(line).toMatch(new RegExp(`pod ${ns}/unmounted-.*no --mount covers /elsewhere/tiny.onnx`));
-    await apps.deleteNamespacedDeployment({ name: 'unmounted', namespace: ns });
-  }, TIMEOUT);
+  it(
+    'does not start a pod whose model lies outside every mount, and says why',
+    async () => {
+      await applyYaml(
+        kc,
+        handMadeYaml('unmounted').replace('file:///fixtures/tiny.onnx', 'file:///elsewhere/tiny.onnx'),
+        ns,
+      );
+      const line = await waitFor(
+        'the runner explaining the unmounted model',
+        () => logs.find((l) => l.includes('not started') && l.includes('/elsewhere/tiny.onnx')),
+        120_000,
+        500,
+      );
+      expect(line).toMatch(new RegExp(`pod ${ns}/unmounted-.*no --mount covers /elsewhere/tiny.onnx`));
+      await apps.deleteNamespacedDeployment({ name: 'unmounted', namespace: ns });
+    },
+    TIMEOUT,
+  );
 });
 
 describe('a real ModelDeployment through the operator', () => {
@@ -184,62 +218,85 @@ describe('a real ModelDeployment through the operator', () => {
     await op?.stop();
   }, TIMEOUT);
 
-  it('serves the apex Service once the ModelDeployment is Ready', async () => {
-    await installCrd(kc);
-    op = await startOperator(await operatorKubeconfig(kc, ns), ns);
-    await applyYaml(
-      kc,
-      JSON.stringify({
-        apiVersion: 'modelship.dev/v1alpha1',
-        kind: 'ModelDeployment',
-        metadata: { name: 'iris' },
-        spec: { model: { uri: 'file:///fixtures/tiny.onnx', sha256: TINY_SHA256, name: 'tiny' }, replicas: 1 },
-      }),
-      ns,
-    );
-    await waitFor(
-      'ModelDeployment iris Ready',
-      async () => {
-        const md = (await custom.getNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: ns, plural: 'modeldeployments', name: 'iris' })) as {
-          status?: { conditions?: { type: string; status: string }[] };
-        };
-        return md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
-      },
-      240_000,
-      1_000,
-    );
-    const url = await readyUrl(`${ns}/iris`);
-    const { status, body } = await infer(url, 'tiny');
-    expect(status).toBe(200);
-    expect(body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
-  }, TIMEOUT);
-
-  it('mounts the auth token Secret locally: no token 401, the Secret\'s token 200', async () => {
-    await applyYaml(
-      kc,
-      [
-        { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'guarded-tokens' }, stringData: { token: 'local-e2e-token\n' } },
-        {
+  it(
+    'serves the apex Service once the ModelDeployment is Ready',
+    async () => {
+      await installCrd(kc);
+      op = await startOperator(await operatorKubeconfig(kc, ns), ns);
+      await applyYaml(
+        kc,
+        JSON.stringify({
           apiVersion: 'modelship.dev/v1alpha1',
           kind: 'ModelDeployment',
-          metadata: { name: 'guarded' },
-          spec: { model: { uri: 'file:///fixtures/tiny.onnx', sha256: TINY_SHA256, name: 'tiny' }, replicas: 1, auth: { tokenSecretRef: { name: 'guarded-tokens' } } },
+          metadata: { name: 'iris' },
+          spec: { model: { uri: 'file:///fixtures/tiny.onnx', sha256: TINY_SHA256, name: 'tiny' }, replicas: 1 },
+        }),
+        ns,
+      );
+      await waitFor(
+        'ModelDeployment iris Ready',
+        async () => {
+          const md = (await custom.getNamespacedCustomObject({
+            group: 'modelship.dev',
+            version: 'v1alpha1',
+            namespace: ns,
+            plural: 'modeldeployments',
+            name: 'iris',
+          })) as {
+            status?: { conditions?: { type: string; status: string }[] };
+          };
+          return md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
         },
-      ]
-        .map((o) => JSON.stringify(o))
-        .join('\n---\n'),
-      ns,
-    );
-    const url = await readyUrl(`${ns}/guarded`);
-    const anonymous = await infer(url, 'tiny');
-    expect(anonymous.status).toBe(401);
-    expect(anonymous.body.error).toMatch(/missing bearer token/);
-    const wrong = await infer(url, 'tiny', { authorization: 'Bearer nope' });
-    expect(wrong.status).toBe(401);
-    const allowed = await infer(url, 'tiny', { authorization: 'Bearer local-e2e-token' });
-    expect(allowed.status).toBe(200);
-    expect(allowed.body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
-  }, TIMEOUT);
+        240_000,
+        1_000,
+      );
+      const url = await readyUrl(`${ns}/iris`);
+      const { status, body } = await infer(url, 'tiny');
+      expect(status).toBe(200);
+      expect(body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "mounts the auth token Secret locally: no token 401, the Secret's token 200",
+    async () => {
+      await applyYaml(
+        kc,
+        [
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'guarded-tokens' },
+            stringData: { token: 'local-e2e-token\n' },
+          },
+          {
+            apiVersion: 'modelship.dev/v1alpha1',
+            kind: 'ModelDeployment',
+            metadata: { name: 'guarded' },
+            spec: {
+              model: { uri: 'file:///fixtures/tiny.onnx', sha256: TINY_SHA256, name: 'tiny' },
+              replicas: 1,
+              auth: { tokenSecretRef: { name: 'guarded-tokens' } },
+            },
+          },
+        ]
+          .map((o) => JSON.stringify(o))
+          .join('\n---\n'),
+        ns,
+      );
+      const url = await readyUrl(`${ns}/guarded`);
+      const anonymous = await infer(url, 'tiny');
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.body.error).toMatch(/missing bearer token/);
+      const wrong = await infer(url, 'tiny', { authorization: 'Bearer nope' });
+      expect(wrong.status).toBe(401);
+      const allowed = await infer(url, 'tiny', { authorization: 'Bearer local-e2e-token' });
+      expect(allowed.status).toBe(200);
+      expect(allowed.body.outputs?.find((o) => o.name === 'label')?.data).toEqual([0, 2]);
+    },
+    TIMEOUT,
+  );
 });
 
 describe('the command line', () => {
@@ -248,7 +305,13 @@ describe('the command line', () => {
 
   /** Starts `node dist/test/localpods/main.js` for the test namespace; resolves once it exited when asked. */
   function startCli(): { proc: ChildProcess; exited: Promise<number | null> } {
-    const args = ['dist/test/localpods/main.js', `--kubeconfig=${process.env.MODELSHIP_E2E_KUBECONFIG ?? clusterInfo().kubeconfig}`, `--namespace=${ns}`, '--mount=/fixtures=test/fixtures/models', `--state-dir=${stateDir()}`];
+    const args = [
+      'dist/test/localpods/main.js',
+      `--kubeconfig=${process.env.MODELSHIP_E2E_KUBECONFIG ?? clusterInfo().kubeconfig}`,
+      `--namespace=${ns}`,
+      '--mount=/fixtures=test/fixtures/models',
+      `--state-dir=${stateDir()}`,
+    ];
     const proc = spawn(process.execPath, args, { cwd: root, stdio: 'ignore' });
     children.push(proc);
     return { proc, exited: new Promise((resolve) => proc.once('exit', (code) => resolve(code))) };
@@ -281,36 +344,46 @@ describe('the command line', () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
 
-  it('serves the Service until SIGINT, then leaves no process behind', async () => {
-    const { proc, exited } = startCli();
-    await waitFor(
-      'the CLI serving Service cli',
-      async () => {
-        const url = (JSON.parse(readFileSync(join(stateDir(), 'services.json'), 'utf8')) as Record<string, string>)[`${ns}/cli`];
-        return url && (await infer(url, 'tiny')).status === 200;
-      },
-      240_000,
-      500,
-    );
-    const pids = await recordedPids();
-    proc.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(pids.filter(alive)).toEqual([]);
-    expect(existsSync(join(stateDir(), 'services.json'))).toBe(false);
-  }, TIMEOUT);
+  it(
+    'serves the Service until SIGINT, then leaves no process behind',
+    async () => {
+      const { proc, exited } = startCli();
+      await waitFor(
+        'the CLI serving Service cli',
+        async () => {
+          const url = (JSON.parse(readFileSync(join(stateDir(), 'services.json'), 'utf8')) as Record<string, string>)[
+            `${ns}/cli`
+          ];
+          return url && (await infer(url, 'tiny')).status === 200;
+        },
+        240_000,
+        500,
+      );
+      const pids = await recordedPids();
+      proc.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(pids.filter(alive)).toEqual([]);
+      expect(existsSync(join(stateDir(), 'services.json'))).toBe(false);
+    },
+    TIMEOUT,
+  );
 
-  it('after kill -9, the next start ends the processes the dead runner left', async () => {
-    const first = startCli();
-    const pids = await recordedPids();
-    first.proc.kill('SIGKILL');
-    await first.exited;
-    expect(pids.filter(alive)).toEqual(pids);
-    const second = startCli();
-    await waitFor('orphans of the killed runner gone', () => pids.every((pid) => !alive(pid)), 60_000, 250);
-    const own = await recordedPids();
-    expect(own.filter((pid) => pids.includes(pid))).toEqual([]);
-    second.proc.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-    expect(own.filter(alive)).toEqual([]);
-  }, TIMEOUT);
+  it(
+    'after kill -9, the next start ends the processes the dead runner left',
+    async () => {
+      const first = startCli();
+      const pids = await recordedPids();
+      first.proc.kill('SIGKILL');
+      await first.exited;
+      expect(pids.filter(alive)).toEqual(pids);
+      const second = startCli();
+      await waitFor('orphans of the killed runner gone', () => pids.every((pid) => !alive(pid)), 60_000, 250);
+      const own = await recordedPids();
+      expect(own.filter((pid) => pids.includes(pid))).toEqual([]);
+      second.proc.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+      expect(own.filter(alive)).toEqual([]);
+    },
+    TIMEOUT,
+  );
 });

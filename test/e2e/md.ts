@@ -16,7 +16,8 @@ export function routeOf(md: string, revision: string): string {
 
 /** The live percent status.traffic gives a revision. */
 export function percentOf(md: ModelDeployment, revision: string): number | undefined {
-  return md.status?.traffic?.find((t) => routeOf(md.metadata.name, t.revision) === routeOf(md.metadata.name, revision))?.percent;
+  return md.status?.traffic?.find((t) => routeOf(md.metadata.name, t.revision) === routeOf(md.metadata.name, revision))
+    ?.percent;
 }
 
 /**

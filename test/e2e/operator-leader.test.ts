@@ -31,7 +31,13 @@ function mdYaml(name: string): string {
 }
 
 async function isReady(name: string): Promise<boolean> {
-  const md = (await custom.getNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: ns, plural: 'modeldeployments', name })) as {
+  const md = (await custom.getNamespacedCustomObject({
+    group: 'modelship.dev',
+    version: 'v1alpha1',
+    namespace: ns,
+    plural: 'modeldeployments',
+    name,
+  })) as {
     status?: { conditions?: { type: string; status: string }[] };
   };
   return md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
@@ -60,33 +66,51 @@ afterAll(async () => {
 }, TIMEOUT);
 
 describe('leader election', () => {
-  it('runs exactly one leader; the follower takes over when the leader is killed', async () => {
-    const a = await start();
-    const b = await start();
-    const [leader] = await waitFor('one leader', async () => ((await leaders([a, b])).length === 1 ? leaders([a, b]) : undefined), 60_000, 500);
-    const follower = leader === a ? b : a;
-    await applyYaml(kc, mdYaml('first'), ns);
-    await waitFor('first Ready', () => isReady('first'), 180_000, 500);
-    // The follower never reconciled anything.
-    expect(await follower.metric('modelship_reconcile_total')).toBe(0);
-    expect(await leader!.metric('modelship_reconcile_total')).toBeGreaterThan(0);
+  it(
+    'runs exactly one leader; the follower takes over when the leader is killed',
+    async () => {
+      const a = await start();
+      const b = await start();
+      const [leader] = await waitFor(
+        'one leader',
+        async () => ((await leaders([a, b])).length === 1 ? leaders([a, b]) : undefined),
+        60_000,
+        500,
+      );
+      const follower = leader === a ? b : a;
+      await applyYaml(kc, mdYaml('first'), ns);
+      await waitFor('first Ready', () => isReady('first'), 180_000, 500);
+      // The follower never reconciled anything.
+      expect(await follower.metric('modelship_reconcile_total')).toBe(0);
+      expect(await leader!.metric('modelship_reconcile_total')).toBeGreaterThan(0);
 
-    await leader!.stop('SIGKILL');
-    await waitFor('follower leads', async () => (await follower.metric('modelship_leader')) === 1, 120_000, 500);
-    await applyYaml(kc, mdYaml('second'), ns);
-    await waitFor('second Ready under the new leader', () => isReady('second'), 180_000, 500);
-    const lease = await coordination.readNamespacedLease({ namespace: ns, name: 'modelship-operator' });
-    expect(lease.spec!.leaseTransitions).toBeGreaterThanOrEqual(1);
-  }, TIMEOUT);
+      await leader!.stop('SIGKILL');
+      await waitFor('follower leads', async () => (await follower.metric('modelship_leader')) === 1, 120_000, 500);
+      await applyYaml(kc, mdYaml('second'), ns);
+      await waitFor('second Ready under the new leader', () => isReady('second'), 180_000, 500);
+      const lease = await coordination.readNamespacedLease({ namespace: ns, name: 'modelship-operator' });
+      expect(lease.spec!.leaseTransitions).toBeGreaterThanOrEqual(1);
+    },
+    TIMEOUT,
+  );
 
-  it('hands over through the released lease on SIGTERM', async () => {
-    const current = (await leaders(ops))[0]!;
-    const next = await start();
-    expect(await next.metric('modelship_leader')).toBe(0);
-    expect(await current.stop('SIGTERM')).toBe(0);
-    expect(current.logs.some((l) => l.msg === 'stopped')).toBe(true);
-    await waitFor('new process leads after the release', async () => (await next.metric('modelship_leader')) === 1, 60_000, 250);
-    const lease = await coordination.readNamespacedLease({ namespace: ns, name: 'modelship-operator' });
-    expect(lease.spec!.holderIdentity).toBe(next.logs.find((l) => l.msg === 'starting')!.identity);
-  }, TIMEOUT);
+  it(
+    'hands over through the released lease on SIGTERM',
+    async () => {
+      const current = (await leaders(ops))[0]!;
+      const next = await start();
+      expect(await next.metric('modelship_leader')).toBe(0);
+      expect(await current.stop('SIGTERM')).toBe(0);
+      expect(current.logs.some((l) => l.msg === 'stopped')).toBe(true);
+      await waitFor(
+        'new process leads after the release',
+        async () => (await next.metric('modelship_leader')) === 1,
+        60_000,
+        250,
+      );
+      const lease = await coordination.readNamespacedLease({ namespace: ns, name: 'modelship-operator' });
+      expect(lease.spec!.holderIdentity).toBe(next.logs.find((l) => l.msg === 'starting')!.identity);
+    },
+    TIMEOUT,
+  );
 });

@@ -35,11 +35,23 @@ function mdYaml(name: string, replicas = 1): string {
 }
 
 async function readyNames(): Promise<string[]> {
-  const list = (await custom.listNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: ns, plural: 'modeldeployments' })) as {
-    items: { metadata: { name: string; generation: number }; status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] } }[];
+  const list = (await custom.listNamespacedCustomObject({
+    group: 'modelship.dev',
+    version: 'v1alpha1',
+    namespace: ns,
+    plural: 'modeldeployments',
+  })) as {
+    items: {
+      metadata: { name: string; generation: number };
+      status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+    }[];
   };
   return list.items
-    .filter((md) => md.status?.observedGeneration === md.metadata.generation && md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+    .filter(
+      (md) =>
+        md.status?.observedGeneration === md.metadata.generation &&
+        md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    )
     .map((md) => md.metadata.name)
     .sort();
 }
@@ -56,57 +68,83 @@ afterAll(async () => {
 }, TIMEOUT);
 
 describe('operator restarts', () => {
-  it('converges with no duplicates after being SIGKILLed mid-reconcile', async () => {
-    op = await startOperator(kubeconfig, ns, ['--leader-elect=false', '--workers=2']);
-    const names = Array.from({ length: COUNT }, (_, i) => `kill-${i}`);
-    await applyYaml(kc, names.map((n) => mdYaml(n)).join('\n---\n'), ns);
-    // Kill as soon as the first reconcile has written something, so others are half done.
-    await waitFor('first reconcile wrote objects', () => op!.logs.some((l) => l.msg === 'reconciled'), 120_000, 20);
-    expect(await op.stop('SIGKILL')).toBeNull();
-    const partial = await readyNames();
-    expect(partial.length).toBeLessThan(COUNT);
+  it(
+    'converges with no duplicates after being SIGKILLed mid-reconcile',
+    async () => {
+      op = await startOperator(kubeconfig, ns, ['--leader-elect=false', '--workers=2']);
+      const names = Array.from({ length: COUNT }, (_, i) => `kill-${i}`);
+      await applyYaml(kc, names.map((n) => mdYaml(n)).join('\n---\n'), ns);
+      // Kill as soon as the first reconcile has written something, so others are half done.
+      await waitFor('first reconcile wrote objects', () => op!.logs.some((l) => l.msg === 'reconciled'), 120_000, 20);
+      expect(await op.stop('SIGKILL')).toBeNull();
+      const partial = await readyNames();
+      expect(partial.length).toBeLessThan(COUNT);
 
-    op = await startOperator(kubeconfig, ns, ['--leader-elect=false', '--workers=2']);
-    await waitFor(
-      'all ModelDeployments Ready after restart',
-      async () => {
-        const ready = await readyNames();
-        if (ready.length === COUNT) return true;
-        // Say which are missing and why, in case this times out.
-        const missing = names.filter((n) => !ready.includes(n));
-        const errors = op!.logs.filter((l) => l.level === 'error').slice(-3);
-        throw new Error(`not Ready: ${missing.join(', ')}; recent operator errors: ${JSON.stringify(errors)}`);
-      },
-      300_000,
-      1000,
-    );
+      op = await startOperator(kubeconfig, ns, ['--leader-elect=false', '--workers=2']);
+      await waitFor(
+        'all ModelDeployments Ready after restart',
+        async () => {
+          const ready = await readyNames();
+          if (ready.length === COUNT) return true;
+          // Say which are missing and why, in case this times out.
+          const missing = names.filter((n) => !ready.includes(n));
+          const errors = op!.logs.filter((l) => l.level === 'error').slice(-3);
+          throw new Error(`not Ready: ${missing.join(', ')}; recent operator errors: ${JSON.stringify(errors)}`);
+        },
+        300_000,
+        1000,
+      );
 
-    const deployments = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=modelship' })).items;
-    const services = (await core.listNamespacedService({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=modelship' })).items;
-    for (const name of names) {
-      const mine = deployments.filter((d) => d.metadata!.labels!['modelship.dev/deployment'] === name && d.metadata!.labels!['app.kubernetes.io/component'] === 'server');
-      expect(mine).toHaveLength(1);
-      expect(deployments.filter((d) => d.metadata!.name === `${name}-router`)).toHaveLength(1);
-      expect(mine[0]!.metadata!.name).toMatch(new RegExp(`^${name}-[0-9a-f]+$`));
-      expect(services.filter((s) => s.metadata!.labels!['modelship.dev/deployment'] === name)).toHaveLength(2);
-    }
-  }, TIMEOUT);
+      const deployments = (
+        await apps.listNamespacedDeployment({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=modelship' })
+      ).items;
+      const services = (
+        await core.listNamespacedService({ namespace: ns, labelSelector: 'app.kubernetes.io/managed-by=modelship' })
+      ).items;
+      for (const name of names) {
+        const mine = deployments.filter(
+          (d) =>
+            d.metadata!.labels!['modelship.dev/deployment'] === name &&
+            d.metadata!.labels!['app.kubernetes.io/component'] === 'server',
+        );
+        expect(mine).toHaveLength(1);
+        expect(deployments.filter((d) => d.metadata!.name === `${name}-router`)).toHaveLength(1);
+        expect(mine[0]!.metadata!.name).toMatch(new RegExp(`^${name}-[0-9a-f]+$`));
+        expect(services.filter((s) => s.metadata!.labels!['modelship.dev/deployment'] === name)).toHaveLength(2);
+      }
+    },
+    TIMEOUT,
+  );
 
-  it('recovers its watches after the API server restarts', async () => {
-    expect(op!.alive()).toBe(true);
-    await restartApiServer();
-    await applyYaml(kc, mdYaml('after-restart', 1), ns);
-    await applyYaml(kc, mdYaml('kill-0', 2), ns);
-    await waitFor('new ModelDeployment Ready after the API server restart', async () => (await readyNames()).includes('after-restart'), 300_000, 1000);
-    await waitFor(
-      'kill-0 scaled to 2 after the API server restart',
-      async () => {
-        const ds = (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: 'modelship.dev/deployment=kill-0,app.kubernetes.io/component=server' })).items;
-        return ds.length === 1 && ds[0]!.spec!.replicas === 2;
-      },
-      300_000,
-      1000,
-    );
-    expect(op!.alive()).toBe(true);
-  }, TIMEOUT);
+  it(
+    'recovers its watches after the API server restarts',
+    async () => {
+      expect(op!.alive()).toBe(true);
+      await restartApiServer();
+      await applyYaml(kc, mdYaml('after-restart', 1), ns);
+      await applyYaml(kc, mdYaml('kill-0', 2), ns);
+      await waitFor(
+        'new ModelDeployment Ready after the API server restart',
+        async () => (await readyNames()).includes('after-restart'),
+        300_000,
+        1000,
+      );
+      await waitFor(
+        'kill-0 scaled to 2 after the API server restart',
+        async () => {
+          const ds = (
+            await apps.listNamespacedDeployment({
+              namespace: ns,
+              labelSelector: 'modelship.dev/deployment=kill-0,app.kubernetes.io/component=server',
+            })
+          ).items;
+          return ds.length === 1 && ds[0]!.spec!.replicas === 2;
+        },
+        300_000,
+        1000,
+      );
+      expect(op!.alive()).toBe(true);
+    },
+    TIMEOUT,
+  );
 });

@@ -36,8 +36,12 @@ export async function installCrd(kc: KubeConfig): Promise<void> {
   await waitFor(
     'CRD modeldeployments.modelship.dev established',
     async () => {
-      const objs = await applyYaml(kc, readFileSync(join(repoRoot(), 'crds/modeldeployments.modelship.dev.yaml'), 'utf8'));
-      const conds = (objs[0] as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? [];
+      const objs = await applyYaml(
+        kc,
+        readFileSync(join(repoRoot(), 'crds/modeldeployments.modelship.dev.yaml'), 'utf8'),
+      );
+      const conds =
+        (objs[0] as { status?: { conditions?: { type: string; status: string }[] } }).status?.conditions ?? [];
       return conds.some((c) => c.type === 'Established' && c.status === 'True');
     },
     60_000,
@@ -52,14 +56,24 @@ export async function installCrd(kc: KubeConfig): Promise<void> {
 export async function operatorKubeconfig(kc: KubeConfig, ns: string): Promise<string> {
   const objects = [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: OPERATOR_SA, namespace: ns } },
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: OPERATOR_SA, namespace: ns }, rules: chartRules() },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: OPERATOR_SA, namespace: ns },
+      rules: chartRules(),
+    },
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'Role',
       metadata: { name: `${OPERATOR_SA}-leader-election`, namespace: ns },
       rules: [
         { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['modelship-operator'], verbs: ['get', 'update'] },
+        {
+          apiGroups: ['coordination.k8s.io'],
+          resources: ['leases'],
+          resourceNames: ['modelship-operator'],
+          verbs: ['get', 'update'],
+        },
       ],
     },
     ...[OPERATOR_SA, `${OPERATOR_SA}-leader-election`].map((role) => ({
@@ -109,7 +123,11 @@ export function parseMetrics(text: string): { name: string; labels: Record<strin
 }
 
 /** Starts the operator for namespace ns with the given kubeconfig and extra flags. */
-export async function startOperator(kubeconfig: string, ns: string, extraArgs: string[] = []): Promise<OperatorProcess> {
+export async function startOperator(
+  kubeconfig: string,
+  ns: string,
+  extraArgs: string[] = [],
+): Promise<OperatorProcess> {
   const logs: Record<string, unknown>[] = [];
   const proc = spawn(
     process.execPath,
@@ -150,7 +168,10 @@ export async function startOperator(kubeconfig: string, ns: string, extraArgs: s
     100,
   );
   const port = Number(address.split(':').pop());
-  const metric = async (name: string, match: (labels: Record<string, string>) => boolean = () => true): Promise<number> => {
+  const metric = async (
+    name: string,
+    match: (labels: Record<string, string>) => boolean = () => true,
+  ): Promise<number> => {
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     return parseMetrics(await res.text())
       .filter((s) => s.name === name && match(s.labels))
@@ -172,5 +193,8 @@ export async function startOperator(kubeconfig: string, ns: string, extraArgs: s
 
 /** API writes the operator made (create, update, patch, apply, delete), Lease renewals excluded. */
 export function operatorWrites(op: OperatorProcess): Promise<number> {
-  return op.metric('modelship_kube_requests_total', (l) => ['create', 'update', 'patch', 'apply', 'delete'].includes(l.verb!) && l.resource !== 'leases');
+  return op.metric(
+    'modelship_kube_requests_total',
+    (l) => ['create', 'update', 'patch', 'apply', 'delete'].includes(l.verb!) && l.resource !== 'leases',
+  );
 }

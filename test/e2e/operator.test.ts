@@ -19,7 +19,14 @@ import {
 import { parse, stringify } from 'yaml';
 import { auditEvents, repoRoot } from '../cluster/cluster.js';
 import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
-import { installCrd, operatorKubeconfig, operatorUser, operatorWrites, startOperator, type OperatorProcess } from './operator.harness.js';
+import {
+  installCrd,
+  operatorKubeconfig,
+  operatorUser,
+  operatorWrites,
+  startOperator,
+  type OperatorProcess,
+} from './operator.harness.js';
 
 /** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
 const TIMEOUT = 300_000;
@@ -50,7 +57,13 @@ function example(file: string): Record<string, unknown> & { spec: Record<string,
 }
 
 async function getMd(name: string): Promise<MD> {
-  return (await custom.getNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: ns, plural: 'modeldeployments', name })) as MD;
+  return (await custom.getNamespacedCustomObject({
+    group: 'modelship.dev',
+    version: 'v1alpha1',
+    namespace: ns,
+    plural: 'modeldeployments',
+    name,
+  })) as MD;
 }
 
 /** Waits for Ready=True at the current generation and returns the ModelDeployment. */
@@ -74,7 +87,8 @@ function routesOf(cm: V1ConfigMap): [string, number][] {
 }
 
 async function deploymentsOf(name: string): Promise<V1Deployment[]> {
-  return (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: `modelship.dev/deployment=${name}` })).items;
+  return (await apps.listNamespacedDeployment({ namespace: ns, labelSelector: `modelship.dev/deployment=${name}` }))
+    .items;
 }
 
 beforeAll(async () => {
@@ -91,108 +105,167 @@ afterAll(async () => {
 }, TIMEOUT);
 
 describe('operator on the local control plane', () => {
-  it('turns examples/digits.yaml into a Deployment, Services and a PDB, and reports Ready', async () => {
-    await applyYaml(kc, readFileSync(join(repoRoot(), 'examples/digits.yaml'), 'utf8'), ns);
-    const md = await waitReady('digits');
-    const rev = md.status!.stable!.revision;
-    expect(md.status!.stable!.readyReplicas).toBe(2);
+  it(
+    'turns examples/digits.yaml into a Deployment, Services and a PDB, and reports Ready',
+    async () => {
+      await applyYaml(kc, readFileSync(join(repoRoot(), 'examples/digits.yaml'), 'utf8'), ns);
+      const md = await waitReady('digits');
+      const rev = md.status!.stable!.revision;
+      expect(md.status!.stable!.readyReplicas).toBe(2);
 
-    const deployments = await deploymentsOf('digits');
-    expect(deployments.map((d) => d.metadata!.name).sort()).toEqual([`digits-${rev}`, 'digits-router']);
-    const d = deployments.find((x) => x.metadata!.name === `digits-${rev}`)!;
-    expect(d.spec!.replicas).toBe(2);
-    expect(d.metadata!.ownerReferences).toEqual([expect.objectContaining({ kind: 'ModelDeployment', name: 'digits', uid: md.metadata.uid, controller: true })]);
-    const pod = d.spec!.template.spec!;
-    const container = pod.containers[0]!;
-    expect(container.image).toBe('ghcr.io/modelship/modelship:e2e');
-    expect(container.resources?.requests).toEqual({ cpu: '250m', memory: '256Mi' });
-    expect(container.resources?.limits).toEqual({ memory: '512Mi' });
-    expect(container.readinessProbe).toBeDefined();
-    expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
-    // The pod verifies the model digest the user wrote.
-    expect(JSON.stringify(container.env)).toContain((example('digits.yaml').spec.model as { sha256: string }).sha256);
+      const deployments = await deploymentsOf('digits');
+      expect(deployments.map((d) => d.metadata!.name).sort()).toEqual([`digits-${rev}`, 'digits-router']);
+      const d = deployments.find((x) => x.metadata!.name === `digits-${rev}`)!;
+      expect(d.spec!.replicas).toBe(2);
+      expect(d.metadata!.ownerReferences).toEqual([
+        expect.objectContaining({ kind: 'ModelDeployment', name: 'digits', uid: md.metadata.uid, controller: true }),
+      ]);
+      const pod = d.spec!.template.spec!;
+      const container = pod.containers[0]!;
+      expect(container.image).toBe('ghcr.io/modelship/modelship:e2e');
+      expect(container.resources?.requests).toEqual({ cpu: '250m', memory: '256Mi' });
+      expect(container.resources?.limits).toEqual({ memory: '512Mi' });
+      expect(container.readinessProbe).toBeDefined();
+      expect(container.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      // The pod verifies the model digest the user wrote.
+      expect(JSON.stringify(container.env)).toContain((example('digits.yaml').spec.model as { sha256: string }).sha256);
 
-    const services = (await core.listNamespacedService({ namespace: ns, labelSelector: 'modelship.dev/deployment=digits' })).items;
-    expect(services.map((s) => s.metadata!.name).sort()).toEqual(['digits', `digits-${rev}`]);
-    const pdbs = (await policy.listNamespacedPodDisruptionBudget({ namespace: ns, labelSelector: 'modelship.dev/deployment=digits' })).items;
-    expect(pdbs.map((p) => p.metadata!.name).sort()).toEqual([`digits-${rev}`, 'digits-router']);
-    // The apex Service fronts the router, whose routes send everything to the one revision.
-    const apex = await core.readNamespacedService({ namespace: ns, name: 'digits' });
-    expect(apex.spec!.selector).toEqual({ 'modelship.dev/deployment': 'digits', 'app.kubernetes.io/component': 'router' });
-    expect(routesOf(await core.readNamespacedConfigMap({ namespace: ns, name: 'digits-routes' }))).toEqual([[`digits-${rev}`, 100]]);
+      const services = (
+        await core.listNamespacedService({ namespace: ns, labelSelector: 'modelship.dev/deployment=digits' })
+      ).items;
+      expect(services.map((s) => s.metadata!.name).sort()).toEqual(['digits', `digits-${rev}`]);
+      const pdbs = (
+        await policy.listNamespacedPodDisruptionBudget({
+          namespace: ns,
+          labelSelector: 'modelship.dev/deployment=digits',
+        })
+      ).items;
+      expect(pdbs.map((p) => p.metadata!.name).sort()).toEqual([`digits-${rev}`, 'digits-router']);
+      // The apex Service fronts the router, whose routes send everything to the one revision.
+      const apex = await core.readNamespacedService({ namespace: ns, name: 'digits' });
+      expect(apex.spec!.selector).toEqual({
+        'modelship.dev/deployment': 'digits',
+        'app.kubernetes.io/component': 'router',
+      });
+      expect(routesOf(await core.readNamespacedConfigMap({ namespace: ns, name: 'digits-routes' }))).toEqual([
+        [`digits-${rev}`, 100],
+      ]);
 
-    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/revision=${rev}` })).items;
-    expect(pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))).toHaveLength(2);
-  }, TIMEOUT);
+      const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: `modelship.dev/revision=${rev}` }))
+        .items;
+      expect(
+        pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')),
+      ).toHaveLength(2);
+    },
+    TIMEOUT,
+  );
 
-  it('gives an autoscaled example an HPA and leaves replicas to it', async () => {
-    await applyYaml(kc, readFileSync(join(repoRoot(), 'examples/digits-autoscaling.yaml'), 'utf8'), ns);
-    const md = await waitReady('digits-autoscaled');
-    const rev = md.status!.stable!.revision;
-    const hpa = await hpas.readNamespacedHorizontalPodAutoscaler({ namespace: ns, name: `digits-autoscaled-${rev}` });
-    expect(hpa.spec).toMatchObject({ minReplicas: 2, maxReplicas: 10, scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: `digits-autoscaled-${rev}` } });
-    expect(JSON.stringify(hpa.spec!.metrics)).toContain('"averageUtilization":60');
-    const d = await apps.readNamespacedDeployment({ namespace: ns, name: `digits-autoscaled-${rev}` });
-    const ours = d.metadata!.managedFields!.filter((f) => f.manager === 'modelship');
-    expect(ours.length).toBeGreaterThan(0);
-    // The operator's managed fields must not include spec.replicas: the HPA owns it.
-    expect(ours.some((f) => JSON.stringify(f.fieldsV1).includes('"f:replicas"'))).toBe(false);
-  }, TIMEOUT);
+  it(
+    'gives an autoscaled example an HPA and leaves replicas to it',
+    async () => {
+      await applyYaml(kc, readFileSync(join(repoRoot(), 'examples/digits-autoscaling.yaml'), 'utf8'), ns);
+      const md = await waitReady('digits-autoscaled');
+      const rev = md.status!.stable!.revision;
+      const hpa = await hpas.readNamespacedHorizontalPodAutoscaler({ namespace: ns, name: `digits-autoscaled-${rev}` });
+      expect(hpa.spec).toMatchObject({
+        minReplicas: 2,
+        maxReplicas: 10,
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: `digits-autoscaled-${rev}` },
+      });
+      expect(JSON.stringify(hpa.spec!.metrics)).toContain('"averageUtilization":60');
+      const d = await apps.readNamespacedDeployment({ namespace: ns, name: `digits-autoscaled-${rev}` });
+      const ours = d.metadata!.managedFields!.filter((f) => f.manager === 'modelship');
+      expect(ours.length).toBeGreaterThan(0);
+      // The operator's managed fields must not include spec.replicas: the HPA owns it.
+      expect(ours.some((f) => JSON.stringify(f.fieldsV1).includes('"f:replicas"'))).toBe(false);
+    },
+    TIMEOUT,
+  );
 
-  it('follows a replicas change on the same revision, and a resources change with a new revision', async () => {
-    const before = await getMd('digits');
-    const rev = before.status!.stable!.revision;
-    const doc = example('digits.yaml');
-    doc.spec.replicas = 3;
-    await applyYaml(kc, stringify(doc), ns);
-    await waitFor('Deployment scaled to 3', async () => (await apps.readNamespacedDeployment({ namespace: ns, name: `digits-${rev}` })).spec!.replicas === 3, 120_000, 500);
-    const scaled = await waitReady('digits');
-    expect(scaled.status!.stable!.revision).toBe(rev);
+  it(
+    'follows a replicas change on the same revision, and a resources change with a new revision',
+    async () => {
+      const before = await getMd('digits');
+      const rev = before.status!.stable!.revision;
+      const doc = example('digits.yaml');
+      doc.spec.replicas = 3;
+      await applyYaml(kc, stringify(doc), ns);
+      await waitFor(
+        'Deployment scaled to 3',
+        async () =>
+          (await apps.readNamespacedDeployment({ namespace: ns, name: `digits-${rev}` })).spec!.replicas === 3,
+        120_000,
+        500,
+      );
+      const scaled = await waitReady('digits');
+      expect(scaled.status!.stable!.revision).toBe(rev);
 
-    // Without a router process (kwok runs no containers) nothing can be analysed: replace at once.
-    doc.spec.rollout = { strategy: 'Replace' };
-    (doc.spec.server as { resources: { requests: Record<string, string> } }).resources.requests.cpu = '300m';
-    await applyYaml(kc, stringify(doc), ns);
-    const moved = await waitFor(
-      'a new stable revision',
-      async () => {
-        const md = await getMd('digits');
-        return md.status?.stable?.revision !== rev && md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') && md.status?.observedGeneration === md.metadata.generation ? md : undefined;
-      },
-      180_000,
-      500,
-    );
-    const next = moved.status!.stable!.revision;
-    const d = await apps.readNamespacedDeployment({ namespace: ns, name: `digits-${next}` });
-    expect(d.spec!.template.spec!.containers[0]!.resources!.requests).toEqual({ cpu: '300m', memory: '256Mi' });
-    expect(d.spec!.replicas).toBe(3);
-    // The routes now send everything to the new revision; the old one stays warm at 0%.
-    expect(routesOf(await core.readNamespacedConfigMap({ namespace: ns, name: 'digits-routes' }))).toEqual([[`digits-${next}`, 100], [`digits-${rev}`, 0]]);
-  }, TIMEOUT);
+      // Without a router process (kwok runs no containers) nothing can be analysed: replace at once.
+      doc.spec.rollout = { strategy: 'Replace' };
+      (doc.spec.server as { resources: { requests: Record<string, string> } }).resources.requests.cpu = '300m';
+      await applyYaml(kc, stringify(doc), ns);
+      const moved = await waitFor(
+        'a new stable revision',
+        async () => {
+          const md = await getMd('digits');
+          return md.status?.stable?.revision !== rev &&
+            md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+            md.status?.observedGeneration === md.metadata.generation
+            ? md
+            : undefined;
+        },
+        180_000,
+        500,
+      );
+      const next = moved.status!.stable!.revision;
+      const d = await apps.readNamespacedDeployment({ namespace: ns, name: `digits-${next}` });
+      expect(d.spec!.template.spec!.containers[0]!.resources!.requests).toEqual({ cpu: '300m', memory: '256Mi' });
+      expect(d.spec!.replicas).toBe(3);
+      // The routes now send everything to the new revision; the old one stays warm at 0%.
+      expect(routesOf(await core.readNamespacedConfigMap({ namespace: ns, name: 'digits-routes' }))).toEqual([
+        [`digits-${next}`, 100],
+        [`digits-${rev}`, 0],
+      ]);
+    },
+    TIMEOUT,
+  );
 
-  it('recreates a hand-deleted child and restores a hand-edited field it owns', async () => {
-    const md = await waitReady('digits');
-    const rev = md.status!.stable!.revision;
-    const old = await core.readNamespacedService({ namespace: ns, name: `digits-${rev}` });
-    await core.deleteNamespacedService({ namespace: ns, name: `digits-${rev}` });
-    await waitFor(
-      'revision Service recreated',
-      async () => {
-        const s = await core.readNamespacedService({ namespace: ns, name: `digits-${rev}` });
-        return s.metadata!.uid !== old.metadata!.uid;
-      },
-      120_000,
-      500,
-    );
+  it(
+    'recreates a hand-deleted child and restores a hand-edited field it owns',
+    async () => {
+      const md = await waitReady('digits');
+      const rev = md.status!.stable!.revision;
+      const old = await core.readNamespacedService({ namespace: ns, name: `digits-${rev}` });
+      await core.deleteNamespacedService({ namespace: ns, name: `digits-${rev}` });
+      await waitFor(
+        'revision Service recreated',
+        async () => {
+          const s = await core.readNamespacedService({ namespace: ns, name: `digits-${rev}` });
+          return s.metadata!.uid !== old.metadata!.uid;
+        },
+        120_000,
+        500,
+      );
 
-    // Someone scales the Deployment by hand (an Update by another manager, as kubectl scale does).
-    const name = `digits-${rev}`;
-    const d = await apps.readNamespacedDeployment({ namespace: ns, name });
-    d.spec!.replicas = 7;
-    await apps.replaceNamespacedDeployment({ namespace: ns, name, body: d, fieldManager: 'kubectl-edit' });
-    await waitFor('replicas restored to 3', async () => (await apps.readNamespacedDeployment({ namespace: ns, name })).spec!.replicas === 3, 120_000, 500);
-  }, TIMEOUT);
+      // Someone scales the Deployment by hand (an Update by another manager, as kubectl scale does).
+      const name = `digits-${rev}`;
+      const d = await apps.readNamespacedDeployment({ namespace: ns, name });
+      d.spec!.replicas = 7;
+      await apps.replaceNamespacedDeployment({ namespace: ns, name, body: d, fieldManager: 'kubectl-edit' });
+      await waitFor(
+        'replicas restored to 3',
+        async () => (await apps.readNamespacedDeployment({ namespace: ns, name })).spec!.replicas === 3,
+        120_000,
+        500,
+      );
+    },
+    TIMEOUT,
+  );
 
   it('makes zero writes while idle for a minute', async () => {
     await waitReady('digits');
@@ -222,29 +295,41 @@ describe('operator on the local control plane', () => {
     expect(reconcilesBefore).toBeGreaterThan(0);
   }, 240_000);
 
-  it('leaves nothing behind when a ModelDeployment is deleted (garbage collection)', async () => {
-    await custom.deleteNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: ns, plural: 'modeldeployments', name: 'digits' });
-    await waitFor(
-      'everything owned by digits gone',
-      async () => {
-        const sel = { namespace: ns, labelSelector: 'modelship.dev/deployment=digits' };
-        const counts = await Promise.all([
-          apps.listNamespacedDeployment(sel).then((l) => l.items.length),
-          core.listNamespacedService(sel).then((l) => l.items.length),
-          policy.listNamespacedPodDisruptionBudget(sel).then((l) => l.items.length),
-          core.listNamespacedPod(sel).then((l) => l.items.length),
-          core.listNamespacedConfigMap(sel).then((l) => l.items.length),
-          core.listNamespacedServiceAccount(sel).then((l) => l.items.length),
-          rbac.listNamespacedRole(sel).then((l) => l.items.length),
-          rbac.listNamespacedRoleBinding(sel).then((l) => l.items.length),
-        ]);
-        return counts.every((c) => c === 0);
-      },
-      180_000,
-      1000,
-    );
-    // The other ModelDeployment is untouched.
-    expect((await deploymentsOf('digits-autoscaled')).map((d) => d.metadata!.name).filter((n) => n?.endsWith('-router'))).toEqual(['digits-autoscaled-router']);
-    expect((await deploymentsOf('digits-autoscaled')).length).toBe(2);
-  }, TIMEOUT);
+  it(
+    'leaves nothing behind when a ModelDeployment is deleted (garbage collection)',
+    async () => {
+      await custom.deleteNamespacedCustomObject({
+        group: 'modelship.dev',
+        version: 'v1alpha1',
+        namespace: ns,
+        plural: 'modeldeployments',
+        name: 'digits',
+      });
+      await waitFor(
+        'everything owned by digits gone',
+        async () => {
+          const sel = { namespace: ns, labelSelector: 'modelship.dev/deployment=digits' };
+          const counts = await Promise.all([
+            apps.listNamespacedDeployment(sel).then((l) => l.items.length),
+            core.listNamespacedService(sel).then((l) => l.items.length),
+            policy.listNamespacedPodDisruptionBudget(sel).then((l) => l.items.length),
+            core.listNamespacedPod(sel).then((l) => l.items.length),
+            core.listNamespacedConfigMap(sel).then((l) => l.items.length),
+            core.listNamespacedServiceAccount(sel).then((l) => l.items.length),
+            rbac.listNamespacedRole(sel).then((l) => l.items.length),
+            rbac.listNamespacedRoleBinding(sel).then((l) => l.items.length),
+          ]);
+          return counts.every((c) => c === 0);
+        },
+        180_000,
+        1000,
+      );
+      // The other ModelDeployment is untouched.
+      expect(
+        (await deploymentsOf('digits-autoscaled')).map((d) => d.metadata!.name).filter((n) => n?.endsWith('-router')),
+      ).toEqual(['digits-autoscaled-router']);
+      expect((await deploymentsOf('digits-autoscaled')).length).toBe(2);
+    },
+    TIMEOUT,
+  );
 });

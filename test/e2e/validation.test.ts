@@ -31,7 +31,14 @@ let ns: string;
 async function create(c: Case): Promise<{ code: number; message: string }> {
   const body = { ...c.object, metadata: { ...c.object.metadata, namespace: ns } };
   try {
-    await api.createNamespacedCustomObject({ group: 'modelship.dev', version: 'v1alpha1', namespace: ns, plural: 'modeldeployments', body, dryRun: 'All' });
+    await api.createNamespacedCustomObject({
+      group: 'modelship.dev',
+      version: 'v1alpha1',
+      namespace: ns,
+      plural: 'modeldeployments',
+      body,
+      dryRun: 'All',
+    });
     return { code: 201, message: '' };
   } catch (err) {
     return { code: statusCode(err) ?? 0, message: errorMessage(err) };
@@ -54,19 +61,27 @@ test('the table holds at least ten kinds of mistake', () => {
 });
 
 describe('the API server refuses invalid ModelDeployments, naming the field', () => {
-  it.each(invalid.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const answer = await create(c);
-    expect(answer.code).toBe(422);
-    for (const path of c.errors) expect(answer.message).toContain(path);
-    const offline = validateModelDeployment(c.object);
-    expect(offline.ok).toBe(false);
-    expect(offline.errors.map((e) => e.path)).toEqual(expect.arrayContaining(c.errors));
-  }, TIMEOUT);
+  it.each(invalid.map((c) => [c.name, c] as const))(
+    '%s',
+    async (_name, c) => {
+      const answer = await create(c);
+      expect(answer.code).toBe(422);
+      for (const path of c.errors) expect(answer.message).toContain(path);
+      const offline = validateModelDeployment(c.object);
+      expect(offline.ok).toBe(false);
+      expect(offline.errors.map((e) => e.path)).toEqual(expect.arrayContaining(c.errors));
+    },
+    TIMEOUT,
+  );
 });
 
 describe('the API server accepts valid ModelDeployments', () => {
-  it.each(valid.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    expect(await create(c)).toEqual({ code: 201, message: '' });
-    expect(validateModelDeployment(c.object)).toMatchObject({ ok: true });
-  }, TIMEOUT);
+  it.each(valid.map((c) => [c.name, c] as const))(
+    '%s',
+    async (_name, c) => {
+      expect(await create(c)).toEqual({ code: 201, message: '' });
+      expect(validateModelDeployment(c.object)).toMatchObject({ ok: true });
+    },
+    TIMEOUT,
+  );
 });

@@ -15,7 +15,11 @@ import { isIP } from 'node:net';
 
 import { ADDRESSES_ENV, POD_NAMESPACE_ENV, clusterAddressOf } from './podspec.js';
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 const addressesFile = process.env[ADDRESSES_ENV];
 const podNamespace = process.env[POD_NAMESPACE_ENV] ?? 'default';
@@ -37,7 +41,9 @@ const systemPromisesLookup = dns.promises.lookup;
 
 function lookup(this: unknown, hostname: string, options: unknown, callback?: LookupCallback): void {
   const cb = (typeof options === 'function' ? options : callback) as LookupCallback;
-  const opts = (typeof options === 'function' ? {} : typeof options === 'number' ? { family: options } : (options ?? {})) as dns.LookupOptions;
+  const opts = (
+    typeof options === 'function' ? {} : typeof options === 'number' ? { family: options } : (options ?? {})
+  ) as dns.LookupOptions;
   const address = serviceAddress(hostname);
   if (address === undefined || opts.family === 6) {
     (systemLookup as (...args: unknown[]) => void).call(this, hostname, options, callback);

@@ -85,7 +85,9 @@ export class PodProcess {
         resolve();
         if (this.stopping) return;
         const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** this.restarts++);
-        this.opts.log(`pod ${key}: process exited (${signal ?? `code ${code}`}), restarting in ${backoff / 1000}s; see ${this.opts.logFile}`);
+        this.opts.log(
+          `pod ${key}: process exited (${signal ?? `code ${code}`}), restarting in ${backoff / 1000}s; see ${this.opts.logFile}`,
+        );
         this.restartTimer = setTimeout(() => this.spawnChild(), backoff);
       });
     });

@@ -37,7 +37,9 @@ describe('parseMount', () => {
   ])('%s', (text, expected) => expect(parseMount(text, '/repo')).toEqual(expected));
 
   it.each(['models=examples', '/models', '/models=', '=x'])('rejects %s naming it', (text) => {
-    expect(() => parseMount(text, '/repo')).toThrow(`parse --mount ${JSON.stringify(text)}: expected /container/path=host/path`);
+    expect(() => parseMount(text, '/repo')).toThrow(
+      `parse --mount ${JSON.stringify(text)}: expected /container/path=host/path`,
+    );
   });
 });
 
@@ -59,7 +61,9 @@ describe('hostPathFor and mapModelUri', () => {
   ])('%s -> %s', (uri, expected) => expect(mapModelUri(uri, mounts)).toBe(expected));
 
   it('refuses a file URI outside every mount, naming the URI and the mounts', () => {
-    expect(() => mapModelUri('file:///srv/m.onnx', mounts)).toThrow('map model URI file:///srv/m.onnx: no --mount covers /srv/m.onnx (have: /models, /models/big)');
+    expect(() => mapModelUri('file:///srv/m.onnx', mounts)).toThrow(
+      'map model URI file:///srv/m.onnx: no --mount covers /srv/m.onnx (have: /models, /models/big)',
+    );
   });
 });
 
@@ -80,16 +84,34 @@ describe('shouldRun', () => {
     ['a pending pod', pod({ status: { phase: 'Pending' } }), false],
     ['an unscheduled pod', pod({ spec: { containers: pod().spec!.containers } }), false],
     ['a pod on a real node', pod({ spec: { ...pod().spec, nodeName: 'worker-1' } }), false],
-    ['a pod being deleted', { ...pod(), metadata: { ...pod().metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } }, false],
-    ['a pod of another image', pod({ spec: { ...pod().spec, containers: [{ name: 'proxy', image: 'ghcr.io/example/proxy:0.1.0' }] } }), false],
-    ['a pod of the retired ghcr.io/modelship/server image', pod({ spec: { ...pod().spec, containers: [{ name: 'server', image: 'ghcr.io/modelship/server:0.1.0' }] } }), false],
+    [
+      'a pod being deleted',
+      { ...pod(), metadata: { ...pod().metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } },
+      false,
+    ],
+    [
+      'a pod of another image',
+      pod({ spec: { ...pod().spec, containers: [{ name: 'proxy', image: 'ghcr.io/example/proxy:0.1.0' }] } }),
+      false,
+    ],
+    [
+      'a pod of the retired ghcr.io/modelship/server image',
+      pod({ spec: { ...pod().spec, containers: [{ name: 'server', image: 'ghcr.io/modelship/server:0.1.0' }] } }),
+      false,
+    ],
   ])('%s', (_what, p, expected) => expect(shouldRun(p, kwok, DEFAULT_SERVER_REPOSITORIES)).toBe(expected));
 });
 
 describe('serviceAccountFor', () => {
-  const router = (automount?: boolean, serviceAccountName?: string): PodLike => pod({ spec: { ...pod().spec, automountServiceAccountToken: automount, serviceAccountName } });
+  const router = (automount?: boolean, serviceAccountName?: string): PodLike =>
+    pod({ spec: { ...pod().spec, automountServiceAccountToken: automount, serviceAccountName } });
   it.each<[string, PodLike, boolean | undefined, string | undefined]>([
-    ['the router: the pod asks for its token, the ServiceAccount says no', router(true, 'digits-router'), false, 'digits-router'],
+    [
+      'the router: the pod asks for its token, the ServiceAccount says no',
+      router(true, 'digits-router'),
+      false,
+      'digits-router',
+    ],
     ['a model server: the pod says no', router(false, 'default'), true, undefined],
     ['nothing said: mounted, as in Kubernetes', router(undefined, 'reader'), undefined, 'reader'],
     ['the ServiceAccount says no and the pod nothing', router(undefined, 'reader'), false, undefined],
@@ -110,15 +132,29 @@ describe('cluster addresses of Services', () => {
     const many = Array.from({ length: 2000 }, (_, i) => serviceAddressCandidate('s', `ns/svc-${i}`, 0));
     for (const address of many) {
       const [first, second, third, fourth] = address.split('.').map(Number);
-      expect([first, second! >= 1 && second! <= 254, third! >= 0 && third! <= 255, fourth! >= 1 && fourth! <= 254]).toEqual([127, true, true, true]);
+      expect([
+        first,
+        second! >= 1 && second! <= 254,
+        third! >= 0 && third! <= 255,
+        fourth! >= 1 && fourth! <= 254,
+      ]).toEqual([127, true, true, true]);
     }
   });
 
   it.each<[string, { name?: string; port: number }[] | undefined, number | undefined]>([
-    ['the port named http', [{ name: 'metrics', port: 9090 }, { name: 'http', port: 80 }], 80],
+    [
+      'the port named http',
+      [
+        { name: 'metrics', port: 9090 },
+        { name: 'http', port: 80 },
+      ],
+      80,
+    ],
     ['else the first port', [{ port: 8000 }, { port: 9000 }], 8000],
     ['no port', undefined, undefined],
-  ])('serves %s', (_what, ports, expected) => expect(clusterPortOf({ metadata: { name: 's' }, spec: { ports } })).toBe(expected));
+  ])('serves %s', (_what, ports, expected) =>
+    expect(clusterPortOf({ metadata: { name: 's' }, spec: { ports } })).toBe(expected),
+  );
 
   const addresses = { 'team/digits-1a2b3c4d5e': '127.9.1.2', 'team/digits': '127.9.1.3', 'other/digits': '127.9.1.4' };
   it.each<[string, string | undefined]>([
@@ -132,7 +168,9 @@ describe('cluster addresses of Services', () => {
     ['digits.svc', undefined],
     ['example.com', undefined],
     ['localhost', undefined],
-  ])('%s in namespace team -> %s', (hostname, expected) => expect(clusterAddressOf(hostname, 'team', addresses)).toBe(expected));
+  ])('%s in namespace team -> %s', (hostname, expected) =>
+    expect(clusterAddressOf(hostname, 'team', addresses)).toBe(expected),
+  );
 });
 
 describe('processEnvFor', () => {
@@ -174,9 +212,19 @@ describe('processEnvFor', () => {
     });
   });
 
-  it('loads the cluster DNS preload after the pod\'s own NODE_OPTIONS and passes the kubeconfig', () => {
-    const container = { name: 'router', env: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=200' }, { name: 'MODELSHIP_MODE', value: 'router' }] };
-    const { env } = processEnvFor(pod(), container, { ...local, dns: { preload: '/repo/dist/test/localpods/dnsPreload.js', addressesFile: '/state/addresses.json' }, kubeconfig: '/state/default/digits-abc-1/kubeconfig' });
+  it("loads the cluster DNS preload after the pod's own NODE_OPTIONS and passes the kubeconfig", () => {
+    const container = {
+      name: 'router',
+      env: [
+        { name: 'NODE_OPTIONS', value: '--max-old-space-size=200' },
+        { name: 'MODELSHIP_MODE', value: 'router' },
+      ],
+    };
+    const { env } = processEnvFor(pod(), container, {
+      ...local,
+      dns: { preload: '/repo/dist/test/localpods/dnsPreload.js', addressesFile: '/state/addresses.json' },
+      kubeconfig: '/state/default/digits-abc-1/kubeconfig',
+    });
     expect(env).toMatchObject({
       NODE_OPTIONS: '--max-old-space-size=200 --import=/repo/dist/test/localpods/dnsPreload.js',
       MODELSHIP_LOCALPODS_ADDRESSES: '/state/addresses.json',
@@ -188,7 +236,10 @@ describe('processEnvFor', () => {
   });
 
   it('keeps an explicit worker count', () => {
-    expect(processEnvFor(pod(), { name: 'server', env: [{ name: 'MODELSHIP_WORKERS', value: '3' }] }, local).env.MODELSHIP_WORKERS).toBe('3');
+    expect(
+      processEnvFor(pod(), { name: 'server', env: [{ name: 'MODELSHIP_WORKERS', value: '3' }] }, local).env
+        .MODELSHIP_WORKERS,
+    ).toBe('3');
   });
 
   it('leaves unsupported sources unset with a warning naming the pod, container and variable', () => {
@@ -212,7 +263,13 @@ describe('processEnvFor', () => {
   });
 
   it('fails when the model cannot be reached locally', () => {
-    expect(() => processEnvFor(pod(), { name: 'server', env: [{ name: 'MODELSHIP_MODEL_URI', value: 'file:///srv/x.onnx' }] }, local)).toThrow(/no --mount covers \/srv\/x\.onnx/);
+    expect(() =>
+      processEnvFor(
+        pod(),
+        { name: 'server', env: [{ name: 'MODELSHIP_MODEL_URI', value: 'file:///srv/x.onnx' }] },
+        local,
+      ),
+    ).toThrow(/no --mount covers \/srv\/x\.onnx/);
   });
 });
 
@@ -243,7 +300,9 @@ describe('selectors and round robin', () => {
     [['a', 'b', 'c'], 'c', 'a'],
     [['a', 'c'], 'b', 'c'],
     [['a', 'b'], 'z', 'a'],
-  ])('backends %j after %s -> %s', (backends, previous, expected) => expect(nextBackend(backends, previous)).toBe(expected));
+  ])('backends %j after %s -> %s', (backends, previous, expected) =>
+    expect(nextBackend(backends, previous)).toBe(expected),
+  );
 });
 
 describe('localVolumesFor and mapEnvPaths', () => {
@@ -257,9 +316,19 @@ describe('localVolumesFor and mapEnvPaths', () => {
         { name: 'model-cache', emptyDir: { sizeLimit: '4Gi' } },
         { name: 'auth-token', secret: { secretName: 'tokens', items: [{ key: 'token', path: 'token' }] } },
         { name: 'public-key', secret: { secretName: 'keys' } },
-        { name: 'signature', downwardAPI: { items: [{ path: 'signature', fieldRef: { fieldPath: "metadata.annotations['modelship.dev/signature']" } }] } },
+        {
+          name: 'signature',
+          downwardAPI: {
+            items: [{ path: 'signature', fieldRef: { fieldPath: "metadata.annotations['modelship.dev/signature']" } }],
+          },
+        },
         { name: 'model-pvc', persistentVolumeClaim: { claimName: 'models' } },
-        { name: 'kube-api-access-x7k2p', projected: { sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }] } },
+        {
+          name: 'kube-api-access-x7k2p',
+          projected: {
+            sources: [{ serviceAccountToken: { path: 'token' } }, { configMap: { name: 'kube-root-ca.crt' } }],
+          },
+        },
       ],
     },
   };
@@ -293,7 +362,9 @@ describe('localVolumesFor and mapEnvPaths', () => {
       ['/s/default/pod/volumes/signature/signature', 'c2ln'],
     ]);
     expect(v.missingSecrets).toEqual([]);
-    expect(v.warnings).toEqual(['pod default/digits-abc-1 container server: volume model-pvc (persistentVolumeClaim) is not supported locally, /mnt/pvc/models not mounted']);
+    expect(v.warnings).toEqual([
+      'pod default/digits-abc-1 container server: volume model-pvc (persistentVolumeClaim) is not supported locally, /mnt/pvc/models not mounted',
+    ]);
   });
 
   it('reports missing Secrets and keys so the pod waits', () => {
@@ -301,29 +372,38 @@ describe('localVolumesFor and mapEnvPaths', () => {
     expect(v.missingSecrets).toEqual(['tokens (key token)', 'keys']);
   });
 
-  it('emulates the router\'s projected token Secrets: present ones as <secret>/<key> files, a missing optional one left out', () => {
+  it("emulates the router's projected token Secrets: present ones as <secret>/<key> files, a missing optional one left out", () => {
     const router = {
       ...pod(),
       spec: {
         ...pod().spec,
-        volumes: [{
-          name: 'auth-tokens',
-          projected: {
-            sources: [
-              { secret: { name: 'tokens', optional: true, items: [{ key: 'token', path: 'tokens/token' }] } },
-              { secret: { name: 'gone', optional: true, items: [{ key: 'token', path: 'gone/token' }] } },
-            ],
+        volumes: [
+          {
+            name: 'auth-tokens',
+            projected: {
+              sources: [
+                { secret: { name: 'tokens', optional: true, items: [{ key: 'token', path: 'tokens/token' }] } },
+                { secret: { name: 'gone', optional: true, items: [{ key: 'token', path: 'gone/token' }] } },
+              ],
+            },
           },
-        }],
+        ],
       },
     };
-    const mount = { name: 'router', volumeMounts: [{ name: 'auth-tokens', mountPath: '/etc/modelship/router-tokens' }] };
+    const mount = {
+      name: 'router',
+      volumeMounts: [{ name: 'auth-tokens', mountPath: '/etc/modelship/router-tokens' }],
+    };
     expect(secretNamesOf(router)).toEqual(['tokens', 'gone']);
     const v = localVolumesFor(router, mount, '/s/p', secrets);
     expect(v.mounts).toEqual([{ containerPath: '/etc/modelship/router-tokens', hostPath: '/s/p/volumes/auth-tokens' }]);
-    expect(v.files.map((f) => [f.path, f.content.toString()])).toEqual([['/s/p/volumes/auth-tokens/tokens/token', 's3cret\n']]);
+    expect(v.files.map((f) => [f.path, f.content.toString()])).toEqual([
+      ['/s/p/volumes/auth-tokens/tokens/token', 's3cret\n'],
+    ]);
     expect(v).toMatchObject({ missingSecrets: [], warnings: [] });
-    expect(mapEnvPaths({ MODELSHIP_ROUTER_TOKEN_DIR: '/etc/modelship/router-tokens' }, v.mounts)).toEqual({ MODELSHIP_ROUTER_TOKEN_DIR: '/s/p/volumes/auth-tokens' });
+    expect(mapEnvPaths({ MODELSHIP_ROUTER_TOKEN_DIR: '/etc/modelship/router-tokens' }, v.mounts)).toEqual({
+      MODELSHIP_ROUTER_TOKEN_DIR: '/s/p/volumes/auth-tokens',
+    });
     // A required source waits for its Secret, as the kubelet would.
     const required = structuredClone(router);
     required.spec.volumes[0]!.projected.sources[1]!.secret.optional = false;
@@ -332,6 +412,11 @@ describe('localVolumesFor and mapEnvPaths', () => {
 
   it('rewrites env paths under a mount, and nothing else', () => {
     const mounts = [{ containerPath: '/etc/modelship/auth', hostPath: '/s/auth' }];
-    expect(mapEnvPaths({ A: '/etc/modelship/auth/token', B: '/etc/other', C: 'plain', D: '' }, mounts)).toEqual({ A: '/s/auth/token', B: '/etc/other', C: 'plain', D: '' });
+    expect(mapEnvPaths({ A: '/etc/modelship/auth/token', B: '/etc/other', C: 'plain', D: '' }, mounts)).toEqual({
+      A: '/s/auth/token',
+      B: '/etc/other',
+      C: 'plain',
+      D: '',
+    });
   });
 });

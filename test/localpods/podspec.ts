@@ -34,7 +34,13 @@ export interface ContainerSpec {
 
 /** The pod fields the runner reads. */
 export interface PodLike extends KubeObject {
-  spec?: { nodeName?: string; containers?: ContainerSpec[]; terminationGracePeriodSeconds?: number; serviceAccountName?: string; automountServiceAccountToken?: boolean };
+  spec?: {
+    nodeName?: string;
+    containers?: ContainerSpec[];
+    terminationGracePeriodSeconds?: number;
+    serviceAccountName?: string;
+    automountServiceAccountToken?: boolean;
+  };
   status?: { phase?: string; podIP?: string };
 }
 
@@ -81,7 +87,9 @@ export function mapModelUri(uri: string, mounts: readonly Mount[]): string {
   const path = isFile ? decodeURIComponent(new URL(uri).pathname) : uri;
   const host = hostPathFor(path, mounts);
   if (host === undefined) {
-    throw new Error(`map model URI ${uri}: no --mount covers ${path} (have: ${mounts.map((m) => m.containerPath).join(', ') || 'none'})`);
+    throw new Error(
+      `map model URI ${uri}: no --mount covers ${path} (have: ${mounts.map((m) => m.containerPath).join(', ') || 'none'})`,
+    );
   }
   return isFile ? `file://${host}` : host;
 }
@@ -174,15 +182,21 @@ export function processEnvFor(pod: PodLike, container: ContainerSpec, local: Loc
       env[e.name] = e.value;
     } else if (e.valueFrom?.fieldRef) {
       const value = fieldValue(pod, e.valueFrom.fieldRef.fieldPath);
-      if (value === undefined) warnings.push(`${where}: env ${e.name}: fieldRef ${e.valueFrom.fieldRef.fieldPath} is not supported locally, left unset`);
+      if (value === undefined)
+        warnings.push(
+          `${where}: env ${e.name}: fieldRef ${e.valueFrom.fieldRef.fieldPath} is not supported locally, left unset`,
+        );
       else env[e.name] = value;
     } else if (e.valueFrom) {
-      warnings.push(`${where}: env ${e.name}: ${Object.keys(e.valueFrom).join(', ')} is not supported locally, left unset`);
+      warnings.push(
+        `${where}: env ${e.name}: ${Object.keys(e.valueFrom).join(', ')} is not supported locally, left unset`,
+      );
     } else {
       env[e.name] = '';
     }
   }
-  if (env.MODELSHIP_MODEL_URI !== undefined) env.MODELSHIP_MODEL_URI = mapModelUri(env.MODELSHIP_MODEL_URI, local.mounts);
+  if (env.MODELSHIP_MODEL_URI !== undefined)
+    env.MODELSHIP_MODEL_URI = mapModelUri(env.MODELSHIP_MODEL_URI, local.mounts);
   // Local pods share one small machine: one serving process with one inference thread each,
   // unless the pod asks for more.
   env.MODELSHIP_PROCESSES ??= '1';
@@ -204,8 +218,14 @@ export function processEnvFor(pod: PodLike, container: ContainerSpec, local: Loc
   return { env, warnings };
 }
 
-/** Whether labels satisfy a Service's equality selector (an empty or missing selector matches nothing, as in Kubernetes). */
-export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string> | undefined): boolean {
+/**
+ * Whether labels satisfy a Service's equality selector (an empty or missing selector matches nothing, as in
+ * Kubernetes).
+ */
+export function selectorMatches(
+  selector: Record<string, string> | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
   const entries = Object.entries(selector ?? {});
   return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
 }
@@ -213,7 +233,11 @@ export function selectorMatches(selector: Record<string, string> | undefined, la
 /** Keys (`namespace/name`) of the pods a Service selects, in a stable order. */
 export function podsBehind(service: ServiceLike, pods: readonly PodLike[]): string[] {
   return pods
-    .filter((p) => p.metadata.namespace === service.metadata.namespace && selectorMatches(service.spec?.selector, p.metadata.labels))
+    .filter(
+      (p) =>
+        p.metadata.namespace === service.metadata.namespace &&
+        selectorMatches(service.spec?.selector, p.metadata.labels),
+    )
     .map((p) => `${p.metadata.namespace}/${p.metadata.name}`)
     .sort();
 }
@@ -298,7 +322,10 @@ export function localVolumesFor(
       out.warnings.push(`${where}: volumeMount ${vm.name}: no such volume, not mounted`);
     } else if (volume.projected?.sources?.some((source) => source.serviceAccountToken !== undefined)) {
       continue;
-    } else if (volume.projected?.sources?.length && volume.projected.sources.every((source) => source.secret !== undefined)) {
+    } else if (
+      volume.projected?.sources?.length &&
+      volume.projected.sources.every((source) => source.secret !== undefined)
+    ) {
       // Secret sources only (the router's auth tokens): as the kubelet does, a missing optional
       // Secret or key leaves its file out, a missing required one keeps the pod from starting.
       for (const { secret } of volume.projected.sources) {
@@ -310,7 +337,8 @@ export function localVolumesFor(
         }
         for (const item of secret!.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
           const value = data[item.key];
-          if (value !== undefined) out.files.push({ path: join(dir, item.path), content: Buffer.from(value, 'base64') });
+          if (value !== undefined)
+            out.files.push({ path: join(dir, item.path), content: Buffer.from(value, 'base64') });
           else if (!optional) out.missingSecrets.push(`${name} (key ${item.key})`);
         }
       }
@@ -333,12 +361,15 @@ export function localVolumesFor(
     } else if (volume.downwardAPI) {
       for (const item of volume.downwardAPI.items ?? []) {
         const value = item.fieldRef ? downwardValue(pod, item.fieldRef.fieldPath) : undefined;
-        if (value === undefined) out.warnings.push(`${where}: volume ${vm.name}: ${item.path} is not supported locally, left out`);
+        if (value === undefined)
+          out.warnings.push(`${where}: volume ${vm.name}: ${item.path} is not supported locally, left out`);
         else out.files.push({ path: join(dir, item.path), content: Buffer.from(value) });
       }
       out.mounts.push({ containerPath: vm.mountPath, hostPath: dir });
     } else {
-      const kind = Object.keys(volume).filter((k) => k !== 'name').join(', ');
+      const kind = Object.keys(volume)
+        .filter((k) => k !== 'name')
+        .join(', ');
       out.warnings.push(`${where}: volume ${vm.name} (${kind}) is not supported locally, ${vm.mountPath} not mounted`);
     }
   }
@@ -347,7 +378,9 @@ export function localVolumesFor(
 
 /** Rewrites env values that are absolute paths under one of the mounts to the host path. */
 export function mapEnvPaths(env: Record<string, string>, mounts: readonly Mount[]): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.startsWith('/') ? (hostPathFor(v, mounts) ?? v) : v]));
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, v.startsWith('/') ? (hostPathFor(v, mounts) ?? v) : v]),
+  );
 }
 
 /**
@@ -385,12 +418,21 @@ export function clusterPortOf(service: ServiceLike): number | undefined {
  * `<svc>.<ns>.svc.cluster.local`, `<svc>.<ns>.svc`, `<svc>.<ns>` and bare `<svc>` (the pod's own
  * namespace). addresses maps `namespace/name` to the address. Undefined for any other name.
  */
-export function clusterAddressOf(hostname: string, podNamespace: string, addresses: Readonly<Record<string, string>>): string | undefined {
+export function clusterAddressOf(
+  hostname: string,
+  podNamespace: string,
+  addresses: Readonly<Record<string, string>>,
+): string | undefined {
   const labels = hostname.toLowerCase().replace(/\.$/, '').split('.');
   const svcAt = labels.indexOf('svc');
   const suffix = svcAt < 0 ? [] : labels.slice(svcAt);
   if (svcAt >= 0 && !(suffix.length === 1 || suffix.join('.') === 'svc.cluster.local')) return undefined;
   const names = svcAt < 0 ? labels : labels.slice(0, svcAt);
-  const key = names.length === 2 ? `${names[1]}/${names[0]}` : names.length === 1 && svcAt < 0 ? `${podNamespace}/${names[0]}` : undefined;
+  const key =
+    names.length === 2
+      ? `${names[1]}/${names[0]}`
+      : names.length === 1 && svcAt < 0
+        ? `${podNamespace}/${names[0]}`
+        : undefined;
   return key === undefined ? undefined : addresses[key];
 }

@@ -86,7 +86,9 @@ export class ServiceProxy {
     if (!l) return;
     this.listeners.delete(service);
     for (const s of l.sockets) s.destroy();
-    await Promise.all([l.server, l.cluster?.server].map((server) => server && new Promise((resolve) => server.close(resolve))));
+    await Promise.all(
+      [l.server, l.cluster?.server].map((server) => server && new Promise((resolve) => server.close(resolve))),
+    );
   }
 
   /** Services with a listener. */
@@ -109,7 +111,9 @@ export class ServiceProxy {
     const backend = backends.find((b) => b.key === pick);
     if (!listener || !backend) {
       const body = JSON.stringify({ error: `no ready pod behind Service ${service}` });
-      client.end(`HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      client.end(
+        `HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     listener.last = backend.key;

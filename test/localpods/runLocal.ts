@@ -4,7 +4,8 @@
  * ModelDeployment is Ready and its apex Service answers on loopback, prints curls, and on
  * SIGINT/SIGTERM stops the runner, the operator and the cluster.
  *
- *   node dist/test/localpods/runLocal.js --mount /models=examples/models [--md default/digits] [--sample examples/models/samples/digit-3]
+ *   node dist/test/localpods/runLocal.js --mount /models=examples/models \
+ *     [--md default/digits] [--sample examples/models/samples/digit-3]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
@@ -41,7 +42,13 @@ function startOperator(root: string, kubeconfig: string, logFile: string): Child
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(
     process.execPath,
-    [join(root, 'dist/operator/src/main.js'), `--kubeconfig=${kubeconfig}`, '--metrics-host=127.0.0.1', '--metrics-port=0', '--leader-elect=false'],
+    [
+      join(root, 'dist/operator/src/main.js'),
+      `--kubeconfig=${kubeconfig}`,
+      '--metrics-host=127.0.0.1',
+      '--metrics-port=0',
+      '--leader-elect=false',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, KUBECONFIG: '' } },
   );
   child.stdout!.pipe(log);

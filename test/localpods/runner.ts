@@ -107,11 +107,32 @@ export class PodRunner {
     const api = await KubeClient.create(this.opts.kc, new Registry());
     this.api = api;
     if (this.closed) return;
-    const onError = (what: string) => (err: unknown) => this.opts.log(`watch ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    const onError = (what: string) => (err: unknown) =>
+      this.opts.log(`watch ${what}: ${err instanceof Error ? err.message : String(err)}`);
     const scope = this.opts.namespace === undefined ? '/api/v1' : `/api/v1/namespaces/${this.opts.namespace}`;
-    this.pods = new Informer(api, { path: `${scope}/pods`, apiVersion: 'v1', kind: 'Pod', labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('pods') });
-    this.services = new Informer(api, { path: `${scope}/services`, apiVersion: 'v1', kind: 'Service', labelSelector: MANAGED_SELECTOR, resyncMs: 30_000, onError: onError('services') });
-    this.nodes = new Informer(api, { path: '/api/v1/nodes', apiVersion: 'v1', kind: 'Node', resyncMs: 30_000, onError: onError('nodes') });
+    this.pods = new Informer(api, {
+      path: `${scope}/pods`,
+      apiVersion: 'v1',
+      kind: 'Pod',
+      labelSelector: MANAGED_SELECTOR,
+      resyncMs: 30_000,
+      onError: onError('pods'),
+    });
+    this.services = new Informer(api, {
+      path: `${scope}/services`,
+      apiVersion: 'v1',
+      kind: 'Service',
+      labelSelector: MANAGED_SELECTOR,
+      resyncMs: 30_000,
+      onError: onError('services'),
+    });
+    this.nodes = new Informer(api, {
+      path: '/api/v1/nodes',
+      apiVersion: 'v1',
+      kind: 'Node',
+      resyncMs: 30_000,
+      onError: onError('nodes'),
+    });
     for (const inf of [this.pods, this.services, this.nodes]) {
       inf.on(() => this.schedule());
       inf.start();
@@ -129,12 +150,17 @@ export class PodRunner {
 
   /** The current Service → cluster address map (`namespace/name` keys), as local pods resolve them. */
   serviceAddresses(): Record<string, string> {
-    return Object.fromEntries([...this.addresses].filter((e): e is [string, string] => e[1] !== null).sort(([a], [b]) => a.localeCompare(b)));
+    return Object.fromEntries(
+      [...this.addresses].filter((e): e is [string, string] => e[1] !== null).sort(([a], [b]) => a.localeCompare(b)),
+    );
   }
 
   /** Keys (`namespace/name`) of the pods whose local process answers ready, sorted. */
   readyPods(): string[] {
-    return [...this.running].filter(([, r]) => r.proc.ready).map(([key]) => key).sort();
+    return [...this.running]
+      .filter(([, r]) => r.proc.ready)
+      .map(([key]) => key)
+      .sort();
   }
 
   /** Pid of the local process of pod `namespace/name`, if one runs. */
@@ -177,7 +203,12 @@ export class PodRunner {
   }
 
   private async reconcile(): Promise<void> {
-    const kwokNodes = new Set(this.nodes.list().filter((n) => n.metadata.annotations?.[KWOK_NODE_ANNOTATION] !== undefined).map((n) => n.metadata.name));
+    const kwokNodes = new Set(
+      this.nodes
+        .list()
+        .filter((n) => n.metadata.annotations?.[KWOK_NODE_ANNOTATION] !== undefined)
+        .map((n) => n.metadata.name),
+    );
     const wanted = new Map<string, PodLike>();
     for (const pod of this.pods.list() as PodLike[]) {
       if (shouldRun(pod, kwokNodes, this.opts.repositories)) wanted.set(keyOf(pod), pod);
@@ -199,15 +230,27 @@ export class PodRunner {
     this.opts.log(`pod ${key}: not started: ${message}`);
   }
 
-  /** The base64 data of each Secret the pod's volumes name, projected sources included (undefined when it does not exist). */
-  private async secretsOf(pod: PodLike & { spec?: { volumes?: VolumeSpec[] } }): Promise<Map<string, Record<string, string> | undefined>> {
+  /**
+   * The base64 data of each Secret the pod's volumes name, projected sources included (undefined when it does not
+   * exist).
+   */
+  private async secretsOf(
+    pod: PodLike & { spec?: { volumes?: VolumeSpec[] } },
+  ): Promise<Map<string, Record<string, string> | undefined>> {
     const out = new Map<string, Record<string, string> | undefined>();
     for (const name of secretNamesOf(pod)) {
       try {
-        const secret = await this.api.request<{ data?: Record<string, string> }>({ method: 'GET', path: `/api/v1/namespaces/${pod.metadata.namespace}/secrets/${name}` });
+        const secret = await this.api.request<{ data?: Record<string, string> }>({
+          method: 'GET',
+          path: `/api/v1/namespaces/${pod.metadata.namespace}/secrets/${name}`,
+        });
         out.set(name, secret.data ?? {});
       } catch (err) {
-        if (!isStatus(err, 404)) throw new Error(`get Secret ${pod.metadata.namespace}/${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        if (!isStatus(err, 404))
+          throw new Error(
+            `get Secret ${pod.metadata.namespace}/${name}: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          );
         out.set(name, undefined);
       }
     }
@@ -223,10 +266,15 @@ export class PodRunner {
     const name = `${pod.metadata.namespace ?? 'default'}/${pod.spec?.serviceAccountName ?? 'default'}`;
     const [ns, sa] = name.split('/') as [string, string];
     try {
-      const found = await this.api.request<{ automountServiceAccountToken?: boolean }>({ method: 'GET', path: `/api/v1/namespaces/${ns}/serviceaccounts/${sa}` });
+      const found = await this.api.request<{ automountServiceAccountToken?: boolean }>({
+        method: 'GET',
+        path: `/api/v1/namespaces/${ns}/serviceaccounts/${sa}`,
+      });
       return serviceAccountFor(pod, found.automountServiceAccountToken);
     } catch (err) {
-      throw new Error(`get ServiceAccount ${name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new Error(`get ServiceAccount ${name}: ${err instanceof Error ? err.message : String(err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -244,16 +292,22 @@ export class PodRunner {
         body: {
           apiVersion: 'authentication.k8s.io/v1',
           kind: 'TokenRequest',
-          spec: { expirationSeconds: TOKEN_SECONDS, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid } },
+          spec: {
+            expirationSeconds: TOKEN_SECONDS,
+            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: pod.metadata.name, uid: pod.metadata.uid },
+          },
         },
       });
       token = res.status?.token;
     } catch (err) {
-      throw new Error(`create token for ServiceAccount ${ns}/${sa}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new Error(
+        `create token for ServiceAccount ${ns}/${sa}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     }
     if (!token) throw new Error(`create token for ServiceAccount ${ns}/${sa}: no token in the answer`);
     const cluster = this.opts.kc.getCurrentCluster();
-    if (!cluster) throw new Error('write pod kubeconfig: the runner\'s kubeconfig has no current cluster');
+    if (!cluster) throw new Error("write pod kubeconfig: the runner's kubeconfig has no current cluster");
     const kc = new KubeConfig();
     kc.loadFromClusterAndUser(cluster, { name: `system:serviceaccount:${ns}:${sa}`, token });
     mkdirSync(dirname(file), { recursive: true });
@@ -269,7 +323,8 @@ export class PodRunner {
     const container = serverContainerOf(pod, this.opts.repositories)!;
     const podDir = join(this.opts.stateDir, pod.metadata.namespace ?? 'default', pod.metadata.name);
     const volumes = localVolumesFor(pod, container, podDir, await this.secretsOf(pod));
-    if (volumes.missingSecrets.length > 0) return this.note(key, `waiting for Secret ${volumes.missingSecrets.join(', ')}`);
+    if (volumes.missingSecrets.length > 0)
+      return this.note(key, `waiting for Secret ${volumes.missingSecrets.join(', ')}`);
     let serviceAccount: string | undefined;
     try {
       serviceAccount = await this.serviceAccountOf(pod);
@@ -280,8 +335,18 @@ export class PodRunner {
     const [httpPort, metricsPort] = (await freePorts(2)) as [number, number];
     let env: Record<string, string>;
     try {
-      const dns = { preload: join(this.opts.root, 'dist/test/localpods/dnsPreload.js'), addressesFile: this.addressesFile };
-      const built = processEnvFor(pod, container, { httpPort, metricsPort, podDir, mounts: this.opts.mounts, dns, kubeconfig });
+      const dns = {
+        preload: join(this.opts.root, 'dist/test/localpods/dnsPreload.js'),
+        addressesFile: this.addressesFile,
+      };
+      const built = processEnvFor(pod, container, {
+        httpPort,
+        metricsPort,
+        podDir,
+        mounts: this.opts.mounts,
+        dns,
+        kubeconfig,
+      });
       [...volumes.warnings, ...built.warnings].forEach((w) => this.opts.log(`warning: ${w}`));
       env = mapEnvPaths(built.env, volumes.mounts);
     } catch (err) {
@@ -385,7 +450,9 @@ export class PodRunner {
     // Addresses first: a pod started in this pass may resolve a Service name at once.
     writeAtomically(this.addressesFile, JSON.stringify(addresses, null, 2) + '\n');
     writeAtomically(this.servicesFile, JSON.stringify(map, null, 2) + '\n');
-    const lines = Object.entries(map).map(([k, v]) => `  ${k.padEnd(40)} ${v}${addresses[k] ? `  (in pods: ${addresses[k]})` : ''}`);
+    const lines = Object.entries(map).map(
+      ([k, v]) => `  ${k.padEnd(40)} ${v}${addresses[k] ? `  (in pods: ${addresses[k]})` : ''}`,
+    );
     this.opts.log(`services (${this.servicesFile}):\n${lines.join('\n') || '  (none)'}`);
   }
 

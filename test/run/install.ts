@@ -26,7 +26,9 @@ export const RELEASE = { namespace: 'modelship-system', name: 'modelship' };
 /** The chart's default image reference (values.yaml repository, tag = appVersion): what `make image` tags. */
 export function chartImage(): { repository: string; tag: string; ref: string } {
   const chart = join(root, 'charts/modelship');
-  const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as { image: { repository: string; tag?: string } };
+  const values = parse(readFileSync(join(chart, 'values.yaml'), 'utf8')) as {
+    image: { repository: string; tag?: string };
+  };
   const meta = parse(readFileSync(join(chart, 'Chart.yaml'), 'utf8')) as { appVersion: string };
   const tag = values.image.tag || meta.appVersion;
   return { repository: values.image.repository, tag, ref: `${values.image.repository}:${tag}` };
@@ -46,7 +48,9 @@ export async function sh(kubeconfig: string, bin: string, args: string[], timeou
     return stdout + stderr;
   } catch (err) {
     const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${bin.split('/').pop()} ${args.join(' ')}: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
+    throw new Error(`${bin.split('/').pop()} ${args.join(' ')}: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`, {
+      cause: err,
+    });
   }
 }
 
@@ -62,8 +66,15 @@ export async function installModelship(target: InstallTarget): Promise<void> {
   const image = chartImage();
   if (target.registry) await pushLocalImage(image.ref, target.registry, image.ref);
   await sh(target.kubeconfig, join(binDir(), 'helm'), [
-    'upgrade', '--install', RELEASE.name, join(root, 'charts/modelship'),
-    '--namespace', RELEASE.namespace, '--create-namespace',
-    '--wait', '--timeout', '5m',
+    'upgrade',
+    '--install',
+    RELEASE.name,
+    join(root, 'charts/modelship'),
+    '--namespace',
+    RELEASE.namespace,
+    '--create-namespace',
+    '--wait',
+    '--timeout',
+    '5m',
   ]);
 }

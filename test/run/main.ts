@@ -25,8 +25,11 @@ async function main(): Promise<void> {
   // Ctrl-C, SIGTERM, SIGHUP or any exit stops every process of the cluster and cleans the node.
   stopClusterOnExit(info);
 
-  const kubectl = (args: string[], timeoutMs?: number) => sh(info.kubeconfig, join(binDir(), 'kubectl'), args, timeoutMs);
-  say(`cluster up with real node ${info.realNode?.name} in ${((Date.now() - started) / 1000).toFixed(0)} s; installing the chart`);
+  const kubectl = (args: string[], timeoutMs?: number) =>
+    sh(info.kubeconfig, join(binDir(), 'kubectl'), args, timeoutMs);
+  say(
+    `cluster up with real node ${info.realNode?.name} in ${((Date.now() - started) / 1000).toFixed(0)} s; installing the chart`,
+  );
   await installModelship({ kubeconfig: info.kubeconfig, registry: info.realNode?.registry });
   say(`operator running in ${RELEASE.namespace}; applying ${EXAMPLE}`);
   await kubectl(['apply', '--server-side', '--field-manager=modelship-run', '-f', join(root, EXAMPLE)]);

@@ -15,13 +15,19 @@ describe('validateManifest', () => {
   const rev = revisionOf(validateModelDeployment(parse(GOOD)).value!);
 
   it('passes a valid ModelDeployment and names it with the revision it will get in the cluster', () => {
-    expect(validateManifest('md.yaml', GOOD)).toEqual({ ok: true, checked: 1, lines: [`md.yaml: doc 1: ModelDeployment ml/digits: valid (revision ${rev})`] });
+    expect(validateManifest('md.yaml', GOOD)).toEqual({
+      ok: true,
+      checked: 1,
+      lines: [`md.yaml: doc 1: ModelDeployment ml/digits: valid (revision ${rev})`],
+    });
   });
 
   it('computes the revision from the defaulted spec, so writing a default out changes nothing', () => {
     const explicit = GOOD.replace('spec:\n', 'spec:\n  server: {batching: {maxBatchSize: 32, maxLatencyMs: 0}}\n');
     expect(explicit).not.toBe(GOOD);
-    expect(validateManifest('md.yaml', explicit).lines).toEqual([`md.yaml: doc 1: ModelDeployment ml/digits: valid (revision ${rev})`]);
+    expect(validateManifest('md.yaml', explicit).lines).toEqual([
+      `md.yaml: doc 1: ModelDeployment ml/digits: valid (revision ${rev})`,
+    ]);
   });
 
   it('reports each error as file: doc N: path: message, skipping other kinds', () => {

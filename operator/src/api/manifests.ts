@@ -10,7 +10,10 @@ import { validateModelDeployment, type ValidationResult } from './validate.js';
 /** The outcome for one file: one line per finding, and whether all its ModelDeployments are valid. */
 export interface ManifestReport {
   ok: boolean;
-  /** `file: doc N: spec.model.sha256: must ...` for errors, `file: doc N: ModelDeployment ns/name: valid (revision <rev>)` for passes. */
+  /**
+   * `file: doc N: spec.model.sha256: must ...` for errors, `file: doc N: ModelDeployment ns/name: valid (revision
+   * <rev>)` for passes.
+   */
   lines: string[];
   checked: number;
 }

@@ -47,7 +47,8 @@ export const CEL_RULES: CelRule[] = [
     },
   },
   {
-    message: "metadata.name: must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter), because it names Services",
+    message:
+      "metadata.name: must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter), because it names Services",
     check: (o) => {
       const name = at(o, 'metadata', 'name');
       return typeof name === 'string' && !DNS_1035.test(name) ? ['metadata.name'] : [];
@@ -55,7 +56,8 @@ export const CEL_RULES: CelRule[] = [
   },
   {
     message: 'spec.replicas and spec.autoscaling are mutually exclusive: set one of them',
-    check: (o) => (at(o, 'spec', 'replicas') !== undefined && at(o, 'spec', 'autoscaling') !== undefined ? ['spec.replicas'] : []),
+    check: (o) =>
+      at(o, 'spec', 'replicas') !== undefined && at(o, 'spec', 'autoscaling') !== undefined ? ['spec.replicas'] : [],
   },
   {
     message: 'spec.model.uri: scheme must be one of https, http, pvc, file',
@@ -73,17 +75,27 @@ export const CEL_RULES: CelRule[] = [
   },
   {
     message: 'spec.server.env: value and valueFrom are mutually exclusive',
-    check: (o) => envItems(o).filter(([, e]) => e.value !== undefined && e.valueFrom !== undefined).map(([i]) => `spec.server.env[${i}]`),
+    check: (o) =>
+      envItems(o)
+        .filter(([, e]) => e.value !== undefined && e.valueFrom !== undefined)
+        .map(([i]) => `spec.server.env[${i}]`),
   },
   {
     message: 'spec.server.env.name: names starting with MODELSHIP_ are reserved for the operator',
-    check: (o) => envItems(o).filter(([, e]) => typeof e.name === 'string' && e.name.startsWith('MODELSHIP_')).map(([i]) => `spec.server.env[${i}].name`),
+    check: (o) =>
+      envItems(o)
+        .filter(([, e]) => typeof e.name === 'string' && e.name.startsWith('MODELSHIP_'))
+        .map(([i]) => `spec.server.env[${i}].name`),
   },
   {
     message: 'spec.server.env.valueFrom: set exactly one of secretKeyRef and configMapKeyRef',
     check: (o) =>
       envItems(o)
-        .filter(([, e]) => obj(e.valueFrom) && (obj(e.valueFrom)!.secretKeyRef !== undefined) === (obj(e.valueFrom)!.configMapKeyRef !== undefined))
+        .filter(
+          ([, e]) =>
+            obj(e.valueFrom) &&
+            (obj(e.valueFrom)!.secretKeyRef !== undefined) === (obj(e.valueFrom)!.configMapKeyRef !== undefined),
+        )
         .map(([i]) => `spec.server.env[${i}].valueFrom`),
   },
   {
@@ -109,7 +121,9 @@ export const CEL_RULES: CelRule[] = [
     check: (o) => {
       const traffic = obj(at(o, 'spec', 'traffic'));
       if (!traffic) return [];
-      return (traffic.router === 'gateway-api') !== (traffic.gatewayRef !== undefined) ? ['spec.traffic.gatewayRef'] : [];
+      return (traffic.router === 'gateway-api') !== (traffic.gatewayRef !== undefined)
+        ? ['spec.traffic.gatewayRef']
+        : [];
     },
   },
 ];
@@ -118,7 +132,9 @@ export const CEL_RULES: CelRule[] = [
 export function celViolations(object: unknown): RuleViolation[] {
   const root = obj(object);
   if (!root) return [];
-  return CEL_RULES.flatMap((rule) => rule.check(root).map((path) => ({ path, message: withoutPathPrefix(rule.message, path) })));
+  return CEL_RULES.flatMap((rule) =>
+    rule.check(root).map((path) => ({ path, message: withoutPathPrefix(rule.message, path) })),
+  );
 }
 
 /** "spec.model.uri: scheme must..." → "scheme must..." when the path already says where. */

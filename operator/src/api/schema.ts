@@ -24,7 +24,10 @@ export function findCrdPath(env: NodeJS.ProcessEnv = process.env): string {
     const candidate = join(dir, 'crds', CRD_FILE);
     if (existsSync(candidate)) return candidate;
     const parent = resolve(dir, '..');
-    if (parent === dir) throw new Error(`load CRD ${CRD_FILE}: not found above ${dirname(fileURLToPath(import.meta.url))}; set MODELSHIP_CRD`);
+    if (parent === dir)
+      throw new Error(
+        `load CRD ${CRD_FILE}: not found above ${dirname(fileURLToPath(import.meta.url))}; set MODELSHIP_CRD`,
+      );
     dir = parent;
   }
 }
@@ -40,7 +43,8 @@ export function readCrd(path: string = findCrdPath()): Schema {
 
 /** The openAPIV3Schema of our served version in a parsed CRD. */
 export function openApiSchemaOf(crd: Schema): Schema {
-  const versions = (crd.spec as { versions?: { name: string; schema?: { openAPIV3Schema?: Schema } }[] } | undefined)?.versions ?? [];
+  const versions =
+    (crd.spec as { versions?: { name: string; schema?: { openAPIV3Schema?: Schema } }[] } | undefined)?.versions ?? [];
   const schema = versions.find((v) => v.name === VERSION)?.schema?.openAPIV3Schema;
   if (!schema) throw new Error(`load CRD: no openAPIV3Schema for version ${VERSION}`);
   return schema;
@@ -58,7 +62,9 @@ export function toJsonSchema(node: Schema): Schema {
     if (key.startsWith('x-kubernetes-')) continue;
     if (key === 'format' && (value === 'int32' || value === 'int64')) continue;
     if (key === 'properties') {
-      out.properties = Object.fromEntries(Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, toJsonSchema(v)]));
+      out.properties = Object.fromEntries(
+        Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, toJsonSchema(v)]),
+      );
     } else if ((key === 'items' || key === 'additionalProperties') && typeof value === 'object' && value !== null) {
       out[key] = toJsonSchema(value as Schema);
     } else {
@@ -66,7 +72,11 @@ export function toJsonSchema(node: Schema): Schema {
     }
   }
   if (node['x-kubernetes-int-or-string'] === true) out.type = ['integer', 'string'];
-  if (out.properties !== undefined && out.additionalProperties === undefined && node['x-kubernetes-preserve-unknown-fields'] !== true) {
+  if (
+    out.properties !== undefined &&
+    out.additionalProperties === undefined &&
+    node['x-kubernetes-preserve-unknown-fields'] !== true
+  ) {
     out.additionalProperties = false;
   }
   return out;

@@ -34,11 +34,16 @@ describe('validateModelDeployment', () => {
     expect(result.value!.spec.server?.batching).toEqual({ maxBatchSize: 32, maxLatencyMs: 0 });
     expect(result.value!.spec.traffic?.router).toBe('builtin');
     expect(result.value!.spec.rollout?.retainPreviousSeconds).toBe(600);
-    expect(result.value!.spec.rollout?.steps).toEqual([{ weight: 10, pauseSeconds: 30 }, { weight: 50, pauseSeconds: 60 }]);
+    expect(result.value!.spec.rollout?.steps).toEqual([
+      { weight: 10, pauseSeconds: 30 },
+      { weight: 50, pauseSeconds: 60 },
+    ]);
   });
 
   it('ignores status: a stale or foreign status never makes a spec invalid', () => {
-    expect(validateModelDeployment({ ...valid(), status: { phase: 'whatever', conditions: 'not a list' } }).errors).toEqual([]);
+    expect(
+      validateModelDeployment({ ...valid(), status: { phase: 'whatever', conditions: 'not a list' } }).errors,
+    ).toEqual([]);
   });
 
   it('does not modify its argument', () => {
@@ -49,40 +54,279 @@ describe('validateModelDeployment', () => {
 
   // Each row: a mistake users make, the path that must be named, and words the message must contain.
   const mistakes: [string, (md: Record<string, any>) => void, string, RegExp][] = [
-    ['sha256 in uppercase', (m) => { m.spec.model.sha256 = SHA.toUpperCase(); }, 'spec.model.sha256', /64 lowercase hex/],
-    ['sha256 too short', (m) => { m.spec.model.sha256 = SHA.slice(1); }, 'spec.model.sha256', /64 lowercase hex/],
-    ['missing sha256', (m) => { delete m.spec.model.sha256; }, 'spec.model.sha256', /required/],
-    ['missing model', (m) => { delete m.spec.model; }, 'spec.model', /required/],
-    ['s3 uri', (m) => { m.spec.model.uri = 's3://bucket/digits.onnx'; }, 'spec.model.uri', /scheme must be one of https, http, pvc, file/],
-    ['pvc uri without a path', (m) => { m.spec.model.uri = 'pvc://models'; }, 'spec.model.uri', /pvc:\/\/<claim>\/<path>/],
-    ['replicas and autoscaling', (m) => { m.spec.autoscaling = { maxReplicas: 3 }; }, 'spec.replicas', /mutually exclusive/],
-    ['minReplicas above maxReplicas', (m) => { delete m.spec.replicas; m.spec.autoscaling = { minReplicas: 5, maxReplicas: 3 }; }, 'spec.autoscaling.minReplicas', /less than or equal/],
-    ['negative replicas', (m) => { m.spec.replicas = -1; }, 'spec.replicas', />= 0/],
-    ['replicas as a string', (m) => { m.spec.replicas = 'two'; }, 'spec.replicas', /integer/],
-    ['falling step weights', (m) => { m.spec.rollout = { steps: [{ weight: 50 }, { weight: 10 }] }; }, 'spec.rollout.steps', /strictly rising/],
-    ['repeated step weights', (m) => { m.spec.rollout = { steps: [{ weight: 10 }, { weight: 10 }] }; }, 'spec.rollout.steps', /strictly rising/],
-    ['step weight over 100', (m) => { m.spec.rollout = { steps: [{ weight: 150 }] }; }, 'spec.rollout.steps[0].weight', /<= 100/],
-    ['step weight 0', (m) => { m.spec.rollout = { steps: [{ weight: 0 }] }; }, 'spec.rollout.steps[0].weight', />= 1/],
-    ['maxErrorRate above 1', (m) => { m.spec.rollout = { analysis: { maxErrorRate: 2 } }; }, 'spec.rollout.analysis.maxErrorRate', /<= 1/],
-    ['minAgreement below 0', (m) => { m.spec.rollout = { analysis: { minAgreement: -0.5 } }; }, 'spec.rollout.analysis.minAgreement', />= 0/],
-    ['fixed weight above 100', (m) => { m.spec.rollout = { weight: 101 }; }, 'spec.rollout.weight', /<= 100/],
-    ['shadow percent 0', (m) => { m.spec.rollout = { shadowFirst: { percent: 0, seconds: 10 } }; }, 'spec.rollout.shadowFirst.percent', />= 1/],
-    ['gateway-api without gatewayRef', (m) => { m.spec.traffic = { router: 'gateway-api' }; }, 'spec.traffic.gatewayRef', /required when spec.traffic.router is gateway-api/],
-    ['gatewayRef with the builtin router', (m) => { m.spec.traffic = { router: 'builtin', gatewayRef: { name: 'gw' } }; }, 'spec.traffic.gatewayRef', /not allowed otherwise/],
-    ['unknown router', (m) => { m.spec.traffic = { router: 'istio' }; }, 'spec.traffic.router', /one of: builtin, gateway-api/],
-    ['reserved env name', (m) => { m.spec.server = { env: [{ name: 'MODELSHIP_SHA256', value: 'x' }] }; }, 'spec.server.env[0].name', /reserved/],
-    ['env name not an identifier', (m) => { m.spec.server = { env: [{ name: '1-BAD', value: 'x' }] }; }, 'spec.server.env[0].name', /C identifier/],
-    ['env with value and valueFrom', (m) => { m.spec.server = { env: [{ name: 'A', value: 'x', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] }; }, 'spec.server.env[0]', /mutually exclusive/],
-    ['name too long for revision names', (m) => { m.metadata.name = 'a'.repeat(53); }, 'metadata.name', /at most 52/],
-    ['name with dots', (m) => { m.metadata.name = 'digits.v2'; }, 'metadata.name', /DNS-1035/],
-    ['typo in a field name', (m) => { m.spec.replica = 2; }, 'spec.replica', /unknown field/],
-    ['bad resource quantity', (m) => { m.spec.server = { resources: { requests: { cpu: 'lots' } } }; }, 'spec.server.resources.requests.cpu', /Kubernetes quantity/],
-    ['batch size 0', (m) => { m.spec.server = { batching: { maxBatchSize: 0 } }; }, 'spec.server.batching.maxBatchSize', />= 1/],
-    ['a size in the server parser\'s units', (m) => { m.spec.server = { limits: { maxResponseSize: '32mb' } }; }, 'spec.server.limits.maxResponseSize', /size in bytes such as .*64Mi/],
-    ['a fractional size', (m) => { m.spec.server = { limits: { maxRequestSize: '1.5Gi' } }; }, 'spec.server.limits.maxRequestSize', /size in bytes/],
-    ['bad pull policy', (m) => { m.spec.server = { imagePullPolicy: 'Sometimes' }; }, 'spec.server.imagePullPolicy', /one of: Always, IfNotPresent, Never/],
-    ['wrong apiVersion', (m) => { m.apiVersion = 'modelship.dev/v1'; }, 'apiVersion', /modelship.dev\/v1alpha1/],
-    ['missing name', (m) => { delete m.metadata.name; }, 'metadata.name', /required/],
+    [
+      'sha256 in uppercase',
+      (m) => {
+        m.spec.model.sha256 = SHA.toUpperCase();
+      },
+      'spec.model.sha256',
+      /64 lowercase hex/,
+    ],
+    [
+      'sha256 too short',
+      (m) => {
+        m.spec.model.sha256 = SHA.slice(1);
+      },
+      'spec.model.sha256',
+      /64 lowercase hex/,
+    ],
+    [
+      'missing sha256',
+      (m) => {
+        delete m.spec.model.sha256;
+      },
+      'spec.model.sha256',
+      /required/,
+    ],
+    [
+      'missing model',
+      (m) => {
+        delete m.spec.model;
+      },
+      'spec.model',
+      /required/,
+    ],
+    [
+      's3 uri',
+      (m) => {
+        m.spec.model.uri = 's3://bucket/digits.onnx';
+      },
+      'spec.model.uri',
+      /scheme must be one of https, http, pvc, file/,
+    ],
+    [
+      'pvc uri without a path',
+      (m) => {
+        m.spec.model.uri = 'pvc://models';
+      },
+      'spec.model.uri',
+      /pvc:\/\/<claim>\/<path>/,
+    ],
+    [
+      'replicas and autoscaling',
+      (m) => {
+        m.spec.autoscaling = { maxReplicas: 3 };
+      },
+      'spec.replicas',
+      /mutually exclusive/,
+    ],
+    [
+      'minReplicas above maxReplicas',
+      (m) => {
+        delete m.spec.replicas;
+        m.spec.autoscaling = { minReplicas: 5, maxReplicas: 3 };
+      },
+      'spec.autoscaling.minReplicas',
+      /less than or equal/,
+    ],
+    [
+      'negative replicas',
+      (m) => {
+        m.spec.replicas = -1;
+      },
+      'spec.replicas',
+      />= 0/,
+    ],
+    [
+      'replicas as a string',
+      (m) => {
+        m.spec.replicas = 'two';
+      },
+      'spec.replicas',
+      /integer/,
+    ],
+    [
+      'falling step weights',
+      (m) => {
+        m.spec.rollout = { steps: [{ weight: 50 }, { weight: 10 }] };
+      },
+      'spec.rollout.steps',
+      /strictly rising/,
+    ],
+    [
+      'repeated step weights',
+      (m) => {
+        m.spec.rollout = { steps: [{ weight: 10 }, { weight: 10 }] };
+      },
+      'spec.rollout.steps',
+      /strictly rising/,
+    ],
+    [
+      'step weight over 100',
+      (m) => {
+        m.spec.rollout = { steps: [{ weight: 150 }] };
+      },
+      'spec.rollout.steps[0].weight',
+      /<= 100/,
+    ],
+    [
+      'step weight 0',
+      (m) => {
+        m.spec.rollout = { steps: [{ weight: 0 }] };
+      },
+      'spec.rollout.steps[0].weight',
+      />= 1/,
+    ],
+    [
+      'maxErrorRate above 1',
+      (m) => {
+        m.spec.rollout = { analysis: { maxErrorRate: 2 } };
+      },
+      'spec.rollout.analysis.maxErrorRate',
+      /<= 1/,
+    ],
+    [
+      'minAgreement below 0',
+      (m) => {
+        m.spec.rollout = { analysis: { minAgreement: -0.5 } };
+      },
+      'spec.rollout.analysis.minAgreement',
+      />= 0/,
+    ],
+    [
+      'fixed weight above 100',
+      (m) => {
+        m.spec.rollout = { weight: 101 };
+      },
+      'spec.rollout.weight',
+      /<= 100/,
+    ],
+    [
+      'shadow percent 0',
+      (m) => {
+        m.spec.rollout = { shadowFirst: { percent: 0, seconds: 10 } };
+      },
+      'spec.rollout.shadowFirst.percent',
+      />= 1/,
+    ],
+    [
+      'gateway-api without gatewayRef',
+      (m) => {
+        m.spec.traffic = { router: 'gateway-api' };
+      },
+      'spec.traffic.gatewayRef',
+      /required when spec.traffic.router is gateway-api/,
+    ],
+    [
+      'gatewayRef with the builtin router',
+      (m) => {
+        m.spec.traffic = { router: 'builtin', gatewayRef: { name: 'gw' } };
+      },
+      'spec.traffic.gatewayRef',
+      /not allowed otherwise/,
+    ],
+    [
+      'unknown router',
+      (m) => {
+        m.spec.traffic = { router: 'istio' };
+      },
+      'spec.traffic.router',
+      /one of: builtin, gateway-api/,
+    ],
+    [
+      'reserved env name',
+      (m) => {
+        m.spec.server = { env: [{ name: 'MODELSHIP_SHA256', value: 'x' }] };
+      },
+      'spec.server.env[0].name',
+      /reserved/,
+    ],
+    [
+      'env name not an identifier',
+      (m) => {
+        m.spec.server = { env: [{ name: '1-BAD', value: 'x' }] };
+      },
+      'spec.server.env[0].name',
+      /C identifier/,
+    ],
+    [
+      'env with value and valueFrom',
+      (m) => {
+        m.spec.server = { env: [{ name: 'A', value: 'x', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] };
+      },
+      'spec.server.env[0]',
+      /mutually exclusive/,
+    ],
+    [
+      'name too long for revision names',
+      (m) => {
+        m.metadata.name = 'a'.repeat(53);
+      },
+      'metadata.name',
+      /at most 52/,
+    ],
+    [
+      'name with dots',
+      (m) => {
+        m.metadata.name = 'digits.v2';
+      },
+      'metadata.name',
+      /DNS-1035/,
+    ],
+    [
+      'typo in a field name',
+      (m) => {
+        m.spec.replica = 2;
+      },
+      'spec.replica',
+      /unknown field/,
+    ],
+    [
+      'bad resource quantity',
+      (m) => {
+        m.spec.server = { resources: { requests: { cpu: 'lots' } } };
+      },
+      'spec.server.resources.requests.cpu',
+      /Kubernetes quantity/,
+    ],
+    [
+      'batch size 0',
+      (m) => {
+        m.spec.server = { batching: { maxBatchSize: 0 } };
+      },
+      'spec.server.batching.maxBatchSize',
+      />= 1/,
+    ],
+    [
+      "a size in the server parser's units",
+      (m) => {
+        m.spec.server = { limits: { maxResponseSize: '32mb' } };
+      },
+      'spec.server.limits.maxResponseSize',
+      /size in bytes such as .*64Mi/,
+    ],
+    [
+      'a fractional size',
+      (m) => {
+        m.spec.server = { limits: { maxRequestSize: '1.5Gi' } };
+      },
+      'spec.server.limits.maxRequestSize',
+      /size in bytes/,
+    ],
+    [
+      'bad pull policy',
+      (m) => {
+        m.spec.server = { imagePullPolicy: 'Sometimes' };
+      },
+      'spec.server.imagePullPolicy',
+      /one of: Always, IfNotPresent, Never/,
+    ],
+    [
+      'wrong apiVersion',
+      (m) => {
+        m.apiVersion = 'modelship.dev/v1';
+      },
+      'apiVersion',
+      /modelship.dev\/v1alpha1/,
+    ],
+    [
+      'missing name',
+      (m) => {
+        delete m.metadata.name;
+      },
+      'metadata.name',
+      /required/,
+    ],
   ];
 
   it.each(mistakes)('rejects %s, naming the field', (_what, edit, path, words) => {
@@ -93,12 +337,18 @@ describe('validateModelDeployment', () => {
   });
 
   it('reports every mistake of an object at once', () => {
-    const result = validateModelDeployment(mutated((m) => {
-      m.spec.model.sha256 = 'nope';
-      m.spec.model.uri = 'ftp://x/y';
-      m.spec.rollout = { steps: [{ weight: 20 }, { weight: 10 }] };
-    }));
-    expect([...new Set(result.errors.map((e) => e.path))].sort()).toEqual(['spec.model.sha256', 'spec.model.uri', 'spec.rollout.steps']);
+    const result = validateModelDeployment(
+      mutated((m) => {
+        m.spec.model.sha256 = 'nope';
+        m.spec.model.uri = 'ftp://x/y';
+        m.spec.rollout = { steps: [{ weight: 20 }, { weight: 10 }] };
+      }),
+    );
+    expect([...new Set(result.errors.map((e) => e.path))].sort()).toEqual([
+      'spec.model.sha256',
+      'spec.model.uri',
+      'spec.rollout.steps',
+    ]);
   });
 });
 
@@ -154,9 +404,11 @@ describe('the CRD', () => {
   it('bounds every string and list a CEL rule reads (API server cost budget)', () => {
     const unbounded: string[] = [];
     const walk = (schema: Record<string, any>, path: string, underSpec: boolean): void => {
-      if (underSpec && schema.type === 'string' && schema.maxLength === undefined && schema.enum === undefined) unbounded.push(path);
+      if (underSpec && schema.type === 'string' && schema.maxLength === undefined && schema.enum === undefined)
+        unbounded.push(path);
       if (underSpec && schema.type === 'array' && schema.maxItems === undefined) unbounded.push(path);
-      for (const [k, v] of Object.entries(schema.properties ?? {})) walk(v as Record<string, any>, `${path}.${k}`, underSpec || k === 'spec');
+      for (const [k, v] of Object.entries(schema.properties ?? {}))
+        walk(v as Record<string, any>, `${path}.${k}`, underSpec || k === 'spec');
       if (schema.items) walk(schema.items, `${path}[]`, underSpec);
     };
     walk(openApiSchemaOf(crd), '', false);
@@ -180,10 +432,15 @@ describe('examples', () => {
   });
 
   it('uses the digests committed in examples/models/SHA256SUMS', () => {
-    const sums = new Map(readFileSync(join(dir, 'models', 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => {
-      const [sum, name] = l.trim().split(/\s+/);
-      return [name!, sum!] as const;
-    }));
+    const sums = new Map(
+      readFileSync(join(dir, 'models', 'SHA256SUMS'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const [sum, name] = l.trim().split(/\s+/);
+          return [name!, sum!] as const;
+        }),
+    );
     for (const file of files) {
       for (const md of parseAllDocuments(readFileSync(join(dir, file), 'utf8')).map((d) => d.toJS())) {
         const modelFile = String(md.spec.model.uri).split('/').pop()!;

@@ -43,7 +43,10 @@ export interface ValidatorOptions {
 }
 
 /** Compile a validator for the CRD at `crdPath`. */
-export function compileValidator(crdPath: string = findCrdPath(), options: ValidatorOptions = {}): (obj: unknown) => ValidationResult {
+export function compileValidator(
+  crdPath: string = findCrdPath(),
+  options: ValidatorOptions = {},
+): (obj: unknown) => ValidationResult {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
   addFormats(ajv);
   const check: ValidateFunction = ajv.compile(toJsonSchema(openApiSchemaOf(readCrd(crdPath))));
@@ -99,9 +102,13 @@ function toValidationError(e: ErrorObject): ValidationError[] {
     case 'required':
       return [{ path: join(path, (e.params as { missingProperty: string }).missingProperty), message: 'is required' }];
     case 'additionalProperties':
-      return [{ path: join(path, (e.params as { additionalProperty: string }).additionalProperty), message: 'unknown field' }];
+      return [
+        { path: join(path, (e.params as { additionalProperty: string }).additionalProperty), message: 'unknown field' },
+      ];
     case 'enum':
-      return [{ path, message: `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` }];
+      return [
+        { path, message: `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` },
+      ];
     case 'pattern': {
       const pattern = (e.params as { pattern: string }).pattern;
       return [{ path, message: PATTERN_HINTS[pattern] ?? `must match the pattern ${pattern}` }];

@@ -29,7 +29,10 @@ export function hpaFor(md: ModelDeployment, rev: RevisionPlan): KubeObject | und
       metrics: [
         {
           type: 'Resource',
-          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: autoscaling.targetCPUUtilizationPercentage } },
+          resource: {
+            name: 'cpu',
+            target: { type: 'Utilization', averageUtilization: autoscaling.targetCPUUtilizationPercentage },
+          },
         },
       ],
     },

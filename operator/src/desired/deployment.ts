@@ -62,14 +62,19 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
     // Keep serving briefly after SIGTERM while endpoints drop the pod, so no request is refused.
     { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: '5000' },
   ];
-  if (server.batching?.maxBatchSize !== undefined) env.push({ name: 'MODELSHIP_MAX_BATCH_SIZE', value: String(server.batching.maxBatchSize) });
-  if (server.batching?.maxLatencyMs !== undefined) env.push({ name: 'MODELSHIP_MAX_LATENCY_MS', value: String(server.batching.maxLatencyMs) });
+  if (server.batching?.maxBatchSize !== undefined)
+    env.push({ name: 'MODELSHIP_MAX_BATCH_SIZE', value: String(server.batching.maxBatchSize) });
+  if (server.batching?.maxLatencyMs !== undefined)
+    env.push({ name: 'MODELSHIP_MAX_LATENCY_MS', value: String(server.batching.maxLatencyMs) });
   if (server.processes !== undefined) env.push({ name: 'MODELSHIP_PROCESSES', value: String(server.processes) });
   if (server.workers !== undefined) env.push({ name: 'MODELSHIP_WORKERS', value: String(server.workers) });
-  const maxRequestBytes = server.limits?.maxRequestSize === undefined ? undefined : sizeBytes(server.limits.maxRequestSize);
-  const maxResponseBytes = server.limits?.maxResponseSize === undefined ? undefined : sizeBytes(server.limits.maxResponseSize);
+  const maxRequestBytes =
+    server.limits?.maxRequestSize === undefined ? undefined : sizeBytes(server.limits.maxRequestSize);
+  const maxResponseBytes =
+    server.limits?.maxResponseSize === undefined ? undefined : sizeBytes(server.limits.maxResponseSize);
   if (maxRequestBytes !== undefined) env.push({ name: 'MODELSHIP_MAX_BODY_SIZE', value: String(maxRequestBytes) });
-  if (maxResponseBytes !== undefined) env.push({ name: 'MODELSHIP_MAX_RESPONSE_SIZE', value: String(maxResponseBytes) });
+  if (maxResponseBytes !== undefined)
+    env.push({ name: 'MODELSHIP_MAX_RESPONSE_SIZE', value: String(maxResponseBytes) });
 
   const volumes: V1Volume[] = [
     { name: 'model-cache', emptyDir: { sizeLimit: '4Gi' } },
@@ -86,7 +91,10 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
   }
   if (auth) {
     const key = auth.tokenSecretRef.key ?? DEFAULT_TOKEN_KEY;
-    volumes.push({ name: 'auth-token', secret: { secretName: auth.tokenSecretRef.name, items: [{ key, path: 'token' }], defaultMode: 0o440 } });
+    volumes.push({
+      name: 'auth-token',
+      secret: { secretName: auth.tokenSecretRef.name, items: [{ key, path: 'token' }], defaultMode: 0o440 },
+    });
     mounts.push({ name: 'auth-token', mountPath: AUTH_DIR, readOnly: true });
     env.push({ name: 'MODELSHIP_AUTH_TOKEN_FILE', value: `${AUTH_DIR}/token` });
   }
@@ -100,9 +108,18 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
     const key = model.signature.publicKeySecretRef.key ?? 'ed25519.pub';
     volumes.push({
       name: 'signature',
-      downwardAPI: { items: [{ path: 'signature', fieldRef: { fieldPath: `metadata.annotations['${ANNOTATION.signature}']` } }] },
+      downwardAPI: {
+        items: [{ path: 'signature', fieldRef: { fieldPath: `metadata.annotations['${ANNOTATION.signature}']` } }],
+      },
     });
-    volumes.push({ name: 'public-key', secret: { secretName: model.signature.publicKeySecretRef.name, items: [{ key, path: 'key.pem' }], defaultMode: 0o440 } });
+    volumes.push({
+      name: 'public-key',
+      secret: {
+        secretName: model.signature.publicKeySecretRef.name,
+        items: [{ key, path: 'key.pem' }],
+        defaultMode: 0o440,
+      },
+    });
     mounts.push({ name: 'signature', mountPath: SIGNATURE_DIR, readOnly: true });
     mounts.push({ name: 'public-key', mountPath: PUBLIC_KEY_DIR, readOnly: true });
     env.push({ name: 'MODELSHIP_SIGNATURE', value: `${SIGNATURE_DIR}/signature` });
@@ -136,9 +153,24 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
             env,
             resources: server.resources ?? options.defaultResources ?? DEFAULT_RESOURCES,
             // Model downloads and session creation can take minutes; liveness waits for this.
-            startupProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 5, failureThreshold: 120, timeoutSeconds: 2 },
-            readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 2 },
-            livenessProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+            startupProbe: {
+              httpGet: { path: '/v2/health/live', port: 'http' },
+              periodSeconds: 5,
+              failureThreshold: 120,
+              timeoutSeconds: 2,
+            },
+            readinessProbe: {
+              httpGet: { path: '/v2/health/ready', port: 'http' },
+              periodSeconds: 5,
+              failureThreshold: 3,
+              timeoutSeconds: 2,
+            },
+            livenessProbe: {
+              httpGet: { path: '/v2/health/live', port: 'http' },
+              periodSeconds: 10,
+              failureThreshold: 3,
+              timeoutSeconds: 2,
+            },
             terminationMessagePolicy: 'FallbackToLogsOnError',
             securityContext: containerSecurityContext(),
             volumeMounts: mounts,

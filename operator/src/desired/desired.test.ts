@@ -33,7 +33,10 @@ function env(objects: KubeObject[]): Record<string, string | undefined> {
 }
 
 describe('desiredObjects', () => {
-  const md = mdFixture({ replicas: 2, server: { batching: { maxBatchSize: 16, maxLatencyMs: 3 }, processes: 3, workers: 2 } });
+  const md = mdFixture({
+    replicas: 2,
+    server: { batching: { maxBatchSize: 16, maxLatencyMs: 3 }, processes: 3, workers: 2 },
+  });
   const rev = revisionOf(md);
   const objects = build(md);
 
@@ -56,12 +59,29 @@ describe('desiredObjects', () => {
   it('owns everything through a controller reference, in the ModelDeployment namespace, with the common labels', () => {
     for (const o of objects) {
       expect(o.metadata.namespace).toBe('ml');
-      expect(o.metadata.ownerReferences).toEqual([{
-        apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'digits', uid: md.metadata.uid, controller: true, blockOwnerDeletion: true,
-      }]);
-      expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'modelship', 'modelship.dev/deployment': 'digits' });
+      expect(o.metadata.ownerReferences).toEqual([
+        {
+          apiVersion: 'modelship.dev/v1alpha1',
+          kind: 'ModelDeployment',
+          name: 'digits',
+          uid: md.metadata.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ]);
+      expect(o.metadata.labels).toMatchObject({
+        'app.kubernetes.io/managed-by': 'modelship',
+        'modelship.dev/deployment': 'digits',
+      });
     }
-    const names = new Set(objects.filter((o) => o.metadata.name !== 'digits').map((o) => `${o.metadata.name.endsWith(rev) ? 'revision' : 'router'}:${o.metadata.labels!['app.kubernetes.io/name']}`));
+    const names = new Set(
+      objects
+        .filter((o) => o.metadata.name !== 'digits')
+        .map(
+          (o) =>
+            `${o.metadata.name.endsWith(rev) ? 'revision' : 'router'}:${o.metadata.labels!['app.kubernetes.io/name']}`,
+        ),
+    );
     expect([...names].sort()).toEqual(['revision:modelship-server', 'router:modelship-router']);
   });
 
@@ -91,7 +111,10 @@ describe('desiredObjects', () => {
 
   it('passes the request and answer size limits to the server as byte counts', () => {
     const limited = build(mdFixture({ server: { limits: { maxRequestSize: '64Mi', maxResponseSize: '500k' } } }));
-    expect(env(limited)).toMatchObject({ MODELSHIP_MAX_BODY_SIZE: String(64 * 1024 ** 2), MODELSHIP_MAX_RESPONSE_SIZE: '500000' });
+    expect(env(limited)).toMatchObject({
+      MODELSHIP_MAX_BODY_SIZE: String(64 * 1024 ** 2),
+      MODELSHIP_MAX_RESPONSE_SIZE: '500000',
+    });
   });
 
   it.each([
@@ -110,11 +133,21 @@ describe('desiredObjects', () => {
 
   it('hardens the pod', () => {
     const podSpec = one(objects, 'Deployment').spec.template.spec;
-    expect(podSpec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(podSpec.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 65532,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(podSpec.automountServiceAccountToken).toBe(false);
-    expect(container(objects).securityContext).toEqual(expect.objectContaining({
-      runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] },
-    }));
+    expect(container(objects).securityContext).toEqual(
+      expect.objectContaining({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        privileged: false,
+        capabilities: { drop: ['ALL'] },
+      }),
+    );
     expect(container(objects).terminationMessagePolicy).toBe('FallbackToLogsOnError');
     const mounts = container(objects).volumeMounts.map((m: { mountPath: string }) => m.mountPath);
     expect(mounts).toEqual(expect.arrayContaining(['/tmp', '/var/cache/modelship']));
@@ -129,14 +162,22 @@ describe('desiredObjects', () => {
       { name: 'http', containerPort: 8080, protocol: 'TCP' },
       { name: 'metrics', containerPort: 9090, protocol: 'TCP' },
     ]);
-    expect(one(objects, 'Deployment').spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9090' });
+    expect(one(objects, 'Deployment').spec.template.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '9090',
+    });
   });
 
   it('points the apex Service at the router, whose routes send 100% to the stable revision', () => {
     const apex = objects.find((o) => o.metadata.name === 'digits') as Record<string, any>;
-    expect(apex.spec.selector).toEqual({ 'modelship.dev/deployment': 'digits', 'app.kubernetes.io/component': 'router' });
+    expect(apex.spec.selector).toEqual({
+      'modelship.dev/deployment': 'digits',
+      'app.kubernetes.io/component': 'router',
+    });
     expect(apex.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
-    expect(routesOf(objects).revisions).toEqual([{ name: `digits-${rev}`, url: `http://digits-${rev}.ml.svc:80`, weight: 100, model: 'digits' }]);
+    expect(routesOf(objects).revisions).toEqual([
+      { name: `digits-${rev}`, url: `http://digits-${rev}.ml.svc:80`, weight: 100, model: 'digits' },
+    ]);
   });
 
   it('uses the spec resources, or defaults with a CPU request', () => {
@@ -162,28 +203,38 @@ describe('desiredObjects', () => {
   });
 
   it('targets the revision Deployment from the HPA with the CPU target', () => {
-    const objs = build(mdFixture({ autoscaling: { minReplicas: 2, maxReplicas: 7, targetCPUUtilizationPercentage: 55 } }));
+    const objs = build(
+      mdFixture({ autoscaling: { minReplicas: 2, maxReplicas: 7, targetCPUUtilizationPercentage: 55 } }),
+    );
     const hpa = one(objs, 'HorizontalPodAutoscaler');
     expect(hpa.apiVersion).toBe('autoscaling/v2');
     expect(hpa.spec).toEqual({
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: one(objs, 'Deployment').metadata.name },
       minReplicas: 2,
       maxReplicas: 7,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 55 } } }],
+      metrics: [
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 55 } } },
+      ],
     });
-    expect(one(objs, 'PodDisruptionBudget').spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: one(objs, 'Deployment').spec.selector.matchLabels } });
+    expect(one(objs, 'PodDisruptionBudget').spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: one(objs, 'Deployment').spec.selector.matchLabels },
+    });
   });
 
   it('keeps every name within 63 characters for the longest allowed ModelDeployment name', () => {
     const long = mdFixture({ autoscaling: { minReplicas: 2, maxReplicas: 3 } }, 'm'.repeat(MAX_MD_NAME_LENGTH));
     const objs = build(long);
     for (const o of objs) expect(o.metadata.name.length).toBeLessThanOrEqual(63);
-    for (const o of objs) for (const v of Object.values(o.metadata.labels ?? {})) expect(v.length).toBeLessThanOrEqual(63);
+    for (const o of objs)
+      for (const v of Object.values(o.metadata.labels ?? {})) expect(v.length).toBeLessThanOrEqual(63);
     expect(Math.max(...objs.map((o) => o.metadata.name.length))).toBe(63);
   });
 
   it('refuses a name that cannot fit, naming the object', () => {
-    expect(() => build(mdFixture({}, 'm'.repeat(MAX_MD_NAME_LENGTH + 1)))).toThrow(/ModelDeployment ml\/m+: .* longer than 63/);
+    expect(() => build(mdFixture({}, 'm'.repeat(MAX_MD_NAME_LENGTH + 1)))).toThrow(
+      /ModelDeployment ml\/m+: .* longer than 63/,
+    );
   });
 
   it('refuses to build without an owner uid', () => {
@@ -195,78 +246,174 @@ describe('desiredObjects', () => {
   it('mounts a pvc:// model read-only under the server pvc root', () => {
     const objs = build(mdFixture({ model: { uri: 'pvc://models/digits/v1.onnx', sha256: SHA_B } }));
     const podSpec = one(objs, 'Deployment').spec.template.spec;
-    expect(podSpec.volumes).toEqual(expect.arrayContaining([{ name: 'model-pvc', persistentVolumeClaim: { claimName: 'models', readOnly: true } }]));
-    expect(container(objs).volumeMounts).toEqual(expect.arrayContaining([{ name: 'model-pvc', mountPath: '/mnt/pvc/models', readOnly: true }]));
+    expect(podSpec.volumes).toEqual(
+      expect.arrayContaining([{ name: 'model-pvc', persistentVolumeClaim: { claimName: 'models', readOnly: true } }]),
+    );
+    expect(container(objs).volumeMounts).toEqual(
+      expect.arrayContaining([{ name: 'model-pvc', mountPath: '/mnt/pvc/models', readOnly: true }]),
+    );
     expect(env(objs).MODELSHIP_MODEL_URI).toBe('pvc://models/digits/v1.onnx');
     expect(env(objs).MODELSHIP_PVC_ROOT).toBe('/mnt/pvc');
   });
 
   it('mounts the auth token and the signature material as files, never as plain env values', () => {
-    const objs = build(mdFixture({
-      model: { uri: 'https://m.example.com/d.onnx', sha256: SHA_B, signature: { value: 'c2lnbmF0dXJl', publicKeySecretRef: { name: 'keys' } } },
-      auth: { tokenSecretRef: { name: 'tokens' } },
-    }));
+    const objs = build(
+      mdFixture({
+        model: {
+          uri: 'https://m.example.com/d.onnx',
+          sha256: SHA_B,
+          signature: { value: 'c2lnbmF0dXJl', publicKeySecretRef: { name: 'keys' } },
+        },
+        auth: { tokenSecretRef: { name: 'tokens' } },
+      }),
+    );
     const e = env(objs);
     expect(e.MODELSHIP_AUTH_TOKEN_FILE).toBe('/etc/modelship/auth/token');
     expect(e.MODELSHIP_SIGNATURE).toBe('/etc/modelship/signature/signature');
     expect(e.MODELSHIP_PUBLIC_KEY).toBe('/etc/modelship/public-key/key.pem');
     const volumes = one(objs, 'Deployment').spec.template.spec.volumes;
-    expect(volumes).toEqual(expect.arrayContaining([
-      expect.objectContaining({ name: 'auth-token', secret: expect.objectContaining({ secretName: 'tokens', items: [{ key: 'token', path: 'token' }] }) }),
-      expect.objectContaining({ name: 'public-key', secret: expect.objectContaining({ secretName: 'keys' }) }),
-    ]));
+    expect(volumes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          name: 'auth-token',
+          secret: expect.objectContaining({ secretName: 'tokens', items: [{ key: 'token', path: 'token' }] }),
+        }),
+        expect.objectContaining({ name: 'public-key', secret: expect.objectContaining({ secretName: 'keys' }) }),
+      ]),
+    );
     expect(one(objs, 'Deployment').spec.template.metadata.annotations['modelship.dev/signature']).toBe('c2lnbmF0dXJl');
   });
 
   it('keeps the revision template annotation under the 256 KiB annotation limit for the largest valid spec', () => {
     const env = Array.from({ length: 64 }, (_, i) => ({ name: `VAR_${i}`, value: 'x'.repeat(1024) }));
-    const objs = build(mdFixture({ model: { uri: `https://m.example.com/${'p'.repeat(2000)}`, sha256: SHA_B, name: 'n'.repeat(63) }, server: { env } }));
+    const objs = build(
+      mdFixture({
+        model: { uri: `https://m.example.com/${'p'.repeat(2000)}`, sha256: SHA_B, name: 'n'.repeat(63) },
+        server: { env },
+      }),
+    );
     const annotations = one(objs, 'Deployment').metadata.annotations as Record<string, string>;
     const size = Object.entries(annotations).reduce((n, [k, v]) => n + k.length + v.length, 0);
     expect(size).toBeLessThan(256 * 1024);
   });
 
   it('appends the user env after the operator env', () => {
-    const objs = build(mdFixture({ server: { env: [{ name: 'OMP_NUM_THREADS', value: '1' }, { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] } }));
+    const objs = build(
+      mdFixture({
+        server: {
+          env: [
+            { name: 'OMP_NUM_THREADS', value: '1' },
+            { name: 'TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } },
+          ],
+        },
+      }),
+    );
     const names = container(objs).env.map((e: { name: string }) => e.name);
     expect(names.slice(-2)).toEqual(['OMP_NUM_THREADS', 'TOKEN']);
   });
 
   it('renders stable and candidate while a new revision starts, all traffic still on the stable', () => {
     const v1 = mdFixture({ replicas: 2 });
-    const v2 = { ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: { stable: { revision: revisionOf(v1), model: v1.spec.model, readyReplicas: 2 } } };
-    const observed = { ...emptyObserved(), deployments: build(v1).filter((o) => o.kind === 'Deployment').map((o) => ({ ...(o as object), status: {} })) };
+    const v2 = {
+      ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }),
+      status: { stable: { revision: revisionOf(v1), model: v1.spec.model, readyReplicas: 2 } },
+    };
+    const observed = {
+      ...emptyObserved(),
+      deployments: build(v1)
+        .filter((o) => o.kind === 'Deployment')
+        .map((o) => ({ ...(o as object), status: {} })),
+    };
     const objs = build(v2, plan(v2, observed, NOW));
-    expect(objs.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)).toEqual([`digits-${revisionOf(v1)}`, `digits-${revisionOf(v2)}`, 'digits-router']);
+    expect(objs.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name)).toEqual([
+      `digits-${revisionOf(v1)}`,
+      `digits-${revisionOf(v2)}`,
+      'digits-router',
+    ]);
     const v1Deployment = objs.find((o) => o.kind === 'Deployment') as Record<string, any>;
-    expect(v1Deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MODEL_URI').value).toBe(v1.spec.model.uri);
-    expect(routesOf(objs).revisions.map((r: { name: string; weight: number }) => [r.name, r.weight])).toEqual([[`digits-${revisionOf(v1)}`, 100], [`digits-${revisionOf(v2)}`, 0]]);
+    expect(
+      v1Deployment.spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'MODELSHIP_MODEL_URI')
+        .value,
+    ).toBe(v1.spec.model.uri);
+    expect(routesOf(objs).revisions.map((r: { name: string; weight: number }) => [r.name, r.weight])).toEqual([
+      [`digits-${revisionOf(v1)}`, 100],
+      [`digits-${revisionOf(v2)}`, 0],
+    ]);
   });
 
-  describe('with spec.auth, the router reads each revision\'s metadata with that revision\'s token Secret', () => {
-    const router = (objs: KubeObject[]) => objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'digits-router') as Record<string, any>;
+  describe("with spec.auth, the router reads each revision's metadata with that revision's token Secret", () => {
+    const router = (objs: KubeObject[]) =>
+      objs.find((o) => o.kind === 'Deployment' && o.metadata.name === 'digits-router') as Record<string, any>;
     const canary = (v1: ModelDeployment, v2spec: Partial<ModelDeployment['spec']>) => {
-      const v2 = { ...mdFixture({ ...v1.spec, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B }, ...v2spec }), status: { stable: { revision: revisionOf(v1), model: v1.spec.model, readyReplicas: 2 } } };
-      const observed = { ...emptyObserved(), deployments: build(v1).filter((o) => o.kind === 'Deployment').map((o) => ({ ...(o as object), status: {} })) };
+      const v2 = {
+        ...mdFixture({ ...v1.spec, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B }, ...v2spec }),
+        status: { stable: { revision: revisionOf(v1), model: v1.spec.model, readyReplicas: 2 } },
+      };
+      const observed = {
+        ...emptyObserved(),
+        deployments: build(v1)
+          .filter((o) => o.kind === 'Deployment')
+          .map((o) => ({ ...(o as object), status: {} })),
+      };
       return { v2, objs: build(v2, plan(v2, observed, NOW)) };
     };
-    const tokenFiles = (objs: KubeObject[]) => routesOf(objs).revisions.map((r: { name: string; tokenFile?: string }) => [r.name, r.tokenFile]);
+    const tokenFiles = (objs: KubeObject[]) =>
+      routesOf(objs).revisions.map((r: { name: string; tokenFile?: string }) => [r.name, r.tokenFile]);
 
     it.each([
       ['no auth: no token file, no volume', undefined, undefined, [undefined, undefined], undefined],
-      ['the same Secret on both revisions', { name: 'tokens' }, { name: 'tokens' }, ['tokens/token', 'tokens/token'], [{ name: 'tokens', items: ['token'] }]],
-      ['the canary moves to another Secret and key', { name: 'tokens' }, { name: 'tokens-2', key: 'api' }, ['tokens/token', 'tokens-2/api'], [{ name: 'tokens', items: ['token'] }, { name: 'tokens-2', items: ['api'] }]],
-      ['auth added by the canary', undefined, { name: 'tokens' }, [undefined, 'tokens/token'], [{ name: 'tokens', items: ['token'] }]],
-      ['auth removed by the canary', { name: 'tokens' }, undefined, ['tokens/token', undefined], [{ name: 'tokens', items: ['token'] }]],
+      [
+        'the same Secret on both revisions',
+        { name: 'tokens' },
+        { name: 'tokens' },
+        ['tokens/token', 'tokens/token'],
+        [{ name: 'tokens', items: ['token'] }],
+      ],
+      [
+        'the canary moves to another Secret and key',
+        { name: 'tokens' },
+        { name: 'tokens-2', key: 'api' },
+        ['tokens/token', 'tokens-2/api'],
+        [
+          { name: 'tokens', items: ['token'] },
+          { name: 'tokens-2', items: ['api'] },
+        ],
+      ],
+      [
+        'auth added by the canary',
+        undefined,
+        { name: 'tokens' },
+        [undefined, 'tokens/token'],
+        [{ name: 'tokens', items: ['token'] }],
+      ],
+      [
+        'auth removed by the canary',
+        { name: 'tokens' },
+        undefined,
+        ['tokens/token', undefined],
+        [{ name: 'tokens', items: ['token'] }],
+      ],
     ] as const)('%s', (_case, stableRef, canaryRef, files, sources) => {
       const v1 = mdFixture({ replicas: 2, ...(stableRef ? { auth: { tokenSecretRef: { ...stableRef } } } : {}) });
       const { v2, objs } = canary(v1, canaryRef ? { auth: { tokenSecretRef: { ...canaryRef } } } : { auth: undefined });
-      expect(tokenFiles(objs)).toEqual([[`digits-${revisionOf(v1)}`, files[0]], [`digits-${revisionOf(v2)}`, files[1]]]);
+      expect(tokenFiles(objs)).toEqual([
+        [`digits-${revisionOf(v1)}`, files[0]],
+        [`digits-${revisionOf(v2)}`, files[1]],
+      ]);
       const pod = router(objs).spec.template.spec;
       const volume = pod.volumes?.find((v: { name: string }) => v.name === 'auth-tokens');
-      expect(volume?.projected.sources.map((s: { secret: { name: string; items: { key: string }[] } }) => ({ name: s.secret.name, items: s.secret.items.map((i) => i.key) }))).toEqual(sources);
+      expect(
+        volume?.projected.sources.map((s: { secret: { name: string; items: { key: string }[] } }) => ({
+          name: s.secret.name,
+          items: s.secret.items.map((i) => i.key),
+        })),
+      ).toEqual(sources);
       // Every route's token file is a file of the mounted volume.
-      const mounted = new Set<string>((volume?.projected.sources ?? []).flatMap((s: { secret: { items: { path: string }[] } }) => s.secret.items.map((i) => i.path)));
+      const mounted = new Set<string>(
+        (volume?.projected.sources ?? []).flatMap((s: { secret: { items: { path: string }[] } }) =>
+          s.secret.items.map((i) => i.path),
+        ),
+      );
       for (const f of files) if (f) expect(mounted).toContain(f);
     });
 

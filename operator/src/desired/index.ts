@@ -31,7 +31,8 @@ export function desiredObjects(md: ModelDeployment, plan: RolloutPlan, options: 
   const models = Object.fromEntries(revisions.map((r) => [r.revision, r.template.model.name ?? md.metadata.name]));
   const withAuth = revisions.filter((r) => r.template.auth !== undefined);
   const traffic: TrafficPlan = { weights: plan.weights, models, ...(plan.mirror ? { mirror: plan.mirror } : {}) };
-  if (withAuth.length > 0) traffic.tokenSecrets = Object.fromEntries(withAuth.map((r) => [r.revision, r.template.auth!.tokenSecretRef]));
+  if (withAuth.length > 0)
+    traffic.tokenSecrets = Object.fromEntries(withAuth.map((r) => [r.revision, r.template.auth!.tokenSecretRef]));
   objects.push(...trafficRouterFor(md, options).objectsFor(md, traffic));
   return objects;
 }

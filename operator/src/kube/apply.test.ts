@@ -42,11 +42,17 @@ describe('Applier', () => {
     });
     // Not yet in the cache: apply again (harmless, SSA is idempotent).
     expect(await applier.applyAll('ml/digits', [deployment(2)], lookup)).toEqual({ applied: 1, skipped: 0 });
-    live.set('digits-abc', { ...deployment(2), metadata: { ...deployment(2).metadata, resourceVersion: String(api.rv) } });
+    live.set('digits-abc', {
+      ...deployment(2),
+      metadata: { ...deployment(2).metadata, resourceVersion: String(api.rv) },
+    });
     expect(await applier.applyAll('ml/digits', [deployment(2)], lookup)).toEqual({ applied: 0, skipped: 1 });
     // Desired changes → apply.
     expect(await applier.applyAll('ml/digits', [deployment(3)], lookup)).toEqual({ applied: 1, skipped: 0 });
-    live.set('digits-abc', { ...deployment(3), metadata: { ...deployment(3).metadata, resourceVersion: String(api.rv) } });
+    live.set('digits-abc', {
+      ...deployment(3),
+      metadata: { ...deployment(3).metadata, resourceVersion: String(api.rv) },
+    });
     expect(await applier.applyAll('ml/digits', [deployment(3)], lookup)).toEqual({ applied: 0, skipped: 1 });
     // Someone edits the live object → apply to restore.
     live.set('digits-abc', { ...deployment(9), metadata: { ...deployment(9).metadata, resourceVersion: '5000' } });
@@ -56,7 +62,12 @@ describe('Applier', () => {
   it('ignores status-only changes but not spec or label edits', async () => {
     const api = new RecordingApi();
     const applier = new Applier(api);
-    const liveCopy = (replicas: number, rv: string, extra: Partial<KubeObject> = {}, labels?: Record<string, string>): KubeObject => ({
+    const liveCopy = (
+      replicas: number,
+      rv: string,
+      extra: Partial<KubeObject> = {},
+      labels?: Record<string, string>,
+    ): KubeObject => ({
       ...deployment(replicas),
       ...extra,
       metadata: { ...deployment(replicas).metadata, resourceVersion: rv, labels, managedFields: [{ manager: rv }] },
@@ -87,7 +98,14 @@ describe('prune', () => {
     const owned = (name: string, uid: string, owner: string): KubeObject => ({
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name, namespace: 'ml', uid, ownerReferences: [{ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'digits', uid: owner }] },
+      metadata: {
+        name,
+        namespace: 'ml',
+        uid,
+        ownerReferences: [
+          { apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', name: 'digits', uid: owner },
+        ],
+      },
     });
     const keep = owned('digits-new', 'u1', 'md-uid');
     const old = owned('digits-old', 'u2', 'md-uid');
@@ -95,7 +113,11 @@ describe('prune', () => {
     const pruned = await prune(api, [keep, old, foreign], [keep], 'md-uid');
     expect(pruned.map((o) => o.metadata.name)).toEqual(['digits-old']);
     expect(api.calls).toHaveLength(1);
-    expect(api.calls[0]).toMatchObject({ method: 'DELETE', path: '/api/v1/namespaces/ml/services/digits-old', body: { preconditions: { uid: 'u2' } } });
+    expect(api.calls[0]).toMatchObject({
+      method: 'DELETE',
+      path: '/api/v1/namespaces/ml/services/digits-old',
+      body: { preconditions: { uid: 'u2' } },
+    });
   });
 });
 
@@ -108,13 +130,19 @@ describe('writeStatusIfChanged', () => {
   };
   it('writes nothing when the status is equal regardless of key order', async () => {
     const api = new RecordingApi();
-    expect(await writeStatusIfChanged(api, md, { conditions: [{ status: 'True', type: 'Ready' }], observedGeneration: 2 })).toBe(false);
+    expect(
+      await writeStatusIfChanged(api, md, { conditions: [{ status: 'True', type: 'Ready' }], observedGeneration: 2 }),
+    ).toBe(false);
     expect(api.calls).toHaveLength(0);
   });
   it('applies the status subresource when it differs', async () => {
     const api = new RecordingApi();
     expect(await writeStatusIfChanged(api, md, { observedGeneration: 3 })).toBe(true);
-    expect(api.calls[0]).toMatchObject({ method: 'PATCH', path: '/apis/modelship.dev/v1alpha1/namespaces/ml/modeldeployments/digits/status', body: { status: { observedGeneration: 3 } } });
+    expect(api.calls[0]).toMatchObject({
+      method: 'PATCH',
+      path: '/apis/modelship.dev/v1alpha1/namespaces/ml/modeldeployments/digits/status',
+      body: { status: { observedGeneration: 3 } },
+    });
   });
 });
 
@@ -130,7 +158,11 @@ describe('EventRecorder', () => {
     const api = new RecordingApi();
     let t = Date.UTC(2026, 0, 1);
     const rec = new EventRecorder(api, 'op-1', 60_000, () => t);
-    const md: KubeObject = { apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'digits', namespace: 'ml', uid: 'u' } };
+    const md: KubeObject = {
+      apiVersion: 'modelship.dev/v1alpha1',
+      kind: 'ModelDeployment',
+      metadata: { name: 'digits', namespace: 'ml', uid: 'u' },
+    };
     await rec.record(md, 'Normal', 'Created', 'created revision abc');
     await rec.record(md, 'Normal', 'Created', 'created revision abc');
     await rec.record(md, 'Warning', 'InvalidSpec', 'spec.model.sha256: bad');
@@ -138,7 +170,14 @@ describe('EventRecorder', () => {
     expect(api.calls[0]).toMatchObject({
       method: 'POST',
       path: '/apis/events.k8s.io/v1/namespaces/ml/events',
-      body: { reason: 'Created', type: 'Normal', reportingController: 'modelship.dev/operator', reportingInstance: 'op-1', regarding: { kind: 'ModelDeployment', name: 'digits', uid: 'u' }, eventTime: microTime(t) },
+      body: {
+        reason: 'Created',
+        type: 'Normal',
+        reportingController: 'modelship.dev/operator',
+        reportingInstance: 'op-1',
+        regarding: { kind: 'ModelDeployment', name: 'digits', uid: 'u' },
+        eventTime: microTime(t),
+      },
     });
     t += 60_000;
     await rec.record(md, 'Normal', 'Created', 'created revision abc');

@@ -29,7 +29,9 @@ function wrap(verb: string, obj: KubeObject, err: unknown): Error {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 }
@@ -62,7 +64,12 @@ export async function deleteObject(api: KubeApi, obj: KubeObject): Promise<boole
     await api.request({
       method: 'DELETE',
       path: pathFor(type, obj.metadata.namespace, obj.metadata.name),
-      body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', preconditions: { uid: obj.metadata.uid } },
+      body: {
+        apiVersion: 'v1',
+        kind: 'DeleteOptions',
+        propagationPolicy: 'Background',
+        preconditions: { uid: obj.metadata.uid },
+      },
     });
     return true;
   } catch (err) {
@@ -105,7 +112,11 @@ export class Applier {
    * Applies an owner's desired objects unless provably unchanged; lookup returns the cached live
    * object. The memo keeps only this call's objects, so pruned ones drop out.
    */
-  async applyAll(owner: string, desired: KubeObject[], lookup: (obj: KubeObject) => KubeObject | undefined): Promise<ApplyResult> {
+  async applyAll(
+    owner: string,
+    desired: KubeObject[],
+    lookup: (obj: KubeObject) => KubeObject | undefined,
+  ): Promise<ApplyResult> {
     const result: ApplyResult = { applied: 0, skipped: 0 };
     const before = this.memo.get(owner) ?? new Map<string, { hash: string; fingerprint: string }>();
     const after = new Map<string, { hash: string; fingerprint: string }>();
@@ -145,7 +156,12 @@ export function isOwnedBy(obj: KubeObject, ownerUid: string): boolean {
  * Deletes owned objects that are not desired. Only objects with an ownerReference to the owner's
  * uid are candidates, so nothing a user made by hand is ever pruned.
  */
-export async function prune(api: KubeApi, owned: KubeObject[], desired: KubeObject[], ownerUid: string): Promise<KubeObject[]> {
+export async function prune(
+  api: KubeApi,
+  owned: KubeObject[],
+  desired: KubeObject[],
+  ownerUid: string,
+): Promise<KubeObject[]> {
   const wanted = new Set(desired.map(objectKey));
   const pruned: KubeObject[] = [];
   for (const obj of owned) {
@@ -163,7 +179,12 @@ export async function writeStatusIfChanged(api: KubeApi, owner: KubeObject, stat
   if (jsonEqual(owner.status ?? {}, status)) return false;
   await applyObject(
     api,
-    { apiVersion: owner.apiVersion, kind: owner.kind, metadata: { name: owner.metadata.name, namespace: owner.metadata.namespace }, status },
+    {
+      apiVersion: owner.apiVersion,
+      kind: owner.kind,
+      metadata: { name: owner.metadata.name, namespace: owner.metadata.namespace },
+      status,
+    },
     'status',
   );
   return true;

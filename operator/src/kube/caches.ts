@@ -21,7 +21,9 @@ export const OWNED_KINDS: readonly { apiVersion: string; kind: string }[] = [
 ];
 
 /** Owned kinds cached only when the cluster serves them (the Gateway API is an add-on). */
-export const OPTIONAL_OWNED_KINDS = { httpRoute: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' } } as const;
+export const OPTIONAL_OWNED_KINDS = {
+  httpRoute: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' },
+} as const;
 
 /**
  * Label values of owned objects whose changes do not call for a reconcile: the router's stats

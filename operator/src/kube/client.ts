@@ -80,7 +80,12 @@ export interface KubeApi {
    * Streams a watch; resolves when the server closes the stream, rejects on transport errors
    * or a non-200 answer. Aborting the signal ends it quietly.
    */
-  watch(path: string, query: KubeRequest['query'], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void>;
+  watch(
+    path: string,
+    query: KubeRequest['query'],
+    onEvent: (e: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 /** Loads a KubeConfig from a file, or the default chain (KUBECONFIG, ~/.kube/config, in-cluster). */
@@ -160,7 +165,8 @@ export class KubeClient implements KubeApi {
     this.agent = this.isHttps
       ? new https.Agent({ ...tls, keepAlive: true, maxSockets: 32 })
       : new http.Agent({ keepAlive: true, maxSockets: 32 });
-    const existing = registry.getSingleMetric(KUBE_REQUESTS_METRIC) as Counter<'verb' | 'resource' | 'code'> | undefined;
+    const existing = registry.getSingleMetric(KUBE_REQUESTS_METRIC) as
+      Counter<'verb' | 'resource' | 'code'> | undefined;
     this.requests =
       existing ??
       new Counter({
@@ -213,7 +219,11 @@ export class KubeClient implements KubeApi {
   private async open(req: KubeRequest, signal?: AbortSignal): Promise<http.IncomingMessage> {
     const url = urlFor(this.server, req.path, req.query);
     const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': USER_AGENT, ...(await this.authHeaders()) };
+    const headers: Record<string, string> = {
+      Accept: 'application/json',
+      'User-Agent': USER_AGENT,
+      ...(await this.authHeaders()),
+    };
     if (body !== undefined) {
       headers['Content-Type'] = req.contentType ?? 'application/json';
       headers['Content-Length'] = String(Buffer.byteLength(body));

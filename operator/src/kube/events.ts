@@ -18,7 +18,14 @@ export function microTime(ms: number): string {
 }
 
 /** Builds the Event object (pure, for tests). */
-export function eventFor(regarding: KubeObject, type: EventType, reason: string, note: string, instance: string, nowMs: number): KubeObject {
+export function eventFor(
+  regarding: KubeObject,
+  type: EventType,
+  reason: string,
+  note: string,
+  instance: string,
+  nowMs: number,
+): KubeObject {
   return {
     apiVersion: 'events.k8s.io/v1',
     kind: 'Event',
@@ -67,11 +74,18 @@ export class EventRecorder {
     this.recent.set(key, t);
     const ev = eventFor(regarding, type, reason, note, this.instance, t);
     try {
-      await this.api.request({ method: 'POST', path: pathFor(resourceFor('events.k8s.io/v1', 'Event'), ev.metadata.namespace), body: ev });
+      await this.api.request({
+        method: 'POST',
+        path: pathFor(resourceFor('events.k8s.io/v1', 'Event'), ev.metadata.namespace),
+        body: ev,
+      });
       return undefined;
     } catch (err) {
       this.recent.delete(key);
-      return new Error(`create Event ${ev.metadata.namespace}/${ev.metadata.name} (${reason}): ${(err as Error).message}`, { cause: err });
+      return new Error(
+        `create Event ${ev.metadata.namespace}/${ev.metadata.name} (${reason}): ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 }

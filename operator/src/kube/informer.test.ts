@@ -20,7 +20,12 @@ class ScriptedApi implements KubeApi {
     return { metadata: { resourceVersion: this.serverRv }, items: [...this.server.values()] } as T;
   }
 
-  async watch(_path: string, query: KubeRequest['query'], onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+  async watch(
+    _path: string,
+    query: KubeRequest['query'],
+    onEvent: (e: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     this.watchCalls.push({ ...query });
     const script = this.scripts.shift();
     if (!script) return new Promise((resolve) => signal.addEventListener('abort', () => resolve()));
@@ -43,7 +48,13 @@ describe('Informer', () => {
       emit({ type: 'BOOKMARK', object: obj('', '13') });
     });
     const seen: string[] = [];
-    const inf = new Informer(api, { path: '/api/v1/configmaps', apiVersion: 'v1', kind: 'ConfigMap', labelSelector: 'app=x', retryBaseMs: 1 });
+    const inf = new Informer(api, {
+      path: '/api/v1/configmaps',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      labelSelector: 'app=x',
+      retryBaseMs: 1,
+    });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
     await inf.waitForSync();
@@ -69,7 +80,13 @@ describe('Informer', () => {
       emit({ type: 'ERROR', object: { code: 410, reason: 'Expired', message: 'too old' } as unknown as KubeObject });
     });
     const seen: string[] = [];
-    const inf = new Informer(api, { path: '/api/v1/configmaps', apiVersion: 'v1', kind: 'ConfigMap', labelSelector: 'app=x', retryBaseMs: 1 });
+    const inf = new Informer(api, {
+      path: '/api/v1/configmaps',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      labelSelector: 'app=x',
+      retryBaseMs: 1,
+    });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
     await until(() => api.watchCalls.length === 2);
@@ -91,7 +108,15 @@ describe('Informer', () => {
       throw new KubeApiError('watch: 500', 500, 'InternalError');
     });
     const seen: string[] = [];
-    const inf = new Informer(api, { path: '/api/v1/configmaps', apiVersion: 'v1', kind: 'ConfigMap', labelSelector: 'app=x', retryBaseMs: 1, resyncMs: 20, onError: (e) => errors.push(e) });
+    const inf = new Informer(api, {
+      path: '/api/v1/configmaps',
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      labelSelector: 'app=x',
+      retryBaseMs: 1,
+      resyncMs: 20,
+      onError: (e) => errors.push(e),
+    });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
     await until(() => api.watchCalls.length === 3);

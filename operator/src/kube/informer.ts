@@ -163,7 +163,11 @@ export class Informer {
   private onWatchEvent(e: WatchEvent): void {
     if (e.type === 'ERROR') {
       const status = e.object as unknown as { code?: number; message?: string; reason?: string };
-      throw new KubeApiError(`watch ${this.opts.path}: ${status.message ?? 'error'}`, status.code ?? 500, status.reason ?? '');
+      throw new KubeApiError(
+        `watch ${this.opts.path}: ${status.message ?? 'error'}`,
+        status.code ?? 500,
+        status.reason ?? '',
+      );
     }
     if (e.object?.metadata?.resourceVersion) this.resourceVersion = e.object.metadata.resourceVersion;
     if (e.type === 'BOOKMARK') return;
@@ -205,7 +209,10 @@ export class Informer {
         }
         this.opts.onError?.(err);
         failures++;
-        const delay = Math.min((this.opts.retryBaseMs ?? 200) * 2 ** Math.min(failures - 1, 10), this.opts.retryMaxMs ?? 10_000);
+        const delay = Math.min(
+          (this.opts.retryBaseMs ?? 200) * 2 ** Math.min(failures - 1, 10),
+          this.opts.retryMaxMs ?? 10_000,
+        );
         await new Promise<void>((resolve) => {
           const wake = (): void => {
             clearTimeout(t);

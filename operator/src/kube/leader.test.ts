@@ -17,7 +17,8 @@ class LeaseServer implements KubeApi {
       return structuredClone(this.lease) as T;
     }
     if (req.method === 'PUT') {
-      if (body.metadata.resourceVersion !== this.lease?.metadata.resourceVersion) throw new KubeApiError('conflict', 409, 'Conflict');
+      if (body.metadata.resourceVersion !== this.lease?.metadata.resourceVersion)
+        throw new KubeApiError('conflict', 409, 'Conflict');
       this.lease = { ...body, metadata: { ...body.metadata, resourceVersion: String(++this.rv) } };
       return structuredClone(this.lease) as T;
     }
@@ -60,10 +61,16 @@ describe('LeaderElector', () => {
     const a = new LeaderElector(server, { ...opts, identity: 'a', retryPeriodMs: 5 });
     const b = new LeaderElector(server, { ...opts, identity: 'b', retryPeriodMs: 5 });
     let aLeads = false;
-    const runA = a.run(() => (aLeads = true), () => {});
+    const runA = a.run(
+      () => (aLeads = true),
+      () => {},
+    );
     while (!aLeads) await new Promise((r) => setTimeout(r, 1));
     let bLeads = false;
-    const runB = b.run(() => (bLeads = true), () => {});
+    const runB = b.run(
+      () => (bLeads = true),
+      () => {},
+    );
     await new Promise((r) => setTimeout(r, 30));
     expect(bLeads).toBe(false);
     await a.stop();
@@ -80,10 +87,17 @@ describe('LeaderElector', () => {
     const server = new LeaseServer();
     const a = new LeaderElector(server, { ...opts, identity: 'a', retryPeriodMs: 5 });
     let lost = false;
-    const runA = a.run(() => {}, () => (lost = true));
+    const runA = a.run(
+      () => {},
+      () => (lost = true),
+    );
     while (!server.lease) await new Promise((r) => setTimeout(r, 1));
     // Someone force-takes the lease (e.g. an admin edit).
-    server.lease = { ...server.lease, spec: { holderIdentity: 'intruder', leaseDurationSeconds: 15 }, metadata: { ...server.lease.metadata, resourceVersion: '999' } };
+    server.lease = {
+      ...server.lease,
+      spec: { holderIdentity: 'intruder', leaseDurationSeconds: 15 },
+      metadata: { ...server.lease.metadata, resourceVersion: '999' },
+    };
     await runA;
     expect(lost).toBe(true);
     expect(a.isLeader()).toBe(false);

@@ -106,13 +106,21 @@ export class LeaderElector {
     this.leading = false;
     const released: Lease = {
       ...this.observed,
-      spec: { ...this.observed.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: microTime(this.now()) },
+      spec: {
+        ...this.observed.spec,
+        holderIdentity: undefined,
+        leaseDurationSeconds: 1,
+        renewTime: microTime(this.now()),
+      },
     };
     try {
       await this.api.request({ method: 'PUT', path: this.path, body: released });
     } catch (err) {
       // Another candidate may already have taken it; the lease then simply expires or is theirs.
-      if (!isStatus(err, 409)) throw new Error(`release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, { cause: err });
+      if (!isStatus(err, 409))
+        throw new Error(`release Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, {
+          cause: err,
+        });
     }
   }
 
@@ -146,7 +154,10 @@ export class LeaderElector {
     try {
       current = await this.api.request<Lease>({ method: 'GET', path: this.path });
     } catch (err) {
-      if (!isStatus(err, 404)) throw new Error(`get Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, { cause: err });
+      if (!isStatus(err, 404))
+        throw new Error(`get Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, {
+          cause: err,
+        });
       const fresh: Lease = {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
@@ -163,7 +174,9 @@ export class LeaderElector {
         this.observe(await this.api.request<Lease>({ method: 'POST', path: this.collectionPath, body: fresh }));
       } catch (createErr) {
         if (isStatus(createErr, 409)) return false;
-        throw new Error(`create Lease ${this.opts.namespace}/${this.opts.name}: ${(createErr as Error).message}`, { cause: createErr });
+        throw new Error(`create Lease ${this.opts.namespace}/${this.opts.name}: ${(createErr as Error).message}`, {
+          cause: createErr,
+        });
       }
       this.leading = true;
       return true;
@@ -182,14 +195,16 @@ export class LeaderElector {
         leaseDurationSeconds: durationSeconds,
         renewTime: microTime(now),
         acquireTime: ours ? spec.acquireTime : microTime(now),
-        leaseTransitions: ours ? spec.leaseTransitions ?? 0 : (spec.leaseTransitions ?? 0) + 1,
+        leaseTransitions: ours ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
       },
     };
     try {
       this.observe(await this.api.request<Lease>({ method: 'PUT', path: this.path, body: next }));
     } catch (err) {
       if (isStatus(err, 409)) return false;
-      throw new Error(`update Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`update Lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.leading = true;
     return true;

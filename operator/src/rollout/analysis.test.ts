@@ -1,11 +1,27 @@
 import { RouterStats, type RouterStatsDocument } from '../../../server-image/src/router/stats.js';
-import { analyse, analysisLimitsOf, figuresOf, parseStatsData, percent, trafficWindow, verdictOf, type WindowFigures } from './analysis.js';
+import {
+  analyse,
+  analysisLimitsOf,
+  figuresOf,
+  parseStatsData,
+  percent,
+  trafficWindow,
+  verdictOf,
+  type WindowFigures,
+} from './analysis.js';
 
 const T0 = new Date('2026-11-21T06:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
 /** Records `n` requests of one outcome and latency into a real router stats accumulator. */
-function record(stats: RouterStats, route: string, n: number, outcome: number | 'timeout' = 200, latencyMs = 3, kind: 'live' | 'mirror' = 'live'): void {
+function record(
+  stats: RouterStats,
+  route: string,
+  n: number,
+  outcome: number | 'timeout' = 200,
+  latencyMs = 3,
+  kind: 'live' | 'mirror' = 'live',
+): void {
   for (let i = 0; i < n; i++) stats.record(route, kind, outcome, latencyMs);
 }
 
@@ -23,10 +39,13 @@ describe('parseStatsData', () => {
       'router-a.json': JSON.stringify(good),
       'router-b.json': '{not json',
       'router-c.json': JSON.stringify({ ...good, pod: 'router-c', version: 2 }),
-      'README': 'ignored: not a .json key',
+      README: 'ignored: not a .json key',
     });
     expect(documents).toEqual([good]);
-    expect(errors).toEqual([expect.stringMatching(/^router-b\.json: invalid JSON/), 'router-c.json: version: must be 1, got 2']);
+    expect(errors).toEqual([
+      expect.stringMatching(/^router-b\.json: invalid JSON/),
+      'router-c.json: version: must be 1, got 2',
+    ]);
   });
 
   it('treats a missing data section as no documents', () => {
@@ -89,7 +108,7 @@ describe('trafficWindow', () => {
     expect(w.skippedPods).toEqual(['router-c: no earlier reading and started before the window']);
   });
 
-  it('starts the window at the live pods\' previous readings, not at a gone pod\'s stale key', () => {
+  it("starts the window at the live pods' previous readings, not at a gone pod's stale key", () => {
     const gone = snap(new RouterStats('router-old', T0), 2);
     const live = new RouterStats('router-new', at(30));
     const before = snap(live, 40);
@@ -144,14 +163,50 @@ describe('verdictOf', () => {
     ['exactly at the error limit', { requests: 100, errors: 1, latencyP99Ms: 250 }, false, 'Passed', []],
     ['erroring', { requests: 119, errors: 5, latencyP99Ms: 20 }, false, 'Failed', ['error rate 4.2% > 1% (stable 0%)']],
     ['slow', { requests: 100, latencyP99Ms: 312.5 }, false, 'Failed', ['p99 latency 312.5ms > 250ms (stable 12ms)']],
-    ['erroring and slow: every reason', { requests: 100, errors: 3, latencyP99Ms: 900 }, false, 'Failed', ['error rate 3% > 1% (stable 0%)', 'p99 latency 900ms > 250ms (stable 12ms)']],
-    ['disagreeing', { requests: 100, compared: 100, agreed: 90 }, false, 'Failed', ['agreement 90% < 98% (90/100 mirrored responses agreed)']],
+    [
+      'erroring and slow: every reason',
+      { requests: 100, errors: 3, latencyP99Ms: 900 },
+      false,
+      'Failed',
+      ['error rate 3% > 1% (stable 0%)', 'p99 latency 900ms > 250ms (stable 12ms)'],
+    ],
+    [
+      'disagreeing',
+      { requests: 100, compared: 100, agreed: 90 },
+      false,
+      'Failed',
+      ['agreement 90% < 98% (90/100 mirrored responses agreed)'],
+    ],
     ['too few requests', { requests: 12, latencyP99Ms: 900 }, false, 'Inconclusive', ['12 requests < 50 minimum']],
     ['no traffic at all', {}, false, 'Inconclusive', ['0 requests < 50 minimum']],
-    ['failing every request at low traffic', { requests: 3, errors: 3 }, false, 'Failed', ['3 errors in 3 requests: more than 1% of the 50 minimum']],
-    ['one stray error at low traffic', { requests: 10, errors: 1 }, false, 'Inconclusive', ['10 requests < 50 minimum']],
-    ['disagreeing early in shadow', { requests: 10, compared: 10, agreed: 7 }, true, 'Failed', ['3 of 10 mirrored responses disagreed: more than 2% of the 50 minimum']],
-    ['shadow without comparisons', { requests: 80 }, true, 'Inconclusive', ['0 mirrored responses compared < 50 minimum']],
+    [
+      'failing every request at low traffic',
+      { requests: 3, errors: 3 },
+      false,
+      'Failed',
+      ['3 errors in 3 requests: more than 1% of the 50 minimum'],
+    ],
+    [
+      'one stray error at low traffic',
+      { requests: 10, errors: 1 },
+      false,
+      'Inconclusive',
+      ['10 requests < 50 minimum'],
+    ],
+    [
+      'disagreeing early in shadow',
+      { requests: 10, compared: 10, agreed: 7 },
+      true,
+      'Failed',
+      ['3 of 10 mirrored responses disagreed: more than 2% of the 50 minimum'],
+    ],
+    [
+      'shadow without comparisons',
+      { requests: 80 },
+      true,
+      'Inconclusive',
+      ['0 mirrored responses compared < 50 minimum'],
+    ],
     ['live without mirroring: agreement not judged', { requests: 80 }, false, 'Passed', []],
   ])('%s', (_name, candidate, shadow, result, reasons) => {
     const v = verdictOf(fig(candidate), stable, limits, shadow);
@@ -161,7 +216,11 @@ describe('verdictOf', () => {
   });
 
   it('does not check latency or agreement when the spec sets no limit', () => {
-    const v = verdictOf(fig({ requests: 60, latencyP99Ms: 9000, compared: 60, agreed: 0 }), undefined, analysisLimitsOf(undefined));
+    const v = verdictOf(
+      fig({ requests: 60, latencyP99Ms: 9000, compared: 60, agreed: 0 }),
+      undefined,
+      analysisLimitsOf(undefined),
+    );
     expect(v.result).toBe('Passed');
   });
 });
@@ -184,7 +243,12 @@ describe('analyse', () => {
 });
 
 describe('percent', () => {
-  it.each([[0.042, '4.2%'], [0.01, '1%'], [1, '100%'], [0.98765, '98.77%']])('%p → %s', (share, text) => {
+  it.each([
+    [0.042, '4.2%'],
+    [0.01, '1%'],
+    [1, '100%'],
+    [0.98765, '98.77%'],
+  ])('%p → %s', (share, text) => {
     expect(percent(share)).toBe(text);
   });
 });

@@ -101,7 +101,10 @@ export interface Verdict {
  * Parses the stats ConfigMap's data (`<pod>.json` → document). Keys that are not documents of
  * version 1 are reported, not thrown: one broken router pod must not stop the analysis of the others.
  */
-export function parseStatsData(data: Record<string, string> | undefined): { documents: RouterStatsDocument[]; errors: string[] } {
+export function parseStatsData(data: Record<string, string> | undefined): {
+  documents: RouterStatsDocument[];
+  errors: string[];
+} {
   const documents: RouterStatsDocument[] = [];
   const errors: string[] = [];
   for (const [key, text] of Object.entries(data ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
@@ -125,7 +128,8 @@ function statsDocumentProblem(doc: unknown): string | undefined {
   const d = doc as Partial<RouterStatsDocument>;
   if (d.version !== 1) return `version: must be 1, got ${JSON.stringify(d.version)}`;
   if (typeof d.pod !== 'string' || d.pod === '') return 'pod: must be a non-empty string';
-  if (typeof d.startTime !== 'string' || Number.isNaN(Date.parse(d.startTime))) return 'startTime: must be an RFC 3339 time';
+  if (typeof d.startTime !== 'string' || Number.isNaN(Date.parse(d.startTime)))
+    return 'startTime: must be an RFC 3339 time';
   if (typeof d.time !== 'string' || Number.isNaN(Date.parse(d.time))) return 'time: must be an RFC 3339 time';
   if (typeof d.revisions !== 'object' || d.revisions === null) return 'revisions: must be an object';
   if (typeof d.agreement !== 'object' || d.agreement === null) return 'agreement: must be an object';
@@ -135,12 +139,18 @@ function statsDocumentProblem(doc: unknown): string | undefined {
 const ZERO_AGREEMENT: AgreementStats = { compared: 0, agreed: 0, maxAbsDiff: 0 };
 
 function emptyTrafficLike(t: TrafficStats): TrafficStats {
-  return { requests: 0, errors: 0, codes: {}, latencyMs: { le: [...t.latencyMs.le], counts: t.latencyMs.counts.map(() => 0), count: 0, sum: 0 } };
+  return {
+    requests: 0,
+    errors: 0,
+    codes: {},
+    latencyMs: { le: [...t.latencyMs.le], counts: t.latencyMs.counts.map(() => 0), count: 0, sum: 0 },
+  };
 }
 
 function addTraffic(a: TrafficStats | undefined, b: TrafficStats): TrafficStats {
   if (a === undefined) return structuredClone(b);
-  if (a.latencyMs.le.join() !== b.latencyMs.le.join()) throw new Error('add traffic stats: latency buckets differ between router pods');
+  if (a.latencyMs.le.join() !== b.latencyMs.le.join())
+    throw new Error('add traffic stats: latency buckets differ between router pods');
   const codes = { ...a.codes };
   for (const [k, v] of Object.entries(b.codes)) codes[k] = (codes[k] ?? 0) + v;
   return {
@@ -209,7 +219,10 @@ export function trafficWindow(previous: RouterStatsDocument[], current: RouterSt
     }
     for (const [name, rev] of Object.entries(doc.revisions)) {
       const baseRev = base?.revisions[name];
-      const slot = (window.revisions[name] ??= { live: emptyTrafficLike(rev.live), mirror: emptyTrafficLike(rev.mirror) });
+      const slot = (window.revisions[name] ??= {
+        live: emptyTrafficLike(rev.live),
+        mirror: emptyTrafficLike(rev.mirror),
+      });
       for (const kind of ['live', 'mirror'] as TrafficKind[]) {
         const delta = baseRev ? subtractTraffic(rev[kind], baseRev[kind]) : rev[kind];
         slot[kind] = addTraffic(slot[kind], delta);
@@ -232,7 +245,12 @@ export function trafficWindow(previous: RouterStatsDocument[], current: RouterSt
 export function figuresOf(window: TrafficWindow, route: string, kind: TrafficKind = 'live'): WindowFigures {
   const t = window.revisions[route]?.[kind];
   const a = window.agreement[route];
-  const figures: WindowFigures = { requests: t?.requests ?? 0, errors: t?.errors ?? 0, compared: a?.compared ?? 0, agreed: a?.agreed ?? 0 };
+  const figures: WindowFigures = {
+    requests: t?.requests ?? 0,
+    errors: t?.errors ?? 0,
+    compared: a?.compared ?? 0,
+    agreed: a?.agreed ?? 0,
+  };
   if (figures.requests > 0) figures.errorRate = figures.errors / figures.requests;
   const p99 = t ? quantileMs(t.latencyMs, 0.99) : undefined;
   if (p99 !== undefined) figures.latencyP99Ms = p99;
@@ -280,23 +298,46 @@ export function verdictOf(
 
   if (enough && candidate.errorRate !== undefined && candidate.errorRate > limits.maxErrorRate) {
     broken.push('errorRate');
-    failures.push(`error rate ${percent(candidate.errorRate)} > ${percent(limits.maxErrorRate)}${stableNote(stable, (f) => f.errorRate === undefined ? undefined : percent(f.errorRate))}`);
-  } else if (!enough && candidate.errors >= MIN_EARLY_FAILURES && candidate.errors > limits.maxErrorRate * limits.minRequests) {
+    failures.push(
+      `error rate ${percent(candidate.errorRate)} > ${percent(limits.maxErrorRate)}${stableNote(stable, (f) => (f.errorRate === undefined ? undefined : percent(f.errorRate)))}`,
+    );
+  } else if (
+    !enough &&
+    candidate.errors >= MIN_EARLY_FAILURES &&
+    candidate.errors > limits.maxErrorRate * limits.minRequests
+  ) {
     broken.push('errorRate');
-    failures.push(`${candidate.errors} errors in ${candidate.requests} requests: more than ${percent(limits.maxErrorRate)} of the ${limits.minRequests} minimum`);
+    failures.push(
+      `${candidate.errors} errors in ${candidate.requests} requests: more than ${percent(limits.maxErrorRate)} of the ${limits.minRequests} minimum`,
+    );
   }
-  if (enough && limits.maxLatencyP99Ms !== undefined && candidate.latencyP99Ms !== undefined && candidate.latencyP99Ms > limits.maxLatencyP99Ms) {
+  if (
+    enough &&
+    limits.maxLatencyP99Ms !== undefined &&
+    candidate.latencyP99Ms !== undefined &&
+    candidate.latencyP99Ms > limits.maxLatencyP99Ms
+  ) {
     broken.push('latency');
-    failures.push(`p99 latency ${ms(candidate.latencyP99Ms)} > ${ms(limits.maxLatencyP99Ms)}${stableNote(stable, (f) => f.latencyP99Ms === undefined ? undefined : ms(f.latencyP99Ms))}`);
+    failures.push(
+      `p99 latency ${ms(candidate.latencyP99Ms)} > ${ms(limits.maxLatencyP99Ms)}${stableNote(stable, (f) => (f.latencyP99Ms === undefined ? undefined : ms(f.latencyP99Ms)))}`,
+    );
   }
   if (limits.minAgreement !== undefined) {
     const disagreed = candidate.compared - candidate.agreed;
     if (candidate.compared >= limits.minRequests && candidate.agreement! < limits.minAgreement) {
       broken.push('agreement');
-      failures.push(`agreement ${percent(candidate.agreement!)} < ${percent(limits.minAgreement)} (${candidate.agreed}/${candidate.compared} mirrored responses agreed)`);
-    } else if (candidate.compared < limits.minRequests && disagreed >= MIN_EARLY_FAILURES && disagreed > (1 - limits.minAgreement) * limits.minRequests) {
+      failures.push(
+        `agreement ${percent(candidate.agreement!)} < ${percent(limits.minAgreement)} (${candidate.agreed}/${candidate.compared} mirrored responses agreed)`,
+      );
+    } else if (
+      candidate.compared < limits.minRequests &&
+      disagreed >= MIN_EARLY_FAILURES &&
+      disagreed > (1 - limits.minAgreement) * limits.minRequests
+    ) {
       broken.push('agreement');
-      failures.push(`${disagreed} of ${candidate.compared} mirrored responses disagreed: more than ${percent(1 - limits.minAgreement)} of the ${limits.minRequests} minimum`);
+      failures.push(
+        `${disagreed} of ${candidate.compared} mirrored responses disagreed: more than ${percent(1 - limits.minAgreement)} of the ${limits.minRequests} minimum`,
+      );
     } else if (requireAgreement && candidate.compared < limits.minRequests) {
       undecided.push(`${candidate.compared} mirrored responses compared < ${limits.minRequests} minimum`);
     }
@@ -309,7 +350,13 @@ export function verdictOf(
   else if (undecided.length > 0) [result, reasons] = ['Inconclusive', undecided];
   else [result, reasons] = ['Passed', []];
 
-  const verdict: Verdict = { result, reasons, broken, message: result === 'Passed' ? passedMessage(candidate) : reasons.join('; '), candidate };
+  const verdict: Verdict = {
+    result,
+    reasons,
+    broken,
+    message: result === 'Passed' ? passedMessage(candidate) : reasons.join('; '),
+    candidate,
+  };
   if (stable) verdict.stable = stable;
   return verdict;
 }

@@ -47,7 +47,10 @@ export function isDeploymentAvailable(deployment: V1Deployment | undefined): boo
  * True when the Deployment is available with at least the pods a scale asks for (the HPA's floor
  * when autoscaled): it can take all of a revision's traffic.
  */
-export function isAvailableAtScale(deployment: V1Deployment | undefined, scale: { replicas?: number; autoscaling?: { minReplicas: number } }): boolean {
+export function isAvailableAtScale(
+  deployment: V1Deployment | undefined,
+  scale: { replicas?: number; autoscaling?: { minReplicas: number } },
+): boolean {
   if (!isDeploymentAvailable(deployment)) return false;
   const floor = scale.autoscaling?.minReplicas ?? scale.replicas ?? 1;
   return countsOf(deployment!).available >= floor;

@@ -55,6 +55,9 @@ export function pendingAction(
 
 /** The annotation value the CLI writes for `npx modelship <verb> <md>`: the nonce is the time. */
 export function actionValue(verb: ActionVerb, now: Date, revision?: string): string {
-  const nonce = now.toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const nonce = now
+    .toISOString()
+    .replace(/[:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${verb}${revision ? `:${revision}` : ''}@${nonce}`;
 }

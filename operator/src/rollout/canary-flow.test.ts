@@ -41,7 +41,10 @@ const SPEC: ModelDeploymentSpec = {
   model: { uri: 'file:///models/digits.onnx', sha256: 'b'.repeat(64) },
   replicas: 4,
   rollout: {
-    steps: [{ weight: 10, pauseSeconds: 30 }, { weight: 50, pauseSeconds: 30 }],
+    steps: [
+      { weight: 10, pauseSeconds: 30 },
+      { weight: 50, pauseSeconds: 30 },
+    ],
     analysis: { intervalSeconds: 10, maxErrorRate: 0.01, maxLatencyP99Ms: 250, minRequests: 50, failureLimit: 2 },
   },
 };
@@ -57,7 +60,13 @@ function simulate(spec: ModelDeploymentSpec, candidate: Behaviour): Outcome {
   let stable = STABLE;
   let sent = 0;
   let compared = 0;
-  const outcome: Outcome = { decisions: [], final: undefined as unknown as CanaryState, seconds: 0, failedLive: 0, maxCandidateWeight: 0 };
+  const outcome: Outcome = {
+    decisions: [],
+    final: undefined as unknown as CanaryState,
+    seconds: 0,
+    failedLive: 0,
+    maxCandidateWeight: 0,
+  };
 
   for (let seconds = 0; seconds <= 600; seconds += TICK_SECONDS) {
     const now = new Date(T0 + seconds * 1000);
@@ -69,8 +78,14 @@ function simulate(spec: ModelDeploymentSpec, candidate: Behaviour): Outcome {
       previousReading = reading;
     }
     const decision = nextCanary({
-      spec, stable, candidate: CANDIDATE, contract: { status: 'Compatible', differences: [], message: 'ok' },
-      candidateAvailable: true, now, ...(state ? { previous: state } : {}), ...(check ? { check } : {}),
+      spec,
+      stable,
+      candidate: CANDIDATE,
+      contract: { status: 'Compatible', differences: [], message: 'ok' },
+      candidateAvailable: true,
+      now,
+      ...(state ? { previous: state } : {}),
+      ...(check ? { check } : {}),
     });
     outcome.decisions.push(decision);
     state = decision.state!;
@@ -81,7 +96,10 @@ function simulate(spec: ModelDeploymentSpec, candidate: Behaviour): Outcome {
 
     const routes = routesFor(md, decision);
     if (routes.generation !== generation) [balancer, generation] = [new Balancer(routes), routes.generation];
-    outcome.maxCandidateWeight = Math.max(outcome.maxCandidateWeight, decision.weights.find((w) => w.revision === CANDIDATE)!.percent);
+    outcome.maxCandidateWeight = Math.max(
+      outcome.maxCandidateWeight,
+      decision.weights.find((w) => w.revision === CANDIDATE)!.percent,
+    );
     for (let i = 0; i < REQUESTS_PER_TICK; i++) {
       const route = balancer!.decide();
       const toCandidate = (kind: 'live' | 'mirror') => {
@@ -97,7 +115,11 @@ function simulate(spec: ModelDeploymentSpec, candidate: Behaviour): Outcome {
       }
       if (route.mirror !== undefined && !toCandidate('mirror')) {
         compared++;
-        stats.recordAgreement(routeOf.candidate, !(candidate.disagreeEvery !== undefined && compared % candidate.disagreeEvery === 0), 0);
+        stats.recordAgreement(
+          routeOf.candidate,
+          !(candidate.disagreeEvery !== undefined && compared % candidate.disagreeEvery === 0),
+          0,
+        );
       }
     }
   }
@@ -112,7 +134,10 @@ describe('canary flow: decisions → routes → router split and stats → analy
     const steps = r.decisions.map((d) => d.state!.weight);
     expect([...new Set(steps)]).toEqual([10, 50, 100]);
     expect(r.seconds).toBeGreaterThanOrEqual(60);
-    expect(r.decisions.at(-1)!.weights).toEqual([{ revision: CANDIDATE, percent: 100 }, { revision: STABLE, percent: 0 }]);
+    expect(r.decisions.at(-1)!.weights).toEqual([
+      { revision: CANDIDATE, percent: 100 },
+      { revision: STABLE, percent: 0 },
+    ]);
   });
 
   it('rolls back an erroring candidate at its first step, naming the error rate, with few failed requests', () => {
@@ -125,7 +150,10 @@ describe('canary flow: decisions → routes → router split and stats → analy
     // 10% of 100 req/s for at most failureLimit intervals plus a tick, 5% failing: well under 20.
     expect(r.failedLive).toBeGreaterThan(0);
     expect(r.failedLive).toBeLessThan(20);
-    expect(r.decisions.at(-1)!.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(r.decisions.at(-1)!.weights).toEqual([
+      { revision: STABLE, percent: 100 },
+      { revision: CANDIDATE, percent: 0 },
+    ]);
   });
 
   it('rolls back a slow candidate for its p99 latency', () => {
@@ -138,7 +166,11 @@ describe('canary flow: decisions → routes → router split and stats → analy
   describe('with a shadow phase and an agreement limit', () => {
     const shadowed: ModelDeploymentSpec = {
       ...SPEC,
-      rollout: { ...SPEC.rollout, shadowFirst: { percent: 100, seconds: 20 }, analysis: { ...SPEC.rollout!.analysis, minAgreement: 0.98 } },
+      rollout: {
+        ...SPEC.rollout,
+        shadowFirst: { percent: 100, seconds: 20 },
+        analysis: { ...SPEC.rollout!.analysis, minAgreement: 0.98 },
+      },
     };
 
     it('rolls back a disagreeing candidate before it serves a single live request', () => {

@@ -1,6 +1,15 @@
 import type { ModelDeploymentSpec } from '../api/types.js';
 import { parseAction, type RolloutAction } from './canary-action.js';
-import { checkDue, INCONCLUSIVE_LIMIT, nextCanary, replicasForShare, type CanaryCheck, type CanaryDecision, type CanaryInput, type CanaryState } from './canary.js';
+import {
+  checkDue,
+  INCONCLUSIVE_LIMIT,
+  nextCanary,
+  replicasForShare,
+  type CanaryCheck,
+  type CanaryDecision,
+  type CanaryInput,
+  type CanaryState,
+} from './canary.js';
 import type { ContractCheck } from './contract.js';
 
 const T0 = Date.parse('2026-11-21T06:00:00.000Z');
@@ -8,15 +17,30 @@ const at = (s: number) => new Date(T0 + s * 1000);
 const STABLE = 'aaaaaaaaaa';
 const CANDIDATE = 'bbbbbbbbbb';
 const OTHER = 'cccccccccc';
-const COMPATIBLE: ContractCheck = { status: 'Compatible', differences: [], message: 'inputs and outputs match the stable revision' };
-const UNKNOWN: ContractCheck = { status: 'Unknown', differences: [], message: 'model metadata of the candidate not known yet' };
-const BROKEN: ContractCheck = { status: 'Incompatible', differences: ['input input: shape [-1,64] → [-1,32]'], message: 'candidate breaks the stable contract: input input: shape [-1,64] → [-1,32]' };
+const COMPATIBLE: ContractCheck = {
+  status: 'Compatible',
+  differences: [],
+  message: 'inputs and outputs match the stable revision',
+};
+const UNKNOWN: ContractCheck = {
+  status: 'Unknown',
+  differences: [],
+  message: 'model metadata of the candidate not known yet',
+};
+const BROKEN: ContractCheck = {
+  status: 'Incompatible',
+  differences: ['input input: shape [-1,64] → [-1,32]'],
+  message: 'candidate breaks the stable contract: input input: shape [-1,64] → [-1,32]',
+};
 
 const SPEC: ModelDeploymentSpec = {
   model: { uri: 'file:///models/digits.onnx', sha256: 'b'.repeat(64) },
   replicas: 4,
   rollout: {
-    steps: [{ weight: 10, pauseSeconds: 30 }, { weight: 50, pauseSeconds: 60 }],
+    steps: [
+      { weight: 10, pauseSeconds: 30 },
+      { weight: 50, pauseSeconds: 60 },
+    ],
     analysis: { intervalSeconds: 10, failureLimit: 2 },
   },
 };
@@ -28,7 +52,15 @@ function action(raw: string): RolloutAction {
 }
 
 /** A check result whose window began at second `from`. */
-function check(result: CanaryCheck['result'], from?: number, message = result === 'Passed' ? '120 requests, error rate 0%' : result === 'Failed' ? 'error rate 4.2% > 1%' : '3 requests < 50 minimum'): CanaryCheck {
+function check(
+  result: CanaryCheck['result'],
+  from?: number,
+  message = result === 'Passed'
+    ? '120 requests, error rate 0%'
+    : result === 'Failed'
+      ? 'error rate 4.2% > 1%'
+      : '3 requests < 50 minimum',
+): CanaryCheck {
   return from === undefined ? { result, message } : { result, message, window: { from: at(from).toISOString() } };
 }
 
@@ -59,14 +91,23 @@ class Rollout {
   }
 }
 
-const base = (over: Partial<CanaryInput> = {}) => ({ spec: SPEC, candidate: CANDIDATE, contract: COMPATIBLE, candidateAvailable: true, ...over });
+const base = (over: Partial<CanaryInput> = {}) => ({
+  spec: SPEC,
+  candidate: CANDIDATE,
+  contract: COMPATIBLE,
+  candidateAvailable: true,
+  ...over,
+});
 
 describe('nextCanary: warming up', () => {
   it('holds a new candidate at weight 0 until it is available, sized for its first step', () => {
     const r = new Rollout(base({ candidateAvailable: false }));
     const d = r.at(0);
     expect(d.state).toMatchObject({ revision: CANDIDATE, phase: 'Pending', step: -1, weight: 0, reason: 'Starting' });
-    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.weights).toEqual([
+      { revision: STABLE, percent: 100 },
+      { revision: CANDIDATE, percent: 0 },
+    ]);
     expect(d.candidateReplicas).toBe(1);
     expect(d.transition).toMatchObject({ to: 'Pending', reason: 'Starting' });
     expect(d.requeueAfterSeconds).toBe(10);
@@ -77,8 +118,17 @@ describe('nextCanary: warming up', () => {
     const r = new Rollout(base({ contract: UNKNOWN }));
     expect(r.at(0).state).toMatchObject({ phase: 'Pending', reason: 'ContractUnknown' });
     const d = r.at(5, { contract: COMPATIBLE });
-    expect(d.state).toMatchObject({ phase: 'Progressing', step: 0, weight: 10, stepStartedAt: at(5).toISOString(), reason: 'StepStarted' });
-    expect(d.weights).toEqual([{ revision: STABLE, percent: 90 }, { revision: CANDIDATE, percent: 10 }]);
+    expect(d.state).toMatchObject({
+      phase: 'Progressing',
+      step: 0,
+      weight: 10,
+      stepStartedAt: at(5).toISOString(),
+      reason: 'StepStarted',
+    });
+    expect(d.weights).toEqual([
+      { revision: STABLE, percent: 90 },
+      { revision: CANDIDATE, percent: 10 },
+    ]);
     expect(d.transition).toMatchObject({ from: 'Pending', to: 'Progressing', step: 0 });
     expect(d.requeueAfterSeconds).toBe(1);
   });
@@ -122,7 +172,10 @@ describe('nextCanary: steps and analysis', () => {
     const promoted = r.at(110, { check: check('Passed', 100) });
     expect(promoted.state).toMatchObject({ phase: 'Promoted', weight: 100, reason: 'Promoted' });
     expect(promoted.stableRevision).toBe(CANDIDATE);
-    expect(promoted.weights).toEqual([{ revision: CANDIDATE, percent: 100 }, { revision: STABLE, percent: 0 }]);
+    expect(promoted.weights).toEqual([
+      { revision: CANDIDATE, percent: 100 },
+      { revision: STABLE, percent: 0 },
+    ]);
     expect(promoted.candidateReplicas).toBe(4);
     expect(promoted.requeueAfterSeconds).toBeUndefined();
   });
@@ -138,10 +191,17 @@ describe('nextCanary: steps and analysis', () => {
   it('rolls back at failureLimit failed checks: weight 0 at once, Stalled with every reason', () => {
     const r = new Rollout(base());
     r.at(0);
-    expect(r.at(10, { check: check('Failed', 0) }).state).toMatchObject({ phase: 'Progressing', failures: 1, weight: 10 });
+    expect(r.at(10, { check: check('Failed', 0) }).state).toMatchObject({
+      phase: 'Progressing',
+      failures: 1,
+      weight: 10,
+    });
     const d = r.at(20, { check: check('Failed', 10, 'error rate 4.2% > 1%; p99 latency 312ms > 250ms') });
     expect(d.state).toMatchObject({ phase: 'RolledBack', failures: 2, weight: 0, reason: 'AnalysisFailed' });
-    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.weights).toEqual([
+      { revision: STABLE, percent: 100 },
+      { revision: CANDIDATE, percent: 0 },
+    ]);
     expect(d.stalled!.message).toContain('error rate 4.2% > 1%; p99 latency 312ms > 250ms');
     expect(d.transition).toMatchObject({ from: 'Progressing', to: 'RolledBack', reason: 'AnalysisFailed' });
     expect(d.candidateReplicas).toBe(0);
@@ -157,9 +217,19 @@ describe('nextCanary: steps and analysis', () => {
     r.at(0);
     let t = 0;
     for (let i = 0; i < INCONCLUSIVE_LIMIT; i++) r.at((t += 10), { check: check('Inconclusive', t - 10) });
-    expect(r.state).toMatchObject({ phase: 'Paused', step: 0, weight: 10, reason: 'InsufficientTraffic', inconclusive: INCONCLUSIVE_LIMIT });
+    expect(r.state).toMatchObject({
+      phase: 'Paused',
+      step: 0,
+      weight: 10,
+      reason: 'InsufficientTraffic',
+      inconclusive: INCONCLUSIVE_LIMIT,
+    });
     expect(r.decision.requeueAfterSeconds).toBe(10);
-    expect(r.at((t += 10), { check: check('Passed', t - 10) }).state).toMatchObject({ phase: 'Progressing', step: 1, weight: 50 });
+    expect(r.at((t += 10), { check: check('Passed', t - 10) }).state).toMatchObject({
+      phase: 'Progressing',
+      step: 1,
+      weight: 50,
+    });
   });
 
   it('mirrors to measure agreement during steps when minAgreement is set, and sizes replicas for both', () => {
@@ -172,13 +242,25 @@ describe('nextCanary: steps and analysis', () => {
 });
 
 describe('nextCanary: shadow first', () => {
-  const spec: ModelDeploymentSpec = { ...SPEC, rollout: { ...SPEC.rollout, shadowFirst: { percent: 100, seconds: 60 }, analysis: { minAgreement: 0.98 } } };
+  const spec: ModelDeploymentSpec = {
+    ...SPEC,
+    rollout: { ...SPEC.rollout, shadowFirst: { percent: 100, seconds: 60 }, analysis: { minAgreement: 0.98 } },
+  };
 
   it('mirrors at live weight 0 for the shadow time, then goes live once a shadow check passed', () => {
     const r = new Rollout(base({ spec }));
     const d = r.at(0);
-    expect(d.state).toMatchObject({ phase: 'Shadow', step: -1, weight: 0, mirrorPercent: 100, reason: 'ShadowStarted' });
-    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.state).toMatchObject({
+      phase: 'Shadow',
+      step: -1,
+      weight: 0,
+      mirrorPercent: 100,
+      reason: 'ShadowStarted',
+    });
+    expect(d.weights).toEqual([
+      { revision: STABLE, percent: 100 },
+      { revision: CANDIDATE, percent: 0 },
+    ]);
     expect(d.mirror).toEqual({ revision: CANDIDATE, percent: 100 });
     expect(d.candidateReplicas).toBe(4);
     expect(r.at(50, { check: check('Passed', 40) }).state).toMatchObject({ phase: 'Shadow' });
@@ -204,8 +286,14 @@ describe('nextCanary: manual control', () => {
     r.at(0);
     const held = r.at(40, { spec: paused, check: check('Passed', 30) });
     expect(held.state).toMatchObject({ phase: 'Paused', step: 0, weight: 10, reason: 'PausedBySpec' });
-    expect(r.at(50, { spec: paused, check: check('Failed', 40) }).state).toMatchObject({ phase: 'Paused', failures: 1 });
-    expect(r.at(60, { spec: paused, check: check('Failed', 50) }).state).toMatchObject({ phase: 'RolledBack', reason: 'AnalysisFailed' });
+    expect(r.at(50, { spec: paused, check: check('Failed', 40) }).state).toMatchObject({
+      phase: 'Paused',
+      failures: 1,
+    });
+    expect(r.at(60, { spec: paused, check: check('Failed', 50) }).state).toMatchObject({
+      phase: 'RolledBack',
+      reason: 'AnalysisFailed',
+    });
   });
 
   it('resumes where it was when unpaused', () => {
@@ -218,7 +306,11 @@ describe('nextCanary: manual control', () => {
 
   it('holds a paused spec at weight 0 once available', () => {
     const paused = { ...SPEC, rollout: { ...SPEC.rollout, paused: true } };
-    expect(new Rollout(base({ spec: paused })).at(0).state).toMatchObject({ phase: 'Pending', weight: 0, reason: 'PausedBySpec' });
+    expect(new Rollout(base({ spec: paused })).at(0).state).toMatchObject({
+      phase: 'Pending',
+      weight: 0,
+      reason: 'PausedBySpec',
+    });
   });
 
   it('a fixed weight holds exactly that split; removing it resumes the steps', () => {
@@ -226,10 +318,22 @@ describe('nextCanary: manual control', () => {
     r.at(0);
     const d = r.at(10, { fixedWeight: 25 });
     expect(d.state).toMatchObject({ phase: 'Paused', weight: 25, reason: 'ManualWeight' });
-    expect(d.weights).toEqual([{ revision: STABLE, percent: 75 }, { revision: CANDIDATE, percent: 25 }]);
+    expect(d.weights).toEqual([
+      { revision: STABLE, percent: 75 },
+      { revision: CANDIDATE, percent: 25 },
+    ]);
     expect(d.candidateReplicas).toBe(1);
-    expect(r.at(100, { fixedWeight: 25, check: check('Passed', 90) }).state).toMatchObject({ phase: 'Paused', weight: 25 });
-    expect(r.at(110).state).toMatchObject({ phase: 'Progressing', step: 0, weight: 10, reason: 'StepResumed', stepStartedAt: at(110).toISOString() });
+    expect(r.at(100, { fixedWeight: 25, check: check('Passed', 90) }).state).toMatchObject({
+      phase: 'Paused',
+      weight: 25,
+    });
+    expect(r.at(110).state).toMatchObject({
+      phase: 'Progressing',
+      step: 0,
+      weight: 10,
+      reason: 'StepResumed',
+      stepStartedAt: at(110).toISOString(),
+    });
   });
 
   it('promote promotes an available candidate at once and records the action', () => {
@@ -254,10 +358,15 @@ describe('nextCanary: manual control', () => {
     r.at(0);
     const d = r.at(5, { action: action(`promote:${OTHER}@1`) });
     expect(d.state).toMatchObject({ phase: 'Progressing', step: 0 });
-    expect(d.actionMessage).toBe(`action promote:${OTHER}@1 ignored: it targets revision ${OTHER}, the candidate is ${CANDIDATE}`);
+    expect(d.actionMessage).toBe(
+      `action promote:${OTHER}@1 ignored: it targets revision ${OTHER}, the candidate is ${CANDIDATE}`,
+    );
   });
 
-  it.each([['abort@1', 'ManualAbort'], ['rollback@1', 'ManualRollback']])('%s sets weight 0 at once (%s) and holds until retry', (raw, reason) => {
+  it.each([
+    ['abort@1', 'ManualAbort'],
+    ['rollback@1', 'ManualRollback'],
+  ])('%s sets weight 0 at once (%s) and holds until retry', (raw, reason) => {
     const r = new Rollout(base());
     r.at(0);
     const d = r.at(5, { action: action(raw) });
@@ -277,7 +386,10 @@ describe('nextCanary: manual control', () => {
     expect(r.stable).toBe(CANDIDATE);
     const d = r.at(30, { retained: STABLE, action: action('rollback@2') });
     expect(d.stableRevision).toBe(STABLE);
-    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.weights).toEqual([
+      { revision: STABLE, percent: 100 },
+      { revision: CANDIDATE, percent: 0 },
+    ]);
     expect(d.state).toMatchObject({ revision: CANDIDATE, phase: 'RolledBack', reason: 'ManualRollback' });
     expect(d.stalled).toMatchObject({ reason: 'ManualRollback' });
     // Next reconcile: the plan serves the retained revision while the spec still asks for the promoted one.
@@ -289,7 +401,10 @@ describe('nextCanary: manual control', () => {
   it('ignores rollback when nothing is rolling out and nothing is retained', () => {
     const d = nextCanary({ ...base(), candidate: STABLE, stable: STABLE, now: at(0), action: action('rollback@1') });
     expect(d).toEqual({
-      stableRevision: STABLE, weights: [{ revision: STABLE, percent: 100 }], handledAction: 'rollback@1', actionRefused: true,
+      stableRevision: STABLE,
+      weights: [{ revision: STABLE, percent: 100 }],
+      handledAction: 'rollback@1',
+      actionRefused: true,
       actionMessage: 'action rollback@1 ignored: no rollout in progress and no retained revision to roll back to',
     });
   });
@@ -301,10 +416,16 @@ describe('nextCanary: the spec moves', () => {
     r.at(0);
     const d = r.at(5, { candidate: STABLE });
     expect(d.state).toMatchObject({ revision: CANDIDATE, phase: 'RolledBack', reason: 'SpecReverted' });
-    expect(d.weights).toEqual([{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }]);
+    expect(d.weights).toEqual([
+      { revision: STABLE, percent: 100 },
+      { revision: CANDIDATE, percent: 0 },
+    ]);
     expect(d.stalled).toBeUndefined();
     expect(d.transition).toMatchObject({ from: 'Progressing', to: 'RolledBack', reason: 'SpecReverted' });
-    expect(r.at(6, { candidate: STABLE })).toEqual({ stableRevision: STABLE, weights: [{ revision: STABLE, percent: 100 }] });
+    expect(r.at(6, { candidate: STABLE })).toEqual({
+      stableRevision: STABLE,
+      weights: [{ revision: STABLE, percent: 100 }],
+    });
   });
 
   it('a newer revision supersedes the candidate and starts from the beginning', () => {
@@ -313,13 +434,19 @@ describe('nextCanary: the spec moves', () => {
     r.at(40, { check: check('Passed', 30) });
     const d = r.at(45, { candidate: OTHER });
     expect(d.state).toMatchObject({ revision: OTHER, phase: 'Progressing', step: 0, weight: 10, failures: 0 });
-    expect(d.weights).toEqual([{ revision: STABLE, percent: 90 }, { revision: OTHER, percent: 10 }]);
+    expect(d.weights).toEqual([
+      { revision: STABLE, percent: 90 },
+      { revision: OTHER, percent: 10 },
+    ]);
   });
 
   it('a spec changed to another revision clears a rolled-back candidate', () => {
     const r = new Rollout(base({ contract: BROKEN }));
     r.at(0);
-    expect(r.at(10, { candidate: OTHER, contract: COMPATIBLE }).state).toMatchObject({ revision: OTHER, phase: 'Progressing' });
+    expect(r.at(10, { candidate: OTHER, contract: COMPATIBLE }).state).toMatchObject({
+      revision: OTHER,
+      phase: 'Progressing',
+    });
   });
 });
 
@@ -339,8 +466,17 @@ describe('replicasForShare', () => {
 
 describe('checkDue', () => {
   const state = (over: Partial<CanaryState>): CanaryState => ({
-    revision: CANDIDATE, phase: 'Progressing', step: 0, weight: 10, mirrorPercent: 0, stepStartedAt: at(0).toISOString(),
-    failures: 0, inconclusive: 0, reason: 'StepStarted', message: '', ...over,
+    revision: CANDIDATE,
+    phase: 'Progressing',
+    step: 0,
+    weight: 10,
+    mirrorPercent: 0,
+    stepStartedAt: at(0).toISOString(),
+    failures: 0,
+    inconclusive: 0,
+    reason: 'StepStarted',
+    message: '',
+    ...over,
   });
   it.each<[string, CanaryState | undefined, number, boolean]>([
     ['no canary', undefined, 0, false],

@@ -24,7 +24,13 @@
  * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one).
  */
 import type { ModelDeploymentSpec, RolloutStep } from '../api/types.js';
-import { analysisLimitsOf, type AnalysisLimit, type Verdict, type VerdictResult, type WindowFigures } from './analysis.js';
+import {
+  analysisLimitsOf,
+  type AnalysisLimit,
+  type Verdict,
+  type VerdictResult,
+  type WindowFigures,
+} from './analysis.js';
 import { ACTION_ANNOTATION, type RolloutAction } from './canary-action.js';
 import type { ContractCheck } from './contract.js';
 import type { TrafficWeight } from './plan.js';
@@ -36,7 +42,10 @@ export type CanaryPhase = 'Pending' | 'Shadow' | 'Progressing' | 'Paused' | 'Pro
 export const INCONCLUSIVE_LIMIT = 10;
 
 /** The CRD's default steps, used when spec.rollout.steps is unset. */
-export const DEFAULT_STEPS: RolloutStep[] = [{ weight: 10, pauseSeconds: 30 }, { weight: 50, pauseSeconds: 60 }];
+export const DEFAULT_STEPS: RolloutStep[] = [
+  { weight: 10, pauseSeconds: 30 },
+  { weight: 50, pauseSeconds: 60 },
+];
 
 /** The CRD's default pause of a step. */
 export const DEFAULT_PAUSE_SECONDS = 30;
@@ -82,7 +91,8 @@ export interface CanaryState {
 export type Progression = 'analysed' | 'timed' | 'immediate';
 
 /** This reconcile's analysis check: the verdict and where its window began. */
-export type CanaryCheck = Pick<Verdict, 'result' | 'message'> & Partial<Pick<Verdict, 'candidate' | 'broken'>> & { window?: { from?: string } };
+export type CanaryCheck = Pick<Verdict, 'result' | 'message'> &
+  Partial<Pick<Verdict, 'candidate' | 'broken'>> & { window?: { from?: string } };
 
 /** Everything one decision depends on. */
 export interface CanaryInput {
@@ -148,7 +158,10 @@ export interface CanaryDecision {
 
 /** The steps of a spec, with defaults applied. */
 export function stepsOf(spec: ModelDeploymentSpec): Required<RolloutStep>[] {
-  return (spec.rollout?.steps ?? DEFAULT_STEPS).map((s) => ({ weight: s.weight, pauseSeconds: s.pauseSeconds ?? DEFAULT_PAUSE_SECONDS }));
+  return (spec.rollout?.steps ?? DEFAULT_STEPS).map((s) => ({
+    weight: s.weight,
+    pauseSeconds: s.pauseSeconds ?? DEFAULT_PAUSE_SECONDS,
+  }));
 }
 
 /**
@@ -165,7 +178,9 @@ export function replicasForShare(spec: ModelDeploymentSpec, sharePercent: number
 export function checkDue(spec: ModelDeploymentSpec, state: CanaryState | undefined, now: Date): boolean {
   if (state === undefined || !takesTraffic(state)) return false;
   if (state.lastCheckAt === undefined) return true;
-  return now.getTime() - Date.parse(state.lastCheckAt) >= analysisLimitsOf(spec.rollout?.analysis).intervalSeconds * 1000;
+  return (
+    now.getTime() - Date.parse(state.lastCheckAt) >= analysisLimitsOf(spec.rollout?.analysis).intervalSeconds * 1000
+  );
 }
 
 function takesTraffic(state: CanaryState): boolean {
@@ -177,7 +192,18 @@ function iso(now: Date): string {
 }
 
 function fresh(revision: string, now: Date, reason: string, message: string): CanaryState {
-  return { revision, phase: 'Pending', step: -1, weight: 0, mirrorPercent: 0, stepStartedAt: iso(now), failures: 0, inconclusive: 0, reason, message };
+  return {
+    revision,
+    phase: 'Pending',
+    step: -1,
+    weight: 0,
+    mirrorPercent: 0,
+    stepStartedAt: iso(now),
+    failures: 0,
+    inconclusive: 0,
+    reason,
+    message,
+  };
 }
 
 function rolledBack(state: CanaryState, reason: string, message: string): CanaryState {
@@ -194,9 +220,16 @@ export function nextCanary(input: CanaryInput): CanaryDecision {
   let actionRefused = false;
   const fromPhase = previous?.revision === input.candidate ? previous.phase : undefined;
   if (previous === undefined || previous.revision !== input.candidate) {
-    const superseded = previous && previous.phase !== 'RolledBack' && previous.phase !== 'Promoted' && previous.revision !== input.stable
-      ? `; candidate ${previous.revision} superseded` : '';
-    state = fresh(input.candidate, input.now, 'NewRevision', `revision ${input.candidate} is starting next to stable ${input.stable}${superseded}`);
+    const superseded =
+      previous && previous.phase !== 'RolledBack' && previous.phase !== 'Promoted' && previous.revision !== input.stable
+        ? `; candidate ${previous.revision} superseded`
+        : '';
+    state = fresh(
+      input.candidate,
+      input.now,
+      'NewRevision',
+      `revision ${input.candidate} is starting next to stable ${input.stable}${superseded}`,
+    );
   } else {
     state = { ...previous };
   }
@@ -214,9 +247,22 @@ export function nextCanary(input: CanaryInput): CanaryDecision {
 
   if (state.phase !== 'RolledBack' && state.phase !== 'Promoted') {
     state = advance(input, state);
-  } else if (state.phase === 'RolledBack' && previous?.revision === input.candidate && previous.phase === 'RolledBack' &&
-    previous.reason === 'ContractMismatch' && (input.contract.status === 'Compatible' || input.contract.status === 'Allowed')) {
-    state = advance(input, fresh(input.candidate, input.now, 'ContractAccepted', `revision ${input.candidate} restarts: ${input.contract.message}`));
+  } else if (
+    state.phase === 'RolledBack' &&
+    previous?.revision === input.candidate &&
+    previous.phase === 'RolledBack' &&
+    previous.reason === 'ContractMismatch' &&
+    (input.contract.status === 'Compatible' || input.contract.status === 'Allowed')
+  ) {
+    state = advance(
+      input,
+      fresh(
+        input.candidate,
+        input.now,
+        'ContractAccepted',
+        `revision ${input.candidate} restarts: ${input.contract.message}`,
+      ),
+    );
   }
 
   const decision = decisionFor(input, state, fromPhase, actionMessage);
@@ -230,17 +276,31 @@ function withoutCandidate(input: CanaryInput): CanaryDecision {
   const decision: CanaryDecision = { stableRevision: stable, weights: [{ revision: stable, percent: 100 }] };
   if (action) {
     decision.handledAction = action.raw;
-    if (action.verb === 'rollback' && input.retained !== undefined && (action.revision === undefined || action.revision === stable)) {
+    if (
+      action.verb === 'rollback' &&
+      input.retained !== undefined &&
+      (action.revision === undefined || action.revision === stable)
+    ) {
       const message = `rolled back from ${stable} to the retained ${input.retained} by action ${action.raw}`;
       const state: CanaryState = {
-        ...fresh(stable, now, 'ManualRollback', message), phase: 'RolledBack',
+        ...fresh(stable, now, 'ManualRollback', message),
+        phase: 'RolledBack',
       };
       return {
-        state, stableRevision: input.retained, handledAction: action.raw, actionMessage: message,
-        weights: [{ revision: input.retained, percent: 100 }, { revision: stable, percent: 0 }],
+        state,
+        stableRevision: input.retained,
+        handledAction: action.raw,
+        actionMessage: message,
+        weights: [
+          { revision: input.retained, percent: 100 },
+          { revision: stable, percent: 0 },
+        ],
         candidateReplicas: 0,
         transition: { from: 'Promoted', to: 'RolledBack', step: -1, reason: 'ManualRollback', message },
-        stalled: { reason: 'ManualRollback', message: `${message}; the spec still asks for ${stable}: change it (or revert it to ${input.retained}) to go on` },
+        stalled: {
+          reason: 'ManualRollback',
+          message: `${message}; the spec still asks for ${stable}: change it (or revert it to ${input.retained}) to go on`,
+        },
       };
     }
     decision.actionRefused = true;
@@ -251,35 +311,55 @@ function withoutCandidate(input: CanaryInput): CanaryDecision {
     decision.state = rolledBack(previous, 'SpecReverted', message);
     decision.weights.push({ revision: previous.revision, percent: 0 });
     decision.candidateReplicas = 0;
-    decision.transition = { from: previous.phase, to: 'RolledBack', step: previous.step, reason: 'SpecReverted', message };
+    decision.transition = {
+      from: previous.phase,
+      to: 'RolledBack',
+      step: previous.step,
+      reason: 'SpecReverted',
+      message,
+    };
   }
   return decision;
 }
 
 /** Apply a one-shot action bound to (or not restricted from) this candidate. */
-function applyAction(input: CanaryInput, state: CanaryState, action: RolloutAction): { state: CanaryState; message: string; refused?: true } {
+function applyAction(
+  input: CanaryInput,
+  state: CanaryState,
+  action: RolloutAction,
+): { state: CanaryState; message: string; refused?: true } {
   const rev = input.candidate;
   switch (action.verb) {
     case 'abort':
     case 'rollback': {
-      if (state.phase === 'RolledBack') return { state, message: `action ${action.raw}: ${rev} is already rolled back` };
+      if (state.phase === 'RolledBack')
+        return { state, message: `action ${action.raw}: ${rev} is already rolled back` };
       const reason = action.verb === 'abort' ? 'ManualAbort' : 'ManualRollback';
       const message = `candidate ${rev} rolled back by action ${action.raw}`;
       return { state: rolledBack(state, reason, message), message };
     }
     case 'promote': {
       if (state.phase === 'RolledBack') {
-        return { state, refused: true, message: `action ${action.raw} refused: ${rev} was rolled back (${state.reason}); use retry to start it again` };
+        return {
+          state,
+          refused: true,
+          message: `action ${action.raw} refused: ${rev} was rolled back (${state.reason}); use retry to start it again`,
+        };
       }
-      if (!input.candidateAvailable) return { state, refused: true, message: `action ${action.raw} refused: candidate ${rev} is not available` };
+      if (!input.candidateAvailable)
+        return { state, refused: true, message: `action ${action.raw} refused: candidate ${rev} is not available` };
       if (input.contract.status === 'Incompatible' || input.contract.status === 'Unknown') {
         return { state, refused: true, message: `action ${action.raw} refused: ${input.contract.message}` };
       }
       const message = `candidate ${rev} promoted by action ${action.raw}`;
-      return { state: { ...state, phase: 'Promoted', weight: 100, mirrorPercent: 0, reason: 'ManualPromotion', message }, message };
+      return {
+        state: { ...state, phase: 'Promoted', weight: 100, mirrorPercent: 0, reason: 'ManualPromotion', message },
+        message,
+      };
     }
     case 'retry': {
-      if (state.phase !== 'RolledBack') return { state, message: `action ${action.raw}: ${rev} is not rolled back; nothing to retry` };
+      if (state.phase !== 'RolledBack')
+        return { state, message: `action ${action.raw}: ${rev} is not rolled back; nothing to retry` };
       const message = `candidate ${rev} restarted by action ${action.raw}`;
       return { state: fresh(rev, input.now, 'Retry', message), message };
     }
@@ -295,20 +375,48 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
   let s = { ...prior };
 
   if (input.candidateProblem) {
-    return rolledBack(s, input.candidateProblem.reason, `candidate ${s.revision} rolled back: ${input.candidateProblem.message}`);
+    return rolledBack(
+      s,
+      input.candidateProblem.reason,
+      `candidate ${s.revision} rolled back: ${input.candidateProblem.message}`,
+    );
   }
 
   if (s.phase === 'Pending') {
     if (input.contract.status === 'Incompatible') return rolledBack(s, 'ContractMismatch', input.contract.message);
-    if (!input.candidateAvailable) return { ...s, reason: 'Starting', message: `waiting for candidate ${s.revision} to become available` };
-    if (input.contract.status === 'Unknown') return { ...s, reason: 'ContractUnknown', message: `waiting for the contract check: ${input.contract.message}` };
-    if (paused) return { ...s, reason: 'PausedBySpec', message: `candidate ${s.revision} is available; spec.rollout.paused holds it at weight 0` };
+    if (!input.candidateAvailable)
+      return { ...s, reason: 'Starting', message: `waiting for candidate ${s.revision} to become available` };
+    if (input.contract.status === 'Unknown')
+      return { ...s, reason: 'ContractUnknown', message: `waiting for the contract check: ${input.contract.message}` };
+    if (paused)
+      return {
+        ...s,
+        reason: 'PausedBySpec',
+        message: `candidate ${s.revision} is available; spec.rollout.paused holds it at weight 0`,
+      };
     if (input.progression === 'immediate') {
-      return { ...s, phase: 'Promoted', weight: 100, mirrorPercent: 0, reason: 'RevisionAvailable', message: `revision ${s.revision} is available and replaces ${input.stable} (strategy Replace)` };
+      return {
+        ...s,
+        phase: 'Promoted',
+        weight: 100,
+        mirrorPercent: 0,
+        reason: 'RevisionAvailable',
+        message: `revision ${s.revision} is available and replaces ${input.stable} (strategy Replace)`,
+      };
     }
     const shadowFirst = spec.rollout?.shadowFirst;
     if (shadowFirst && input.fixedWeight === undefined) {
-      return { ...s, phase: 'Shadow', step: -1, weight: 0, mirrorPercent: shadowFirst.percent, stepStartedAt: iso(now), inconclusive: 0, reason: 'ShadowStarted', message: `mirroring ${shadowFirst.percent}% of requests to ${s.revision} for ${shadowFirst.seconds}s before any live traffic` };
+      return {
+        ...s,
+        phase: 'Shadow',
+        step: -1,
+        weight: 0,
+        mirrorPercent: shadowFirst.percent,
+        stepStartedAt: iso(now),
+        inconclusive: 0,
+        reason: 'ShadowStarted',
+        message: `mirroring ${shadowFirst.percent}% of requests to ${s.revision} for ${shadowFirst.seconds}s before any live traffic`,
+      };
     }
     return enterStep(s, 0, steps, input, 'StepStarted');
   }
@@ -321,7 +429,11 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
       s.inconclusive = 0;
       delete s.passedAt;
       if (s.failures >= limits.failureLimit) {
-        return rolledBack(s, rollbackReasonOf(check.broken), `candidate ${s.revision} rolled back after ${s.failures} failed check(s): ${check.message}`);
+        return rolledBack(
+          s,
+          rollbackReasonOf(check.broken),
+          `candidate ${s.revision} rolled back after ${s.failures} failed check(s): ${check.message}`,
+        );
       }
     } else if (check.result === 'Inconclusive') {
       s.inconclusive += 1;
@@ -344,10 +456,23 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
   if (input.fixedWeight !== undefined) {
     const step = Math.max(0, s.step);
     const mirror = mirrorForWeight(spec, input.fixedWeight);
-    return { ...s, phase: 'Paused', step, weight: input.fixedWeight, mirrorPercent: mirror, reason: 'ManualWeight', message: `spec.rollout.weight holds candidate ${s.revision} at ${input.fixedWeight}%` };
+    return {
+      ...s,
+      phase: 'Paused',
+      step,
+      weight: input.fixedWeight,
+      mirrorPercent: mirror,
+      reason: 'ManualWeight',
+      message: `spec.rollout.weight holds candidate ${s.revision} at ${input.fixedWeight}%`,
+    };
   }
   if (paused) {
-    return { ...s, phase: 'Paused', reason: 'PausedBySpec', message: `spec.rollout.paused holds candidate ${s.revision} at ${inShadow ? `shadow ${s.mirrorPercent}%` : `${s.weight}%`}` };
+    return {
+      ...s,
+      phase: 'Paused',
+      reason: 'PausedBySpec',
+      message: `spec.rollout.paused holds candidate ${s.revision} at ${inShadow ? `shadow ${s.mirrorPercent}%` : `${s.weight}%`}`,
+    };
   }
   if (!inShadow && s.step >= steps.length) s.step = steps.length - 1;
   if (!inShadow && s.weight !== steps[s.step]!.weight) {
@@ -355,20 +480,34 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
     return enterStep(s, s.step, steps, input, 'StepResumed');
   }
 
-  const duration = inShadow ? shadow?.seconds ?? 0 : steps[s.step]!.pauseSeconds;
+  const duration = inShadow ? (shadow?.seconds ?? 0) : steps[s.step]!.pauseSeconds;
   const elapsed = now.getTime() - Date.parse(s.stepStartedAt) >= duration * 1000;
   const where = inShadow ? 'shadow' : `step ${s.step + 1}/${steps.length} (${s.weight}%)`;
   if (elapsed && (s.passedAt !== undefined || input.progression === 'timed')) {
     if (inShadow) return enterStep(s, 0, steps, input, 'ShadowPassed');
     if (s.step + 1 < steps.length) return enterStep(s, s.step + 1, steps, input, 'StepPassed');
-    return { ...s, phase: 'Promoted', weight: 100, mirrorPercent: 0, reason: 'Promoted', message: `candidate ${s.revision} passed every step and is promoted` };
+    return {
+      ...s,
+      phase: 'Promoted',
+      weight: 100,
+      mirrorPercent: 0,
+      reason: 'Promoted',
+      message: `candidate ${s.revision} passed every step and is promoted`,
+    };
   }
   if (s.inconclusive >= INCONCLUSIVE_LIMIT) {
-    return { ...s, phase: 'Paused', reason: 'InsufficientTraffic', message: `${where}: ${s.inconclusive} inconclusive checks in a row (${s.analysisMessage ?? 'no traffic'}); holding until a check passes or a promote/abort action` };
+    return {
+      ...s,
+      phase: 'Paused',
+      reason: 'InsufficientTraffic',
+      message: `${where}: ${s.inconclusive} inconclusive checks in a row (${s.analysisMessage ?? 'no traffic'}); holding until a check passes or a promote/abort action`,
+    };
   }
   const waiting = !elapsed
     ? `${Math.ceil((Date.parse(s.stepStartedAt) + duration * 1000 - now.getTime()) / 1000)}s of the pause left`
-    : s.lastResult === undefined ? 'waiting for the first check' : `waiting for a passing check (last: ${s.lastResult}${s.analysisMessage ? `, ${s.analysisMessage}` : ''})`;
+    : s.lastResult === undefined
+      ? 'waiting for the first check'
+      : `waiting for a passing check (last: ${s.lastResult}${s.analysisMessage ? `, ${s.analysisMessage}` : ''})`;
   return { ...s, phase: base, reason: inShadow ? 'Shadowing' : 'StepInProgress', message: `${where}: ${waiting}` };
 }
 
@@ -394,11 +533,23 @@ function mirrorForWeight(spec: ModelDeploymentSpec, weight: number): number {
   return spec.rollout?.analysis?.minAgreement !== undefined && weight < 100 ? weight : 0;
 }
 
-function enterStep(s: CanaryState, step: number, steps: Required<RolloutStep>[], input: CanaryInput, reason: string): CanaryState {
+function enterStep(
+  s: CanaryState,
+  step: number,
+  steps: Required<RolloutStep>[],
+  input: CanaryInput,
+  reason: string,
+): CanaryState {
   const { weight, pauseSeconds } = steps[step]!;
   const next: CanaryState = {
-    ...s, phase: 'Progressing', step, weight, mirrorPercent: mirrorForWeight(input.spec, weight), stepStartedAt: iso(input.now),
-    inconclusive: 0, reason,
+    ...s,
+    phase: 'Progressing',
+    step,
+    weight,
+    mirrorPercent: mirrorForWeight(input.spec, weight),
+    stepStartedAt: iso(input.now),
+    inconclusive: 0,
+    reason,
     message: `step ${step + 1}/${steps.length}: candidate ${s.revision} takes ${weight}% for at least ${pauseSeconds}s`,
   };
   delete next.passedAt;
@@ -406,17 +557,29 @@ function enterStep(s: CanaryState, step: number, steps: Required<RolloutStep>[],
 }
 
 /** Weights, mirror, replicas, transition, stalled and requeue for a decided state. */
-function decisionFor(input: CanaryInput, state: CanaryState, fromPhase: CanaryPhase | undefined, actionMessage: string | undefined): CanaryDecision {
+function decisionFor(
+  input: CanaryInput,
+  state: CanaryState,
+  fromPhase: CanaryPhase | undefined,
+  actionMessage: string | undefined,
+): CanaryDecision {
   const { spec, stable, now } = input;
   const promoted = state.phase === 'Promoted';
   const decision: CanaryDecision = {
     state,
     stableRevision: promoted ? state.revision : stable,
     weights: promoted
-      ? [{ revision: state.revision, percent: 100 }, { revision: stable, percent: 0 }]
-      : [{ revision: stable, percent: 100 - state.weight }, { revision: state.revision, percent: state.weight }],
+      ? [
+          { revision: state.revision, percent: 100 },
+          { revision: stable, percent: 0 },
+        ]
+      : [
+          { revision: stable, percent: 100 - state.weight },
+          { revision: state.revision, percent: state.weight },
+        ],
   };
-  if (state.mirrorPercent > 0 && !promoted) decision.mirror = { revision: state.revision, percent: state.mirrorPercent };
+  if (state.mirrorPercent > 0 && !promoted)
+    decision.mirror = { revision: state.revision, percent: state.mirrorPercent };
   const replicas = candidateReplicasFor(input, state);
   if (replicas !== undefined) decision.candidateReplicas = replicas;
   if (input.action) {
@@ -425,7 +588,12 @@ function decisionFor(input: CanaryInput, state: CanaryState, fromPhase: CanaryPh
   }
   const previous = input.previous?.revision === state.revision ? input.previous : undefined;
   if (fromPhase !== state.phase || previous?.step !== state.step) {
-    const transition: CanaryTransition = { to: state.phase, step: state.step, reason: state.reason, message: state.message };
+    const transition: CanaryTransition = {
+      to: state.phase,
+      step: state.step,
+      reason: state.reason,
+      message: state.message,
+    };
     if (fromPhase !== undefined) transition.from = fromPhase;
     decision.transition = transition;
   }

@@ -50,7 +50,8 @@ function tensorDifferences(kind: 'input' | 'output', stable: TensorMetadata[], c
   }
   const stableNames = new Set(stable.map((t) => t.name));
   for (const c of candidate) {
-    if (!stableNames.has(c.name)) out.push(`${kind} ${c.name}: new in the candidate (${c.datatype} ${shapeText(c.shape)})`);
+    if (!stableNames.has(c.name))
+      out.push(`${kind} ${c.name}: new in the candidate (${c.datatype} ${shapeText(c.shape)})`);
   }
   return out;
 }
@@ -75,20 +76,41 @@ export function checkContract(
   allowContractChange = false,
 ): ContractCheck {
   if (stable === undefined || candidate === undefined) {
-    const missing = [stable === undefined ? 'stable' : undefined, candidate === undefined ? 'candidate' : undefined].filter(Boolean).join(' and ');
+    const missing = [stable === undefined ? 'stable' : undefined, candidate === undefined ? 'candidate' : undefined]
+      .filter(Boolean)
+      .join(' and ');
     return { status: 'Unknown', differences: [], message: `model metadata of the ${missing} not known yet` };
   }
   const differences = contractDifferences(stable, candidate);
-  if (differences.length === 0) return { status: 'Compatible', differences, message: 'inputs and outputs match the stable revision' };
+  if (differences.length === 0)
+    return { status: 'Compatible', differences, message: 'inputs and outputs match the stable revision' };
   const list = differences.join('; ');
-  if (allowContractChange) return { status: 'Allowed', differences, message: `contract change allowed by spec.rollout.allowContractChange: ${list}` };
-  return { status: 'Incompatible', differences, message: `candidate breaks the stable contract (set spec.rollout.allowContractChange to allow): ${list}` };
+  if (allowContractChange)
+    return {
+      status: 'Allowed',
+      differences,
+      message: `contract change allowed by spec.rollout.allowContractChange: ${list}`,
+    };
+  return {
+    status: 'Incompatible',
+    differences,
+    message: `candidate breaks the stable contract (set spec.rollout.allowContractChange to allow): ${list}`,
+  };
 }
 
 function isTensorList(v: unknown): v is TensorMetadata[] {
-  return Array.isArray(v) && v.every((t) => typeof t === 'object' && t !== null &&
-    typeof (t as TensorMetadata).name === 'string' && typeof (t as TensorMetadata).datatype === 'string' &&
-    Array.isArray((t as TensorMetadata).shape) && (t as TensorMetadata).shape.every((d) => Number.isInteger(d)));
+  return (
+    Array.isArray(v) &&
+    v.every(
+      (t) =>
+        typeof t === 'object' &&
+        t !== null &&
+        typeof (t as TensorMetadata).name === 'string' &&
+        typeof (t as TensorMetadata).datatype === 'string' &&
+        Array.isArray((t as TensorMetadata).shape) &&
+        (t as TensorMetadata).shape.every((d) => Number.isInteger(d)),
+    )
+  );
 }
 
 /**
@@ -103,7 +125,13 @@ export function modelMetadataOf(documents: RouterStatsDocument[], route: string)
     const models = (doc as unknown as { models?: Record<string, { metadata?: unknown }> }).models;
     const m = models?.[route]?.metadata as Partial<ModelMetadata> | undefined;
     if (m && typeof m.name === 'string' && isTensorList(m.inputs) && isTensorList(m.outputs)) {
-      return { name: m.name, versions: Array.isArray(m.versions) ? m.versions : [], platform: typeof m.platform === 'string' ? m.platform : '', inputs: m.inputs, outputs: m.outputs };
+      return {
+        name: m.name,
+        versions: Array.isArray(m.versions) ? m.versions : [],
+        platform: typeof m.platform === 'string' ? m.platform : '',
+        inputs: m.inputs,
+        outputs: m.outputs,
+      };
     }
   }
   return undefined;

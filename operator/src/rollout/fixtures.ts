@@ -50,7 +50,7 @@ export function observedAfter(desired: KubeObject[], progress: Progress | Record
   const observed = emptyObserved();
   for (const obj of desired) {
     if (obj.kind !== 'Deployment') continue;
-    const p = typeof progress === 'string' ? progress : progress[obj.metadata.name] ?? 'none';
+    const p = typeof progress === 'string' ? progress : (progress[obj.metadata.name] ?? 'none');
     observed.deployments.push(observedDeployment(obj, p));
   }
   return observed;

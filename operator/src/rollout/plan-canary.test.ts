@@ -22,13 +22,21 @@ const TICK_SECONDS = 2;
 const REQUESTS_PER_TICK = 200;
 
 const DIGITS: ModelMetadata = {
-  name: 'digits', versions: [], platform: 'onnxruntime',
+  name: 'digits',
+  versions: [],
+  platform: 'onnxruntime',
   inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 64] }],
-  outputs: [{ name: 'label', datatype: 'INT64', shape: [-1] }, { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }],
+  outputs: [
+    { name: 'label', datatype: 'INT64', shape: [-1] },
+    { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] },
+  ],
 };
 
 const ROLLOUT: ModelDeploymentSpec['rollout'] = {
-  steps: [{ weight: 10, pauseSeconds: 10 }, { weight: 50, pauseSeconds: 10 }],
+  steps: [
+    { weight: 10, pauseSeconds: 10 },
+    { weight: 50, pauseSeconds: 10 },
+  ],
   analysis: { intervalSeconds: 4, minRequests: 20, maxErrorRate: 0.01, failureLimit: 2 },
   retainPreviousSeconds: 600,
 };
@@ -50,7 +58,10 @@ class World {
   failedLive = 0;
   events: string[] = [];
 
-  constructor(spec: Partial<ModelDeploymentSpec>, private candidate: Candidate = {}) {
+  constructor(
+    spec: Partial<ModelDeploymentSpec>,
+    private candidate: Candidate = {},
+  ) {
     this.md = mdFixture({ replicas: 4, rollout: ROLLOUT, ...spec });
   }
 
@@ -62,7 +73,10 @@ class World {
   reconcile(progress: Progress = 'available'): RolloutPlan {
     const observed = observedAfter(this.applied, progress);
     const doc = this.stats.snapshot(this.now, null);
-    const cm: V1ConfigMap = { metadata: { name: 'digits-stats' }, data: { 'digits-router-0.json': JSON.stringify(doc) } };
+    const cm: V1ConfigMap = {
+      metadata: { name: 'digits-stats' },
+      data: { 'digits-router-0.json': JSON.stringify(doc) },
+    };
     observed.configMaps.push(cm);
     if (this.baseline) observed.statsBaseline = this.baseline;
     const p = plan(this.md, observed, this.now);
@@ -81,14 +95,18 @@ class World {
       this.seconds += TICK_SECONDS;
       return;
     }
-    const routes = JSON.parse((cm.data as Record<string, string>)['routes.json']!) as { revisions: { name: string; weight: number }[] };
+    const routes = JSON.parse((cm.data as Record<string, string>)['routes.json']!) as {
+      revisions: { name: string; weight: number }[];
+    };
     const stable = `digits-${this.md.status!.stable!.revision}`;
-    for (const r of routes.revisions) this.stats.setModelMetadata(r.name, r.name === stable ? DIGITS : this.candidate.metadata ?? DIGITS);
+    for (const r of routes.revisions)
+      this.stats.setModelMetadata(r.name, r.name === stable ? DIGITS : (this.candidate.metadata ?? DIGITS));
     let sent = 0;
     for (const r of routes.revisions) {
       const n = Math.round((REQUESTS_PER_TICK * r.weight) / 100);
       for (let i = 0; i < n; i++) {
-        const failed = r.name !== stable && this.candidate.failEvery !== undefined && ++sent % this.candidate.failEvery === 0;
+        const failed =
+          r.name !== stable && this.candidate.failEvery !== undefined && ++sent % this.candidate.failEvery === 0;
         if (failed) this.failedLive++;
         this.stats.record(r.name, 'live', failed ? 500 : 200, 3);
       }
@@ -111,17 +129,26 @@ class World {
   }
 
   routes(): [string, number][] {
-    const doc = JSON.parse((this.applied.find((o) => o.metadata.name === 'digits-routes')!.data as Record<string, string>)['routes.json']!) as { revisions: { name: string; weight: number }[] };
+    const doc = JSON.parse(
+      (this.applied.find((o) => o.metadata.name === 'digits-routes')!.data as Record<string, string>)['routes.json']!,
+    ) as { revisions: { name: string; weight: number }[] };
     return doc.revisions.map((r) => [r.name, r.weight]);
   }
 
   replicasOf(revision: string): number | undefined {
-    return (this.applied.find((o) => o.kind === 'Deployment' && o.metadata.name === `digits-${revision}`)?.spec as { replicas?: number } | undefined)?.replicas;
+    return (
+      this.applied.find((o) => o.kind === 'Deployment' && o.metadata.name === `digits-${revision}`)?.spec as
+        { replicas?: number } | undefined
+    )?.replicas;
   }
 
   /** Changes the spec as a user would (a new generation). */
   edit(spec: Partial<ModelDeploymentSpec>, annotations?: Record<string, string>): void {
-    const metadata = { ...this.md.metadata, generation: (this.md.metadata.generation ?? 1) + 1, ...(annotations ? { annotations } : {}) };
+    const metadata = {
+      ...this.md.metadata,
+      generation: (this.md.metadata.generation ?? 1) + 1,
+      ...(annotations ? { annotations } : {}),
+    };
     this.md = { ...this.md, metadata, spec: { ...this.md.spec, ...spec } };
   }
 }
@@ -129,7 +156,10 @@ class World {
 const V2 = { model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } };
 
 /** A world whose first revision is stable and serving, then edited to the second model. */
-function rolling(candidate: Candidate = {}, spec: Partial<ModelDeploymentSpec> = {}): { w: World; r1: string; r2: string } {
+function rolling(
+  candidate: Candidate = {},
+  spec: Partial<ModelDeploymentSpec> = {},
+): { w: World; r1: string; r2: string } {
   const w = new World(spec, candidate);
   w.reconcile();
   w.reconcile();
@@ -146,7 +176,10 @@ describe('plan with the canary wired in', () => {
     expect(w.md.status!.canary).toMatchObject({ revision: r2, phase: 'Pending', weight: 0 });
     // Sized for its first step before it gets any traffic: ceil(4 × 10%) = 1.
     expect(w.replicasOf(r2)).toBe(1);
-    expect(w.routes()).toEqual([[`digits-${r1}`, 100], [`digits-${r2}`, 0]]);
+    expect(w.routes()).toEqual([
+      [`digits-${r1}`, 100],
+      [`digits-${r2}`, 0],
+    ]);
 
     const weights = new Set<number>();
     while (w.seconds < 300 && w.last.candidate !== undefined) {
@@ -162,13 +195,16 @@ describe('plan with the canary wired in', () => {
     expect([...weights]).toEqual([0, 10, 50]);
     expect(w.md.status).toMatchObject({ stable: { revision: r2 }, retained: [{ revision: r1 }] });
     expect(w.md.status!.canary).toBeUndefined();
-    expect(w.routes()).toEqual([[`digits-${r2}`, 100], [`digits-${r1}`, 0]]);
+    expect(w.routes()).toEqual([
+      [`digits-${r2}`, 100],
+      [`digits-${r1}`, 0],
+    ]);
     expect(w.replicasOf(r1)).toBe(4);
     expect(w.failedLive).toBe(0);
     expect(w.md.status!.history!.map((h) => h.outcome)).toEqual(['Initial', 'Promoted']);
   });
 
-  it('holds a candidate at 0% until the router has published both revisions\' metadata', () => {
+  it("holds a candidate at 0% until the router has published both revisions' metadata", () => {
     const { w } = rolling();
     w.reconcile();
     expect(w.md.status!.canary).toMatchObject({ phase: 'Pending', reason: 'Starting' });
@@ -185,9 +221,16 @@ describe('plan with the canary wired in', () => {
     expect(w.condition('Stalled')).toMatchObject({ status: 'True', reason: 'ErrorRateExceeded' });
     expect(w.condition('Stalled')!.message).toContain('error rate 25% > 1%');
     expect(w.condition('Ready')?.status).toBe('True');
-    expect(w.routes()).toEqual([[`digits-${r1}`, 100], [`digits-${r2}`, 0]]);
+    expect(w.routes()).toEqual([
+      [`digits-${r1}`, 100],
+      [`digits-${r2}`, 0],
+    ]);
     expect(w.replicasOf(r2)).toBe(0);
-    expect(w.md.status!.history!.at(-1)).toMatchObject({ revision: r2, outcome: 'RolledBack', reason: 'ErrorRateExceeded' });
+    expect(w.md.status!.history!.at(-1)).toMatchObject({
+      revision: r2,
+      outcome: 'RolledBack',
+      reason: 'ErrorRateExceeded',
+    });
     // It holds: more reconciles change nothing.
     const held = w.md.status;
     w.seconds += 60;
@@ -213,7 +256,10 @@ describe('plan with the canary wired in', () => {
 
   it('rolls back at once when the spec is reverted mid-rollout, then forgets the canary', () => {
     const { w, r1, r2 } = rolling();
-    while (w.md.status!.canary?.weight !== 10) { w.reconcile(); w.serve(); }
+    while (w.md.status!.canary?.weight !== 10) {
+      w.reconcile();
+      w.serve();
+    }
     w.edit({ model: mdFixture().spec.model });
     w.reconcile();
     expect(w.last.transition).toMatchObject({ outcome: 'RolledBack', revision: r2, reason: 'SpecReverted' });
@@ -229,8 +275,15 @@ describe('plan with the canary wired in', () => {
     expect(w.md.status!.stable!.revision).toBe(r2);
     w.edit({}, { [ACTION_ANNOTATION]: 'rollback@n1' });
     w.reconcile();
-    expect(w.md.status).toMatchObject({ stable: { revision: r1 }, lastAction: 'rollback@n1', canary: { revision: r2, phase: 'RolledBack', reason: 'ManualRollback' } });
-    expect(w.routes()).toEqual([[`digits-${r1}`, 100], [`digits-${r2}`, 0]]);
+    expect(w.md.status).toMatchObject({
+      stable: { revision: r1 },
+      lastAction: 'rollback@n1',
+      canary: { revision: r2, phase: 'RolledBack', reason: 'ManualRollback' },
+    });
+    expect(w.routes()).toEqual([
+      [`digits-${r1}`, 100],
+      [`digits-${r2}`, 0],
+    ]);
     expect(w.condition('Stalled')).toMatchObject({ status: 'True', reason: 'ManualRollback' });
     expect(w.last.actionMessage).toContain('rolled back from');
     // The same annotation again is not a new request.
@@ -241,7 +294,10 @@ describe('plan with the canary wired in', () => {
 
   it('promotes on a promote action and reports a malformed action as refused, once', () => {
     const { w, r2 } = rolling();
-    while (w.md.status!.canary?.weight !== 10) { w.reconcile(); w.serve(); }
+    while (w.md.status!.canary?.weight !== 10) {
+      w.reconcile();
+      w.serve();
+    }
     w.edit({}, { [ACTION_ANNOTATION]: 'promote-now' });
     w.reconcile();
     expect(w.last).toMatchObject({ actionRefused: true, handledAction: 'promote-now' });
@@ -273,7 +329,11 @@ describe('plan with the canary wired in', () => {
     for (let i = 0; i < 40 && w.md.status!.stable!.revision !== r2; i++) {
       w.reconcile();
       const route = w.applied.find((o) => o.kind === 'HTTPRoute')!;
-      weights.push((route.spec as { rules: { backendRefs: { name: string; weight: number }[] }[] }).rules[0]!.backendRefs.find((b) => b.name === `digits-${r2}`)?.weight ?? 0);
+      weights.push(
+        (route.spec as { rules: { backendRefs: { name: string; weight: number }[] }[] }).rules[0]!.backendRefs.find(
+          (b) => b.name === `digits-${r2}`,
+        )?.weight ?? 0,
+      );
       w.seconds += TICK_SECONDS;
     }
     expect(w.md.status!.stable!.revision).toBe(r2);

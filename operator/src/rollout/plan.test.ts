@@ -15,8 +15,16 @@ const OPTIONS = { serverImage: 'ghcr.io/modelship/server:test' };
  * One reconcile as the shell does it, against a simulated cluster holding the objects applied
  * last time (each Deployment at the progress `progress` gives it): observe, plan, apply, status.
  */
-function reconcile(md: ModelDeployment, applied: KubeObject[], progress: (name: string) => Progress, now = NOW): { md: ModelDeployment; applied: KubeObject[] } {
-  const observed = observedAfter(applied, Object.fromEntries(applied.map((o) => [o.metadata.name, progress(o.metadata.name)])));
+function reconcile(
+  md: ModelDeployment,
+  applied: KubeObject[],
+  progress: (name: string) => Progress,
+  now = NOW,
+): { md: ModelDeployment; applied: KubeObject[] } {
+  const observed = observedAfter(
+    applied,
+    Object.fromEntries(applied.map((o) => [o.metadata.name, progress(o.metadata.name)])),
+  );
   const p = plan(md, observed, now);
   const desired = desiredObjects(md, p, OPTIONS);
   return { md: { ...md, status: computeStatus(md, observed, p, now) }, applied: desired };
@@ -47,7 +55,11 @@ describe('plan', () => {
 
   describe('when the model changes, with strategy Replace', () => {
     const v1 = mdFixture({ replicas: 2, rollout: { strategy: 'Replace' } });
-    const v2 = mdFixture({ replicas: 2, rollout: { strategy: 'Replace' }, model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } });
+    const v2 = mdFixture({
+      replicas: 2,
+      rollout: { strategy: 'Replace' },
+      model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B },
+    });
     const r1 = revisionOf(v1);
     const r2 = revisionOf(v2);
     const observedV1 = observedAfter(desiredObjects(v1, plan(v1, emptyObserved(), NOW), OPTIONS), 'available');
@@ -59,7 +71,10 @@ describe('plan', () => {
       expect(p.stable.revision).toBe(r1);
       expect(p.stable.template.model).toEqual(v1.spec.model);
       expect(p.candidate).toMatchObject({ revision: r2, role: 'candidate' });
-      expect(p.weights).toEqual([{ revision: r1, percent: 100 }, { revision: r2, percent: 0 }]);
+      expect(p.weights).toEqual([
+        { revision: r1, percent: 100 },
+        { revision: r2, percent: 0 },
+      ]);
       expect(p.transition).toBeUndefined();
     });
 
@@ -72,8 +87,16 @@ describe('plan', () => {
       expect(p.phase).toBe('Stable');
       expect(p.stable.revision).toBe(r2);
       // The retained revision stays in the routes at 0%: a rollback is a weight change only.
-      expect(p.weights).toEqual([{ revision: r2, percent: 100 }, { revision: r1, percent: 0 }]);
-      expect(p.transition).toMatchObject({ outcome: 'Promoted', revision: r2, previous: r1, reason: 'RevisionAvailable' });
+      expect(p.weights).toEqual([
+        { revision: r2, percent: 100 },
+        { revision: r1, percent: 0 },
+      ]);
+      expect(p.transition).toMatchObject({
+        outcome: 'Promoted',
+        revision: r2,
+        previous: r1,
+        reason: 'RevisionAvailable',
+      });
       expect(p.retained).toEqual([expect.objectContaining({ revision: r1, until: '2026-11-21T06:10:00.000Z' })]);
       expect(p.requeueAfterSeconds).toBe(600);
     });
@@ -84,7 +107,10 @@ describe('plan', () => {
     });
 
     it('retains nothing with retainPreviousSeconds 0', () => {
-      const md = { ...v2WithStatus, spec: { ...v2WithStatus.spec, rollout: { strategy: 'Replace' as const, retainPreviousSeconds: 0 } } };
+      const md = {
+        ...v2WithStatus,
+        spec: { ...v2WithStatus.spec, rollout: { strategy: 'Replace' as const, retainPreviousSeconds: 0 } },
+      };
       const both = observedAfter(desiredObjects(md, plan(md, observedV1, NOW), OPTIONS), 'available');
       const p = plan(md, both, NOW);
       expect(p.stable.revision).toBe(r2);
@@ -101,14 +127,26 @@ describe('plan', () => {
     it('does not trust a Deployment whose template annotation was edited', () => {
       const tampered = structuredClone(observedV1);
       const ann = tampered.deployments[0]!.metadata!.annotations!;
-      ann[ANNOTATION.template] = ann[ANNOTATION.template]!.replace(v1.spec.model.uri, 'https://evil.example.com/x.onnx');
+      ann[ANNOTATION.template] = ann[ANNOTATION.template]!.replace(
+        v1.spec.model.uri,
+        'https://evil.example.com/x.onnx',
+      );
       expect(plan(v2WithStatus, tampered, NOW).transition?.reason).toBe('PreviousRevisionGone');
     });
 
     it('keeps a retained revision until its time runs out, then drops it', () => {
-      const both = observedAfter(desiredObjects(v2WithStatus, plan(v2WithStatus, observedV1, NOW), OPTIONS), 'available');
+      const both = observedAfter(
+        desiredObjects(v2WithStatus, plan(v2WithStatus, observedV1, NOW), OPTIONS),
+        'available',
+      );
       const promoted = plan(v2WithStatus, both, NOW);
-      const after = { ...v2, status: { stable: { revision: r2, model: v2.spec.model, readyReplicas: 2 }, retained: promoted.retained.map((r) => ({ revision: r.revision, until: r.until })) } };
+      const after = {
+        ...v2,
+        status: {
+          stable: { revision: r2, model: v2.spec.model, readyReplicas: 2 },
+          retained: promoted.retained.map((r) => ({ revision: r.revision, until: r.until })),
+        },
+      };
       const before = plan(after, both, new Date(NOW.getTime() + 599_000));
       expect(before.retained.map((r) => r.revision)).toEqual([r1]);
       expect(before.requeueAfterSeconds).toBe(1);
@@ -116,14 +154,31 @@ describe('plan', () => {
     });
 
     it('switches back instantly when the spec is reverted to the retained revision', () => {
-      const both = observedAfter(desiredObjects(v2WithStatus, plan(v2WithStatus, observedV1, NOW), OPTIONS), 'available');
+      const both = observedAfter(
+        desiredObjects(v2WithStatus, plan(v2WithStatus, observedV1, NOW), OPTIONS),
+        'available',
+      );
       const promoted = plan(v2WithStatus, both, NOW);
-      const reverted = { ...v1, status: { stable: { revision: r2, model: v2.spec.model, readyReplicas: 2 }, retained: promoted.retained.map((r) => ({ revision: r.revision, until: r.until })) } };
+      const reverted = {
+        ...v1,
+        status: {
+          stable: { revision: r2, model: v2.spec.model, readyReplicas: 2 },
+          retained: promoted.retained.map((r) => ({ revision: r.revision, until: r.until })),
+        },
+      };
       const p = plan(reverted, both, new Date(NOW.getTime() + 60_000));
       expect(p.stable.revision).toBe(r1);
       expect(p.candidate).toBeUndefined();
-      expect(p.transition).toMatchObject({ outcome: 'RolledBack', revision: r1, previous: r2, reason: 'RevertedToRetained' });
-      expect(p.weights).toEqual([{ revision: r1, percent: 100 }, { revision: r2, percent: 0 }]);
+      expect(p.transition).toMatchObject({
+        outcome: 'RolledBack',
+        revision: r1,
+        previous: r2,
+        reason: 'RevertedToRetained',
+      });
+      expect(p.weights).toEqual([
+        { revision: r1, percent: 100 },
+        { revision: r2, percent: 0 },
+      ]);
       expect(p.retained.map((r) => r.revision)).toEqual([r2]);
     });
   });
@@ -147,19 +202,38 @@ describe('plan', () => {
     // The new model: its Deployment is not ready for two reconciles, then it is.
     let v2Ready = false;
     const progress = (name: string): Progress => (name.endsWith(r1) || v2Ready ? 'available' : 'none');
-    state.md = { ...state.md, metadata: { ...state.md.metadata, generation: 2 }, spec: { ...state.md.spec, model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } } };
+    state.md = {
+      ...state.md,
+      metadata: { ...state.md.metadata, generation: 2 },
+      spec: { ...state.md.spec, model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } },
+    };
     const r2 = revisionOf(state.md);
     for (let i = 0; i < 2; i++) {
       state = reconcile(state.md, state.applied, progress);
       expect(state.md.status?.stable?.revision).toBe(r1);
       expect(state.md.status?.canary?.revision).toBe(r2);
-      expect(state.applied.filter((o) => o.kind === 'Deployment').map((o) => o.metadata.name).sort()).toEqual([`digits-${r1}`, `digits-${r2}`, 'digits-router'].sort());
+      expect(
+        state.applied
+          .filter((o) => o.kind === 'Deployment')
+          .map((o) => o.metadata.name)
+          .sort(),
+      ).toEqual([`digits-${r1}`, `digits-${r2}`, 'digits-router'].sort());
     }
     v2Ready = true;
     for (let i = 0; i < 3; i++) state = reconcile(state.md, state.applied, progress);
-    expect(state.md.status).toMatchObject({ stable: { revision: r2 }, traffic: [{ revision: r2, percent: 100 }, { revision: r1, percent: 0 }], retained: [{ revision: r1 }] });
+    expect(state.md.status).toMatchObject({
+      stable: { revision: r2 },
+      traffic: [
+        { revision: r2, percent: 100 },
+        { revision: r1, percent: 0 },
+      ],
+      retained: [{ revision: r1 }],
+    });
     expect(state.md.status?.canary).toBeUndefined();
-    expect(state.md.status?.history?.map((h) => [h.revision, h.outcome])).toEqual([[r1, 'Initial'], [r2, 'Promoted']]);
+    expect(state.md.status?.history?.map((h) => [h.revision, h.outcome])).toEqual([
+      [r1, 'Initial'],
+      [r2, 'Promoted'],
+    ]);
     const settled = state.md.status;
     expect(reconcile(state.md, state.applied, progress).md.status).toEqual(settled);
   });
@@ -170,8 +244,16 @@ describe('scaleOf', () => {
     ['nothing set', {}, { replicas: 1 }],
     ['replicas', { replicas: 3 }, { replicas: 3 }],
     ['replicas 0', { replicas: 0 }, { replicas: 0 }],
-    ['autoscaling with defaults', { autoscaling: { maxReplicas: 5 } }, { autoscaling: { minReplicas: 1, maxReplicas: 5, targetCPUUtilizationPercentage: 70 } }],
-    ['autoscaling in full', { autoscaling: { minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 50 } }, { autoscaling: { minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 50 } }],
+    [
+      'autoscaling with defaults',
+      { autoscaling: { maxReplicas: 5 } },
+      { autoscaling: { minReplicas: 1, maxReplicas: 5, targetCPUUtilizationPercentage: 70 } },
+    ],
+    [
+      'autoscaling in full',
+      { autoscaling: { minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 50 } },
+      { autoscaling: { minReplicas: 2, maxReplicas: 5, targetCPUUtilizationPercentage: 50 } },
+    ],
   ])('%s', (_what, spec, scale) => {
     expect(scaleOf(mdFixture(spec).spec)).toEqual(scale);
   });

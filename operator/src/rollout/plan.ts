@@ -22,7 +22,16 @@ import type { RouterStatsDocument } from '../../../server-image/src/router/stats
 import { analyse, parseStatsData, type WindowFigures } from './analysis.js';
 import { countsOf, isAvailableAtScale, isDeploymentAvailable } from './availability.js';
 import { ACTION_ANNOTATION, pendingAction } from './canary-action.js';
-import { checkDue, nextCanary, replicasForShare, type CanaryDecision, type CanaryInput, type CanaryState, type CanaryTransition, type Progression } from './canary.js';
+import {
+  checkDue,
+  nextCanary,
+  replicasForShare,
+  type CanaryDecision,
+  type CanaryInput,
+  type CanaryState,
+  type CanaryTransition,
+  type Progression,
+} from './canary.js';
 import { checkContract, modelMetadataOf } from './contract.js';
 import { revisionOf, revisionOfTemplate, templateOf, type RevisionTemplate } from './revision.js';
 
@@ -34,8 +43,7 @@ export type RevisionRole = 'stable' | 'candidate' | 'retained';
 
 /** How many pods a revision runs: a fixed count, or an HPA range. */
 export type RevisionScale =
-  | { replicas: number; autoscaling?: undefined }
-  | { replicas?: undefined; autoscaling: Required<AutoscalingSpec> };
+  { replicas: number; autoscaling?: undefined } | { replicas?: undefined; autoscaling: Required<AutoscalingSpec> };
 
 /** One revision the plan keeps running, with everything the builders need to render it. */
 export interface RevisionPlan {
@@ -124,7 +132,11 @@ export function scaleOf(spec: ModelDeploymentSpec): RevisionScale {
  * The template of a revision that exists only in the cluster, read back from its Deployment's
  * annotation; undefined when the Deployment is gone or its annotation was tampered with.
  */
-export function observedTemplate(md: ModelDeployment, observed: Observed, revision: string): RevisionTemplate | undefined {
+export function observedTemplate(
+  md: ModelDeployment,
+  observed: Observed,
+  revision: string,
+): RevisionTemplate | undefined {
   const deployment = deploymentNamed(observed, revisionName(md, revision));
   if (deployment?.metadata?.labels?.[LABEL.revision] !== revision) return undefined;
   const raw = deployment.metadata?.annotations?.[ANNOTATION.template];
@@ -158,18 +170,37 @@ export function plan(md: ModelDeployment, observed: Observed, now: Date): Rollou
 
   if (previous === undefined) {
     const transition: RolloutTransition = {
-      outcome: 'Initial', revision: specRevision, reason: 'InitialRevision',
+      outcome: 'Initial',
+      revision: specRevision,
+      reason: 'InitialRevision',
       message: `revision ${specRevision} is the first revision and serves 100%`,
     };
-    return finish(now, { specRevision, stable: spec, retained: [], weights: [{ revision: specRevision, percent: 100 }], transition, message: transition.message });
+    return finish(now, {
+      specRevision,
+      stable: spec,
+      retained: [],
+      weights: [{ revision: specRevision, percent: 100 }],
+      transition,
+      message: transition.message,
+    });
   }
   const previousTemplate = previous === specRevision ? spec.template : observedTemplate(md, observed, previous);
   if (previousTemplate === undefined) {
     const transition: RolloutTransition = {
-      outcome: 'Promoted', revision: specRevision, previous, reason: 'PreviousRevisionGone',
+      outcome: 'Promoted',
+      revision: specRevision,
+      previous,
+      reason: 'PreviousRevisionGone',
       message: `revision ${specRevision} replaces ${previous}, whose Deployment no longer exists`,
     };
-    return finish(now, { specRevision, stable: spec, retained: [], weights: [{ revision: specRevision, percent: 100 }], transition, message: transition.message });
+    return finish(now, {
+      specRevision,
+      stable: spec,
+      retained: [],
+      weights: [{ revision: specRevision, percent: 100 }],
+      transition,
+      message: transition.message,
+    });
   }
   return canaryPlan(md, observed, now, spec, { revision: previous, role: 'stable', template: previousTemplate, scale });
 }
@@ -178,21 +209,43 @@ export function plan(md: ModelDeployment, observed: Observed, now: Date): Rollou
 type Draft = Omit<RolloutPlan, 'phase' | 'requeueAfterSeconds'> & { requeueAfterSeconds?: number };
 
 /** The plan once a stable revision exists: the canary decides, the plan realises the decision. */
-function canaryPlan(md: ModelDeployment, observed: Observed, now: Date, spec: RevisionPlan, stable: RevisionPlan): RolloutPlan {
+function canaryPlan(
+  md: ModelDeployment,
+  observed: Observed,
+  now: Date,
+  spec: RevisionPlan,
+  stable: RevisionPlan,
+): RolloutPlan {
   const specRevision = spec.revision;
   const retainSeconds = md.spec.rollout?.retainPreviousSeconds ?? DEFAULT_RETAIN_SECONDS;
   const warm = stillRetained(md, observed, now, [stable.revision], spec.scale);
   if (warm.some((r) => r.revision === specRevision)) return revertedToRetained(now, spec, stable, warm, retainSeconds);
 
-  const { input, baseline, actionError, statsErrors } = canaryInputOf(md, observed, now, spec.revision, stable.revision, warm);
+  const { input, baseline, actionError, statsErrors } = canaryInputOf(
+    md,
+    observed,
+    now,
+    spec.revision,
+    stable.revision,
+    warm,
+  );
   const decision = nextCanary(input);
-  if (input.progression === 'immediate' && decision.state?.phase === 'Pending') decision.candidateReplicas = replicasForShare(md.spec, 100);
+  if (input.progression === 'immediate' && decision.state?.phase === 'Pending')
+    decision.candidateReplicas = replicasForShare(md.spec, 100);
   const candidateDeployment = deploymentNamed(observed, revisionName(md, specRevision));
   // Promotion moves every request onto the candidate: first it must run at the stable's size.
-  const promoting = decision.stableRevision === specRevision && decision.state !== undefined && !isAvailableAtScale(candidateDeployment, spec.scale);
-  if (promoting) holdUntilScaled(md, decision, stable.revision, input.previous, countsOf(candidateDeployment ?? {}).available);
+  const promoting =
+    decision.stableRevision === specRevision &&
+    decision.state !== undefined &&
+    !isAvailableAtScale(candidateDeployment, spec.scale);
+  if (promoting)
+    holdUntilScaled(md, decision, stable.revision, input.previous, countsOf(candidateDeployment ?? {}).available);
   const templateOfRevision = (revision: string): RevisionTemplate | undefined =>
-    revision === specRevision ? spec.template : revision === stable.revision ? stable.template : observedTemplate(md, observed, revision);
+    revision === specRevision
+      ? spec.template
+      : revision === stable.revision
+        ? stable.template
+        : observedTemplate(md, observed, revision);
 
   let newStable: RevisionPlan;
   let transition: RolloutTransition | undefined;
@@ -203,29 +256,53 @@ function canaryPlan(md: ModelDeployment, observed: Observed, now: Date, spec: Re
     newStable = stable;
   } else if (decision.stableRevision === specRevision) {
     newStable = spec;
-    const why = decision.transition ?? { reason: state?.reason ?? 'Promoted', message: `candidate ${specRevision} takes 100% and replaces ${stable.revision} (${state?.reason ?? 'Promoted'})` };
-    transition = { outcome: 'Promoted', revision: specRevision, previous: stable.revision, reason: why.reason, message: why.message };
+    const why = decision.transition ?? {
+      reason: state?.reason ?? 'Promoted',
+      message: `candidate ${specRevision} takes 100% and replaces ${stable.revision} (${state?.reason ?? 'Promoted'})`,
+    };
+    transition = {
+      outcome: 'Promoted',
+      revision: specRevision,
+      previous: stable.revision,
+      reason: why.reason,
+      message: why.message,
+    };
     if (retainSeconds > 0) retained.push({ ...stable, role: 'retained', scale: spec.scale, until });
   } else {
     // A rollback after promotion: the retained revision serves again at once.
     const back = warm.find((r) => r.revision === decision.stableRevision)!;
     newStable = { revision: back.revision, role: 'stable', template: back.template, scale: spec.scale };
     const why = decision.transition!;
-    transition = { outcome: 'RolledBack', revision: back.revision, previous: stable.revision, reason: why.reason, message: why.message };
+    transition = {
+      outcome: 'RolledBack',
+      revision: back.revision,
+      previous: stable.revision,
+      reason: why.reason,
+      message: why.message,
+    };
   }
 
   let candidate: RevisionPlan | undefined;
   if (state !== undefined && (state.phase !== 'Promoted' || promoting) && state.revision !== newStable.revision) {
     const template = templateOfRevision(state.revision);
     if (template !== undefined) {
-      const candidateScale: RevisionScale = state.phase === 'RolledBack'
-        ? { replicas: 0 }
-        : decision.candidateReplicas !== undefined ? { replicas: decision.candidateReplicas } : spec.scale;
+      const candidateScale: RevisionScale =
+        state.phase === 'RolledBack'
+          ? { replicas: 0 }
+          : decision.candidateReplicas !== undefined
+            ? { replicas: decision.candidateReplicas }
+            : spec.scale;
       candidate = { revision: state.revision, role: 'candidate', template, scale: candidateScale };
     }
   }
   if (state?.phase === 'RolledBack' && transition === undefined && decision.transition !== undefined) {
-    transition = { outcome: 'RolledBack', revision: state.revision, previous: newStable.revision, reason: decision.transition.reason, message: decision.transition.message };
+    transition = {
+      outcome: 'RolledBack',
+      revision: state.revision,
+      previous: newStable.revision,
+      reason: decision.transition.reason,
+      message: decision.transition.message,
+    };
   }
 
   const running = [newStable.revision, candidate?.revision, ...retained.map((r) => r.revision)];
@@ -233,16 +310,18 @@ function canaryPlan(md: ModelDeployment, observed: Observed, now: Date, spec: Re
   const planned = new Set([newStable.revision, candidate?.revision, ...retained.map((r) => r.revision)]);
   const weights = decision.weights.filter((w) => planned.has(w.revision));
   // Warm retained revisions stay in the routes at 0%, so a rollback to one is a weight change only.
-  for (const r of retained) if (!weights.some((w) => w.revision === r.revision)) weights.push({ revision: r.revision, percent: 0 });
+  for (const r of retained)
+    if (!weights.some((w) => w.revision === r.revision)) weights.push({ revision: r.revision, percent: 0 });
 
   const draft: Draft = {
     specRevision,
     stable: newStable,
     retained,
     weights,
-    message: state?.phase === 'Promoted' || state === undefined
-      ? transition?.message ?? `revision ${newStable.revision} is stable and serves 100%`
-      : state.message,
+    message:
+      state?.phase === 'Promoted' || state === undefined
+        ? (transition?.message ?? `revision ${newStable.revision} is stable and serves 100%`)
+        : state.message,
   };
   if (candidate) draft.candidate = candidate;
   if (transition) draft.transition = transition;
@@ -269,17 +348,44 @@ function canaryPlan(md: ModelDeployment, observed: Observed, now: Date, spec: Re
  * The spec went back to a revision that served moments ago and is still warm: like Argo Rollouts'
  * rollback window, it takes 100% at once, without a canary.
  */
-function revertedToRetained(now: Date, spec: RevisionPlan, stable: RevisionPlan, warm: RetainedRevisionPlan[], retainSeconds: number): RolloutPlan {
+function revertedToRetained(
+  now: Date,
+  spec: RevisionPlan,
+  stable: RevisionPlan,
+  warm: RetainedRevisionPlan[],
+  retainSeconds: number,
+): RolloutPlan {
   const transition: RolloutTransition = {
-    outcome: 'RolledBack', revision: spec.revision, previous: stable.revision, reason: 'RevertedToRetained',
+    outcome: 'RolledBack',
+    revision: spec.revision,
+    previous: stable.revision,
+    reason: 'RevertedToRetained',
     message: `spec reverted to retained revision ${spec.revision}: it serves 100% at once, without a canary`,
   };
-  const retained: RetainedRevisionPlan[] = retainSeconds > 0
-    ? [{ ...stable, role: 'retained', scale: spec.scale, until: new Date(now.getTime() + retainSeconds * 1000).toISOString() }]
-    : [];
+  const retained: RetainedRevisionPlan[] =
+    retainSeconds > 0
+      ? [
+          {
+            ...stable,
+            role: 'retained',
+            scale: spec.scale,
+            until: new Date(now.getTime() + retainSeconds * 1000).toISOString(),
+          },
+        ]
+      : [];
   retained.push(...warm.filter((r) => r.revision !== spec.revision));
-  const weights = [{ revision: spec.revision, percent: 100 }, ...retained.map((r) => ({ revision: r.revision, percent: 0 }))];
-  return finish(now, { specRevision: spec.revision, stable: spec, retained, weights, transition, message: transition.message });
+  const weights = [
+    { revision: spec.revision, percent: 100 },
+    ...retained.map((r) => ({ revision: r.revision, percent: 0 })),
+  ];
+  return finish(now, {
+    specRevision: spec.revision,
+    stable: spec,
+    retained,
+    weights,
+    transition,
+    message: transition.message,
+  });
 }
 
 /**
@@ -303,9 +409,21 @@ function canaryInputOf(
     stable,
     candidate,
     progression,
-    contract: progression === 'analysed'
-      ? checkContract(modelMetadataOf(documents, routes.stable), modelMetadataOf(documents, routes.candidate), md.spec.rollout?.allowContractChange)
-      : { status: 'Allowed', differences: [], message: progression === 'timed' ? 'not checked: the gateway-api router gives the operator no view of model metadata' : 'not checked: spec.rollout.strategy is Replace' },
+    contract:
+      progression === 'analysed'
+        ? checkContract(
+            modelMetadataOf(documents, routes.stable),
+            modelMetadataOf(documents, routes.candidate),
+            md.spec.rollout?.allowContractChange,
+          )
+        : {
+            status: 'Allowed',
+            differences: [],
+            message:
+              progression === 'timed'
+                ? 'not checked: the gateway-api router gives the operator no view of model metadata'
+                : 'not checked: spec.rollout.strategy is Replace',
+          },
     candidateAvailable: isDeploymentAvailable(deploymentNamed(observed, revisionName(md, candidate))),
     now,
   };
@@ -316,9 +434,23 @@ function canaryInputOf(
   const problem = problemsOf(md, observed, [candidate]).find((p) => FATAL_CANDIDATE_PROBLEMS.has(p.reason));
   if (problem && candidate !== stable) input.candidateProblem = { reason: problem.reason, message: problem.message };
 
-  const out: { input: CanaryInput; baseline?: RouterStatsDocument[]; actionError?: string; statsErrors: string[] } = { input, statsErrors: errors };
-  if (progression === 'analysed' && previous?.revision === candidate && candidate !== stable && checkDue(md.spec, previous, now)) {
-    input.check = analyse(observed.statsBaseline ?? [], documents, routes, md.spec.rollout?.analysis, previous.step < 0);
+  const out: { input: CanaryInput; baseline?: RouterStatsDocument[]; actionError?: string; statsErrors: string[] } = {
+    input,
+    statsErrors: errors,
+  };
+  if (
+    progression === 'analysed' &&
+    previous?.revision === candidate &&
+    candidate !== stable &&
+    checkDue(md.spec, previous, now)
+  ) {
+    input.check = analyse(
+      observed.statsBaseline ?? [],
+      documents,
+      routes,
+      md.spec.rollout?.analysis,
+      previous.step < 0,
+    );
     out.baseline = documents;
   }
   const pending = pendingAction(md.metadata.annotations, md.status?.lastAction);
@@ -332,15 +464,25 @@ function canaryInputOf(
  * step's split (no mirror), the candidate scales up, and the Promoted state is kept so the next
  * reconcile promotes again.
  */
-function holdUntilScaled(md: ModelDeployment, decision: CanaryDecision, stable: string, previous: CanaryState | undefined, available: number): void {
+function holdUntilScaled(
+  md: ModelDeployment,
+  decision: CanaryDecision,
+  stable: string,
+  previous: CanaryState | undefined,
+  available: number,
+): void {
   const candidate = decision.state!.revision;
   const held = previous?.revision === candidate ? previous.weight : 0;
-  decision.weights = [{ revision: stable, percent: 100 - held }, { revision: candidate, percent: held }];
+  decision.weights = [
+    { revision: stable, percent: 100 - held },
+    { revision: candidate, percent: held },
+  ];
   decision.stableRevision = stable;
   decision.candidateReplicas = replicasForShare(md.spec, 100);
   delete decision.mirror;
   decision.state = {
-    ...decision.state!, weight: held,
+    ...decision.state!,
+    weight: held,
     message: `promoting candidate ${candidate}: scaling it to the stable's size before it takes 100% (${available} pod(s) available)`,
   };
 }

@@ -10,25 +10,107 @@ describe('revisionOf', () => {
 
   it('is the same for the same content whatever the key order', () => {
     const reordered = mdFixture({ server: { batching: { maxLatencyMs: 5, maxBatchSize: 32 } } });
-    reordered.spec = { server: reordered.spec.server, model: { sha256: reordered.spec.model.sha256, uri: reordered.spec.model.uri } };
+    reordered.spec = {
+      server: reordered.spec.server,
+      model: { sha256: reordered.spec.model.sha256, uri: reordered.spec.model.uri },
+    };
     expect(revisionOf(reordered)).toBe(revisionOf(base));
   });
 
   // Rows: what changed, the change, whether the revision must change.
   const cases: [string, boolean, (md: ReturnType<typeof mdFixture>) => void][] = [
-    ['replicas', false, (md) => { md.spec.replicas = 5; }],
-    ['autoscaling', false, (md) => { md.spec.autoscaling = { maxReplicas: 4 }; }],
-    ['rollout steps', false, (md) => { md.spec.rollout = { steps: [{ weight: 20 }] }; }],
-    ['traffic router', false, (md) => { md.spec.traffic = { router: 'gateway-api', gatewayRef: { name: 'gw' } }; }],
-    ['labels and generation', false, (md) => { md.metadata.labels = { team: 'x' }; md.metadata.generation = 7; }],
-    ['model sha256', true, (md) => { md.spec.model.sha256 = SHA_B; }],
-    ['model uri', true, (md) => { md.spec.model.uri = 'https://models.example.com/digits-2.onnx'; }],
-    ['served name', true, (md) => { md.spec.model.name = 'other'; }],
-    ['batch size', true, (md) => { md.spec.server!.batching!.maxBatchSize = 8; }],
-    ['server image', true, (md) => { md.spec.server!.image = 'example.com/server:2'; }],
-    ['resources', true, (md) => { md.spec.server!.resources = { requests: { cpu: '1' } }; }],
-    ['env', true, (md) => { md.spec.server!.env = [{ name: 'A', value: '1' }]; }],
-    ['auth', true, (md) => { md.spec.auth = { tokenSecretRef: { name: 'tokens' } }; }],
+    [
+      'replicas',
+      false,
+      (md) => {
+        md.spec.replicas = 5;
+      },
+    ],
+    [
+      'autoscaling',
+      false,
+      (md) => {
+        md.spec.autoscaling = { maxReplicas: 4 };
+      },
+    ],
+    [
+      'rollout steps',
+      false,
+      (md) => {
+        md.spec.rollout = { steps: [{ weight: 20 }] };
+      },
+    ],
+    [
+      'traffic router',
+      false,
+      (md) => {
+        md.spec.traffic = { router: 'gateway-api', gatewayRef: { name: 'gw' } };
+      },
+    ],
+    [
+      'labels and generation',
+      false,
+      (md) => {
+        md.metadata.labels = { team: 'x' };
+        md.metadata.generation = 7;
+      },
+    ],
+    [
+      'model sha256',
+      true,
+      (md) => {
+        md.spec.model.sha256 = SHA_B;
+      },
+    ],
+    [
+      'model uri',
+      true,
+      (md) => {
+        md.spec.model.uri = 'https://models.example.com/digits-2.onnx';
+      },
+    ],
+    [
+      'served name',
+      true,
+      (md) => {
+        md.spec.model.name = 'other';
+      },
+    ],
+    [
+      'batch size',
+      true,
+      (md) => {
+        md.spec.server!.batching!.maxBatchSize = 8;
+      },
+    ],
+    [
+      'server image',
+      true,
+      (md) => {
+        md.spec.server!.image = 'example.com/server:2';
+      },
+    ],
+    [
+      'resources',
+      true,
+      (md) => {
+        md.spec.server!.resources = { requests: { cpu: '1' } };
+      },
+    ],
+    [
+      'env',
+      true,
+      (md) => {
+        md.spec.server!.env = [{ name: 'A', value: '1' }];
+      },
+    ],
+    [
+      'auth',
+      true,
+      (md) => {
+        md.spec.auth = { tokenSecretRef: { name: 'tokens' } };
+      },
+    ],
   ];
 
   it.each(cases)('%s: changes the revision = %s', (_what, changes, edit) => {

@@ -16,9 +16,10 @@ export const CONDITION_TYPES = ['Ready', 'Reconciling', 'Stalled'] as const;
  */
 export function withTransitionTime(previous: Condition[] | undefined, next: ConditionUpdate, now: Date): Condition {
   const before = previous?.find((c) => c.type === next.type);
-  const lastTransitionTime = before && before.status === next.status && before.lastTransitionTime
-    ? before.lastTransitionTime
-    : now.toISOString();
+  const lastTransitionTime =
+    before && before.status === next.status && before.lastTransitionTime
+      ? before.lastTransitionTime
+      : now.toISOString();
   return { ...next, lastTransitionTime };
 }
 

@@ -41,7 +41,11 @@ export function problemsOf(md: ModelDeployment, observed: Observed, revisions: s
   const found: Problem[] = [];
   revisions.forEach((revision) => {
     const pods = observed.pods
-      .filter((p) => p.metadata?.labels?.[LABEL.revision] === revision && p.metadata?.labels?.[LABEL.deployment] === md.metadata.name)
+      .filter(
+        (p) =>
+          p.metadata?.labels?.[LABEL.revision] === revision &&
+          p.metadata?.labels?.[LABEL.deployment] === md.metadata.name,
+      )
       .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
     for (const pod of pods) found.push(...podProblems(pod, revision, observed.events ?? []));
     const deployment = deploymentNamed(observed, revisionName(md, revision));
@@ -52,14 +56,19 @@ export function problemsOf(md: ModelDeployment, observed: Observed, revisions: s
     if (!unique.some((u) => u.reason === p.reason && u.revision === p.revision)) unique.push(p);
   }
   return unique.sort(
-    (a, b) => PROBLEM_REASONS.indexOf(a.reason) - PROBLEM_REASONS.indexOf(b.reason) || revisions.indexOf(a.revision) - revisions.indexOf(b.revision),
+    (a, b) =>
+      PROBLEM_REASONS.indexOf(a.reason) - PROBLEM_REASONS.indexOf(b.reason) ||
+      revisions.indexOf(a.revision) - revisions.indexOf(b.revision),
   );
 }
 
 function podProblems(pod: V1Pod, revision: string, events: CoreV1Event[]): Problem[] {
   const where = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
   const out: Problem[] = [];
-  const statuses: V1ContainerStatus[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+  const statuses: V1ContainerStatus[] = [
+    ...(pod.status?.initContainerStatuses ?? []),
+    ...(pod.status?.containerStatuses ?? []),
+  ];
   for (const cs of statuses) {
     const container = `${where} container ${cs.name}`;
     const waiting = cs.state?.waiting;
@@ -68,22 +77,48 @@ function podProblems(pod: V1Pod, revision: string, events: CoreV1Event[]): Probl
     if (termination && VERIFICATION.test(termination)) {
       out.push({ reason: 'ModelVerificationFailed', revision, message: clip(`${container}: ${termination}`) });
     } else if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
-      out.push({ reason: 'ImagePullFailed', revision, message: clip(`${container}: ${waiting.reason} for image ${cs.image}: ${waiting.message ?? ''}`) });
+      out.push({
+        reason: 'ImagePullFailed',
+        revision,
+        message: clip(`${container}: ${waiting.reason} for image ${cs.image}: ${waiting.message ?? ''}`),
+      });
     } else if (waiting?.reason && CONFIG_ERRORS.has(waiting.reason)) {
-      out.push({ reason: 'ContainerConfigError', revision, message: clip(`${container}: ${waiting.message ?? waiting.reason}`) });
+      out.push({
+        reason: 'ContainerConfigError',
+        revision,
+        message: clip(`${container}: ${waiting.message ?? waiting.reason}`),
+      });
     } else if (waiting?.reason === 'CrashLoopBackOff') {
-      const why = termination ?? `exit code ${terminated?.exitCode ?? 'unknown'} (${terminated?.reason ?? 'no termination message'})`;
+      const why =
+        termination ??
+        `exit code ${terminated?.exitCode ?? 'unknown'} (${terminated?.reason ?? 'no termination message'})`;
       out.push({ reason: 'CrashLoopBackOff', revision, message: clip(`${container} keeps crashing: ${why}`) });
     }
   }
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-  const podEvents = events.filter((e) => e.involvedObject?.kind === 'Pod' && e.involvedObject.name === pod.metadata?.name && e.involvedObject.namespace === pod.metadata?.namespace);
-  const pvcText = [scheduled?.status === 'False' ? scheduled.message ?? '' : '', ...podEvents.map((e) => e.message ?? '')].find((m) => MISSING_PVC.test(m));
+  const podEvents = events.filter(
+    (e) =>
+      e.involvedObject?.kind === 'Pod' &&
+      e.involvedObject.name === pod.metadata?.name &&
+      e.involvedObject.namespace === pod.metadata?.namespace,
+  );
+  const pvcText = [
+    scheduled?.status === 'False' ? (scheduled.message ?? '') : '',
+    ...podEvents.map((e) => e.message ?? ''),
+  ].find((m) => MISSING_PVC.test(m));
   if (pvcText !== undefined) {
     const claim = MISSING_PVC.exec(pvcText)![1];
-    out.push({ reason: 'PersistentVolumeClaimNotFound', revision, message: clip(`${where}: PersistentVolumeClaim ${pod.metadata?.namespace}/${claim} not found`) });
+    out.push({
+      reason: 'PersistentVolumeClaimNotFound',
+      revision,
+      message: clip(`${where}: PersistentVolumeClaim ${pod.metadata?.namespace}/${claim} not found`),
+    });
   } else if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
-    out.push({ reason: 'Unschedulable', revision, message: clip(`${where} cannot be scheduled: ${scheduled.message ?? ''}`) });
+    out.push({
+      reason: 'Unschedulable',
+      revision,
+      message: clip(`${where} cannot be scheduled: ${scheduled.message ?? ''}`),
+    });
   }
   return out;
 }
@@ -93,10 +128,18 @@ function deploymentProblems(deployment: V1Deployment, revision: string): Problem
   const out: Problem[] = [];
   for (const c of deployment.status?.conditions ?? []) {
     if (c.type === 'ReplicaFailure' && c.status === 'True') {
-      out.push({ reason: 'ReplicaFailure', revision, message: clip(`${where}: ${c.message ?? c.reason ?? 'cannot create pods'}`) });
+      out.push({
+        reason: 'ReplicaFailure',
+        revision,
+        message: clip(`${where}: ${c.message ?? c.reason ?? 'cannot create pods'}`),
+      });
     }
     if (c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded') {
-      out.push({ reason: 'ProgressDeadlineExceeded', revision, message: clip(`${where}: ${c.message ?? 'progress deadline exceeded'}`) });
+      out.push({
+        reason: 'ProgressDeadlineExceeded',
+        revision,
+        message: clip(`${where}: ${c.message ?? 'progress deadline exceeded'}`),
+      });
     }
   }
   return out;

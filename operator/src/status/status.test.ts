@@ -41,7 +41,12 @@ describe('computeStatus', () => {
     const status = statusOf(md, observedAt(md, 'available'));
     expect(status).toMatchObject({
       observedGeneration: 1,
-      stable: { revision: rev, model: { uri: md.spec.model.uri, sha256: md.spec.model.sha256 }, replicas: 2, readyReplicas: 2 },
+      stable: {
+        revision: rev,
+        model: { uri: md.spec.model.uri, sha256: md.spec.model.sha256 },
+        replicas: 2,
+        readyReplicas: 2,
+      },
       traffic: [{ revision: rev, percent: 100 }],
       trafficSummary: `${rev}=100%`,
       url: 'http://digits.ml.svc.cluster.local',
@@ -77,7 +82,12 @@ describe('computeStatus', () => {
   });
 
   it('keeps only the last history entries', () => {
-    const history = Array.from({ length: HISTORY_LIMIT }, (_, i) => ({ revision: `r${i}`, model: md.spec.model, outcome: 'Promoted' as const, at: T0.toISOString() }));
+    const history = Array.from({ length: HISTORY_LIMIT }, (_, i) => ({
+      revision: `r${i}`,
+      model: md.spec.model,
+      outcome: 'Promoted' as const,
+      at: T0.toISOString(),
+    }));
     const status = statusOf({ ...md, status: { history } }, observedAt(md, 'available'));
     expect(status.history).toHaveLength(HISTORY_LIMIT);
     expect(status.history!.at(-1)!.revision).toBe(rev);
@@ -86,47 +96,118 @@ describe('computeStatus', () => {
 
   describe('problems', () => {
     const pod = (status: V1Pod['status']): V1Pod => podFixture(md, rev, `digits-${rev}-abc12`, status);
-    const crashing = (message: string | undefined, exitCode = 1) => pod({
-      containerStatuses: [{
-        name: 'server', image: 'img', imageID: '', ready: false, restartCount: 3,
-        state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
-        lastState: { terminated: { exitCode, reason: 'Error', ...(message ? { message } : {}) } },
-      }],
-    });
-    const waiting = (reason: string, message: string) => pod({
-      containerStatuses: [{ name: 'server', image: 'ghcr.io/modelship/server:nope', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message } } }],
-    });
-    const unschedulable = (message: string) => pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }] });
-    const deploymentCondition = (type: string, status: string, reason: string, message: string) => (d: V1Deployment) => {
-      d.status!.conditions = [...(d.status!.conditions ?? []), { type, status, reason, message }];
-    };
+    const crashing = (message: string | undefined, exitCode = 1) =>
+      pod({
+        containerStatuses: [
+          {
+            name: 'server',
+            image: 'img',
+            imageID: '',
+            ready: false,
+            restartCount: 3,
+            state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
+            lastState: { terminated: { exitCode, reason: 'Error', ...(message ? { message } : {}) } },
+          },
+        ],
+      });
+    const waiting = (reason: string, message: string) =>
+      pod({
+        containerStatuses: [
+          {
+            name: 'server',
+            image: 'ghcr.io/modelship/server:nope',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason, message } },
+          },
+        ],
+      });
+    const unschedulable = (message: string) =>
+      pod({
+        phase: 'Pending',
+        conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }],
+      });
+    const deploymentCondition =
+      (type: string, status: string, reason: string, message: string) => (d: V1Deployment) => {
+        d.status!.conditions = [...(d.status!.conditions ?? []), { type, status, reason, message }];
+      };
 
     // Rows: the reason, the pod (if any), an edit of the Deployment (if any), words the message must contain.
     const rows: [string, V1Pod | undefined, ((d: V1Deployment) => void) | undefined, RegExp][] = [
-      ['ModelVerificationFailed', crashing('model digits.onnx: sha256 mismatch: expected aaaa, got bbbb'), undefined, /sha256 mismatch/],
-      ['ImagePullFailed', waiting('ImagePullBackOff', 'Back-off pulling image'), undefined, /ImagePullBackOff for image ghcr.io\/modelship\/server:nope/],
-      ['PersistentVolumeClaimNotFound', unschedulable('0/3 nodes are available: persistentvolumeclaim "models" not found. preemption: 0/3 nodes are available'), undefined, /PersistentVolumeClaim ml\/models not found/],
-      ['ContainerConfigError', waiting('CreateContainerConfigError', 'secret "tokens" not found'), undefined, /secret "tokens" not found/],
+      [
+        'ModelVerificationFailed',
+        crashing('model digits.onnx: sha256 mismatch: expected aaaa, got bbbb'),
+        undefined,
+        /sha256 mismatch/,
+      ],
+      [
+        'ImagePullFailed',
+        waiting('ImagePullBackOff', 'Back-off pulling image'),
+        undefined,
+        /ImagePullBackOff for image ghcr.io\/modelship\/server:nope/,
+      ],
+      [
+        'PersistentVolumeClaimNotFound',
+        unschedulable(
+          '0/3 nodes are available: persistentvolumeclaim "models" not found. preemption: 0/3 nodes are available',
+        ),
+        undefined,
+        /PersistentVolumeClaim ml\/models not found/,
+      ],
+      [
+        'ContainerConfigError',
+        waiting('CreateContainerConfigError', 'secret "tokens" not found'),
+        undefined,
+        /secret "tokens" not found/,
+      ],
       ['CrashLoopBackOff', crashing('listen EADDRINUSE 0.0.0.0:8080'), undefined, /keeps crashing: listen EADDRINUSE/],
-      ['Unschedulable', unschedulable('0/3 nodes are available: 3 Insufficient cpu.'), undefined, /cannot be scheduled: .*Insufficient cpu/],
-      ['ReplicaFailure', undefined, deploymentCondition('ReplicaFailure', 'True', 'FailedCreate', 'pods "x" is forbidden: exceeded quota'), /exceeded quota/],
-      ['ProgressDeadlineExceeded', undefined, deploymentCondition('Progressing', 'False', 'ProgressDeadlineExceeded', `ReplicaSet "digits-${rev}-7d9" has timed out progressing.`), /timed out progressing/],
+      [
+        'Unschedulable',
+        unschedulable('0/3 nodes are available: 3 Insufficient cpu.'),
+        undefined,
+        /cannot be scheduled: .*Insufficient cpu/,
+      ],
+      [
+        'ReplicaFailure',
+        undefined,
+        deploymentCondition('ReplicaFailure', 'True', 'FailedCreate', 'pods "x" is forbidden: exceeded quota'),
+        /exceeded quota/,
+      ],
+      [
+        'ProgressDeadlineExceeded',
+        undefined,
+        deploymentCondition(
+          'Progressing',
+          'False',
+          'ProgressDeadlineExceeded',
+          `ReplicaSet "digits-${rev}-7d9" has timed out progressing.`,
+        ),
+        /timed out progressing/,
+      ],
     ];
 
     it('covers every reason it declares', () => {
       expect(rows.map((r) => r[0])).toEqual([...PROBLEM_REASONS]);
     });
 
-    it.each(rows)('%s: Stalled=True with the reason, Ready=False, Reconciling=False', (reason, p, editDeployment, words) => {
-      const observed = observedAt(md, 'none');
-      if (p) observed.pods.push(p);
-      if (editDeployment) editDeployment(observed.deployments[0]!);
-      const status = statusOf(md, observed);
-      expect(conditions(status)).toEqual({ Ready: ['False', reason], Reconciling: ['False', 'Stalled'], Stalled: ['True', reason] });
-      const stalled = status.conditions!.find((c) => c.type === 'Stalled')!;
-      expect(stalled.message).toMatch(words);
-      expect(stalled.message).toContain(`revision ${rev}`);
-    });
+    it.each(rows)(
+      '%s: Stalled=True with the reason, Ready=False, Reconciling=False',
+      (reason, p, editDeployment, words) => {
+        const observed = observedAt(md, 'none');
+        if (p) observed.pods.push(p);
+        if (editDeployment) editDeployment(observed.deployments[0]!);
+        const status = statusOf(md, observed);
+        expect(conditions(status)).toEqual({
+          Ready: ['False', reason],
+          Reconciling: ['False', 'Stalled'],
+          Stalled: ['True', reason],
+        });
+        const stalled = status.conditions!.find((c) => c.type === 'Stalled')!;
+        expect(stalled.message).toMatch(words);
+        expect(stalled.message).toContain(`revision ${rev}`);
+      },
+    );
 
     it('keeps the start and the cause of a long message, eliding the middle', () => {
       const image = 'ghcr.io/modelship/server:nope';
@@ -148,16 +229,27 @@ describe('computeStatus', () => {
     it('finds a missing PVC from the pod Events too', () => {
       const observed = observedAt(md, 'none');
       observed.pods.push(pod({ phase: 'Pending' }));
-      observed.events = [{
-        metadata: {}, involvedObject: { kind: 'Pod', name: `digits-${rev}-abc12`, namespace: 'ml' },
-        reason: 'FailedScheduling', message: '0/1 nodes are available: persistentvolumeclaim "weights" not found.',
-      }];
+      observed.events = [
+        {
+          metadata: {},
+          involvedObject: { kind: 'Pod', name: `digits-${rev}-abc12`, namespace: 'ml' },
+          reason: 'FailedScheduling',
+          message: '0/1 nodes are available: persistentvolumeclaim "weights" not found.',
+        },
+      ];
       expect(conditions(statusOf(md, observed)).Stalled).toEqual(['True', 'PersistentVolumeClaimNotFound']);
     });
 
     it('ignores a healthy pod and a pod of another ModelDeployment', () => {
       const observed = observedAt(md, 'available');
-      observed.pods.push(pod({ phase: 'Running', containerStatuses: [{ name: 'server', image: 'i', imageID: '', ready: true, restartCount: 0, state: { running: {} } }] }));
+      observed.pods.push(
+        pod({
+          phase: 'Running',
+          containerStatuses: [
+            { name: 'server', image: 'i', imageID: '', ready: true, restartCount: 0, state: { running: {} } },
+          ],
+        }),
+      );
       const other = crashing('sha256 mismatch');
       other.metadata!.labels!['modelship.dev/deployment'] = 'other';
       observed.pods.push(other);
@@ -165,18 +257,40 @@ describe('computeStatus', () => {
     });
 
     it('stays Ready while a failing candidate is Stalled, and names the candidate', () => {
-      const v2 = { ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: { stable: { revision: rev, model: md.spec.model, readyReplicas: 2 } } };
+      const v2 = {
+        ...mdFixture({ replicas: 2, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }),
+        status: { stable: { revision: rev, model: md.spec.model, readyReplicas: 2 } },
+      };
       const r2 = revisionOf(v2);
       const observed = observedAt(md, 'available');
       const p = plan(v2, observed, T0);
       expect(p.candidate?.revision).toBe(r2);
-      const bad = podFixture(v2, r2, `digits-${r2}-zzz`, { containerStatuses: [{ name: 'server', image: 'i', imageID: '', ready: false, restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 3, message: 'signature verification failed' } } }] });
+      const bad = podFixture(v2, r2, `digits-${r2}-zzz`, {
+        containerStatuses: [
+          {
+            name: 'server',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 2,
+            state: { waiting: { reason: 'CrashLoopBackOff' } },
+            lastState: { terminated: { exitCode: 3, message: 'signature verification failed' } },
+          },
+        ],
+      });
       observed.pods.push(bad);
       const status = computeStatus(v2, observed, p, T0);
-      expect(conditions(status)).toEqual({ Ready: ['True', 'Available'], Reconciling: ['False', 'Stalled'], Stalled: ['True', 'ModelVerificationFailed'] });
+      expect(conditions(status)).toEqual({
+        Ready: ['True', 'Available'],
+        Reconciling: ['False', 'Stalled'],
+        Stalled: ['True', 'ModelVerificationFailed'],
+      });
       expect(status.conditions!.find((c) => c.type === 'Stalled')!.message).toContain(`revision ${r2}`);
       expect(status.canary).toMatchObject({ revision: r2, phase: 'Pending', weight: 0, step: -1 });
-      expect(status.traffic).toEqual([{ revision: rev, percent: 100 }, { revision: r2, percent: 0 }]);
+      expect(status.traffic).toEqual([
+        { revision: rev, percent: 100 },
+        { revision: r2, percent: 0 },
+      ]);
     });
   });
 });
@@ -185,14 +299,27 @@ describe('invalidSpecStatus', () => {
   it('is Stalled with reason InvalidSpec naming every error, and keeps what served before', () => {
     const md = mdFixture();
     md.metadata.generation = 4;
-    md.status = { stable: { revision: 'abc', model: md.spec.model, readyReplicas: 1 }, url: 'http://digits.ml.svc.cluster.local' };
-    const status = invalidSpecStatus(md, [{ path: 'spec.model.sha256', message: 'must be 64 lowercase hex characters' }, { path: 'spec.replicas', message: 'must be >= 0' }], T0);
+    md.status = {
+      stable: { revision: 'abc', model: md.spec.model, readyReplicas: 1 },
+      url: 'http://digits.ml.svc.cluster.local',
+    };
+    const status = invalidSpecStatus(
+      md,
+      [
+        { path: 'spec.model.sha256', message: 'must be 64 lowercase hex characters' },
+        { path: 'spec.replicas', message: 'must be >= 0' },
+      ],
+      T0,
+    );
     expect(status.observedGeneration).toBe(4);
     expect(status.stable?.revision).toBe('abc');
     const stalled = status.conditions!.find((c) => c.type === 'Stalled')!;
     expect(stalled).toMatchObject({ status: 'True', reason: 'InvalidSpec', observedGeneration: 4 });
     expect(stalled.message).toBe('spec.model.sha256: must be 64 lowercase hex characters; spec.replicas: must be >= 0');
-    expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'InvalidSpec',
+    });
   });
 });
 
@@ -205,7 +332,14 @@ describe('status against the CRD schema', () => {
     const md = mdFixture({ replicas: 2 });
     const observed = observedAt(md, 'available');
     const steady = statusOf(md, observed);
-    const v2 = { ...mdFixture({ replicas: 2, rollout: { strategy: 'Replace' }, model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B } }), status: steady };
+    const v2 = {
+      ...mdFixture({
+        replicas: 2,
+        rollout: { strategy: 'Replace' },
+        model: { uri: 'https://m.example.com/v2.onnx', sha256: SHA_B },
+      }),
+      status: steady,
+    };
     const rolling = computeStatus(v2, observed, plan(v2, observed, T0), T0);
     const afterPromotion = (() => {
       const both = observedAfter(desiredObjects(v2, plan(v2, observed, T0), OPTIONS), 'available');
@@ -219,16 +353,37 @@ describe('status against the CRD schema', () => {
       ...rolling,
       lastAction: 'promote@2026-11-21T06:00:00Z',
       canary: {
-        ...rolling.canary!, phase: 'Progressing' as const, step: 1, weight: 50, mirrorPercent: 50, stepStartedAt: T0.toISOString(),
-        lastCheckAt: T0.toISOString(), passedAt: T0.toISOString(), failures: 1, inconclusive: 2, lastResult: 'Passed' as const,
-        analysisMessage: 'error rate 0.0% <= 1.0%', reason: 'StepPassed', message: 'step 2 of 2',
-        analysis: { requests: 120, errorRate: 0, latencyP99Ms: 12.5, agreement: 0.99, failures: 1, lastResult: 'Passed' as const, message: 'ok' },
+        ...rolling.canary!,
+        phase: 'Progressing' as const,
+        step: 1,
+        weight: 50,
+        mirrorPercent: 50,
+        stepStartedAt: T0.toISOString(),
+        lastCheckAt: T0.toISOString(),
+        passedAt: T0.toISOString(),
+        failures: 1,
+        inconclusive: 2,
+        lastResult: 'Passed' as const,
+        analysisMessage: 'error rate 0.0% <= 1.0%',
+        reason: 'StepPassed',
+        message: 'step 2 of 2',
+        analysis: {
+          requests: 120,
+          errorRate: 0,
+          latencyP99Ms: 12.5,
+          agreement: 0.99,
+          failures: 1,
+          lastResult: 'Passed' as const,
+          message: 'ok',
+        },
       },
     };
     for (const status of [steady, rolling, afterPromotion, invalid, canary]) {
       expect(validateModelDeployment({ ...md, status }).errors).toEqual([]);
     }
     // The check can fail: a field the schema does not declare is reported.
-    expect(validateModelDeployment({ ...md, status: { ...steady, phase: 'x' } }).errors).toEqual([{ path: 'status.phase', message: 'unknown field' }]);
+    expect(validateModelDeployment({ ...md, status: { ...steady, phase: 'x' } }).errors).toEqual([
+      { path: 'status.phase', message: 'unknown field' },
+    ]);
   });
 });

@@ -20,7 +20,12 @@ import type { TrafficPlan } from './types.js';
 const OPTIONS = { serverImage: 'ghcr.io/modelship/server:test' };
 const STABLE = 'aaaaaaaaaa';
 const CANDIDATE = 'bbbbbbbbbb';
-const SPLIT: TrafficPlan = { weights: [{ revision: STABLE, percent: 90 }, { revision: CANDIDATE, percent: 10 }] };
+const SPLIT: TrafficPlan = {
+  weights: [
+    { revision: STABLE, percent: 90 },
+    { revision: CANDIDATE, percent: 10 },
+  ],
+};
 
 const find = (objects: KubeObject[], kind: string, name?: string) => {
   const o = objects.find((x) => x.kind === kind && (name === undefined || x.metadata.name === name));
@@ -28,8 +33,15 @@ const find = (objects: KubeObject[], kind: string, name?: string) => {
   return o;
 };
 
-type Container = { env: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }[]; image: string; securityContext: Record<string, unknown> };
-type PodTemplate = { metadata: { labels: Record<string, string> }; spec: { serviceAccountName: string; containers: Container[] } };
+type Container = {
+  env: { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } }[];
+  image: string;
+  securityContext: Record<string, unknown>;
+};
+type PodTemplate = {
+  metadata: { labels: Record<string, string> };
+  spec: { serviceAccountName: string; containers: Container[] };
+};
 
 describe('builtinRouter', () => {
   const md = mdFixture({ traffic: { stickyHeader: 'X-User-Id' } });
@@ -37,12 +49,20 @@ describe('builtinRouter', () => {
 
   it('renders routes ConfigMap, stats ConfigMap, RBAC, Deployment and apex Service, all owned by the ModelDeployment', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
-      'ConfigMap/digits-routes', 'ConfigMap/digits-stats', 'ServiceAccount/digits-router', 'Role/digits-router',
-      'RoleBinding/digits-router', 'Deployment/digits-router', 'PodDisruptionBudget/digits-router', 'Service/digits',
+      'ConfigMap/digits-routes',
+      'ConfigMap/digits-stats',
+      'ServiceAccount/digits-router',
+      'Role/digits-router',
+      'RoleBinding/digits-router',
+      'Deployment/digits-router',
+      'PodDisruptionBudget/digits-router',
+      'Service/digits',
     ]);
     for (const o of objects) {
       expect(o.metadata.namespace).toBe('ml');
-      expect(o.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ModelDeployment', name: 'digits', controller: true })]);
+      expect(o.metadata.ownerReferences).toEqual([
+        expect.objectContaining({ kind: 'ModelDeployment', name: 'digits', controller: true }),
+      ]);
     }
     expect(find(objects, 'ConfigMap', 'digits-stats')).not.toHaveProperty('data');
   });
@@ -65,7 +85,13 @@ describe('builtinRouter', () => {
   });
 
   it('mirrors to a zero-weight candidate in a form the router accepts', () => {
-    const routes = routesFor(md, { weights: [{ revision: STABLE, percent: 100 }, { revision: CANDIDATE, percent: 0 }], mirror: { revision: CANDIDATE, percent: 100 } });
+    const routes = routesFor(md, {
+      weights: [
+        { revision: STABLE, percent: 100 },
+        { revision: CANDIDATE, percent: 0 },
+      ],
+      mirror: { revision: CANDIDATE, percent: 100 },
+    });
     const result = validateRoutes(JSON.parse(JSON.stringify(routes)));
     expect(result.ok).toBe(true);
     expect(routes.mirror).toEqual({ revision: `digits-${CANDIDATE}`, percent: 100 });
@@ -74,14 +100,25 @@ describe('builtinRouter', () => {
   it('derives the generation from the content: same routes same generation, any change a new one', () => {
     const g = (plan: TrafficPlan) => routesFor(md, plan).generation;
     expect(g(SPLIT)).toBe(g(structuredClone(SPLIT)));
-    expect(g(SPLIT)).not.toBe(g({ weights: [{ revision: STABLE, percent: 50 }, { revision: CANDIDATE, percent: 50 }] }));
+    expect(g(SPLIT)).not.toBe(
+      g({
+        weights: [
+          { revision: STABLE, percent: 50 },
+          { revision: CANDIDATE, percent: 50 },
+        ],
+      }),
+    );
     expect(g(SPLIT)).not.toBe(g({ ...SPLIT, mirror: { revision: CANDIDATE, percent: 10 } }));
     expect(Number.isSafeInteger(g(SPLIT))).toBe(true);
   });
 
   it('refuses a plan where no revision takes traffic, and a mirror to an unlisted revision', () => {
-    expect(() => routesFor(md, { weights: [{ revision: STABLE, percent: 0 }] })).toThrow('build routes of ModelDeployment ml/digits: no revision has a weight above 0');
-    expect(() => routesFor(md, { weights: [{ revision: STABLE, percent: 100 }], mirror: { revision: CANDIDATE, percent: 5 } })).toThrow(`mirror revision ${CANDIDATE} has no weight entry`);
+    expect(() => routesFor(md, { weights: [{ revision: STABLE, percent: 0 }] })).toThrow(
+      'build routes of ModelDeployment ml/digits: no revision has a weight above 0',
+    );
+    expect(() =>
+      routesFor(md, { weights: [{ revision: STABLE, percent: 100 }], mirror: { revision: CANDIDATE, percent: 5 } }),
+    ).toThrow(`mirror revision ${CANDIDATE} has no weight entry`);
   });
 
   it('gives the router least privilege: its two ConfigMaps by name, read routes, patch stats, nothing else', () => {
@@ -100,8 +137,13 @@ describe('builtinRouter', () => {
     expect(template.spec.serviceAccountName).toBe('digits-router');
     const container = template.spec.containers[0]!;
     expect(container.image).toBe(OPTIONS.serverImage);
-    const fieldValues: Record<string, string> = { 'metadata.namespace': 'ml', 'metadata.name': 'digits-router-7d9f-abcde' };
-    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value ?? fieldValues[e.valueFrom!.fieldRef.fieldPath]]));
+    const fieldValues: Record<string, string> = {
+      'metadata.namespace': 'ml',
+      'metadata.name': 'digits-router-7d9f-abcde',
+    };
+    const env = Object.fromEntries(
+      container.env.map((e) => [e.name, e.value ?? fieldValues[e.valueFrom!.fieldRef.fieldPath]]),
+    );
     expect(env.MODELSHIP_MODE).toBe('router');
     const config = parseRouterConfig(env, 'ignored-hostname');
     expect(config).toMatchObject({
@@ -111,20 +153,31 @@ describe('builtinRouter', () => {
       port: 8080,
       metricsPort: 9090,
     });
-    expect(container.securityContext).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
   });
 
   it('uses the router image when the operator has one', () => {
     const d = builtinRouter({ ...OPTIONS, routerImage: 'ghcr.io/modelship/router:test' }).objectsFor(md, SPLIT);
-    expect((find(d, 'Deployment').spec as { template: PodTemplate }).template.spec.containers[0]!.image).toBe('ghcr.io/modelship/router:test');
+    expect((find(d, 'Deployment').spec as { template: PodTemplate }).template.spec.containers[0]!.image).toBe(
+      'ghcr.io/modelship/router:test',
+    );
   });
 
   it('points the apex Service at the router pods only, never at revision pods', () => {
     const apex = find(objects, 'Service', 'digits').spec as { selector: Record<string, string> };
     const routerPods = (find(objects, 'Deployment').spec as { template: PodTemplate }).template.metadata.labels;
-    const matches = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+    const matches = (selector: Record<string, string>, labels: Record<string, string>) =>
+      Object.entries(selector).every(([k, v]) => labels[k] === v);
     expect(apex.selector).toEqual(routerSelector(md));
-    expect((find(objects, 'PodDisruptionBudget').spec as { selector: { matchLabels: Record<string, string> } }).selector.matchLabels).toEqual(routerSelector(md));
+    expect(
+      (find(objects, 'PodDisruptionBudget').spec as { selector: { matchLabels: Record<string, string> } }).selector
+        .matchLabels,
+    ).toEqual(routerSelector(md));
     expect(matches(apex.selector, routerPods)).toBe(true);
     const revisionSelector = (revisionServiceFor(md, STABLE).spec as { selector: Record<string, string> }).selector;
     expect(matches(revisionSelector, routerPods)).toBe(false);
@@ -132,15 +185,24 @@ describe('builtinRouter', () => {
 
   it('keeps every name within 63 characters for the longest allowed ModelDeployment name', () => {
     const long = mdFixture({}, 'm'.repeat(MAX_MD_NAME_LENGTH));
-    for (const o of builtinRouter(OPTIONS).objectsFor(long, SPLIT)) expect(o.metadata.name.length).toBeLessThanOrEqual(63);
+    for (const o of builtinRouter(OPTIONS).objectsFor(long, SPLIT))
+      expect(o.metadata.name.length).toBeLessThanOrEqual(63);
   });
 });
 
 describe('builtinRouter with auth token Secrets', () => {
   const md = mdFixture();
-  const AUTH: TrafficPlan = { ...SPLIT, models: { [STABLE]: 'digits', [CANDIDATE]: 'digits' }, tokenSecrets: { [STABLE]: { name: 'tokens' }, [CANDIDATE]: { name: 'tokens-2', key: 'api' } } };
+  const AUTH: TrafficPlan = {
+    ...SPLIT,
+    models: { [STABLE]: 'digits', [CANDIDATE]: 'digits' },
+    tokenSecrets: { [STABLE]: { name: 'tokens' }, [CANDIDATE]: { name: 'tokens-2', key: 'api' } },
+  };
   const objects = builtinRouter(OPTIONS).objectsFor(md, AUTH);
-  type Pod = { securityContext: { fsGroup?: number }; volumes?: unknown[]; containers: (Container & { volumeMounts?: { name: string; mountPath: string; readOnly: boolean }[] })[] };
+  type Pod = {
+    securityContext: { fsGroup?: number };
+    volumes?: unknown[];
+    containers: (Container & { volumeMounts?: { name: string; mountPath: string; readOnly: boolean }[] })[];
+  };
   const podOf = (objs: KubeObject[]) => (find(objs, 'Deployment').spec as { template: { spec: Pod } }).template.spec;
 
   it('mounts nothing and sets no fsGroup when no revision requires a token', () => {
@@ -165,7 +227,9 @@ describe('builtinRouter with auth token Secrets', () => {
         },
       },
     ]);
-    expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'auth-tokens', mountPath: '/etc/modelship/router-tokens', readOnly: true }]);
+    expect(pod.containers[0]!.volumeMounts).toEqual([
+      { name: 'auth-tokens', mountPath: '/etc/modelship/router-tokens', readOnly: true },
+    ]);
     expect(pod.securityContext.fsGroup).toBe(65532);
     const rules = find(objects, 'Role').rules as { resources: string[] }[];
     expect(rules.flatMap((r) => r.resources)).toEqual(['configmaps', 'configmaps']);
@@ -177,22 +241,44 @@ describe('builtinRouter with auth token Secrets', () => {
     const config = parseRouterConfig(env, 'h');
     const mount = container.volumeMounts![0]!;
     expect(config.tokenDir).toBe(mount.mountPath);
-    const result = validateRoutes(JSON.parse((find(objects, 'ConfigMap', 'digits-routes').data as Record<string, string>)[ROUTES_KEY]!));
+    const result = validateRoutes(
+      JSON.parse((find(objects, 'ConfigMap', 'digits-routes').data as Record<string, string>)[ROUTES_KEY]!),
+    );
     if (!result.ok) throw new Error(result.error);
-    const mounted = routerTokenVolumeFor(Object.values(AUTH.tokenSecrets!))!.projected!.sources!.flatMap((s) => s.secret!.items!.map((i) => path.join(mount.mountPath, i.path)));
-    expect(result.routes.revisions.map((r) => [r.name, r.tokenFile && path.join(config.tokenDir, r.tokenFile)])).toEqual([
+    const mounted = routerTokenVolumeFor(Object.values(AUTH.tokenSecrets!))!.projected!.sources!.flatMap((s) =>
+      s.secret!.items!.map((i) => path.join(mount.mountPath, i.path)),
+    );
+    expect(
+      result.routes.revisions.map((r) => [r.name, r.tokenFile && path.join(config.tokenDir, r.tokenFile)]),
+    ).toEqual([
       [`digits-${STABLE}`, mounted[0]],
       [`digits-${CANDIDATE}`, mounted[1]],
     ]);
   });
 
   it('mounts a Secret shared by several revisions once, and orders Secrets and keys so the pod template is stable', () => {
-    expect(routerTokenVolumeFor([{ name: 'b' }, { name: 'a', key: 'y' }, { name: 'b', key: 'token' }, { name: 'a', key: 'x' }])).toEqual({
+    expect(
+      routerTokenVolumeFor([
+        { name: 'b' },
+        { name: 'a', key: 'y' },
+        { name: 'b', key: 'token' },
+        { name: 'a', key: 'x' },
+      ]),
+    ).toEqual({
       name: 'auth-tokens',
       projected: {
         defaultMode: 0o440,
         sources: [
-          { secret: { name: 'a', optional: true, items: [{ key: 'x', path: 'a/x' }, { key: 'y', path: 'a/y' }] } },
+          {
+            secret: {
+              name: 'a',
+              optional: true,
+              items: [
+                { key: 'x', path: 'a/x' },
+                { key: 'y', path: 'a/y' },
+              ],
+            },
+          },
           { secret: { name: 'b', optional: true, items: [{ key: 'token', path: 'b/token' }] } },
         ],
       },
@@ -203,7 +289,15 @@ describe('builtinRouter with auth token Secrets', () => {
 
 describe('builtin objects against the Kubernetes OpenAPI schema', () => {
   type Model = { validate(): void };
-  const MODELS: Record<string, new (data: never) => Model> = { ConfigMap, ServiceAccount, Role, RoleBinding, Deployment, PodDisruptionBudget, Service };
+  const MODELS: Record<string, new (data: never) => Model> = {
+    ConfigMap,
+    ServiceAccount,
+    Role,
+    RoleBinding,
+    Deployment,
+    PodDisruptionBudget,
+    Service,
+  };
   const validate = (o: KubeObject) => new MODELS[o.kind]!(o as never).validate();
   const md = mdFixture({ traffic: { stickyHeader: 'x-user-id' } });
 
@@ -213,12 +307,19 @@ describe('builtin objects against the Kubernetes OpenAPI schema', () => {
   });
 
   it('validates every object with token Secrets mounted', () => {
-    const objects = builtinRouter(OPTIONS).objectsFor(md, { ...SPLIT, tokenSecrets: { [STABLE]: { name: 'tokens' }, [CANDIDATE]: { name: 'tokens', key: 'other' } } });
+    const objects = builtinRouter(OPTIONS).objectsFor(md, {
+      ...SPLIT,
+      tokenSecrets: { [STABLE]: { name: 'tokens' }, [CANDIDATE]: { name: 'tokens', key: 'other' } },
+    });
     for (const o of objects) expect(() => validate(o)).not.toThrow();
   });
 
   it('is a schema that can fail: a malformed Deployment is rejected', () => {
-    const deployment = structuredClone(builtinRouter(OPTIONS).objectsFor(md, SPLIT).find((o) => o.kind === 'Deployment')!);
+    const deployment = structuredClone(
+      builtinRouter(OPTIONS)
+        .objectsFor(md, SPLIT)
+        .find((o) => o.kind === 'Deployment')!,
+    );
     (deployment.spec as { replicas: unknown }).replicas = 'two';
     expect(() => validate(deployment)).toThrow(/replicas must be integer/);
   });
@@ -226,7 +327,8 @@ describe('builtin objects against the Kubernetes OpenAPI schema', () => {
 
 describe('trafficRouterFor', () => {
   it('is the builtin router by default and the Gateway API when asked', () => {
-    const kinds = (router: ReturnType<typeof trafficRouterFor>, md: ReturnType<typeof mdFixture>) => router.objectsFor(md, SPLIT).map((o) => o.kind);
+    const kinds = (router: ReturnType<typeof trafficRouterFor>, md: ReturnType<typeof mdFixture>) =>
+      router.objectsFor(md, SPLIT).map((o) => o.kind);
     const builtin = mdFixture();
     expect(kinds(trafficRouterFor(builtin, OPTIONS), builtin)).toContain('Deployment');
     const gw = mdFixture({ traffic: { router: 'gateway-api', gatewayRef: { name: 'public' } } });

@@ -78,7 +78,11 @@ export const STATS_COMPONENT = 'router-stats';
 
 /** The stats ConfigMap, created empty: each router pod merge-patches its own `<pod>.json` key. */
 export function statsConfigMapFor(md: ModelDeployment): KubeObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(md, statsConfigMapName(md), { ...routerLabels(md), [LABEL.component]: STATS_COMPONENT }) };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(md, statsConfigMapName(md), { ...routerLabels(md), [LABEL.component]: STATS_COMPONENT }),
+  };
 }
 
 /**
@@ -100,8 +104,18 @@ export function routerRbacFor(md: ModelDeployment): KubeObject[] {
       kind: 'Role',
       metadata: meta(md, name),
       rules: [
-        { apiGroups: [''], resources: ['configmaps'], resourceNames: [routesConfigMapName(md)], verbs: ['get', 'list', 'watch'] },
-        { apiGroups: [''], resources: ['configmaps'], resourceNames: [statsConfigMapName(md)], verbs: ['get', 'patch'] },
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          resourceNames: [routesConfigMapName(md)],
+          verbs: ['get', 'list', 'watch'],
+        },
+        {
+          apiGroups: [''],
+          resources: ['configmaps'],
+          resourceNames: [statsConfigMapName(md)],
+          verbs: ['get', 'patch'],
+        },
       ],
     },
     {
@@ -132,7 +146,11 @@ export function routerTokenVolumeFor(secrets: readonly TokenSecretRef[]): V1Volu
   }
   if (keys.size === 0) return undefined;
   const sources = [...keys.keys()].sort().map((name) => ({
-    secret: { name, optional: true, items: [...keys.get(name)!].sort().map((key) => ({ key, path: tokenFileOf({ name, key }) })) },
+    secret: {
+      name,
+      optional: true,
+      items: [...keys.get(name)!].sort().map((key) => ({ key, path: tokenFileOf({ name, key }) })),
+    },
   }));
   return { name: ROUTER_TOKEN_VOLUME, projected: { defaultMode: 0o440, sources } };
 }
@@ -141,7 +159,11 @@ export function routerTokenVolumeFor(secrets: readonly TokenSecretRef[]): V1Volu
  * The router Deployment: the server image with MODELSHIP_MODE=router, hardened like the servers,
  * with the revisions' auth token Secrets mounted read-only when any revision requires a token.
  */
-export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions, tokenSecrets: readonly TokenSecretRef[] = []): KubeObject {
+export function routerDeploymentFor(
+  md: ModelDeployment,
+  options: DesiredOptions,
+  tokenSecrets: readonly TokenSecretRef[] = [],
+): KubeObject {
   const labels = routerLabels(md);
   const tokens = routerTokenVolumeFor(tokenSecrets);
   const env = [
@@ -187,11 +209,23 @@ export function routerDeploymentFor(md: ModelDeployment, options: DesiredOptions
               env,
               resources: ROUTER_RESOURCES,
               // Ready only once it holds routes: a router without routes must not get requests.
-              readinessProbe: { httpGet: { path: '/v2/health/ready', port: 'http' }, periodSeconds: 2, failureThreshold: 2, timeoutSeconds: 2 },
-              livenessProbe: { httpGet: { path: '/v2/health/live', port: 'http' }, periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+              readinessProbe: {
+                httpGet: { path: '/v2/health/ready', port: 'http' },
+                periodSeconds: 2,
+                failureThreshold: 2,
+                timeoutSeconds: 2,
+              },
+              livenessProbe: {
+                httpGet: { path: '/v2/health/live', port: 'http' },
+                periodSeconds: 10,
+                failureThreshold: 3,
+                timeoutSeconds: 2,
+              },
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext: containerSecurityContext(),
-              ...(tokens ? { volumeMounts: [{ name: ROUTER_TOKEN_VOLUME, mountPath: ROUTER_TOKEN_DIR, readOnly: true }] } : {}),
+              ...(tokens
+                ? { volumeMounts: [{ name: ROUTER_TOKEN_VOLUME, mountPath: ROUTER_TOKEN_DIR, readOnly: true }] }
+                : {}),
             },
           ],
           ...(tokens ? { volumes: [tokens] } : {}),

@@ -19,7 +19,9 @@ import type { TrafficPlan, TrafficRouter } from './types.js';
 export function httpRouteFor(md: ModelDeployment, plan: TrafficPlan): KubeObject {
   const ref = md.spec.traffic?.gatewayRef;
   if (ref === undefined) {
-    throw new Error(`build HTTPRoute ${md.metadata.namespace}/${apexName(md)}: spec.traffic.gatewayRef is required with router gateway-api`);
+    throw new Error(
+      `build HTTPRoute ${md.metadata.namespace}/${apexName(md)}: spec.traffic.gatewayRef is required with router gateway-api`,
+    );
   }
   if (!plan.weights.some((w) => w.percent > 0)) {
     throw new Error(`build HTTPRoute ${md.metadata.namespace}/${apexName(md)}: no revision has a weight above 0`);
@@ -29,10 +31,18 @@ export function httpRouteFor(md: ModelDeployment, plan: TrafficPlan): KubeObject
   if (ref.sectionName !== undefined) parentRef.sectionName = ref.sectionName;
   const rule: Record<string, unknown> = {
     matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-    backendRefs: plan.weights.map((w) => ({ group: '', kind: 'Service', name: routeNameOf(md, w.revision), port: SERVICE_PORT, weight: w.percent })),
+    backendRefs: plan.weights.map((w) => ({
+      group: '',
+      kind: 'Service',
+      name: routeNameOf(md, w.revision),
+      port: SERVICE_PORT,
+      weight: w.percent,
+    })),
   };
   if (plan.mirror && plan.mirror.percent > 0) {
-    const requestMirror: Record<string, unknown> = { backendRef: { group: '', kind: 'Service', name: routeNameOf(md, plan.mirror.revision), port: SERVICE_PORT } };
+    const requestMirror: Record<string, unknown> = {
+      backendRef: { group: '', kind: 'Service', name: routeNameOf(md, plan.mirror.revision), port: SERVICE_PORT },
+    };
     // percent arrived in Gateway API v1.2; leave it out at 100 (the default) so older CRDs accept the route.
     if (plan.mirror.percent < 100) requestMirror.percent = plan.mirror.percent;
     rule.filters = [{ type: 'RequestMirror', requestMirror }];
@@ -40,7 +50,12 @@ export function httpRouteFor(md: ModelDeployment, plan: TrafficPlan): KubeObject
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: { name: apexName(md), namespace: md.metadata.namespace, labels: baseLabels(md), ownerReferences: [ownerReferenceTo(md)] },
+    metadata: {
+      name: apexName(md),
+      namespace: md.metadata.namespace,
+      labels: baseLabels(md),
+      ownerReferences: [ownerReferenceTo(md)],
+    },
     spec: { parentRefs: [parentRef], rules: [rule] },
   };
 }
@@ -48,11 +63,17 @@ export function httpRouteFor(md: ModelDeployment, plan: TrafficPlan): KubeObject
 /** The apex Service selecting the stable revision's pods (the first weight of the plan). */
 export function stableApexServiceFor(md: ModelDeployment, plan: TrafficPlan): KubeObject {
   const stable = plan.weights[0];
-  if (stable === undefined) throw new Error(`build Service ${md.metadata.namespace}/${apexName(md)}: the plan has no revisions`);
+  if (stable === undefined)
+    throw new Error(`build Service ${md.metadata.namespace}/${apexName(md)}: the plan has no revisions`);
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: apexName(md), namespace: md.metadata.namespace, labels: baseLabels(md), ownerReferences: [ownerReferenceTo(md)] },
+    metadata: {
+      name: apexName(md),
+      namespace: md.metadata.namespace,
+      labels: baseLabels(md),
+      ownerReferences: [ownerReferenceTo(md)],
+    },
     spec: {
       type: 'ClusterIP',
       selector: revisionSelector(md, stable.revision),

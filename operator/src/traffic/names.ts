@@ -7,7 +7,9 @@ import { MAX_NAME_LENGTH, revisionName } from '../desired/names.js';
 
 function checked(md: ModelDeployment, name: string): string {
   if (name.length > MAX_NAME_LENGTH) {
-    throw new Error(`name ModelDeployment ${md.metadata.namespace}/${md.metadata.name}: "${name}" is longer than ${MAX_NAME_LENGTH} characters`);
+    throw new Error(
+      `name ModelDeployment ${md.metadata.namespace}/${md.metadata.name}: "${name}" is longer than ${MAX_NAME_LENGTH} characters`,
+    );
   }
   return name;
 }

@@ -35,7 +35,9 @@ export function tokenFileOf(ref: TokenSecretRef): string {
  */
 export function routesFor(md: ModelDeployment, plan: TrafficPlan): Routes {
   if (!plan.weights.some((w) => w.percent > 0)) {
-    throw new Error(`build routes of ModelDeployment ${md.metadata.namespace}/${md.metadata.name}: no revision has a weight above 0`);
+    throw new Error(
+      `build routes of ModelDeployment ${md.metadata.namespace}/${md.metadata.name}: no revision has a weight above 0`,
+    );
   }
   const body: Omit<Routes, 'generation'> = {
     version: 1,
@@ -53,7 +55,9 @@ export function routesFor(md: ModelDeployment, plan: TrafficPlan): Routes {
   };
   if (plan.mirror && plan.mirror.percent > 0) {
     if (!plan.weights.some((w) => w.revision === plan.mirror!.revision)) {
-      throw new Error(`build routes of ModelDeployment ${md.metadata.namespace}/${md.metadata.name}: mirror revision ${plan.mirror.revision} has no weight entry`);
+      throw new Error(
+        `build routes of ModelDeployment ${md.metadata.namespace}/${md.metadata.name}: mirror revision ${plan.mirror.revision} has no weight entry`,
+      );
     }
     body.mirror = { revision: routeNameOf(md, plan.mirror.revision), percent: plan.mirror.percent };
   }

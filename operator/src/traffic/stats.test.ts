@@ -3,7 +3,9 @@ import { staleStatsPatch, STATS_MAX_AGE_SECONDS } from './stats.js';
 
 const NOW = new Date('2026-11-21T07:00:00.000Z');
 const doc = (pod: string, secondsAgo: number) =>
-  JSON.stringify(new RouterStats(pod, new Date('2026-11-21T06:00:00.000Z')).snapshot(new Date(NOW.getTime() - secondsAgo * 1000), 1));
+  JSON.stringify(
+    new RouterStats(pod, new Date('2026-11-21T06:00:00.000Z')).snapshot(new Date(NOW.getTime() - secondsAgo * 1000), 1),
+  );
 
 describe('staleStatsPatch', () => {
   it('removes documents of pods that stopped writing, and unreadable ones, keeping live pods', () => {
@@ -12,7 +14,7 @@ describe('staleStatsPatch', () => {
       'router-edge.json': doc('router-edge', STATS_MAX_AGE_SECONDS),
       'router-gone.json': doc('router-gone', STATS_MAX_AGE_SECONDS + 1),
       'router-broken.json': '{',
-      'notes': 'not a stats key',
+      notes: 'not a stats key',
     };
     expect(staleStatsPatch(data, NOW)).toEqual({ data: { 'router-gone.json': null, 'router-broken.json': null } });
   });

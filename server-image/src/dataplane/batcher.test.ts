@@ -1,7 +1,11 @@
 import { nextBatch, type BatchDecision, type QueuedRequest } from './batcher.js';
 
 const limits = { maxBatchSize: 8, maxLatencyMs: 5 };
-const q = (batchKey: string | undefined, rows: number, queuedAt: number): QueuedRequest => ({ batchKey, rows, queuedAt });
+const q = (batchKey: string | undefined, rows: number, queuedAt: number): QueuedRequest => ({
+  batchKey,
+  rows,
+  queuedAt,
+});
 
 describe('nextBatch', () => {
   const cases: [string, QueuedRequest[], number, BatchDecision][] = [
@@ -32,26 +36,26 @@ describe('nextBatch', () => {
       105,
       { kind: 'run', indices: [0, 2] },
     ],
-    [
-      'the oldest ready group runs first',
-      [q('a', 1, 100), q('b', 1, 101)],
-      110,
-      { kind: 'run', indices: [0] },
-    ],
+    ['the oldest ready group runs first', [q('a', 1, 100), q('b', 1, 101)], 110, { kind: 'run', indices: [0] }],
     [
       'a later full group runs while the older one still waits',
       [q('a', 1, 100), q('b', 8, 101)],
       101,
       { kind: 'run', indices: [1] },
     ],
+    ['waits for the earliest deadline among groups', [q('a', 1, 100), q('b', 1, 98)], 99, { kind: 'wait', until: 103 }],
     [
-      'waits for the earliest deadline among groups',
-      [q('a', 1, 100), q('b', 1, 98)],
-      99,
-      { kind: 'wait', until: 103 },
+      'a request without a batch key runs alone at once',
+      [q('a', 1, 100), q(undefined, 1, 100)],
+      100,
+      { kind: 'run', indices: [1] },
     ],
-    ['a request without a batch key runs alone at once', [q('a', 1, 100), q(undefined, 1, 100)], 100, { kind: 'run', indices: [1] }],
-    ['a request as large as maxBatchSize runs alone', [q('a', 8, 100), q('a', 1, 100)], 100, { kind: 'run', indices: [0] }],
+    [
+      'a request as large as maxBatchSize runs alone',
+      [q('a', 8, 100), q('a', 1, 100)],
+      100,
+      { kind: 'run', indices: [0] },
+    ],
     ['a request larger than maxBatchSize runs alone', [q('a', 20, 100)], 100, { kind: 'run', indices: [0] }],
     ['a zero-row request runs alone', [q('a', 0, 100), q('a', 1, 100)], 100, { kind: 'run', indices: [0] }],
   ];

@@ -20,10 +20,7 @@ export interface BatchLimits {
 }
 
 /** Run these queue positions together now, wait until a deadline, or nothing is queued. */
-export type BatchDecision =
-  | { kind: 'run'; indices: number[] }
-  | { kind: 'wait'; until: number }
-  | { kind: 'idle' };
+export type BatchDecision = { kind: 'run'; indices: number[] } | { kind: 'wait'; until: number } | { kind: 'idle' };
 
 /**
  * The next batch to run. Requests are grouped by batch key in order of their oldest member; a group

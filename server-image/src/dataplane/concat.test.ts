@@ -4,7 +4,12 @@ import type { PreparedRequest } from './validate.js';
 
 const request = (rows: number, start: number): PreparedRequest => ({
   inputs: [
-    { name: 'x', datatype: 'FP32', shape: [rows, 2], data: Float32Array.from({ length: rows * 2 }, (_, i) => start + i) },
+    {
+      name: 'x',
+      datatype: 'FP32',
+      shape: [rows, 2],
+      data: Float32Array.from({ length: rows * 2 }, (_, i) => start + i),
+    },
     { name: 's', datatype: 'BYTES', shape: [rows], data: Array.from({ length: rows }, (_, i) => `s${start + i}`) },
   ],
   outputs: ['y'],
@@ -48,6 +53,8 @@ describe('splitOutputs', () => {
 
   test('refuses an output whose first dimension is not the total rows', () => {
     expect(() => splitOutputs([output([2], new BigInt64Array(2))], [1, 2])).toThrow(InferError);
-    expect(() => splitOutputs([output([2], new BigInt64Array(2))], [1, 2])).toThrow(/output "y" has shape \[2\], not 3 rows/);
+    expect(() => splitOutputs([output([2], new BigInt64Array(2))], [1, 2])).toThrow(
+      /output "y" has shape \[2\], not 3 rows/,
+    );
   });
 });

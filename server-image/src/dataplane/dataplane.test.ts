@@ -115,7 +115,9 @@ describe('load', () => {
     expect(dp.ready()).toBe(false);
     expect(dp.modelReady('m')).toBe(false);
     expect(dp.models()).toEqual(['m']);
-    expect((await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 0)] }))).kind).toBe('unavailable');
+    expect((await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 0)] }))).kind).toBe(
+      'unavailable',
+    );
     await dp.load();
     expect(dp.ready()).toBe(true);
     expect(dp.modelReady('m', '1')).toBe(true);
@@ -139,7 +141,9 @@ describe('load', () => {
         { name: 'total', datatype: 'FP32', shape: [-1, 1] },
       ],
     });
-    expect((await loaded('fixed_batch.onnx')).dp.metadata('m', '1').inputs).toEqual([{ name: 'input', datatype: 'FP32', shape: [1, 4] }]);
+    expect((await loaded('fixed_batch.onnx')).dp.metadata('m', '1').inputs).toEqual([
+      { name: 'input', datatype: 'FP32', shape: [1, 4] },
+    ]);
   });
 
   test('refuses a digest mismatch before any session exists: no load, not ready', async () => {
@@ -166,7 +170,9 @@ describe('load', () => {
   test('refuses a file that is not an ONNX model, naming it, and stops its workers', async () => {
     const file = path.resolve('test/fixtures/models/SHA256SUMS');
     const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
-    const dp = createOnnxDataPlane(options('tiny.onnx', { modelUri: file, sha256 }), new RecordingObserver(), { workerUrl });
+    const dp = createOnnxDataPlane(options('tiny.onnx', { modelUri: file, sha256 }), new RecordingObserver(), {
+      workerUrl,
+    });
     open.push(dp);
     await expect(dp.load()).rejects.toThrow(/load model .*SHA256SUMS in inference worker \d: /);
     expect(dp.ready()).toBe(false);
@@ -176,7 +182,10 @@ describe('load', () => {
 describe('infer', () => {
   test('runs the tiny classifier and echoes the request id', async () => {
     const { dp } = await loaded('tiny.onnx');
-    const response = await dp.infer('m', '1', { id: 'req-7', inputs: [fp32('input', [2, 4], (i) => [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3][i])] });
+    const response = await dp.infer('m', '1', {
+      id: 'req-7',
+      inputs: [fp32('input', [2, 4], (i) => [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3][i])],
+    });
     expect(response.model_name).toBe('m');
     expect(response.model_version).toBe('1');
     expect(response.id).toBe('req-7');
@@ -192,14 +201,20 @@ describe('infer', () => {
 
   test('returns only the requested outputs, in the requested order', async () => {
     const { dp } = await loaded('tiny.onnx');
-    const response = await dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 1)], outputs: [{ name: 'label' }] });
+    const response = await dp.infer('m', undefined, {
+      inputs: [fp32('input', [1, 4], () => 1)],
+      outputs: [{ name: 'label' }],
+    });
     expect(response.outputs.map((o) => o.name)).toEqual(['label']);
   });
 
   test('computes with an INT64 input next to an FP32 one', async () => {
     const { dp } = await loaded('two_inputs.onnx');
     const response = await dp.infer('m', undefined, {
-      inputs: [fp32('x', [2, 3], (i) => i + 1), { name: 'k', datatype: 'INT64', shape: [2, 1], data: BigInt64Array.from([2n, -1n]) }],
+      inputs: [
+        fp32('x', [2, 3], (i) => i + 1),
+        { name: 'k', datatype: 'INT64', shape: [2, 1], data: BigInt64Array.from([2n, -1n]) },
+      ],
     });
     const [scaled, total] = response.outputs;
     expect(Array.from(scaled.data as Float32Array)).toEqual([2, 4, 6, -4, -5, -6]);
@@ -240,9 +255,11 @@ describe('infer', () => {
       turns++;
       setImmediate(spin);
     };
-    const result = dp.infer('m', undefined, { inputs: [fp32('input', [4096, 784], (i) => (i % 7) / 7)] }).finally(() => {
-      running = false;
-    });
+    const result = dp
+      .infer('m', undefined, { inputs: [fp32('input', [4096, 784], (i) => (i % 7) / 7)] })
+      .finally(() => {
+        running = false;
+      });
     setImmediate(spin);
     expect((await result).outputs[0].shape).toEqual([4096, 10]);
     // Had run() occupied this thread, the result would have arrived before the first turn.
@@ -261,7 +278,9 @@ describe('infer', () => {
     const body = new ArrayBuffer(4096);
     const view = new Int32Array(body, 64, 4);
     view.set([7, 8, 9, 10]);
-    const response = await dp.infer('m', undefined, { inputs: [{ name: 'input', datatype: 'INT32', shape: [2, 2], data: view }] });
+    const response = await dp.infer('m', undefined, {
+      inputs: [{ name: 'input', datatype: 'INT32', shape: [2, 2], data: view }],
+    });
     expect(Array.from(response.outputs[0].data as Int32Array)).toEqual([7, 8, 9, 10]);
   });
 
@@ -286,8 +305,12 @@ describe('dynamic batching', () => {
   });
 
   test('64 concurrent MLP requests batched give bit-identical results to the same requests unbatched', async () => {
-    const { dp: unbatched, observer: one } = await loaded('mlp.onnx', { batching: { maxBatchSize: 1, maxLatencyMs: 0 } });
-    const { dp: batched, observer: many } = await loaded('mlp.onnx', { batching: { maxBatchSize: 32, maxLatencyMs: 20 } });
+    const { dp: unbatched, observer: one } = await loaded('mlp.onnx', {
+      batching: { maxBatchSize: 1, maxLatencyMs: 0 },
+    });
+    const { dp: batched, observer: many } = await loaded('mlp.onnx', {
+      batching: { maxBatchSize: 32, maxLatencyMs: 20 },
+    });
     const requests = Array.from({ length: 64 }, (_, i) => mlpRequest(i));
     one.batches.length = 0;
     many.batches.length = 0;
@@ -371,7 +394,9 @@ describe('dynamic batching', () => {
     const requests = Array.from({ length: 8 }, (_, i) => mlpRequest(i));
     (requests[3].inputs[0].data as Float32Array)[5] = poison;
     const results = await Promise.allSettled(requests.map((r) => dp.infer('m', undefined, r)));
-    const expected = await Promise.all(requests.filter((_, i) => i !== 3).map((r) => unbatched.infer('m', undefined, r)));
+    const expected = await Promise.all(
+      requests.filter((_, i) => i !== 3).map((r) => unbatched.infer('m', undefined, r)),
+    );
     expect(results[3].status).toBe('rejected');
     const refusal = (results[3] as PromiseRejectedResult).reason as InferError;
     expect(refusal.kind).toBe('model');
@@ -394,7 +419,10 @@ describe('worker failure', () => {
       { workerUrl: await faultyWorkerUrl('crash', poison) },
     );
     const good = (i: number): InferRequest => ({ inputs: [fp32('input', [1, 4], (j) => i + j / 10)] });
-    const inflight = [dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }), ...[1, 2, 3].map((i) => dp.infer('m', undefined, good(i)))];
+    const inflight = [
+      dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }),
+      ...[1, 2, 3].map((i) => dp.infer('m', undefined, good(i))),
+    ];
     const [crashed, ...rest] = await Promise.allSettled(inflight);
     expect(crashed.status).toBe('rejected');
     const err = (crashed as PromiseRejectedResult).reason as InferError;
@@ -413,7 +441,11 @@ describe('worker failure', () => {
 
   test('with its only worker dead the data plane is not ready until the replacement has loaded', async () => {
     const poison = 778;
-    const { dp, observer } = await loaded('tiny.onnx', { workers: 1 }, { workerUrl: await faultyWorkerUrl('crash', poison) });
+    const { dp, observer } = await loaded(
+      'tiny.onnx',
+      { workers: 1 },
+      { workerUrl: await faultyWorkerUrl('crash', poison) },
+    );
     const crashed = await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }));
     expect(crashed.kind).toBe('internal');
     // The exit is seen before the replacement can possibly have loaded the model and warmed up.
@@ -439,12 +471,16 @@ describe('worker failure', () => {
     );
     // The file changes on disk after verification: no replacement may load it.
     await copyFile(path.join(MODELS, 'mlp.onnx'), modelPath);
-    expect((await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }))).kind).toBe('internal');
+    expect((await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => poison)] }))).kind).toBe(
+      'internal',
+    );
     const waiting = rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 1)] }));
 
     const queued = await waiting;
     expect(queued.kind).toBe('unavailable');
-    expect(queued.message).toMatch(/no inference worker can load model m: sha256 of .*tiny\.onnx changed after verification/);
+    expect(queued.message).toMatch(
+      /no inference worker can load model m: sha256 of .*tiny\.onnx changed after verification/,
+    );
     expect(observer.exits.some((e) => e.whileLoading)).toBe(true);
     expect(dp.ready()).toBe(false);
     const fast = await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 4], () => 1)] }));
@@ -463,7 +499,9 @@ describe('worker failure', () => {
 describe('close', () => {
   test('finishes queued and in-flight requests, then refuses new ones and is no longer live', async () => {
     const { dp } = await loaded('mlp.onnx', { batching: { maxBatchSize: 4, maxLatencyMs: 10_000 } });
-    const pending = Array.from({ length: 10 }, (_, i) => dp.infer('m', undefined, { inputs: [fp32('input', [1, 784], (j) => i * j)] }));
+    const pending = Array.from({ length: 10 }, (_, i) =>
+      dp.infer('m', undefined, { inputs: [fp32('input', [1, 784], (j) => i * j)] }),
+    );
     const closed = dp.close();
     const late = await rejection(dp.infer('m', undefined, { inputs: [fp32('input', [1, 784], () => 0)] }));
     expect(late.kind).toBe('unavailable');
@@ -479,7 +517,11 @@ describe('serverMetadata', () => {
   test("reports the package's name and version and the binary extension", () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
     const dp = createOnnxDataPlane(options('tiny.onnx'), new RecordingObserver(), { workerUrl });
-    expect(dp.serverMetadata()).toEqual({ name: 'modelship', version: pkg.version, extensions: ['binary_tensor_data'] });
+    expect(dp.serverMetadata()).toEqual({
+      name: 'modelship',
+      version: pkg.version,
+      extensions: ['binary_tensor_data'],
+    });
     expect(serverVersion(path.resolve('dist/server-image/src/dataplane/dataplane.js'))).toBe(pkg.version);
     expect(serverVersion('/nonexistent/dir/file.js')).toBe('unknown');
   });

@@ -34,7 +34,10 @@ export const SERVER_NAME = 'modelship';
 export function serverVersion(from: string = fileURLToPath(import.meta.url)): string {
   for (let dir = path.dirname(from); ; dir = path.dirname(dir)) {
     try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === SERVER_NAME && typeof pkg.version === 'string') return pkg.version;
     } catch {
       // No (readable) package.json here: look further up.
@@ -81,7 +84,10 @@ class OnnxDataPlane implements DataPlane {
     private readonly observer: DataPlaneObserver,
     private readonly internals: DataPlaneInternals,
   ) {
-    this.limits = { maxBatchSize: Math.max(1, options.batching.maxBatchSize), maxLatencyMs: Math.max(0, options.batching.maxLatencyMs) };
+    this.limits = {
+      maxBatchSize: Math.max(1, options.batching.maxBatchSize),
+      maxLatencyMs: Math.max(0, options.batching.maxLatencyMs),
+    };
   }
 
   load(): Promise<void> {
@@ -90,7 +96,8 @@ class OnnxDataPlane implements DataPlane {
   }
 
   private async loadOnce(): Promise<void> {
-    if (this.state !== 'created') throw new ModelLoadError(`load model ${this.options.name}: the data plane is already ${this.state}`);
+    if (this.state !== 'created')
+      throw new ModelLoadError(`load model ${this.options.name}: the data plane is already ${this.state}`);
     this.state = 'loading';
     const started = performance.now();
     try {
@@ -133,7 +140,10 @@ class OnnxDataPlane implements DataPlane {
     const onFetched = (info: ModelFetchInfo): void => this.observer.modelFetched?.(info);
     if (this.options.fetched === undefined) return fetchVerifiedModel(this.options, onFetched);
     const { path: file, sha256 } = await this.options.fetched;
-    return fetchVerifiedModel({ modelUri: file, sha256, cacheDir: this.options.cacheDir, pvcRoot: this.options.pvcRoot }, onFetched);
+    return fetchVerifiedModel(
+      { modelUri: file, sha256, cacheDir: this.options.cacheDir, pvcRoot: this.options.pvcRoot },
+      onFetched,
+    );
   }
 
   live(): boolean {
@@ -158,9 +168,16 @@ class OnnxDataPlane implements DataPlane {
   }
 
   checkServed(name: string, version?: string): void {
-    if (name !== this.options.name) throw new InferError('not_found', `model "${name}" is not served here (this server serves "${this.options.name}")`);
+    if (name !== this.options.name)
+      throw new InferError(
+        'not_found',
+        `model "${name}" is not served here (this server serves "${this.options.name}")`,
+      );
     if (!this.isServed(name, version)) {
-      throw new InferError('not_found', `model "${name}" has no version "${version}" (served version: "${this.options.version}")`);
+      throw new InferError(
+        'not_found',
+        `model "${name}" has no version "${version}" (served version: "${this.options.version}")`,
+      );
     }
   }
 

@@ -26,7 +26,10 @@ describe('datatype mapping', () => {
     expect(containerNameOf(zeros(datatype, 3))).toBe(containerNameOf(data));
     expect(zeros(datatype, 3)).toHaveLength(3);
     const joined = concatData(datatype, [data, data]);
-    expect(Array.from(joined as ArrayLike<unknown>)).toEqual([...Array.from(data as ArrayLike<unknown>), ...Array.from(data as ArrayLike<unknown>)]);
+    expect(Array.from(joined as ArrayLike<unknown>)).toEqual([
+      ...Array.from(data as ArrayLike<unknown>),
+      ...Array.from(data as ArrayLike<unknown>),
+    ]);
   });
 
   test('types onnxruntime has but we do not serve map to undefined', () => {

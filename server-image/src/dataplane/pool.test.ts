@@ -34,7 +34,13 @@ describe('WorkerPool', () => {
   test('starts every worker, reports the metadata, and runs on idle workers only', async () => {
     let idles = 0;
     const pool = new WorkerPool(
-      { modelPath: path.join(MODELS, 'tiny.onnx'), sha256: sha256Of('tiny.onnx'), workers: 2, intraOpThreads: 1, workerUrl },
+      {
+        modelPath: path.join(MODELS, 'tiny.onnx'),
+        sha256: sha256Of('tiny.onnx'),
+        workers: 2,
+        intraOpThreads: 1,
+        workerUrl,
+      },
       { idle: () => idles++, workerExited: () => undefined },
     );
     const loaded = await pool.start();
@@ -56,7 +62,10 @@ describe('WorkerPool', () => {
   test('a worker refuses a model file whose bytes no longer match the verified digest', async () => {
     const swapped = path.join(dir, 'swapped.onnx');
     await copyFile(path.join(MODELS, 'mlp.onnx'), swapped);
-    const pool = new WorkerPool({ modelPath: swapped, sha256: sha256Of('tiny.onnx'), workers: 1, intraOpThreads: 1, workerUrl }, noEvents);
+    const pool = new WorkerPool(
+      { modelPath: swapped, sha256: sha256Of('tiny.onnx'), workers: 1, intraOpThreads: 1, workerUrl },
+      noEvents,
+    );
     const start = pool.start();
     await expect(start).rejects.toThrow(ModelLoadError);
     await expect(start).rejects.toThrow(
@@ -76,7 +85,13 @@ describe('WorkerPool', () => {
   test('close lets the request in hand finish, then stops the workers', async () => {
     const exits: number[] = [];
     const pool = new WorkerPool(
-      { modelPath: path.join(MODELS, 'mlp.onnx'), sha256: sha256Of('mlp.onnx'), workers: 1, intraOpThreads: 1, workerUrl },
+      {
+        modelPath: path.join(MODELS, 'mlp.onnx'),
+        sha256: sha256Of('mlp.onnx'),
+        workers: 1,
+        intraOpThreads: 1,
+        workerUrl,
+      },
       { idle: () => undefined, workerExited: (info) => exits.push(info.exitCode) },
     );
     await pool.start();
@@ -90,7 +105,13 @@ describe('WorkerPool', () => {
 
   test('close while workers are still loading waits for them and stops them', async () => {
     const pool = new WorkerPool(
-      { modelPath: path.join(MODELS, 'mlp.onnx'), sha256: sha256Of('mlp.onnx'), workers: 2, intraOpThreads: 1, workerUrl },
+      {
+        modelPath: path.join(MODELS, 'mlp.onnx'),
+        sha256: sha256Of('mlp.onnx'),
+        workers: 2,
+        intraOpThreads: 1,
+        workerUrl,
+      },
       noEvents,
     );
     const started = pool.start();

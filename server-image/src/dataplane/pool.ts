@@ -160,7 +160,11 @@ export class WorkerPool {
             return;
           case 'load_failed':
             // The worker's thread ends by itself: it has nothing left to listen to.
-            reject(new ModelLoadError(`load model ${this.options.modelPath} in inference worker ${index}: ${message.message}`));
+            reject(
+              new ModelLoadError(
+                `load model ${this.options.modelPath} in inference worker ${index}: ${message.message}`,
+              ),
+            );
             slot.lastError = message.message;
             return;
           case 'result':
@@ -185,7 +189,12 @@ export class WorkerPool {
           job?.reject(new InferError('unavailable', 'the server is shutting down'));
           return;
         }
-        job?.reject(new InferError('internal', `inference worker ${index} exited with code ${exitCode} while running this request: ${reason}`));
+        job?.reject(
+          new InferError(
+            'internal',
+            `inference worker ${index} exited with code ${exitCode} while running this request: ${reason}`,
+          ),
+        );
         this.events.workerExited({ worker: index, exitCode, reason, whileLoading: wasLoading });
         this.replace(index, wasLoading ? slot.failedStarts + 1 : 0);
       });

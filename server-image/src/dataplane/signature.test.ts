@@ -40,9 +40,24 @@ describe('signatureOf', () => {
   });
 
   test.each([
-    ['a non-tensor input', [{ name: 'm', isTensor: false }], [{ name: 'y', isTensor: true, type: 'float32', shape: [1] }], /input "m" is not a tensor/],
-    ['an unsupported input type', [{ name: 'q', isTensor: true, type: 'int4', shape: [1] }], [{ name: 'y', isTensor: true, type: 'float32', shape: [1] }], /input "q" has element type int4/],
-    ['no tensor outputs', [{ name: 'x', isTensor: true, type: 'float32', shape: [1] }], [{ name: 'm', isTensor: false }], /no tensor outputs/],
+    [
+      'a non-tensor input',
+      [{ name: 'm', isTensor: false }],
+      [{ name: 'y', isTensor: true, type: 'float32', shape: [1] }],
+      /input "m" is not a tensor/,
+    ],
+    [
+      'an unsupported input type',
+      [{ name: 'q', isTensor: true, type: 'int4', shape: [1] }],
+      [{ name: 'y', isTensor: true, type: 'float32', shape: [1] }],
+      /input "q" has element type int4/,
+    ],
+    [
+      'no tensor outputs',
+      [{ name: 'x', isTensor: true, type: 'float32', shape: [1] }],
+      [{ name: 'm', isTensor: false }],
+      /no tensor outputs/,
+    ],
   ])('refuses %s', (_name, inputs, outputs, message) => {
     expect(() => signatureOf(inputs, outputs)).toThrow(ModelLoadError);
     expect(() => signatureOf(inputs, outputs)).toThrow(message);
@@ -57,7 +72,17 @@ describe('isBatchable', () => {
   test.each([
     ['every first dim dynamic', sig([[-1, 4], [-1]], [[-1, 3]]), true],
     ['a fixed batch of 1', sig([[1, 4]], [[1, 3]]), false],
-    ['one input fixed', sig([[-1, 4], [2, 1]], [[-1, 3]]), false],
+    [
+      'one input fixed',
+      sig(
+        [
+          [-1, 4],
+          [2, 1],
+        ],
+        [[-1, 3]],
+      ),
+      false,
+    ],
     ['an output without a batch dimension', sig([[-1, 4]], [[3]]), false],
     ['a scalar input', sig([[]], [[-1]]), false],
     ['no inputs', sig([], [[-1]]), false],

@@ -27,7 +27,9 @@ export function dimOf(dim: number | string): number {
 function tensorOf(raw: RawValueMetadata, role: 'input' | 'output'): TensorMetadata {
   const datatype = raw.type === undefined ? undefined : dataTypeOfOrt(raw.type);
   if (datatype === undefined) {
-    throw new ModelLoadError(`model ${role} "${raw.name}" has element type ${raw.type ?? 'unknown'}, which is not served`);
+    throw new ModelLoadError(
+      `model ${role} "${raw.name}" has element type ${raw.type ?? 'unknown'}, which is not served`,
+    );
   }
   return { name: raw.name, datatype, shape: (raw.shape ?? []).map(dimOf) };
 }

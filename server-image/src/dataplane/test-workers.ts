@@ -43,7 +43,11 @@ export function compiledWorkerUrl(): URL {
       // Another test file may have built while this one waited for the lock.
       if (staleSources().length === 0) return;
       try {
-        execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe', timeout: 300_000 });
+        execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], {
+          cwd: ROOT,
+          stdio: 'pipe',
+          timeout: 300_000,
+        });
       } catch {
         // Checked below.
       }

@@ -85,7 +85,10 @@ export function validateRequest(sig: ModelSignature, request: InferRequest, batc
     if (meta.datatype === 'BYTES') {
       // onnxruntime holds strings as C strings: everything after a NUL would be silently dropped.
       const at = (input.data as string[]).findIndex((v) => v.includes('\0'));
-      if (at >= 0) throw invalid(`input "${meta.name}": element ${at} contains a NUL character, which the model's strings cannot hold`);
+      if (at >= 0)
+        throw invalid(
+          `input "${meta.name}": element ${at} contains a NUL character, which the model's strings cannot hold`,
+        );
     }
     const expected = elementCount(input.shape);
     if (input.data.length !== expected) {

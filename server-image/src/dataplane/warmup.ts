@@ -10,6 +10,14 @@ import type { Tensor } from './types.js';
 export function warmupInputs(sig: ModelSignature): Tensor[] {
   return sig.inputs.map((meta) => {
     const shape = meta.shape.map((d) => (d === -1 ? 1 : d));
-    return { name: meta.name, datatype: meta.datatype, shape, data: zeros(meta.datatype, shape.reduce((n, d) => n * d, 1)) };
+    return {
+      name: meta.name,
+      datatype: meta.datatype,
+      shape,
+      data: zeros(
+        meta.datatype,
+        shape.reduce((n, d) => n * d, 1),
+      ),
+    };
   });
 }

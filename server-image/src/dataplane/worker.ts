@@ -54,7 +54,9 @@ async function main(): Promise<void> {
     const bytes = await readFile(config.modelPath);
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== config.sha256) {
-      throw new Error(`sha256 of ${config.modelPath} changed after verification: expected ${config.sha256}, got ${actual}`);
+      throw new Error(
+        `sha256 of ${config.modelPath} changed after verification: expected ${config.sha256}, got ${actual}`,
+      );
     }
     session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: config.intraOpThreads,

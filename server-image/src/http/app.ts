@@ -30,7 +30,8 @@ export function createApp(ctx: HttpContext, options: { maxBodyBytes: number; log
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, message } = errorResponse(err);
     if (status >= 500) log.error('request failed', { method: req.method, path: req.path, status, error: err as Error });
-    else if (log.enabled('debug')) log.debug('request rejected', { method: req.method, path: req.path, status, error: message });
+    else if (log.enabled('debug'))
+      log.debug('request rejected', { method: req.method, path: req.path, status, error: message });
     sendError(res, status, message);
   });
   return app;

@@ -69,10 +69,13 @@ describe('tensor bytes', () => {
     ['BYTES', Buffer.from([5, 0, 0, 0, 97]), 1, /declares 5 bytes but only 1 remain/],
     ['BYTES', Buffer.from([1, 0]), 1, /truncated 4-byte length prefix/],
     ['BYTES', encodeTensorBytes(['a', 'b']), 3, /shape needs 3 BYTES elements, binary data has 2/],
-  ] as [DataType, Buffer, number, RegExp][])('rejects %s data that does not fit: %#', (datatype, bytes, count, message) => {
-    expect(() => decodeTensorBytes('x', datatype, bytes, count)).toThrow(message);
-    expect(() => decodeTensorBytes('x', datatype, bytes, count)).toThrow(InferError);
-  });
+  ] as [DataType, Buffer, number, RegExp][])(
+    'rejects %s data that does not fit: %#',
+    (datatype, bytes, count, message) => {
+      expect(() => decodeTensorBytes('x', datatype, bytes, count)).toThrow(message);
+      expect(() => decodeTensorBytes('x', datatype, bytes, count)).toThrow(InferError);
+    },
+  );
 });
 
 describe('binary bodies', () => {

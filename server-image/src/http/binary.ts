@@ -39,10 +39,16 @@ export const HEADER_LENGTH = 'inference-header-content-length';
 export function splitBody(body: Buffer, headerLength: string): { header: Buffer; data: Buffer } {
   const n = /^\d+$/.test(headerLength.trim()) ? Number(headerLength) : NaN;
   if (!Number.isSafeInteger(n)) {
-    throw new InferError('invalid', `Inference-Header-Content-Length must be a non-negative integer, got ${JSON.stringify(headerLength)}`);
+    throw new InferError(
+      'invalid',
+      `Inference-Header-Content-Length must be a non-negative integer, got ${JSON.stringify(headerLength)}`,
+    );
   }
   if (n > body.length) {
-    throw new InferError('invalid', `Inference-Header-Content-Length is ${n} but the body has only ${body.length} bytes`);
+    throw new InferError(
+      'invalid',
+      `Inference-Header-Content-Length is ${n} but the body has only ${body.length} bytes`,
+    );
   }
   return { header: body.subarray(0, n), data: body.subarray(n) };
 }
@@ -63,7 +69,10 @@ export function decodeTensorBytes(name: string, datatype: DataType, bytes: Uint8
   const size = ELEMENT_SIZE[datatype];
   if (size === undefined) throw new InferError('invalid', `input '${name}': unsupported datatype ${datatype}`);
   if (bytes.byteLength !== count * size) {
-    throw new InferError('invalid', `input '${name}': ${datatype} shape needs ${count} elements = ${count * size} bytes, binary data has ${bytes.byteLength}`);
+    throw new InferError(
+      'invalid',
+      `input '${name}': ${datatype} shape needs ${count} elements = ${count * size} bytes, binary data has ${bytes.byteLength}`,
+    );
   }
   const buf = alignedCopy(bytes);
   switch (datatype) {
@@ -104,22 +113,34 @@ function decodeBytesElements(name: string, bytes: Uint8Array, count: number): st
   let at = 0;
   while (at < bytes.byteLength) {
     if (at + 4 > bytes.byteLength) {
-      throw new InferError('invalid', `input '${name}': BYTES element ${out.length} has a truncated 4-byte length prefix`);
+      throw new InferError(
+        'invalid',
+        `input '${name}': BYTES element ${out.length} has a truncated 4-byte length prefix`,
+      );
     }
     const len = view.getUint32(at, true);
     at += 4;
     if (at + len > bytes.byteLength) {
-      throw new InferError('invalid', `input '${name}': BYTES element ${out.length} declares ${len} bytes but only ${bytes.byteLength - at} remain`);
+      throw new InferError(
+        'invalid',
+        `input '${name}': BYTES element ${out.length} declares ${len} bytes but only ${bytes.byteLength - at} remain`,
+      );
     }
     try {
       out.push(decoder.decode(bytes.subarray(at, at + len)));
     } catch {
-      throw new InferError('invalid', `input '${name}': BYTES element ${out.length} is not valid UTF-8, which a string tensor cannot carry unchanged`);
+      throw new InferError(
+        'invalid',
+        `input '${name}': BYTES element ${out.length} is not valid UTF-8, which a string tensor cannot carry unchanged`,
+      );
     }
     at += len;
   }
   if (out.length !== count) {
-    throw new InferError('invalid', `input '${name}': shape needs ${count} BYTES elements, binary data has ${out.length}`);
+    throw new InferError(
+      'invalid',
+      `input '${name}': shape needs ${count} BYTES elements, binary data has ${out.length}`,
+    );
   }
   return out;
 }

@@ -63,14 +63,17 @@ export function trackConnections(server: http.Server): Drainer {
       return new Promise<void>((resolve) => {
         const idle = (socket: net.Socket, state: ConnectionState, now: number): boolean =>
           state.busy === 0 && socket.bytesRead === state.bytesAtIdle && now - state.lastActive >= idleGraceMs;
-        const timer = setInterval(() => {
-          const candidates = [...connections].filter(([socket, state]) => idle(socket, state, Date.now()));
-          // Timers run before the event loop polls for I/O: look again after the poll phase, so a
-          // request whose bytes have already arrived is seen as started and its socket is spared.
-          setImmediate(() => {
-            for (const [socket, state] of candidates) if (idle(socket, state, Date.now())) socket.destroy();
-          });
-        }, Math.max(10, Math.min(100, idleGraceMs)));
+        const timer = setInterval(
+          () => {
+            const candidates = [...connections].filter(([socket, state]) => idle(socket, state, Date.now()));
+            // Timers run before the event loop polls for I/O: look again after the poll phase, so a
+            // request whose bytes have already arrived is seen as started and its socket is spared.
+            setImmediate(() => {
+              for (const [socket, state] of candidates) if (idle(socket, state, Date.now())) socket.destroy();
+            });
+          },
+          Math.max(10, Math.min(100, idleGraceMs)),
+        );
         allClosed = () => {
           clearInterval(timer);
           resolve();

@@ -26,11 +26,22 @@ const KIND_STATUS = { invalid: 400, not_found: 404, unavailable: 503, model: 500
 export function errorResponse(err: unknown): { status: number; message: string } {
   if (err instanceof HttpError) return { status: err.status, message: err.message };
   if (err instanceof InferError) return { status: KIND_STATUS[err.kind] ?? 500, message: err.message };
-  const e = err as { status?: unknown; statusCode?: unknown; type?: unknown; message?: unknown; limit?: unknown; length?: unknown };
-  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  const e = err as {
+    status?: unknown;
+    statusCode?: unknown;
+    type?: unknown;
+    message?: unknown;
+    limit?: unknown;
+    length?: unknown;
+  };
+  const status =
+    typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
   if (status !== undefined && status >= 400 && status < 500) {
     if (e.type === 'entity.too.large') {
-      return { status: 413, message: `request body of ${String(e.length)} bytes exceeds the limit of ${String(e.limit)} bytes` };
+      return {
+        status: 413,
+        message: `request body of ${String(e.length)} bytes exceeds the limit of ${String(e.limit)} bytes`,
+      };
     }
     return { status, message: typeof e.message === 'string' ? e.message : 'bad request' };
   }

@@ -25,7 +25,8 @@ export interface HandlerOptions {
  * has none, and `GET /` is KServe's liveness. They reveal nothing beyond the model's name; the
  * model list (`GET /v1/models`) and metadata do need one.
  */
-const OPEN_PATH = /^\/$|^\/v2\/health\/(?:live|ready)$|^\/v2\/models\/[^/]+(?:\/versions\/[^/]+)?\/ready$|^\/v1\/models\/[^/:]+$/;
+const OPEN_PATH =
+  /^\/$|^\/v2\/health\/(?:live|ready)$|^\/v2\/models\/[^/]+(?:\/versions\/[^/]+)?\/ready$|^\/v1\/models\/[^/:]+$/;
 
 /** Whether a request may skip auth. */
 export function isOpenRequest(method: string | undefined, path: string): boolean {
@@ -43,7 +44,8 @@ function account(req: IncomingMessage, res: ServerResponse, path: string, metric
     const code = res.writableFinished ? res.statusCode : 499;
     const route = routeOf(res);
     metrics.requestDone(route, code, seconds);
-    if (log.enabled('debug')) log.debug('request', { method: req.method, path, route, status: code, ms: Math.round(seconds * 1e6) / 1e3 });
+    if (log.enabled('debug'))
+      log.debug('request', { method: req.method, path, route, status: code, ms: Math.round(seconds * 1e6) / 1e3 });
   });
 }
 
@@ -60,8 +62,15 @@ export function createRequestHandler(ctx: HttpContext, options: HandlerOptions):
       const result = authorize(req.headers.authorization);
       if (result !== 'ok') {
         setRoute(res, 'unauthorized');
-        res.setHeader('WWW-Authenticate', result === 'missing' ? 'Bearer realm="modelship"' : 'Bearer realm="modelship", error="invalid_token"');
-        sendError(res, 401, result === 'missing' ? 'missing bearer token: send "Authorization: Bearer <token>"' : 'invalid bearer token');
+        res.setHeader(
+          'WWW-Authenticate',
+          result === 'missing' ? 'Bearer realm="modelship"' : 'Bearer realm="modelship", error="invalid_token"',
+        );
+        sendError(
+          res,
+          401,
+          result === 'missing' ? 'missing bearer token: send "Authorization: Bearer <token>"' : 'invalid bearer token',
+        );
         return;
       }
     }

@@ -38,7 +38,11 @@ function match(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path
       const version = decode(v2[2]);
       setRoute(res, 'v2_infer');
       const headerLength = req.headers[HEADER_LENGTH];
-      return async (body) => sendEncoded(res, await inferV2(ctx, name, version, body, Array.isArray(headerLength) ? headerLength[0] : headerLength));
+      return async (body) =>
+        sendEncoded(
+          res,
+          await inferV2(ctx, name, version, body, Array.isArray(headerLength) ? headerLength[0] : headerLength),
+        );
     }
     const v1 = V1_PREDICT.exec(path);
     if (v1) {
@@ -56,7 +60,14 @@ function match(ctx: HttpContext, req: IncomingMessage, res: ServerResponse, path
  * Serve `req` if it is an inference request; returns false, having touched nothing, otherwise.
  * Errors become JSON like everywhere else; 5xx ones are logged.
  */
-export function serveInference(ctx: HttpContext, maxBodyBytes: number, log: Logger, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+export function serveInference(
+  ctx: HttpContext,
+  maxBodyBytes: number,
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): boolean {
   const run = match(ctx, req, res, path);
   if (run === undefined) return false;
   getRawBody(req, { limit: maxBodyBytes, length: req.headers['content-length'] })
@@ -64,7 +75,8 @@ export function serveInference(ctx: HttpContext, maxBodyBytes: number, log: Logg
     .catch((err: unknown) => {
       const { status, message } = errorResponse(err);
       if (status >= 500) log.error('request failed', { method: req.method, path, status, error: err as Error });
-      else if (log.enabled('debug')) log.debug('request rejected', { method: req.method, path, status, error: message });
+      else if (log.enabled('debug'))
+        log.debug('request rejected', { method: req.method, path, status, error: message });
       sendError(res, status, message);
     });
   return true;

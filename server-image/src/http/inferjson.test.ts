@@ -6,7 +6,8 @@ const withData = (data: string): string => `{"inputs":[{"name":"x","datatype":"F
 /** What parseInferJson must return: JSON.parse's value, with number-only `data` flattened into a Float64Array. */
 function expected(text: string): unknown {
   const value = JSON.parse(text) as { inputs: { data: unknown }[] };
-  for (const input of value.inputs) input.data = Float64Array.from((input.data as unknown[]).flat(Infinity) as number[]);
+  for (const input of value.inputs)
+    input.data = Float64Array.from((input.data as unknown[]).flat(Infinity) as number[]);
   return value;
 }
 
@@ -27,7 +28,10 @@ describe('parseInferJson', () => {
     ['integers and zeros', '[0,-0,7,-12,0.0,-0.000]'],
     ['exponents', '[1e5,1.5E-3,-2e+2,0e99,1e400,1e-400]'],
     ['more digits than a double holds exactly', '[0.1000000000000000055511151231257827,123456789012345678901]'],
-    ['digits either side of 2^53', '[9007199254740991,-9007199254740991,900719925474099.3,0.9007199254740993,-0.09007199254740991]'],
+    [
+      'digits either side of 2^53',
+      '[9007199254740991,-9007199254740991,900719925474099.3,0.9007199254740993,-0.09007199254740991]',
+    ],
     ['integers past 2^64, where every datatype ends', '[18446744073709559999,1e20,-1e300]'],
     ['small fractions with many leading zeros', '[0.000000000000000000000001234,0.00001]'],
     ['whitespace everywhere', '[ 1 ,\n\t2.5\r\n ]'],
@@ -37,13 +41,22 @@ describe('parseInferJson', () => {
     const text = withData(data);
     expect(parseInferJson(body(text))).toEqual(expected(text));
     const values = (parseInferJson(body(text)) as { inputs: { data: Float64Array }[] }).inputs[0].data;
-    (expected(text) as { inputs: { data: Float64Array }[] }).inputs[0].data.forEach((v, i) => expect(Object.is(values[i], v)).toBe(true));
+    (expected(text) as { inputs: { data: Float64Array }[] }).inputs[0].data.forEach((v, i) =>
+      expect(Object.is(values[i], v)).toBe(true),
+    );
   });
 
   it('reads integers between 2^53 and 2^64 exactly, as bigints, from whatever spelling', () => {
-    const text = withData('[[9007199254740993,-9223372036854775808],[18446744073709551615,1.5],[9.007199254740993e15,1e19],[9007199254740993.5,9007199254740992.0]]');
+    const text = withData(
+      '[[9007199254740993,-9223372036854775808],[18446744073709551615,1.5],[9.007199254740993e15,1e19],[9007199254740993.5,9007199254740992.0]]',
+    );
     const data = (parseInferJson(body(text)) as { inputs: { data: unknown[] }[] }).inputs[0].data;
-    expect(data).toEqual([[9007199254740993n, -9223372036854775808n], [18446744073709551615n, 1.5], [9007199254740993n, 10n ** 19n], [9007199254740994, 9007199254740992n]]);
+    expect(data).toEqual([
+      [9007199254740993n, -9223372036854775808n],
+      [18446744073709551615n, 1.5],
+      [9007199254740993n, 10n ** 19n],
+      [9007199254740994, 9007199254740992n],
+    ]);
   });
 
   it('reads 20000 random numbers in every JSON spelling to the same values as JSON.parse, integers between 2^53 and 2^64 exact', () => {
@@ -72,7 +85,8 @@ describe('parseInferJson', () => {
       const integer = integerOf(numbers[i]);
       // Same double as JSON.parse; and up to 2^64 an integer literal is read as exactly that integer.
       const same = typeof g === 'bigint' ? Number(g) === v : Object.is(g, v);
-      const exact = integer === undefined || Math.abs(v) > 2 ** 64 || (typeof g === 'bigint' ? g : BigInt(g)) === integer;
+      const exact =
+        integer === undefined || Math.abs(v) > 2 ** 64 || (typeof g === 'bigint' ? g : BigInt(g)) === integer;
       return same && exact ? [] : [`${numbers[i]}: ${g} != ${v}`];
     });
     expect(differing).toEqual([]);
@@ -98,7 +112,9 @@ describe('parseInferJson', () => {
       '{"id":"\\"data\\":[1,2]","parameters":{"data":1},"data":[5],' +
       '"inputs":[{"name":"a","data":[1,2]},7,{"name":"b","parameters":{"data":[3]},"data":[[4],[5]]}],' +
       '"outputs":[{"name":"y","data":[6]}]}';
-    const got = parseInferJson(body(text)) as Record<string, unknown> & { inputs: [{ data: unknown }, number, { data: unknown; parameters: unknown }] };
+    const got = parseInferJson(body(text)) as Record<string, unknown> & {
+      inputs: [{ data: unknown }, number, { data: unknown; parameters: unknown }];
+    };
     const want = JSON.parse(text) as typeof got;
     expect(got.inputs[0].data).toEqual(Float64Array.from([1, 2]));
     expect(got.inputs[1]).toBe(7);
@@ -169,5 +185,7 @@ describe('numberArrayAt', () => {
     expect(numberArrayAt(body(JSON.stringify(numbers)), 0)?.values).toEqual(Float64Array.from(numbers));
   });
 
-  it.each(['[1', '[1 2]', '[', '[1]]'.slice(0, 2), '[1,9007199254740993]', '[1e16]'])('gives up on %s', (text) => expect(numberArrayAt(body(text), 0)).toBeUndefined());
+  it.each(['[1', '[1 2]', '[', '[1]]'.slice(0, 2), '[1,9007199254740993]', '[1e16]'])('gives up on %s', (text) =>
+    expect(numberArrayAt(body(text), 0)).toBeUndefined(),
+  );
 });

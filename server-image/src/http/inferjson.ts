@@ -213,7 +213,12 @@ function findDataArrays(b: Uint8Array): Map<number, FastArray> | undefined {
             key = INPUTS_KEY;
             found = new Map();
             element = 0;
-          } else if (depth === 3 && keys[0] === INPUTS_KEY && kinds[1] === ARRAY && bytesEqual(b, i + 1, end - 1, 'data')) {
+          } else if (
+            depth === 3 &&
+            keys[0] === INPUTS_KEY &&
+            kinds[1] === ARRAY &&
+            bytesEqual(b, i + 1, end - 1, 'data')
+          ) {
             key = DATA_KEY;
             // A later duplicate key wins in JSON.parse, whatever its value.
             found.delete(element);

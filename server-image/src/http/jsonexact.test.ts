@@ -17,10 +17,19 @@ describe('literalInteger', () => {
     ['99999999999999999999', 10n ** 20n - 1n],
   ])('%s is the integer %s', (text, want) => expect(literalInteger(text)).toBe(want));
 
-  it.each(['1.5', '1e-3', '9007199254740993.5', '1.0000000000000000001', '100000000000000000000', '1e20', '1e400', '1e99999999999999999999', '', 'x', '01x'])(
-    '%s is not an integer of at most 20 digits',
-    (text) => expect(literalInteger(text)).toBeUndefined(),
-  );
+  it.each([
+    '1.5',
+    '1e-3',
+    '9007199254740993.5',
+    '1.0000000000000000001',
+    '100000000000000000000',
+    '1e20',
+    '1e400',
+    '1e99999999999999999999',
+    '',
+    'x',
+    '01x',
+  ])('%s is not an integer of at most 20 digits', (text) => expect(literalInteger(text)).toBeUndefined());
 });
 
 describe('needsExactInteger', () => {
@@ -40,10 +49,17 @@ describe('needsExactInteger', () => {
 
 describe('parseJsonExact', () => {
   it('reads integer literals beyond 2^53 as exact bigints, everything else as JSON.parse does', () => {
-    const text = '{"a":[9007199254740993,9007199254740991,1.5,1e300,"9007199254740993",[18446744073709551615]],"b":9223372036854775807}';
-    expect(parseJsonExact(text, false)).toEqual({ a: [9007199254740993n, 9007199254740991, 1.5, 1e300, '9007199254740993', [2n ** 64n - 1n]], b: 2n ** 63n - 1n });
+    const text =
+      '{"a":[9007199254740993,9007199254740991,1.5,1e300,"9007199254740993",[18446744073709551615]],"b":9223372036854775807}';
+    expect(parseJsonExact(text, false)).toEqual({
+      a: [9007199254740993n, 9007199254740991, 1.5, 1e300, '9007199254740993', [2n ** 64n - 1n]],
+      b: 2n ** 63n - 1n,
+    });
     // Only array elements: an object's member (a parameter, say) stays JSON.parse's number.
-    expect(parseJsonExact(text, true)).toEqual({ a: [9007199254740993n, 9007199254740991, 1.5, 1e300, '9007199254740993', [2n ** 64n - 1n]], b: 2 ** 63 });
+    expect(parseJsonExact(text, true)).toEqual({
+      a: [9007199254740993n, 9007199254740991, 1.5, 1e300, '9007199254740993', [2n ** 64n - 1n]],
+      b: 2 ** 63,
+    });
   });
 
   it('keeps a literal that is not exactly an integer as JSON.parse reads it', () => {
@@ -51,7 +67,9 @@ describe('parseJsonExact', () => {
   });
 
   it('is JSON.parse, errors included, for text without such integers', () => {
-    expect(parseJsonExact('{"x":[1,2.5,-3,1e300,"12345678901234567890"]}', true)).toEqual({ x: [1, 2.5, -3, 1e300, '12345678901234567890'] });
+    expect(parseJsonExact('{"x":[1,2.5,-3,1e300,"12345678901234567890"]}', true)).toEqual({
+      x: [1, 2.5, -3, 1e300, '12345678901234567890'],
+    });
     expect(() => parseJsonExact('{"x":[1,', true)).toThrow(SyntaxError);
     expect(() => parseJsonExact('{"x":[12345678901234567890,', true)).toThrow(SyntaxError);
   });
@@ -64,9 +82,14 @@ describe('parseJsonExact', () => {
     expect(parseJsonExact(text, true)).toEqual(deep);
     // Without a reviver JSON.parse reads any nesting; with one it recurses, so absurd nesting is refused.
     const absurd = `${'['.repeat(100_000)}9007199254740993${']'.repeat(100_000)}`;
-    expect(() => parseJsonExact(absurd, true)).toThrow(/^JSON nested too deeply to read its integers beyond 2\^53 exactly$/);
+    expect(() => parseJsonExact(absurd, true)).toThrow(
+      /^JSON nested too deeply to read its integers beyond 2\^53 exactly$/,
+    );
     expect(parseJsonExact(`${'['.repeat(100_000)}1${']'.repeat(100_000)}`, true)).toEqual(expect.any(Array));
-    expect(parseJsonExact('[{"k":9007199254740993},{"k":[9007199254740993]}]', false)).toEqual([{ k: 9007199254740993n }, { k: [9007199254740993n] }]);
+    expect(parseJsonExact('[{"k":9007199254740993},{"k":[9007199254740993]}]', false)).toEqual([
+      { k: 9007199254740993n },
+      { k: [9007199254740993n] },
+    ]);
     expect(parseJsonExact('9007199254740993', false)).toBe(9007199254740993n);
     expect(parseJsonExact('9007199254740993', true)).toBe(2 ** 53);
   });

@@ -8,7 +8,10 @@
  */
 
 /** JSON.parse with the reviver's third argument, the value's source text (in Node 26; not yet in TypeScript's lib). */
-const parseWithSource = JSON.parse as (text: string, reviver: (this: unknown, key: string, value: unknown, context: { source?: string }) => unknown) => unknown;
+const parseWithSource = JSON.parse as (
+  text: string,
+  reviver: (this: unknown, key: string, value: unknown, context: { source?: string }) => unknown,
+) => unknown;
 /** JSON.rawJSON (in Node 26; not yet in TypeScript's lib): JSON.stringify writes its text as is. */
 const rawJSON = (JSON as unknown as { rawJSON(text: string): object }).rawJSON;
 
@@ -22,7 +25,12 @@ const MAX_DIGITS = 20;
  */
 export function needsExactInteger(value: number): boolean {
   // Magnitude first: for the numbers of ordinary tensors, two comparisons answer.
-  return (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER) && value <= 2 ** 64 && value >= -(2 ** 64) && Number.isInteger(value);
+  return (
+    (value > Number.MAX_SAFE_INTEGER || value < -Number.MAX_SAFE_INTEGER) &&
+    value <= 2 ** 64 &&
+    value >= -(2 ** 64) &&
+    Number.isInteger(value)
+  );
 }
 
 const LITERAL = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
@@ -89,7 +97,8 @@ export function parseJsonExact(text: string, onlyInArrays: boolean): unknown {
     });
   } catch (err) {
     // JSON.parse recurses where a reviver is given: absurd nesting exhausts the stack.
-    if (err instanceof RangeError) throw new SyntaxError('JSON nested too deeply to read its integers beyond 2^53 exactly', { cause: err });
+    if (err instanceof RangeError)
+      throw new SyntaxError('JSON nested too deeply to read its integers beyond 2^53 exactly', { cause: err });
     throw err;
   }
 }

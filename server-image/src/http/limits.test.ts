@@ -1,6 +1,13 @@
 import type { DataType, Tensor, TensorData } from '../dataplane/types.js';
 import { encodeTensorBytes } from './binary.js';
-import { binaryBytes, checkResponseSize, jsonBytes, jsonBytesBound, responseTooLarge, type ResponseLimit } from './limits.js';
+import {
+  binaryBytes,
+  checkResponseSize,
+  jsonBytes,
+  jsonBytesBound,
+  responseTooLarge,
+  type ResponseLimit,
+} from './limits.js';
 import { dataToJson } from './tensors.js';
 
 const jsonLength = (datatype: DataType, data: TensorData): number => Buffer.byteLength(dataToJson(datatype, data));
@@ -23,10 +30,13 @@ const WORST: [DataType, TensorData][] = [
 ];
 
 describe('jsonBytesBound', () => {
-  it.each(WORST)('%s: one byte over the exact text of two longest elements (the comma the last one lacks)', (datatype, data) => {
-    expect(jsonBytesBound(datatype, data)).toBeGreaterThanOrEqual(jsonLength(datatype, data) + 1);
-    expect(jsonBytesBound(datatype, data)).toBeLessThanOrEqual(jsonLength(datatype, data) + 2);
-  });
+  it.each(WORST)(
+    '%s: one byte over the exact text of two longest elements (the comma the last one lacks)',
+    (datatype, data) => {
+      expect(jsonBytesBound(datatype, data)).toBeGreaterThanOrEqual(jsonLength(datatype, data) + 1);
+      expect(jsonBytesBound(datatype, data)).toBeLessThanOrEqual(jsonLength(datatype, data) + 2);
+    },
+  );
 
   it.each([
     ['ASCII', ['abc', '']],
@@ -70,10 +80,20 @@ describe('binaryBytes', () => {
 });
 
 describe('responseTooLarge', () => {
-  const tensor = (name: string, data: TensorData, datatype: DataType = 'FP32'): Tensor => ({ name, datatype, shape: [1, data.length], data });
+  const tensor = (name: string, data: TensorData, datatype: DataType = 'FP32'): Tensor => ({
+    name,
+    datatype,
+    shape: [1, data.length],
+    data,
+  });
   // "[1.5,1.5,1.5,1.5]" is 17 bytes; the worst-case bound for 4 FP32 elements is 102.
   const y = tensor('y', Float32Array.from([1.5, 1.5, 1.5, 1.5]));
-  const v2 = (maxBytes: number, binary = false): ResponseLimit => ({ maxBytes, binary: () => binary, fewer: 'rows', askBinary: 'parameters.binary_data_output: true' });
+  const v2 = (maxBytes: number, binary = false): ResponseLimit => ({
+    maxBytes,
+    binary: () => binary,
+    fewer: 'rows',
+    askBinary: 'parameters.binary_data_output: true',
+  });
 
   it.each<[string, Tensor[], ResponseLimit]>([
     ['under the worst-case bound', [y], v2(102)],
@@ -111,6 +131,8 @@ describe('responseTooLarge', () => {
     ],
   ])('refuses %s, naming the output, its size and the setting', (_what, outputs, limit, message) => {
     expect(responseTooLarge(outputs, limit)).toBe(message);
-    expect(() => checkResponseSize(outputs, limit)).toThrow(expect.objectContaining({ kind: 'invalid', message }) as Error);
+    expect(() => checkResponseSize(outputs, limit)).toThrow(
+      expect.objectContaining({ kind: 'invalid', message }) as Error,
+    );
   });
 });

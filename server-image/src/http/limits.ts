@@ -104,12 +104,15 @@ export function responseTooLarge(outputs: readonly Tensor[], limit: ResponseLimi
     anyJson ||= !binary;
     const bytes = binary ? binaryBytes(o.data) : jsonBytes(o.datatype, o.data, limit.maxBytes - total);
     total += bytes;
-    counted.push(`'${o.name}' (${o.datatype} ${JSON.stringify(o.shape)}, ${bytes} bytes ${binary ? 'binary' : 'as JSON'})`);
+    counted.push(
+      `'${o.name}' (${o.datatype} ${JSON.stringify(o.shape)}, ${bytes} bytes ${binary ? 'binary' : 'as JSON'})`,
+    );
     if (total > limit.maxBytes) break;
   }
   if (total <= limit.maxBytes) return undefined;
   const what = counted.length === 1 ? `output ${counted[0]} is` : `outputs ${counted.join(' and ')} are`;
-  const binaryAdvice = anyJson && limit.askBinary !== undefined ? ` or ask for binary outputs (${limit.askBinary})` : '';
+  const binaryAdvice =
+    anyJson && limit.askBinary !== undefined ? ` or ask for binary outputs (${limit.askBinary})` : '';
   return `response too large: ${what} over the limit of ${limit.maxBytes} bytes (${RESPONSE_LIMIT_SETTING}); send fewer ${limit.fewer}${binaryAdvice}`;
 }
 

@@ -30,8 +30,10 @@ export function createHttpServer(handler: http.RequestListener): { server: http.
       socket.destroy();
       return;
     }
-    if (err.code === 'HPE_HEADER_OVERFLOW') rawError(socket, 431, 'Request Header Fields Too Large', 'request headers too large');
-    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') rawError(socket, 408, 'Request Timeout', 'request took too long to arrive');
+    if (err.code === 'HPE_HEADER_OVERFLOW')
+      rawError(socket, 431, 'Request Header Fields Too Large', 'request headers too large');
+    else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+      rawError(socket, 408, 'Request Timeout', 'request took too long to arrive');
     else rawError(socket, 400, 'Bad Request', `malformed HTTP request: ${err.code ?? err.message}`);
   });
   return { server, drainer: trackConnections(server) };

@@ -7,7 +7,19 @@ import { InferError, type DataType, type TensorData } from '../dataplane/types.j
 import { exactJsonInteger } from './jsonexact.js';
 
 const DATATYPES: ReadonlySet<string> = new Set<DataType>([
-  'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES',
+  'BOOL',
+  'UINT8',
+  'UINT16',
+  'UINT32',
+  'UINT64',
+  'INT8',
+  'INT16',
+  'INT32',
+  'INT64',
+  'FP16',
+  'FP32',
+  'FP64',
+  'BYTES',
 ]);
 
 /** Whether `value` names a datatype the protocol knows. */
@@ -37,9 +49,19 @@ export function describeValue(value: unknown): string {
 
 /** Validate a shape from a request: an array of non-negative safe integers. */
 export function parseShape(name: string, shape: unknown): number[] {
-  if (!Array.isArray(shape) || shape.length > MAX_DEPTH || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
-    const got = Array.isArray(shape) && shape.length <= MAX_DEPTH ? `[${shape.map(describeValue).join(',')}]` : describeValue(shape);
-    throw new InferError('invalid', `tensor '${name}': shape must be an array of at most ${MAX_DEPTH} non-negative integers, got ${got}`);
+  if (
+    !Array.isArray(shape) ||
+    shape.length > MAX_DEPTH ||
+    !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)
+  ) {
+    const got =
+      Array.isArray(shape) && shape.length <= MAX_DEPTH
+        ? `[${shape.map(describeValue).join(',')}]`
+        : describeValue(shape);
+    throw new InferError(
+      'invalid',
+      `tensor '${name}': shape must be an array of at most ${MAX_DEPTH} non-negative integers, got ${got}`,
+    );
   }
   return shape as number[];
 }
@@ -63,7 +85,8 @@ export function flatten(name: string, data: readonly unknown[]): unknown[] {
     }
     const x = top.items[top.at++];
     if (!Array.isArray(x)) out.push(x);
-    else if (stack.length >= MAX_DEPTH) throw new InferError('invalid', `tensor '${name}': data nested deeper than ${MAX_DEPTH} levels`);
+    else if (stack.length >= MAX_DEPTH)
+      throw new InferError('invalid', `tensor '${name}': data nested deeper than ${MAX_DEPTH} levels`);
     else stack.push({ items: x, at: 0 });
   }
   return out;
@@ -89,7 +112,10 @@ const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): 
  */
 export function typedFromJson(name: string, datatype: DataType, values: ArrayLike<unknown>): TensorData {
   const bad = (i: number, want: string): never => {
-    throw new InferError('invalid', `tensor '${name}': element ${i} is ${describeValue(values[i])}, expected ${want} for ${datatype}`);
+    throw new InferError(
+      'invalid',
+      `tensor '${name}': element ${i} is ${describeValue(values[i])}, expected ${want} for ${datatype}`,
+    );
   };
   const n = values.length;
   switch (datatype) {
@@ -114,7 +140,14 @@ export function typedFromJson(name: string, datatype: DataType, values: ArrayLik
     case 'INT32':
     case 'UINT32': {
       const [lo, hi] = INT_RANGE[datatype] as [number, number];
-      const Ctor = { INT8: Int8Array, UINT8: Uint8Array, INT16: Int16Array, UINT16: Uint16Array, INT32: Int32Array, UINT32: Uint32Array }[datatype];
+      const Ctor = {
+        INT8: Int8Array,
+        UINT8: Uint8Array,
+        INT16: Int16Array,
+        UINT16: Uint16Array,
+        INT32: Int32Array,
+        UINT32: Uint32Array,
+      }[datatype];
       const out = new Ctor(n);
       for (let i = 0; i < n; i++) {
         const v = values[i];
@@ -154,7 +187,10 @@ export function typedFromJson(name: string, datatype: DataType, values: ArrayLik
         if (typeof v !== 'string') bad(i, 'a string');
         // A lone surrogate ("\ud800") has no UTF-8 form: encoding would turn it into U+FFFD.
         if (!isWellFormed(v as string)) {
-          throw new InferError('invalid', `tensor '${name}': element ${i} is a string with a lone UTF-16 surrogate, which UTF-8 cannot encode; BYTES elements must be valid Unicode text`);
+          throw new InferError(
+            'invalid',
+            `tensor '${name}': element ${i} is a string with a lone UTF-16 surrogate, which UTF-8 cannot encode; BYTES elements must be valid Unicode text`,
+          );
         }
       }
       return Array.from(values as ArrayLike<string>);
@@ -224,7 +260,8 @@ function nestedJsonValue(datatype: DataType, data: TensorData, inner: readonly n
     const len = inner[dim];
     const stride = elementCount(inner.slice(dim + 1));
     const out: unknown[] = new Array(len);
-    for (let i = 0; i < len; i++) out[i] = dim === inner.length - 1 ? at(offset + i) : build(dim + 1, offset + i * stride);
+    for (let i = 0; i < len; i++)
+      out[i] = dim === inner.length - 1 ? at(offset + i) : build(dim + 1, offset + i * stride);
     return out;
   };
   return build(0, 0);

@@ -9,7 +9,13 @@
  * for outputs without a batch dimension). Integers are exact both ways (./jsonexact.ts).
  */
 import { Router, type Request, type Response } from 'express';
-import { InferError, type InferRequest, type InferResponse, type ModelMetadata, type Tensor } from '../dataplane/types.js';
+import {
+  InferError,
+  type InferRequest,
+  type InferResponse,
+  type ModelMetadata,
+  type Tensor,
+} from '../dataplane/types.js';
 import { HttpError } from './errors.js';
 import { parseJsonExact } from './jsonexact.js';
 import { elementCount, flatten, rowToJsonValue, tensorToJsonValue, typedFromJson } from './tensors.js';
@@ -54,7 +60,10 @@ export function instancesToRequest(instances: readonly unknown[], meta: ModelMet
   const keyed = meta.inputs.length > 1 || instances.every(isObject);
   if (keyed && !instances.every(isObject)) {
     const names = meta.inputs.map((i) => i.name).join(', ');
-    throw new InferError('invalid', `model '${meta.name}' has inputs ${names}: send each instance as an object keyed by input name`);
+    throw new InferError(
+      'invalid',
+      `model '${meta.name}' has inputs ${names}: send each instance as an object keyed by input name`,
+    );
   }
   const inputs: Tensor[] = meta.inputs.map((input) => {
     let rowShape: number[] | undefined;
@@ -69,12 +78,20 @@ export function instancesToRequest(instances: readonly unknown[], meta: ModelMet
       }
       if (rowShape === undefined) rowShape = shape;
       else if (shape.length !== rowShape.length || shape.some((d, k) => d !== rowShape?.[k])) {
-        throw new InferError('invalid', `instances[${i}]: input '${input.name}' has shape ${JSON.stringify(shape)}, instances[0] has ${JSON.stringify(rowShape)}`);
+        throw new InferError(
+          'invalid',
+          `instances[${i}]: input '${input.name}' has shape ${JSON.stringify(shape)}, instances[0] has ${JSON.stringify(rowShape)}`,
+        );
       }
       for (const v of flat) values.push(v);
     });
     const shape = [instances.length, ...(rowShape ?? [])];
-    return { name: input.name, datatype: input.datatype, shape, data: typedFromJson(input.name, input.datatype, values) };
+    return {
+      name: input.name,
+      datatype: input.datatype,
+      shape,
+      data: typedFromJson(input.name, input.datatype, values),
+    };
   });
   return { inputs };
 }
@@ -90,7 +107,10 @@ function splitsIntoRows(o: Tensor, rows: number): boolean {
  * particular, so each row's object carries it whole.
  */
 export function rowPredictions(response: InferResponse, rows: number): unknown[] {
-  const valueAt = (o: Tensor, r: number): unknown => (splitsIntoRows(o, rows) ? rowToJsonValue(o.datatype, o.data, o.shape, r) : tensorToJsonValue(o.datatype, o.data, o.shape));
+  const valueAt = (o: Tensor, r: number): unknown =>
+    splitsIntoRows(o, rows)
+      ? rowToJsonValue(o.datatype, o.data, o.shape, r)
+      : tensorToJsonValue(o.datatype, o.data, o.shape);
   const predictions: unknown[] = new Array(rows);
   for (let r = 0; r < rows; r++) {
     if (response.outputs.length === 1) predictions[r] = valueAt(response.outputs[0], r);
@@ -120,10 +140,17 @@ export async function predictV1(ctx: HttpContext, name: string, body: Buffer): P
   // A model with a fixed batch of 1 cannot take the rows stacked: run each row on its own.
   const fixedSingle = meta.inputs.every((i) => i.shape[0] === 1) && instances.length > 1;
   const groups = fixedSingle ? instances.map((i) => [i]) : [instances];
-  const responses = await Promise.all(groups.map((g) => ctx.dataPlane.infer(name, undefined, instancesToRequest(g, meta))));
-  checkResponseSize(responses.flatMap((r) => r.outputs), { maxBytes: ctx.maxResponseBytes, binary: () => false, fewer: 'instances' });
+  const responses = await Promise.all(
+    groups.map((g) => ctx.dataPlane.infer(name, undefined, instancesToRequest(g, meta))),
+  );
+  checkResponseSize(
+    responses.flatMap((r) => r.outputs),
+    { maxBytes: ctx.maxResponseBytes, binary: () => false, fewer: 'instances' },
+  );
   // Run row by row, each instance's prediction is its response's only row.
-  const predictions = fixedSingle ? responses.map((r) => rowPredictions(r, 1)[0]) : predictionsFrom(responses[0], instances.length);
+  const predictions = fixedSingle
+    ? responses.map((r) => rowPredictions(r, 1)[0])
+    : predictionsFrom(responses[0], instances.length);
   return JSON.stringify({ predictions });
 }
 
@@ -138,12 +165,19 @@ export function v1Routes(ctx: HttpContext): Router {
     .route(/^\/v1\/models\/([^/]+):predict$/)
     .post(routeName('v1_predict'), async (req: Request, res: Response) => {
       const name = (req.params as Record<string, string>)[0];
-      sendBody(res, 200, 'application/json', await predictV1(ctx, name, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)));
+      sendBody(
+        res,
+        200,
+        'application/json',
+        await predictV1(ctx, name, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)),
+      );
     })
     .all(methodNotAllowed('POST'));
   router
     .route('/')
-    .get(routeName('v1_live'), (_req, res) => (ctx.dataPlane.live() ? sendJson(res, 200, { status: 'alive' }) : sendJson(res, 503, { status: 'not alive' })))
+    .get(routeName('v1_live'), (_req, res) =>
+      ctx.dataPlane.live() ? sendJson(res, 200, { status: 'alive' }) : sendJson(res, 503, { status: 'not alive' }),
+    )
     .all(methodNotAllowed('GET'));
   router
     .route('/v1/models')

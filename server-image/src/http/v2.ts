@@ -30,7 +30,10 @@ function optionalParameters(where: string, v: unknown): Record<string, unknown> 
   if (!isObject(v)) throw new InferError('invalid', `${where}: parameters must be a JSON object`);
   for (const [key, value] of Object.entries(v)) {
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new InferError('invalid', `${where}: parameter '${key}' must be a string, number or boolean, got ${describeValue(value)}`);
+      throw new InferError(
+        'invalid',
+        `${where}: parameter '${key}' must be a string, number or boolean, got ${describeValue(value)}`,
+      );
     }
   }
   return v;
@@ -42,7 +45,8 @@ function optionalParameters(where: string, v: unknown): Record<string, unknown> 
  * bytes, in order, from after the JSON header, and the bytes must be used up exactly.
  */
 export function decodeInferRequest(body: Buffer, headerLength: string | undefined): DecodedInfer {
-  const { header, data } = headerLength === undefined ? { header: body, data: Buffer.alloc(0) } : splitBody(body, headerLength);
+  const { header, data } =
+    headerLength === undefined ? { header: body, data: Buffer.alloc(0) } : splitBody(body, headerLength);
   let json: unknown;
   try {
     json = parseInferJson(header);
@@ -50,16 +54,20 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
     throw new HttpError(400, `malformed JSON in request body: ${(err as Error).message}`);
   }
   if (!isObject(json)) throw new InferError('invalid', 'request body must be a JSON object with "inputs"');
-  if (json.id !== undefined && typeof json.id !== 'string') throw new InferError('invalid', `"id" must be a string, got ${describeValue(json.id)}`);
+  if (json.id !== undefined && typeof json.id !== 'string')
+    throw new InferError('invalid', `"id" must be a string, got ${describeValue(json.id)}`);
   const parameters = optionalParameters('request', json.parameters);
-  if (!Array.isArray(json.inputs) || json.inputs.length === 0) throw new InferError('invalid', '"inputs" must be a non-empty array');
+  if (!Array.isArray(json.inputs) || json.inputs.length === 0)
+    throw new InferError('invalid', '"inputs" must be a non-empty array');
 
   let offset = 0;
   const inputs: Tensor[] = json.inputs.map((raw: unknown, i: number): Tensor => {
     if (!isObject(raw)) throw new InferError('invalid', `inputs[${i}] must be an object`);
-    if (typeof raw.name !== 'string' || raw.name === '') throw new InferError('invalid', `inputs[${i}]: "name" must be a non-empty string`);
+    if (typeof raw.name !== 'string' || raw.name === '')
+      throw new InferError('invalid', `inputs[${i}]: "name" must be a non-empty string`);
     const name = raw.name;
-    if (!isDataType(raw.datatype)) throw new InferError('invalid', `input '${name}': unknown datatype ${describeValue(raw.datatype)}`);
+    if (!isDataType(raw.datatype))
+      throw new InferError('invalid', `input '${name}': unknown datatype ${describeValue(raw.datatype)}`);
     const datatype: DataType = raw.datatype;
     const shape = parseShape(name, raw.shape);
     const count = elementCount(shape);
@@ -68,14 +76,20 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
     const tensorParams = Object.keys(rest).length > 0 ? rest : undefined;
     if (binarySize !== undefined) {
       if (headerLength === undefined) {
-        throw new InferError('invalid', `input '${name}': binary_data_size given but the request has no Inference-Header-Content-Length header`);
+        throw new InferError(
+          'invalid',
+          `input '${name}': binary_data_size given but the request has no Inference-Header-Content-Length header`,
+        );
       }
       if (!Number.isSafeInteger(binarySize) || (binarySize as number) < 0) {
         throw new InferError('invalid', `input '${name}': binary_data_size must be a non-negative integer`);
       }
       const size = binarySize as number;
       if (offset + size > data.length) {
-        throw new InferError('invalid', `input '${name}': binary_data_size ${size} runs past the end of the body (${data.length - offset} bytes left)`);
+        throw new InferError(
+          'invalid',
+          `input '${name}': binary_data_size ${size} runs past the end of the body (${data.length - offset} bytes left)`,
+        );
       }
       const bytes = data.subarray(offset, offset + size);
       offset += size;
@@ -87,12 +101,18 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
     }
     const values = raw.data instanceof Float64Array ? raw.data : flatten(name, raw.data);
     if (values.length !== count) {
-      throw new InferError('invalid', `input '${name}': shape ${JSON.stringify(shape)} needs ${count} elements, data has ${values.length}`);
+      throw new InferError(
+        'invalid',
+        `input '${name}': shape ${JSON.stringify(shape)} needs ${count} elements, data has ${values.length}`,
+      );
     }
     return { name, datatype, shape, data: typedFromJson(name, datatype, values), parameters: tensorParams };
   });
   if (offset !== data.length) {
-    throw new InferError('invalid', `binary data has ${data.length} bytes but the inputs' binary_data_size add up to ${offset}`);
+    throw new InferError(
+      'invalid',
+      `binary data has ${data.length} bytes but the inputs' binary_data_size add up to ${offset}`,
+    );
   }
 
   let outputs: InferRequest['outputs'];
@@ -100,7 +120,8 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
   if (json.outputs !== undefined) {
     if (!Array.isArray(json.outputs)) throw new InferError('invalid', '"outputs" must be an array');
     outputs = json.outputs.map((raw: unknown, i: number) => {
-      if (!isObject(raw) || typeof raw.name !== 'string') throw new InferError('invalid', `outputs[${i}] must be an object with a "name"`);
+      if (!isObject(raw) || typeof raw.name !== 'string')
+        throw new InferError('invalid', `outputs[${i}] must be an object with a "name"`);
       const params = optionalParameters(`output '${raw.name}'`, raw.parameters);
       if (typeof params?.binary_data === 'boolean') binaryByName.set(raw.name, params.binary_data);
       return params ? { name: raw.name, parameters: params } : { name: raw.name };
@@ -131,12 +152,14 @@ export function encodeInferResponse(response: InferResponse, binaryOutput: (name
       blobs.push(bytes);
       return `${head},"parameters":${JSON.stringify({ ...o.parameters, binary_data_size: bytes.length })}}`;
     }
-    const params = o.parameters && Object.keys(o.parameters).length > 0 ? `,"parameters":${JSON.stringify(o.parameters)}` : '';
+    const params =
+      o.parameters && Object.keys(o.parameters).length > 0 ? `,"parameters":${JSON.stringify(o.parameters)}` : '';
     return `${head}${params},"data":${dataToJson(o.datatype, o.data)}}`;
   });
   let header = `{"model_name":${JSON.stringify(response.model_name)},"model_version":${JSON.stringify(response.model_version)}`;
   if (response.id !== undefined) header += `,"id":${JSON.stringify(response.id)}`;
-  if (response.parameters && Object.keys(response.parameters).length > 0) header += `,"parameters":${JSON.stringify(response.parameters)}`;
+  if (response.parameters && Object.keys(response.parameters).length > 0)
+    header += `,"parameters":${JSON.stringify(response.parameters)}`;
   header += `,"outputs":[${outputs.join(',')}]}`;
   if (blobs.length === 0) return { body: header, contentType: 'application/json' };
   const { body, headerLength } = encodeBinaryBody(header, blobs);
@@ -144,18 +167,30 @@ export function encodeInferResponse(response: InferResponse, binaryOutput: (name
 }
 
 /** Run one V2 infer request end to end: decode, infer, encode. */
-export async function inferV2(ctx: HttpContext, name: string, version: string | undefined, body: Buffer, headerLength: string | undefined): Promise<EncodedResponse> {
+export async function inferV2(
+  ctx: HttpContext,
+  name: string,
+  version: string | undefined,
+  body: Buffer,
+  headerLength: string | undefined,
+): Promise<EncodedResponse> {
   // The model first: a request to a model or version not served here is a 404 whatever its body.
   ctx.dataPlane.checkServed(name, version);
   const decoded = decodeInferRequest(body, headerLength);
   const response = await ctx.dataPlane.infer(name, version, decoded.request);
-  checkResponseSize(response.outputs, { maxBytes: ctx.maxResponseBytes, binary: decoded.binaryOutput, fewer: 'rows', askBinary: 'parameters.binary_data_output: true' });
+  checkResponseSize(response.outputs, {
+    maxBytes: ctx.maxResponseBytes,
+    binary: decoded.binaryOutput,
+    fewer: 'rows',
+    askBinary: 'parameters.binary_data_output: true',
+  });
   return encodeInferResponse(response, decoded.binaryOutput);
 }
 
 /** Write an encoded V2 response, with the binary extension's header when it applies. */
 export function sendEncoded(res: ServerResponse, encoded: EncodedResponse): void {
-  if (encoded.headerLength !== undefined) res.setHeader('Inference-Header-Content-Length', String(encoded.headerLength));
+  if (encoded.headerLength !== undefined)
+    res.setHeader('Inference-Header-Content-Length', String(encoded.headerLength));
   sendBody(res, 200, encoded.contentType, encoded.body);
 }
 
@@ -170,11 +205,15 @@ export function v2Routes(ctx: HttpContext): Router {
 
   router
     .route('/v2/health/live')
-    .get(routeName('v2_live'), (_req, res) => (dp.live() ? sendJson(res, 200, { live: true }) : sendJson(res, 503, { live: false })))
+    .get(routeName('v2_live'), (_req, res) =>
+      dp.live() ? sendJson(res, 200, { live: true }) : sendJson(res, 503, { live: false }),
+    )
     .all(methodNotAllowed('GET'));
   router
     .route('/v2/health/ready')
-    .get(routeName('v2_ready'), (_req, res) => (ctx.ready() ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false })))
+    .get(routeName('v2_ready'), (_req, res) =>
+      ctx.ready() ? sendJson(res, 200, { ready: true }) : sendJson(res, 503, { ready: false }),
+    )
     .all(methodNotAllowed('GET'));
   router
     .route('/v2')
@@ -197,7 +236,9 @@ export function v2Routes(ctx: HttpContext): Router {
     .all(methodNotAllowed('POST'));
   router
     .route('/v2/models/:name{/versions/:version}')
-    .get(routeName('v2_model_metadata'), (req, res) => sendJson(res, 200, dp.metadata(req.params.name as string, version(req))))
+    .get(routeName('v2_model_metadata'), (req, res) =>
+      sendJson(res, 200, dp.metadata(req.params.name as string, version(req))),
+    )
     .all(methodNotAllowed('GET'));
   return router;
 }

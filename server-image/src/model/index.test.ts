@@ -59,7 +59,13 @@ describe('fetchVerifiedModel', () => {
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  const options = (modelUri: string, extra: object = {}) => ({ modelUri, sha256, cacheDir, pvcRoot: path.join(dir, 'pvc'), ...extra });
+  const options = (modelUri: string, extra: object = {}) => ({
+    modelUri,
+    sha256,
+    cacheDir,
+    pvcRoot: path.join(dir, 'pvc'),
+    ...extra,
+  });
   const cacheEntries = async (): Promise<string[]> => readdir(cacheDir).catch(() => []);
 
   test('downloads over http into the cache under its digest, and reports the size', async () => {
@@ -98,7 +104,9 @@ describe('fetchVerifiedModel', () => {
     const wrong = `http://reader:nope@${base.slice('http://'.length)}/private/model.onnx`;
     // A fresh cache: the first download is cached under its digest and would be reused.
     const failure = fetchVerifiedModel(options(wrong, { cacheDir: path.join(dir, 'fresh-cache') }));
-    await expect(failure).rejects.toThrow(/download model http:\/\/127\.0\.0\.1:\d+\/private\/model\.onnx \(credentials\/query redacted\): HTTP 401/);
+    await expect(failure).rejects.toThrow(
+      /download model http:\/\/127\.0\.0\.1:\d+\/private\/model\.onnx \(credentials\/query redacted\): HTTP 401/,
+    );
     await expect(failure).rejects.not.toThrow(/nope/);
   });
 
@@ -145,7 +153,9 @@ describe('fetchVerifiedModel', () => {
   });
 
   test('refuses a pvc:// path that climbs out of its claim', async () => {
-    await expect(fetchVerifiedModel(options('pvc://claim/../../etc/passwd'))).rejects.toThrow(/path segment "\.\." is not allowed/);
+    await expect(fetchVerifiedModel(options('pvc://claim/../../etc/passwd'))).rejects.toThrow(
+      /path segment "\.\." is not allowed/,
+    );
   });
 
   test('refuses a pvc:// path that leaves its claim through a symlink, but follows one inside it', async () => {
@@ -153,7 +163,9 @@ describe('fetchVerifiedModel', () => {
     await mkdir(path.join(claim, 'models'), { recursive: true });
     await writeFile(path.join(dir, 'outside.onnx'), model);
     await symlink(path.join(dir, 'outside.onnx'), path.join(claim, 'escape.onnx'));
-    await expect(fetchVerifiedModel(options('pvc://claim/escape.onnx'))).rejects.toThrow(/escape\.onnx leads outside .*claim \(through a symlink\)/);
+    await expect(fetchVerifiedModel(options('pvc://claim/escape.onnx'))).rejects.toThrow(
+      /escape\.onnx leads outside .*claim \(through a symlink\)/,
+    );
     await writeFile(path.join(claim, 'models', 'v1.onnx'), model);
     await symlink('models/v1.onnx', path.join(claim, 'current.onnx'));
     await expect(fetchVerifiedModel(options('pvc://claim/current.onnx'))).resolves.toMatchObject({ sha256 });
@@ -167,14 +179,18 @@ describe('fetchVerifiedModel', () => {
   });
 
   test('serves an unverified model only when allowed, and never reuses the cache for it', async () => {
-    const fetched = await fetchVerifiedModel(options(`${base}/model.onnx`, { sha256: undefined, allowUnverified: true }));
+    const fetched = await fetchVerifiedModel(
+      options(`${base}/model.onnx`, { sha256: undefined, allowUnverified: true }),
+    );
     expect(fetched.sha256).toBe(sha256);
     await fetchVerifiedModel(options(`${base}/model.onnx`, { sha256: undefined, allowUnverified: true }));
     expect(requests).toHaveLength(2);
   });
 
   test('refuses a missing local file, naming it', async () => {
-    await expect(fetchVerifiedModel(options(path.join(dir, 'nope.onnx')))).rejects.toThrow(/read model .*nope\.onnx: ENOENT/);
+    await expect(fetchVerifiedModel(options(path.join(dir, 'nope.onnx')))).rejects.toThrow(
+      /read model .*nope\.onnx: ENOENT/,
+    );
   });
 
   describe('with an Ed25519 signature', () => {
@@ -192,11 +208,15 @@ describe('fetchVerifiedModel', () => {
     });
 
     test('refuses a signature over another digest', async () => {
-      await expect(fetchVerifiedModel(options(modelFile, await signed('0'.repeat(64))))).rejects.toThrow(/signature check failed/);
+      await expect(fetchVerifiedModel(options(modelFile, await signed('0'.repeat(64))))).rejects.toThrow(
+        /signature check failed/,
+      );
     });
 
     test('treats empty signature settings as unset', async () => {
-      await expect(fetchVerifiedModel(options(modelFile, { signaturePath: '', publicKeyPath: '' }))).resolves.toMatchObject({ sha256 });
+      await expect(
+        fetchVerifiedModel(options(modelFile, { signaturePath: '', publicKeyPath: '' })),
+      ).resolves.toMatchObject({ sha256 });
     });
 
     test('refuses a signature path without a key', async () => {

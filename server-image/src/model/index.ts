@@ -33,7 +33,9 @@ export async function fetchVerifiedModel(
   const allowUnverified = options.allowUnverified ?? false;
   const expected = options.sha256 === undefined || options.sha256 === '' ? undefined : normaliseSha256(options.sha256);
   if (expected === undefined && !allowUnverified) {
-    throw new ModelLoadError(`model ${uri}: no sha256 given; refusing to serve an unverified model (set allowUnverified to override)`);
+    throw new ModelLoadError(
+      `model ${uri}: no sha256 given; refusing to serve an unverified model (set allowUnverified to override)`,
+    );
   }
   // An empty setting (an unset environment variable passed through) means "not set".
   const signaturePath = options.signaturePath === '' ? undefined : options.signaturePath;
@@ -67,6 +69,13 @@ export async function fetchVerifiedModel(
   if (signaturePath !== undefined && publicKeyPath !== undefined) {
     await checkSignature(uri, model.sha256, signaturePath, publicKeyPath);
   }
-  onFetched?.({ uri, path: model.path, bytes: model.bytes, sha256: model.sha256, cached, seconds: (performance.now() - started) / 1000 });
+  onFetched?.({
+    uri,
+    path: model.path,
+    bytes: model.bytes,
+    sha256: model.sha256,
+    cached,
+    seconds: (performance.now() - started) / 1000,
+  });
   return model;
 }

@@ -59,7 +59,10 @@ describe('pvcPath refuses every way out of the claim', () => {
 
 describe('redactUri', () => {
   test.each([
-    ['https://user:secret@models.example/a.onnx?X-Amz-Signature=abc', 'https://models.example/a.onnx (credentials/query redacted)'],
+    [
+      'https://user:secret@models.example/a.onnx?X-Amz-Signature=abc',
+      'https://models.example/a.onnx (credentials/query redacted)',
+    ],
     ['https://models.example/a.onnx', 'https://models.example/a.onnx'],
     ['pvc://claim/a.onnx', 'pvc://claim/a.onnx'],
   ])('%s', (uri, expected) => {

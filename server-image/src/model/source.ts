@@ -40,7 +40,9 @@ export function pvcPath(uri: string, pvcRoot: string): { file: string; claimDir:
   }
   const bad = segments.find((s) => s === '..' || s === '.' || s === '' || s.includes('\\') || s.includes('\0'));
   if (bad !== undefined) {
-    throw new ModelLoadError(`model URI ${uri}: path segment "${bad}" is not allowed (it could leave the claim's directory)`);
+    throw new ModelLoadError(
+      `model URI ${uri}: path segment "${bad}" is not allowed (it could leave the claim's directory)`,
+    );
   }
   const claimDir = path.resolve(pvcRoot, claim);
   const resolved = path.resolve(claimDir, ...file);
@@ -75,6 +77,8 @@ export function modelSource(uri: string, pvcRoot: string): ModelSource {
         throw new ModelLoadError(`model URI ${redactUri(uri)} is not a valid URL`);
       }
     default:
-      throw new ModelLoadError(`model URI ${redactUri(uri)}: scheme ${scheme}:// is not supported (use file://, pvc://, http(s):// or a path)`);
+      throw new ModelLoadError(
+        `model URI ${redactUri(uri)}: scheme ${scheme}:// is not supported (use file://, pvc://, http(s):// or a path)`,
+      );
   }
 }

@@ -23,10 +23,14 @@ describe('checkDigest', () => {
   });
   test('names the URI and both digests on a mismatch', () => {
     expect(() => checkDigest('m.onnx', digest, other, false)).toThrow(ModelLoadError);
-    expect(() => checkDigest('m.onnx', digest, other, false)).toThrow(`model m.onnx: sha256 mismatch: expected ${other}, got ${digest}`);
+    expect(() => checkDigest('m.onnx', digest, other, false)).toThrow(
+      `model m.onnx: sha256 mismatch: expected ${other}, got ${digest}`,
+    );
   });
   test('refuses a missing digest unless unverified models are allowed', () => {
-    expect(() => checkDigest('m.onnx', digest, undefined, false)).toThrow(/no sha256 given; refusing to serve an unverified model/);
+    expect(() => checkDigest('m.onnx', digest, undefined, false)).toThrow(
+      /no sha256 given; refusing to serve an unverified model/,
+    );
     expect(() => checkDigest('m.onnx', digest, undefined, true)).not.toThrow();
   });
   test('still checks a given digest when unverified models are allowed', () => {
@@ -67,12 +71,36 @@ describe('sha256OfFile and checkSignature', () => {
   });
 
   test.each([
-    ['a signature over another digest', () => checkSignature('m.onnx', other, files.sig, files.pub), /signature in .* does not match sha256/],
-    ['a signature from another key', () => checkSignature('m.onnx', digest, files.sig, files.strangerPub), /does not match/],
-    ['a key that is not ed25519', () => checkSignature('m.onnx', digest, files.sig, files.rsaPub), /is rsa, not ed25519/],
-    ['a signature that is not 64 bytes', () => checkSignature('m.onnx', digest, files.shortSig, files.pub), /expected 64 bytes of base64, got 10/],
-    ['a missing signature file', () => checkSignature('m.onnx', digest, path.join(dir, 'nope.sig'), files.pub), /read signature .*nope.sig/],
-    ['a missing key file', () => checkSignature('m.onnx', digest, files.sig, path.join(dir, 'nope.pem')), /read public key .*nope.pem/],
+    [
+      'a signature over another digest',
+      () => checkSignature('m.onnx', other, files.sig, files.pub),
+      /signature in .* does not match sha256/,
+    ],
+    [
+      'a signature from another key',
+      () => checkSignature('m.onnx', digest, files.sig, files.strangerPub),
+      /does not match/,
+    ],
+    [
+      'a key that is not ed25519',
+      () => checkSignature('m.onnx', digest, files.sig, files.rsaPub),
+      /is rsa, not ed25519/,
+    ],
+    [
+      'a signature that is not 64 bytes',
+      () => checkSignature('m.onnx', digest, files.shortSig, files.pub),
+      /expected 64 bytes of base64, got 10/,
+    ],
+    [
+      'a missing signature file',
+      () => checkSignature('m.onnx', digest, path.join(dir, 'nope.sig'), files.pub),
+      /read signature .*nope.sig/,
+    ],
+    [
+      'a missing key file',
+      () => checkSignature('m.onnx', digest, files.sig, path.join(dir, 'nope.pem')),
+      /read public key .*nope.pem/,
+    ],
   ])('refuses %s', async (_name, check, message) => {
     const result = check();
     await expect(result).rejects.toThrow(ModelLoadError);

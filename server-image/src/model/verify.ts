@@ -11,7 +11,10 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** The expected digest in canonical form (lowercase hex), or a ModelLoadError saying what is wrong. */
 export function normaliseSha256(sha256: string): string {
-  const hex = sha256.trim().toLowerCase().replace(/^sha256:/, '');
+  const hex = sha256
+    .trim()
+    .toLowerCase()
+    .replace(/^sha256:/, '');
   if (!SHA256_HEX.test(hex)) throw new ModelLoadError(`expected sha256 "${sha256}" is not 64 hex digits`);
   return hex;
 }
@@ -30,7 +33,9 @@ export async function sha256OfFile(file: string): Promise<string> {
 export function checkDigest(uri: string, actual: string, expected: string | undefined, allowUnverified: boolean): void {
   if (expected === undefined || expected === '') {
     if (allowUnverified) return;
-    throw new ModelLoadError(`model ${uri}: no sha256 given; refusing to serve an unverified model (sha256 is ${actual})`);
+    throw new ModelLoadError(
+      `model ${uri}: no sha256 given; refusing to serve an unverified model (sha256 is ${actual})`,
+    );
   }
   const want = normaliseSha256(expected);
   if (!timingSafeEqual(Buffer.from(want), Buffer.from(actual))) {
@@ -42,7 +47,12 @@ export function checkDigest(uri: string, actual: string, expected: string | unde
  * Verify an Ed25519 signature over the hex digest string. The signature file holds the raw 64-byte
  * signature in base64; the key file holds a PEM public key.
  */
-export async function checkSignature(uri: string, digestHex: string, signaturePath: string, publicKeyPath: string): Promise<void> {
+export async function checkSignature(
+  uri: string,
+  digestHex: string,
+  signaturePath: string,
+  publicKeyPath: string,
+): Promise<void> {
   const fail = (why: string): ModelLoadError => new ModelLoadError(`model ${uri}: signature check failed: ${why}`);
   let key;
   try {

@@ -36,7 +36,13 @@ export type StopStep = 'stop' | 'drain';
 export const REPLACEMENT_ENV = 'MODELSHIP_GROUP_REPLACEMENT';
 
 const PRIMARY_TYPES = new Set(['modelship:hello', 'modelship:accepting', 'modelship:ready', 'modelship:failed']);
-const MEMBER_TYPES = new Set(['modelship:model', 'modelship:group-ready', 'modelship:connection', 'modelship:stop', 'modelship:drain']);
+const MEMBER_TYPES = new Set([
+  'modelship:model',
+  'modelship:group-ready',
+  'modelship:connection',
+  'modelship:stop',
+  'modelship:drain',
+]);
 
 const typeOf = (message: unknown): unknown =>
   typeof message === 'object' && message !== null ? (message as { type?: unknown }).type : undefined;

@@ -66,7 +66,15 @@ export async function runPrimary(config: Config): Promise<void> {
   } catch (err) {
     fatal('listen failed', err);
   }
-  log.info('listening', { host: config.host, port, metricsPort, processes: config.processes, model: config.name, version: config.version, auth: Boolean(config.authTokenFile) });
+  log.info('listening', {
+    host: config.host,
+    port,
+    metricsPort,
+    processes: config.processes,
+    model: config.name,
+    version: config.version,
+    auth: Boolean(config.authTokenFile),
+  });
 
   const members = new Map<number, Member>();
   const replacedAt: number[] = [];
@@ -87,7 +95,9 @@ export async function runPrimary(config: Config): Promise<void> {
     stopping = why;
     log.info('shutting down', { signal: why, processes: members.size });
     setTimeout(() => {
-      log.error('serving processes did not stop in time; killing them', { deadlineMs: config.shutdownTimeoutMs + STOP_GRACE_MS });
+      log.error('serving processes did not stop in time; killing them', {
+        deadlineMs: config.shutdownTimeoutMs + STOP_GRACE_MS,
+      });
       for (const { worker } of members.values()) worker.process.kill('SIGKILL');
       process.exit(1);
     }, config.shutdownTimeoutMs + STOP_GRACE_MS).unref();
@@ -150,7 +160,12 @@ export async function runPrimary(config: Config): Promise<void> {
         if (groupReady || [...members.values()].some((m) => !m.ready)) break;
         groupReady = true;
         for (const m of members.values()) send(m.worker, { type: 'modelship:group-ready' });
-        log.info('model ready', { model: config.name, version: config.version, sha256: config.sha256 ?? 'unverified', processes: members.size });
+        log.info('model ready', {
+          model: config.name,
+          version: config.version,
+          sha256: config.sha256 ?? 'unverified',
+          processes: members.size,
+        });
         break;
     }
   };
@@ -167,14 +182,28 @@ export async function runPrimary(config: Config): Promise<void> {
     if (!member.ready) {
       // A process that failed on purpose said why (and wrote the termination message, the first
       // one being kept); otherwise it was killed by a signal.
-      if (member.failure) failed(member.failure.msg, { ...fields, error: member.failure.error }, `${member.failure.msg}: ${member.failure.error}`);
-      else failed('serving process exited before it was ready', fields, `serving process ${String(fields.pid)} exited before it was ready (exit code ${String(code)}, signal ${String(signal)})`);
+      if (member.failure)
+        failed(
+          member.failure.msg,
+          { ...fields, error: member.failure.error },
+          `${member.failure.msg}: ${member.failure.error}`,
+        );
+      else
+        failed(
+          'serving process exited before it was ready',
+          fields,
+          `serving process ${String(fields.pid)} exited before it was ready (exit code ${String(code)}, signal ${String(signal)})`,
+        );
       return;
     }
     const now = Date.now();
     while (replacedAt.length > 0 && now - replacedAt[0] > REPLACEMENT_WINDOW_MS) replacedAt.shift();
     if (replacedAt.length >= MAX_REPLACEMENTS) {
-      failed('serving processes keep exiting; giving up', { ...fields, replacements: replacedAt.length, windowMs: REPLACEMENT_WINDOW_MS }, `serving processes exited ${replacedAt.length + 1} times within ${REPLACEMENT_WINDOW_MS / 1000} s; the last: exit code ${String(code)}, signal ${String(signal)}`);
+      failed(
+        'serving processes keep exiting; giving up',
+        { ...fields, replacements: replacedAt.length, windowMs: REPLACEMENT_WINDOW_MS },
+        `serving processes exited ${replacedAt.length + 1} times within ${REPLACEMENT_WINDOW_MS / 1000} s; the last: exit code ${String(code)}, signal ${String(signal)}`,
+      );
       return;
     }
     replacedAt.push(now);
@@ -195,7 +224,9 @@ export async function runPrimary(config: Config): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT', 0));
 
   try {
-    const verified = await fetchVerifiedModel(dataPlaneOptions(config), (info) => log.info('model fetched', { ...info }));
+    const verified = await fetchVerifiedModel(dataPlaneOptions(config), (info) =>
+      log.info('model fetched', { ...info }),
+    );
     model = { path: verified.path, sha256: verified.sha256 };
   } catch (err) {
     if (stopping) return;

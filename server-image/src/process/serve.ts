@@ -61,7 +61,11 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
   let draining = false;
   const dataPlane = createDataPlane({ ...dataPlaneOptions(config), fetched: group?.model }, observer);
   const handler = createRequestHandler(
-    { dataPlane, ready: () => !draining && dataPlane.ready() && (group?.groupReady() ?? true), maxResponseBytes: config.maxResponseBytes },
+    {
+      dataPlane,
+      ready: () => !draining && dataPlane.ready() && (group?.groupReady() ?? true),
+      maxResponseBytes: config.maxResponseBytes,
+    },
     { maxBodyBytes: config.maxBodyBytes, metrics, log, authorize: tokens && ((h) => (tokens as TokenFile).check(h)) },
   );
   const { server, drainer } = createHttpServer(handler);
@@ -86,7 +90,14 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
       fail('listen failed', err);
     }
     const metricsPort = (metricsServer.address() as AddressInfo).port;
-    log.info('listening', { host: config.host, port, metricsPort, model: config.name, version: config.version, auth: Boolean(tokens) });
+    log.info('listening', {
+      host: config.host,
+      port,
+      metricsPort,
+      model: config.name,
+      version: config.version,
+      auth: Boolean(tokens),
+    });
   };
   // A replacement in a group takes connections only once it can serve: until then the primary
   // hands every new connection to the processes that already do.

@@ -8,7 +8,12 @@ function binary(outputs: { name: string; datatype: string; shape: number[]; raw:
   const header = Buffer.from(
     JSON.stringify({
       model_name: 'm',
-      outputs: outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, parameters: { binary_data_size: o.raw.length } })),
+      outputs: outputs.map((o) => ({
+        name: o.name,
+        datatype: o.datatype,
+        shape: o.shape,
+        parameters: { binary_data_size: o.raw.length },
+      })),
     }),
   );
   return { body: Buffer.concat([header, ...outputs.map((o) => o.raw)]), inferenceHeaderLength: header.length };
@@ -16,9 +21,21 @@ function binary(outputs: { name: string; datatype: string; shape: number[]; raw:
 
 describe('decodeOutputs', () => {
   it('decodes V2 JSON, flat and nested', () => {
-    expect(decodeOutputs(v2([{ name: 'y', datatype: 'FP32', shape: [2, 2], data: [[1, 2], [3, 4]] }]))).toEqual([
-      { name: 'y', datatype: 'FP32', shape: [2, 2], values: [1, 2, 3, 4] },
-    ]);
+    expect(
+      decodeOutputs(
+        v2([
+          {
+            name: 'y',
+            datatype: 'FP32',
+            shape: [2, 2],
+            data: [
+              [1, 2],
+              [3, 4],
+            ],
+          },
+        ]),
+      ),
+    ).toEqual([{ name: 'y', datatype: 'FP32', shape: [2, 2], values: [1, 2, 3, 4] }]);
   });
 
   it('decodes the V2 binary extension for every numeric type and BYTES', () => {
@@ -36,13 +53,25 @@ describe('decodeOutputs', () => {
       { name: 'h', datatype: 'FP16', shape: [2], raw: f16 },
       { name: 's', datatype: 'BYTES', shape: [1], raw: bytes },
     ]);
-    expect(decodeOutputs(b.body, b.inferenceHeaderLength)?.map((o) => o.values)).toEqual([[0.5, -2], [7, -3], [1, -2], ['hi']]);
+    expect(decodeOutputs(b.body, b.inferenceHeaderLength)?.map((o) => o.values)).toEqual([
+      [0.5, -2],
+      [7, -3],
+      [1, -2],
+      ['hi'],
+    ]);
   });
 
   it('decodes KServe V1 predictions with their shape', () => {
-    expect(decodeOutputs(json({ predictions: [[0.1, 0.9], [0.8, 0.2]] }))).toEqual([
-      { name: 'predictions', shape: [2, 2], values: [0.1, 0.9, 0.8, 0.2] },
-    ]);
+    expect(
+      decodeOutputs(
+        json({
+          predictions: [
+            [0.1, 0.9],
+            [0.8, 0.2],
+          ],
+        }),
+      ),
+    ).toEqual([{ name: 'predictions', shape: [2, 2], values: [0.1, 0.9, 0.8, 0.2] }]);
   });
 
   it.each([
@@ -62,20 +91,104 @@ describe('decodeOutputs', () => {
 });
 
 describe('compareOutputs', () => {
-  const scores = (data: number[][], datatype = 'FP32') => [{ name: 'probabilities', datatype, shape: [data.length, data[0].length], values: data.flat() }];
-  const cases: [string, Parameters<typeof compareOutputs>[0], Parameters<typeof compareOutputs>[1], number, boolean][] = [
-    ['same top class, different scores', scores([[0.1, 0.9], [0.7, 0.3]]), scores([[0.4, 0.6], [0.51, 0.49]]), 1e-3, true],
-    ['different top class in one row', scores([[0.1, 0.9], [0.7, 0.3]]), scores([[0.1, 0.9], [0.3, 0.7]]), 1e-3, false],
-    ['regression within tolerance', [{ name: 'y', datatype: 'FP32', shape: [2, 1], values: [1, 2] }], [{ name: 'y', datatype: 'FP32', shape: [2, 1], values: [1.0005, 2] }], 1e-3, true],
-    ['regression outside tolerance', [{ name: 'y', datatype: 'FP32', shape: [2], values: [1, 2] }], [{ name: 'y', datatype: 'FP32', shape: [2], values: [1, 2.1] }], 1e-3, false],
-    ['integer labels equal', [{ name: 'label', datatype: 'INT64', shape: [2], values: [3, 4] }], [{ name: 'label', datatype: 'INT64', shape: [2], values: [3, 4] }], 1e-3, true],
-    ['integer labels differ', [{ name: 'label', datatype: 'INT64', shape: [2], values: [3, 4] }], [{ name: 'label', datatype: 'INT64', shape: [2], values: [3, 5] }], 1e-3, false],
-    ['different shapes', scores([[0.1, 0.9]]), scores([[0.1, 0.9], [0.1, 0.9]]), 1e-3, false],
-    ['missing output', scores([[0.1, 0.9]]), [{ name: 'other', datatype: 'FP32', shape: [1, 2], values: [0.1, 0.9] }], 1e-3, false],
-    ['strings equal', [{ name: 's', datatype: 'BYTES', shape: [1], values: ['cat'] }], [{ name: 's', datatype: 'BYTES', shape: [1], values: ['cat'] }], 0, true],
-    ['strings differ', [{ name: 's', datatype: 'BYTES', shape: [1], values: ['cat'] }], [{ name: 's', datatype: 'BYTES', shape: [1], values: ['dog'] }], 0, false],
-    ['NaN never agrees', [{ name: 'y', datatype: 'FP32', shape: [1], values: [NaN] }], [{ name: 'y', datatype: 'FP32', shape: [1], values: [1] }], 1, false],
+  const scores = (data: number[][], datatype = 'FP32') => [
+    { name: 'probabilities', datatype, shape: [data.length, data[0].length], values: data.flat() },
   ];
+  const cases: [string, Parameters<typeof compareOutputs>[0], Parameters<typeof compareOutputs>[1], number, boolean][] =
+    [
+      [
+        'same top class, different scores',
+        scores([
+          [0.1, 0.9],
+          [0.7, 0.3],
+        ]),
+        scores([
+          [0.4, 0.6],
+          [0.51, 0.49],
+        ]),
+        1e-3,
+        true,
+      ],
+      [
+        'different top class in one row',
+        scores([
+          [0.1, 0.9],
+          [0.7, 0.3],
+        ]),
+        scores([
+          [0.1, 0.9],
+          [0.3, 0.7],
+        ]),
+        1e-3,
+        false,
+      ],
+      [
+        'regression within tolerance',
+        [{ name: 'y', datatype: 'FP32', shape: [2, 1], values: [1, 2] }],
+        [{ name: 'y', datatype: 'FP32', shape: [2, 1], values: [1.0005, 2] }],
+        1e-3,
+        true,
+      ],
+      [
+        'regression outside tolerance',
+        [{ name: 'y', datatype: 'FP32', shape: [2], values: [1, 2] }],
+        [{ name: 'y', datatype: 'FP32', shape: [2], values: [1, 2.1] }],
+        1e-3,
+        false,
+      ],
+      [
+        'integer labels equal',
+        [{ name: 'label', datatype: 'INT64', shape: [2], values: [3, 4] }],
+        [{ name: 'label', datatype: 'INT64', shape: [2], values: [3, 4] }],
+        1e-3,
+        true,
+      ],
+      [
+        'integer labels differ',
+        [{ name: 'label', datatype: 'INT64', shape: [2], values: [3, 4] }],
+        [{ name: 'label', datatype: 'INT64', shape: [2], values: [3, 5] }],
+        1e-3,
+        false,
+      ],
+      [
+        'different shapes',
+        scores([[0.1, 0.9]]),
+        scores([
+          [0.1, 0.9],
+          [0.1, 0.9],
+        ]),
+        1e-3,
+        false,
+      ],
+      [
+        'missing output',
+        scores([[0.1, 0.9]]),
+        [{ name: 'other', datatype: 'FP32', shape: [1, 2], values: [0.1, 0.9] }],
+        1e-3,
+        false,
+      ],
+      [
+        'strings equal',
+        [{ name: 's', datatype: 'BYTES', shape: [1], values: ['cat'] }],
+        [{ name: 's', datatype: 'BYTES', shape: [1], values: ['cat'] }],
+        0,
+        true,
+      ],
+      [
+        'strings differ',
+        [{ name: 's', datatype: 'BYTES', shape: [1], values: ['cat'] }],
+        [{ name: 's', datatype: 'BYTES', shape: [1], values: ['dog'] }],
+        0,
+        false,
+      ],
+      [
+        'NaN never agrees',
+        [{ name: 'y', datatype: 'FP32', shape: [1], values: [NaN] }],
+        [{ name: 'y', datatype: 'FP32', shape: [1], values: [1] }],
+        1,
+        false,
+      ],
+    ];
   it.each(cases)('%s', (_n, a, b, tolerance, agree) => {
     const c = compareOutputs(a, b, tolerance);
     expect(c.comparable).toBe(true);
@@ -87,7 +200,11 @@ describe('compareOutputs', () => {
   });
 
   it('compares V1 class scores by top class', () => {
-    const c = compareResponses({ body: json({ predictions: [[0.2, 0.8]] }) }, { body: json({ predictions: [[0.4, 0.6]] }) }, 0);
+    const c = compareResponses(
+      { body: json({ predictions: [[0.2, 0.8]] }) },
+      { body: json({ predictions: [[0.4, 0.6]] }) },
+      0,
+    );
     expect(c).toEqual({ comparable: true, agree: true, maxAbsDiff: expect.closeTo(0.2) });
   });
 

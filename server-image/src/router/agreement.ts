@@ -85,7 +85,7 @@ function decodeBinary(datatype: string, buf: Buffer): (number | string)[] | unde
     case 'FP64':
       return each(8, (o) => buf.readDoubleLE(o));
     case 'BYTES': {
-      for (let off = 0; off < buf.length; ) {
+      for (let off = 0; off < buf.length;) {
         if (off + 4 > buf.length) return undefined;
         const len = buf.readUInt32LE(off);
         if (off + 4 + len > buf.length) return undefined;
@@ -143,7 +143,10 @@ export function decodeOutputs(body: Buffer, inferenceHeaderLength?: number): Dec
 
 /** Classifier-like: floating scores with a class axis (rank ≥ 2, last dimension > 1). */
 function isClassScores(o: DecodedOutput): boolean {
-  const floatish = o.datatype === undefined ? o.values.some((v) => typeof v === 'number' && !Number.isInteger(v)) : FLOAT_TYPES.has(o.datatype);
+  const floatish =
+    o.datatype === undefined
+      ? o.values.some((v) => typeof v === 'number' && !Number.isInteger(v))
+      : FLOAT_TYPES.has(o.datatype);
   return floatish && o.shape.length >= 2 && o.shape[o.shape.length - 1] > 1;
 }
 

@@ -92,7 +92,12 @@ describe('stickyPick', () => {
 });
 
 describe('Balancer', () => {
-  const routes = (extra: Partial<Routes> = {}): Routes => ({ version: 1, generation: 1, revisions: revs(90, 10), ...extra });
+  const routes = (extra: Partial<Routes> = {}): Routes => ({
+    version: 1,
+    generation: 1,
+    revisions: revs(90, 10),
+    ...extra,
+  });
 
   it('mirrors exactly the share of requests not already on the mirror revision', () => {
     const b = new Balancer(routes({ mirror: { revision: 'r1', percent: 50 } }));

@@ -2,7 +2,12 @@ import { parseRouterConfig } from './config.js';
 
 describe('parseRouterConfig', () => {
   it('fills defaults for a ConfigMap source', () => {
-    expect(parseRouterConfig({ MODELSHIP_ROUTES_CONFIGMAP: 'digits-routes', MODELSHIP_NAMESPACE: 'ml' }, 'digits-router-abc')).toEqual({
+    expect(
+      parseRouterConfig(
+        { MODELSHIP_ROUTES_CONFIGMAP: 'digits-routes', MODELSHIP_NAMESPACE: 'ml' },
+        'digits-router-abc',
+      ),
+    ).toEqual({
       host: '0.0.0.0',
       port: 8080,
       metricsPort: 9090,
@@ -72,9 +77,15 @@ describe('parseRouterConfig', () => {
     [{}, 'MODELSHIP_ROUTES_CONFIGMAP or MODELSHIP_ROUTES_FILE: one is required'],
     [{ MODELSHIP_ROUTES_CONFIGMAP: 'r', MODELSHIP_ROUTES_FILE: 'f' }, 'set only one'],
     [{ MODELSHIP_ROUTES_CONFIGMAP: 'r' }, 'MODELSHIP_NAMESPACE: required'],
-    [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_PORT: '70000' }, 'MODELSHIP_PORT: must be an integer between 0 and 65535, got "70000"'],
+    [
+      { MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_PORT: '70000' },
+      'MODELSHIP_PORT: must be an integer between 0 and 65535, got "70000"',
+    ],
     [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_ROUTER_TIMEOUT_MS: '1.5' }, 'MODELSHIP_ROUTER_TIMEOUT_MS'],
-    [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: '-1' }, 'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: must be an integer between 0'],
+    [
+      { MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: '-1' },
+      'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: must be an integer between 0',
+    ],
     [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_LOG_LEVEL: 'loud' }, 'MODELSHIP_LOG_LEVEL: must be one of'],
     [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_POD_NAME: 'a/b' }, 'MODELSHIP_POD_NAME'],
   ])('rejects %j naming the variable', (env, message) => {

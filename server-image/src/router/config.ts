@@ -7,8 +7,7 @@ import type { LogLevel } from '../log.js';
 
 /** Where the routes come from: a ConfigMap watched through the API server, or a local file. */
 export type RoutesSourceConfig =
-  | { kind: 'configmap'; namespace: string; name: string }
-  | { kind: 'file'; path: string };
+  { kind: 'configmap'; namespace: string; name: string } | { kind: 'file'; path: string };
 
 /** Everything the router process needs. */
 export interface RouterConfig {
@@ -84,13 +83,16 @@ export function parseRouterConfig(env: NodeJS.ProcessEnv, hostname: string): Rou
   }
   const logLevel = (env.MODELSHIP_LOG_LEVEL || 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
-    throw new Error(`MODELSHIP_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.MODELSHIP_LOG_LEVEL)}`);
+    throw new Error(
+      `MODELSHIP_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.MODELSHIP_LOG_LEVEL)}`,
+    );
   }
   const timeoutMs = integer(env, 'MODELSHIP_ROUTER_TIMEOUT_MS', 30_000, 1, 3_600_000);
   const statsIntervalMs = integer(env, 'MODELSHIP_STATS_INTERVAL_MS', 5_000, 0, 3_600_000);
   const statsName = env.MODELSHIP_STATS_CONFIGMAP || (cm ? `${cm}-stats` : undefined);
   const podName = env.MODELSHIP_POD_NAME || hostname;
-  if (!/^[-._a-zA-Z0-9]+$/.test(podName)) throw new Error(`MODELSHIP_POD_NAME: not usable as a ConfigMap key: ${podName}`);
+  if (!/^[-._a-zA-Z0-9]+$/.test(podName))
+    throw new Error(`MODELSHIP_POD_NAME: not usable as a ConfigMap key: ${podName}`);
   return {
     host: env.MODELSHIP_HOST || '0.0.0.0',
     port: integer(env, 'MODELSHIP_PORT', 8080, 0, 65535),
@@ -104,7 +106,13 @@ export function parseRouterConfig(env: NodeJS.ProcessEnv, hostname: string): Rou
     mirrorMaxBytes: integer(env, 'MODELSHIP_ROUTER_MIRROR_MAX_BYTES', 16 * 1024 * 1024, 0, 1024 * 1024 * 1024),
     maxMirrorsInFlight: integer(env, 'MODELSHIP_ROUTER_MAX_MIRRORS_IN_FLIGHT', 256, 0, 100_000),
     maxSocketsPerBackend: integer(env, 'MODELSHIP_ROUTER_MAX_SOCKETS', 512, 1, 100_000),
-    connectRetryBudgetMs: integer(env, 'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS', DEFAULT_CONNECT_RETRY_BUDGET_MS, 0, 3_600_000),
+    connectRetryBudgetMs: integer(
+      env,
+      'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS',
+      DEFAULT_CONNECT_RETRY_BUDGET_MS,
+      0,
+      3_600_000,
+    ),
     tokenDir: env.MODELSHIP_ROUTER_TOKEN_DIR || DEFAULT_TOKEN_DIR,
     logLevel,
     shutdownDelayMs: integer(env, 'MODELSHIP_SHUTDOWN_DELAY_MS', 0, 0, 600_000),

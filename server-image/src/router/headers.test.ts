@@ -1,4 +1,10 @@
-import { MIRROR_HEADER, downstreamResponseHeaders, endToEnd, rawHeaderValue, upstreamRequestHeaders } from './headers.js';
+import {
+  MIRROR_HEADER,
+  downstreamResponseHeaders,
+  endToEnd,
+  rawHeaderValue,
+  upstreamRequestHeaders,
+} from './headers.js';
 
 describe('endToEnd', () => {
   it('drops hop-by-hop headers and those named by Connection', () => {
@@ -34,9 +40,26 @@ const asObject = (raw: string[]): Record<string, string> => {
 
 describe('upstreamRequestHeaders', () => {
   it.each([
-    [['Host', 'md.ml'], '10.0.0.7', { host: 'backend:8080', 'x-forwarded-for': '10.0.0.7', 'x-forwarded-host': 'md.ml', 'x-forwarded-proto': 'http' }],
-    [['host', 'md.ml', 'X-Forwarded-For', '1.2.3.4', 'x-forwarded-proto', 'https'], '::ffff:10.0.0.7', { host: 'backend:8080', 'x-forwarded-for': '1.2.3.4, 10.0.0.7', 'x-forwarded-host': 'md.ml', 'x-forwarded-proto': 'https' }],
-    [['x-forwarded-for', '1.2.3.4', 'x-forwarded-for', '5.6.7.8'], undefined, { host: 'backend:8080', 'x-forwarded-for': '1.2.3.4, 5.6.7.8', 'x-forwarded-proto': 'http' }],
+    [
+      ['Host', 'md.ml'],
+      '10.0.0.7',
+      { host: 'backend:8080', 'x-forwarded-for': '10.0.0.7', 'x-forwarded-host': 'md.ml', 'x-forwarded-proto': 'http' },
+    ],
+    [
+      ['host', 'md.ml', 'X-Forwarded-For', '1.2.3.4', 'x-forwarded-proto', 'https'],
+      '::ffff:10.0.0.7',
+      {
+        host: 'backend:8080',
+        'x-forwarded-for': '1.2.3.4, 10.0.0.7',
+        'x-forwarded-host': 'md.ml',
+        'x-forwarded-proto': 'https',
+      },
+    ],
+    [
+      ['x-forwarded-for', '1.2.3.4', 'x-forwarded-for', '5.6.7.8'],
+      undefined,
+      { host: 'backend:8080', 'x-forwarded-for': '1.2.3.4, 5.6.7.8', 'x-forwarded-proto': 'http' },
+    ],
     [[], undefined, { host: 'backend:8080', 'x-forwarded-proto': 'http' }],
   ])('%j from %s', (incoming, client, expected) => {
     expect(asObject(upstreamRequestHeaders(incoming, 'backend:8080', client))).toEqual(expected);
@@ -44,41 +67,72 @@ describe('upstreamRequestHeaders', () => {
 
   it('drops hop-by-hop headers, those named by Connection, and Expect; keeps the rest in order and case', () => {
     const raw = [
-      'Host', 'md.ml',
-      'Connection', 'keep-alive, X-Secret-Hop',
-      'Keep-Alive', 'timeout=5',
-      'Transfer-Encoding', 'chunked',
-      'TE', 'trailers',
-      'Upgrade', 'h2c',
-      'Proxy-Authorization', 'Basic x',
-      'X-Secret-Hop', '1',
-      'Expect', '100-continue',
-      'Content-Type', 'application/octet-stream',
-      'Content-Length', '12',
-      'Authorization', 'Bearer t',
-      'Inference-Header-Content-Length', '80',
-      'X-Multi', 'a',
-      'X-Multi', 'b',
+      'Host',
+      'md.ml',
+      'Connection',
+      'keep-alive, X-Secret-Hop',
+      'Keep-Alive',
+      'timeout=5',
+      'Transfer-Encoding',
+      'chunked',
+      'TE',
+      'trailers',
+      'Upgrade',
+      'h2c',
+      'Proxy-Authorization',
+      'Basic x',
+      'X-Secret-Hop',
+      '1',
+      'Expect',
+      '100-continue',
+      'Content-Type',
+      'application/octet-stream',
+      'Content-Length',
+      '12',
+      'Authorization',
+      'Bearer t',
+      'Inference-Header-Content-Length',
+      '80',
+      'X-Multi',
+      'a',
+      'X-Multi',
+      'b',
     ];
     expect(upstreamRequestHeaders(raw, 'b:80', '10.0.0.7', [MIRROR_HEADER, 'true'])).toEqual([
-      'host', 'b:80',
-      'Content-Type', 'application/octet-stream',
-      'Content-Length', '12',
-      'Authorization', 'Bearer t',
-      'Inference-Header-Content-Length', '80',
-      'X-Multi', 'a',
-      'X-Multi', 'b',
-      'x-forwarded-for', '10.0.0.7',
-      'x-forwarded-host', 'md.ml',
-      'x-forwarded-proto', 'http',
-      MIRROR_HEADER, 'true',
+      'host',
+      'b:80',
+      'Content-Type',
+      'application/octet-stream',
+      'Content-Length',
+      '12',
+      'Authorization',
+      'Bearer t',
+      'Inference-Header-Content-Length',
+      '80',
+      'X-Multi',
+      'a',
+      'X-Multi',
+      'b',
+      'x-forwarded-for',
+      '10.0.0.7',
+      'x-forwarded-host',
+      'md.ml',
+      'x-forwarded-proto',
+      'http',
+      MIRROR_HEADER,
+      'true',
     ]);
   });
 });
 
 describe('downstreamResponseHeaders', () => {
   it('names the revision and drops hop-by-hop headers', () => {
-    expect(downstreamResponseHeaders({ 'content-type': 'text/plain', connection: 'close', 'set-cookie': ['a=1', 'b=2'] }, 'r1')).toEqual({
+    expect(
+      downstreamResponseHeaders(
+        { 'content-type': 'text/plain', connection: 'close', 'set-cookie': ['a=1', 'b=2'] },
+        'r1',
+      ),
+    ).toEqual({
       'content-type': 'text/plain',
       'set-cookie': ['a=1', 'b=2'],
       'x-modelship-revision': 'r1',

@@ -42,7 +42,9 @@ function connectionListed(value: string | undefined): Set<string> | undefined {
 }
 
 /** Copies end-to-end headers of a parsed header object: drops hop-by-hop ones and any the Connection header lists. */
-export function endToEnd(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+export function endToEnd(
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>,
+): OutgoingHttpHeaders {
   const connection = headers.connection;
   const listed = connectionListed(Array.isArray(connection) ? connection.join(',') : connection);
   const out: OutgoingHttpHeaders = {};
@@ -68,7 +70,12 @@ export function rawHeaderValue(raw: readonly string[], lowerName: string): strin
  * order and case, Host set to the backend (as a Service expects), and the caller recorded in
  * X-Forwarded-For/-Host/-Proto. `extra` pairs are appended (the mirror marker, a content-length).
  */
-export function upstreamRequestHeaders(raw: readonly string[], backendHost: string, clientAddress: string | undefined, extra: readonly string[] = []): string[] {
+export function upstreamRequestHeaders(
+  raw: readonly string[],
+  backendHost: string,
+  clientAddress: string | undefined,
+  extra: readonly string[] = [],
+): string[] {
   const listed = connectionListed(rawHeaderValue(raw, 'connection'));
   const out: string[] = ['host', backendHost];
   let forwardedFor: string | undefined;
@@ -98,7 +105,10 @@ export function upstreamRequestHeaders(raw: readonly string[], backendHost: stri
 }
 
 /** Headers for the caller's response: the backend's end-to-end headers plus the revision served. */
-export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>, revision: string): OutgoingHttpHeaders {
+export function downstreamResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  revision: string,
+): OutgoingHttpHeaders {
   const out = endToEnd(headers);
   out[REVISION_HEADER] = revision;
   return out;

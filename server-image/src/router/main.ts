@@ -79,7 +79,9 @@ async function shutdown(r: Running, ready: { value: boolean }, signal: string): 
   const deadline = Date.now() + config.shutdownTimeoutMs;
   while (r.proxy.inFlight() > 0 && Date.now() < deadline) await sleep(20);
   if (r.proxy.inFlight() > 0) {
-    log.error(`shutdown: ${r.proxy.inFlight()} requests still in flight after ${config.shutdownTimeoutMs} ms; closing them`);
+    log.error(
+      `shutdown: ${r.proxy.inFlight()} requests still in flight after ${config.shutdownTimeoutMs} ms; closing them`,
+    );
     process.exitCode = 1;
   }
   r.server.closeAllConnections();
@@ -119,23 +121,29 @@ export async function runRouter(): Promise<void> {
 
   // Idle client connections outlive a typical load balancer's 60 s, so the client side (kube-proxy
   // peers, ingress) closes first and never reuses a connection the router is closing.
-  const server = http.createServer({ keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_KEEP_ALIVE_MS + 1000 }, (req, res) => {
-    const path = req.url?.split('?')[0];
-    if (path === '/v2/health/live') return json(res, 200, { live: true });
-    if (path === '/v2/health/ready') {
-      if (!table.routes) return json(res, 503, { ready: false, error: 'no routes loaded yet' });
-      if (!ready.value) return json(res, 503, { ready: false, error: 'shutting down' });
-      return json(res, 200, { ready: true, generation: table.routes.generation });
-    }
-    try {
-      proxy.handle(req, res);
-    } catch (err) {
-      log.error('proxy failed', { error: err as Error, url: req.url });
-      sendError(res, 500, `router: ${(err as Error).message}`);
-    }
-  });
+  const server = http.createServer(
+    { keepAliveTimeout: CLIENT_KEEP_ALIVE_MS, headersTimeout: CLIENT_KEEP_ALIVE_MS + 1000 },
+    (req, res) => {
+      const path = req.url?.split('?')[0];
+      if (path === '/v2/health/live') return json(res, 200, { live: true });
+      if (path === '/v2/health/ready') {
+        if (!table.routes) return json(res, 503, { ready: false, error: 'no routes loaded yet' });
+        if (!ready.value) return json(res, 503, { ready: false, error: 'shutting down' });
+        return json(res, 200, { ready: true, generation: table.routes.generation });
+      }
+      try {
+        proxy.handle(req, res);
+      } catch (err) {
+        log.error('proxy failed', { error: err as Error, url: req.url });
+        sendError(res, 500, `router: ${(err as Error).message}`);
+      }
+    },
+  );
   server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"malformed HTTP request"}');
+    if (socket.writable)
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"malformed HTTP request"}',
+      );
     else socket.destroy(err);
   });
   const metricsServer = http.createServer((req, res) => {
@@ -163,7 +171,15 @@ export async function runRouter(): Promise<void> {
     const kc = loadKubeConfig();
     source = watchRoutesConfigMap(kc, config.source.namespace, config.source.name, applyText, log);
     if (config.statsConfigMap) {
-      writer = startStatsWriter(kc, config.source.namespace, config.statsConfigMap, config.podName, config.statsIntervalMs, snapshot, log);
+      writer = startStatsWriter(
+        kc,
+        config.source.namespace,
+        config.statsConfigMap,
+        config.podName,
+        config.statsIntervalMs,
+        snapshot,
+        log,
+      );
     }
   }
 

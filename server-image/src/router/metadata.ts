@@ -111,7 +111,10 @@ export class ModelMetadataFetcher {
     try {
       text = await readFile(w.tokenFile, 'utf8');
     } catch (err) {
-      throw new Error(`read token file ${w.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      throw new Error(
+        `read token file ${w.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { cause: err },
+      );
     }
     const [token] = parseTokens(text);
     if (token === undefined) throw new Error(`token file ${w.tokenFile} holds no token`);

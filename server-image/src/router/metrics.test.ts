@@ -56,13 +56,22 @@ describe('RouterMetrics', () => {
     expect(await metrics.registry.metrics()).not.toContain('modelship_router_connect_retries_total{');
     metrics.connectRetries.inc({ revision: 'canary' });
     metrics.connectRetries.inc({ revision: 'canary' });
-    expect((await metrics.registry.metrics()).split('\n')).toContain('modelship_router_connect_retries_total{revision="canary"} 2');
+    expect((await metrics.registry.metrics()).split('\n')).toContain(
+      'modelship_router_connect_retries_total{revision="canary"} 2',
+    );
   });
 
   it('reflects the routes in force and rejected documents', async () => {
     const metrics = new RouterMetrics(new RouterStats('p', new Date()));
     expect(await metrics.registry.metrics()).toContain('modelship_router_routes_generation -1');
-    metrics.routesApplied({ version: 1, generation: 4, revisions: [{ name: 'a', url: 'http://a', weight: 90 }, { name: 'b', url: 'http://b', weight: 10 }] });
+    metrics.routesApplied({
+      version: 1,
+      generation: 4,
+      revisions: [
+        { name: 'a', url: 'http://a', weight: 90 },
+        { name: 'b', url: 'http://b', weight: 10 },
+      ],
+    });
     metrics.routesApplied({ version: 1, generation: 5, revisions: [{ name: 'a', url: 'http://a', weight: 100 }] });
     metrics.routesRejected();
     const text = await metrics.registry.metrics();

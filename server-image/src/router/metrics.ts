@@ -31,7 +31,13 @@ export function latencyMetric(revisions: RouterStatsDocument['revisions']): Rend
     for (const kind of ['live', 'mirror'] as TrafficKind[]) {
       const h = byKind[kind].latencyMs;
       if (h.count === 0) continue;
-      h.le.forEach((le, i) => values.push({ metricName: `${LATENCY_NAME}_bucket`, labels: { revision, kind, le: le / 1000 }, value: h.counts[i] }));
+      h.le.forEach((le, i) =>
+        values.push({
+          metricName: `${LATENCY_NAME}_bucket`,
+          labels: { revision, kind, le: le / 1000 },
+          value: h.counts[i],
+        }),
+      );
       values.push({ metricName: `${LATENCY_NAME}_bucket`, labels: { revision, kind, le: '+Inf' }, value: h.count });
       values.push({ metricName: `${LATENCY_NAME}_sum`, labels: { revision, kind }, value: h.sum / 1000 });
       values.push({ metricName: `${LATENCY_NAME}_count`, labels: { revision, kind }, value: h.count });
@@ -78,11 +84,15 @@ export class RouterMetrics {
       collect(this: Counter<'revision' | 'kind'>) {
         this.reset();
         for (const [revision, byKind] of Object.entries(doc().revisions)) {
-          for (const kind of ['live', 'mirror'] as const) if (byKind[kind].errors > 0) this.inc({ revision, kind }, byKind[kind].errors);
+          for (const kind of ['live', 'mirror'] as const)
+            if (byKind[kind].errors > 0) this.inc({ revision, kind }, byKind[kind].errors);
         }
       },
     });
-    this.registry.registerMetric({ name: LATENCY_NAME, get: () => latencyMetric(doc().revisions) } as unknown as Parameters<Registry['registerMetric']>[0]);
+    this.registry.registerMetric({
+      name: LATENCY_NAME,
+      get: () => latencyMetric(doc().revisions),
+    } as unknown as Parameters<Registry['registerMetric']>[0]);
     new Counter({
       name: 'modelship_router_mirror_compared_total',
       help: 'Mirrored requests whose served and mirrored responses were compared, by mirror revision.',

@@ -66,7 +66,10 @@ export function sendError(res: http.ServerResponse, status: number, error: strin
     return;
   }
   const body = JSON.stringify({ error });
-  const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  const headers: http.OutgoingHttpHeaders = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  };
   if (revision) headers['x-modelship-revision'] = revision;
   res.writeHead(status, headers).end(body);
 }
@@ -170,7 +173,12 @@ class LiveExchange implements Dispatcher.DispatchHandler {
 
   private readonly onTimeout = (): void => {
     if (this.done) return;
-    sendError(this.res, 504, `revision ${this.target.revision} did not answer within ${this.ctx.timeoutMs} ms`, this.target.revision);
+    sendError(
+      this.res,
+      504,
+      `revision ${this.target.revision} did not answer within ${this.ctx.timeoutMs} ms`,
+      this.target.revision,
+    );
     this.settle('timeout');
     this.controller?.abort(new Error('timed out'));
   };
@@ -191,7 +199,12 @@ class LiveExchange implements Dispatcher.DispatchHandler {
     if (this.done) controller.abort(new Error('request abandoned'));
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+  onResponseStart(
+    _c: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
     clearTimeout(this.timer);
     if (this.done) return;
     this.status = status;
@@ -229,7 +242,13 @@ class LiveExchange implements Dispatcher.DispatchHandler {
     }
     const elapsedMs = performance.now() - this.startedAt;
     const decision = decideConnectRetry(
-      { code: (err as { code?: unknown }).code, started: this.started, replayable: this.replayable, attempts: this.attempts, elapsedMs },
+      {
+        code: (err as { code?: unknown }).code,
+        started: this.started,
+        replayable: this.replayable,
+        attempts: this.attempts,
+        elapsedMs,
+      },
       this.ctx.retryPolicy,
     );
     if (decision.retry) {
@@ -237,8 +256,15 @@ class LiveExchange implements Dispatcher.DispatchHandler {
       this.retryTimer = setTimeout(this.attempt, decision.delayMs);
       return;
     }
-    const tried = decision.connectFailure ? ` (${this.attempts} connect attempt${this.attempts === 1 ? '' : 's'} over ${Math.round(elapsedMs)} ms)` : '';
-    sendError(this.res, 502, `revision ${this.target.revision} (${this.target.url.host}) unreachable: ${err.message}${tried}`, this.target.revision);
+    const tried = decision.connectFailure
+      ? ` (${this.attempts} connect attempt${this.attempts === 1 ? '' : 's'} over ${Math.round(elapsedMs)} ms)`
+      : '';
+    sendError(
+      this.res,
+      502,
+      `revision ${this.target.revision} (${this.target.url.host}) unreachable: ${err.message}${tried}`,
+      this.target.revision,
+    );
     this.settle('unreachable');
   }
 }
@@ -279,7 +305,11 @@ class MirrorExchange implements Dispatcher.DispatchHandler {
     if (this.settled) controller.abort(new Error('mirror abandoned'));
   }
 
-  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    _c: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     this.status = status;
     this.headerLength = headerLength(headers);
     this.capture = new Capture(this.ctx.mirrorMaxBytes);
@@ -291,11 +321,15 @@ class MirrorExchange implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     const body = this.capture?.body();
-    this.finish(this.status, body ? { status: this.status, body, inferenceHeaderLength: this.headerLength } : undefined);
+    this.finish(
+      this.status,
+      body ? { status: this.status, body, inferenceHeaderLength: this.headerLength } : undefined,
+    );
   }
 
   onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
-    if (!this.settled) this.ctx.log.debug('mirror request failed', { revision: this.target.revision, error: err.message });
+    if (!this.settled)
+      this.ctx.log.debug('mirror request failed', { revision: this.target.revision, error: err.message });
     this.finish('unreachable');
   }
 }
@@ -326,16 +360,32 @@ export function createProxy(opts: ProxyOptions): Proxy {
   metrics.countInFlight(() => inFlight);
 
   /** Sends the copy; resolves with its response when it is comparable, else undefined. */
-  const mirror = (target: Target, req: http.IncomingMessage, path: string, body: Buffer): Promise<Captured | undefined> =>
+  const mirror = (
+    target: Target,
+    req: http.IncomingMessage,
+    path: string,
+    body: Buffer,
+  ): Promise<Captured | undefined> =>
     new Promise((resolve) => {
       mirrorsInFlight++;
       const handler = new MirrorExchange(ctx, target, resolve, () => mirrorsInFlight--);
       // The caller's content-length, if any, is the copy's too (undici sets it for chunked ones).
-      const headers = upstreamRequestHeaders(req.rawHeaders, target.url.host, req.socket.remoteAddress, [MIRROR_HEADER, 'true']);
-      target.pool.dispatch({ method: req.method as Dispatcher.HttpMethod, path: target.basePath + path, headers, body }, handler);
+      const headers = upstreamRequestHeaders(req.rawHeaders, target.url.host, req.socket.remoteAddress, [
+        MIRROR_HEADER,
+        'true',
+      ]);
+      target.pool.dispatch(
+        { method: req.method as Dispatcher.HttpMethod, path: target.basePath + path, headers, body },
+        handler,
+      );
     });
 
-  const compare = async (candidate: string, served: Promise<Captured | undefined>, copy: Promise<Captured | undefined>, tolerance: number) => {
+  const compare = async (
+    candidate: string,
+    served: Promise<Captured | undefined>,
+    copy: Promise<Captured | undefined>,
+    tolerance: number,
+  ) => {
     const [a, b] = await Promise.all([served, copy]);
     if (!a || !b || a.status < 200 || a.status >= 300 || b.status < 200 || b.status >= 300) return;
     const c = compareResponses(a, b, tolerance);

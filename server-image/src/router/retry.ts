@@ -80,7 +80,8 @@ export function backoffMs(attempts: number, policy: ConnectRetryPolicy): number 
  * body, and the next attempt starting before the budget ends.
  */
 export function decideConnectRetry(attempt: FailedAttempt, policy: ConnectRetryPolicy): RetryDecision {
-  const connectFailure = !attempt.started && typeof attempt.code === 'string' && CONNECT_FAILURE_CODES.has(attempt.code);
+  const connectFailure =
+    !attempt.started && typeof attempt.code === 'string' && CONNECT_FAILURE_CODES.has(attempt.code);
   if (!connectFailure || !attempt.replayable) return { retry: false, connectFailure };
   const delayMs = backoffMs(attempt.attempts, policy);
   if (attempt.elapsedMs + delayMs >= policy.budgetMs) return { retry: false, connectFailure };

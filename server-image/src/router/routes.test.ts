@@ -11,7 +11,11 @@ const base = () => ({
 
 describe('validateRoutes', () => {
   it('accepts a full document and normalises it', () => {
-    const r = validateRoutes({ ...base(), mirror: { revision: 'digits-b', percent: 50, tolerance: 0.01 }, stickyHeader: 'X-User' });
+    const r = validateRoutes({
+      ...base(),
+      mirror: { revision: 'digits-b', percent: 50, tolerance: 0.01 },
+      stickyHeader: 'X-User',
+    });
     expect(r).toEqual({
       ok: true,
       routes: {
@@ -33,24 +37,108 @@ describe('validateRoutes', () => {
     ['wrong version', (d) => ({ ...d, version: 2 }), 'version: must be 1'],
     ['negative generation', (d) => ({ ...d, generation: -1 }), 'generation:'],
     ['no revisions', (d) => ({ ...d, revisions: [] }), 'revisions: must be a non-empty array'],
-    ['bad name', (d) => { d.revisions[0].name = 'Digits_A'; return d; }, 'revisions[0].name'],
-    ['duplicate name', (d) => { d.revisions[1].name = 'digits-a'; return d; }, 'revisions[1].name: duplicate'],
-    ['https url', (d) => { d.revisions[1].url = 'https://x'; return d; }, 'revisions[1].url: must be an http://'],
-    ['garbage url', (d) => { d.revisions[1].url = 'not a url'; return d; }, 'revisions[1].url: not a valid URL'],
-    ['url with query', (d) => { d.revisions[0].url = 'http://x/?a=1'; return d; }, 'revisions[0].url: must not have a query'],
-    ['fractional weight', (d) => { d.revisions[0].weight = 9.5; return d; }, 'revisions[0].weight'],
-    ['negative weight', (d) => { d.revisions[0].weight = -1; return d; }, 'revisions[0].weight'],
-    ['all weights zero', (d) => { d.revisions[0].weight = 0; d.revisions[1].weight = 0; return d; }, 'at least one weight'],
+    [
+      'bad name',
+      (d) => {
+        d.revisions[0].name = 'Digits_A';
+        return d;
+      },
+      'revisions[0].name',
+    ],
+    [
+      'duplicate name',
+      (d) => {
+        d.revisions[1].name = 'digits-a';
+        return d;
+      },
+      'revisions[1].name: duplicate',
+    ],
+    [
+      'https url',
+      (d) => {
+        d.revisions[1].url = 'https://x';
+        return d;
+      },
+      'revisions[1].url: must be an http://',
+    ],
+    [
+      'garbage url',
+      (d) => {
+        d.revisions[1].url = 'not a url';
+        return d;
+      },
+      'revisions[1].url: not a valid URL',
+    ],
+    [
+      'url with query',
+      (d) => {
+        d.revisions[0].url = 'http://x/?a=1';
+        return d;
+      },
+      'revisions[0].url: must not have a query',
+    ],
+    [
+      'fractional weight',
+      (d) => {
+        d.revisions[0].weight = 9.5;
+        return d;
+      },
+      'revisions[0].weight',
+    ],
+    [
+      'negative weight',
+      (d) => {
+        d.revisions[0].weight = -1;
+        return d;
+      },
+      'revisions[0].weight',
+    ],
+    [
+      'all weights zero',
+      (d) => {
+        d.revisions[0].weight = 0;
+        d.revisions[1].weight = 0;
+        return d;
+      },
+      'at least one weight',
+    ],
     ['mirror to unknown', (d) => ({ ...d, mirror: { revision: 'nope', percent: 10 } }), 'mirror.revision'],
     ['mirror percent > 100', (d) => ({ ...d, mirror: { revision: 'digits-b', percent: 101 } }), 'mirror.percent'],
-    ['mirror bad tolerance', (d) => ({ ...d, mirror: { revision: 'digits-b', percent: 1, tolerance: -1 } }), 'mirror.tolerance'],
+    [
+      'mirror bad tolerance',
+      (d) => ({ ...d, mirror: { revision: 'digits-b', percent: 1, tolerance: -1 } }),
+      'mirror.tolerance',
+    ],
     ['bad sticky header', (d) => ({ ...d, stickyHeader: 'a b' }), 'stickyHeader'],
     ['model with a slash', (d) => ({ ...d, revisions: [{ ...d.revisions[0], model: '../x' }] }), 'revisions[0].model'],
-    ['token file out of the token directory', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: '../serviceaccount/token' }] }), 'revisions[0].tokenFile'],
-    ['absolute token file', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' }] }), 'revisions[0].tokenFile'],
-    ['token file with a dot segment', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: 'auth/./token' }] }), 'revisions[0].tokenFile'],
-    ['empty token file', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: '' }] }), 'revisions[0].tokenFile'],
-    ['token file not a string', (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: 7 }] }), 'revisions[0].tokenFile'],
+    [
+      'token file out of the token directory',
+      (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: '../serviceaccount/token' }] }),
+      'revisions[0].tokenFile',
+    ],
+    [
+      'absolute token file',
+      (d) => ({
+        ...d,
+        revisions: [{ ...d.revisions[0], tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' }],
+      }),
+      'revisions[0].tokenFile',
+    ],
+    [
+      'token file with a dot segment',
+      (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: 'auth/./token' }] }),
+      'revisions[0].tokenFile',
+    ],
+    [
+      'empty token file',
+      (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: '' }] }),
+      'revisions[0].tokenFile',
+    ],
+    [
+      'token file not a string',
+      (d) => ({ ...d, revisions: [{ ...d.revisions[0], tokenFile: 7 }] }),
+      'revisions[0].tokenFile',
+    ],
   ];
   it.each(bad)('rejects %s naming the field', (_name, mutate, message) => {
     const r = validateRoutes(mutate(base()));
@@ -58,15 +146,18 @@ describe('validateRoutes', () => {
     expect(!r.ok && r.error).toContain(message);
   });
 
-  it('keeps a revision\'s model name', () => {
+  it("keeps a revision's model name", () => {
     const d = base();
     const r = validateRoutes({ ...d, revisions: [{ ...d.revisions[0], model: 'digits' }, d.revisions[1]] });
     expect(r.ok && r.routes.revisions.map((x) => x.model)).toEqual(['digits', undefined]);
   });
 
-  it('keeps a revision\'s token file (a Secret name and key under the token directory)', () => {
+  it("keeps a revision's token file (a Secret name and key under the token directory)", () => {
     const d = base();
-    const r = validateRoutes({ ...d, revisions: [{ ...d.revisions[0], tokenFile: 'digits-token/.token_v2' }, d.revisions[1]] });
+    const r = validateRoutes({
+      ...d,
+      revisions: [{ ...d.revisions[0], tokenFile: 'digits-token/.token_v2' }, d.revisions[1]],
+    });
     expect(r.ok && r.routes.revisions.map((x) => x.tokenFile)).toEqual(['digits-token/.token_v2', undefined]);
   });
 

@@ -151,9 +151,15 @@ export function validateRoutes(doc: unknown): RoutesResult {
       return fail(`${where}.model: must be a model name (letters, digits, '.', '_', '-'; at most 253 chars)`);
     }
     if (rev.tokenFile !== undefined && !isTokenFilePath(rev.tokenFile)) {
-      return fail(`${where}.tokenFile: must be a relative path of segments of letters, digits, '.', '_', '-' (no '.' or '..' segment; at most ${MAX_TOKEN_FILE_LENGTH} chars)`);
+      return fail(
+        `${where}.tokenFile: must be a relative path of segments of letters, digits, '.', '_', '-' (no '.' or '..' segment; at most ${MAX_TOKEN_FILE_LENGTH} chars)`,
+      );
     }
-    const revision: RouteRevision = { name: rev.name, url: (rev.url as string).replace(/\/+$/, ''), weight: rev.weight };
+    const revision: RouteRevision = {
+      name: rev.name,
+      url: (rev.url as string).replace(/\/+$/, ''),
+      weight: rev.weight,
+    };
     if (rev.model !== undefined) revision.model = rev.model as string;
     if (rev.tokenFile !== undefined) revision.tokenFile = rev.tokenFile as string;
     revisions.push(revision);
@@ -170,7 +176,10 @@ export function validateRoutes(doc: unknown): RoutesResult {
       return fail(`mirror.revision: must name a listed revision, got ${JSON.stringify(m.revision)}`);
     }
     if (!isWholeNumber(m.percent, 100)) return fail('mirror.percent: must be an integer between 0 and 100');
-    if (m.tolerance !== undefined && (typeof m.tolerance !== 'number' || !(m.tolerance >= 0) || !isFinite(m.tolerance))) {
+    if (
+      m.tolerance !== undefined &&
+      (typeof m.tolerance !== 'number' || !(m.tolerance >= 0) || !isFinite(m.tolerance))
+    ) {
       return fail('mirror.tolerance: must be a finite number >= 0');
     }
     routes.mirror = { revision: m.revision, percent: m.percent };

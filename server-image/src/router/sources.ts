@@ -73,7 +73,13 @@ export function loadKubeConfig(): KubeConfig {
  * (up to 10 s) and reads afresh. A deleted ConfigMap or one without the key is logged; the
  * previous routes stay.
  */
-export function watchRoutesConfigMap(kc: KubeConfig, namespace: string, name: string, onText: RoutesTextHandler, log: Logger): RoutesSource {
+export function watchRoutesConfigMap(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  onText: RoutesTextHandler,
+  log: Logger,
+): RoutesSource {
   const api = kc.makeApiClient(CoreV1Api);
   const watch = new Watch(kc);
   const origin = `ConfigMap ${namespace}/${name}`;

@@ -179,7 +179,8 @@ export class RouterStats {
       revisions: Object.fromEntries(this.revisions),
       agreement: Object.fromEntries(this.agreement),
     };
-    if (this.models.size > 0) doc.models = Object.fromEntries([...this.models].map(([name, metadata]) => [name, { metadata }]));
+    if (this.models.size > 0)
+      doc.models = Object.fromEntries([...this.models].map(([name, metadata]) => [name, { metadata }]));
     return structuredClone(doc);
   }
 }

@@ -38,12 +38,21 @@ export function startStatsWriter(
     const data = { [key]: JSON.stringify(snapshot()) };
     try {
       try {
-        await api.patchNamespacedConfigMap({ name, namespace, body: { data } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+        await api.patchNamespacedConfigMap(
+          { name, namespace, body: { data } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        );
       } catch (err) {
         if (!(err instanceof ApiException && err.code === 404)) throw err;
         await api.createNamespacedConfigMap({
           namespace,
-          body: { metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/component': 'router-stats' } }, data },
+          body: {
+            metadata: {
+              name,
+              labels: { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/component': 'router-stats' },
+            },
+            data,
+          },
         });
       }
       if (lastError) log.info(`write stats ConfigMap ${namespace}/${name}: recovered`);

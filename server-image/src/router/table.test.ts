@@ -30,7 +30,7 @@ describe('RouteTable', () => {
     t.close();
   });
 
-  it('keeps a backend URL\'s path as the prefix of every proxied path', () => {
+  it("keeps a backend URL's path as the prefix of every proxied path", () => {
     const t = new RouteTable(8, 1000);
     t.apply(routes(1, ['a', 'http://a:8080/prefix', 1]));
     expect(t.resolve(undefined)?.served).toMatchObject({ basePath: '/prefix', url: new URL('http://a:8080/prefix') });
@@ -39,7 +39,10 @@ describe('RouteTable', () => {
 
   it('resolves the mirror target and its tolerance', () => {
     const t = new RouteTable(8, 1000);
-    t.apply({ ...routes(1, ['a', 'http://a', 1], ['b', 'http://b', 0]), mirror: { revision: 'b', percent: 100, tolerance: 0.5 } });
+    t.apply({
+      ...routes(1, ['a', 'http://a', 1], ['b', 'http://b', 0]),
+      mirror: { revision: 'b', percent: 100, tolerance: 0.5 },
+    });
     const r = t.resolve(undefined);
     expect(r?.mirror?.revision).toBe('b');
     expect(r?.tolerance).toBe(0.5);
@@ -50,8 +53,13 @@ describe('RouteTable', () => {
 });
 
 describe('poolOptions', () => {
-  it('sizes the pool and closes idle sockets before the model server\'s 65 s keep-alive, whatever it hints', () => {
-    expect(poolOptions(8)).toMatchObject({ connections: 8, pipelining: 1, keepAliveTimeout: IDLE_SOCKET_MS, keepAliveMaxTimeout: IDLE_SOCKET_MS });
+  it("sizes the pool and closes idle sockets before the model server's 65 s keep-alive, whatever it hints", () => {
+    expect(poolOptions(8)).toMatchObject({
+      connections: 8,
+      pipelining: 1,
+      keepAliveTimeout: IDLE_SOCKET_MS,
+      keepAliveMaxTimeout: IDLE_SOCKET_MS,
+    });
     expect(IDLE_SOCKET_MS).toBeLessThan(65_000);
   });
 

@@ -10,9 +10,14 @@ import { ROOT } from './server.js';
 const PYTHON = path.join(ROOT, '.state/venv/bin/python');
 
 /** Run server-image/test/<script> with `args`; resolves with its exit code and output. */
-export async function runCompatScript(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCompatScript(
+  script: string,
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`flock /tmp/modelship-venv.lock make pydeps\``);
-  const proc = spawn(PYTHON, [path.join(ROOT, 'server-image/test', script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(PYTHON, [path.join(ROOT, 'server-image/test', script), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

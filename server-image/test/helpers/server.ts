@@ -17,7 +17,11 @@ export const EXAMPLES = path.join(ROOT, 'examples/models');
 /** sha256 of a model file as its folder's SHA256SUMS records it. */
 export function sha256Of(modelPath: string): string {
   const sums = readFileSync(path.join(path.dirname(modelPath), 'SHA256SUMS'), 'utf8');
-  const line = sums.split('\n').find((l) => l.trim().endsWith(' ' + path.basename(modelPath)) || l.trim().endsWith('*' + path.basename(modelPath)));
+  const line = sums
+    .split('\n')
+    .find(
+      (l) => l.trim().endsWith(' ' + path.basename(modelPath)) || l.trim().endsWith('*' + path.basename(modelPath)),
+    );
   if (!line) throw new Error(`no SHA256SUMS entry for ${modelPath}`);
   return line.split(/\s+/)[0];
 }
@@ -161,12 +165,25 @@ export function childPids(pid: number): number[] {
 }
 
 /** POST JSON and return status and parsed body. */
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  return readJson(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) }));
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; headers: Headers }> {
+  return readJson(
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  );
 }
 
 /** GET and return status and parsed JSON body. */
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Json; headers: Headers }> {
+export async function getJson(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json; headers: Headers }> {
   return readJson(await fetch(url, { headers }));
 }
 

@@ -36,7 +36,11 @@ export function nameHandler(name: string): BackendHandler {
 }
 
 /** Starts a backend on 127.0.0.1: on an ephemeral port, or on `port` (one a route already names). */
-export async function startBackend(name: string, handler: BackendHandler = nameHandler(name), port = 0): Promise<Backend> {
+export async function startBackend(
+  name: string,
+  handler: BackendHandler = nameHandler(name),
+  port = 0,
+): Promise<Backend> {
   const received: Backend['received'] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -73,7 +77,12 @@ export async function closedPort(): Promise<number> {
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 25): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  everyMs = 25,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -83,13 +92,18 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
     } catch (err) {
       lastError = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
 
 /** A routes document for backends, with optional extra fields. */
-export function routesFor(generation: number, weights: [Backend, number][], extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function routesFor(
+  generation: number,
+  weights: [Backend, number][],
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     version: 1,
     generation,
@@ -125,7 +139,15 @@ export interface RouterProcess {
 export async function startRouter(env: Record<string, string>): Promise<RouterProcess> {
   if (!fs.existsSync(ENTRY)) throw new Error(`${ENTRY} missing: run make build first`);
   const child = spawn(process.execPath, [ENTRY], {
-    env: { PATH: process.env.PATH, MODELSHIP_MODE: 'router', MODELSHIP_HOST: '127.0.0.1', MODELSHIP_PORT: '0', MODELSHIP_METRICS_PORT: '0', MODELSHIP_POD_NAME: 'router-test', ...env },
+    env: {
+      PATH: process.env.PATH,
+      MODELSHIP_MODE: 'router',
+      MODELSHIP_HOST: '127.0.0.1',
+      MODELSHIP_PORT: '0',
+      MODELSHIP_METRICS_PORT: '0',
+      MODELSHIP_POD_NAME: 'router-test',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -161,17 +183,24 @@ export interface Reply {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 /** One HTTP request over a shared keep-alive pool. */
-export function request(url: string, opts: { method?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string } = {}): Promise<Reply> {
+export function request(
+  url: string,
+  opts: { method?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | string } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? (opts.body !== undefined ? 'POST' : 'GET'), headers: opts.headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body.toString()) });
-      });
-      res.on('error', reject);
-    });
+    const req = http.request(
+      url,
+      { method: opts.method ?? (opts.body !== undefined ? 'POST' : 'GET'), headers: opts.headers, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body.toString()) });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -209,7 +238,10 @@ export interface ModelServer {
   stop(): Promise<number | null>;
 }
 
-/** Starts a real model server on test/fixtures/models/<file>, verified by its committed sha256; `env` adds settings (auth...). */
+/**
+ * Starts a real model server on test/fixtures/models/<file>, verified by its committed sha256; `env` adds settings
+ * (auth...).
+ */
 export async function startModelServer(file: string, env: Record<string, string> = {}): Promise<ModelServer> {
   const dir = path.resolve('test/fixtures/models');
   const sha = sha256Of(path.join(dir, file));
@@ -231,13 +263,22 @@ export async function startModelServer(file: string, env: Record<string, string>
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const exited = once(child, 'exit');
-  const listening = await waitFor(`model server for ${file} to listen`, () => {
-    if (child.exitCode !== null) throw new Error(`model server exited ${child.exitCode}: ${out}`);
-    const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-    return line ? (JSON.parse(line) as { port: number }) : undefined;
-  }, 60_000);
+  const listening = await waitFor(
+    `model server for ${file} to listen`,
+    () => {
+      if (child.exitCode !== null) throw new Error(`model server exited ${child.exitCode}: ${out}`);
+      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
+      return line ? (JSON.parse(line) as { port: number }) : undefined;
+    },
+    60_000,
+  );
   const url = `http://127.0.0.1:${listening.port}`;
-  await waitFor(`model server for ${file} to be ready`, async () => (await request(`${url}/v2/health/ready`)).status === 200, 60_000, 100);
+  await waitFor(
+    `model server for ${file} to be ready`,
+    async () => (await request(`${url}/v2/health/ready`)).status === 200,
+    60_000,
+    100,
+  );
   return {
     url,
     stop: async () => {
