@@ -14,7 +14,7 @@ JEST := node --experimental-vm-modules node_modules/jest/bin/jest.js
 VENV := $(STATE)/venv
 PY := $(VENV)/bin/python
 
-.PHONY: help deps pydeps build typecheck lint unit test-server e2e test run serve bench clean
+.PHONY: help deps pydeps build typecheck lint format jest unit test-server e2e test run serve bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | sort
@@ -41,8 +41,23 @@ build: deps ## compile TypeScript to dist/
 typecheck: deps ## type-check everything
 	npx tsc -p tsconfig.json --noEmit
 
-lint: deps ## eslint
+# What prettier formats: the TypeScript and JavaScript sources (docs, manifests and JSON keep their own layout).
+FORMATTED = 'operator/**/*.ts' 'server-image/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' '*.js'
+
+lint: deps ## formatting (prettier), eslint (lines of 120, the operator importing nothing of server-image/), no import cycles
+	npx prettier --check --log-level warn $(FORMATTED)
 	npx eslint .
+	npx dpdm --no-tree --no-warning --no-progress --exit-code circular:1 $(FORMATTED)
+
+format: deps ## rewrite the sources as prettier formats them
+	npx prettier --write --log-level warn $(FORMATTED)
+
+# One test file, or any jest pattern, on the compiled tree (processes under test run dist/):
+#   make jest T=operator/src/rollout/plan.test.ts      make jest T='-t "rolls back"'
+# Real-pod files (test/e2e-node, test/e2e-pods) run with `make e2e-node E2E_NODE_ARGS=<file>`.
+jest: build cluster-build ## one test file: make jest T=<path> (T takes any jest arguments)
+	flock /tmp/modelship-venv.lock $(MAKE) --no-print-directory pydeps
+	$(JEST) --runInBand $(T)
 
 unit: build ## unit tests (pure functions, no processes)
 	$(JEST) --selectProjects unit

@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -6,9 +7,40 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    plugins: { '@stylistic': stylistic },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
+      // Prettier wraps code at 120; this catches what it leaves long (comments). A string stays whole
+      // so that an error message can be found with grep.
+      '@stylistic/max-len': [
+        'error',
+        {
+          code: 120,
+          ignoreStrings: true,
+          ignoreTemplateLiterals: true,
+          ignoreRegExpLiterals: true,
+          ignoreUrls: true,
+        },
+      ],
+    },
+  },
+  {
+    // The operator reaches the router and server only through the wire contract (contract/), never
+    // through their implementation: a change that crosses a process boundary is one reviewed module.
+    files: ['operator/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)server-image/',
+              message: 'the operator imports nothing from server-image/: use contract/ for what crosses the boundary',
+            },
+          ],
+        },
+      ],
     },
   },
   {
