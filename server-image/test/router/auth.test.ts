@@ -10,8 +10,9 @@ import path from 'node:path';
 import {
   closeClient,
   request,
+  routesFileWith,
   startModelServer,
-  startRouter,
+  startReadyRouter,
   tempDir,
   waitFor,
   writeAtomically,
@@ -49,22 +50,17 @@ beforeAll(async () => {
     startModelServer('mlp.onnx', { MODELSHIP_AUTH_TOKEN_FILE: serverTokens }),
     startModelServer('mlp.onnx', { MODELSHIP_AUTH_TOKEN_FILE: serverTokens }),
   ]);
-  const file = path.join(tempDir(), 'routes.json');
-  writeAtomically(
-    file,
-    JSON.stringify({
-      version: 1,
-      generation: 1,
-      revisions: [
-        { name: 'mlp-stable', url: stable.url, weight: 100, model: 'mlp', tokenFile: 'mlp-token/token' },
-        { name: 'mlp-candidate', url: candidate.url, weight: 0, model: 'mlp', tokenFile: 'rotated/token' },
-        // What the operator wrote before routes could name a token: the gate's fetch is refused.
-        { name: 'mlp-bare', url: candidate.url, weight: 0, model: 'mlp' },
-      ],
-    }),
-  );
-  router = await startRouter({ MODELSHIP_ROUTES_FILE: file, MODELSHIP_ROUTER_TOKEN_DIR: tokenDir });
-  await waitFor('router ready', async () => (await request(`${router.url}/v2/health/ready`)).status === 200);
+  const file = routesFileWith({
+    version: 1,
+    generation: 1,
+    revisions: [
+      { name: 'mlp-stable', url: stable.url, weight: 100, model: 'mlp', tokenFile: 'mlp-token/token' },
+      { name: 'mlp-candidate', url: candidate.url, weight: 0, model: 'mlp', tokenFile: 'rotated/token' },
+      // What the operator wrote before routes could name a token: the gate's fetch is refused.
+      { name: 'mlp-bare', url: candidate.url, weight: 0, model: 'mlp' },
+    ],
+  });
+  router = await startReadyRouter({ MODELSHIP_ROUTES_FILE: file, MODELSHIP_ROUTER_TOKEN_DIR: tokenDir });
 }, LONG);
 
 afterAll(async () => {

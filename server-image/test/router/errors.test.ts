@@ -9,8 +9,10 @@ import {
   closeClient,
   closedPort,
   request,
+  routesFileWith,
   routesFor,
   startBackend,
+  startReadyRouter,
   startRouter,
   tempDir,
   waitFor,
@@ -71,19 +73,14 @@ it(
 it(
   'answers 502 for an unreachable revision and 504 for one that does not answer in time',
   async () => {
-    const file = path.join(tempDir(), 'routes.json');
     const port = await closedPort();
-    writeAtomically(
-      file,
-      JSON.stringify({
-        version: 1,
-        generation: 1,
-        revisions: [{ name: 'gone', url: `http://127.0.0.1:${port}`, weight: 1 }],
-      }),
-    );
-    const router = await startRouter({ MODELSHIP_ROUTES_FILE: file, MODELSHIP_ROUTER_TIMEOUT_MS: '300' });
+    const file = routesFileWith({
+      version: 1,
+      generation: 1,
+      revisions: [{ name: 'gone', url: `http://127.0.0.1:${port}`, weight: 1 }],
+    });
+    const router = await startReadyRouter({ MODELSHIP_ROUTES_FILE: file, MODELSHIP_ROUTER_TIMEOUT_MS: '300' });
     try {
-      await waitFor('ready', async () => (await request(`${router.url}/v2/health/ready`)).status === 200);
       const refused = await request(`${router.url}/v2/models/m/infer`, { body: '{}' });
       expect(refused.status).toBe(502);
       expect(refused.headers['content-type']).toBe('application/json');
@@ -123,11 +120,9 @@ it(
     const failing = await startBackend('failing', (_req, _body, res) =>
       res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"model exploded"}'),
     );
-    const file = path.join(tempDir(), 'routes.json');
-    writeAtomically(file, JSON.stringify(routesFor(1, [[failing, 1]])));
-    const router = await startRouter({ MODELSHIP_ROUTES_FILE: file });
+    const file = routesFileWith(routesFor(1, [[failing, 1]]));
+    const router = await startReadyRouter({ MODELSHIP_ROUTES_FILE: file });
     try {
-      await waitFor('ready', async () => (await request(`${router.url}/v2/health/ready`)).status === 200);
       const reply = await request(`${router.url}/v2/models/m/infer`, { body: '{}' });
       expect(reply.status).toBe(500);
       expect(reply.json()).toEqual({ error: 'model exploded' });
@@ -144,10 +139,8 @@ it(
 it(
   'drains in-flight requests on SIGTERM before exiting',
   async () => {
-    const file = path.join(tempDir(), 'routes.json');
-    writeAtomically(file, JSON.stringify(routesFor(1, [[hanging, 1]])));
-    const router = await startRouter({ MODELSHIP_ROUTES_FILE: file });
-    await waitFor('ready', async () => (await request(`${router.url}/v2/health/ready`)).status === 200);
+    const file = routesFileWith(routesFor(1, [[hanging, 1]]));
+    const router = await startReadyRouter({ MODELSHIP_ROUTES_FILE: file });
     const before = held.length;
     const pending = request(`${router.url}/v2/models/m/infer`, { body: '{}' });
     await waitFor('the request at the backend', () => held.length === before + 1);

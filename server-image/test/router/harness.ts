@@ -135,17 +135,26 @@ export interface RouterProcess {
   stop(): Promise<number | null>;
 }
 
-/** Starts the router on ephemeral ports with `env` (routes source, timeouts...). */
-export async function startRouter(env: Record<string, string>): Promise<RouterProcess> {
+/** A running image process (router or model server) and the JSON log line that said it listens. */
+interface Spawned<T> {
+  child: ChildProcess;
+  listening: T;
+  output(): string;
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Runs the image's entry point with `env` on loopback and ephemeral ports; resolves with the first log
+ * line containing `marker` (its JSON), or fails with everything logged if the process exits first.
+ */
+async function spawnImage<T>(what: string, env: Record<string, string>, marker: string): Promise<Spawned<T>> {
   if (!fs.existsSync(ENTRY)) throw new Error(`${ENTRY} missing: run make build first`);
   const child = spawn(process.execPath, [ENTRY], {
     env: {
       PATH: process.env.PATH,
-      MODELSHIP_MODE: 'router',
       MODELSHIP_HOST: '127.0.0.1',
       MODELSHIP_PORT: '0',
       MODELSHIP_METRICS_PORT: '0',
-      MODELSHIP_POD_NAME: 'router-test',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -154,15 +163,18 @@ export async function startRouter(env: Record<string, string>): Promise<RouterPr
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr.on('data', (c: Buffer) => (out += c.toString()));
   const exited = once(child, 'exit');
-  const listening = await waitFor('the router to listen', () => {
-    if (child.exitCode !== null) throw new Error(`router exited ${child.exitCode}: ${out}`);
-    const line = out.split('\n').find((l) => l.includes('"router listening"'));
-    return line ? (JSON.parse(line) as { port: number; metricsPort: number }) : undefined;
-  });
+  const listening = await waitFor(
+    `${what} to listen`,
+    () => {
+      if (child.exitCode !== null) throw new Error(`${what} exited ${child.exitCode}: ${out}`);
+      const line = out.split('\n').find((l) => l.includes(marker));
+      return line ? (JSON.parse(line) as T) : undefined;
+    },
+    60_000,
+  );
   return {
-    url: `http://127.0.0.1:${listening.port}`,
-    metricsUrl: `http://127.0.0.1:${listening.metricsPort}`,
     child,
+    listening,
     output: () => out,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
@@ -170,6 +182,41 @@ export async function startRouter(env: Record<string, string>): Promise<RouterPr
       return code as number | null;
     },
   };
+}
+
+/** Starts the router on ephemeral ports with `env` (routes source, timeouts...). */
+export async function startRouter(env: Record<string, string>): Promise<RouterProcess> {
+  const router = await spawnImage<{ port: number; metricsPort: number }>(
+    'the router',
+    { MODELSHIP_MODE: 'router', MODELSHIP_POD_NAME: 'router-test', ...env },
+    '"router listening"',
+  );
+  return {
+    url: `http://127.0.0.1:${router.listening.port}`,
+    metricsUrl: `http://127.0.0.1:${router.listening.metricsPort}`,
+    child: router.child,
+    output: router.output,
+    stop: router.stop,
+  };
+}
+
+/** startRouter, then waits until it answers ready (routes in force); stops it if it never does. */
+export async function startReadyRouter(env: Record<string, string>): Promise<RouterProcess> {
+  const router = await startRouter(env);
+  try {
+    await waitFor('router ready', async () => (await request(`${router.url}/v2/health/ready`)).status === 200);
+  } catch (err) {
+    await router.stop();
+    throw err;
+  }
+  return router;
+}
+
+/** Writes `doc` (a routes document, or raw text) to a fresh routes.json, as the router's file source reads it. */
+export function routesFileWith(doc: Record<string, unknown> | string): string {
+  const file = path.join(tempDir(), 'routes.json');
+  writeAtomically(file, typeof doc === 'string' ? doc : JSON.stringify(doc));
+  return file;
 }
 
 /** A response as the tests see it. */
@@ -244,47 +291,23 @@ export interface ModelServer {
  */
 export async function startModelServer(file: string, env: Record<string, string> = {}): Promise<ModelServer> {
   const dir = path.resolve('test/fixtures/models');
-  const sha = sha256Of(path.join(dir, file));
-  const child = spawn(process.execPath, [ENTRY], {
-    env: {
-      PATH: process.env.PATH,
+  const server = await spawnImage<{ port: number }>(
+    `model server for ${file}`,
+    {
       MODELSHIP_MODEL_URI: path.join(dir, file),
-      MODELSHIP_SHA256: sha,
-      MODELSHIP_HOST: '127.0.0.1',
-      MODELSHIP_PORT: '0',
-      MODELSHIP_METRICS_PORT: '0',
+      MODELSHIP_SHA256: sha256Of(path.join(dir, file)),
       MODELSHIP_WORKERS: '1',
       MODELSHIP_TERMINATION_LOG: path.join(tempDir(), 'termination-log'),
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = once(child, 'exit');
-  const listening = await waitFor(
-    `model server for ${file} to listen`,
-    () => {
-      if (child.exitCode !== null) throw new Error(`model server exited ${child.exitCode}: ${out}`);
-      const line = out.split('\n').find((l) => l.includes('"msg":"listening"'));
-      return line ? (JSON.parse(line) as { port: number }) : undefined;
-    },
-    60_000,
+    '"msg":"listening"',
   );
-  const url = `http://127.0.0.1:${listening.port}`;
+  const url = `http://127.0.0.1:${server.listening.port}`;
   await waitFor(
     `model server for ${file} to be ready`,
     async () => (await request(`${url}/v2/health/ready`)).status === 200,
     60_000,
     100,
   );
-  return {
-    url,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      const [code] = await exited;
-      return code as number | null;
-    },
-  };
+  return { url, stop: server.stop };
 }

@@ -4,17 +4,16 @@
  */
 import crypto from 'node:crypto';
 import type http from 'node:http';
-import path from 'node:path';
 import {
   byRevision,
   closeClient,
   closedPort,
   load,
   request,
+  routesFileWith,
   routesFor,
   startBackend,
-  startRouter,
-  tempDir,
+  startReadyRouter,
   waitFor,
   writeAtomically,
   type Backend,
@@ -97,22 +96,17 @@ beforeAll(async () => {
   slow = await startBackend('slow', (_req, _body, res) => void held.push(res));
   echoA = await startBackend('echo-a', echo);
   echoB = await startBackend('echo-b', echo);
-  routesFile = path.join(tempDir(), 'routes.json');
-  writeAtomically(
-    routesFile,
-    JSON.stringify(
-      routesFor(
-        1,
-        [
-          [stable, 100],
-          [slow, 0],
-        ],
-        { mirror: { revision: 'slow', percent: 100 } },
-      ),
+  routesFile = routesFileWith(
+    routesFor(
+      1,
+      [
+        [stable, 100],
+        [slow, 0],
+      ],
+      { mirror: { revision: 'slow', percent: 100 } },
     ),
   );
-  router = await startRouter({ MODELSHIP_ROUTES_FILE: routesFile });
-  await waitFor('router ready', async () => (await request(`${router.url}/v2/health/ready`)).status === 200);
+  router = await startReadyRouter({ MODELSHIP_ROUTES_FILE: routesFile });
 }, LONG);
 
 afterAll(async () => {

@@ -3,16 +3,14 @@
  * fixture): V2 JSON, V2 binary extension and KServe V1 pass through unchanged, the split is exact,
  * and mirrored copies of a real model agree with the served answers.
  */
-import path from 'node:path';
 import {
   closeClient,
   load,
   request,
+  routesFileWith,
   startModelServer,
-  startRouter,
-  tempDir,
+  startReadyRouter,
   waitFor,
-  writeAtomically,
   type ModelServer,
   type RouterProcess,
 } from './harness.js';
@@ -24,21 +22,16 @@ let router: RouterProcess;
 
 beforeAll(async () => {
   [stable, candidate] = await Promise.all([startModelServer('mlp.onnx'), startModelServer('mlp.onnx')]);
-  const file = path.join(tempDir(), 'routes.json');
-  writeAtomically(
-    file,
-    JSON.stringify({
-      version: 1,
-      generation: 1,
-      revisions: [
-        { name: 'mlp-stable', url: stable.url, weight: 50, model: 'mlp' },
-        { name: 'mlp-candidate', url: candidate.url, weight: 50, model: 'mlp' },
-      ],
-      mirror: { revision: 'mlp-candidate', percent: 100, tolerance: 0 },
-    }),
-  );
-  router = await startRouter({ MODELSHIP_ROUTES_FILE: file });
-  await waitFor('router ready', async () => (await request(`${router.url}/v2/health/ready`)).status === 200);
+  const file = routesFileWith({
+    version: 1,
+    generation: 1,
+    revisions: [
+      { name: 'mlp-stable', url: stable.url, weight: 50, model: 'mlp' },
+      { name: 'mlp-candidate', url: candidate.url, weight: 50, model: 'mlp' },
+    ],
+    mirror: { revision: 'mlp-candidate', percent: 100, tolerance: 0 },
+  });
+  router = await startReadyRouter({ MODELSHIP_ROUTES_FILE: file });
 }, LONG);
 
 afterAll(async () => {

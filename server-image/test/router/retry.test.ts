@@ -10,6 +10,7 @@ import {
   closeClient,
   closedPort,
   request,
+  routesFileWith,
   startBackend,
   startRouter,
   tempDir,
@@ -163,15 +164,11 @@ it(
 it(
   'honours MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: 0 sends a refused request once',
   async () => {
-    const file = path.join(tempDir(), 'routes.json');
-    writeAtomically(
-      file,
-      JSON.stringify({
-        version: 1,
-        generation: 1,
-        revisions: [{ name: 'off', url: `http://127.0.0.1:${await closedPort()}`, weight: 1 }],
-      }),
-    );
+    const file = routesFileWith({
+      version: 1,
+      generation: 1,
+      revisions: [{ name: 'off', url: `http://127.0.0.1:${await closedPort()}`, weight: 1 }],
+    });
     const noRetries = await startRouter({ MODELSHIP_ROUTES_FILE: file, MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: '0' });
     try {
       const reply = await request(`${noRetries.url}/v2/models/m/infer`, { body: '{}' });

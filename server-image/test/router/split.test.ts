@@ -2,16 +2,15 @@
  * The router's split, stickiness and route updates, end to end: real backends, the router as a
  * real process reading a routes file.
  */
-import path from 'node:path';
 import {
   byRevision,
   closeClient,
   load,
   request,
+  routesFileWith,
   routesFor,
   startBackend,
-  startRouter,
-  tempDir,
+  startReadyRouter,
   waitFor,
   writeAtomically,
   type Backend,
@@ -28,18 +27,13 @@ const LONG = 180_000;
 beforeAll(async () => {
   stable = await startBackend('stable');
   canary = await startBackend('canary');
-  routesFile = path.join(tempDir(), 'routes.json');
-  writeAtomically(
-    routesFile,
-    JSON.stringify(
-      routesFor(1, [
-        [canary, 10],
-        [stable, 90],
-      ]),
-    ),
+  routesFile = routesFileWith(
+    routesFor(1, [
+      [canary, 10],
+      [stable, 90],
+    ]),
   );
-  router = await startRouter({ MODELSHIP_ROUTES_FILE: routesFile });
-  await waitFor('router ready', async () => (await request(`${router.url}/v2/health/ready`)).status === 200);
+  router = await startReadyRouter({ MODELSHIP_ROUTES_FILE: routesFile });
 }, LONG);
 
 afterAll(async () => {
