@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { comparisonMarkdown } from './compare.js';
-import { summarizeTrials } from './report.js';
+import { reportOf } from './testing.js';
 import type { RollbackReport, Trial, TrialKind } from './trials.js';
 
 /** A trial of `kind` that settled `latency` ms after its action, its stages 5 / 40 / 3 ms. */
@@ -36,27 +36,15 @@ function trial(kind: TrialKind, index: number, latency: number, extra: Partial<T
 }
 
 function report(trials: Trial[], extra: Partial<RollbackReport> = {}): RollbackReport {
-  return {
+  return reportOf(trials, {
     date: '2026-12-07T03:30:00.000Z',
-    commit: 'abc1234',
     machine: { cpus: 2, model: 'cpu', memoryGiB: 24, node: 'v26.12.1' },
-    setup: {
-      loops: 4,
-      intervalSeconds: 1,
-      candidateWeight: 50,
-      stable: 'd-a',
-      candidate: 'd-b',
-      routerPods: 2,
-      tailMs: 2000,
-    },
     loadAverage: { start: [1, 1, 1], end: [2, 2, 2] },
     requests: { total: 1000, failed: 0, failedOutsideTrials: 0, failedOutsideTrialsBy: {} },
     rearmMs: [2000, 3000],
     promoteMs: [1200],
-    trials,
-    summary: summarizeTrials(trials),
     ...extra,
-  };
+  });
 }
 
 /** The cells of the row whose label starts with `label`. */
@@ -79,17 +67,7 @@ const real = report(
     trial('abort', 2, 200, { loadAverage: 4.5 }),
   ],
   {
-    setup: {
-      node: 'real',
-      loops: 4,
-      intervalSeconds: 1,
-      candidateWeight: 50,
-      stable: 'd-a',
-      candidate: 'd-b',
-      routerPods: 2,
-      tailMs: 2000,
-      loadPausedWhileRearming: false,
-    },
+    setup: { ...reportOf([]).setup, node: 'real', loadPausedWhileRearming: false },
     requests: { total: 900, failed: 5, failedOutsideTrials: 3, failedOutsideTrialsBy: { '503 d-b': 3 } },
     rearmMs: [9000, 12000],
     promoteMs: [],

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { nodeOf, renderMarkdown, summarizeTrials } from './report.js';
+import { reportOf } from './testing.js';
 import type { RollbackReport, Trial } from './trials.js';
 
 /** An abort trial that settled `latency` ms after its action at t = 1000·index. */
@@ -75,26 +76,11 @@ test('renderMarkdown: headline figures, the verdict and every trial', () => {
     trial(2, undefined),
     { ...trial(3, 300), kind: 'rollback-after-promotion' as const, index: 1 },
   ];
-  const report: RollbackReport = {
-    date: '2026-11-21T09:00:00.000Z',
-    commit: 'abc1234',
-    machine: { cpus: 2, model: 'cpu', memoryGiB: 8, node: 'v20' },
-    setup: {
-      loops: 4,
-      intervalSeconds: 1,
-      candidateWeight: 50,
-      stable: 'd-a',
-      candidate: 'd-b',
-      routerPods: 2,
-      tailMs: 2000,
-    },
-    loadAverage: { start: [1, 2, 3], end: [4, 5, 6] },
+  const report = reportOf(trials, {
     requests: { total: 1000, failed: 3, failedOutsideTrials: 3, failedOutsideTrialsBy: { '503 d-b': 3 } },
     rearmMs: [4000, 6000],
     promoteMs: [3000],
-    trials,
-    summary: summarizeTrials(trials),
-  };
+  });
   const md = renderMarkdown(report);
   assert.match(md, /## Abort of a candidate at 50%/);
   assert.match(md, /2 trials, \*\*1 never settled\*\*; p99 under one second \(the first row\): \*\*not met\*\*/);
@@ -110,30 +96,6 @@ test('renderMarkdown: headline figures, the verdict and every trial', () => {
     /1000 requests, 3 failed \(3 of them outside the rollback windows: re-arming, promotion; by status and revision: 503 d-b × 3\)/,
   );
 });
-
-/** A report of these trials as the kwok path wrote it before the real-pod mode (no setup.node). */
-function reportOf(trials: Trial[]): RollbackReport {
-  return {
-    date: '2026-11-21T09:00:00.000Z',
-    commit: 'abc1234',
-    machine: { cpus: 2, model: 'cpu', memoryGiB: 8, node: 'v20' },
-    setup: {
-      loops: 4,
-      intervalSeconds: 1,
-      candidateWeight: 50,
-      stable: 'd-a',
-      candidate: 'd-b',
-      routerPods: 2,
-      tailMs: 2000,
-    },
-    loadAverage: { start: [1, 2, 3], end: [4, 5, 6] },
-    requests: { total: 10, failed: 0, failedOutsideTrials: 0, failedOutsideTrialsBy: {} },
-    rearmMs: [4000],
-    promoteMs: [],
-    trials,
-    summary: summarizeTrials(trials),
-  };
-}
 
 test('nodeOf: reports from before the real-pod mode were kwok runs', () => {
   const kwok = reportOf([trial(1, 100)]);

@@ -5,30 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { summarizeTrials } from './report.js';
+import { reportOf } from './testing.js';
 import type { RollbackReport } from './trials.js';
 import { readReport, resultBase, writeReport } from './results.js';
 
-const kwok: RollbackReport = {
-  date: '2026-11-21T09:00:00.000Z',
-  commit: 'abc1234',
-  machine: { cpus: 2, model: 'cpu', memoryGiB: 8, node: 'v20' },
-  setup: {
-    loops: 4,
-    intervalSeconds: 1,
-    candidateWeight: 50,
-    stable: 'd-a',
-    candidate: 'd-b',
-    routerPods: 2,
-    tailMs: 2000,
-  },
-  loadAverage: { start: [1, 2, 3], end: [4, 5, 6] },
+const kwok = reportOf([], {
   requests: { total: 0, failed: 0, failedOutsideTrials: 0, failedOutsideTrialsBy: {} },
   rearmMs: [],
-  promoteMs: [],
-  trials: [],
-  summary: summarizeTrials([]),
-};
+});
 const real: RollbackReport = { ...kwok, setup: { ...kwok.setup, node: 'real' } };
 
 test('resultBase: rollback for the kwok path, rollback-real for real pods', () => {

@@ -57,6 +57,11 @@ function webDeployment(revision: string): object {
 let clientPod = '';
 let webIp = '';
 
+/** A TCP connect from inside `pod` (agnhost's `connect`, through `kubectl exec`): code 0 when it connected. */
+function connectFrom(pod: string, target: string, timeout = '5s') {
+  return kubectl(['-n', ns, 'exec', pod, '--', '/agnhost', 'connect', `--timeout=${timeout}`, target]);
+}
+
 /** The packet watch on the default route's interface (egress-watch.py), for the whole file. */
 let egress: ChildProcessWithoutNullStreams | undefined;
 let egressOut = '';
@@ -232,17 +237,7 @@ describe('real node', () => {
         });
       }
       // The API server through the `kubernetes` Service (lease endpoint reconciler → node address).
-      const r = await kubectl([
-        '-n',
-        ns,
-        'exec',
-        clientPod,
-        '--',
-        '/agnhost',
-        'connect',
-        '--timeout=5s',
-        'kubernetes.default.svc.cluster.local:443',
-      ]);
+      const r = await connectFrom(clientPod, 'kubernetes.default.svc.cluster.local:443');
       expect(r).toMatchObject({ code: 0, stderr: '' });
     },
     T,
@@ -251,29 +246,9 @@ describe('real node', () => {
   it(
     'answers cluster DNS from a pod and the host, and REFUSED for names outside the cluster',
     async () => {
-      const ok = await kubectl([
-        '-n',
-        ns,
-        'exec',
-        clientPod,
-        '--',
-        '/agnhost',
-        'connect',
-        '--timeout=5s',
-        `web.${ns}.svc.cluster.local:80`,
-      ]);
+      const ok = await connectFrom(clientPod, `web.${ns}.svc.cluster.local:80`);
       expect(ok).toMatchObject({ code: 0, stderr: '' });
-      const outside = await kubectl([
-        '-n',
-        ns,
-        'exec',
-        clientPod,
-        '--',
-        '/agnhost',
-        'connect',
-        '--timeout=5s',
-        'example.com:80',
-      ]);
+      const outside = await connectFrom(clientPod, 'example.com:80');
       expect(outside.code).not.toBe(0);
       expect(outside.stderr).toMatch(/^DNS: lookup example\.com/m);
       // The exact answers, asked of the cluster DNS directly.
@@ -293,17 +268,7 @@ describe('real node', () => {
       const logs = await kubectl(['-n', ns, 'logs', web.metadata.name]);
       expect(logs.code).toBe(0);
       expect(logs.stdout).toContain('Started HTTP server on port 8080');
-      const exec = await kubectl([
-        '-n',
-        ns,
-        'exec',
-        web.metadata.name,
-        '--',
-        '/agnhost',
-        'connect',
-        '--timeout=2s',
-        '127.0.0.1:8080',
-      ]);
+      const exec = await connectFrom(web.metadata.name, '127.0.0.1:8080', '2s');
       expect(exec).toMatchObject({ code: 0 });
     },
     T,
@@ -352,17 +317,7 @@ describe('real node', () => {
       expect(host).toBe('error: ECONNREFUSED');
       expect(hostMs).toBeLessThan(2_000);
 
-      const fromPod = await kubectl([
-        '-n',
-        ns,
-        'exec',
-        clientPod,
-        '--',
-        '/agnhost',
-        'connect',
-        '--timeout=5s',
-        `${ip}:80`,
-      ]);
+      const fromPod = await connectFrom(clientPod, `${ip}:80`);
       expect(fromPod.stderr.split('\n')[0]).toBe('REFUSED');
       // And through netexec's /dial (an HTTP request from the pod): an error, no response, certainly no 404 page.
       const [client] = await pods(ns, 'app=client');
