@@ -23,7 +23,7 @@ import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js
 import { PodRunner } from '../localpods/runner.js';
 import { applyYaml, clusterInfo, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
 import { Load, summarize, type Outcome } from './load.js';
-import { condition, percentOf, promotedFrom, routeOf } from './md.js';
+import { condition, percentOf, promotedFrom, readMd, routeOf } from './md.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
 const TIMEOUT = 240_000;
@@ -61,15 +61,7 @@ let stateDir: string;
 let runner: PodRunner;
 let op: OperatorProcess;
 
-async function getMd(name: string): Promise<ModelDeployment> {
-  return (await custom.getNamespacedCustomObject({
-    group: 'modelship.dev',
-    version: 'v1alpha1',
-    namespace: ns,
-    plural: 'modeldeployments',
-    name,
-  })) as ModelDeployment;
-}
+const getMd = (name: string): Promise<ModelDeployment> => readMd(custom, ns, name);
 
 /** Server-side applies the whole spec (fields left out are removed: the test owns them all). */
 async function applyMd(name: string, spec: ModelDeploymentSpec): Promise<void> {

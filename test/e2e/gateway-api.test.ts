@@ -21,6 +21,7 @@ import {
   statusCode,
   waitFor,
 } from './kube.js';
+import { readMd } from './md.js';
 import {
   installCrd,
   operatorKubeconfig,
@@ -101,15 +102,7 @@ function mdYaml(file: string, rollout: Record<string, unknown>, annotations: Rec
   });
 }
 
-async function getMd(): Promise<MD> {
-  return (await custom.getNamespacedCustomObject({
-    group: 'modelship.dev',
-    version: 'v1alpha1',
-    namespace: ns,
-    plural: 'modeldeployments',
-    name: NAME,
-  })) as MD;
-}
+const getMd = (): Promise<MD> => readMd(custom, ns, NAME);
 
 async function getRoute(name = NAME): Promise<HttpRoute | undefined> {
   try {

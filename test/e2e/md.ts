@@ -1,11 +1,30 @@
 /**
- * Reading a ModelDeployment's status as the e2e suites assert on it (kwok and real pods alike):
+ * Reading a ModelDeployment and its status as the e2e suites assert on it (kwok and real pods alike):
  * its conditions, the route name of a revision, and the live percent a revision gets.
  */
+import type { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Condition, ModelDeployment } from '../../operator/src/api/types.js';
 
+/** GETs a ModelDeployment through the API server (as T: a suite may read it through a narrower shape of its own). */
+export async function readMd<T = ModelDeployment>(
+  custom: CustomObjectsApi,
+  namespace: string,
+  name: string,
+): Promise<T> {
+  return (await custom.getNamespacedCustomObject({
+    group: 'modelship.dev',
+    version: 'v1alpha1',
+    namespace,
+    plural: 'modeldeployments',
+    name,
+  })) as T;
+}
+
 /** A condition of a ModelDeployment's status. */
-export function condition(md: ModelDeployment, type: string): Condition | undefined {
+export function condition<C extends { type: string } = Condition>(
+  md: { status?: { conditions?: C[] } },
+  type: string,
+): C | undefined {
   return md.status?.conditions?.find((c) => c.type === type);
 }
 

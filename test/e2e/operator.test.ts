@@ -19,6 +19,7 @@ import {
 import { parse, stringify } from 'yaml';
 import { auditEvents, repoRoot } from '../cluster/cluster.js';
 import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
+import { readMd } from './md.js';
 import {
   installCrd,
   operatorKubeconfig,
@@ -56,15 +57,7 @@ function example(file: string): Record<string, unknown> & { spec: Record<string,
   return parse(readFileSync(join(repoRoot(), 'examples', file), 'utf8'));
 }
 
-async function getMd(name: string): Promise<MD> {
-  return (await custom.getNamespacedCustomObject({
-    group: 'modelship.dev',
-    version: 'v1alpha1',
-    namespace: ns,
-    plural: 'modeldeployments',
-    name,
-  })) as MD;
-}
+const getMd = (name: string): Promise<MD> => readMd(custom, ns, name);
 
 /** Waits for Ready=True at the current generation and returns the ModelDeployment. */
 async function waitReady(name: string, what = `ModelDeployment ${name} Ready at its generation`): Promise<MD> {

@@ -20,6 +20,7 @@ import { parse, stringify } from 'yaml';
 import { kwokNodeAnnotation } from '../cluster/components.js';
 import { repoRoot } from '../cluster/cluster.js';
 import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, statusCode, waitFor } from './kube.js';
+import { condition, readMd } from './md.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
 /** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
@@ -51,19 +52,7 @@ let op: OperatorProcess | undefined;
 /** kwok nodes this file cordoned (only those that were schedulable before), to uncordon after. */
 const cordoned: string[] = [];
 
-function condition(md: MD, type: string): Condition | undefined {
-  return md.status?.conditions?.find((c) => c.type === type);
-}
-
-async function getMd(name: string): Promise<MD> {
-  return (await custom.getNamespacedCustomObject({
-    group: 'modelship.dev',
-    version: 'v1alpha1',
-    namespace: ns,
-    plural: 'modeldeployments',
-    name,
-  })) as MD;
-}
+const getMd = (name: string): Promise<MD> => readMd(custom, ns, name);
 
 /** Waits until the ModelDeployment's conditions at its current generation satisfy accept, and returns them. */
 async function waitConditions(
@@ -190,6 +179,41 @@ function running(pod: V1Pod, restartCount = 0): Record<string, unknown> {
   };
 }
 
+/**
+ * The status of a container in CrashLoopBackOff (`backoff` is the kubelet's current delay) whose last run
+ * ended as `terminated` says (exit code, reason, message).
+ */
+function crashLooping(
+  pod: V1Pod,
+  restartCount: number,
+  backoff: string,
+  terminated: Record<string, unknown>,
+): Record<string, unknown> {
+  const c = pod.spec!.containers[0]!;
+  const finishedAt = new Date().toISOString();
+  return {
+    name: c.name,
+    image: c.image,
+    imageID: '',
+    ready: false,
+    started: false,
+    restartCount,
+    state: {
+      waiting: {
+        reason: 'CrashLoopBackOff',
+        message: `back-off ${backoff} restarting failed container=${c.name} pod=${pod.metadata!.name}_${ns}`,
+      },
+    },
+    lastState: { terminated: { startedAt: finishedAt, finishedAt, ...terminated } },
+  };
+}
+
+/** Reports the pod Ready (its container running after `restartCount` restarts) and waits until the problem clears. */
+async function recovers(name: string, pod: V1Pod, restartCount = 0): Promise<{ ready: Condition; stalled: Condition }> {
+  await reportPod(pod, true, [running(pod, restartCount)]);
+  return waitConditions(name, 'Ready=True, Stalled=False', (r, s) => r.status === 'True' && s.status === 'False');
+}
+
 beforeAll(async () => {
   await installCrd(kc);
   ns = await createTestNamespace(kc, 'problems');
@@ -297,32 +321,13 @@ describe('pod problems in ModelDeployment status', () => {
       const container = pod.spec!.containers[0]!;
       const termination =
         'model file:///models/digits.onnx: sha256 mismatch: expected 6b6a5e14b0723a58f14c5cf4cbd390121cbcf7c93fffc3a5022016fc4370bbe6, got 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0';
-      const finishedAt = new Date().toISOString();
       await reportPod(pod, false, [
-        {
-          name: container.name,
-          image: container.image,
-          imageID: '',
-          ready: false,
-          started: false,
-          restartCount: 3,
-          state: {
-            waiting: {
-              reason: 'CrashLoopBackOff',
-              message: `back-off 40s restarting failed container=${container.name} pod=${pod.metadata!.name}_${ns}`,
-            },
-          },
-          lastState: {
-            terminated: {
-              exitCode: 1,
-              reason: 'Error',
-              message: termination,
-              startedAt: finishedAt,
-              finishedAt,
-              containerID: 'containerd://0123abcd',
-            },
-          },
-        },
+        crashLooping(pod, 3, '40s', {
+          exitCode: 1,
+          reason: 'Error',
+          message: termination,
+          containerID: 'containerd://0123abcd',
+        }),
       ]);
       const { ready, stalled } = await waitConditions(
         'digest',
@@ -335,12 +340,7 @@ describe('pod problems in ModelDeployment status', () => {
       expect(ready).toMatchObject({ status: 'False', reason: 'ModelVerificationFailed' });
       expect(ready.message).toContain(termination);
 
-      await reportPod(pod, true, [running(pod, 4)]);
-      const fixed = await waitConditions(
-        'digest',
-        'Ready=True, Stalled=False',
-        (r, s) => r.status === 'True' && s.status === 'False',
-      );
+      const fixed = await recovers('digest', pod, 4);
       expect(fixed.stalled.reason).toBe('NoProblems');
       expect(fixed.ready.reason).toBe('Available');
     },
@@ -353,31 +353,8 @@ describe('pod problems in ModelDeployment status', () => {
       await applyYaml(kc, digits('oom'), ns);
       const pod = await podOnNode('oom');
       const container = pod.spec!.containers[0]!;
-      const finishedAt = new Date().toISOString();
       await reportPod(pod, false, [
-        {
-          name: container.name,
-          image: container.image,
-          imageID: '',
-          ready: false,
-          started: false,
-          restartCount: 5,
-          state: {
-            waiting: {
-              reason: 'CrashLoopBackOff',
-              message: `back-off 2m40s restarting failed container=${container.name} pod=${pod.metadata!.name}_${ns}`,
-            },
-          },
-          lastState: {
-            terminated: {
-              exitCode: 137,
-              reason: 'OOMKilled',
-              startedAt: finishedAt,
-              finishedAt,
-              containerID: 'containerd://4567cdef',
-            },
-          },
-        },
+        crashLooping(pod, 5, '2m40s', { exitCode: 137, reason: 'OOMKilled', containerID: 'containerd://4567cdef' }),
       ]);
       const { ready, stalled } = await waitConditions(
         'oom',
@@ -390,12 +367,7 @@ describe('pod problems in ModelDeployment status', () => {
       );
       expect(ready).toMatchObject({ status: 'False', reason: 'CrashLoopBackOff' });
 
-      await reportPod(pod, true, [running(pod, 6)]);
-      const fixed = await waitConditions(
-        'oom',
-        'Ready=True, Stalled=False',
-        (r, s) => r.status === 'True' && s.status === 'False',
-      );
+      const fixed = await recovers('oom', pod, 6);
       expect(fixed.stalled.reason).toBe('NoProblems');
     },
     TIMEOUT,
@@ -446,12 +418,7 @@ describe('pod problems in ModelDeployment status', () => {
       );
       expect(backoff.ready).toMatchObject({ status: 'False', reason: 'ImagePullFailed' });
 
-      await reportPod(pod, true, [running(pod)]);
-      const fixed = await waitConditions(
-        'badimage',
-        'Ready=True, Stalled=False',
-        (r, s) => r.status === 'True' && s.status === 'False',
-      );
+      const fixed = await recovers('badimage', pod);
       expect(fixed.stalled.reason).toBe('NoProblems');
     },
     TIMEOUT,
