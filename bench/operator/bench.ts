@@ -26,6 +26,7 @@ import {
 } from '../../test/cluster/cluster.js';
 import { fakeNode } from '../../test/cluster/components.js';
 import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../../test/e2e/kube.js';
+import { readyMdNames } from '../../test/e2e/md.js';
 import { installCrd, parseMetrics, startOperator } from '../../test/e2e/operator.harness.js';
 
 const COUNT = Number(process.env.BENCH_MDS ?? 300);
@@ -161,23 +162,7 @@ async function main(): Promise<void> {
     await waitFor(
       `${COUNT} ModelDeployments Ready`,
       async () => {
-        const list = (await custom.listNamespacedCustomObject({
-          group: 'modelship.dev',
-          version: 'v1alpha1',
-          namespace: ns,
-          plural: 'modeldeployments',
-        })) as {
-          items: {
-            metadata: { generation: number };
-            status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
-          }[];
-        };
-        const ready = list.items.filter(
-          (md) =>
-            md.status?.observedGeneration === md.metadata.generation &&
-            md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        ).length;
-        return ready === COUNT;
+        return (await readyMdNames(custom, ns)).length === COUNT;
       },
       1_800_000,
       1000,

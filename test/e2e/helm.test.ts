@@ -49,6 +49,11 @@ async function sh(bin: string, args: string[], input?: string): Promise<string> 
   });
 }
 
+/** `helm template` of the chart as release `ms` in modelship-system, for the cluster's version, with `args`. */
+function template(...args: string[]): Promise<string> {
+  return sh(helm, ['template', 'ms', chart, '--kube-version', kubeVersion, '--namespace', 'modelship-system', ...args]);
+}
+
 beforeAll(async () => {
   for (const bin of [helm, kubeconform])
     if (!existsSync(bin)) throw new Error(`${bin} missing: run make cluster-build`);
@@ -97,17 +102,7 @@ describe('Helm chart', () => {
   ])(
     'renders %s to objects valid against the cluster schemas (kubeconform -strict, offline)',
     async (_name, args) => {
-      const rendered = await sh(helm, [
-        'template',
-        'ms',
-        chart,
-        '--kube-version',
-        kubeVersion,
-        '--namespace',
-        'modelship-system',
-        '--include-crds',
-        ...args,
-      ]);
+      const rendered = await template('--include-crds', ...args);
       const out = await sh(
         kubeconform,
         ['-strict', '-summary', '-schema-location', `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`, '-'],
@@ -131,15 +126,7 @@ describe('Helm chart', () => {
   it(
     'catches a wrong field with kubeconform (the check can fail)',
     async () => {
-      const rendered = await sh(helm, [
-        'template',
-        'ms',
-        chart,
-        '--kube-version',
-        kubeVersion,
-        '--namespace',
-        'modelship-system',
-      ]);
+      const rendered = await template();
       const broken = rendered.replace(
         'terminationGracePeriodSeconds: 30',
         'terminationGracePeriodSeconds: 30\n      terminationGraceSeconds: 30',

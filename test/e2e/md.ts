@@ -47,3 +47,21 @@ export function promotedFrom(md: ModelDeployment, previous: string): boolean {
   const stable = md.status?.stable?.revision;
   return stable !== undefined && routeOf(md.metadata.name, stable) !== previous && percentOf(md, stable) === 100;
 }
+
+/** The names, sorted, of the ModelDeployments in `namespace` that are Ready at their current generation. */
+export async function readyMdNames(custom: CustomObjectsApi, namespace: string): Promise<string[]> {
+  const list = (await custom.listNamespacedCustomObject({
+    group: 'modelship.dev',
+    version: 'v1alpha1',
+    namespace,
+    plural: 'modeldeployments',
+  })) as { items: ModelDeployment[] };
+  return list.items
+    .filter(
+      (md) =>
+        md.status?.observedGeneration === md.metadata.generation &&
+        md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+    )
+    .map((md) => md.metadata.name)
+    .sort();
+}

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { repoRoot, restartApiServer } from '../cluster/cluster.js';
 import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
+import { readyMdNames } from './md.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
 /** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
@@ -34,27 +35,7 @@ function mdYaml(name: string, replicas = 1): string {
   return stringify(doc);
 }
 
-async function readyNames(): Promise<string[]> {
-  const list = (await custom.listNamespacedCustomObject({
-    group: 'modelship.dev',
-    version: 'v1alpha1',
-    namespace: ns,
-    plural: 'modeldeployments',
-  })) as {
-    items: {
-      metadata: { name: string; generation: number };
-      status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
-    }[];
-  };
-  return list.items
-    .filter(
-      (md) =>
-        md.status?.observedGeneration === md.metadata.generation &&
-        md.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-    )
-    .map((md) => md.metadata.name)
-    .sort();
-}
+const readyNames = (): Promise<string[]> => readyMdNames(custom, ns);
 
 beforeAll(async () => {
   await installCrd(kc);
