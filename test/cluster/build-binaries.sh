@@ -44,6 +44,9 @@ helm=$(module_version helm helm.sh/helm/v3)
 kubeconform=$(module_version kubeconform github.com/yannh/kubeconform)
 coredns=$(module_version coredns github.com/coredns/coredns)
 distribution=$(module_version distribution github.com/distribution/distribution/v3)
+# Our own test tool: versioned by its sources, so any change to them builds a new cache file.
+gitops_health=$(cat "$here/go/gitops-health/go.mod" "$here/go/gitops-health/go.sum" "$here/go/gitops-health/main.go" \
+  | sha256sum | cut -c1-12)
 
 k8s_minor="${k8s#v1.}"; k8s_minor="${k8s_minor%%.*}"
 build_date="$(date -u +%FT%TZ)"
@@ -60,7 +63,7 @@ agnhost_version() {
 
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy
-  agnhost kwok helm kubeconform coredns registry)
+  agnhost kwok helm kubeconform coredns registry gitops-health)
 
 for name in "${wanted[@]}"; do
   case "$name" in
@@ -101,6 +104,7 @@ for name in "${wanted[@]}"; do
     registry) build registry distribution . "$distribution" "-X github.com/distribution/distribution/v3/version.version=$distribution" \
       "-X github.com/distribution/distribution/v3/version.revision=module-$distribution" ;;
     kubeconform) build kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$kubeconform" "-X main.version=$kubeconform" ;;
+    gitops-health) build gitops-health gitops-health . "$gitops_health" ;;
     *) echo "build-binaries.sh: unknown binary '$name'" >&2; exit 2 ;;
   esac
 done

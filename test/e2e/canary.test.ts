@@ -22,6 +22,7 @@ import { repoRoot } from '../cluster/cluster.js';
 import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js';
 import { PodRunner } from '../localpods/runner.js';
 import { applyYaml, clusterInfo, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
+import { gitopsHealth, waitForHealth } from './gitops.js';
 import { Load, summarize, type Outcome } from './load.js';
 import { condition, percentOf, promotedFrom, readMd, routeOf } from './md.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
@@ -317,6 +318,8 @@ describe('canary rollouts through the builtin router', () => {
     'progresses a good model through its steps to Promoted with zero failed requests, keeping the old revision warm',
     async () => {
       const previous = routeOf('good', await readyStable('good'));
+      // A settled ModelDeployment: what Argo CD (the chart's health.lua) and Flux (kstatus) show.
+      await waitForHealth('good, settled', () => getMd('good'), 'Healthy', 'Current');
       const load = startLoad({ url: await apexUrl('good'), model: 'digits', concurrency: 4 });
       await applyMd('good', {
         model: model('digits-v2'),
@@ -330,10 +333,12 @@ describe('canary rollouts through the builtin router', () => {
           retainPreviousSeconds: 600,
         },
       });
-      const weightsSeen = new Set<number>();
+      // The first status seen at each live weight of the canary.
+      const steps = new Map<number, ModelDeployment>();
       // Once promoted the candidate is the stable revision and status.canary is gone.
       const md = await waitForMd('good', 'candidate promoted: the new stable serving 100%', (m) => {
-        if (m.status?.canary?.phase === 'Progressing') weightsSeen.add(m.status.canary.weight);
+        if (m.status?.canary?.phase === 'Progressing' && !steps.has(m.status.canary.weight))
+          steps.set(m.status.canary.weight, m);
         return promotedFrom(m, previous) && m;
       });
       const current = routeOf('good', md.status!.stable!.revision);
@@ -344,7 +349,19 @@ describe('canary rollouts through the builtin router', () => {
         `promotion: ${s.requests} requests during the rollout, ${JSON.stringify(s.byRevision)}, statuses ${JSON.stringify(s.byStatus)}`,
       );
 
-      expect([...weightsSeen].sort((a, b) => a - b)).toEqual([10, 50]);
+      expect([...steps.keys()].sort((a, b) => a - b)).toEqual([10, 50]);
+      // Each step as GitOps tools showed it: in progress, the step and weight in Argo CD's message.
+      expect(await gitopsHealth([steps.get(10)!, steps.get(50)!])).toEqual([
+        {
+          argocd: { status: 'Progressing', message: expect.stringContaining('step 1 at 10%') },
+          kstatus: expect.objectContaining({ status: 'InProgress' }),
+        },
+        {
+          argocd: { status: 'Progressing', message: expect.stringContaining('step 2 at 50%') },
+          kstatus: expect.objectContaining({ status: 'InProgress' }),
+        },
+      ]);
+      await waitForHealth('good, promoted', () => getMd('good'), 'Healthy', 'Current');
       expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
       expect(s.byRevision[previous]).toBeGreaterThan(0);
       expect(s.byRevision[current]).toBeGreaterThan(0);
@@ -403,6 +420,8 @@ describe('canary rollouts through the builtin router', () => {
       );
       expect(routeOf('good', md.status!.stable!.revision)).toBe(previous);
       expect(condition(md, 'Ready')?.status).toBe('True');
+      // A rollback is a failed release to GitOps tools too, though the retained revision serves.
+      await waitForHealth('good, rolled back', () => getMd('good'), 'Degraded', 'Failed');
       const s = summarize(outcomes);
       expect({ failed: s.failed, wrong: s.wrong }).toEqual({ failed: 0, wrong: 0 });
       // No cold start: the very processes that were warm before the action answered after it.
@@ -455,6 +474,13 @@ describe('canary rollouts through the builtin router', () => {
       expect(percentOf(md, stable)).toBe(100);
       expect(condition(md, 'Ready')?.status).toBe('True');
       expect(condition(md, 'Stalled')).toMatchObject({ status: 'True', reason: md.status?.canary?.reason });
+      // Argo CD and Flux show the rollback as a failure, with its reason, not as a healthy app.
+      expect(await gitopsHealth([md])).toEqual([
+        {
+          argocd: { status: 'Degraded', message: expect.stringContaining(md.status!.canary!.reason!) },
+          kstatus: expect.objectContaining({ status: 'Failed' }),
+        },
+      ]);
       // Only the candidate misbehaved, and no longer than the analysis window allows.
       expect(outcomes.filter((o) => (o.status !== 200 || o.correct === false) && o.revision !== route)).toEqual([]);
       expect(s.failed + s.wrong).toBeLessThanOrEqual(allowed);

@@ -20,6 +20,7 @@ import { parse, stringify } from 'yaml';
 import { kwokNodeAnnotation } from '../cluster/components.js';
 import { repoRoot } from '../cluster/cluster.js';
 import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, statusCode, waitFor } from './kube.js';
+import { gitopsHealth, waitForHealth } from './gitops.js';
 import { condition, readMd } from './md.js';
 import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
 
@@ -339,10 +340,18 @@ describe('pod problems in ModelDeployment status', () => {
       expect(stalled.message).toContain(termination);
       expect(ready).toMatchObject({ status: 'False', reason: 'ModelVerificationFailed' });
       expect(ready.message).toContain(termination);
+      // Argo CD and Flux show the failure with its cause.
+      expect(await gitopsHealth([await getMd('digest')])).toEqual([
+        {
+          argocd: { status: 'Degraded', message: expect.stringContaining('ModelVerificationFailed') },
+          kstatus: expect.objectContaining({ status: 'Failed', message: expect.stringContaining(termination) }),
+        },
+      ]);
 
       const fixed = await recovers('digest', pod, 4);
       expect(fixed.stalled.reason).toBe('NoProblems');
       expect(fixed.ready.reason).toBe('Available');
+      await waitForHealth('digest, recovered', () => getMd('digest'), 'Healthy', 'Current');
     },
     TIMEOUT,
   );
