@@ -7,7 +7,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../../../common/log.js';
 import { parseRouterConfig, type RouterConfig } from './config.js';
 import { ModelMetadataFetcher } from './metadata.js';
 import { RouterMetrics } from './metrics.js';

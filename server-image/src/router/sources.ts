@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, Watch, type V1ConfigMap } from '@kubernetes/client-node';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../../common/log.js';
 
 /** The ConfigMap key holding the Routes JSON. */
 export const ROUTES_KEY = 'routes.json';
