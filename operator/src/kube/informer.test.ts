@@ -1,4 +1,5 @@
-import { KubeApiError, type KubeApi, type KubeObject, type KubeRequest, type WatchEvent } from './client.js';
+import type { WatchEvent } from '../../../common/listwatch.js';
+import { KubeApiError, type KubeApi, type KubeObject, type KubeRequest } from './client.js';
 import { Informer, keyOf } from './informer.js';
 
 const obj = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
@@ -12,7 +13,7 @@ class ScriptedApi implements KubeApi {
   serverRv = '10';
   watchCalls: Record<string, unknown>[] = [];
   listCalls = 0;
-  scripts: ((emit: (e: WatchEvent) => void, signal: AbortSignal) => Promise<void>)[] = [];
+  scripts: ((emit: (e: WatchEvent<KubeObject>) => void, signal: AbortSignal) => Promise<void>)[] = [];
 
   async request<T>(req: KubeRequest): Promise<T> {
     this.listCalls++;
@@ -23,7 +24,7 @@ class ScriptedApi implements KubeApi {
   async watch(
     _path: string,
     query: KubeRequest['query'],
-    onEvent: (e: WatchEvent) => void,
+    onEvent: (e: WatchEvent<KubeObject>) => void,
     signal: AbortSignal,
   ): Promise<void> {
     this.watchCalls.push({ ...query });
