@@ -34,9 +34,10 @@ class ScriptedApi implements KubeApi {
   }
 }
 
-async function until(cond: () => boolean): Promise<void> {
+/** Polls cond for up to a second; fails naming what it waited for rather than hanging. */
+async function until(what: string, cond: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
-  expect(cond()).toBe(true);
+  if (!cond()) throw new Error(`waited 1 s for ${what}`);
 }
 
 describe('Informer', () => {
@@ -59,7 +60,7 @@ describe('Informer', () => {
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
     await inf.waitForSync();
-    await until(() => api.watchCalls.length === 2);
+    await until('the second watch', () => api.watchCalls.length === 2);
     expect(api.watchCalls[0]!.resourceVersion).toBe('10');
     expect(api.watchCalls[1]!.resourceVersion).toBe('13');
     expect(api.listCalls).toBe(1);
@@ -90,7 +91,7 @@ describe('Informer', () => {
     });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
-    await until(() => api.watchCalls.length === 2);
+    await until('the second watch', () => api.watchCalls.length === 2);
     expect(api.listCalls).toBe(2);
     expect(api.watchCalls[1]!.resourceVersion).toBe('21');
     expect(seen).toEqual(['add:a', 'add:b', 'delete:a', 'update:b']);
@@ -120,10 +121,10 @@ describe('Informer', () => {
     });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
-    await until(() => api.watchCalls.length === 3);
+    await until('the third watch', () => api.watchCalls.length === 3);
     expect(errors).toHaveLength(2);
     expect(api.listCalls).toBe(1);
-    await until(() => seen.includes('resync:a'));
+    await until('a resync', () => seen.includes('resync:a'));
     await inf.stop();
   });
 });
