@@ -1,7 +1,7 @@
 /**
  * Router mode of the inference-server image: the process behind a ModelDeployment's apex Service
- * that splits requests between revision Services. The server's main dispatches
- * MODELSHIP_MODE=router here; `run.ts` starts it standalone.
+ * that splits requests between revision Services. The image's main (../main.ts) dispatches
+ * MODELSHIP_MODE=router here.
  */
 import http from 'node:http';
 import os from 'node:os';
