@@ -1,4 +1,5 @@
-import { listAndWatch, type ListWatchOptions, type Versioned, type WatchEvent } from './listwatch.js';
+import type { WatchEvent } from './kubeapi.js';
+import { listAndWatch, type ListWatchOptions, type Versioned } from './listwatch.js';
 
 type Script = (emit: (e: WatchEvent<Versioned>) => void) => Promise<void>;
 

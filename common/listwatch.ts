@@ -9,12 +9,7 @@
  * client-node's ListWatch stops for good on a watch error and its Watch has no loop at all, so both
  * callers share this one; each brings its own transport (`list` and `watch`).
  */
-
-/** One watch event as the API server streams it. */
-export interface WatchEvent<T> {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: T;
-}
+import { KubeApiError, type WatchEvent } from './kubeapi.js';
 
 /** What a list (or a read of one object) found, and the resourceVersion to watch from. */
 export interface Listing<T> {
@@ -35,8 +30,8 @@ export interface ListWatchOptions<T extends Versioned> {
   list(): Promise<Listing<T>>;
   /**
    * Streams a watch from resourceVersion ('' for "from now"); resolves when the stream ends,
-   * rejects on failure (with `code` 410 when the version is too old). Aborting the signal ends it
-   * quietly.
+   * rejects on failure (a KubeApiError with code 410 when the version is too old). Aborting the
+   * signal ends it quietly.
    */
   watch(resourceVersion: string, onEvent: (e: WatchEvent<T>) => void, signal: AbortSignal): Promise<void>;
   /** The full current contents, after every list. */
@@ -49,30 +44,11 @@ export interface ListWatchOptions<T extends Versioned> {
   onError?(err: unknown, retryInMs: number): void;
 }
 
-/** A Status the API server sent as a watch ERROR event, or a watch request's failed answer. */
-export class WatchError extends Error {
-  constructor(
-    message: string,
-    /** HTTP status; 410 when the resourceVersion is too old. */
-    readonly code: number,
-    /** Kubernetes Status reason, e.g. Expired. */
-    readonly reason: string,
-  ) {
-    super(message);
-    this.name = 'WatchError';
-  }
-}
-
 /**
  * A watch that ends on its own sooner than this after it was opened, having delivered nothing,
  * counts as a failure: a server that closes every watch at once must not be asked again in a loop.
  */
 const MIN_WATCH_MS = 1000;
-
-/** 410 Gone from any transport: the operator's KubeApiError and WatchError both carry `code`. */
-function isGone(err: unknown): boolean {
-  return (err as { code?: unknown } | undefined)?.code === 410;
-}
 
 /** Resolves after ms, or at once when signal aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -107,7 +83,7 @@ export async function listAndWatch<T extends Versioned>(opts: ListWatchOptions<T
       signal.addEventListener('abort', stop);
       const opened = Date.now();
       let delivered = false;
-      let status: WatchError | undefined;
+      let status: KubeApiError | undefined;
       try {
         await opts.watch(
           resourceVersion,
@@ -115,7 +91,7 @@ export async function listAndWatch<T extends Versioned>(opts: ListWatchOptions<T
             if (status) return;
             if (e.type === 'ERROR') {
               const s = e.object as { code?: number; message?: string; reason?: string };
-              status = new WatchError(`${opts.what}: ${s.message ?? 'error'}`, s.code ?? 500, s.reason ?? '');
+              status = new KubeApiError(`${opts.what}: ${s.message ?? 'error'}`, s.code ?? 500, s.reason ?? '');
               stream.abort();
               return;
             }
@@ -134,7 +110,7 @@ export async function listAndWatch<T extends Versioned>(opts: ListWatchOptions<T
       else if (!delivered && !signal.aborted) throw new Error(`${opts.what}: closed at once`);
     } catch (err) {
       if (signal.aborted) return;
-      if (isGone(err)) {
+      if (err instanceof KubeApiError && err.code === 410) {
         resourceVersion = undefined;
         continue;
       }

@@ -1,5 +1,5 @@
 import type { KubeApi, KubeObject, KubeRequest } from './client.js';
-import { KubeApiError } from './client.js';
+import { KubeApiError } from '../../../common/kubeapi.js';
 import { Applier, jsonEqual, prune, writeStatusIfChanged } from './apply.js';
 import { EventRecorder, microTime } from './events.js';
 

@@ -10,22 +10,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
-import type { WatchEvent } from '../../../common/listwatch.js';
+import { KubeApiError, type WatchEvent } from '../../../common/kubeapi.js';
 import { resourceOfPath } from './resources.js';
-
-/** An error response from the API server (or a transport failure, code 0). */
-export class KubeApiError extends Error {
-  constructor(
-    message: string,
-    /** HTTP status; 0 when the request never got an answer. */
-    readonly code: number,
-    /** Kubernetes Status reason, e.g. NotFound, Conflict, Expired, Invalid. */
-    readonly reason: string,
-  ) {
-    super(message);
-    this.name = 'KubeApiError';
-  }
-}
 
 /** True when err is an API error with the given HTTP status. */
 export function isStatus(err: unknown, code: number): boolean {

@@ -1,5 +1,5 @@
-import type { WatchEvent } from '../../../common/listwatch.js';
-import { KubeApiError, type KubeApi, type KubeObject, type KubeRequest } from './client.js';
+import { KubeApiError, type WatchEvent } from '../../../common/kubeapi.js';
+import type { KubeApi, KubeObject, KubeRequest } from './client.js';
 import { Informer, keyOf } from './informer.js';
 
 const obj = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });

@@ -1,4 +1,5 @@
-import { KubeApiError, type KubeApi, type KubeObject, type KubeRequest } from './client.js';
+import { KubeApiError } from '../../../common/kubeapi.js';
+import type { KubeApi, KubeObject, KubeRequest } from './client.js';
 import { LeaderElector } from './leader.js';
 
 /** An in-memory Lease endpoint with optimistic concurrency, like the API server's. */

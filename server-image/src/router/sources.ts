@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, Watch, type V1ConfigMap } from '@kubernetes/client-node';
-import { listAndWatch, WatchError, type WatchEvent } from '../../../common/listwatch.js';
+import { KubeApiError, type WatchEvent } from '../../../common/kubeapi.js';
+import { listAndWatch } from '../../../common/listwatch.js';
 import type { Logger } from '../../../common/log.js';
 
 /** The ConfigMap key holding the Routes JSON. */
@@ -83,7 +84,7 @@ function watchOnce(
     const done = (err: unknown): void => {
       if (!err || signal.aborted || (err as Error).name === 'AbortError') return resolve();
       const code = (err as { statusCode?: number }).statusCode ?? 0;
-      reject(new WatchError(`${what}: ${(err as Error).message ?? String(err)}`, code, ''));
+      reject(new KubeApiError(`${what}: ${(err as Error).message ?? String(err)}`, code, ''));
     };
     watch
       .watch(
