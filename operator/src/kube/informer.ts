@@ -49,8 +49,6 @@ export class Informer {
   private loop?: Promise<void>;
   private resyncTimer?: NodeJS.Timeout;
   private syncWaiters: (() => void)[] = [];
-  /** Number of full lists done; tests use it to see a relist after 410. */
-  lists = 0;
 
   constructor(
     private readonly api: KubeApi,
@@ -147,7 +145,6 @@ export class Informer {
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? '';
     } while (cont);
-    this.lists++;
     return { items, resourceVersion: rv };
   }
 
