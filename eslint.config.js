@@ -44,6 +44,23 @@ export default tseslint.config(
     },
   },
   {
+    // Every process imports common/, so it imports none of them (nor their implementation's cycles).
+    files: ['common/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)(operator|server-image)/',
+              message: 'common/ imports nothing from operator/ or server-image/: they all import it',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },

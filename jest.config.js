@@ -19,6 +19,7 @@ export default {
       ...common,
       displayName: 'unit',
       testMatch: [
+        '<rootDir>/common/**/*.test.ts',
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/server-image/src/**/*.test.ts',
         '<rootDir>/test/cluster/**/*.test.ts',

@@ -4,7 +4,7 @@
 #   - no shell to exec into;
 #   - its node is the project's Node release (.node-version): upstream's distroless tags name only
 #     the major, so a pulled runtime base may carry another patch release;
-#   - no test code (*.test.js, fixtures, test-workers, test directories, .ts), no source maps, no
+#   - no test code (*.test.js, fixtures, test directories, .ts), no source maps, no
 #     devDependencies, no onnxruntime-node binaries for other platforms, no apt, dpkg or npm.
 # Exits non-zero naming what is wrong.
 #
@@ -44,7 +44,7 @@ function walk(dir, visit) {
   }
 }
 walk("/app", (p, e) => {
-  if (/\.test\.[cm]?js$|\.map$/.test(e.name) || /^(fixtures|test-workers)(\.|$)/.test(e.name)) bad.push(p);
+  if (/\.test\.[cm]?js$|\.map$/.test(e.name) || /^fixtures(\.|$)/.test(e.name)) bad.push(p);
   if (p.startsWith("/app/dist/") && (/\.ts$/.test(e.name) || (e.isDirectory() && /^(test|tests|__tests__)$/.test(e.name)))) bad.push(p);
 });
 const ort = "/app/node_modules/onnxruntime-node/bin/napi-v6";

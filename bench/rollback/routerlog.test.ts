@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import { appliedAt, routesAppliedIn } from './routerlog.js';
 
 const LOG = [
-  '{"ts":"2026-11-21T08:35:40.851Z","level":"info","msg":"router listening","component":"router","port":1}',
-  '{"ts":"2026-11-21T08:36:47.590Z","level":"info","msg":"routes applied","component":"router","generation":7,"weights":{"d-a":100,"d-b":0}}',
+  '{"time":"2026-11-21T08:35:40.851Z","level":"info","msg":"router listening","component":"router","port":1}',
+  '{"time":"2026-11-21T08:36:47.590Z","level":"info","msg":"routes applied","component":"router","generation":7,"weights":{"d-a":100,"d-b":0}}',
   'not json but mentions "routes applied"',
-  '{"ts":"2026-11-21T08:36:51.755Z","level":"info","msg":"routes applied","generation":8,"weights":{"d-a":50,"d-b":50}}',
-  '{"ts":"2026-11-21T08:36:55.000Z","level":"info","msg":"routes applied","generation":7,"weights":{"d-a":100,"d-b":0}}',
-  '{"ts":"garbage","level":"info","msg":"routes applied","generation":9,"weights":{}}',
+  '{"time":"2026-11-21T08:36:51.755Z","level":"info","msg":"routes applied","generation":8,"weights":{"d-a":50,"d-b":50}}',
+  '{"time":"2026-11-21T08:36:55.000Z","level":"info","msg":"routes applied","generation":7,"weights":{"d-a":100,"d-b":0}}',
+  '{"time":"garbage","level":"info","msg":"routes applied","generation":9,"weights":{}}',
   '',
 ].join('\n');
 

@@ -1,12 +1,12 @@
 /**
  * Reads the router's own record of when it put routes in force: its JSON log lines
- * `{"ts": ..., "msg": "routes applied", "generation": ..., "weights": {...}}` (server-image/src/router/main.ts).
+ * `{"time": ..., "msg": "routes applied", "generation": ..., "weights": {...}}` (server-image/src/router/main.ts).
  * Pure: text in, entries out.
  */
 
 /** One "routes applied" line of a router pod's log. */
 export interface RoutesApplied {
-  /** Date.parse of the line's ts. */
+  /** Date.parse of the line's time. */
   at: number;
   generation: number;
   weights: Record<string, number>;
@@ -17,13 +17,13 @@ export function routesAppliedIn(logText: string): RoutesApplied[] {
   const out: RoutesApplied[] = [];
   for (const line of logText.split('\n')) {
     if (!line.includes('"routes applied"')) continue;
-    let entry: { ts?: unknown; msg?: unknown; generation?: unknown; weights?: unknown };
+    let entry: { time?: unknown; msg?: unknown; generation?: unknown; weights?: unknown };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
       continue;
     }
-    const at = typeof entry.ts === 'string' ? Date.parse(entry.ts) : NaN;
+    const at = typeof entry.time === 'string' ? Date.parse(entry.time) : NaN;
     if (
       entry.msg !== 'routes applied' ||
       Number.isNaN(at) ||

@@ -3,7 +3,7 @@
  * then defaults. Pure: argv, env and hostname/pid come in as arguments, errors name the flag.
  */
 import { parseArgs } from 'node:util';
-import type { Level } from './log.js';
+import type { LogLevel as Level } from '../../common/log.js';
 
 /** Everything main.ts needs to run the operator. */
 export interface OperatorConfig {

@@ -15,7 +15,7 @@ import { isStatus, KubeClient, loadKubeConfig } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
 import { LeaderElector } from './kube/leader.js';
 import { runWorkers, WorkQueue } from './kube/workqueue.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import { createMetrics, type OperatorMetrics } from './metrics.js';
 import { reconcile, type ReconcileDeps } from './reconcile.js';
 

@@ -3,7 +3,6 @@
  * The pure core (plan, computeStatus) decides from this snapshot only, never from the network.
  */
 import type {
-  CoreV1Event,
   V1ConfigMap,
   V1Deployment,
   V1Pod,
@@ -29,13 +28,11 @@ export interface Observed {
    * Inconclusive: it has no window).
    */
   statsBaseline?: RouterStatsDocument[];
-  /** Recent Events about the pods or Deployments, when the shell watches them (optional). */
-  events?: CoreV1Event[];
 }
 
 /** An empty snapshot: what a brand-new ModelDeployment owns. */
 export function emptyObserved(): Observed {
-  return { deployments: [], services: [], hpas: [], pdbs: [], pods: [], configMaps: [], events: [] };
+  return { deployments: [], services: [], hpas: [], pdbs: [], pods: [], configMaps: [] };
 }
 
 /** The observed ConfigMap with this exact name, if any. */

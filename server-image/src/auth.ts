@@ -7,7 +7,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
-import type { Logger } from './log.js';
+import type { Logger } from '../../common/log.js';
 
 /** The outcome of checking one request's Authorization header. */
 export type AuthResult = 'ok' | 'missing' | 'invalid';

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { DataPlaneOptions } from './dataplane/types.js';
-import type { LogLevel } from './log.js';
+import type { LogLevel } from '../../common/log.js';
 
 /** Everything the server process needs; data-plane fields are passed through unchanged. */
 export interface Config {

@@ -47,7 +47,7 @@ function model(
 
 /**
  * Seconds between analysis checks, the same for a ModelDeployment's whole life: the router's stats
- * interval follows it, and changing it replaces the router pods (see canary-bugs.md, bug 1).
+ * interval follows it, and changing it replaces the router pods.
  */
 const INTERVAL = 1;
 /** A spec serving digits as the only revision. */

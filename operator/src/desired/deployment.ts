@@ -5,7 +5,7 @@
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.js';
 import type { RevisionPlan } from '../rollout/plan.js';
-import { canonicalJson } from '../rollout/revision.js';
+import { canonicalJson } from '../../../common/json.js';
 import { ANNOTATION, revisionLabels, revisionName, revisionSelector } from './names.js';
 import { ownerReferenceTo } from './owner.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';

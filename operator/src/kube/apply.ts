@@ -4,6 +4,7 @@
  * the kind and namespace/name.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../../common/json.js';
 import { isStatus, type KubeApi, type KubeObject } from './client.js';
 import { pathFor, resourceFor } from './resources.js';
 
@@ -23,17 +24,6 @@ function describe(obj: KubeObject): string {
 /** Prefixes an error's message with what was being done. */
 function wrap(verb: string, obj: KubeObject, err: unknown): Error {
   return new Error(`${verb} ${describe(obj)}: ${(err as Error).message}`, { cause: err });
-}
-
-/** Deterministic JSON (keys sorted) so equal objects hash and compare equal. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : v,
-  );
 }
 
 /** Deep equality of JSON values, ignoring key order. */

@@ -10,21 +10,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Counter, type Registry } from 'prom-client';
+import { KubeApiError, type WatchEvent } from '../../../common/kubeapi.js';
 import { resourceOfPath } from './resources.js';
-
-/** An error response from the API server (or a transport failure, code 0). */
-export class KubeApiError extends Error {
-  constructor(
-    message: string,
-    /** HTTP status; 0 when the request never got an answer. */
-    readonly code: number,
-    /** Kubernetes Status reason, e.g. NotFound, Conflict, Expired, Invalid. */
-    readonly reason: string,
-  ) {
-    super(message);
-    this.name = 'KubeApiError';
-  }
-}
 
 /** True when err is an API error with the given HTTP status. */
 export function isStatus(err: unknown, code: number): boolean {
@@ -39,12 +26,6 @@ export interface KubeRequest {
   body?: unknown;
   /** Content type of the body; JSON unless a patch type is given. */
   contentType?: string;
-}
-
-/** One watch event as the API server streams it. */
-export interface WatchEvent<T = KubeObject> {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
-  object: T;
 }
 
 /** The fields of any Kubernetes object the shell relies on. */
@@ -83,7 +64,7 @@ export interface KubeApi {
   watch(
     path: string,
     query: KubeRequest['query'],
-    onEvent: (e: WatchEvent) => void,
+    onEvent: (e: WatchEvent<KubeObject>) => void,
     signal: AbortSignal,
   ): Promise<void>;
 }
@@ -263,7 +244,7 @@ export class KubeClient implements KubeApi {
   async watch(
     path: string,
     query: KubeRequest['query'],
-    onEvent: (e: WatchEvent) => void,
+    onEvent: (e: WatchEvent<KubeObject>) => void,
     signal: AbortSignal,
   ): Promise<void> {
     const req: KubeRequest = { method: 'GET', path, query: { ...query, watch: true } };
@@ -291,7 +272,7 @@ export class KubeClient implements KubeApi {
         while ((nl = pending.indexOf('\n')) >= 0) {
           const line = pending.slice(0, nl).trim();
           pending = pending.slice(nl + 1);
-          if (line) onEvent(JSON.parse(line) as WatchEvent);
+          if (line) onEvent(JSON.parse(line) as WatchEvent<KubeObject>);
         }
       }
     } catch (err) {

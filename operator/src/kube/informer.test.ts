@@ -1,4 +1,5 @@
-import { KubeApiError, type KubeApi, type KubeObject, type KubeRequest, type WatchEvent } from './client.js';
+import { KubeApiError, type WatchEvent } from '../../../common/kubeapi.js';
+import type { KubeApi, KubeObject, KubeRequest } from './client.js';
 import { Informer, keyOf } from './informer.js';
 
 const obj = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
@@ -12,7 +13,7 @@ class ScriptedApi implements KubeApi {
   serverRv = '10';
   watchCalls: Record<string, unknown>[] = [];
   listCalls = 0;
-  scripts: ((emit: (e: WatchEvent) => void, signal: AbortSignal) => Promise<void>)[] = [];
+  scripts: ((emit: (e: WatchEvent<KubeObject>) => void, signal: AbortSignal) => Promise<void>)[] = [];
 
   async request<T>(req: KubeRequest): Promise<T> {
     this.listCalls++;
@@ -23,7 +24,7 @@ class ScriptedApi implements KubeApi {
   async watch(
     _path: string,
     query: KubeRequest['query'],
-    onEvent: (e: WatchEvent) => void,
+    onEvent: (e: WatchEvent<KubeObject>) => void,
     signal: AbortSignal,
   ): Promise<void> {
     this.watchCalls.push({ ...query });
@@ -33,9 +34,10 @@ class ScriptedApi implements KubeApi {
   }
 }
 
-async function until(cond: () => boolean): Promise<void> {
+/** Polls cond for up to a second; fails naming what it waited for rather than hanging. */
+async function until(what: string, cond: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
-  expect(cond()).toBe(true);
+  if (!cond()) throw new Error(`waited 1 s for ${what}`);
 }
 
 describe('Informer', () => {
@@ -58,7 +60,7 @@ describe('Informer', () => {
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
     await inf.waitForSync();
-    await until(() => api.watchCalls.length === 2);
+    await until('the second watch', () => api.watchCalls.length === 2);
     expect(api.watchCalls[0]!.resourceVersion).toBe('10');
     expect(api.watchCalls[1]!.resourceVersion).toBe('13');
     expect(api.listCalls).toBe(1);
@@ -89,7 +91,7 @@ describe('Informer', () => {
     });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
-    await until(() => api.watchCalls.length === 2);
+    await until('the second watch', () => api.watchCalls.length === 2);
     expect(api.listCalls).toBe(2);
     expect(api.watchCalls[1]!.resourceVersion).toBe('21');
     expect(seen).toEqual(['add:a', 'add:b', 'delete:a', 'update:b']);
@@ -119,10 +121,10 @@ describe('Informer', () => {
     });
     inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
     inf.start();
-    await until(() => api.watchCalls.length === 3);
+    await until('the third watch', () => api.watchCalls.length === 3);
     expect(errors).toHaveLength(2);
     expect(api.listCalls).toBe(1);
-    await until(() => seen.includes('resync:a'));
+    await until('a resync', () => seen.includes('resync:a'));
     await inf.stop();
   });
 });

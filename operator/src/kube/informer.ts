@@ -1,15 +1,11 @@
 /**
- * A list+watch cache of one resource type. Lists (paged) then watches from the list's
- * resourceVersion; when the stream ends it watches again from the last version seen; after an
- * error it backs off and watches again, and after 410 Gone (the version is too old) it lists
- * afresh and reports the difference as adds, updates and deletes. A periodic resync re-reports
- * every cached object so a missed or failed reconcile is retried without any API call.
- *
- * client-node's ListWatch stops for good on a watch error and has no resync, so the operator keeps
- * its own (small) loop.
+ * A list+watch cache of one resource type, kept by common/listwatch.ts's loop (paged lists; after
+ * 410 Gone it lists afresh and reports the difference as adds, updates and deletes). A periodic
+ * resync re-reports every cached object so a missed or failed reconcile is retried without any API
+ * call.
  */
-import type { KubeApi, KubeList, KubeObject, WatchEvent } from './client.js';
-import { KubeApiError } from './client.js';
+import { listAndWatch, type Listing } from '../../../common/listwatch.js';
+import type { KubeApi, KubeList, KubeObject } from './client.js';
 
 /** What happened to an object. */
 export type InformerEventType = 'add' | 'update' | 'delete' | 'resync';
@@ -48,15 +44,11 @@ export function keyOf(obj: { metadata: { name: string; namespace?: string } }): 
 export class Informer {
   private readonly store = new Map<string, KubeObject>();
   private readonly handlers: InformerHandler[] = [];
-  private resourceVersion = '';
   private synced = false;
   private abort = new AbortController();
-  private stopped = false;
   private loop?: Promise<void>;
   private resyncTimer?: NodeJS.Timeout;
   private syncWaiters: (() => void)[] = [];
-  /** Number of full lists done; tests use it to see a relist after 410. */
-  lists = 0;
 
   constructor(
     private readonly api: KubeApi,
@@ -70,8 +62,32 @@ export class Informer {
 
   /** Starts listing and watching in the background. */
   start(): void {
-    this.stopped = false;
-    this.loop = this.run();
+    this.abort = new AbortController();
+    this.loop = listAndWatch(
+      {
+        what: `watch ${this.opts.path}`,
+        list: () => this.listAll(),
+        watch: (resourceVersion, onEvent, signal) =>
+          this.api.watch(
+            this.opts.path,
+            {
+              labelSelector: this.opts.labelSelector,
+              resourceVersion,
+              allowWatchBookmarks: true,
+              // A server-side timeout spreads reconnections and bounds how long a silently broken
+              // connection can go unnoticed.
+              timeoutSeconds: 240 + Math.floor(Math.random() * 120),
+            },
+            onEvent,
+            signal,
+          ),
+        onList: (items) => this.replace(items),
+        onEvent: (type, obj) => (type === 'DELETED' ? this.remove(obj) : this.upsert(obj)),
+        backoff: { baseMs: this.opts.retryBaseMs ?? 200, maxMs: this.opts.retryMaxMs ?? 10_000 },
+        onError: (err) => this.opts.onError?.(err),
+      },
+      this.abort.signal,
+    );
     if (this.opts.resyncMs) {
       this.resyncTimer = setInterval(() => this.resync(), this.opts.resyncMs);
       this.resyncTimer.unref();
@@ -80,7 +96,6 @@ export class Informer {
 
   /** Stops watching; the cache keeps its last contents. */
   async stop(): Promise<void> {
-    this.stopped = true;
     this.abort.abort();
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     await this.loop;
@@ -116,10 +131,10 @@ export class Informer {
     for (const obj of this.store.values()) this.emit('resync', obj);
   }
 
-  private async listAll(): Promise<void> {
+  private async listAll(): Promise<Listing<KubeObject>> {
     const items: KubeObject[] = [];
     let cont: string | undefined;
-    let rv: string | undefined;
+    let rv: string;
     do {
       const page = await this.api.request<KubeList>({
         method: 'GET',
@@ -130,7 +145,11 @@ export class Informer {
       cont = page.metadata.continue || undefined;
       rv = page.metadata.resourceVersion ?? '';
     } while (cont);
-    this.lists++;
+    return { items, resourceVersion: rv };
+  }
+
+  /** Takes a fresh list as the cache's contents, reporting what changed since the last. */
+  private replace(items: KubeObject[]): void {
     const fresh = new Map(items.map((o) => [keyOf(o), o]));
     for (const [key, old] of this.store) {
       if (!fresh.has(key)) {
@@ -138,8 +157,7 @@ export class Informer {
         this.emit('delete', old);
       }
     }
-    for (const [key, obj] of fresh) this.upsert(key, obj);
-    this.resourceVersion = rv ?? '';
+    for (const obj of fresh.values()) this.upsert(obj);
     if (!this.synced) {
       this.synced = true;
       for (const w of this.syncWaiters.splice(0)) w();
@@ -152,7 +170,8 @@ export class Informer {
     return obj;
   }
 
-  private upsert(key: string, obj: KubeObject): void {
+  private upsert(obj: KubeObject): void {
+    const key = keyOf(obj);
     this.stamp(obj);
     const old = this.store.get(key);
     this.store.set(key, obj);
@@ -160,69 +179,10 @@ export class Informer {
     else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit('update', obj);
   }
 
-  private onWatchEvent(e: WatchEvent): void {
-    if (e.type === 'ERROR') {
-      const status = e.object as unknown as { code?: number; message?: string; reason?: string };
-      throw new KubeApiError(
-        `watch ${this.opts.path}: ${status.message ?? 'error'}`,
-        status.code ?? 500,
-        status.reason ?? '',
-      );
-    }
-    if (e.object?.metadata?.resourceVersion) this.resourceVersion = e.object.metadata.resourceVersion;
-    if (e.type === 'BOOKMARK') return;
-    const key = keyOf(e.object);
-    if (e.type === 'DELETED') {
-      const old = this.store.get(key);
-      this.store.delete(key);
-      if (old) this.emit('delete', this.stamp(e.object));
-    } else {
-      this.upsert(key, e.object);
-    }
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopped) {
-      try {
-        if (!this.resourceVersion) await this.listAll();
-        failures = 0;
-        // A server-side timeout spreads reconnections and bounds how long a silently broken
-        // connection can go unnoticed.
-        const timeoutSeconds = 240 + Math.floor(Math.random() * 120);
-        await this.api.watch(
-          this.opts.path,
-          {
-            labelSelector: this.opts.labelSelector,
-            resourceVersion: this.resourceVersion,
-            allowWatchBookmarks: true,
-            timeoutSeconds,
-          },
-          (e) => this.onWatchEvent(e),
-          this.abort.signal,
-        );
-      } catch (err) {
-        if (this.stopped) return;
-        if (err instanceof KubeApiError && err.code === 410) {
-          this.resourceVersion = '';
-          continue;
-        }
-        this.opts.onError?.(err);
-        failures++;
-        const delay = Math.min(
-          (this.opts.retryBaseMs ?? 200) * 2 ** Math.min(failures - 1, 10),
-          this.opts.retryMaxMs ?? 10_000,
-        );
-        await new Promise<void>((resolve) => {
-          const wake = (): void => {
-            clearTimeout(t);
-            this.abort.signal.removeEventListener('abort', wake);
-            resolve();
-          };
-          const t = setTimeout(wake, delay);
-          this.abort.signal.addEventListener('abort', wake);
-        });
-      }
-    }
+  private remove(obj: KubeObject): void {
+    const key = keyOf(obj);
+    const old = this.store.get(key);
+    this.store.delete(key);
+    if (old) this.emit('delete', this.stamp(obj));
   }
 }

@@ -1,4 +1,5 @@
-import { KubeApiError, type KubeApi, type KubeObject, type KubeRequest } from './client.js';
+import { KubeApiError } from '../../../common/kubeapi.js';
+import type { KubeApi, KubeObject, KubeRequest } from './client.js';
 import { LeaderElector } from './leader.js';
 
 /** An in-memory Lease endpoint with optimistic concurrency, like the API server's. */
@@ -32,6 +33,16 @@ class LeaseServer implements KubeApi {
   }
 }
 
+/**
+ * A promise that resolves when the returned callback is called: the tests wait on the elector's
+ * own callbacks instead of polling, so a broken elector fails on jest's test timeout, never hangs.
+ */
+function signal(): [Promise<void>, () => void] {
+  let fire!: () => void;
+  const fired = new Promise<void>((resolve) => (fire = resolve));
+  return [fired, fire];
+}
+
 describe('LeaderElector', () => {
   const opts = { namespace: 'sys', name: 'modelship', leaseDurationMs: 15_000 };
 
@@ -60,22 +71,23 @@ describe('LeaderElector', () => {
     const server = new LeaseServer();
     const a = new LeaderElector(server, { ...opts, identity: 'a', retryPeriodMs: 5 });
     const b = new LeaderElector(server, { ...opts, identity: 'b', retryPeriodMs: 5 });
-    let aLeads = false;
-    const runA = a.run(
-      () => (aLeads = true),
-      () => {},
-    );
-    while (!aLeads) await new Promise((r) => setTimeout(r, 1));
+    const [aLeads, aStarted] = signal();
+    const runA = a.run(aStarted, () => {});
+    await aLeads;
     let bLeads = false;
+    const [bLed, bStarted] = signal();
     const runB = b.run(
-      () => (bLeads = true),
+      () => {
+        bLeads = true;
+        bStarted();
+      },
       () => {},
     );
     await new Promise((r) => setTimeout(r, 30));
     expect(bLeads).toBe(false);
     await a.stop();
     await runA;
-    for (let i = 0; i < 1000 && !bLeads; i++) await new Promise((r) => setTimeout(r, 2));
+    await bLed;
     expect(bLeads).toBe(true);
     expect(server.holder()).toBe('b');
     await b.stop();
@@ -87,16 +99,15 @@ describe('LeaderElector', () => {
     const server = new LeaseServer();
     const a = new LeaderElector(server, { ...opts, identity: 'a', retryPeriodMs: 5 });
     let lost = false;
-    const runA = a.run(
-      () => {},
-      () => (lost = true),
-    );
-    while (!server.lease) await new Promise((r) => setTimeout(r, 1));
+    const [aLeads, aStarted] = signal();
+    const runA = a.run(aStarted, () => (lost = true));
+    await aLeads;
+    const lease = server.lease!;
     // Someone force-takes the lease (e.g. an admin edit).
     server.lease = {
-      ...server.lease,
+      ...lease,
       spec: { holderIdentity: 'intruder', leaseDurationSeconds: 15 },
-      metadata: { ...server.lease.metadata, resourceVersion: '999' },
+      metadata: { ...lease.metadata, resourceVersion: '999' },
     };
     await runA;
     expect(lost).toBe(true);

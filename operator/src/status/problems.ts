@@ -1,9 +1,11 @@
 /**
- * Problems visible in the observed pods, Deployments and Events that stop a revision from ever
- * becoming available without a change by a human: bad image, model that fails verification,
- * crash loops, missing volumes, pods that cannot be scheduled, a Deployment past its deadline.
+ * Problems visible in the observed pods and Deployments that stop a revision from ever becoming
+ * available without a change by a human: bad image, model that fails verification, crash loops,
+ * missing volumes, pods that cannot be scheduled, a Deployment past its deadline. All of them are
+ * in the objects' own status: a missing PersistentVolumeClaim too, as the scheduler names it in the
+ * pod's PodScheduled=False condition, so the operator reads no Events.
  */
-import type { CoreV1Event, V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.js';
 import { LABEL, revisionName } from '../desired/names.js';
 import { deploymentNamed, type Observed } from '../observed.js';
@@ -47,7 +49,7 @@ export function problemsOf(md: ModelDeployment, observed: Observed, revisions: s
           p.metadata?.labels?.[LABEL.deployment] === md.metadata.name,
       )
       .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
-    for (const pod of pods) found.push(...podProblems(pod, revision, observed.events ?? []));
+    for (const pod of pods) found.push(...podProblems(pod, revision));
     const deployment = deploymentNamed(observed, revisionName(md, revision));
     if (deployment) found.push(...deploymentProblems(deployment, revision));
   });
@@ -62,7 +64,7 @@ export function problemsOf(md: ModelDeployment, observed: Observed, revisions: s
   );
 }
 
-function podProblems(pod: V1Pod, revision: string, events: CoreV1Event[]): Problem[] {
+function podProblems(pod: V1Pod, revision: string): Problem[] {
   const where = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
   const out: Problem[] = [];
   const statuses: V1ContainerStatus[] = [
@@ -96,22 +98,12 @@ function podProblems(pod: V1Pod, revision: string, events: CoreV1Event[]): Probl
     }
   }
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
-  const podEvents = events.filter(
-    (e) =>
-      e.involvedObject?.kind === 'Pod' &&
-      e.involvedObject.name === pod.metadata?.name &&
-      e.involvedObject.namespace === pod.metadata?.namespace,
-  );
-  const pvcText = [
-    scheduled?.status === 'False' ? (scheduled.message ?? '') : '',
-    ...podEvents.map((e) => e.message ?? ''),
-  ].find((m) => MISSING_PVC.test(m));
-  if (pvcText !== undefined) {
-    const claim = MISSING_PVC.exec(pvcText)![1];
+  const missingClaim = scheduled?.status === 'False' ? MISSING_PVC.exec(scheduled.message ?? '')?.[1] : undefined;
+  if (missingClaim !== undefined) {
     out.push({
       reason: 'PersistentVolumeClaimNotFound',
       revision,
-      message: clip(`${where}: PersistentVolumeClaim ${pod.metadata?.namespace}/${claim} not found`),
+      message: clip(`${where}: PersistentVolumeClaim ${pod.metadata?.namespace}/${missingClaim} not found`),
     });
   } else if (scheduled?.status === 'False' && scheduled.reason === 'Unschedulable') {
     out.push({

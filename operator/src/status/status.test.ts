@@ -226,20 +226,6 @@ describe('computeStatus', () => {
       expect(statusOf(md, observed).conditions!.find((c) => c.type === 'Stalled')!.message).toMatch(/exit code 137/);
     });
 
-    it('finds a missing PVC from the pod Events too', () => {
-      const observed = observedAt(md, 'none');
-      observed.pods.push(pod({ phase: 'Pending' }));
-      observed.events = [
-        {
-          metadata: {},
-          involvedObject: { kind: 'Pod', name: `digits-${rev}-abc12`, namespace: 'ml' },
-          reason: 'FailedScheduling',
-          message: '0/1 nodes are available: persistentvolumeclaim "weights" not found.',
-        },
-      ];
-      expect(conditions(statusOf(md, observed)).Stalled).toEqual(['True', 'PersistentVolumeClaimNotFound']);
-    });
-
     it('ignores a healthy pod and a pod of another ModelDeployment', () => {
       const observed = observedAt(md, 'available');
       observed.pods.push(

@@ -7,7 +7,7 @@ import type { ModelDeployment } from '../api/types.js';
 import { DEFAULT_TOKEN_KEY } from '../desired/deployment.js';
 import { SERVICE_PORT } from '../desired/service.js';
 import type { Routes } from '../../../server-image/src/router/routes.js';
-import { canonicalJson } from '../rollout/revision.js';
+import { canonicalJson } from '../../../common/json.js';
 import { routeNameOf } from './names.js';
 import type { TokenSecretRef, TrafficPlan } from './types.js';
 

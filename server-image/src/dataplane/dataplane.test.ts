@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createOnnxDataPlane, serverVersion, type DataPlaneInternals } from './dataplane.js';
-import { compiledWorkerUrl, faultyWorkerUrl } from './test-workers.js';
+import { compiledWorkerUrl, faultyWorkerUrl } from '../../test/helpers/workers.js';
 import {
   InferError,
   ModelLoadError,

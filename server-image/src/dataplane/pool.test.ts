@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WorkerPool } from './pool.js';
-import { compiledWorkerUrl } from './test-workers.js';
+import { compiledWorkerUrl } from '../../test/helpers/workers.js';
 import { ModelLoadError, type Tensor } from './types.js';
 
 jest.setTimeout(120_000);

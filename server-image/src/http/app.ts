@@ -4,7 +4,7 @@
  * express's HTML error pages never appear.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../../common/log.js';
 import type { HttpContext } from './context.js';
 import { HttpError, errorResponse, sendError } from './errors.js';
 import { v1Routes } from './v1.js';

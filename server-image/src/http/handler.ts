@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AuthResult } from '../auth.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../../common/log.js';
 import type { ServerMetrics } from '../metrics.js';
 import { createApp } from './app.js';
 import { routeOf, setRoute, type HttpContext } from './context.js';

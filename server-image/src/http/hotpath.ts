@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import getRawBody from 'raw-body';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../../common/log.js';
 import { HEADER_LENGTH } from './binary.js';
 import { setRoute, sendBody, type HttpContext } from './context.js';
 import { errorResponse, sendError } from './errors.js';

@@ -3,7 +3,7 @@
  * shows for the container, and a non-zero exit.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../../common/log.js';
 
 /** Start the container's termination message afresh: called once, by its first process. */
 export function clearTerminationMessage(path: string): void {

@@ -16,7 +16,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dataPlaneOptions, type Config } from '../config.js';
 import type { FetchedModel } from '../dataplane/types.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../../common/log.js';
 import { groupMetrics, serveMetrics } from '../metrics.js';
 import { fetchVerifiedModel } from '../model/index.js';
 import { clearTerminationMessage, die, writeTerminationMessage } from './fatal.js';

@@ -18,7 +18,7 @@ import { dataPlaneOptions, type Config } from '../config.js';
 import { createDataPlane, type DataPlaneObserver } from '../dataplane/index.js';
 import { createRequestHandler } from '../http/handler.js';
 import { createHttpServer, listen } from '../http/server.js';
-import { createLogger, type LogFields } from '../log.js';
+import { createLogger, type LogFields } from '../../../common/log.js';
 import { ServerMetrics, serveMetrics, shareWithPrimary } from '../metrics.js';
 import { clearTerminationMessage, die } from './fatal.js';
 import type { GroupMember, StopStep } from './group.js';

@@ -3,7 +3,7 @@
  * takes the environment and the host name and returns a complete config or throws an Error whose
  * one-line message names the offending variable.
  */
-import type { LogLevel } from '../log.js';
+import type { LogLevel } from '../../../common/log.js';
 
 /** Where the routes come from: a ConfigMap watched through the API server, or a local file. */
 export type RoutesSourceConfig =

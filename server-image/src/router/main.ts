@@ -1,13 +1,13 @@
 /**
  * Router mode of the inference-server image: the process behind a ModelDeployment's apex Service
- * that splits requests between revision Services. The server's main dispatches
- * MODELSHIP_MODE=router here; `run.ts` starts it standalone.
+ * that splits requests between revision Services. The image's main (../main.ts) dispatches
+ * MODELSHIP_MODE=router here.
  */
 import http from 'node:http';
 import os from 'node:os';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../../../common/log.js';
 import { parseRouterConfig, type RouterConfig } from './config.js';
 import { ModelMetadataFetcher } from './metadata.js';
 import { RouterMetrics } from './metrics.js';

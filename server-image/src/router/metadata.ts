@@ -13,7 +13,7 @@ import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseTokens } from '../auth.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../../common/log.js';
 import { DEFAULT_TOKEN_DIR } from './config.js';
 import type { Routes } from './routes.js';
 import type { RouterStats } from './stats.js';

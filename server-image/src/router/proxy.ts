@@ -11,7 +11,7 @@ import type http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../../common/log.js';
 import { compareResponses } from './agreement.js';
 import { MIRROR_HEADER, downstreamResponseHeaders, rawHeaderValue, upstreamRequestHeaders } from './headers.js';
 import type { RouterMetrics } from './metrics.js';

@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, Watch, type V1ConfigMap } from '@kubernetes/client-node';
-import type { Logger } from '../log.js';
+import { KubeApiError, type WatchEvent } from '../../../common/kubeapi.js';
+import { listAndWatch } from '../../../common/listwatch.js';
+import type { Logger } from '../../../common/log.js';
 
 /** The ConfigMap key holding the Routes JSON. */
 export const ROUTES_KEY = 'routes.json';
@@ -67,11 +69,43 @@ export function loadKubeConfig(): KubeConfig {
 }
 
 /**
- * Watches one ConfigMap through the API server: reads it, then watches it (field selector on its
- * name) from the read's resourceVersion, so an update arrives as one watch event within
- * milliseconds. When the watch ends or fails (API server restart, 410 Gone, network) it backs off
- * (up to 10 s) and reads afresh. A deleted ConfigMap or one without the key is logged; the
- * previous routes stay.
+ * One watch through client-node, in the shape listAndWatch wants: resolves when the stream ends,
+ * rejects with what broke it (a failed answer's status as `code`), ends quietly when signal aborts.
+ */
+function watchOnce(
+  watch: Watch,
+  path: string,
+  query: Record<string, string | boolean | undefined>,
+  what: string,
+  onEvent: (e: WatchEvent<V1ConfigMap>) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err: unknown): void => {
+      if (!err || signal.aborted || (err as Error).name === 'AbortError') return resolve();
+      const code = (err as { statusCode?: number }).statusCode ?? 0;
+      reject(new KubeApiError(`${what}: ${(err as Error).message ?? String(err)}`, code, ''));
+    };
+    watch
+      .watch(
+        path,
+        query,
+        (type: string, object: V1ConfigMap) => onEvent({ type: type as WatchEvent<V1ConfigMap>['type'], object }),
+        done,
+      )
+      .then((request) => {
+        if (signal.aborted) request.abort();
+        else signal.addEventListener('abort', () => request.abort(), { once: true });
+      }, done);
+  });
+}
+
+/**
+ * Watches one ConfigMap through the API server with common/listwatch.ts's loop: reads it, then
+ * watches it (field selector on its name) from the read's resourceVersion, so an update arrives as
+ * one watch event within milliseconds. When the watch fails (API server restart, network) it backs
+ * off (from 250 ms up to 10 s), and after 410 Gone it reads afresh. A missing or deleted ConfigMap,
+ * or one without the key, is logged; the previous routes stay.
  */
 export function watchRoutesConfigMap(
   kc: KubeConfig,
@@ -83,10 +117,7 @@ export function watchRoutesConfigMap(
   const api = kc.makeApiClient(CoreV1Api);
   const watch = new Watch(kc);
   const origin = `ConfigMap ${namespace}/${name}`;
-  let stopped = false;
-  let abort: AbortController | undefined;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let failures = 0;
+  const stop = new AbortController();
   let lastText: string | undefined;
 
   const take = (cm: V1ConfigMap): void => {
@@ -100,70 +131,42 @@ export function watchRoutesConfigMap(
     onText(text, origin);
   };
 
-  const retry = (why: string): void => {
-    if (stopped || retryTimer) return;
-    failures++;
-    const delay = Math.min(10_000, 250 * 2 ** Math.min(failures - 1, 6));
-    log.warn(`watch ${origin}: ${why}; retrying in ${delay} ms, keeping the current routes`);
-    retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void start();
-    }, delay);
-  };
-
-  const start = async (): Promise<void> => {
-    if (stopped) return;
-    let resourceVersion: string | undefined;
-    try {
-      const cm = await api.readNamespacedConfigMap({ name, namespace });
-      resourceVersion = cm.metadata?.resourceVersion;
-      take(cm);
-    } catch (err) {
-      if (err instanceof ApiException && err.code === 404) {
-        log.warn(`${origin} not found; waiting for it`);
-      } else {
-        retry(`read: ${(err as Error).message}`);
-        return;
-      }
-    }
-    if (stopped) return;
-    const watchStarted = Date.now();
-    try {
-      abort = await watch.watch(
-        `/api/v1/namespaces/${namespace}/configmaps`,
-        { fieldSelector: `metadata.name=${name}`, resourceVersion, allowWatchBookmarks: true },
-        (phase, obj: V1ConfigMap) => {
-          failures = 0;
-          if (phase === 'ADDED' || phase === 'MODIFIED') take(obj);
-          else if (phase === 'DELETED') log.warn(`${origin} was deleted; keeping the current routes`);
-          else if (phase === 'ERROR') {
-            // Typically 410 Gone: our resourceVersion is too old. End this watch; `done` re-reads.
-            log.info(`watch ${origin}: server reported ${JSON.stringify(obj)}; re-reading`);
-            abort?.abort();
+  void listAndWatch<V1ConfigMap>(
+    {
+      what: `watch ${origin}`,
+      list: async () => {
+        try {
+          const cm = await api.readNamespacedConfigMap({ name, namespace });
+          return { items: [cm], resourceVersion: cm.metadata?.resourceVersion ?? '' };
+        } catch (err) {
+          if (!(err instanceof ApiException && err.code === 404)) {
+            throw new Error(`read ${origin}: ${(err as Error).message}`, { cause: err });
           }
-        },
-        (err: unknown) => {
-          if (stopped) return;
-          // A watch that held for a while was healthy: the next failure starts the backoff afresh.
-          const lasted = Date.now() - watchStarted >= 1000;
-          if (lasted) failures = 0;
-          const aborted = err && (err as Error).name === 'AbortError';
-          if (err && !aborted) retry(`watch ended: ${(err as Error).message ?? String(err)}`);
-          else if (!lasted) retry('watch closed at once');
-          else void start();
-        },
-      );
-    } catch (err) {
-      retry(`watch: ${(err as Error).message}`);
-    }
-  };
-
-  void start();
-  return {
-    close: () => {
-      stopped = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      abort?.abort();
+          log.warn(`${origin} not found; waiting for it`);
+          return { items: [], resourceVersion: '' };
+        }
+      },
+      watch: (resourceVersion, onEvent, signal) =>
+        watchOnce(
+          watch,
+          `/api/v1/namespaces/${namespace}/configmaps`,
+          {
+            fieldSelector: `metadata.name=${name}`,
+            resourceVersion: resourceVersion || undefined,
+            allowWatchBookmarks: true,
+          },
+          `watch ${origin}`,
+          onEvent,
+          signal,
+        ),
+      onList: (items) => items.forEach(take),
+      onEvent: (type, cm) =>
+        type === 'DELETED' ? log.warn(`${origin} was deleted; keeping the current routes`) : take(cm),
+      backoff: { baseMs: 250, maxMs: 10_000 },
+      onError: (err, delay) =>
+        log.warn(`${(err as Error).message}; retrying in ${delay} ms, keeping the current routes`),
     },
-  };
+    stop.signal,
+  );
+  return { close: () => stop.abort() };
 }

@@ -5,7 +5,7 @@
  * one ConfigMap (create only if the operator has not made it).
  */
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../../common/log.js';
 import type { RouterStatsDocument } from './stats.js';
 
 /** A running writer: `flush` writes now (used at shutdown), `close` stops the timer. */

@@ -1,10 +1,10 @@
 /**
- * Test support: worker threads run compiled JavaScript, not the TypeScript jest transforms, so the
- * data-plane tests point the pool at dist/. This makes sure dist/ is there and not older than the
- * sources, building it when needed, and writes worker wrappers that inject faults.
+ * Worker scripts for the data-plane unit tests. Worker threads run compiled JavaScript, not the
+ * TypeScript jest transforms, so the tests point the pool at dist/, which `make unit` and `make jest`
+ * build first; this only checks that dist/ is there and not older than the sources. It also writes
+ * worker wrappers that inject faults.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -33,56 +33,13 @@ function staleSources(): string[] {
 }
 
 /**
- * The URL of the compiled worker script, building dist/ first if any data-plane source is newer than
- * its compiled file. Other areas' type errors do not stop tsc from emitting, so its exit status is
- * ignored and freshness is checked again instead.
+ * The URL of the compiled worker script. Throws, naming the files, when a data-plane source is
+ * newer than its compiled file: the tests would otherwise run yesterday's worker.
  */
 export function compiledWorkerUrl(): URL {
-  if (staleSources().length > 0) {
-    withBuildLock(() => {
-      // Another test file may have built while this one waited for the lock.
-      if (staleSources().length === 0) return;
-      try {
-        execFileSync(path.join(ROOT, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], {
-          cwd: ROOT,
-          stdio: 'pipe',
-          timeout: 300_000,
-        });
-      } catch {
-        // Checked below.
-      }
-    });
-    const stale = staleSources();
-    if (stale.length > 0) throw new Error(`dist/ is out of date for ${stale.join(', ')}; run npx tsc -p tsconfig.json`);
-  }
+  const stale = staleSources();
+  if (stale.length > 0) throw new Error(`dist/ is out of date for ${stale.join(', ')}; run make build`);
   return pathToFileURL(distOf('server-image/src/dataplane/worker.ts'));
-}
-
-/**
- * Run `build` while holding a lock directory, so that test files running in parallel jest workers
- * build once instead of rewriting dist/ under each other's worker threads.
- */
-function withBuildLock(build: () => void): void {
-  const lock = path.join(ROOT, '.state', 'dataplane-test-build.lock');
-  mkdirSync(path.dirname(lock), { recursive: true });
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      // A lock left by a killed run is older than any real build.
-      if (Date.now() - statSync(lock).mtimeMs > 600_000) rmSync(lock, { recursive: true, force: true });
-      if (Date.now() > deadline) throw new Error(`waited 10 minutes for ${lock}`, { cause: err });
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
-    }
-  }
-  try {
-    build();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
 }
 
 /** How a faulty worker misbehaves; see faultyWorkerUrl. */

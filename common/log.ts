@@ -1,6 +1,8 @@
 /**
- * Structured logs: one JSON object per line with `ts`, `level`, `msg` and the event's fields, so
- * log pipelines (Loki, Cloud Logging, `jq`) read them without parsing prose.
+ * The structured logger of every Modelship process (operator, router, inference server): one JSON
+ * object per line on stdout, `time`, `level` and `msg` first and then the event's fields, so log
+ * pipelines (Loki, Cloud Logging, `jq`) read them without parsing prose. `time` is the key Cloud
+ * Logging, Fluent Bit's JSON parser, pino and Go's slog take as the entry's timestamp.
  */
 
 /** Severity, lowest first. */
@@ -23,22 +25,34 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-/** Serialise one event; errors become {name, message} and bigints become strings. */
+/**
+ * An Error as its message, with its cause's message when that adds something: never a stack dump
+ * (which may hold secrets), and never `{}`, which is what JSON.stringify makes of an Error.
+ */
+function errorText(err: Error): string {
+  const cause = err.cause;
+  return cause instanceof Error && !err.message.includes(cause.message)
+    ? `${err.message} (cause: ${cause.message})`
+    : err.message;
+}
+
+/** Serialise one event; errors (at any depth) become their message and bigints strings. */
 export function formatLogLine(level: LogLevel, msg: string, fields: LogFields, now: Date): string {
-  const event = { ts: now.toISOString(), level, msg, ...fields };
+  const event = { time: now.toISOString(), level, msg, ...fields };
   return JSON.stringify(event, (_key, value: unknown) => {
-    if (value instanceof Error) return { name: value.name, message: value.message };
+    if (value instanceof Error) return errorText(value);
     if (typeof value === 'bigint') return value.toString();
     return value;
   });
 }
 
 /**
- * A logger writing to `write` (stdout by default) at or above `level`. Logging must never throw
- * into the caller, so an unserialisable field is replaced by a note rather than propagating.
+ * A logger writing to `write` (stdout by default) at or above `level`, adding `base` to every
+ * event. Logging must never throw into the caller, so an unserialisable field is replaced by a
+ * note rather than propagating.
  */
 export function createLogger(
-  level: LogLevel,
+  level: LogLevel = 'info',
   write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
   base: LogFields = {},
 ): Logger {

@@ -1,16 +1,33 @@
 import { createLogger, formatLogLine } from './log.js';
 
 describe('formatLogLine', () => {
-  it('writes one JSON object with ts, level, msg and fields; errors and bigints made readable', () => {
+  it('writes one JSON object with time, level, msg and fields; errors and bigints made readable', () => {
     const line = formatLogLine('warn', 'worker exited', { code: 3, err: new TypeError('boom'), n: 5n }, new Date(0));
     expect(line).not.toContain('\n');
     expect(JSON.parse(line)).toEqual({
-      ts: '1970-01-01T00:00:00.000Z',
+      time: '1970-01-01T00:00:00.000Z',
       level: 'warn',
       msg: 'worker exited',
       code: 3,
-      err: { name: 'TypeError', message: 'boom' },
+      err: 'boom',
       n: '5',
+    });
+  });
+
+  it('writes an error as its message and cause', () => {
+    const cause = new Error('connect ECONNREFUSED');
+    const line = formatLogLine(
+      'error',
+      'apply failed',
+      { key: 'ml/digits', error: new Error('apply Deployment ml/digits-abc: boom', { cause }) },
+      new Date(Date.UTC(2026, 0, 1)),
+    );
+    expect(JSON.parse(line)).toEqual({
+      time: '2026-01-01T00:00:00.000Z',
+      level: 'error',
+      msg: 'apply failed',
+      key: 'ml/digits',
+      error: 'apply Deployment ml/digits-abc: boom (cause: connect ECONNREFUSED)',
     });
   });
 });
