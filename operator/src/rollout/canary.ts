@@ -23,7 +23,7 @@
  *   a `retry` action restarts it, or, after a contract rollback, the contract becomes acceptable.
  * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one).
  */
-import type { ModelDeploymentSpec, RolloutStep } from '../api/types.js';
+import type { CanaryPhase, ModelDeploymentSpec, RolloutStep } from '../api/types.js';
 import {
   analysisLimitsOf,
   type AnalysisLimit,
@@ -33,10 +33,7 @@ import {
 } from './analysis.js';
 import { ACTION_ANNOTATION, type RolloutAction } from './canary-action.js';
 import type { ContractCheck } from './contract.js';
-import type { TrafficWeight } from './plan.js';
-
-/** Where a canary is. Pending (warming up, weight 0) is new next to the status enum's phases. */
-export type CanaryPhase = 'Pending' | 'Shadow' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
+import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
 
 /** Consecutive inconclusive checks after which a step reports Paused/InsufficientTraffic. */
 export const INCONCLUSIVE_LIMIT = 10;
@@ -141,7 +138,7 @@ export interface CanaryDecision {
   /** Live traffic, stable first; percents sum to 100. */
   weights: TrafficWeight[];
   /** Requests mirrored to the candidate, when any. */
-  mirror?: { revision: string; percent: number };
+  mirror?: TrafficMirror;
   /** Replicas of the candidate's Deployment; undefined when an HPA owns them (or no candidate). */
   candidateReplicas?: number;
   transition?: CanaryTransition;

@@ -17,7 +17,7 @@ import { ANNOTATION, LABEL, revisionName } from '../desired/names.js';
 import { configMapNamed, deploymentNamed, type Observed } from '../observed.js';
 import { problemsOf } from '../status/problems.js';
 import { routeNameOf, statsConfigMapName } from '../traffic/names.js';
-import type { TrafficMirror } from '../traffic/types.js';
+import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
 import type { RouterStatsDocument } from '../../../server-image/src/router/stats.js';
 import { analyse, parseStatsData, type WindowFigures } from './analysis.js';
 import { countsOf, isAvailableAtScale, isDeploymentAvailable } from './availability.js';
@@ -57,12 +57,6 @@ export interface RevisionPlan {
 export interface RetainedRevisionPlan extends RevisionPlan {
   role: 'retained';
   until: string;
-}
-
-/** Share of live traffic one revision receives (the percents of a plan sum to 100). */
-export interface TrafficWeight {
-  revision: string;
-  percent: number;
 }
 
 /** Where the rollout is: Stable (nothing pending) or Progressing (a candidate is on its way). */
