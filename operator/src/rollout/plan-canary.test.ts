@@ -12,7 +12,7 @@ import { desiredObjects } from '../desired/index.js';
 import type { KubeObject } from '../desired/types.js';
 import { computeStatus } from '../status/index.js';
 import { ACTION_ANNOTATION } from './canary-action.js';
-import { mdFixture, observedAfter, SHA_B, type Progress } from './fixtures.js';
+import { mdFixture, observedAfter, SHA_B, type Progress } from '../../test/fixtures.js';
 import { plan, type RolloutPlan } from './plan.js';
 import { revisionOf } from './revision.js';
 

@@ -2,7 +2,7 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.js';
 import { desiredObjects } from '../desired/index.js';
 import { emptyObserved, type Observed } from '../observed.js';
-import { mdFixture, observedAfter, podFixture, SHA_B, type Progress } from '../rollout/fixtures.js';
+import { mdFixture, observedAfter, podFixture, SHA_B, type Progress } from '../../test/fixtures.js';
 import { plan } from '../rollout/plan.js';
 import { revisionOf } from '../rollout/revision.js';
 import { computeStatus, HISTORY_LIMIT, invalidSpecStatus } from './index.js';
