@@ -83,6 +83,7 @@ function simulate(spec: ModelDeploymentSpec, candidate: Behaviour): Outcome {
       candidate: CANDIDATE,
       contract: { status: 'Compatible', differences: [], message: 'ok' },
       candidateAvailable: true,
+      candidatePods: { available: 4, atFullScale: true },
       now,
       ...(state ? { previous: state } : {}),
       ...(check ? { check } : {}),

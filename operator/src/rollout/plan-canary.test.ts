@@ -269,6 +269,23 @@ describe('plan with the canary wired in', () => {
     expect(w.condition('Stalled')?.status).toBe('False');
   });
 
+  it('rolls back at once when the spec is reverted while the stable runs short of pods', () => {
+    const { w, r1, r2 } = rolling();
+    while (w.md.status!.canary?.weight !== 10) {
+      w.reconcile();
+      w.serve();
+    }
+    w.edit({ model: mdFixture().spec.model });
+    // No Deployment has all its pods: the stable is not at its full scale, which only a promotion waits for.
+    w.reconcile('partial');
+    expect(w.md.status!.canary).toMatchObject({ revision: r2, phase: 'RolledBack', reason: 'SpecReverted', weight: 0 });
+    expect(w.routes()).toEqual([
+      [`digits-${r1}`, 100],
+      [`digits-${r2}`, 0],
+    ]);
+    expect(w.replicasOf(r2)).toBe(0);
+  });
+
   it('rolls back to the retained revision at once on a rollback action after promotion, once per nonce', () => {
     const { w, r1, r2 } = rolling();
     w.run();
