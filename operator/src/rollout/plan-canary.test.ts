@@ -124,6 +124,14 @@ class World {
     }
   }
 
+  /** Reconcile and serve until the canary holds this live weight. */
+  untilWeight(weight: number): void {
+    while (this.md.status!.canary?.weight !== weight) {
+      this.reconcile();
+      this.serve();
+    }
+  }
+
   condition(type: string): Condition | undefined {
     return this.md.status?.conditions?.find((c) => c.type === type);
   }
@@ -256,10 +264,7 @@ describe('plan with the canary wired in', () => {
 
   it('rolls back at once when the spec is reverted mid-rollout, then forgets the canary', () => {
     const { w, r1, r2 } = rolling();
-    while (w.md.status!.canary?.weight !== 10) {
-      w.reconcile();
-      w.serve();
-    }
+    w.untilWeight(10);
     w.edit({ model: mdFixture().spec.model });
     w.reconcile();
     expect(w.last.transition).toMatchObject({ outcome: 'RolledBack', revision: r2, reason: 'SpecReverted' });
@@ -271,10 +276,7 @@ describe('plan with the canary wired in', () => {
 
   it('rolls back at once when the spec is reverted while the stable runs short of pods', () => {
     const { w, r1, r2 } = rolling();
-    while (w.md.status!.canary?.weight !== 10) {
-      w.reconcile();
-      w.serve();
-    }
+    w.untilWeight(10);
     w.edit({ model: mdFixture().spec.model });
     // No Deployment has all its pods: the stable is not at its full scale, which only a promotion waits for.
     w.reconcile('partial');
@@ -311,10 +313,7 @@ describe('plan with the canary wired in', () => {
 
   it('promotes on a promote action and reports a malformed action as refused, once', () => {
     const { w, r2 } = rolling();
-    while (w.md.status!.canary?.weight !== 10) {
-      w.reconcile();
-      w.serve();
-    }
+    w.untilWeight(10);
     w.edit({}, { [ACTION_ANNOTATION]: 'promote-now' });
     w.reconcile();
     expect(w.last).toMatchObject({ actionRefused: true, handledAction: 'promote-now' });
