@@ -152,7 +152,7 @@ function canaryPlan(
   const { input, baseline, statsErrors } = canaryInputOf(md, observed, now, {
     stable: stable.revision,
     candidate: spec.revision,
-    ...(warm[0] !== undefined ? { retained: warm[0].revision } : {}),
+    retained: warm[0]?.revision,
     fullScale: spec.scale,
   });
   const decision = nextCanary(input);
@@ -165,14 +165,9 @@ function canaryPlan(
     retainSeconds > 0 ? retainedUntil(now, retainSeconds) : undefined,
   );
   const canary = inFlight(decision);
-  const candidate = canary && candidateOf(md, observed, decision, canary, after.stable, [spec, stable]);
-  const retained = [
-    ...after.retained,
-    ...warm.filter(
-      (r) =>
-        ![after.stable.revision, candidate?.revision, ...after.retained.map((a) => a.revision)].includes(r.revision),
-    ),
-  ];
+  const candidate = canary && candidateOf(md, observed, decision, canary, after.stable, { spec, stable });
+  const running = [after.stable.revision, candidate?.revision, ...after.retained.map((r) => r.revision)];
+  const retained = [...after.retained, ...warm.filter((r) => !running.includes(r.revision))];
   const planned = new Set([after.stable.revision, candidate?.revision, ...retained.map((r) => r.revision)]);
 
   const state = decision.state;
@@ -278,7 +273,7 @@ function rolloutTransition(
   outcome: RolloutTransition['outcome'],
   revision: string,
   previous: string,
-  why: Reasoned | CanaryTransition,
+  why: Reasoned,
 ): RolloutTransition {
   return { outcome, revision, previous, reason: why.reason, message: why.message };
 }
@@ -302,14 +297,15 @@ function candidateOf(
   decision: CanaryDecision,
   canary: CanaryState,
   newStable: RevisionPlan,
-  known: RevisionPlan[],
+  known: { spec: RevisionPlan; stable: RevisionPlan },
 ): RevisionPlan | undefined {
   if (canary.revision === newStable.revision) return undefined;
   const template =
-    known.find((r) => r.revision === canary.revision)?.template ?? observedTemplate(md, observed, canary.revision);
+    [known.spec, known.stable].find((r) => r.revision === canary.revision)?.template ??
+    observedTemplate(md, observed, canary.revision);
   if (template === undefined) return undefined;
   const scale: RevisionScale =
-    decision.candidateReplicas !== undefined ? { replicas: decision.candidateReplicas } : known[0]!.scale;
+    decision.candidateReplicas !== undefined ? { replicas: decision.candidateReplicas } : known.spec.scale;
   return { revision: canary.revision, role: 'candidate', template, scale };
 }
 
