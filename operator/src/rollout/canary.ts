@@ -1,7 +1,7 @@
 /**
  * The canary rollout as a pure state machine: from the spec, the canary's previous state (kept in
  * status.canary), this reconcile's analysis check, the contract gate, the candidate's availability
- * and a one-shot action, to the next state, the traffic split, the candidate's replica count, the
+ * and scale, and a one-shot action, to the next state, the traffic split, the candidate's replica count, the
  * reason for the decision and when to look again. No I/O, no clock: time is `now`.
  *
  *   Pending ──available + contract ok──▶ [Shadow] ──▶ step 1 ▶ … ▶ step n ──▶ Promoted
@@ -21,7 +21,9 @@
  *   is still analysed and still rolled back: a pause holds progress, it does not excuse errors.
  * - RolledBack holds (weight 0, Stalled with the reason) until the spec asks for another revision,
  *   a `retry` action restarts it, or, after a contract rollback, the contract becomes acceptable.
- * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one).
+ * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one) once
+ *   it runs the stable's full scale; until then it stays Promoted at the last step's split while
+ *   it scales up, and the next decision promotes again.
  */
 import type { CanaryPhase, ModelDeploymentSpec, RolloutStep } from '../api/types.js';
 import {
