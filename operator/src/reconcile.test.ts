@@ -1,6 +1,15 @@
-import type { ModelDeploymentStatus } from './api/types.js';
-import { planEvents, transitionEvents } from './reconcile.js';
+import { mdFixture, observedDeployment, SHA_B } from '../test/fixtures.js';
+import type { ModelDeployment, ModelDeploymentStatus } from './api/types.js';
+import { validateModelDeployment } from './api/validate.js';
+import type { KubeObject as DesiredObject } from './desired/types.js';
+import { Applier } from './kube/apply.js';
+import type { Caches } from './kube/caches.js';
+import { KubeApiError } from '../../common/kubeapi.js';
+import type { KubeApi, KubeObject, KubeRequest } from './kube/client.js';
+import { EventRecorder } from './kube/events.js';
+import { planEvents, reconcile, transitionEvents, type ReconcileDeps } from './reconcile.js';
 import type { RolloutPlan } from './rollout/plan.js';
+import { revisionOf } from './rollout/revision.js';
 
 const cond = (type: string, status: 'True' | 'False', reason = 'R', message = 'm') => ({
   type,
@@ -100,5 +109,285 @@ describe('planEvents', () => {
     ],
   ])('%s', (_name, plan, expected) => {
     expect(planEvents({ ...base, ...plan } as RolloutPlan).map((e) => `${e.type} ${e.reason}`)).toEqual(expected);
+  });
+});
+
+const T0 = Date.parse('2026-11-21T06:00:00.000Z');
+const KEY = 'ml/digits';
+
+/**
+ * The API server as reconcile() reaches it: every request recorded, applies answered with what was
+ * sent, `fail` deciding which requests are refused. The shell's real Applier and EventRecorder run
+ * on it, so what the test reads is what the cluster would have been told.
+ */
+class FakeApi implements KubeApi {
+  readonly requests: KubeRequest[] = [];
+  fail: (req: KubeRequest) => KubeApiError | undefined = () => undefined;
+
+  async request<T>(req: KubeRequest): Promise<T> {
+    this.requests.push(req);
+    const refused = this.fail(req);
+    if (refused) throw refused;
+    return (req.method === 'PATCH' ? req.body : {}) as T;
+  }
+
+  async watch(): Promise<void> {
+    throw new Error('reconcile() reads caches, never watches');
+  }
+
+  /** Objects applied (server-side apply PATCHes, not status), as `Kind/name`. */
+  applied(): string[] {
+    return this.bodies('application/apply-patch+yaml', false).map((o) => `${o.kind}/${o.metadata.name}`);
+  }
+
+  /** The last status written through the status subresource, if any. */
+  status(): ModelDeploymentStatus | undefined {
+    return this.bodies('application/apply-patch+yaml', true).at(-1)?.status as ModelDeploymentStatus | undefined;
+  }
+
+  /** Events created, as `type reason: note`. */
+  events(): string[] {
+    return this.requests
+      .filter((r) => r.method === 'POST' && r.path.includes('/events'))
+      .map((r) => r.body as { type: string; reason: string; note: string })
+      .map((e) => `${e.type} ${e.reason}: ${e.note}`);
+  }
+
+  deleted(): string[] {
+    return this.requests.filter((r) => r.method === 'DELETE').map((r) => r.path.split('/').slice(-2).join('/'));
+  }
+
+  private bodies(contentType: string, status: boolean): KubeObject[] {
+    return this.requests
+      .filter((r) => r.contentType === contentType && r.path.endsWith('/status') === status)
+      .map((r) => r.body as KubeObject);
+  }
+}
+
+/** Informer caches holding one ModelDeployment and the objects it owns, as the cluster reports them. */
+class FakeCaches {
+  md: KubeObject | undefined;
+  owned: KubeObject[] = [];
+
+  modelDeployment(key: string): KubeObject | undefined {
+    return key === KEY ? this.md : undefined;
+  }
+
+  ownedBy(kind: string, key: string): KubeObject[] {
+    return key === KEY ? this.owned.filter((o) => o.kind === kind) : [];
+  }
+
+  live(obj: KubeObject): KubeObject | undefined {
+    return this.owned.find((o) => o.kind === obj.kind && o.metadata.name === obj.metadata.name);
+  }
+
+  /** The cluster after the applies: every applied object cached, Deployments fully available. */
+  settle(api: FakeApi): void {
+    const applied = api.requests
+      .filter((r) => r.contentType === 'application/apply-patch+yaml' && !r.path.endsWith('/status'))
+      .map((r) => r.body as KubeObject);
+    for (const obj of applied) {
+      const live =
+        obj.kind === 'Deployment'
+          ? (observedDeployment(obj as DesiredObject, 'available') as unknown as KubeObject)
+          : structuredClone(obj);
+      this.owned = [...this.owned.filter((o) => o.kind !== obj.kind || o.metadata.name !== obj.metadata.name), live];
+    }
+    const status = api.status();
+    if (this.md && status) this.md = { ...this.md, status };
+  }
+}
+
+function world(md: ModelDeployment, seconds = 0) {
+  const api = new FakeApi();
+  const caches = new FakeCaches();
+  caches.md = md as unknown as KubeObject;
+  const warnings: string[] = [];
+  const clock = { seconds };
+  const deps: ReconcileDeps = {
+    api,
+    caches: caches as unknown as Caches,
+    applier: new Applier(api),
+    events: new EventRecorder(api, 'operator-0', 0, () => T0 + clock.seconds * 1000),
+    options: { serverImage: 'ghcr.io/modelship/server:test' },
+    validate: (obj) => validateModelDeployment(obj).errors,
+    now: () => new Date(T0 + clock.seconds * 1000),
+    warn: (msg) => warnings.push(msg),
+    baselines: new Map(),
+  };
+  return { api, caches, deps, warnings, clock };
+}
+
+const conditionsOf = (status: ModelDeploymentStatus | undefined) =>
+  Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, `${c.status} ${c.reason}`]));
+
+describe('reconcile', () => {
+  it('applies a valid ModelDeployment, writes its status, and tells the user once it is Ready', async () => {
+    const md = mdFixture({ replicas: 2 });
+    const rev = revisionOf(md);
+    const { api, caches, deps } = world(md);
+
+    const first = await reconcile(KEY, deps);
+    expect(api.applied()).toEqual(expect.arrayContaining([`Deployment/digits-${rev}`, 'Service/digits']));
+    expect(first).toMatchObject({ applied: api.applied().length, pruned: 0, statusWritten: true });
+    expect(api.status()).toMatchObject({ stable: { revision: rev }, traffic: [{ revision: rev, percent: 100 }] });
+    expect(conditionsOf(api.status())).toEqual({
+      Ready: 'False Creating',
+      Reconciling: 'True Creating',
+      Stalled: 'False NoProblems',
+    });
+    expect(api.events()).toEqual([`Normal InitialRevision: revision ${rev} is the first revision and serves 100%`]);
+
+    caches.settle(api);
+    api.requests.length = 0;
+    await reconcile(KEY, deps);
+    expect(conditionsOf(api.status())).toEqual({
+      Ready: 'True Available',
+      Reconciling: 'False Reconciled',
+      Stalled: 'False NoProblems',
+    });
+    expect(api.events()).toEqual([`Normal RevisionReady: revision ${rev} serves 100% with 2 available pod(s)`]);
+
+    // Settled: the next reconcile writes nothing at all.
+    caches.settle(api);
+    api.requests.length = 0;
+    expect(await reconcile(KEY, deps)).toMatchObject({ applied: 0, pruned: 0, statusWritten: false });
+    expect(api.requests).toEqual([]);
+  });
+
+  it('gives an invalid spec a status naming the field and a Warning, and applies nothing', async () => {
+    const md = mdFixture({ replicas: -1 });
+    const { api, deps } = world(md);
+
+    const outcome = await reconcile(KEY, deps);
+    expect(outcome).toMatchObject({ applied: 0, pruned: 0, statusWritten: true });
+    expect(api.applied()).toEqual([]);
+    expect(api.deleted()).toEqual([]);
+    expect(conditionsOf(api.status())).toEqual({
+      Ready: 'False InvalidSpec',
+      Reconciling: 'False InvalidSpec',
+      Stalled: 'True InvalidSpec',
+    });
+    const ready = api.status()!.conditions!.find((c) => c.type === 'Ready')!;
+    expect(ready.message).toContain('spec.replicas');
+    expect(api.events()).toEqual([`Warning InvalidSpec: ${ready.message}`]);
+  });
+
+  it('reports a failed apply as a Warning Event and fails the reconcile, so the queue retries', async () => {
+    const md = mdFixture({ replicas: 2 });
+    const { api, deps } = world(md);
+    api.fail = (req) =>
+      req.method === 'PATCH' && req.path.includes('/deployments/')
+        ? new KubeApiError('admission webhook denied the request', 403, 'Forbidden')
+        : undefined;
+
+    await expect(reconcile(KEY, deps)).rejects.toThrow(/admission webhook denied the request/);
+    const events = api.events();
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatch(/^Warning ApplyFailed: .*Deployment.*admission webhook denied the request/);
+    expect(api.status()).toBeUndefined();
+  });
+
+  it('prunes owned objects the spec no longer asks for, and nothing it does not own', async () => {
+    const md = mdFixture({ replicas: 2 });
+    const { api, caches, deps } = world(md);
+    await reconcile(KEY, deps);
+    caches.settle(api);
+    const ours = {
+      apiVersion: 'modelship.dev/v1alpha1',
+      kind: 'ModelDeployment',
+      name: 'digits',
+      uid: md.metadata.uid!,
+      controller: true,
+    };
+    const leftover = (name: string, ownerReferences: (typeof ours)[]): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        name,
+        namespace: 'ml',
+        uid: `uid-${name}`,
+        ownerReferences,
+        labels: { 'modelship.dev/deployment': 'digits' },
+      },
+    });
+    caches.owned.push(leftover('digits-old', [ours]), leftover('made-by-hand', []));
+    api.requests.length = 0;
+
+    expect(await reconcile(KEY, deps)).toMatchObject({ pruned: 1 });
+    expect(api.deleted()).toEqual(['services/digits-old']);
+  });
+
+  it('after an analysis check, removes the stats of router pods that are gone', async () => {
+    const v1 = mdFixture({ replicas: 2, rollout: { steps: [{ weight: 10, pauseSeconds: 60 }] } });
+    const { api, caches, deps, clock } = world(v1);
+    await reconcile(KEY, deps);
+    caches.settle(api);
+    await reconcile(KEY, deps);
+    caches.settle(api);
+    caches.md = {
+      ...caches.md!,
+      spec: { ...v1.spec, model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } },
+    };
+    const r2 = revisionOf(caches.md as unknown as ModelDeployment);
+    // The router publishes both revisions' metadata (the contract gate), then the canary takes traffic.
+    const metadata = { name: 'digits', versions: [], platform: 'onnxruntime', inputs: [], outputs: [] };
+    const doc = (pod: string, at: number) =>
+      JSON.stringify({
+        version: 1,
+        pod,
+        startTime: new Date(T0).toISOString(),
+        time: new Date(at).toISOString(),
+        routesGeneration: null,
+        revisions: {},
+        agreement: {},
+        models: Object.fromEntries([revisionOf(v1), r2].map((r) => [`digits-${r}`, { metadata }])),
+      });
+    const stats = (now: number): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'digits-stats', namespace: 'ml', labels: { 'app.kubernetes.io/component': 'router-stats' } },
+      data: {
+        'digits-router-live.json': doc('digits-router-live', now),
+        'digits-router-gone.json': doc('digits-router-gone', T0 - 3600_000),
+      },
+    });
+    for (let i = 0; i < 6 && (caches.md as unknown as ModelDeployment).status?.canary?.phase !== 'Progressing'; i++) {
+      clock.seconds += 5;
+      caches.owned = [
+        ...caches.owned.filter((o) => o.metadata.name !== 'digits-stats'),
+        stats(T0 + clock.seconds * 1000),
+      ];
+      await reconcile(KEY, deps);
+      caches.settle(api);
+    }
+    expect((caches.md as unknown as ModelDeployment).status?.canary).toMatchObject({
+      revision: r2,
+      phase: 'Progressing',
+    });
+
+    api.requests.length = 0;
+    clock.seconds += 5;
+    caches.owned = [
+      ...caches.owned.filter((o) => o.metadata.name !== 'digits-stats'),
+      stats(T0 + clock.seconds * 1000),
+    ];
+    await reconcile(KEY, deps);
+    const patches = api.requests.filter((r) => r.contentType === 'application/merge-patch+json');
+    expect(patches).toEqual([
+      expect.objectContaining({
+        path: '/api/v1/namespaces/ml/configmaps/digits-stats',
+        body: { data: { 'digits-router-gone.json': null } },
+      }),
+    ]);
+  });
+
+  it('forgets a deleted ModelDeployment without a request: the garbage collector removes what it owned', async () => {
+    const { api, caches, deps } = world(mdFixture());
+    caches.md = undefined;
+    deps.baselines.set(KEY, []);
+    expect(await reconcile(KEY, deps)).toEqual({ applied: 0, skipped: 0, pruned: 0, statusWritten: false });
+    expect(api.requests).toEqual([]);
+    expect(deps.baselines.has(KEY)).toBe(false);
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import type { RouterStatsDocument } from '../../server-image/src/router/stats.js';
-import type { Condition, ModelDeployment, ModelDeploymentStatus } from './api/types.js';
+import type { ModelDeployment, ModelDeploymentStatus } from './api/types.js';
 import { desiredObjects, type DesiredOptions } from './desired/index.js';
 import type { Applier } from './kube/apply.js';
 import { prune, writeStatusIfChanged } from './kube/apply.js';
@@ -18,7 +18,9 @@ import { plan, type RolloutPlan } from './rollout/plan.js';
 import { pathFor, resourceFor } from './kube/resources.js';
 import { staleStatsPatch } from './traffic/stats.js';
 import { statsConfigMapName } from './traffic/names.js';
+import { ConditionType, findCondition } from './status/conditions.js';
 import { computeStatus, invalidSpecStatus, type SpecError } from './status/index.js';
+import { Because, type Reason, type Reasoned } from './status/reasons.js';
 
 /** Everything a reconcile needs; main.ts wires the real ones, tests may wire others. */
 export interface ReconcileDeps {
@@ -79,25 +81,29 @@ export function observedOf(caches: Caches, key: string, baseline?: RouterStatsDo
   return observed;
 }
 
-function condition(status: ModelDeploymentStatus | undefined, type: string): Condition | undefined {
-  return status?.conditions?.find((c) => c.type === type);
+/** An Event to record about the ModelDeployment. */
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: Reason;
+  note: string;
+}
+
+function eventOf(type: PlannedEvent['type'], why: Reasoned): PlannedEvent {
+  return { type, reason: why.reason, note: why.message };
 }
 
 /** The Events a plan deserves: its stable change, the canary's phase or step change, the action's fate. */
-export function planEvents(decided: RolloutPlan): { type: 'Normal' | 'Warning'; reason: string; note: string }[] {
-  const out: { type: 'Normal' | 'Warning'; reason: string; note: string }[] = [];
+export function planEvents(decided: RolloutPlan): PlannedEvent[] {
+  const out: PlannedEvent[] = [];
   const t = decided.transition;
-  if (t) out.push({ type: t.outcome === 'RolledBack' ? 'Warning' : 'Normal', reason: t.reason, note: t.message });
+  if (t) out.push(eventOf(t.outcome === 'RolledBack' ? 'Warning' : 'Normal', t));
   const c = decided.canaryTransition;
   if (c && c.to !== 'Promoted' && c.to !== 'RolledBack' && c.message !== t?.message) {
-    out.push({ type: 'Normal', reason: c.reason, note: c.message });
+    out.push(eventOf('Normal', c));
   }
   if (decided.actionMessage !== undefined) {
-    out.push({
-      type: decided.actionRefused ? 'Warning' : 'Normal',
-      reason: decided.actionRefused ? 'ActionRefused' : 'ActionHandled',
-      note: decided.actionMessage,
-    });
+    const refused = decided.actionRefused === true;
+    out.push(eventOf(refused ? 'Warning' : 'Normal', Because.action(refused, decided.actionMessage)));
   }
   return out;
 }
@@ -109,32 +115,29 @@ export function planEvents(decided: RolloutPlan): { type: 'Normal' | 'Warning'; 
 export function transitionEvents(
   before: ModelDeploymentStatus | undefined,
   after: ModelDeploymentStatus,
-): { type: 'Normal' | 'Warning'; reason: string; note: string }[] {
-  const out: { type: 'Normal' | 'Warning'; reason: string; note: string }[] = [];
-  const readyBefore = condition(before, 'Ready');
-  const readyAfter = condition(after, 'Ready');
+): PlannedEvent[] {
+  const out: PlannedEvent[] = [];
+  const readyBefore = findCondition(before?.conditions, ConditionType.Ready);
+  const readyAfter = findCondition(after.conditions, ConditionType.Ready);
   if (
     readyAfter?.status === 'True' &&
     (readyBefore?.status !== 'True' || before?.stable?.revision !== after.stable?.revision)
   ) {
-    out.push({ type: 'Normal', reason: 'RevisionReady', note: readyAfter.message });
+    out.push(eventOf('Normal', Because.revisionReady(readyAfter.message)));
   }
-  const stalledBefore = condition(before, 'Stalled');
-  const stalledAfter = condition(after, 'Stalled');
+  const stalledBefore = findCondition(before?.conditions, ConditionType.Stalled);
+  const stalledAfter = findCondition(after.conditions, ConditionType.Stalled);
   if (
     stalledAfter?.status === 'True' &&
     (stalledBefore?.status !== 'True' || stalledBefore.reason !== stalledAfter.reason)
   ) {
-    out.push({ type: 'Warning', reason: stalledAfter.reason, note: stalledAfter.message });
+    // Written by computeStatus or invalidSpecStatus, so one of our reasons.
+    out.push(eventOf('Warning', { reason: stalledAfter.reason as Reason, message: stalledAfter.message }));
   }
   return out;
 }
 
-async function emit(
-  deps: ReconcileDeps,
-  md: KubeObject,
-  events: { type: 'Normal' | 'Warning'; reason: string; note: string }[],
-): Promise<void> {
+async function emit(deps: ReconcileDeps, md: KubeObject, events: PlannedEvent[]): Promise<void> {
   for (const e of events) {
     const err = await deps.events.record(md, e.type, e.reason, e.note);
     if (err) deps.warn(err.message);
@@ -159,9 +162,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   if (errors.length > 0) {
     const status = invalidSpecStatus(md, errors, now);
     outcome.statusWritten = await writeStatusIfChanged(deps.api, cached, status);
-    await emit(deps, cached, [
-      { type: 'Warning', reason: 'InvalidSpec', note: errors.map((e) => `${e.path}: ${e.message}`).join('; ') },
-    ]);
+    await emit(deps, cached, [eventOf('Warning', Because.invalidSpec(errors))]);
     return outcome;
   }
 
@@ -178,7 +179,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
     outcome.pruned = (await prune(deps.api, owned, desired, md.metadata.uid ?? '')).length;
   } catch (err) {
     // Users read Events, not operator logs: say what failed where they look; the queue retries.
-    await emit(deps, cached, [{ type: 'Warning', reason: 'ApplyFailed', note: (err as Error).message }]);
+    await emit(deps, cached, [eventOf('Warning', Because.applyFailed(err as Error))]);
     throw err;
   }
 

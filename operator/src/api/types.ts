@@ -135,11 +135,16 @@ export interface AnalysisStatus {
   message?: string;
 }
 
+/**
+ * Where a canary is: Pending (warming up at weight 0, before any shadow or live traffic), Shadow,
+ * Progressing through the steps, Paused, then Promoted or RolledBack.
+ */
+export type CanaryPhase = 'Pending' | 'Shadow' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
+
 export interface CanaryStatus {
   revision: string;
   model: RevisionModel;
-  /** Pending: warming up at weight 0, before any shadow or live traffic. */
-  phase: 'Pending' | 'Shadow' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
+  phase: CanaryPhase;
   weight: number;
   /** Index into the steps; -1 before the first step (Pending, Shadow). */
   step: number;

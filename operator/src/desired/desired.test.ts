@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions walk the built objects as free-form JSON */
 import type { ModelDeployment } from '../api/types.js';
-import { mdFixture, SHA_B } from '../rollout/fixtures.js';
+import { mdFixture, SHA_B } from '../../test/fixtures.js';
 import { plan, type RolloutPlan } from '../rollout/plan.js';
 import { revisionOf } from '../rollout/revision.js';
 import { emptyObserved } from '../observed.js';

@@ -43,14 +43,17 @@ export function isDeploymentAvailable(deployment: V1Deployment | undefined): boo
   return c.desired >= 1 && c.updated >= c.desired && c.available >= c.desired && c.ready >= 1;
 }
 
+/** The part of a revision's scale that says how many pods it runs at least. */
+export interface ScaleFloor {
+  replicas?: number;
+  autoscaling?: { minReplicas: number };
+}
+
 /**
  * True when the Deployment is available with at least the pods a scale asks for (the HPA's floor
  * when autoscaled): it can take all of a revision's traffic.
  */
-export function isAvailableAtScale(
-  deployment: V1Deployment | undefined,
-  scale: { replicas?: number; autoscaling?: { minReplicas: number } },
-): boolean {
+export function isAvailableAtScale(deployment: V1Deployment | undefined, scale: ScaleFloor): boolean {
   if (!isDeploymentAvailable(deployment)) return false;
   const floor = scale.autoscaling?.minReplicas ?? scale.replicas ?? 1;
   return countsOf(deployment!).available >= floor;

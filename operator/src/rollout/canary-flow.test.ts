@@ -9,7 +9,7 @@ import { Balancer } from '../../../server-image/src/router/balancer.js';
 import { RouterStats, type RouterStatsDocument } from '../../../server-image/src/router/stats.js';
 import type { ModelDeploymentSpec } from '../api/types.js';
 import { routesFor } from '../traffic/routes.js';
-import { mdFixture } from './fixtures.js';
+import { mdFixture } from '../../test/fixtures.js';
 import { analyse } from './analysis.js';
 import { checkDue, nextCanary, type CanaryDecision, type CanaryState } from './canary.js';
 import { routeNameOf } from '../traffic/names.js';
@@ -83,6 +83,7 @@ function simulate(spec: ModelDeploymentSpec, candidate: Behaviour): Outcome {
       candidate: CANDIDATE,
       contract: { status: 'Compatible', differences: [], message: 'ok' },
       candidateAvailable: true,
+      candidatePods: { available: 4, atFullScale: true },
       now,
       ...(state ? { previous: state } : {}),
       ...(check ? { check } : {}),

@@ -96,6 +96,7 @@ const base = (over: Partial<CanaryInput> = {}) => ({
   candidate: CANDIDATE,
   contract: COMPATIBLE,
   candidateAvailable: true,
+  candidatePods: { available: 4, atFullScale: true },
   ...over,
 });
 

@@ -1,7 +1,7 @@
 /**
  * The canary rollout as a pure state machine: from the spec, the canary's previous state (kept in
  * status.canary), this reconcile's analysis check, the contract gate, the candidate's availability
- * and a one-shot action, to the next state, the traffic split, the candidate's replica count, the
+ * and scale, and a one-shot action, to the next state, the traffic split, the candidate's replica count, the
  * reason for the decision and when to look again. No I/O, no clock: time is `now`.
  *
  *   Pending ──available + contract ok──▶ [Shadow] ──▶ step 1 ▶ … ▶ step n ──▶ Promoted
@@ -21,9 +21,11 @@
  *   is still analysed and still rolled back: a pause holds progress, it does not excuse errors.
  * - RolledBack holds (weight 0, Stalled with the reason) until the spec asks for another revision,
  *   a `retry` action restarts it, or, after a contract rollback, the contract becomes acceptable.
- * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one).
+ * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one) once
+ *   it runs the stable's full scale; until then it stays Promoted at the last step's split while
+ *   it scales up, and the next decision promotes again.
  */
-import type { ModelDeploymentSpec, RolloutStep } from '../api/types.js';
+import type { CanaryPhase, ModelDeploymentSpec, RolloutStep } from '../api/types.js';
 import {
   analysisLimitsOf,
   type AnalysisLimit,
@@ -31,12 +33,11 @@ import {
   type VerdictResult,
   type WindowFigures,
 } from './analysis.js';
-import { ACTION_ANNOTATION, type RolloutAction } from './canary-action.js';
+import type { RolloutAction } from './canary-action.js';
 import type { ContractCheck } from './contract.js';
-import type { TrafficWeight } from './plan.js';
-
-/** Where a canary is. Pending (warming up, weight 0) is new next to the status enum's phases. */
-export type CanaryPhase = 'Pending' | 'Shadow' | 'Progressing' | 'Paused' | 'Promoted' | 'RolledBack';
+import type { ProblemReason } from '../status/problems.js';
+import { Because, Reason, type Reasoned, type StepReason } from '../status/reasons.js';
+import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
 
 /** Consecutive inconclusive checks after which a step reports Paused/InsufficientTraffic. */
 export const INCONCLUSIVE_LIMIT = 10;
@@ -75,8 +76,8 @@ export interface CanaryState {
   analysisMessage?: string;
   /** The candidate's figures in the last check's window (status.canary.analysis shows them). */
   figures?: WindowFigures;
-  /** CamelCase reason of the latest decision. */
-  reason: string;
+  /** Why the latest decision is what it is. */
+  reason: Reason;
   /** The latest decision in one line. */
   message: string;
 }
@@ -113,23 +114,29 @@ export interface CanaryInput {
   /** Present when a check came due this reconcile (see {@link checkDue}). */
   check?: CanaryCheck;
   contract: ContractCheck;
+  /** True when the candidate's Deployment has rolled out and its pods are available: it can take traffic. */
   candidateAvailable: boolean;
+  /**
+   * The candidate's available pods, and whether they are as many as the stable runs: promotion
+   * moves every request onto the candidate, so a promoted candidate keeps its last split until then.
+   */
+  candidatePods: { available: number; atFullScale: boolean };
   /** How the candidate earns promotion; `analysed` when unset. */
   progression?: Progression;
   /** A problem that stops the candidate for good (digest mismatch, crash loop, progress deadline). */
-  candidateProblem?: { reason: string; message: string };
+  candidateProblem?: Reasoned<ProblemReason>;
   /** A one-shot action not handled yet (see pendingAction). */
   action?: RolloutAction;
+  /** An action annotation that does not parse, not reported yet: refused, and recorded so it is reported once. */
+  unreadableAction?: { raw: string; error: string };
   now: Date;
 }
 
 /** A phase change worth an Event and a line in the log. */
-export interface CanaryTransition {
+export interface CanaryTransition extends Reasoned {
   from?: CanaryPhase;
   to: CanaryPhase;
   step: number;
-  reason: string;
-  message: string;
 }
 
 /** The outcome of one decision. */
@@ -141,12 +148,12 @@ export interface CanaryDecision {
   /** Live traffic, stable first; percents sum to 100. */
   weights: TrafficWeight[];
   /** Requests mirrored to the candidate, when any. */
-  mirror?: { revision: string; percent: number };
+  mirror?: TrafficMirror;
   /** Replicas of the candidate's Deployment; undefined when an HPA owns them (or no candidate). */
   candidateReplicas?: number;
   transition?: CanaryTransition;
   /** Set while the spec asks for a revision that does not serve and will not on its own. */
-  stalled?: { reason: string; message: string };
+  stalled?: Reasoned;
   /** The action value handled by this decision, to record in status.lastAction. */
   handledAction?: string;
   /** What became of a one-shot action, when one was given. */
@@ -191,7 +198,7 @@ function iso(now: Date): string {
   return now.toISOString();
 }
 
-function fresh(revision: string, now: Date, reason: string, message: string): CanaryState {
+function fresh(revision: string, now: Date, why: Reasoned): CanaryState {
   return {
     revision,
     phase: 'Pending',
@@ -201,20 +208,29 @@ function fresh(revision: string, now: Date, reason: string, message: string): Ca
     stepStartedAt: iso(now),
     failures: 0,
     inconclusive: 0,
-    reason,
-    message,
+    reason: why.reason,
+    message: why.message,
   };
 }
 
-function rolledBack(state: CanaryState, reason: string, message: string): CanaryState {
-  return { ...state, phase: 'RolledBack', weight: 0, mirrorPercent: 0, reason, message };
+function rolledBack(state: CanaryState, why: Reasoned): CanaryState {
+  return { ...state, phase: 'RolledBack', weight: 0, mirrorPercent: 0, reason: why.reason, message: why.message };
 }
 
 /** Decide the canary's next state. Pure: the same input gives the same decision. */
 export function nextCanary(input: CanaryInput): CanaryDecision {
-  const { previous, action } = input;
-  if (input.candidate === input.stable) return withoutCandidate(input);
+  const decision = input.candidate === input.stable ? withoutCandidate(input) : withCandidate(input);
+  if (input.unreadableAction) {
+    decision.handledAction = input.unreadableAction.raw;
+    decision.actionMessage = input.unreadableAction.error;
+    decision.actionRefused = true;
+  }
+  return decision;
+}
 
+/** A candidate rolls out: from its previous state, the action, the checks and the clock to the next. */
+function withCandidate(input: CanaryInput): CanaryDecision {
+  const { previous, action } = input;
   let state: CanaryState;
   let actionMessage: string | undefined;
   let actionRefused = false;
@@ -222,14 +238,9 @@ export function nextCanary(input: CanaryInput): CanaryDecision {
   if (previous === undefined || previous.revision !== input.candidate) {
     const superseded =
       previous && previous.phase !== 'RolledBack' && previous.phase !== 'Promoted' && previous.revision !== input.stable
-        ? `; candidate ${previous.revision} superseded`
-        : '';
-    state = fresh(
-      input.candidate,
-      input.now,
-      'NewRevision',
-      `revision ${input.candidate} is starting next to stable ${input.stable}${superseded}`,
-    );
+        ? previous.revision
+        : undefined;
+    state = fresh(input.candidate, input.now, Because.newRevision(input.candidate, input.stable, superseded));
   } else {
     state = { ...previous };
   }
@@ -251,17 +262,12 @@ export function nextCanary(input: CanaryInput): CanaryDecision {
     state.phase === 'RolledBack' &&
     previous?.revision === input.candidate &&
     previous.phase === 'RolledBack' &&
-    previous.reason === 'ContractMismatch' &&
+    previous.reason === Reason.ContractMismatch &&
     (input.contract.status === 'Compatible' || input.contract.status === 'Allowed')
   ) {
     state = advance(
       input,
-      fresh(
-        input.candidate,
-        input.now,
-        'ContractAccepted',
-        `revision ${input.candidate} restarts: ${input.contract.message}`,
-      ),
+      fresh(input.candidate, input.now, Because.contractAccepted(input.candidate, input.contract.message)),
     );
   }
 
@@ -281,43 +287,31 @@ function withoutCandidate(input: CanaryInput): CanaryDecision {
       input.retained !== undefined &&
       (action.revision === undefined || action.revision === stable)
     ) {
-      const message = `rolled back from ${stable} to the retained ${input.retained} by action ${action.raw}`;
-      const state: CanaryState = {
-        ...fresh(stable, now, 'ManualRollback', message),
-        phase: 'RolledBack',
-      };
+      const why = Because.rolledBackToRetained(stable, input.retained, action.raw);
+      const state: CanaryState = { ...fresh(stable, now, why), phase: 'RolledBack' };
       return {
         state,
         stableRevision: input.retained,
         handledAction: action.raw,
-        actionMessage: message,
+        actionMessage: why.message,
         weights: [
           { revision: input.retained, percent: 100 },
           { revision: stable, percent: 0 },
         ],
         candidateReplicas: 0,
-        transition: { from: 'Promoted', to: 'RolledBack', step: -1, reason: 'ManualRollback', message },
-        stalled: {
-          reason: 'ManualRollback',
-          message: `${message}; the spec still asks for ${stable}: change it (or revert it to ${input.retained}) to go on`,
-        },
+        transition: { from: 'Promoted', to: 'RolledBack', step: -1, ...why },
+        stalled: Because.rolledBackToRetainedStalled(why, stable, input.retained),
       };
     }
     decision.actionRefused = true;
     decision.actionMessage = `action ${action.raw} ignored: no rollout in progress${action.verb === 'rollback' ? ' and no retained revision to roll back to' : ''}`;
   }
   if (previous && previous.revision !== stable && previous.phase !== 'RolledBack' && previous.phase !== 'Promoted') {
-    const message = `spec reverted to stable ${stable}: candidate ${previous.revision} rolled back`;
-    decision.state = rolledBack(previous, 'SpecReverted', message);
+    const why = Because.specReverted(stable, previous.revision);
+    decision.state = rolledBack(previous, why);
     decision.weights.push({ revision: previous.revision, percent: 0 });
     decision.candidateReplicas = 0;
-    decision.transition = {
-      from: previous.phase,
-      to: 'RolledBack',
-      step: previous.step,
-      reason: 'SpecReverted',
-      message,
-    };
+    decision.transition = { from: previous.phase, to: 'RolledBack', step: previous.step, ...why };
   }
   return decision;
 }
@@ -334,9 +328,8 @@ function applyAction(
     case 'rollback': {
       if (state.phase === 'RolledBack')
         return { state, message: `action ${action.raw}: ${rev} is already rolled back` };
-      const reason = action.verb === 'abort' ? 'ManualAbort' : 'ManualRollback';
-      const message = `candidate ${rev} rolled back by action ${action.raw}`;
-      return { state: rolledBack(state, reason, message), message };
+      const why = Because.manualRollback(action.verb, rev, action.raw);
+      return { state: rolledBack(state, why), message: why.message };
     }
     case 'promote': {
       if (state.phase === 'RolledBack') {
@@ -351,17 +344,14 @@ function applyAction(
       if (input.contract.status === 'Incompatible' || input.contract.status === 'Unknown') {
         return { state, refused: true, message: `action ${action.raw} refused: ${input.contract.message}` };
       }
-      const message = `candidate ${rev} promoted by action ${action.raw}`;
-      return {
-        state: { ...state, phase: 'Promoted', weight: 100, mirrorPercent: 0, reason: 'ManualPromotion', message },
-        message,
-      };
+      const why = Because.manualPromotion(rev, action.raw);
+      return { state: { ...state, phase: 'Promoted', weight: 100, mirrorPercent: 0, ...why }, message: why.message };
     }
     case 'retry': {
       if (state.phase !== 'RolledBack')
         return { state, message: `action ${action.raw}: ${rev} is not rolled back; nothing to retry` };
-      const message = `candidate ${rev} restarted by action ${action.raw}`;
-      return { state: fresh(rev, input.now, 'Retry', message), message };
+      const why = Because.retry(rev, action.raw);
+      return { state: fresh(rev, input.now, why), message: why.message };
     }
   }
 }
@@ -375,33 +365,22 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
   let s = { ...prior };
 
   if (input.candidateProblem) {
-    return rolledBack(
-      s,
-      input.candidateProblem.reason,
-      `candidate ${s.revision} rolled back: ${input.candidateProblem.message}`,
-    );
+    return rolledBack(s, Because.candidateProblem(s.revision, input.candidateProblem));
   }
 
   if (s.phase === 'Pending') {
-    if (input.contract.status === 'Incompatible') return rolledBack(s, 'ContractMismatch', input.contract.message);
-    if (!input.candidateAvailable)
-      return { ...s, reason: 'Starting', message: `waiting for candidate ${s.revision} to become available` };
-    if (input.contract.status === 'Unknown')
-      return { ...s, reason: 'ContractUnknown', message: `waiting for the contract check: ${input.contract.message}` };
-    if (paused)
-      return {
-        ...s,
-        reason: 'PausedBySpec',
-        message: `candidate ${s.revision} is available; spec.rollout.paused holds it at weight 0`,
-      };
+    if (input.contract.status === 'Incompatible')
+      return rolledBack(s, Because.contractMismatch(input.contract.message));
+    if (!input.candidateAvailable) return { ...s, ...Because.starting(s.revision) };
+    if (input.contract.status === 'Unknown') return { ...s, ...Because.contractUnknown(input.contract.message) };
+    if (paused) return { ...s, ...Because.pausedWarm(s.revision) };
     if (input.progression === 'immediate') {
       return {
         ...s,
         phase: 'Promoted',
         weight: 100,
         mirrorPercent: 0,
-        reason: 'RevisionAvailable',
-        message: `revision ${s.revision} is available and replaces ${input.stable} (strategy Replace)`,
+        ...Because.revisionAvailable(s.revision, input.stable),
       };
     }
     const shadowFirst = spec.rollout?.shadowFirst;
@@ -414,11 +393,10 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
         mirrorPercent: shadowFirst.percent,
         stepStartedAt: iso(now),
         inconclusive: 0,
-        reason: 'ShadowStarted',
-        message: `mirroring ${shadowFirst.percent}% of requests to ${s.revision} for ${shadowFirst.seconds}s before any live traffic`,
+        ...Because.shadowStarted(s.revision, shadowFirst.percent, shadowFirst.seconds),
       };
     }
-    return enterStep(s, 0, steps, input, 'StepStarted');
+    return enterStep(s, 0, steps, input, Reason.StepStarted);
   }
 
   if (check) {
@@ -431,8 +409,7 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
       if (s.failures >= limits.failureLimit) {
         return rolledBack(
           s,
-          rollbackReasonOf(check.broken),
-          `candidate ${s.revision} rolled back after ${s.failures} failed check(s): ${check.message}`,
+          Because.analysisFailed(rollbackReasonOf(check.broken), s.revision, s.failures, check.message),
         );
       }
     } else if (check.result === 'Inconclusive') {
@@ -449,7 +426,7 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
   const shadow = spec.rollout?.shadowFirst;
   if (s.step < 0 && shadow === undefined && input.fixedWeight === undefined && !paused) {
     // spec.rollout.shadowFirst was removed while shadowing: go live.
-    return enterStep(s, 0, steps, input, 'ShadowRemoved');
+    return enterStep(s, 0, steps, input, Reason.ShadowRemoved);
   }
   const inShadow = s.step < 0;
   const base = inShadow ? 'Shadow' : 'Progressing';
@@ -462,69 +439,55 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
       step,
       weight: input.fixedWeight,
       mirrorPercent: mirror,
-      reason: 'ManualWeight',
-      message: `spec.rollout.weight holds candidate ${s.revision} at ${input.fixedWeight}%`,
+      ...Because.manualWeight(s.revision, input.fixedWeight),
     };
   }
   if (paused) {
     return {
       ...s,
       phase: 'Paused',
-      reason: 'PausedBySpec',
-      message: `spec.rollout.paused holds candidate ${s.revision} at ${inShadow ? `shadow ${s.mirrorPercent}%` : `${s.weight}%`}`,
+      ...Because.pausedBySpec(s.revision, inShadow ? `shadow ${s.mirrorPercent}%` : `${s.weight}%`),
     };
   }
   if (!inShadow && s.step >= steps.length) s.step = steps.length - 1;
   if (!inShadow && s.weight !== steps[s.step]!.weight) {
     // Back from a fixed weight (or the steps changed): resume at the current step's own weight.
-    return enterStep(s, s.step, steps, input, 'StepResumed');
+    return enterStep(s, s.step, steps, input, Reason.StepResumed);
   }
 
   const duration = inShadow ? (shadow?.seconds ?? 0) : steps[s.step]!.pauseSeconds;
   const elapsed = now.getTime() - Date.parse(s.stepStartedAt) >= duration * 1000;
   const where = inShadow ? 'shadow' : `step ${s.step + 1}/${steps.length} (${s.weight}%)`;
   if (elapsed && (s.passedAt !== undefined || input.progression === 'timed')) {
-    if (inShadow) return enterStep(s, 0, steps, input, 'ShadowPassed');
-    if (s.step + 1 < steps.length) return enterStep(s, s.step + 1, steps, input, 'StepPassed');
-    return {
-      ...s,
-      phase: 'Promoted',
-      weight: 100,
-      mirrorPercent: 0,
-      reason: 'Promoted',
-      message: `candidate ${s.revision} passed every step and is promoted`,
-    };
+    if (inShadow) return enterStep(s, 0, steps, input, Reason.ShadowPassed);
+    if (s.step + 1 < steps.length) return enterStep(s, s.step + 1, steps, input, Reason.StepPassed);
+    return { ...s, phase: 'Promoted', weight: 100, mirrorPercent: 0, ...Because.promoted(s.revision) };
   }
   if (s.inconclusive >= INCONCLUSIVE_LIMIT) {
-    return {
-      ...s,
-      phase: 'Paused',
-      reason: 'InsufficientTraffic',
-      message: `${where}: ${s.inconclusive} inconclusive checks in a row (${s.analysisMessage ?? 'no traffic'}); holding until a check passes or a promote/abort action`,
-    };
+    return { ...s, phase: 'Paused', ...Because.insufficientTraffic(where, s.inconclusive, s.analysisMessage) };
   }
   const waiting = !elapsed
     ? `${Math.ceil((Date.parse(s.stepStartedAt) + duration * 1000 - now.getTime()) / 1000)}s of the pause left`
     : s.lastResult === undefined
       ? 'waiting for the first check'
       : `waiting for a passing check (last: ${s.lastResult}${s.analysisMessage ? `, ${s.analysisMessage}` : ''})`;
-  return { ...s, phase: base, reason: inShadow ? 'Shadowing' : 'StepInProgress', message: `${where}: ${waiting}` };
+  return { ...s, phase: base, ...Because.waiting(inShadow, where, waiting) };
 }
 
 /**
  * The rollback reason for the limit the last failed check broke first, so status and Events tell
  * an erroring candidate from a slow or a disagreeing one at a glance.
  */
-export function rollbackReasonOf(broken: AnalysisLimit[] | undefined): string {
+export function rollbackReasonOf(broken: AnalysisLimit[] | undefined): Reason {
   switch (broken?.[0]) {
     case 'errorRate':
-      return 'ErrorRateExceeded';
+      return Reason.ErrorRateExceeded;
     case 'latency':
-      return 'LatencyExceeded';
+      return Reason.LatencyExceeded;
     case 'agreement':
-      return 'AgreementTooLow';
+      return Reason.AgreementTooLow;
     default:
-      return 'AnalysisFailed';
+      return Reason.AnalysisFailed;
   }
 }
 
@@ -538,7 +501,7 @@ function enterStep(
   step: number,
   steps: Required<RolloutStep>[],
   input: CanaryInput,
-  reason: string,
+  reason: StepReason,
 ): CanaryState {
   const { weight, pauseSeconds } = steps[step]!;
   const next: CanaryState = {
@@ -549,8 +512,7 @@ function enterStep(
     mirrorPercent: mirrorForWeight(input.spec, weight),
     stepStartedAt: iso(input.now),
     inconclusive: 0,
-    reason,
-    message: `step ${step + 1}/${steps.length}: candidate ${s.revision} takes ${weight}% for at least ${pauseSeconds}s`,
+    ...Because.step(reason, s.revision, step, steps.length, weight, pauseSeconds),
   };
   delete next.passedAt;
   return next;
@@ -559,12 +521,14 @@ function enterStep(
 /** Weights, mirror, replicas, transition, stalled and requeue for a decided state. */
 function decisionFor(
   input: CanaryInput,
-  state: CanaryState,
+  decided: CanaryState,
   fromPhase: CanaryPhase | undefined,
   actionMessage: string | undefined,
 ): CanaryDecision {
   const { spec, stable, now } = input;
-  const promoted = state.phase === 'Promoted';
+  const transition = transitionTo(decided, fromPhase, input.previous);
+  const promoted = decided.phase === 'Promoted' && input.candidatePods.atFullScale;
+  const state = decided.phase === 'Promoted' && !promoted ? waitingForScale(input, decided) : decided;
   const decision: CanaryDecision = {
     state,
     stableRevision: promoted ? state.revision : stable,
@@ -578,7 +542,7 @@ function decisionFor(
           { revision: state.revision, percent: state.weight },
         ],
   };
-  if (state.mirrorPercent > 0 && !promoted)
+  if (state.mirrorPercent > 0 && state.phase !== 'Promoted')
     decision.mirror = { revision: state.revision, percent: state.mirrorPercent };
   const replicas = candidateReplicasFor(input, state);
   if (replicas !== undefined) decision.candidateReplicas = replicas;
@@ -586,38 +550,60 @@ function decisionFor(
     decision.handledAction = input.action.raw;
     if (actionMessage !== undefined) decision.actionMessage = actionMessage;
   }
-  const previous = input.previous?.revision === state.revision ? input.previous : undefined;
-  if (fromPhase !== state.phase || previous?.step !== state.step) {
-    const transition: CanaryTransition = {
-      to: state.phase,
-      step: state.step,
-      reason: state.reason,
-      message: state.message,
-    };
-    if (fromPhase !== undefined) transition.from = fromPhase;
-    decision.transition = transition;
-  }
-  if (state.phase === 'RolledBack') {
-    decision.stalled = {
-      reason: state.reason,
-      message: `${state.message}; stable ${stable} serves 100% — change the spec, revert it to the stable model, or annotate ${ACTION_ANNOTATION}=retry@<nonce>`,
-    };
-  }
+  if (transition) decision.transition = transition;
+  if (state.phase === 'RolledBack') decision.stalled = Because.rolledBackStalled(state, stable);
   const requeue = requeueSeconds(spec, state, now);
   if (requeue !== undefined) decision.requeueAfterSeconds = requeue;
   return decision;
 }
 
+/** The phase or step change of this decision, if any: what a user sees as an Event. */
+function transitionTo(
+  state: CanaryState,
+  fromPhase: CanaryPhase | undefined,
+  previous: CanaryState | undefined,
+): CanaryTransition | undefined {
+  const before = previous?.revision === state.revision ? previous : undefined;
+  if (fromPhase === state.phase && before?.step === state.step) return undefined;
+  const transition: CanaryTransition = {
+    to: state.phase,
+    step: state.step,
+    reason: state.reason,
+    message: state.message,
+  };
+  if (fromPhase !== undefined) transition.from = fromPhase;
+  return transition;
+}
+
+/**
+ * A promoted candidate that does not run the stable's full scale yet: it stays Promoted (the next
+ * decision promotes again) while traffic holds the last step's split, with no mirror, and it scales up.
+ */
+function waitingForScale(input: CanaryInput, promoted: CanaryState): CanaryState {
+  const held = input.previous?.revision === promoted.revision ? input.previous.weight : 0;
+  return {
+    ...promoted,
+    weight: held,
+    ...Because.promotionWaitsForScale(promoted.reason, promoted.revision, input.candidatePods.available),
+  };
+}
+
+/** Replicas of the candidate's Deployment for a decided state; undefined when its HPA sizes it. */
 function candidateReplicasFor(input: CanaryInput, state: CanaryState): number | undefined {
   const { spec } = input;
   switch (state.phase) {
     case 'RolledBack':
-      return spec.autoscaling ? undefined : 0;
+      // A rolled-back candidate keeps no pods, autoscaled or not.
+      return 0;
     case 'Promoted':
       return replicasForShare(spec, 100);
     case 'Pending': {
-      // Size the warm-up for the first traffic the candidate will get, so that step finds it ready.
-      const first = input.fixedWeight ?? spec.rollout?.shadowFirst?.percent ?? stepsOf(spec)[0]!.weight;
+      // Size the warm-up for the first traffic the candidate will get, so that step finds it ready:
+      // with strategy Replace that is all of it.
+      const first =
+        input.progression === 'immediate'
+          ? 100
+          : (input.fixedWeight ?? spec.rollout?.shadowFirst?.percent ?? stepsOf(spec)[0]!.weight);
       return replicasForShare(spec, first);
     }
     default:

@@ -12,7 +12,7 @@ import { desiredObjects } from '../desired/index.js';
 import type { KubeObject } from '../desired/types.js';
 import { computeStatus } from '../status/index.js';
 import { ACTION_ANNOTATION } from './canary-action.js';
-import { mdFixture, observedAfter, SHA_B, type Progress } from './fixtures.js';
+import { mdFixture, observedAfter, SHA_B, type Progress } from '../../test/fixtures.js';
 import { plan, type RolloutPlan } from './plan.js';
 import { revisionOf } from './revision.js';
 
@@ -120,6 +120,14 @@ class World {
       const p = this.reconcile();
       if (p.canary === undefined && p.candidate === undefined && this.seconds > 0) return;
       if (p.canary?.phase === 'RolledBack') return;
+      this.serve();
+    }
+  }
+
+  /** Reconcile and serve until the canary holds this live weight. */
+  untilWeight(weight: number): void {
+    while (this.md.status!.canary?.weight !== weight) {
+      this.reconcile();
       this.serve();
     }
   }
@@ -256,10 +264,7 @@ describe('plan with the canary wired in', () => {
 
   it('rolls back at once when the spec is reverted mid-rollout, then forgets the canary', () => {
     const { w, r1, r2 } = rolling();
-    while (w.md.status!.canary?.weight !== 10) {
-      w.reconcile();
-      w.serve();
-    }
+    w.untilWeight(10);
     w.edit({ model: mdFixture().spec.model });
     w.reconcile();
     expect(w.last.transition).toMatchObject({ outcome: 'RolledBack', revision: r2, reason: 'SpecReverted' });
@@ -267,6 +272,20 @@ describe('plan with the canary wired in', () => {
     w.reconcile();
     expect(w.md.status!.canary).toBeUndefined();
     expect(w.condition('Stalled')?.status).toBe('False');
+  });
+
+  it('rolls back at once when the spec is reverted while the stable runs short of pods', () => {
+    const { w, r1, r2 } = rolling();
+    w.untilWeight(10);
+    w.edit({ model: mdFixture().spec.model });
+    // No Deployment has all its pods: the stable is not at its full scale, which only a promotion waits for.
+    w.reconcile('partial');
+    expect(w.md.status!.canary).toMatchObject({ revision: r2, phase: 'RolledBack', reason: 'SpecReverted', weight: 0 });
+    expect(w.routes()).toEqual([
+      [`digits-${r1}`, 100],
+      [`digits-${r2}`, 0],
+    ]);
+    expect(w.replicasOf(r2)).toBe(0);
   });
 
   it('rolls back to the retained revision at once on a rollback action after promotion, once per nonce', () => {
@@ -294,10 +313,7 @@ describe('plan with the canary wired in', () => {
 
   it('promotes on a promote action and reports a malformed action as refused, once', () => {
     const { w, r2 } = rolling();
-    while (w.md.status!.canary?.weight !== 10) {
-      w.reconcile();
-      w.serve();
-    }
+    w.untilWeight(10);
     w.edit({}, { [ACTION_ANNOTATION]: 'promote-now' });
     w.reconcile();
     expect(w.last).toMatchObject({ actionRefused: true, handledAction: 'promote-now' });

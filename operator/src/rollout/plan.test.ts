@@ -4,7 +4,7 @@ import { ANNOTATION } from '../desired/names.js';
 import type { KubeObject } from '../desired/types.js';
 import { emptyObserved } from '../observed.js';
 import { computeStatus } from '../status/index.js';
-import { mdFixture, observedAfter, SHA_B, type Progress } from './fixtures.js';
+import { mdFixture, observedAfter, SHA_B, type Progress } from '../../test/fixtures.js';
 import { plan, scaleOf } from './plan.js';
 import { revisionOf } from './revision.js';
 

@@ -1,4 +1,4 @@
-import { mdFixture, SHA_B } from './fixtures.js';
+import { mdFixture, SHA_B } from '../../test/fixtures.js';
 import { canonicalJson } from '../../../common/json.js';
 import { revisionOf, revisionOfTemplate, templateOf } from './revision.js';
 

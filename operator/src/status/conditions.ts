@@ -3,19 +3,30 @@
  * lastTransitionTime while its status does not change, so a steady state writes nothing.
  */
 import type { Condition } from '../api/types.js';
+import type { Reason } from './reasons.js';
 
-/** A condition before its transition time is settled. */
-export type ConditionUpdate = Omit<Condition, 'lastTransitionTime'>;
+/** The condition types the operator owns (the order computeStatus writes them in). */
+export const ConditionType = {
+  Ready: 'Ready',
+  Reconciling: 'Reconciling',
+  Stalled: 'Stalled',
+} as const;
 
-/** The condition types we own, in the order they are written. */
-export const CONDITION_TYPES = ['Ready', 'Reconciling', 'Stalled'] as const;
+/** One of {@link ConditionType}. */
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+/** A condition before its transition time is settled, with one of our types and reasons. */
+export type ConditionUpdate = Omit<Condition, 'lastTransitionTime' | 'type' | 'reason'> & {
+  type: ConditionType;
+  reason: Reason;
+};
 
 /**
  * The condition to write: `next`, with the previous lastTransitionTime when the status is the
  * same as before, else `now`.
  */
 export function withTransitionTime(previous: Condition[] | undefined, next: ConditionUpdate, now: Date): Condition {
-  const before = previous?.find((c) => c.type === next.type);
+  const before = findCondition(previous, next.type);
   const lastTransitionTime =
     before && before.status === next.status && before.lastTransitionTime
       ? before.lastTransitionTime
@@ -24,6 +35,6 @@ export function withTransitionTime(previous: Condition[] | undefined, next: Cond
 }
 
 /** The condition of this type, if present. */
-export function findCondition(conditions: Condition[] | undefined, type: string): Condition | undefined {
+export function findCondition(conditions: Condition[] | undefined, type: ConditionType): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }

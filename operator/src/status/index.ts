@@ -3,23 +3,15 @@
  * idempotent: the same inputs give a deep-equal status (times are preserved), so the shell
  * writes the status subresource only when something really changed.
  */
-import type { V1Deployment } from '@kubernetes/client-node';
-import type {
-  AnalysisStatus,
-  CanaryStatus,
-  Condition,
-  HistoryEntry,
-  ModelDeployment,
-  ModelDeploymentStatus,
-  RevisionModel,
-} from '../api/types.js';
-import type { CanaryState } from '../rollout/canary.js';
+import type { Condition, HistoryEntry, ModelDeployment, ModelDeploymentStatus, RevisionModel } from '../api/types.js';
 import { revisionName, revisionSelectorString } from '../desired/names.js';
 import { deploymentNamed, type Observed } from '../observed.js';
 import { countsOf, isDeploymentAvailable, isObservedCurrent } from '../rollout/availability.js';
 import { revisionsOf, type RevisionPlan, type RevisionScale, type RolloutPlan } from '../rollout/plan.js';
-import { withTransitionTime, type ConditionUpdate } from './conditions.js';
+import { canaryStatusOf } from './canary-status.js';
+import { ConditionType, withTransitionTime, type ConditionUpdate } from './conditions.js';
 import { problemsOf } from './problems.js';
+import { Because } from './reasons.js';
 import { routerName } from '../traffic/names.js';
 
 /** How many history entries status keeps. */
@@ -61,81 +53,50 @@ export function computeStatus(
   const router = md.spec.traffic?.router === 'gateway-api' ? undefined : deploymentNamed(observed, routerName(md));
   const routing =
     md.spec.traffic?.router === 'gateway-api' || (router !== undefined && countsOf(router).available >= 1);
-  const ready: ConditionUpdate =
-    serving && routing
-      ? {
-          type: 'Ready',
-          status: 'True',
-          reason: 'Available',
-          message: `revision ${plan.stable.revision} serves ${stablePercent}% with ${stableCounts!.available} available pod(s)`,
-        }
+  const ready: ConditionUpdate = {
+    type: ConditionType.Ready,
+    status: serving && routing ? 'True' : 'False',
+    ...(serving && routing
+      ? Because.available(plan.stable.revision, stablePercent, stableCounts!.available)
       : serving
-        ? {
-            type: 'Ready',
-            status: 'False',
-            reason: 'RouterStarting',
-            message: `revision ${plan.stable.revision} is available; waiting for an available pod of router ${routerName(md)}`,
-          }
+        ? Because.routerStarting(plan.stable.revision, routerName(md))
         : stableProblem
-          ? { type: 'Ready', status: 'False', reason: stableProblem.reason, message: stableProblem.message }
+          ? { reason: stableProblem.reason, message: stableProblem.message }
           : stableDeployment === undefined
-            ? {
-                type: 'Ready',
-                status: 'False',
-                reason: 'Creating',
-                message: `creating revision ${plan.stable.revision}`,
-              }
-            : {
-                type: 'Ready',
-                status: 'False',
-                reason: 'Starting',
-                message: `revision ${plan.stable.revision}: ${stableCounts!.available}/${Math.max(1, floorOf(plan.stable.scale))} pod(s) available`,
-              };
+            ? Because.creating(plan.stable.revision)
+            : Because.podsStarting(
+                plan.stable.revision,
+                stableCounts!.available,
+                Math.max(1, floorOf(plan.stable.scale)),
+              )),
+  };
 
   const stalled: ConditionUpdate =
     problems.length > 0
-      ? {
-          type: 'Stalled',
-          status: 'True',
-          reason: problems[0]!.reason,
-          message: problems.map((p) => `revision ${p.revision}: ${p.message}`).join('; '),
-        }
+      ? { type: ConditionType.Stalled, status: 'True', ...Because.problems(problems) }
       : plan.stalled
-        ? { type: 'Stalled', status: 'True', reason: plan.stalled.reason, message: plan.stalled.message }
-        : { type: 'Stalled', status: 'False', reason: 'NoProblems', message: 'no problem observed' };
+        ? { type: ConditionType.Stalled, status: 'True', ...plan.stalled }
+        : { type: ConditionType.Stalled, status: 'False', ...Because.noProblems() };
 
-  let reconciling: ConditionUpdate;
-  if (problems.length > 0 || plan.stalled) {
-    reconciling = {
-      type: 'Reconciling',
-      status: 'False',
-      reason: 'Stalled',
-      message: 'progress is blocked; see the Stalled condition',
-    };
-  } else if (plan.phase === 'Progressing') {
-    reconciling = { type: 'Reconciling', status: 'True', reason: 'Progressing', message: plan.message };
-  } else if (stableDeployment === undefined) {
-    reconciling = {
-      type: 'Reconciling',
-      status: 'True',
-      reason: 'Creating',
-      message: `creating revision ${plan.stable.revision}`,
-    };
-  } else if (!converged) {
-    reconciling = {
-      type: 'Reconciling',
-      status: 'True',
-      reason: 'Updating',
-      message: `revision ${plan.stable.revision}: ${stableCounts!.updated} updated, ${stableCounts!.available} available of ${stableCounts!.desired}`,
-    };
-  } else {
-    reconciling = {
-      type: 'Reconciling',
-      status: 'False',
-      reason: 'Reconciled',
-      message: `revision ${plan.stable.revision} is stable`,
-    };
-  }
+  const reconciling: ConditionUpdate =
+    problems.length > 0 || plan.stalled
+      ? { type: ConditionType.Reconciling, status: 'False', ...Because.stalled() }
+      : plan.phase === 'Progressing'
+        ? { type: ConditionType.Reconciling, status: 'True', ...Because.progressing(plan.message) }
+        : stableDeployment === undefined
+          ? { type: ConditionType.Reconciling, status: 'True', ...Because.creating(plan.stable.revision) }
+          : !converged
+            ? {
+                type: ConditionType.Reconciling,
+                status: 'True',
+                ...Because.updating(
+                  plan.stable.revision,
+                  stableCounts!.updated,
+                  stableCounts!.available,
+                  stableCounts!.desired,
+                ),
+              }
+            : { type: ConditionType.Reconciling, status: 'False', ...Because.reconciled(plan.stable.revision) };
 
   const conditions: Condition[] = [ready, reconciling, stalled].map((c) =>
     withTransitionTime(previous, generation === undefined ? c : { ...c, observedGeneration: generation }, now),
@@ -151,11 +112,8 @@ export function computeStatus(
     readyReplicas: stableCounts?.ready ?? 0,
   };
   if (plan.canary && plan.candidate?.revision === plan.canary.revision) {
-    status.canary = canaryStatusOf(
-      plan.canary,
-      plan.candidate,
-      deploymentNamed(observed, revisionName(md, plan.candidate.revision)),
-    );
+    const deployment = deploymentNamed(observed, revisionName(md, plan.candidate.revision));
+    status.canary = canaryStatusOf(plan.canary, modelOf(plan.candidate), deployment?.status?.readyReplicas ?? 0);
   }
   const lastAction = plan.handledAction ?? md.status?.lastAction;
   if (lastAction !== undefined) status.lastAction = lastAction;
@@ -178,16 +136,10 @@ export function computeStatus(
  */
 export function invalidSpecStatus(md: ModelDeployment, errors: SpecError[], now: Date): ModelDeploymentStatus {
   const generation = md.metadata.generation;
-  const message = errors.map((e) => `${e.path}: ${e.message}`).join('; ');
   const updates: ConditionUpdate[] = [
-    { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
-    {
-      type: 'Reconciling',
-      status: 'False',
-      reason: 'InvalidSpec',
-      message: 'the spec is invalid; nothing was changed',
-    },
-    { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message },
+    { type: ConditionType.Ready, status: 'False', ...Because.invalidSpec(errors) },
+    { type: ConditionType.Reconciling, status: 'False', ...Because.invalidSpecUnchanged() },
+    { type: ConditionType.Stalled, status: 'True', ...Because.invalidSpec(errors) },
   ];
   const status: ModelDeploymentStatus = { ...(md.status ?? {}) };
   if (generation !== undefined) status.observedGeneration = generation;
@@ -224,46 +176,4 @@ function historyAfter(history: HistoryEntry[] | undefined, plan: RolloutPlan, no
     });
   }
   return entries.slice(-HISTORY_LIMIT);
-}
-
-/** status.canary: the state machine's memory, with the candidate's model, pods and last figures. */
-function canaryStatusOf(
-  state: CanaryState,
-  candidate: RevisionPlan,
-  deployment: V1Deployment | undefined,
-): CanaryStatus {
-  const out: CanaryStatus = {
-    revision: state.revision,
-    model: modelOf(candidate),
-    phase: state.phase,
-    weight: state.weight,
-    step: state.step,
-    stepStartedAt: state.stepStartedAt,
-    readyReplicas: deployment?.status?.readyReplicas ?? 0,
-    reason: state.reason,
-    message: state.message,
-    mirrorPercent: state.mirrorPercent,
-    failures: state.failures,
-    inconclusive: state.inconclusive,
-  };
-  if (state.lastCheckAt !== undefined) out.lastCheckAt = state.lastCheckAt;
-  if (state.passedAt !== undefined) out.passedAt = state.passedAt;
-  if (state.lastResult !== undefined) out.lastResult = state.lastResult;
-  if (state.analysisMessage !== undefined) out.analysisMessage = state.analysisMessage;
-  if (state.figures !== undefined || state.lastResult !== undefined) {
-    const f = state.figures;
-    const analysis: AnalysisStatus = { requests: f?.requests ?? 0, failures: state.failures };
-    if (f?.errorRate !== undefined) analysis.errorRate = round(f.errorRate);
-    if (f?.latencyP99Ms !== undefined) analysis.latencyP99Ms = round(f.latencyP99Ms);
-    if (f?.agreement !== undefined) analysis.agreement = round(f.agreement);
-    if (state.lastResult !== undefined) analysis.lastResult = state.lastResult;
-    if (state.analysisMessage !== undefined) analysis.message = state.analysisMessage;
-    out.analysis = analysis;
-  }
-  return out;
-}
-
-/** Four significant decimals: status figures that do not churn on float noise. */
-function round(value: number): number {
-  return Number(value.toFixed(4));
 }

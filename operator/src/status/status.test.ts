@@ -2,9 +2,11 @@ import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.js';
 import { desiredObjects } from '../desired/index.js';
 import { emptyObserved, type Observed } from '../observed.js';
-import { mdFixture, observedAfter, podFixture, SHA_B, type Progress } from '../rollout/fixtures.js';
+import { mdFixture, observedAfter, podFixture, SHA_B, type Progress } from '../../test/fixtures.js';
 import { plan } from '../rollout/plan.js';
 import { revisionOf } from '../rollout/revision.js';
+import type { CanaryState } from '../rollout/canary.js';
+import { canaryStateOf, canaryStatusOf } from './canary-status.js';
 import { computeStatus, HISTORY_LIMIT, invalidSpecStatus } from './index.js';
 import { PROBLEM_REASONS } from './problems.js';
 
@@ -371,5 +373,50 @@ describe('status against the CRD schema', () => {
     expect(validateModelDeployment({ ...md, status: { ...steady, phase: 'x' } }).errors).toEqual([
       { path: 'status.phase', message: 'unknown field' },
     ]);
+  });
+});
+
+describe('canaryStatusOf and canaryStateOf', () => {
+  const model = { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B };
+  const base: CanaryState = {
+    revision: 'bbbbbbbbbb',
+    phase: 'Progressing',
+    step: 0,
+    weight: 10,
+    mirrorPercent: 10,
+    stepStartedAt: '2026-11-21T06:00:00.000Z',
+    failures: 1,
+    inconclusive: 2,
+    reason: 'StepInProgress',
+    message: 'step 1/2 (10%): 20s of the pause left',
+  };
+  const checked: CanaryState = {
+    ...base,
+    lastCheckAt: '2026-11-21T06:00:10.000Z',
+    passedAt: '2026-11-21T06:00:10.000Z',
+    lastResult: 'Passed',
+    analysisMessage: '120 requests, error rate 0%',
+    // The status keeps the rates, not the counts of comparisons behind the agreement.
+    figures: { requests: 120, errors: 6, errorRate: 0.05, compared: 0, agreed: 0, agreement: 1, latencyP99Ms: 42 },
+  };
+
+  // The state machine's memory survives the status: what one decision leaves, the next one reads.
+  it.each<[string, CanaryState]>([
+    ['before any check', base],
+    ['after a passing check, with figures', checked],
+    ['rolled back', { ...checked, phase: 'RolledBack', weight: 0, mirrorPercent: 0, reason: 'ErrorRateExceeded' }],
+  ])('%s: the state comes back as it was written', (_name, state) => {
+    const status = canaryStatusOf(state, model, 3);
+    expect(status).toMatchObject({ revision: state.revision, model, readyReplicas: 3, phase: state.phase });
+    expect(canaryStateOf(status)).toEqual(state);
+  });
+
+  it('rounds figures to four decimals, so float noise does not rewrite the status', () => {
+    const noisy: CanaryState = { ...checked, figures: { ...checked.figures!, errorRate: 1 / 3 } };
+    expect(canaryStatusOf(noisy, model, 1).analysis).toMatchObject({ requests: 120, errorRate: 0.3333 });
+  });
+
+  it('reads no canary from a status without one', () => {
+    expect(canaryStateOf(undefined)).toBeUndefined();
   });
 });

@@ -10,7 +10,7 @@ import { validateRoutes } from '../../../server-image/src/router/routes.js';
 import { revisionServiceFor } from '../desired/service.js';
 import { MAX_MD_NAME_LENGTH } from '../desired/names.js';
 import type { KubeObject } from '../desired/types.js';
-import { mdFixture } from '../rollout/fixtures.js';
+import { mdFixture } from '../../test/fixtures.js';
 import path from 'node:path';
 import { builtinRouter, routerSelector, routerTokenVolumeFor, ROUTES_KEY } from './builtin.js';
 import { trafficRouterFor } from './index.js';

@@ -1,6 +1,6 @@
 import { HTTPRoute } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute';
 import type { KubeObject } from '../desired/types.js';
-import { mdFixture } from '../rollout/fixtures.js';
+import { mdFixture } from '../../test/fixtures.js';
 import { gatewayApiRouter, httpRouteFor } from './gateway-api.js';
 import type { TrafficPlan } from './types.js';
 

@@ -4,7 +4,12 @@
  */
 import type { AuthSpec, ModelDeployment } from '../api/types.js';
 import type { KubeObject } from '../desired/types.js';
-import type { TrafficWeight } from '../rollout/plan.js';
+
+/** Share of live traffic one revision receives (the percents of a plan sum to 100). */
+export interface TrafficWeight {
+  revision: string;
+  percent: number;
+}
 
 /** Requests copied to a revision (responses discarded), as a percent of the requests routed elsewhere. */
 export interface TrafficMirror {

@@ -1,11 +1,12 @@
 /**
  * Test fixtures for the pure core: a ModelDeployment, and the cluster's view of desired objects
- * (what informers would hold after an apply, with Deployment controller status filled in).
+ * (what informers would hold after an apply, with Deployment controller status filled in). Kept
+ * outside src/ so that nothing the image compiles can import them.
  */
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
-import type { ModelDeployment, ModelDeploymentSpec } from '../api/types.js';
-import type { KubeObject } from '../desired/types.js';
-import { emptyObserved, type Observed } from '../observed.js';
+import type { ModelDeployment, ModelDeploymentSpec } from '../src/api/types.js';
+import type { KubeObject } from '../src/desired/types.js';
+import { emptyObserved, type Observed } from '../src/observed.js';
 
 /** A sha256 that looks real (64 lowercase hex), for the first model. */
 export const SHA_A = 'a'.repeat(64);
