@@ -19,10 +19,12 @@ export default {
       ...common,
       displayName: 'unit',
       testMatch: [
+        '<rootDir>/contract/**/*.test.ts',
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/server-image/src/**/*.test.ts',
         '<rootDir>/test/cluster/**/*.test.ts',
         '<rootDir>/test/localpods/**/*.test.ts',
+        '<rootDir>/test/seam/**/*.test.ts',
       ],
     },
     {

@@ -18,8 +18,8 @@ import { configMapNamed, deploymentNamed, type Observed } from '../observed.js';
 import { problemsOf } from '../status/problems.js';
 import { routeNameOf, statsConfigMapName } from '../traffic/names.js';
 import type { TrafficMirror } from '../traffic/types.js';
-import type { RouterStatsDocument } from '../../../server-image/src/router/stats.js';
-import { analyse, parseStatsData, type WindowFigures } from './analysis.js';
+import { parseStatsData, type RouterStatsDocument } from '../../../contract/stats.js';
+import { analyse, type WindowFigures } from './analysis.js';
 import { countsOf, isAvailableAtScale, isDeploymentAvailable } from './availability.js';
 import { ACTION_ANNOTATION, pendingAction } from './canary-action.js';
 import {

@@ -20,6 +20,7 @@
  * metadata fetches only, and clients' requests keep their own Authorization header.
  */
 import type { V1Volume } from '@kubernetes/client-node';
+import { ROUTES_KEY, STATS_COMPONENT } from '../../../contract/keys.js';
 import type { ModelDeployment } from '../api/types.js';
 import { apexName, baseLabels, LABEL } from '../desired/names.js';
 import { ownerReferenceTo } from '../desired/owner.js';
@@ -32,8 +33,6 @@ import { DEFAULT_TOKEN_KEY } from '../desired/deployment.js';
 import { routesFor, tokenFileOf } from './routes.js';
 import type { TokenSecretRef, TrafficPlan, TrafficRouter } from './types.js';
 
-/** The data key of the routes ConfigMap (the router's format). */
-export const ROUTES_KEY = 'routes.json';
 /** Router pods: two, so one can be drained or rescheduled while the other routes. */
 export const ROUTER_REPLICAS = 2;
 /** Requests and limits of a router pod: a proxy, light on CPU and memory. */
@@ -69,12 +68,6 @@ export function routesConfigMapFor(md: ModelDeployment, plan: TrafficPlan): Kube
     data: { [ROUTES_KEY]: JSON.stringify(routesFor(md, plan)) },
   };
 }
-
-/**
- * Component label of the stats ConfigMap. Routers rewrite it every few seconds; the operator's
- * cache does not reconcile on those writes (it reads the stats when a check is due).
- */
-export const STATS_COMPONENT = 'router-stats';
 
 /** The stats ConfigMap, created empty: each router pod merge-patches its own `<pod>.json` key. */
 export function statsConfigMapFor(md: ModelDeployment): KubeObject {

@@ -1,12 +1,12 @@
 /**
- * The Routes document the builtin router obeys (format: server-image/src/router/routes.ts),
- * built from a traffic plan.
+ * The Routes document the builtin router obeys (format: contract/routes.ts), built from a traffic
+ * plan.
  */
 import { createHash } from 'node:crypto';
 import type { ModelDeployment } from '../api/types.js';
 import { DEFAULT_TOKEN_KEY } from '../desired/deployment.js';
 import { SERVICE_PORT } from '../desired/service.js';
-import type { Routes } from '../../../server-image/src/router/routes.js';
+import type { Routes } from '../../../contract/routes.js';
 import { canonicalJson } from '../rollout/revision.js';
 import { routeNameOf } from './names.js';
 import type { TokenSecretRef, TrafficPlan } from './types.js';

@@ -12,7 +12,7 @@ import { parseRouterConfig, type RouterConfig } from './config.js';
 import { ModelMetadataFetcher } from './metadata.js';
 import { RouterMetrics } from './metrics.js';
 import { createProxy, sendError, type Proxy } from './proxy.js';
-import { parseRoutes } from './routes.js';
+import { parseRoutes } from '../../../contract/routes.js';
 import { loadKubeConfig, watchRoutesConfigMap, watchRoutesFile, type RoutesSource } from './sources.js';
 import { RouterStats } from './stats.js';
 import { startStatsWriter, type StatsWriter } from './statsWriter.js';

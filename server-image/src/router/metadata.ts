@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseTokens } from '../auth.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_TOKEN_DIR } from './config.js';
-import type { Routes } from './routes.js';
+import type { Routes } from '../../../contract/routes.js';
 import type { RouterStats } from './stats.js';
 
 interface Wanted {

@@ -6,10 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ApiException, CoreV1Api, KubeConfig, Watch, type V1ConfigMap } from '@kubernetes/client-node';
+import { ROUTES_KEY } from '../../../contract/keys.js';
 import type { Logger } from '../log.js';
-
-/** The ConfigMap key holding the Routes JSON. */
-export const ROUTES_KEY = 'routes.json';
 
 /** A running source; `close` stops it. */
 export interface RoutesSource {

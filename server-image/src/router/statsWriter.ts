@@ -5,18 +5,14 @@
  * one ConfigMap (create only if the operator has not made it).
  */
 import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { STATS_CONFIGMAP_LABELS, statsKey } from '../../../contract/keys.js';
+import type { RouterStatsDocument } from '../../../contract/stats.js';
 import type { Logger } from '../log.js';
-import type { RouterStatsDocument } from './stats.js';
 
 /** A running writer: `flush` writes now (used at shutdown), `close` stops the timer. */
 export interface StatsWriter {
   flush(): Promise<void>;
   close(): void;
-}
-
-/** The ConfigMap data key a pod's document is stored under. */
-export function statsKey(pod: string): string {
-  return `${pod}.json`;
 }
 
 /** Writes `snapshot()` into `namespace/name` under `<pod>.json` every `intervalMs`. */
@@ -46,13 +42,7 @@ export function startStatsWriter(
         if (!(err instanceof ApiException && err.code === 404)) throw err;
         await api.createNamespacedConfigMap({
           namespace,
-          body: {
-            metadata: {
-              name,
-              labels: { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/component': 'router-stats' },
-            },
-            data,
-          },
+          body: { metadata: { name, labels: { ...STATS_CONFIGMAP_LABELS } }, data },
         });
       }
       if (lastError) log.info(`write stats ConfigMap ${namespace}/${name}: recovered`);

@@ -1,7 +1,8 @@
 /**
- * The Routes document: the contract between the operator (which writes it) and the router (which
- * obeys it). The operator stores it as JSON under the key `routes.json` of a ConfigMap (the router
- * watches it through the API server) or, for local use, in a file.
+ * Part of the cross-process contract (contract/): the Routes document, between the operator (which
+ * writes it) and the router (which obeys it). The operator stores it as JSON under the key
+ * `routes.json` (contract/keys.ts) of a ConfigMap (the router watches it through the API server) or,
+ * for local use, in a file.
  *
  * ```json
  * {
