@@ -79,6 +79,7 @@ describe('builtinRouter', () => {
           { name: `digits-${CANDIDATE}`, url: `http://digits-${CANDIDATE}.ml.svc:80`, weight: 10 },
         ],
         stickyHeader: 'x-user-id',
+        statsIntervalMs: 5000,
       },
     });
   });
@@ -129,6 +130,22 @@ describe('builtinRouter', () => {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'digits-router' },
       subjects: [{ kind: 'ServiceAccount', name: 'digits-router', namespace: 'ml' }],
     });
+  });
+
+  it('sends the stats interval in the routes, so a new analysis interval leaves the router pods alone', () => {
+    const slower = mdFixture({
+      traffic: { stickyHeader: 'X-User-Id' },
+      rollout: { analysis: { intervalSeconds: 4 } },
+    });
+    const changed = builtinRouter(OPTIONS).objectsFor(slower, SPLIT);
+    const template = (objs: KubeObject[]) => (find(objs, 'Deployment').spec as { template: PodTemplate }).template;
+    expect(template(changed)).toEqual(template(objects));
+    const routes = (objs: KubeObject[]) =>
+      JSON.parse((find(objs, 'ConfigMap', 'digits-routes').data as Record<string, string>)[ROUTES_KEY]!) as {
+        statsIntervalMs: number;
+      };
+    expect(routes(objects).statsIntervalMs).toBe(5000);
+    expect(routes(changed).statsIntervalMs).toBe(2000);
   });
 
   it('uses the router image when the operator has one', () => {

@@ -27,7 +27,6 @@ import { ownerReferenceTo } from '../desired/owner.js';
 import { containerSecurityContext, podSecurityContext } from '../desired/security.js';
 import { HTTP_PORT, METRICS_PORT, SERVICE_PORT } from '../desired/service.js';
 import type { DesiredOptions, KubeObject, KubeObjectMeta } from '../desired/types.js';
-import { analysisLimitsOf } from '../rollout/analysis.js';
 import { routerName, routesConfigMapName, statsConfigMapName } from './names.js';
 import { DEFAULT_TOKEN_KEY } from '../desired/deployment.js';
 import { routesFor, tokenFileOf } from './routes.js';
@@ -76,15 +75,6 @@ export function statsConfigMapFor(md: ModelDeployment): KubeObject {
     kind: 'ConfigMap',
     metadata: meta(md, statsConfigMapName(md), { ...routerLabels(md), [LABEL.component]: STATS_COMPONENT }),
   };
-}
-
-/**
- * How often router pods publish their stats: half the analysis interval (so each check reads
- * figures at most half an interval old), between 0.5 s and the router's default of 5 s.
- */
-export function statsIntervalMsFor(md: ModelDeployment): number {
-  const interval = analysisLimitsOf(md.spec.rollout?.analysis).intervalSeconds;
-  return Math.min(5_000, Math.max(500, Math.round((interval * 1000) / 2)));
 }
 
 /** The router's identity and its least-privilege Role and RoleBinding. */
@@ -159,13 +149,14 @@ export function routerDeploymentFor(
 ): KubeObject {
   const labels = routerLabels(md);
   const tokens = routerTokenVolumeFor(tokenSecrets);
+  // Only what the pod is: rollout settings (the stats interval among them) travel in the Routes
+  // document, so changing them never restarts the routers.
   const env = [
     { name: 'MODELSHIP_MODE', value: 'router' },
     { name: 'MODELSHIP_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
     { name: 'MODELSHIP_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'MODELSHIP_ROUTES_CONFIGMAP', value: routesConfigMapName(md) },
     { name: 'MODELSHIP_STATS_CONFIGMAP', value: statsConfigMapName(md) },
-    { name: 'MODELSHIP_STATS_INTERVAL_MS', value: String(statsIntervalMsFor(md)) },
     { name: 'MODELSHIP_PORT', value: String(HTTP_PORT) },
     { name: 'MODELSHIP_METRICS_PORT', value: String(METRICS_PORT) },
     { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: String(ROUTER_SHUTDOWN_DELAY_MS) },
