@@ -19,7 +19,8 @@
  * The Routes document names each revision's token file; the router sends that token on its own
  * metadata fetches only, and clients' requests keep their own Authorization header.
  */
-import type { V1Volume } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Volume } from '@kubernetes/client-node';
+import { DEFAULT_ROUTER_TOKEN_DIR, MODE_ENV, ROUTER_ENV, ROUTER_MODE } from '../../../contract/env.js';
 import { ROUTES_KEY, STATS_COMPONENT } from '../../../contract/keys.js';
 import type { ModelDeployment } from '../api/types.js';
 import { apexName, baseLabels, LABEL } from '../desired/names.js';
@@ -39,8 +40,6 @@ export const ROUTER_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, li
 /** How long a router keeps serving after SIGTERM, so endpoint removal propagates before it closes. */
 export const ROUTER_SHUTDOWN_DELAY_MS = 5_000;
 
-/** Where router pods find the revisions' auth tokens (MODELSHIP_ROUTER_TOKEN_DIR): `<secret>/<key>` files. */
-export const ROUTER_TOKEN_DIR = '/etc/modelship/router-tokens';
 /** The name of the router pods' token volume. */
 export const ROUTER_TOKEN_VOLUME = 'auth-tokens';
 
@@ -151,17 +150,17 @@ export function routerDeploymentFor(
   const tokens = routerTokenVolumeFor(tokenSecrets);
   // Only what the pod is: rollout settings (the stats interval among them) travel in the Routes
   // document, so changing them never restarts the routers.
-  const env = [
-    { name: 'MODELSHIP_MODE', value: 'router' },
-    { name: 'MODELSHIP_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    { name: 'MODELSHIP_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'MODELSHIP_ROUTES_CONFIGMAP', value: routesConfigMapName(md) },
-    { name: 'MODELSHIP_STATS_CONFIGMAP', value: statsConfigMapName(md) },
-    { name: 'MODELSHIP_PORT', value: String(HTTP_PORT) },
-    { name: 'MODELSHIP_METRICS_PORT', value: String(METRICS_PORT) },
-    { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: String(ROUTER_SHUTDOWN_DELAY_MS) },
+  const env: V1EnvVar[] = [
+    { name: MODE_ENV, value: ROUTER_MODE },
+    { name: ROUTER_ENV.namespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: ROUTER_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: ROUTER_ENV.routesConfigMap, value: routesConfigMapName(md) },
+    { name: ROUTER_ENV.statsConfigMap, value: statsConfigMapName(md) },
+    { name: ROUTER_ENV.port, value: String(HTTP_PORT) },
+    { name: ROUTER_ENV.metricsPort, value: String(METRICS_PORT) },
+    { name: ROUTER_ENV.shutdownDelayMs, value: String(ROUTER_SHUTDOWN_DELAY_MS) },
   ];
-  if (tokens) env.push({ name: 'MODELSHIP_ROUTER_TOKEN_DIR', value: ROUTER_TOKEN_DIR });
+  if (tokens) env.push({ name: ROUTER_ENV.tokenDir, value: DEFAULT_ROUTER_TOKEN_DIR });
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -208,7 +207,7 @@ export function routerDeploymentFor(
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext: containerSecurityContext(),
               ...(tokens
-                ? { volumeMounts: [{ name: ROUTER_TOKEN_VOLUME, mountPath: ROUTER_TOKEN_DIR, readOnly: true }] }
+                ? { volumeMounts: [{ name: ROUTER_TOKEN_VOLUME, mountPath: DEFAULT_ROUTER_TOKEN_DIR, readOnly: true }] }
                 : {}),
             },
           ],
