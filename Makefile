@@ -42,7 +42,7 @@ typecheck: deps ## type-check everything
 	npx tsc -p tsconfig.json --noEmit
 
 # What prettier formats: the TypeScript and JavaScript sources (docs, manifests and JSON keep their own layout).
-FORMATTED = 'common/**/*.ts' 'operator/**/*.ts' 'server-image/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' '*.js'
+FORMATTED = 'common/**/*.ts' 'contract/**/*.ts' 'operator/**/*.ts' 'server-image/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' '*.js'
 
 lint: deps ## formatting (prettier), eslint (lines of 120, the operator importing nothing of server-image/), no import cycles
 	npx prettier --check --log-level warn $(FORMATTED)

@@ -20,10 +20,12 @@ export default {
       displayName: 'unit',
       testMatch: [
         '<rootDir>/common/**/*.test.ts',
+        '<rootDir>/contract/**/*.test.ts',
         '<rootDir>/operator/**/*.test.ts',
         '<rootDir>/server-image/src/**/*.test.ts',
         '<rootDir>/test/cluster/**/*.test.ts',
         '<rootDir>/test/localpods/**/*.test.ts',
+        '<rootDir>/test/seam/**/*.test.ts',
       ],
     },
     {

@@ -28,7 +28,12 @@ describe('parseConfig', () => {
   it('takes flags over env over defaults', () => {
     const cfg = parseConfig(
       ['--workers', '8', '--leader-elect=false', '--namespace', 'ml'],
-      { MODELSHIP_WORKERS: '2', MODELSHIP_METRICS_PORT: '9000', POD_NAME: 'op-abc', POD_NAMESPACE: 'modelship-system' },
+      {
+        MODELSHIP_RECONCILE_WORKERS: '2',
+        MODELSHIP_METRICS_PORT: '9000',
+        MODELSHIP_POD_NAME: 'op-abc',
+        MODELSHIP_POD_NAMESPACE: 'modelship-system',
+      },
       host,
     );
     expect(cfg).toMatchObject({
@@ -41,11 +46,25 @@ describe('parseConfig', () => {
     });
   });
 
+  it("reads its reconcile workers, kubeconfig and identity under names of its own, not the servers'", () => {
+    const cfg = parseConfig(
+      [],
+      { MODELSHIP_RECONCILE_WORKERS: '6', MODELSHIP_WORKERS: '9', MODELSHIP_KUBECONFIG: '/etc/kubeconfig' },
+      host,
+    );
+    expect(cfg).toMatchObject({ workers: 6, kubeconfig: '/etc/kubeconfig' });
+    expect(parseConfig([], { KUBECONFIG_FILE: '/k', POD_NAME: 'p', POD_NAMESPACE: 'ns' }, host)).toMatchObject({
+      kubeconfig: undefined,
+      identity: 'node-1-42',
+      leaseNamespace: 'default',
+    });
+  });
+
   it.each([
-    [['--workers', '0'], /--workers: "0" is not an integer in \[1, 64\]/],
-    [['--metrics-port', 'http'], /--metrics-port: "http" is not an integer/],
-    [['--leader-elect', 'yes'], /--leader-elect: "yes" is not true or false/],
-    [['--log-level', 'loud'], /--log-level: "loud"/],
+    [['--workers', '0'], /--workers="0": expected an integer between 1 and 64/],
+    [['--metrics-port', 'http'], /--metrics-port="http": expected a port number/],
+    [['--leader-elect', 'yes'], /--leader-elect="yes": expected true or false/],
+    [['--log-level', 'loud'], /--log-level="loud"/],
     [['--no-such-flag', 'x'], /parse flags: .*no-such-flag/],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => parseConfig(argv, {}, host)).toThrow(message);

@@ -1,8 +1,9 @@
 /**
  * Operator settings from command-line flags, falling back to MODELSHIP_* environment variables,
- * then defaults. Pure: argv, env and hostname/pid come in as arguments, errors name the flag.
+ * then defaults, read as every Modelship process reads its settings (contract/settings.ts). Pure:
+ * argv, env and hostname/pid come in as arguments, errors name the flag or variable.
  */
-import { parseArgs } from 'node:util';
+import { parseFlags, Settings } from '../../contract/settings.js';
 import type { LogLevel as Level } from '../../common/log.js';
 
 /** Everything main.ts needs to run the operator. */
@@ -11,6 +12,7 @@ export interface OperatorConfig {
   kubeconfig?: string;
   /** Namespace to watch; undefined = all namespaces. */
   namespace?: string;
+  /** Reconciles that may run at once (MODELSHIP_RECONCILE_WORKERS). */
   workers: number;
   serverImage: string;
   routerImage?: string;
@@ -31,75 +33,51 @@ export interface OperatorConfig {
  */
 export const DEFAULT_SERVER_IMAGE = 'ghcr.io/modelship/modelship:0.1.0';
 
-const FLAGS = {
-  kubeconfig: { type: 'string', env: 'KUBECONFIG_FILE' },
-  namespace: { type: 'string', env: 'MODELSHIP_WATCH_NAMESPACE' },
-  workers: { type: 'string', env: 'MODELSHIP_WORKERS' },
-  'server-image': { type: 'string', env: 'MODELSHIP_SERVER_IMAGE' },
-  'router-image': { type: 'string', env: 'MODELSHIP_ROUTER_IMAGE' },
-  'metrics-host': { type: 'string', env: 'MODELSHIP_METRICS_HOST' },
-  'metrics-port': { type: 'string', env: 'MODELSHIP_METRICS_PORT' },
-  'leader-elect': { type: 'string', env: 'MODELSHIP_LEADER_ELECT' },
-  'lease-namespace': { type: 'string', env: 'MODELSHIP_LEASE_NAMESPACE' },
-  'lease-name': { type: 'string', env: 'MODELSHIP_LEASE_NAME' },
-  identity: { type: 'string', env: 'POD_NAME' },
-  'resync-seconds': { type: 'string', env: 'MODELSHIP_RESYNC_SECONDS' },
-  'log-level': { type: 'string', env: 'MODELSHIP_LOG_LEVEL' },
+/**
+ * Every setting, once: its flag and its variable (the chart sets flags, and the pod's own name and
+ * namespace through the downward API).
+ */
+const SETTINGS = {
+  kubeconfig: { flag: 'kubeconfig', env: 'MODELSHIP_KUBECONFIG' },
+  namespace: { flag: 'namespace', env: 'MODELSHIP_WATCH_NAMESPACE' },
+  workers: { flag: 'workers', env: 'MODELSHIP_RECONCILE_WORKERS' },
+  serverImage: { flag: 'server-image', env: 'MODELSHIP_SERVER_IMAGE' },
+  routerImage: { flag: 'router-image', env: 'MODELSHIP_ROUTER_IMAGE' },
+  metricsHost: { flag: 'metrics-host', env: 'MODELSHIP_METRICS_HOST' },
+  metricsPort: { flag: 'metrics-port', env: 'MODELSHIP_METRICS_PORT' },
+  leaderElect: { flag: 'leader-elect', env: 'MODELSHIP_LEADER_ELECT' },
+  leaseNamespace: { flag: 'lease-namespace', env: 'MODELSHIP_LEASE_NAMESPACE' },
+  leaseName: { flag: 'lease-name', env: 'MODELSHIP_LEASE_NAME' },
+  identity: { flag: 'identity', env: 'MODELSHIP_POD_NAME' },
+  /** The operator pod's namespace: where the Lease is when --lease-namespace does not say. */
+  podNamespace: { env: 'MODELSHIP_POD_NAMESPACE' },
+  resyncSeconds: { flag: 'resync-seconds', env: 'MODELSHIP_RESYNC_SECONDS' },
+  logLevel: { flag: 'log-level', env: 'MODELSHIP_LOG_LEVEL' },
 } as const;
 
-type FlagName = keyof typeof FLAGS;
+const LOG_LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 
-function integer(name: FlagName, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new Error(`--${name}: "${raw}" is not an integer in [${min}, ${max}]`);
-  return n;
-}
-
-function boolean(name: FlagName, raw: string | undefined, fallback: boolean): boolean {
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  throw new Error(`--${name}: "${raw}" is not true or false`);
-}
-
-/** Parses argv (without node and script) and env into a config, or throws naming the bad flag. */
+/** Parses argv (without node and script) and env into a config, or throws a ConfigError naming the bad setting. */
 export function parseConfig(
   argv: string[],
   env: Record<string, string | undefined>,
   host: { hostname: string; pid: number },
 ): OperatorConfig {
-  const options = Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }]));
-  let parsed: Record<string, string | undefined>;
-  try {
-    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
-      string,
-      string | undefined
-    >;
-  } catch (err) {
-    throw new Error(`parse flags: ${(err as Error).message}`, { cause: err });
-  }
-  const get = (name: FlagName): string | undefined => {
-    const v = parsed[name] ?? env[FLAGS[name].env];
-    return v === '' ? undefined : v;
-  };
-  const logLevel = get('log-level') ?? 'info';
-  if (!['debug', 'info', 'warn', 'error'].includes(logLevel))
-    throw new Error(`--log-level: "${logLevel}" is not debug, info, warn or error`);
+  const settings = new Settings(env, parseFlags(argv, Object.values(SETTINGS)));
+  const S = SETTINGS;
   return {
-    kubeconfig: get('kubeconfig'),
-    namespace: get('namespace'),
-    workers: integer('workers', get('workers'), 4, 1, 64),
-    serverImage: get('server-image') ?? DEFAULT_SERVER_IMAGE,
-    routerImage: get('router-image'),
-    metricsHost: get('metrics-host') ?? '0.0.0.0',
-    metricsPort: integer('metrics-port', get('metrics-port'), 8080, 0, 65535),
-    leaderElect: boolean('leader-elect', get('leader-elect'), true),
-    leaseNamespace: get('lease-namespace') ?? env.POD_NAMESPACE ?? 'default',
-    leaseName: get('lease-name') ?? 'modelship-operator',
-    identity: get('identity') ?? `${host.hostname}-${host.pid}`,
-    resyncSeconds: integer('resync-seconds', get('resync-seconds'), 300, 0, 86_400),
-    logLevel: logLevel as Level,
+    kubeconfig: settings.string(S.kubeconfig, undefined),
+    namespace: settings.string(S.namespace, undefined),
+    workers: settings.integer(S.workers, 4, 1, 64),
+    serverImage: settings.string(S.serverImage, DEFAULT_SERVER_IMAGE),
+    routerImage: settings.string(S.routerImage, undefined),
+    metricsHost: settings.string(S.metricsHost, '0.0.0.0'),
+    metricsPort: settings.port(S.metricsPort, 8080),
+    leaderElect: settings.boolean(S.leaderElect, true),
+    leaseNamespace: settings.string(S.leaseNamespace, settings.string(S.podNamespace, 'default')),
+    leaseName: settings.string(S.leaseName, 'modelship-operator'),
+    identity: settings.string(S.identity, `${host.hostname}-${host.pid}`),
+    resyncSeconds: settings.integer(S.resyncSeconds, 300, 0, 86_400),
+    logLevel: settings.choice(S.logLevel, 'info', LOG_LEVELS),
   };
 }

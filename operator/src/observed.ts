@@ -10,7 +10,7 @@ import type {
   V1Service,
   V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
-import type { RouterStatsDocument } from '../../server-image/src/router/stats.js';
+import type { RouterStatsDocument } from '../../contract/stats.js';
 
 /** Owned objects as cached by the shell (label-scoped to one ModelDeployment). */
 export interface Observed {

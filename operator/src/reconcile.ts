@@ -4,7 +4,7 @@
  * apply, prune and (only when it changed) the status subresource.
  */
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
-import type { RouterStatsDocument } from '../../server-image/src/router/stats.js';
+import type { RouterStatsDocument } from '../../contract/stats.js';
 import type { ModelDeployment, ModelDeploymentStatus } from './api/types.js';
 import { desiredObjects, type DesiredOptions } from './desired/index.js';
 import type { Applier } from './kube/apply.js';

@@ -1,4 +1,5 @@
-import { ConfigError, dataPlaneOptions, defaultModelName, parseBytes, parseConfig, usableCpus } from './config.js';
+import { ConfigError } from '../../contract/settings.js';
+import { dataPlaneOptions, defaultModelName, parseBytes, parseConfig, usableCpus } from './config.js';
 
 const SHA = 'ab'.repeat(32);
 const base = { MODELSHIP_MODEL_URI: 'file:///models/digits.onnx', MODELSHIP_SHA256: SHA };

@@ -9,7 +9,9 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { ConfigError, parseConfig, usableCpus, usage, type Config } from './config.js';
+import { MODE_ENV, ROUTER_MODE } from '../../contract/env.js';
+import { ConfigError } from '../../contract/settings.js';
+import { parseConfig, usableCpus, usage, type Config } from './config.js';
 import { joinGroup } from './process/group.js';
 import { runPrimary } from './process/primary.js';
 import { runServer } from './process/serve.js';
@@ -24,8 +26,8 @@ function readCgroupCpuMax(): string | undefined {
 }
 
 async function main(): Promise<void> {
-  const mode = process.env.MODELSHIP_MODE ?? 'server';
-  if (mode === 'router') {
+  const mode = process.env[MODE_ENV] ?? 'server';
+  if (mode === ROUTER_MODE) {
     // Imported only in this mode: a server never loads the router or the Kubernetes client.
     const { runRouter } = await import('./router/main.js');
     try {
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
     return;
   }
   if (mode !== 'server') {
-    process.stderr.write(`modelship: invalid MODELSHIP_MODE=${JSON.stringify(mode)}: expected server or router\n`);
+    process.stderr.write(`modelship: invalid ${MODE_ENV}=${JSON.stringify(mode)}: expected server or ${ROUTER_MODE}\n`);
     process.exit(2);
   }
   const argv = process.argv.slice(2);

@@ -19,7 +19,7 @@ import type { RevisionPlan } from '../../operator/src/rollout/plan.js';
 import { revisionOfTemplate, templateOf } from '../../operator/src/rollout/revision.js';
 import { builtinRouter } from '../../operator/src/traffic/builtin.js';
 import { statsConfigMapName } from '../../operator/src/traffic/names.js';
-import type { RouterStatsDocument } from '../../server-image/src/router/stats.js';
+import type { RouterStatsDocument } from '../../contract/stats.js';
 import { repoRoot } from '../cluster/cluster.js';
 import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js';
 import { PodRunner } from '../localpods/runner.js';

@@ -3,6 +3,7 @@
  * (non-root, read-only root filesystem, no capabilities, seccomp) and probed on the V2 health API.
  */
 import type { V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { SERVER_ENV } from '../../../contract/env.js';
 import type { ModelDeployment } from '../api/types.js';
 import type { RevisionPlan } from '../rollout/plan.js';
 import { canonicalJson } from '../../../common/json.js';
@@ -51,30 +52,29 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
   const { model, server = {}, auth } = rev.template;
   const labels = revisionLabels(md, rev.revision);
   const env: V1EnvVar[] = [
-    { name: 'MODELSHIP_MODEL_URI', value: model.uri },
-    { name: 'MODELSHIP_SHA256', value: model.sha256 },
-    { name: 'MODELSHIP_MODEL_NAME', value: model.name ?? md.metadata.name },
-    { name: 'MODELSHIP_MODEL_VERSION', value: rev.revision },
-    { name: 'MODELSHIP_PORT', value: String(HTTP_PORT) },
-    { name: 'MODELSHIP_METRICS_PORT', value: String(METRICS_PORT) },
-    { name: 'MODELSHIP_CACHE_DIR', value: CACHE_DIR },
-    { name: 'MODELSHIP_PVC_ROOT', value: PVC_ROOT },
+    { name: SERVER_ENV.modelUri, value: model.uri },
+    { name: SERVER_ENV.sha256, value: model.sha256 },
+    { name: SERVER_ENV.name, value: model.name ?? md.metadata.name },
+    { name: SERVER_ENV.version, value: rev.revision },
+    { name: SERVER_ENV.port, value: String(HTTP_PORT) },
+    { name: SERVER_ENV.metricsPort, value: String(METRICS_PORT) },
+    { name: SERVER_ENV.cacheDir, value: CACHE_DIR },
+    { name: SERVER_ENV.pvcRoot, value: PVC_ROOT },
     // Keep serving briefly after SIGTERM while endpoints drop the pod, so no request is refused.
-    { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: '5000' },
+    { name: SERVER_ENV.shutdownDelayMs, value: '5000' },
   ];
   if (server.batching?.maxBatchSize !== undefined)
-    env.push({ name: 'MODELSHIP_MAX_BATCH_SIZE', value: String(server.batching.maxBatchSize) });
+    env.push({ name: SERVER_ENV.maxBatchSize, value: String(server.batching.maxBatchSize) });
   if (server.batching?.maxLatencyMs !== undefined)
-    env.push({ name: 'MODELSHIP_MAX_LATENCY_MS', value: String(server.batching.maxLatencyMs) });
-  if (server.processes !== undefined) env.push({ name: 'MODELSHIP_PROCESSES', value: String(server.processes) });
-  if (server.workers !== undefined) env.push({ name: 'MODELSHIP_WORKERS', value: String(server.workers) });
+    env.push({ name: SERVER_ENV.maxLatencyMs, value: String(server.batching.maxLatencyMs) });
+  if (server.processes !== undefined) env.push({ name: SERVER_ENV.processes, value: String(server.processes) });
+  if (server.workers !== undefined) env.push({ name: SERVER_ENV.workers, value: String(server.workers) });
   const maxRequestBytes =
     server.limits?.maxRequestSize === undefined ? undefined : sizeBytes(server.limits.maxRequestSize);
   const maxResponseBytes =
     server.limits?.maxResponseSize === undefined ? undefined : sizeBytes(server.limits.maxResponseSize);
-  if (maxRequestBytes !== undefined) env.push({ name: 'MODELSHIP_MAX_BODY_SIZE', value: String(maxRequestBytes) });
-  if (maxResponseBytes !== undefined)
-    env.push({ name: 'MODELSHIP_MAX_RESPONSE_SIZE', value: String(maxResponseBytes) });
+  if (maxRequestBytes !== undefined) env.push({ name: SERVER_ENV.maxBodyBytes, value: String(maxRequestBytes) });
+  if (maxResponseBytes !== undefined) env.push({ name: SERVER_ENV.maxResponseBytes, value: String(maxResponseBytes) });
 
   const volumes: V1Volume[] = [
     { name: 'model-cache', emptyDir: { sizeLimit: '4Gi' } },
@@ -96,7 +96,7 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
       secret: { secretName: auth.tokenSecretRef.name, items: [{ key, path: 'token' }], defaultMode: 0o440 },
     });
     mounts.push({ name: 'auth-token', mountPath: AUTH_DIR, readOnly: true });
-    env.push({ name: 'MODELSHIP_AUTH_TOKEN_FILE', value: `${AUTH_DIR}/token` });
+    env.push({ name: SERVER_ENV.authTokenFile, value: `${AUTH_DIR}/token` });
   }
   const podAnnotations: Record<string, string> = {
     'prometheus.io/scrape': 'true',
@@ -122,8 +122,8 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
     });
     mounts.push({ name: 'signature', mountPath: SIGNATURE_DIR, readOnly: true });
     mounts.push({ name: 'public-key', mountPath: PUBLIC_KEY_DIR, readOnly: true });
-    env.push({ name: 'MODELSHIP_SIGNATURE', value: `${SIGNATURE_DIR}/signature` });
-    env.push({ name: 'MODELSHIP_PUBLIC_KEY', value: `${PUBLIC_KEY_DIR}/key.pem` });
+    env.push({ name: SERVER_ENV.signaturePath, value: `${SIGNATURE_DIR}/signature` });
+    env.push({ name: SERVER_ENV.publicKeyPath, value: `${PUBLIC_KEY_DIR}/key.pem` });
   }
   env.push(...((server.env ?? []) as V1EnvVar[]));
 

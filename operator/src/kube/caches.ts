@@ -3,6 +3,7 @@
  * (label-scoped to app.kubernetes.io/managed-by=modelship), in one namespace or all. Every change
  * to an owned object is mapped back to its ModelDeployment's key and handed to `enqueue`.
  */
+import { STATS_COMPONENT } from '../../../contract/keys.js';
 import type { KubeApi, KubeObject } from './client.js';
 import { Informer, keyOf } from './informer.js';
 import { pathFor, resourceFor } from './resources.js';
@@ -29,7 +30,7 @@ export const OPTIONAL_OWNED_KINDS = {
  * Label values of owned objects whose changes do not call for a reconcile: the router's stats
  * ConfigMap is rewritten every few seconds, and is read when an analysis check is due.
  */
-export const QUIET_COMPONENTS = ['router-stats'];
+export const QUIET_COMPONENTS = [STATS_COMPONENT];
 
 /** Settings for the caches. */
 export interface CachesOptions {

@@ -1,9 +1,14 @@
-import { RouterStats, type RouterStatsDocument } from '../../../server-image/src/router/stats.js';
+import {
+  countComparison,
+  countRequest,
+  emptyStatsDocument,
+  statsSnapshot,
+  type RouterStatsDocument,
+} from '../../../contract/stats.js';
 import {
   analyse,
   analysisLimitsOf,
   figuresOf,
-  parseStatsData,
   percent,
   trafficWindow,
   verdictOf,
@@ -13,50 +18,29 @@ import {
 const T0 = new Date('2026-11-21T06:00:00.000Z');
 const at = (seconds: number) => new Date(T0.getTime() + seconds * 1000);
 
-/** Records `n` requests of one outcome and latency into a real router stats accumulator. */
+/** Counts `n` requests of one outcome and latency into a router pod's document, as the router counts them. */
 function record(
-  stats: RouterStats,
+  stats: RouterStatsDocument,
   route: string,
   n: number,
   outcome: number | 'timeout' = 200,
   latencyMs = 3,
   kind: 'live' | 'mirror' = 'live',
 ): void {
-  for (let i = 0; i < n; i++) stats.record(route, kind, outcome, latencyMs);
+  for (let i = 0; i < n; i++) countRequest(stats, route, kind, outcome, latencyMs);
 }
 
-function agree(stats: RouterStats, route: string, agreed: number, disagreed: number): void {
-  for (let i = 0; i < agreed; i++) stats.recordAgreement(route, true, 0);
-  for (let i = 0; i < disagreed; i++) stats.recordAgreement(route, false, 0.5);
+function agree(stats: RouterStatsDocument, route: string, agreed: number, disagreed: number): void {
+  for (let i = 0; i < agreed; i++) countComparison(stats, route, true, 0);
+  for (let i = 0; i < disagreed; i++) countComparison(stats, route, false, 0.5);
 }
 
-const snap = (stats: RouterStats, seconds: number): RouterStatsDocument => stats.snapshot(at(seconds), 3);
-
-describe('parseStatsData', () => {
-  it('reads every pod document and reports broken keys without dropping the others', () => {
-    const good = snap(new RouterStats('router-a', T0), 5);
-    const { documents, errors } = parseStatsData({
-      'router-a.json': JSON.stringify(good),
-      'router-b.json': '{not json',
-      'router-c.json': JSON.stringify({ ...good, pod: 'router-c', version: 2 }),
-      README: 'ignored: not a .json key',
-    });
-    expect(documents).toEqual([good]);
-    expect(errors).toEqual([
-      expect.stringMatching(/^router-b\.json: invalid JSON/),
-      'router-c.json: version: must be 1, got 2',
-    ]);
-  });
-
-  it('treats a missing data section as no documents', () => {
-    expect(parseStatsData(undefined)).toEqual({ documents: [], errors: [] });
-  });
-});
+const snap = (stats: RouterStatsDocument, seconds: number): RouterStatsDocument => statsSnapshot(stats, at(seconds), 3);
 
 describe('trafficWindow', () => {
   it('subtracts readings of the same pod and sums pods', () => {
-    const a = new RouterStats('router-a', T0);
-    const b = new RouterStats('router-b', T0);
+    const a = emptyStatsDocument('router-a', T0);
+    const b = emptyStatsDocument('router-b', T0);
     record(a, 'stable', 500);
     record(b, 'stable', 300);
     const previous = [snap(a, 10), snap(b, 10)];
@@ -75,10 +59,10 @@ describe('trafficWindow', () => {
   });
 
   it('counts a restarted pod from its new start and never goes negative', () => {
-    const old = new RouterStats('router-a', T0);
+    const old = emptyStatsDocument('router-a', T0);
     record(old, 'canary', 1000);
     const previous = [snap(old, 10)];
-    const restarted = new RouterStats('router-a', at(12));
+    const restarted = emptyStatsDocument('router-a', at(12));
     record(restarted, 'canary', 40, 200);
     const w = trafficWindow(previous, [snap(restarted, 20)]);
     expect(w.revisions.canary!.live.requests).toBe(40);
@@ -86,9 +70,9 @@ describe('trafficWindow', () => {
   });
 
   it('treats counters that went backwards under the same startTime as a restart', () => {
-    const before = new RouterStats('router-a', T0);
+    const before = emptyStatsDocument('router-a', T0);
     record(before, 'canary', 100);
-    const reset = new RouterStats('router-a', T0);
+    const reset = emptyStatsDocument('router-a', T0);
     record(reset, 'canary', 7);
     const w = trafficWindow([snap(before, 10)], [snap(reset, 20)]);
     expect(w.revisions.canary!.live.requests).toBe(7);
@@ -96,11 +80,11 @@ describe('trafficWindow', () => {
   });
 
   it('counts a pod that started inside the window, skips one that predates it', () => {
-    const a = new RouterStats('router-a', T0);
+    const a = emptyStatsDocument('router-a', T0);
     const previous = [snap(a, 10)];
-    const scaledUp = new RouterStats('router-b', at(15));
+    const scaledUp = emptyStatsDocument('router-b', at(15));
     record(scaledUp, 'canary', 20);
-    const unknown = new RouterStats('router-c', at(5));
+    const unknown = emptyStatsDocument('router-c', at(5));
     record(unknown, 'canary', 999);
     const w = trafficWindow(previous, [snap(a, 20), snap(scaledUp, 20), snap(unknown, 20)]);
     expect(w.revisions.canary!.live.requests).toBe(20);
@@ -109,8 +93,8 @@ describe('trafficWindow', () => {
   });
 
   it("starts the window at the live pods' previous readings, not at a gone pod's stale key", () => {
-    const gone = snap(new RouterStats('router-old', T0), 2);
-    const live = new RouterStats('router-new', at(30));
+    const gone = snap(emptyStatsDocument('router-old', T0), 2);
+    const live = emptyStatsDocument('router-new', at(30));
     const before = snap(live, 40);
     record(live, 'digits-b', 7);
     const window = trafficWindow([gone, before], [gone, snap(live, 50)]);
@@ -119,7 +103,7 @@ describe('trafficWindow', () => {
   });
 
   it('is empty without a previous reading: the first check only sets the baseline', () => {
-    const a = new RouterStats('router-a', T0);
+    const a = emptyStatsDocument('router-a', T0);
     record(a, 'canary', 100);
     const w = trafficWindow([], [snap(a, 10)]);
     expect(w.revisions).toEqual({});
@@ -129,7 +113,7 @@ describe('trafficWindow', () => {
 
 describe('figuresOf', () => {
   it('computes error rate, p99 and agreement for live or mirror traffic', () => {
-    const a = new RouterStats('router-a', T0);
+    const a = emptyStatsDocument('router-a', T0);
     const previous = [snap(a, 0)];
     record(a, 'canary', 98, 200, 3);
     record(a, 'canary', 2, 'timeout', 2000);
@@ -227,7 +211,7 @@ describe('verdictOf', () => {
 
 describe('analyse', () => {
   it('judges the candidate on mirror traffic while it shadows and on live traffic after', () => {
-    const a = new RouterStats('router-a', T0);
+    const a = emptyStatsDocument('router-a', T0);
     const previous = [snap(a, 0)];
     record(a, 'stable', 100);
     record(a, 'canary', 100, 500, 3, 'mirror');

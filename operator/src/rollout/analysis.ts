@@ -9,13 +9,15 @@
  */
 import type { AnalysisSpec } from '../api/types.js';
 import {
+  addTraffic,
+  emptyTraffic,
   quantileMs,
   subtractTraffic,
   type AgreementStats,
   type RouterStatsDocument,
   type TrafficKind,
   type TrafficStats,
-} from '../../../server-image/src/router/stats.js';
+} from '../../../contract/stats.js';
 
 /** Analysis settings with the CRD's defaults applied; unset limits are not checked. */
 export interface AnalysisLimits {
@@ -97,74 +99,7 @@ export interface Verdict {
   stable?: WindowFigures;
 }
 
-/**
- * Parses the stats ConfigMap's data (`<pod>.json` → document). Keys that are not documents of
- * version 1 are reported, not thrown: one broken router pod must not stop the analysis of the others.
- */
-export function parseStatsData(data: Record<string, string> | undefined): {
-  documents: RouterStatsDocument[];
-  errors: string[];
-} {
-  const documents: RouterStatsDocument[] = [];
-  const errors: string[] = [];
-  for (const [key, text] of Object.entries(data ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
-    if (!key.endsWith('.json')) continue;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (err) {
-      errors.push(`${key}: invalid JSON: ${(err as Error).message}`);
-      continue;
-    }
-    const problem = statsDocumentProblem(doc);
-    if (problem) errors.push(`${key}: ${problem}`);
-    else documents.push(doc as RouterStatsDocument);
-  }
-  return { documents, errors };
-}
-
-function statsDocumentProblem(doc: unknown): string | undefined {
-  if (typeof doc !== 'object' || doc === null) return 'not a JSON object';
-  const d = doc as Partial<RouterStatsDocument>;
-  if (d.version !== 1) return `version: must be 1, got ${JSON.stringify(d.version)}`;
-  if (typeof d.pod !== 'string' || d.pod === '') return 'pod: must be a non-empty string';
-  if (typeof d.startTime !== 'string' || Number.isNaN(Date.parse(d.startTime)))
-    return 'startTime: must be an RFC 3339 time';
-  if (typeof d.time !== 'string' || Number.isNaN(Date.parse(d.time))) return 'time: must be an RFC 3339 time';
-  if (typeof d.revisions !== 'object' || d.revisions === null) return 'revisions: must be an object';
-  if (typeof d.agreement !== 'object' || d.agreement === null) return 'agreement: must be an object';
-  return undefined;
-}
-
 const ZERO_AGREEMENT: AgreementStats = { compared: 0, agreed: 0, maxAbsDiff: 0 };
-
-function emptyTrafficLike(t: TrafficStats): TrafficStats {
-  return {
-    requests: 0,
-    errors: 0,
-    codes: {},
-    latencyMs: { le: [...t.latencyMs.le], counts: t.latencyMs.counts.map(() => 0), count: 0, sum: 0 },
-  };
-}
-
-function addTraffic(a: TrafficStats | undefined, b: TrafficStats): TrafficStats {
-  if (a === undefined) return structuredClone(b);
-  if (a.latencyMs.le.join() !== b.latencyMs.le.join())
-    throw new Error('add traffic stats: latency buckets differ between router pods');
-  const codes = { ...a.codes };
-  for (const [k, v] of Object.entries(b.codes)) codes[k] = (codes[k] ?? 0) + v;
-  return {
-    requests: a.requests + b.requests,
-    errors: a.errors + b.errors,
-    codes,
-    latencyMs: {
-      le: [...a.latencyMs.le],
-      counts: a.latencyMs.counts.map((c, i) => c + b.latencyMs.counts[i]!),
-      count: a.latencyMs.count + b.latencyMs.count,
-      sum: a.latencyMs.sum + b.latencyMs.sum,
-    },
-  };
-}
 
 /** True when any counter of `later` is below `earlier`'s: the counters were reset. */
 function wentBackwards(later: RouterStatsDocument, earlier: RouterStatsDocument): boolean {
@@ -220,8 +155,8 @@ export function trafficWindow(previous: RouterStatsDocument[], current: RouterSt
     for (const [name, rev] of Object.entries(doc.revisions)) {
       const baseRev = base?.revisions[name];
       const slot = (window.revisions[name] ??= {
-        live: emptyTrafficLike(rev.live),
-        mirror: emptyTrafficLike(rev.mirror),
+        live: emptyTraffic(rev.live.latencyMs.le),
+        mirror: emptyTraffic(rev.mirror.latencyMs.le),
       });
       for (const kind of ['live', 'mirror'] as TrafficKind[]) {
         const delta = baseRev ? subtractTraffic(rev[kind], baseRev[kind]) : rev[kind];

@@ -1,5 +1,5 @@
-import type { ModelMetadata } from '../../../server-image/src/dataplane/types.js';
-import { RouterStats } from '../../../server-image/src/router/stats.js';
+import type { ModelMetadata } from '../../../contract/metadata.js';
+import { emptyStatsDocument, statsSnapshot } from '../../../contract/stats.js';
 import { checkContract, contractDifferences, modelMetadataOf } from './contract.js';
 
 /** Metadata shaped like the digits classifier's (64 pixel features → label + probabilities). */
@@ -166,7 +166,7 @@ describe('checkContract', () => {
 
 describe('modelMetadataOf', () => {
   const doc = (pod: string, time: string, models?: unknown) => {
-    const d = new RouterStats(pod, new Date('2026-11-21T06:00:00.000Z')).snapshot(new Date(time), 1);
+    const d = statsSnapshot(emptyStatsDocument(pod, new Date('2026-11-21T06:00:00.000Z')), new Date(time), 1);
     return models === undefined ? d : Object.assign(d, { models });
   };
 

@@ -9,8 +9,8 @@
  * - an output dimension may narrow (-1 → 10) but not widen (10 → -1) or change (10 → 5): every
  *   response must still have the shape clients were promised.
  */
-import type { ModelMetadata, TensorMetadata } from '../../../server-image/src/dataplane/types.js';
-import type { RouterStatsDocument } from '../../../server-image/src/router/stats.js';
+import { parseModelMetadata, type ModelMetadata, type TensorMetadata } from '../../../contract/metadata.js';
+import type { RouterStatsDocument } from '../../../contract/stats.js';
 
 /**
  * The gate's outcome. `Unknown` (a revision's metadata has not been read yet) holds the candidate
@@ -98,21 +98,6 @@ export function checkContract(
   };
 }
 
-function isTensorList(v: unknown): v is TensorMetadata[] {
-  return (
-    Array.isArray(v) &&
-    v.every(
-      (t) =>
-        typeof t === 'object' &&
-        t !== null &&
-        typeof (t as TensorMetadata).name === 'string' &&
-        typeof (t as TensorMetadata).datatype === 'string' &&
-        Array.isArray((t as TensorMetadata).shape) &&
-        (t as TensorMetadata).shape.every((d) => Number.isInteger(d)),
-    )
-  );
-}
-
 /**
  * A revision's V2 metadata as the router reports it in its stats documents, under the proposed
  * member `models: {"<route>": {"metadata": <GET /v2/models/{name} body>}}`. The newest document
@@ -122,17 +107,8 @@ function isTensorList(v: unknown): v is TensorMetadata[] {
 export function modelMetadataOf(documents: RouterStatsDocument[], route: string): ModelMetadata | undefined {
   const newestFirst = [...documents].sort((a, b) => Date.parse(b.time) - Date.parse(a.time));
   for (const doc of newestFirst) {
-    const models = (doc as unknown as { models?: Record<string, { metadata?: unknown }> }).models;
-    const m = models?.[route]?.metadata as Partial<ModelMetadata> | undefined;
-    if (m && typeof m.name === 'string' && isTensorList(m.inputs) && isTensorList(m.outputs)) {
-      return {
-        name: m.name,
-        versions: Array.isArray(m.versions) ? m.versions : [],
-        platform: typeof m.platform === 'string' ? m.platform : '',
-        inputs: m.inputs,
-        outputs: m.outputs,
-      };
-    }
+    const metadata = parseModelMetadata(doc.models?.[route]?.metadata);
+    if (metadata) return metadata;
   }
   return undefined;
 }

@@ -1,12 +1,12 @@
 /**
  * The canary wired end to end through the pure core, as the shell drives it: plan → desired
- * objects → a simulated cluster (Deployments at a given progress) and router (the router's own
- * RouterStats, written into the stats ConfigMap with each revision's V2 metadata) → status, which
+ * objects → a simulated cluster (Deployments at a given progress) and router (a stats document counted
+ * by the router's rules, written into the stats ConfigMap with each revision's V2 metadata) → status, which
  * is the next reconcile's memory. Only the backends' answers and the clock are simulated.
  */
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import { RouterStats, type RouterStatsDocument } from '../../../server-image/src/router/stats.js';
-import type { ModelMetadata } from '../../../server-image/src/dataplane/types.js';
+import { countRequest, emptyStatsDocument, statsSnapshot, type RouterStatsDocument } from '../../../contract/stats.js';
+import type { ModelMetadata } from '../../../contract/metadata.js';
 import type { Condition, ModelDeployment, ModelDeploymentSpec } from '../api/types.js';
 import { desiredObjects } from '../desired/index.js';
 import type { KubeObject } from '../desired/types.js';
@@ -52,7 +52,7 @@ class World {
   md: ModelDeployment;
   applied: KubeObject[] = [];
   baseline: RouterStatsDocument[] | undefined;
-  readonly stats = new RouterStats('digits-router-0', new Date(T0));
+  readonly stats = emptyStatsDocument('digits-router-0', new Date(T0));
   seconds = 0;
   last!: RolloutPlan;
   failedLive = 0;
@@ -72,7 +72,7 @@ class World {
   /** One reconcile: observe (Deployments available, the stats ConfigMap as the router left it), plan, apply, status. */
   reconcile(progress: Progress = 'available'): RolloutPlan {
     const observed = observedAfter(this.applied, progress);
-    const doc = this.stats.snapshot(this.now, null);
+    const doc = statsSnapshot(this.stats, this.now, null);
     const cm: V1ConfigMap = {
       metadata: { name: 'digits-stats' },
       data: { 'digits-router-0.json': JSON.stringify(doc) },
@@ -100,7 +100,9 @@ class World {
     };
     const stable = `digits-${this.md.status!.stable!.revision}`;
     for (const r of routes.revisions)
-      this.stats.setModelMetadata(r.name, r.name === stable ? DIGITS : (this.candidate.metadata ?? DIGITS));
+      (this.stats.models ??= {})[r.name] = {
+        metadata: r.name === stable ? DIGITS : (this.candidate.metadata ?? DIGITS),
+      };
     let sent = 0;
     for (const r of routes.revisions) {
       const n = Math.round((REQUESTS_PER_TICK * r.weight) / 100);
@@ -108,7 +110,7 @@ class World {
         const failed =
           r.name !== stable && this.candidate.failEvery !== undefined && ++sent % this.candidate.failEvery === 0;
         if (failed) this.failedLive++;
-        this.stats.record(r.name, 'live', failed ? 500 : 200, 3);
+        countRequest(this.stats, r.name, 'live', failed ? 500 : 200, 3);
       }
     }
     this.seconds += TICK_SECONDS;

@@ -18,7 +18,7 @@ import { ANNOTATION, LABEL, revisionName } from '../desired/names.js';
 import { deploymentNamed, type Observed } from '../observed.js';
 import { Because, Reason, type Reasoned } from '../status/reasons.js';
 import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
-import type { RouterStatsDocument } from '../../../server-image/src/router/stats.js';
+import type { RouterStatsDocument } from '../../../contract/stats.js';
 import { canaryInputOf } from './canary-input.js';
 import { nextCanary, type CanaryDecision, type CanaryState, type CanaryTransition } from './canary.js';
 import { revisionOf, revisionOfTemplate, templateOf, type RevisionTemplate } from './revision.js';

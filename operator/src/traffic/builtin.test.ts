@@ -5,14 +5,13 @@ import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
-import { parseRouterConfig } from '../../../server-image/src/router/config.js';
-import { validateRoutes } from '../../../server-image/src/router/routes.js';
+import { ROUTES_KEY } from '../../../contract/keys.js';
+import { validateRoutes } from '../../../contract/routes.js';
 import { revisionServiceFor } from '../desired/service.js';
 import { MAX_MD_NAME_LENGTH } from '../desired/names.js';
 import type { KubeObject } from '../desired/types.js';
 import { mdFixture } from '../../test/fixtures.js';
-import path from 'node:path';
-import { builtinRouter, routerSelector, routerTokenVolumeFor, ROUTES_KEY } from './builtin.js';
+import { builtinRouter, routerSelector, routerTokenVolumeFor } from './builtin.js';
 import { trafficRouterFor } from './index.js';
 import { routesFor } from './routes.js';
 import type { TrafficPlan } from './types.js';
@@ -80,6 +79,7 @@ describe('builtinRouter', () => {
           { name: `digits-${CANDIDATE}`, url: `http://digits-${CANDIDATE}.ml.svc:80`, weight: 10 },
         ],
         stickyHeader: 'x-user-id',
+        statsIntervalMs: 5000,
       },
     });
   });
@@ -132,33 +132,20 @@ describe('builtinRouter', () => {
     });
   });
 
-  it('configures the router process so that its own config parser reads our ConfigMaps', () => {
-    const template = (find(objects, 'Deployment').spec as { template: PodTemplate }).template;
-    expect(template.spec.serviceAccountName).toBe('digits-router');
-    const container = template.spec.containers[0]!;
-    expect(container.image).toBe(OPTIONS.serverImage);
-    const fieldValues: Record<string, string> = {
-      'metadata.namespace': 'ml',
-      'metadata.name': 'digits-router-7d9f-abcde',
-    };
-    const env = Object.fromEntries(
-      container.env.map((e) => [e.name, e.value ?? fieldValues[e.valueFrom!.fieldRef.fieldPath]]),
-    );
-    expect(env.MODELSHIP_MODE).toBe('router');
-    const config = parseRouterConfig(env, 'ignored-hostname');
-    expect(config).toMatchObject({
-      source: { kind: 'configmap', namespace: 'ml', name: 'digits-routes' },
-      statsConfigMap: 'digits-stats',
-      podName: 'digits-router-7d9f-abcde',
-      port: 8080,
-      metricsPort: 9090,
+  it('sends the stats interval in the routes, so a new analysis interval leaves the router pods alone', () => {
+    const slower = mdFixture({
+      traffic: { stickyHeader: 'X-User-Id' },
+      rollout: { analysis: { intervalSeconds: 4 } },
     });
-    expect(container.securityContext).toMatchObject({
-      runAsNonRoot: true,
-      readOnlyRootFilesystem: true,
-      allowPrivilegeEscalation: false,
-      capabilities: { drop: ['ALL'] },
-    });
+    const changed = builtinRouter(OPTIONS).objectsFor(slower, SPLIT);
+    const template = (objs: KubeObject[]) => (find(objs, 'Deployment').spec as { template: PodTemplate }).template;
+    expect(template(changed)).toEqual(template(objects));
+    const routes = (objs: KubeObject[]) =>
+      JSON.parse((find(objs, 'ConfigMap', 'digits-routes').data as Record<string, string>)[ROUTES_KEY]!) as {
+        statsIntervalMs: number;
+      };
+    expect(routes(objects).statsIntervalMs).toBe(5000);
+    expect(routes(changed).statsIntervalMs).toBe(2000);
   });
 
   it('uses the router image when the operator has one', () => {
@@ -233,27 +220,6 @@ describe('builtinRouter with auth token Secrets', () => {
     expect(pod.securityContext.fsGroup).toBe(65532);
     const rules = find(objects, 'Role').rules as { resources: string[] }[];
     expect(rules.flatMap((r) => r.resources)).toEqual(['configmaps', 'configmaps']);
-  });
-
-  it('names for each revision a token file the router, configured by its own parser, finds in the mounted volume', () => {
-    const container = podOf(objects).containers[0]!;
-    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value ?? 'from-field']));
-    const config = parseRouterConfig(env, 'h');
-    const mount = container.volumeMounts![0]!;
-    expect(config.tokenDir).toBe(mount.mountPath);
-    const result = validateRoutes(
-      JSON.parse((find(objects, 'ConfigMap', 'digits-routes').data as Record<string, string>)[ROUTES_KEY]!),
-    );
-    if (!result.ok) throw new Error(result.error);
-    const mounted = routerTokenVolumeFor(Object.values(AUTH.tokenSecrets!))!.projected!.sources!.flatMap((s) =>
-      s.secret!.items!.map((i) => path.join(mount.mountPath, i.path)),
-    );
-    expect(
-      result.routes.revisions.map((r) => [r.name, r.tokenFile && path.join(config.tokenDir, r.tokenFile)]),
-    ).toEqual([
-      [`digits-${STABLE}`, mounted[0]],
-      [`digits-${CANDIDATE}`, mounted[1]],
-    ]);
   });
 
   it('mounts a Secret shared by several revisions once, and orders Secrets and keys so the pod template is stable', () => {

@@ -19,21 +19,20 @@
  * The Routes document names each revision's token file; the router sends that token on its own
  * metadata fetches only, and clients' requests keep their own Authorization header.
  */
-import type { V1Volume } from '@kubernetes/client-node';
+import type { V1EnvVar, V1Volume } from '@kubernetes/client-node';
+import { DEFAULT_ROUTER_TOKEN_DIR, MODE_ENV, ROUTER_ENV, ROUTER_MODE } from '../../../contract/env.js';
+import { ROUTES_KEY, STATS_COMPONENT } from '../../../contract/keys.js';
 import type { ModelDeployment } from '../api/types.js';
 import { apexName, baseLabels, LABEL } from '../desired/names.js';
 import { ownerReferenceTo } from '../desired/owner.js';
 import { containerSecurityContext, podSecurityContext } from '../desired/security.js';
 import { HTTP_PORT, METRICS_PORT, SERVICE_PORT } from '../desired/service.js';
 import type { DesiredOptions, KubeObject, KubeObjectMeta } from '../desired/types.js';
-import { analysisLimitsOf } from '../rollout/analysis.js';
 import { routerName, routesConfigMapName, statsConfigMapName } from './names.js';
 import { DEFAULT_TOKEN_KEY } from '../desired/deployment.js';
 import { routesFor, tokenFileOf } from './routes.js';
 import type { TokenSecretRef, TrafficPlan, TrafficRouter } from './types.js';
 
-/** The data key of the routes ConfigMap (the router's format). */
-export const ROUTES_KEY = 'routes.json';
 /** Router pods: two, so one can be drained or rescheduled while the other routes. */
 export const ROUTER_REPLICAS = 2;
 /** Requests and limits of a router pod: a proxy, light on CPU and memory. */
@@ -41,8 +40,6 @@ export const ROUTER_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, li
 /** How long a router keeps serving after SIGTERM, so endpoint removal propagates before it closes. */
 export const ROUTER_SHUTDOWN_DELAY_MS = 5_000;
 
-/** Where router pods find the revisions' auth tokens (MODELSHIP_ROUTER_TOKEN_DIR): `<secret>/<key>` files. */
-export const ROUTER_TOKEN_DIR = '/etc/modelship/router-tokens';
 /** The name of the router pods' token volume. */
 export const ROUTER_TOKEN_VOLUME = 'auth-tokens';
 
@@ -70,12 +67,6 @@ export function routesConfigMapFor(md: ModelDeployment, plan: TrafficPlan): Kube
   };
 }
 
-/**
- * Component label of the stats ConfigMap. Routers rewrite it every few seconds; the operator's
- * cache does not reconcile on those writes (it reads the stats when a check is due).
- */
-export const STATS_COMPONENT = 'router-stats';
-
 /** The stats ConfigMap, created empty: each router pod merge-patches its own `<pod>.json` key. */
 export function statsConfigMapFor(md: ModelDeployment): KubeObject {
   return {
@@ -83,15 +74,6 @@ export function statsConfigMapFor(md: ModelDeployment): KubeObject {
     kind: 'ConfigMap',
     metadata: meta(md, statsConfigMapName(md), { ...routerLabels(md), [LABEL.component]: STATS_COMPONENT }),
   };
-}
-
-/**
- * How often router pods publish their stats: half the analysis interval (so each check reads
- * figures at most half an interval old), between 0.5 s and the router's default of 5 s.
- */
-export function statsIntervalMsFor(md: ModelDeployment): number {
-  const interval = analysisLimitsOf(md.spec.rollout?.analysis).intervalSeconds;
-  return Math.min(5_000, Math.max(500, Math.round((interval * 1000) / 2)));
 }
 
 /** The router's identity and its least-privilege Role and RoleBinding. */
@@ -166,18 +148,19 @@ export function routerDeploymentFor(
 ): KubeObject {
   const labels = routerLabels(md);
   const tokens = routerTokenVolumeFor(tokenSecrets);
-  const env = [
-    { name: 'MODELSHIP_MODE', value: 'router' },
-    { name: 'MODELSHIP_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-    { name: 'MODELSHIP_POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-    { name: 'MODELSHIP_ROUTES_CONFIGMAP', value: routesConfigMapName(md) },
-    { name: 'MODELSHIP_STATS_CONFIGMAP', value: statsConfigMapName(md) },
-    { name: 'MODELSHIP_STATS_INTERVAL_MS', value: String(statsIntervalMsFor(md)) },
-    { name: 'MODELSHIP_PORT', value: String(HTTP_PORT) },
-    { name: 'MODELSHIP_METRICS_PORT', value: String(METRICS_PORT) },
-    { name: 'MODELSHIP_SHUTDOWN_DELAY_MS', value: String(ROUTER_SHUTDOWN_DELAY_MS) },
+  // Only what the pod is: rollout settings (the stats interval among them) travel in the Routes
+  // document, so changing them never restarts the routers.
+  const env: V1EnvVar[] = [
+    { name: MODE_ENV, value: ROUTER_MODE },
+    { name: ROUTER_ENV.namespace, valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: ROUTER_ENV.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+    { name: ROUTER_ENV.routesConfigMap, value: routesConfigMapName(md) },
+    { name: ROUTER_ENV.statsConfigMap, value: statsConfigMapName(md) },
+    { name: ROUTER_ENV.port, value: String(HTTP_PORT) },
+    { name: ROUTER_ENV.metricsPort, value: String(METRICS_PORT) },
+    { name: ROUTER_ENV.shutdownDelayMs, value: String(ROUTER_SHUTDOWN_DELAY_MS) },
   ];
-  if (tokens) env.push({ name: 'MODELSHIP_ROUTER_TOKEN_DIR', value: ROUTER_TOKEN_DIR });
+  if (tokens) env.push({ name: ROUTER_ENV.tokenDir, value: DEFAULT_ROUTER_TOKEN_DIR });
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -224,7 +207,7 @@ export function routerDeploymentFor(
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext: containerSecurityContext(),
               ...(tokens
-                ? { volumeMounts: [{ name: ROUTER_TOKEN_VOLUME, mountPath: ROUTER_TOKEN_DIR, readOnly: true }] }
+                ? { volumeMounts: [{ name: ROUTER_TOKEN_VOLUME, mountPath: DEFAULT_ROUTER_TOKEN_DIR, readOnly: true }] }
                 : {}),
             },
           ],

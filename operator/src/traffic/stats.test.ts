@@ -1,10 +1,14 @@
-import { RouterStats } from '../../../server-image/src/router/stats.js';
+import { emptyStatsDocument, statsSnapshot } from '../../../contract/stats.js';
 import { staleStatsPatch, STATS_MAX_AGE_SECONDS } from './stats.js';
 
 const NOW = new Date('2026-11-21T07:00:00.000Z');
 const doc = (pod: string, secondsAgo: number) =>
   JSON.stringify(
-    new RouterStats(pod, new Date('2026-11-21T06:00:00.000Z')).snapshot(new Date(NOW.getTime() - secondsAgo * 1000), 1),
+    statsSnapshot(
+      emptyStatsDocument(pod, new Date('2026-11-21T06:00:00.000Z')),
+      new Date(NOW.getTime() - secondsAgo * 1000),
+      1,
+    ),
   );
 
 describe('staleStatsPatch', () => {

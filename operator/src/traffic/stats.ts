@@ -4,6 +4,7 @@
  * rewritten for a while belong to pods that are gone; the operator removes them with a JSON merge
  * patch (a null value deletes a key), which never touches the keys live pods are writing.
  */
+import { isStatsKey } from '../../../contract/keys.js';
 
 /** How long a stats document may go unwritten before its pod is taken for gone (routers write every 5 s). */
 export const STATS_MAX_AGE_SECONDS = 600;
@@ -19,7 +20,7 @@ export function staleStatsPatch(
 ): { data: Record<string, null> } | undefined {
   const stale: Record<string, null> = {};
   for (const [key, text] of Object.entries(data ?? {})) {
-    if (!key.endsWith('.json')) continue;
+    if (!isStatsKey(key)) continue;
     let time = Number.NaN;
     try {
       time = Date.parse((JSON.parse(text) as { time?: unknown }).time as string);

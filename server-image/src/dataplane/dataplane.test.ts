@@ -15,12 +15,12 @@ import {
   type DataPlane,
   type DataPlaneObserver,
   type DataPlaneOptions,
-  type DataType,
   type InferRequest,
   type Tensor,
   type TensorData,
   type WorkerExitInfo,
 } from './types.js';
+import type { DataType } from '../../../contract/metadata.js';
 
 jest.setTimeout(120_000);
 

@@ -19,9 +19,9 @@ import {
   type InferRequest,
   type InferResponse,
   type ModelFetchInfo,
-  type ModelMetadata,
   type Tensor,
 } from './types.js';
+import type { ModelMetadata } from '../../../contract/metadata.js';
 import { validateRequest, type PreparedRequest } from './validate.js';
 
 /** The server's own name, as `GET /v2` reports it (and the package's name in package.json). */

@@ -1,6 +1,7 @@
 import { concatData, containerNameOf, dataMatchesType, dataTypeOfOrt, ortTypeOf, zeros } from './dtypes.js';
 import { forPosting } from './protocol.js';
-import type { DataType, Tensor, TensorData } from './types.js';
+import type { Tensor, TensorData } from './types.js';
+import type { DataType } from '../../../contract/metadata.js';
 
 const samples: [DataType, string, TensorData][] = [
   ['BOOL', 'bool', Uint8Array.from([0, 1])],

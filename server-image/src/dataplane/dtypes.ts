@@ -3,7 +3,8 @@
  * them. Checks use `Symbol.toStringTag` rather than `instanceof` because arrays posted back from a
  * worker thread (or created in a jest VM context) belong to another realm.
  */
-import type { DataType, TensorData } from './types.js';
+import type { TensorData } from './types.js';
+import type { DataType } from '../../../contract/metadata.js';
 
 /** onnxruntime-node's element type names for the types we serve. */
 export type OrtType =

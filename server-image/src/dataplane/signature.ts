@@ -3,7 +3,8 @@
  * metadata onnxruntime reports for a session.
  */
 import { dataTypeOfOrt } from './dtypes.js';
-import { ModelLoadError, type TensorMetadata } from './types.js';
+import { ModelLoadError } from './types.js';
+import type { TensorMetadata } from '../../../contract/metadata.js';
 
 /** What onnxruntime-node reports for one input or output (a plain object, posted from a worker). */
 export interface RawValueMetadata {

@@ -2,22 +2,7 @@
  * The data plane's contract: what the HTTP adapters (`../http/`) may call. It knows nothing of HTTP;
  * protocol adapters decode requests into these types and encode responses from them.
  */
-
-/** Tensor element types, named as the Open Inference Protocol (V2) names them. */
-export type DataType =
-  | 'BOOL'
-  | 'UINT8'
-  | 'UINT16'
-  | 'UINT32'
-  | 'UINT64'
-  | 'INT8'
-  | 'INT16'
-  | 'INT32'
-  | 'INT64'
-  | 'FP16'
-  | 'FP32'
-  | 'FP64'
-  | 'BYTES';
+import type { DataType, ModelMetadata } from '../../../contract/metadata.js';
 
 /**
  * Tensor contents, flat in row-major order. BOOL is a Uint8Array of 0/1, INT64/UINT64 are bigint
@@ -37,22 +22,6 @@ export type TensorData =
   | Uint32Array
   | BigUint64Array
   | string[];
-
-/** A model input or output as the model declares it; -1 marks a dynamic dimension. */
-export interface TensorMetadata {
-  name: string;
-  datatype: DataType;
-  shape: number[];
-}
-
-/** V2 model metadata (`GET /v2/models/{name}`). */
-export interface ModelMetadata {
-  name: string;
-  versions: string[];
-  platform: string;
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
-}
 
 /** A concrete tensor in a request or response. */
 export interface Tensor {

@@ -1,4 +1,5 @@
-import { InferError, type DataType, type TensorData } from '../dataplane/types.js';
+import { InferError, type TensorData } from '../dataplane/types.js';
+import type { DataType } from '../../../contract/metadata.js';
 import { decodeTensorBytes, encodeBinaryBody, encodeTensorBytes, splitBody } from './binary.js';
 
 const samples: [DataType, TensorData][] = [

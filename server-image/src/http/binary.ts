@@ -11,7 +11,8 @@
  * that encodes back to the same bytes. Elements that are not valid UTF-8 are refused, never
  * replaced with U+FFFD; a leading byte order mark is kept as the character it is.
  */
-import { InferError, type DataType, type TensorData } from '../dataplane/types.js';
+import { InferError, type TensorData } from '../dataplane/types.js';
+import type { DataType } from '../../../contract/metadata.js';
 
 /** Bytes per element of each fixed-size type (BYTES is variable and absent). */
 export const ELEMENT_SIZE: Partial<Record<DataType, number>> = {

@@ -1,4 +1,5 @@
-import type { DataType, Tensor, TensorData } from '../dataplane/types.js';
+import type { Tensor, TensorData } from '../dataplane/types.js';
+import type { DataType } from '../../../contract/metadata.js';
 import { encodeTensorBytes } from './binary.js';
 import {
   binaryBytes,

@@ -9,7 +9,8 @@
  * a JSON output the length of its data's JSON text. The envelope (names, shapes, V1's nesting and
  * keys) is small beside it and not counted. Pure functions.
  */
-import { InferError, type DataType, type Tensor, type TensorData } from '../dataplane/types.js';
+import { InferError, type Tensor, type TensorData } from '../dataplane/types.js';
+import type { DataType } from '../../../contract/metadata.js';
 import { dataToJson } from './tensors.js';
 
 /** The setting a refusal names, so an operator knows what to raise. */

@@ -3,7 +3,8 @@
  * plane's typed tensors, and typed tensors → JSON text. Pure functions; every rejection is an
  * InferError('invalid') naming the tensor and the element at fault.
  */
-import { InferError, type DataType, type TensorData } from '../dataplane/types.js';
+import { InferError, type TensorData } from '../dataplane/types.js';
+import type { DataType } from '../../../contract/metadata.js';
 import { exactJsonInteger } from './jsonexact.js';
 
 const DATATYPES: ReadonlySet<string> = new Set<DataType>([

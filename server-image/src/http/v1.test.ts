@@ -1,4 +1,5 @@
-import type { InferResponse, ModelMetadata, Tensor } from '../dataplane/types.js';
+import type { InferResponse, Tensor } from '../dataplane/types.js';
+import type { ModelMetadata } from '../../../contract/metadata.js';
 import { instancesToRequest, parseInstances, predictionsFrom, shapeOf } from './v1.js';
 
 const single: ModelMetadata = {

@@ -9,13 +9,8 @@
  * for outputs without a batch dimension). Integers are exact both ways (./jsonexact.ts).
  */
 import { Router, type Request, type Response } from 'express';
-import {
-  InferError,
-  type InferRequest,
-  type InferResponse,
-  type ModelMetadata,
-  type Tensor,
-} from '../dataplane/types.js';
+import { InferError, type InferRequest, type InferResponse, type Tensor } from '../dataplane/types.js';
+import type { ModelMetadata } from '../../../contract/metadata.js';
 import { HttpError } from './errors.js';
 import { parseJsonExact } from './jsonexact.js';
 import { elementCount, flatten, rowToJsonValue, tensorToJsonValue, typedFromJson } from './tensors.js';

@@ -5,7 +5,8 @@
  */
 import type { ServerResponse } from 'node:http';
 import { Router, type Request, type Response } from 'express';
-import { InferError, type DataType, type InferRequest, type InferResponse, type Tensor } from '../dataplane/types.js';
+import { InferError, type InferRequest, type InferResponse, type Tensor } from '../dataplane/types.js';
+import type { DataType } from '../../../contract/metadata.js';
 import { HEADER_LENGTH, decodeTensorBytes, encodeBinaryBody, encodeTensorBytes, splitBody } from './binary.js';
 import { HttpError } from './errors.js';
 import { parseInferJson } from './inferjson.js';

@@ -1,5 +1,5 @@
 import { Balancer, ShareSampler, WeightedPicker, hash32, stickyPick } from './balancer.js';
-import type { Routes } from './routes.js';
+import type { Routes } from '../../../contract/routes.js';
 
 const revs = (...weights: number[]) => weights.map((weight, i) => ({ name: `r${i}`, url: `http://r${i}`, weight }));
 

@@ -1,4 +1,4 @@
-import type { RouteRevision, Routes } from './routes.js';
+import type { RouteRevision, Routes } from '../../../contract/routes.js';
 
 /**
  * Smooth weighted round-robin (nginx's algorithm). Deterministic and exact: over any window of

@@ -79,14 +79,17 @@ describe('parseRouterConfig', () => {
     [{ MODELSHIP_ROUTES_CONFIGMAP: 'r' }, 'MODELSHIP_NAMESPACE: required'],
     [
       { MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_PORT: '70000' },
-      'MODELSHIP_PORT: must be an integer between 0 and 65535, got "70000"',
+      'invalid MODELSHIP_PORT="70000": expected a port number 0-65535',
     ],
     [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_ROUTER_TIMEOUT_MS: '1.5' }, 'MODELSHIP_ROUTER_TIMEOUT_MS'],
     [
       { MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: '-1' },
-      'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS: must be an integer between 0',
+      'invalid MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS="-1": expected an integer between 0',
     ],
-    [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_LOG_LEVEL: 'loud' }, 'MODELSHIP_LOG_LEVEL: must be one of'],
+    [
+      { MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_LOG_LEVEL: 'loud' },
+      'invalid MODELSHIP_LOG_LEVEL="loud": expected one of',
+    ],
     [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_POD_NAME: 'a/b' }, 'MODELSHIP_POD_NAME'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => parseRouterConfig(env, 'h')).toThrow(message);

@@ -1,8 +1,11 @@
 /**
- * Router configuration from MODELSHIP_* environment variables. `parseRouterConfig` is pure: it
- * takes the environment and the host name and returns a complete config or throws an Error whose
- * one-line message names the offending variable.
+ * Router configuration from MODELSHIP_* environment variables (contract/env.ts names them; the
+ * operator sets them on router pods). `parseRouterConfig` is pure: it takes the environment and the
+ * host name and returns a complete config or throws a ConfigError whose one-line message names the
+ * offending variable.
  */
+import { DEFAULT_ROUTER_TOKEN_DIR, ROUTER_ENV } from '../../../contract/env.js';
+import { ConfigError, Settings, type Env } from '../../../contract/settings.js';
 import type { LogLevel } from '../../../common/log.js';
 
 /** Where the routes come from: a ConfigMap watched through the API server, or a local file. */
@@ -17,6 +20,7 @@ export interface RouterConfig {
   source: RoutesSourceConfig;
   /** Stats ConfigMap (same namespace as the routes); undefined with a file source or when disabled. */
   statsConfigMap?: string;
+  /** The stats publishing period while the Routes document in force names none. */
   statsIntervalMs: number;
   /** The key this process writes its stats document under (`<pod>.json`) and names itself by. */
   podName: string;
@@ -45,77 +49,59 @@ export interface RouterConfig {
   shutdownTimeoutMs: number;
 }
 
-/** Where the router looks for routes' `tokenFile`s unless MODELSHIP_ROUTER_TOKEN_DIR says otherwise. */
-export const DEFAULT_TOKEN_DIR = '/etc/modelship/router-tokens';
-
 /** The default connect-retry budget: covers kube-proxy's lag (up to ~1 s) behind a revision turning ready. */
 export const DEFAULT_CONNECT_RETRY_BUDGET_MS = 2_000;
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new Error(`${name}: must be an integer between ${min} and ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return n;
-}
-
 /**
  * Reads the router's configuration. Exactly one routes source must be set:
- * MODELSHIP_ROUTES_CONFIGMAP (with MODELSHIP_NAMESPACE) or MODELSHIP_ROUTES_FILE.
+ * MODELSHIP_ROUTES_CONFIGMAP (with MODELSHIP_NAMESPACE) or MODELSHIP_ROUTES_FILROUTER_ENV.
  */
-export function parseRouterConfig(env: NodeJS.ProcessEnv, hostname: string): RouterConfig {
-  const cm = env.MODELSHIP_ROUTES_CONFIGMAP || undefined;
-  const file = env.MODELSHIP_ROUTES_FILE || undefined;
-  if (cm && file) throw new Error('MODELSHIP_ROUTES_CONFIGMAP and MODELSHIP_ROUTES_FILE: set only one');
+export function parseRouterConfig(env: Env, hostname: string): RouterConfig {
+  const settings = new Settings(env);
+  const cm = settings.string(ROUTER_ENV.routesConfigMap, undefined);
+  const file = settings.string(ROUTER_ENV.routesFile, undefined);
+  if (cm && file) throw new ConfigError(`${ROUTER_ENV.routesConfigMap} and ${ROUTER_ENV.routesFile}: set only one`);
   let source: RoutesSourceConfig;
   if (cm) {
-    const namespace = env.MODELSHIP_NAMESPACE;
-    if (!namespace) throw new Error('MODELSHIP_NAMESPACE: required with MODELSHIP_ROUTES_CONFIGMAP');
+    const namespace = settings.string(ROUTER_ENV.namespace, undefined);
+    if (!namespace) throw new ConfigError(`${ROUTER_ENV.namespace}: required with ${ROUTER_ENV.routesConfigMap}`);
     source = { kind: 'configmap', namespace, name: cm };
   } else if (file) {
     source = { kind: 'file', path: file };
   } else {
-    throw new Error('MODELSHIP_ROUTES_CONFIGMAP or MODELSHIP_ROUTES_FILE: one is required');
+    throw new ConfigError(`${ROUTER_ENV.routesConfigMap} or ${ROUTER_ENV.routesFile}: one is required`);
   }
-  const logLevel = (env.MODELSHIP_LOG_LEVEL || 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new Error(
-      `MODELSHIP_LOG_LEVEL: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(env.MODELSHIP_LOG_LEVEL)}`,
-    );
-  }
-  const timeoutMs = integer(env, 'MODELSHIP_ROUTER_TIMEOUT_MS', 30_000, 1, 3_600_000);
-  const statsIntervalMs = integer(env, 'MODELSHIP_STATS_INTERVAL_MS', 5_000, 0, 3_600_000);
-  const statsName = env.MODELSHIP_STATS_CONFIGMAP || (cm ? `${cm}-stats` : undefined);
-  const podName = env.MODELSHIP_POD_NAME || hostname;
-  if (!/^[-._a-zA-Z0-9]+$/.test(podName))
-    throw new Error(`MODELSHIP_POD_NAME: not usable as a ConfigMap key: ${podName}`);
+  const logLevel = settings.choice(ROUTER_ENV.logLevel, 'info', LOG_LEVELS);
+  const timeoutMs = settings.integer(ROUTER_ENV.timeoutMs, 30_000, 1, 3_600_000);
+  const statsIntervalMs = settings.integer(ROUTER_ENV.statsIntervalMs, 5_000, 0, 3_600_000);
+  const statsName = settings.string(ROUTER_ENV.statsConfigMap, cm ? `${cm}-stats` : undefined);
+  const podName = settings.parsed(ROUTER_ENV.podName, hostname, 'not usable as a ConfigMap key', (text) =>
+    /^[-._a-zA-Z0-9]+$/.test(text) ? text : undefined,
+  );
   return {
-    host: env.MODELSHIP_HOST || '0.0.0.0',
-    port: integer(env, 'MODELSHIP_PORT', 8080, 0, 65535),
-    metricsPort: integer(env, 'MODELSHIP_METRICS_PORT', 9090, 0, 65535),
+    host: settings.string(ROUTER_ENV.host, '0.0.0.0'),
+    port: settings.port(ROUTER_ENV.port, 8080),
+    metricsPort: settings.port(ROUTER_ENV.metricsPort, 9090),
     source,
     statsConfigMap: source.kind === 'configmap' && statsIntervalMs > 0 ? statsName : undefined,
     statsIntervalMs,
     podName,
     timeoutMs,
-    mirrorTimeoutMs: integer(env, 'MODELSHIP_ROUTER_MIRROR_TIMEOUT_MS', timeoutMs, 1, 3_600_000),
-    mirrorMaxBytes: integer(env, 'MODELSHIP_ROUTER_MIRROR_MAX_BYTES', 16 * 1024 * 1024, 0, 1024 * 1024 * 1024),
-    maxMirrorsInFlight: integer(env, 'MODELSHIP_ROUTER_MAX_MIRRORS_IN_FLIGHT', 256, 0, 100_000),
-    maxSocketsPerBackend: integer(env, 'MODELSHIP_ROUTER_MAX_SOCKETS', 512, 1, 100_000),
-    connectRetryBudgetMs: integer(
-      env,
-      'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS',
+    mirrorTimeoutMs: settings.integer(ROUTER_ENV.mirrorTimeoutMs, timeoutMs, 1, 3_600_000),
+    mirrorMaxBytes: settings.integer(ROUTER_ENV.mirrorMaxBytes, 16 * 1024 * 1024, 0, 1024 * 1024 * 1024),
+    maxMirrorsInFlight: settings.integer(ROUTER_ENV.maxMirrorsInFlight, 256, 0, 100_000),
+    maxSocketsPerBackend: settings.integer(ROUTER_ENV.maxSocketsPerBackend, 512, 1, 100_000),
+    connectRetryBudgetMs: settings.integer(
+      ROUTER_ENV.connectRetryBudgetMs,
       DEFAULT_CONNECT_RETRY_BUDGET_MS,
       0,
       3_600_000,
     ),
-    tokenDir: env.MODELSHIP_ROUTER_TOKEN_DIR || DEFAULT_TOKEN_DIR,
+    tokenDir: settings.string(ROUTER_ENV.tokenDir, DEFAULT_ROUTER_TOKEN_DIR),
     logLevel,
-    shutdownDelayMs: integer(env, 'MODELSHIP_SHUTDOWN_DELAY_MS', 0, 0, 600_000),
-    shutdownTimeoutMs: integer(env, 'MODELSHIP_SHUTDOWN_TIMEOUT_MS', 25_000, 1, 600_000),
+    shutdownDelayMs: settings.integer(ROUTER_ENV.shutdownDelayMs, 0, 0, 600_000),
+    shutdownTimeoutMs: settings.integer(ROUTER_ENV.shutdownTimeoutMs, 25_000, 1, 600_000),
   };
 }

@@ -6,13 +6,14 @@
 import http from 'node:http';
 import os from 'node:os';
 import { once } from 'node:events';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '../../../common/log.js';
 import { parseRouterConfig, type RouterConfig } from './config.js';
 import { ModelMetadataFetcher } from './metadata.js';
 import { RouterMetrics } from './metrics.js';
 import { createProxy, sendError, type Proxy } from './proxy.js';
-import { parseRoutes } from './routes.js';
+import { parseRoutes } from '../../../contract/routes.js';
 import { loadKubeConfig, watchRoutesConfigMap, watchRoutesFile, type RoutesSource } from './sources.js';
 import { RouterStats } from './stats.js';
 import { startStatsWriter, type StatsWriter } from './statsWriter.js';
@@ -40,8 +41,17 @@ interface Running {
   writer?: StatsWriter;
 }
 
-/** Validates a candidate document and puts it in force, or logs why not and keeps the last good one. */
-function routesApplier(table: RouteTable, metrics: RouterMetrics, models: ModelMetadataFetcher, log: Logger) {
+/**
+ * Validates a candidate document and puts it in force (the split, the metadata to fetch, the stats
+ * writer's period), or logs why not and keeps the last good one.
+ */
+function routesApplier(
+  table: RouteTable,
+  metrics: RouterMetrics,
+  models: ModelMetadataFetcher,
+  writer: StatsWriter | undefined,
+  log: Logger,
+) {
   return (text: string, origin: string): void => {
     const result = parseRoutes(text);
     if (!result.ok) {
@@ -53,6 +63,7 @@ function routesApplier(table: RouteTable, metrics: RouterMetrics, models: ModelM
     table.apply(result.routes);
     metrics.routesApplied(result.routes);
     models.sync(result.routes);
+    writer?.applyRoutes(result.routes);
     log.info('routes applied', {
       origin,
       generation: result.routes.generation,
@@ -162,25 +173,26 @@ export async function runRouter(): Promise<void> {
 
   const models = new ModelMetadataFetcher(stats, 5_000, log, config.tokenDir);
   models.start(5_000);
-  const applyText = routesApplier(table, metrics, models, log);
   let source: RoutesSource;
   let writer: StatsWriter | undefined;
   if (config.source.kind === 'file') {
-    source = watchRoutesFile(config.source.path, applyText, log);
+    // Stats are published through the API server only: a file source has no writer.
+    source = watchRoutesFile(config.source.path, routesApplier(table, metrics, models, undefined, log), log);
   } else {
     const kc = loadKubeConfig();
-    source = watchRoutesConfigMap(kc, config.source.namespace, config.source.name, applyText, log);
     if (config.statsConfigMap) {
-      writer = startStatsWriter(
-        kc,
-        config.source.namespace,
-        config.statsConfigMap,
-        config.podName,
-        config.statsIntervalMs,
+      writer = startStatsWriter({
+        api: kc.makeApiClient(CoreV1Api),
+        namespace: config.source.namespace,
+        name: config.statsConfigMap,
+        pod: config.podName,
+        intervalMs: config.statsIntervalMs,
         snapshot,
         log,
-      );
+      });
     }
+    const applyText = routesApplier(table, metrics, models, writer, log);
+    source = watchRoutesConfigMap(kc, config.source.namespace, config.source.name, applyText, log);
   }
 
   const port = await listen(server, config.port, config.host);

@@ -14,8 +14,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseTokens } from '../auth.js';
 import type { Logger } from '../../../common/log.js';
-import { DEFAULT_TOKEN_DIR } from './config.js';
-import type { Routes } from './routes.js';
+import { DEFAULT_ROUTER_TOKEN_DIR } from '../../../contract/env.js';
+import type { Routes } from '../../../contract/routes.js';
 import type { RouterStats } from './stats.js';
 
 interface Wanted {
@@ -47,7 +47,7 @@ export class ModelMetadataFetcher {
     private readonly stats: RouterStats,
     private readonly timeoutMs: number,
     private readonly log: Logger,
-    private readonly tokenDir: string = DEFAULT_TOKEN_DIR,
+    private readonly tokenDir: string = DEFAULT_ROUTER_TOKEN_DIR,
   ) {}
 
   /** Takes the revisions (and models) of newly applied routes and fetches what is missing. */

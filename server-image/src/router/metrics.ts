@@ -7,8 +7,9 @@
  * cost ~3 µs (label validation and hashing on every call), the stats' plain counters ~0.1 µs.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Routes } from './routes.js';
-import type { RouterStats, RouterStatsDocument, TrafficKind } from './stats.js';
+import type { Routes } from '../../../contract/routes.js';
+import type { RouterStatsDocument, TrafficKind } from '../../../contract/stats.js';
+import type { RouterStats } from './stats.js';
 
 const LATENCY_NAME = 'modelship_router_request_duration_seconds';
 

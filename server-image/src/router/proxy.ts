@@ -17,7 +17,8 @@ import { MIRROR_HEADER, downstreamResponseHeaders, rawHeaderValue, upstreamReque
 import type { RouterMetrics } from './metrics.js';
 import { DEFAULT_CONNECT_RETRY_BUDGET_MS } from './config.js';
 import { connectRetryPolicy, decideConnectRetry, type ConnectRetryPolicy } from './retry.js';
-import type { Outcome, RouterStats } from './stats.js';
+import type { Outcome } from '../../../contract/stats.js';
+import type { RouterStats } from './stats.js';
 import type { RouteTable, Target } from './table.js';
 
 /**

@@ -9,9 +9,7 @@ import { ApiException, CoreV1Api, KubeConfig, Watch, type V1ConfigMap } from '@k
 import { KubeApiError, type WatchEvent } from '../../../common/kubeapi.js';
 import { listAndWatch } from '../../../common/listwatch.js';
 import type { Logger } from '../../../common/log.js';
-
-/** The ConfigMap key holding the Routes JSON. */
-export const ROUTES_KEY = 'routes.json';
+import { ROUTES_KEY } from '../../../contract/keys.js';
 
 /** A running source; `close` stops it. */
 export interface RoutesSource {

@@ -3,34 +3,42 @@
  * (no network path to router pods needed). Each pod writes only its own key with a JSON merge
  * patch, so replicas never conflict and need no resourceVersion. Needs get/create/patch on that
  * one ConfigMap (create only if the operator has not made it).
+ *
+ * How often it writes is a rollout setting the operator puts in the Routes document
+ * (`statsIntervalMs`), so a change reaches running pods with the routes, without a restart; the
+ * interval the writer starts with (MODELSHIP_STATS_INTERVAL_MS) holds while the routes name none.
  */
-import { ApiException, CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import type { Logger } from '../../../common/log.js';
-import type { RouterStatsDocument } from './stats.js';
+import { STATS_CONFIGMAP_LABELS, statsKey } from '../../../contract/keys.js';
+import type { Routes } from '../../../contract/routes.js';
+import type { RouterStatsDocument } from '../../../contract/stats.js';
 
 /** A running writer: `flush` writes now (used at shutdown), `close` stops the timer. */
 export interface StatsWriter {
   flush(): Promise<void>;
   close(): void;
+  /** Takes the publishing period of the routes now in force. */
+  applyRoutes(routes: Routes): void;
 }
 
-/** The ConfigMap data key a pod's document is stored under. */
-export function statsKey(pod: string): string {
-  return `${pod}.json`;
+/** What the writer needs to know and use. */
+export interface StatsWriterOptions {
+  /** The API client; only its ConfigMap patch and create are used. */
+  api: Pick<CoreV1Api, 'patchNamespacedConfigMap' | 'createNamespacedConfigMap'>;
+  namespace: string;
+  name: string;
+  pod: string;
+  /** The period while the routes in force name none (MODELSHIP_STATS_INTERVAL_MS). */
+  intervalMs: number;
+  snapshot: () => RouterStatsDocument;
+  log: Logger;
 }
 
-/** Writes `snapshot()` into `namespace/name` under `<pod>.json` every `intervalMs`. */
-export function startStatsWriter(
-  kc: KubeConfig,
-  namespace: string,
-  name: string,
-  pod: string,
-  intervalMs: number,
-  snapshot: () => RouterStatsDocument,
-  log: Logger,
-): StatsWriter {
-  const api = kc.makeApiClient(CoreV1Api);
-  const key = statsKey(pod);
+/** Writes `snapshot()` into `namespace/name` under `<pod>.json` every interval. */
+export function startStatsWriter(options: StatsWriterOptions): StatsWriter {
+  const { api, namespace, name, snapshot, log } = options;
+  const key = statsKey(options.pod);
   let lastError: string | undefined;
   let writing: Promise<void> | undefined;
 
@@ -46,13 +54,7 @@ export function startStatsWriter(
         if (!(err instanceof ApiException && err.code === 404)) throw err;
         await api.createNamespacedConfigMap({
           namespace,
-          body: {
-            metadata: {
-              name,
-              labels: { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/component': 'router-stats' },
-            },
-            data,
-          },
+          body: { metadata: { name, labels: { ...STATS_CONFIGMAP_LABELS } }, data },
         });
       }
       if (lastError) log.info(`write stats ConfigMap ${namespace}/${name}: recovered`);
@@ -69,7 +71,23 @@ export function startStatsWriter(
     writing ??= write().finally(() => (writing = undefined));
     return writing;
   };
-  const timer = setInterval(() => void flush(), intervalMs);
-  timer.unref();
-  return { flush, close: () => clearInterval(timer) };
+  let intervalMs = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const every = (ms: number): void => {
+    if (closed || ms === intervalMs) return;
+    clearInterval(timer);
+    intervalMs = ms;
+    timer = setInterval(() => void flush(), ms);
+    timer.unref();
+  };
+  every(options.intervalMs);
+  return {
+    flush,
+    close: () => {
+      closed = true;
+      clearInterval(timer);
+    },
+    applyRoutes: (routes) => every(routes.statsIntervalMs ?? options.intervalMs),
+  };
 }

@@ -1,5 +1,5 @@
 import { IDLE_SOCKET_MS, RouteTable, poolOptions } from './table.js';
-import type { Routes } from './routes.js';
+import type { Routes } from '../../../contract/routes.js';
 
 const routes = (generation: number, ...revs: [string, string, number][]): Routes => ({
   version: 1,

@@ -6,7 +6,7 @@
  */
 import { Pool } from 'undici';
 import { Balancer } from './balancer.js';
-import { DEFAULT_TOLERANCE, type Routes } from './routes.js';
+import { DEFAULT_TOLERANCE, type Routes } from '../../../contract/routes.js';
 
 /** How long a pooled backend connection may sit idle before the router closes it. */
 export const IDLE_SOCKET_MS = 30_000;

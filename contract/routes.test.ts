@@ -34,6 +34,9 @@ describe('validateRoutes', () => {
   const bad: [string, (d: Record<string, unknown> & ReturnType<typeof base>) => unknown, string][] = [
     ['not an object', () => [], 'routes: must be a JSON object'],
     ['unknown field', (d) => ({ ...d, weights: 1 }), 'weights: unknown field'],
+    ['too short a stats interval', (d) => ({ ...d, statsIntervalMs: 99 }), 'statsIntervalMs: must be an integer'],
+    ['fractional stats interval', (d) => ({ ...d, statsIntervalMs: 500.5 }), 'statsIntervalMs: must be an integer'],
+    ['stats interval as text', (d) => ({ ...d, statsIntervalMs: '5000' }), 'statsIntervalMs: must be an integer'],
     ['wrong version', (d) => ({ ...d, version: 2 }), 'version: must be 1'],
     ['negative generation', (d) => ({ ...d, generation: -1 }), 'generation:'],
     ['no revisions', (d) => ({ ...d, revisions: [] }), 'revisions: must be a non-empty array'],
@@ -159,6 +162,13 @@ describe('validateRoutes', () => {
       revisions: [{ ...d.revisions[0], tokenFile: 'digits-token/.token_v2' }, d.revisions[1]],
     });
     expect(r.ok && r.routes.revisions.map((x) => x.tokenFile)).toEqual(['digits-token/.token_v2', undefined]);
+  });
+
+  it('keeps the stats interval, a rollout setting the routers take without a restart', () => {
+    const r = validateRoutes({ ...base(), statsIntervalMs: 2500 });
+    expect(r.ok && r.routes.statsIntervalMs).toBe(2500);
+    const plain = validateRoutes(base());
+    expect(plain.ok && 'statsIntervalMs' in plain.routes).toBe(false);
   });
 
   it('allows weight 0 for a revision that only receives mirrored traffic', () => {

@@ -1,7 +1,8 @@
 /**
- * The Routes document: the contract between the operator (which writes it) and the router (which
- * obeys it). The operator stores it as JSON under the key `routes.json` of a ConfigMap (the router
- * watches it through the API server) or, for local use, in a file.
+ * Part of the cross-process contract (contract/): the Routes document, between the operator (which
+ * writes it) and the router (which obeys it). The operator stores it as JSON under the key
+ * `routes.json` (contract/keys.ts) of a ConfigMap (the router watches it through the API server) or,
+ * for local use, in a file. A change reaches running routers within a second, without a restart.
  *
  * ```json
  * {
@@ -12,7 +13,8 @@
  *     {"name": "digits-a41b2", "url": "http://digits-a41b2.ml.svc:8080", "weight": 10}
  *   ],
  *   "mirror": {"revision": "digits-a41b2", "percent": 100, "tolerance": 0.001},
- *   "stickyHeader": "x-user-id"
+ *   "stickyHeader": "x-user-id",
+ *   "statsIntervalMs": 5000
  * }
  * ```
  *
@@ -41,6 +43,10 @@
  * - `stickyHeader` (optional): a request header name; requests carrying it are routed by a hash of
  *   its value, so the same value reaches the same revision for as long as the weights do not change.
  *   Requests without the header use the exact split.
+ * - `statsIntervalMs` (optional): how often each router pod publishes its stats document, an
+ *   integer of 100..3,600,000 ms. A rollout setting (the operator derives it from the analysis
+ *   interval), hence here rather than in the pods' environment: changing it must not restart the
+ *   routers. Without it a router publishes every MODELSHIP_STATS_INTERVAL_MS.
  */
 export interface Routes {
   version: 1;
@@ -48,6 +54,7 @@ export interface Routes {
   revisions: RouteRevision[];
   mirror?: RouteMirror;
   stickyHeader?: string;
+  statsIntervalMs?: number;
 }
 
 /** One backend the router may send requests to: a revision Service. */
@@ -76,6 +83,8 @@ export const MAX_WEIGHT = 1_000_000;
 export const MAX_REVISIONS = 16;
 /** Agreement tolerance for non-classifier outputs when the document does not name one. */
 export const DEFAULT_TOLERANCE = 1e-3;
+/** Bounds of `statsIntervalMs`: each interval every router pod writes to the API server. */
+export const STATS_INTERVAL_MS = { min: 100, max: 3_600_000 } as const;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -119,7 +128,7 @@ function checkUrl(url: unknown, where: string): string | undefined {
 export function validateRoutes(doc: unknown): RoutesResult {
   const fail = (error: string): RoutesResult => ({ ok: false, error });
   if (!isRecord(doc)) return fail('routes: must be a JSON object');
-  const known = new Set(['version', 'generation', 'revisions', 'mirror', 'stickyHeader']);
+  const known = new Set(['version', 'generation', 'revisions', 'mirror', 'stickyHeader', 'statsIntervalMs']);
   for (const key of Object.keys(doc)) if (!known.has(key)) return fail(`${key}: unknown field`);
   if (doc.version !== 1) return fail(`version: must be 1, got ${JSON.stringify(doc.version)}`);
   if (!isWholeNumber(doc.generation, Number.MAX_SAFE_INTEGER)) {
@@ -190,6 +199,13 @@ export function validateRoutes(doc: unknown): RoutesResult {
       return fail('stickyHeader: must be a valid HTTP header name');
     }
     routes.stickyHeader = doc.stickyHeader.toLowerCase();
+  }
+  if (doc.statsIntervalMs !== undefined) {
+    const { min, max } = STATS_INTERVAL_MS;
+    if (!isWholeNumber(doc.statsIntervalMs, max) || doc.statsIntervalMs < min) {
+      return fail(`statsIntervalMs: must be an integer between ${min} and ${max}`);
+    }
+    routes.statsIntervalMs = doc.statsIntervalMs;
   }
   return { ok: true, routes };
 }

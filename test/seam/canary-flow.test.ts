@@ -1,18 +1,20 @@
 /**
+ * A test of the operator↔router seam (so it lives outside operator/, which may not import the router).
  * The canary's pure pieces driven together as the operator and the router will drive them: the
  * decision's weights become a Routes document (traffic/routes.ts), the router's own Balancer
  * splits simulated requests by it, the router's own RouterStats counts them, analysis reads two
  * stats snapshots, and the next decision follows. Only the backends are simulated (their status
  * codes, latencies and agreement); time advances in 5-second ticks.
  */
-import { Balancer } from '../../../server-image/src/router/balancer.js';
-import { RouterStats, type RouterStatsDocument } from '../../../server-image/src/router/stats.js';
-import type { ModelDeploymentSpec } from '../api/types.js';
-import { routesFor } from '../traffic/routes.js';
-import { mdFixture } from '../../test/fixtures.js';
-import { analyse } from './analysis.js';
-import { checkDue, nextCanary, type CanaryDecision, type CanaryState } from './canary.js';
-import { routeNameOf } from '../traffic/names.js';
+import type { RouterStatsDocument } from '../../contract/stats.js';
+import type { ModelDeploymentSpec } from '../../operator/src/api/types.js';
+import { analyse } from '../../operator/src/rollout/analysis.js';
+import { checkDue, nextCanary, type CanaryDecision, type CanaryState } from '../../operator/src/rollout/canary.js';
+import { mdFixture } from '../../operator/test/fixtures.js';
+import { routeNameOf } from '../../operator/src/traffic/names.js';
+import { routesFor } from '../../operator/src/traffic/routes.js';
+import { Balancer } from '../../server-image/src/router/balancer.js';
+import { RouterStats } from '../../server-image/src/router/stats.js';
 
 const T0 = Date.parse('2026-11-21T06:00:00.000Z');
 const STABLE = 'aaaaaaaaaa';
