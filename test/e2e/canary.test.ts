@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 
 import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/api/types.js';
+import { LABEL } from '../../operator/src/desired/names.js';
 import { sha256Of } from '../../server-image/test/helpers/server.js';
 import { repoRoot } from '../cluster/cluster.js';
 import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js';
@@ -526,7 +527,7 @@ describe('canary rollouts through the builtin router', () => {
   // Regression: the stats keys of replaced router pods stay in <md>-stats for a while; they once
   // pinned every analysis window's start before the step's, so no step could ever pass.
   it(
-    'keeps progressing after its router pods are replaced (a new analysis interval restarts them)',
+    'keeps progressing after its router pods are replaced mid-canary',
     async () => {
       await applyMd('moved', stableSpec());
       await readyStable('moved');
@@ -539,9 +540,15 @@ describe('canary rollouts through the builtin router', () => {
             { weight: 10, pauseSeconds: 3 },
             { weight: 50, pauseSeconds: 3 },
           ],
-          analysis: { intervalSeconds: INTERVAL + 1, minRequests: 10 },
+          analysis: { intervalSeconds: INTERVAL, minRequests: 10 },
         },
       });
+      await waitForMd('moved', 'canary at its first step', (m) => m.status?.canary?.weight === 10);
+      // The routers' stats keys exist by now; new pods write new keys beside the old ones.
+      const routers = `${LABEL.deployment}=moved,${LABEL.component}=router`;
+      const before = (await core.listNamespacedPod({ namespace: ns, labelSelector: routers })).items;
+      expect(before.length).toBeGreaterThan(0);
+      await core.deleteCollectionNamespacedPod({ namespace: ns, labelSelector: routers });
       const md = await waitForMd(
         'moved',
         'candidate promoted',
@@ -550,6 +557,9 @@ describe('canary rollouts through the builtin router', () => {
       );
       await load.stop();
       expect(percentOf(md, md.status!.stable!.revision)).toBe(100);
+      const after = (await core.listNamespacedPod({ namespace: ns, labelSelector: routers })).items;
+      const names = (pods: typeof before) => pods.map((p) => p.metadata!.name);
+      expect(names(after).filter((n) => names(before).includes(n))).toEqual([]);
     },
     TIMEOUT,
   );
