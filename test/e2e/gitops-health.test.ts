@@ -33,25 +33,28 @@ function md(status?: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
+/** A ModelDeployment whose status at generation 4 has these conditions. */
+const observed = (...conditions: object[]) => md({ observedGeneration: 4, conditions });
+
 const serving = condition('Ready', 'True', 'Available', 'revision digits-7c9 serves 70% with 1 available pod(s)');
 const noProblems = condition('Stalled', 'False', 'NoProblems', 'no problem observed');
 
+/** A state, and what Argo CD shows (health, message) and kstatus (its status; undefined: not checked). */
+type Case = [name: string, obj: Record<string, unknown>, argocd: string, message: string, kstatus?: string];
+
 it('shows each state as Argo CD and Flux would', async () => {
-  const cases: [string, Record<string, unknown>, object][] = [
-    [
-      // kstatus alone would say Current here; the CRD's status default keeps a real object out of this
-      // state (the last test).
-      'no status at all',
-      md(),
-      { argocd: { status: 'Progressing', message: 'Waiting for the operator to report status' } },
-    ],
+  const invalid = 'spec.rollout.steps[0].weight: must be <= 100';
+  const starting = 'revision digits-7c9: 0/1 pod(s) available';
+  const cases: Case[] = [
+    // kstatus alone would say Current here; the CRD's status default keeps a real object out of this
+    // state (the last test).
+    ['no status at all', md(), 'Progressing', 'Waiting for the operator to report status'],
     [
       'a generation the operator has not observed',
       md({ observedGeneration: 3, conditions: [serving, noProblems] }),
-      {
-        argocd: { status: 'Progressing', message: 'Waiting for the operator to observe generation 4' },
-        kstatus: 'InProgress',
-      },
+      'Progressing',
+      'Waiting for the operator to observe generation 4',
+      'InProgress',
     ],
     [
       'a paused canary',
@@ -60,46 +63,40 @@ it('shows each state as Argo CD and Flux would', async () => {
         conditions: [serving, condition('Reconciling', 'True', 'Progressing', 'canary paused'), noProblems],
         canary: { revision: 'digits-1d2', phase: 'Paused', weight: 30, step: 1, message: 'paused by modelship pause' },
       }),
-      {
-        argocd: { status: 'Suspended', message: 'Canary digits-1d2 paused at 30%: paused by modelship pause' },
-        kstatus: 'InProgress',
-      },
+      'Suspended',
+      'Canary digits-1d2 paused at 30%: paused by modelship pause',
+      'InProgress',
     ],
     [
       'a spec the operator refuses',
-      md({
-        observedGeneration: 4,
-        conditions: [
-          condition('Ready', 'False', 'InvalidSpec', 'spec.rollout.steps[0].weight: must be <= 100'),
-          condition('Reconciling', 'False', 'Stalled', 'progress is blocked; see the Stalled condition'),
-          condition('Stalled', 'True', 'InvalidSpec', 'spec.rollout.steps[0].weight: must be <= 100'),
-        ],
-      }),
-      {
-        argocd: { status: 'Degraded', message: 'InvalidSpec: spec.rollout.steps[0].weight: must be <= 100' },
-        kstatus: 'Failed',
-      },
+      observed(
+        condition('Ready', 'False', 'InvalidSpec', invalid),
+        condition('Reconciling', 'False', 'Stalled', 'progress is blocked; see the Stalled condition'),
+        condition('Stalled', 'True', 'InvalidSpec', invalid),
+      ),
+      'Degraded',
+      `InvalidSpec: ${invalid}`,
+      'Failed',
     ],
     [
       'pods starting',
-      md({
-        observedGeneration: 4,
-        conditions: [
-          condition('Ready', 'False', 'Starting', 'revision digits-7c9: 0/1 pod(s) available'),
-          condition('Reconciling', 'False', 'Reconciled', 'revision digits-7c9 is stable'),
-          noProblems,
-        ],
-      }),
-      { argocd: { status: 'Progressing', message: 'Starting: revision digits-7c9: 0/1 pod(s) available' } },
+      observed(
+        condition('Ready', 'False', 'Starting', starting),
+        condition('Reconciling', 'False', 'Reconciled', 'revision digits-7c9 is stable'),
+        noProblems,
+      ),
+      'Progressing',
+      `Starting: ${starting}`,
     ],
   ];
   const verdicts = await gitopsHealth(cases.map(([, obj]) => obj));
-  const seen = cases.map(([name], i) => {
-    const v = verdicts[i]!;
-    const expected = cases[i]![2] as { kstatus?: string };
-    return [name, { argocd: v.argocd, ...(expected.kstatus ? { kstatus: v.kstatus.status } : {}) }];
+  const seen = cases.map(([name, , , , kstatus], i): Case => {
+    const { argocd, kstatus: k } = verdicts[i]!;
+    const seenCase: Case = [name, cases[i]![1], argocd.status, argocd.message];
+    if (kstatus) seenCase.push(k.status);
+    return seenCase;
   });
-  expect(seen).toEqual(cases.map(([name, , expected]) => [name, expected]));
+  expect(seen).toEqual(cases);
 });
 
 it('documents in the chart README exactly the script it ships', () => {
