@@ -32,7 +32,9 @@ it.each(['1', '2'])(
     let exited = false;
     void server.exited.then(() => (exited = true));
     const statuses: number[] = [];
+    const deadline = Date.now() + 60_000;
     while (!exited) {
+      if (Date.now() > deadline) throw new Error(`server still running 60 s after a failed digest check: ${statuses}`);
       const status = await fetch(`${server.url}/v2/health/ready`).then(
         (r) => r.status,
         () => 0,

@@ -126,9 +126,14 @@ class World {
     }
   }
 
-  /** Reconcile and serve until the canary holds this live weight. */
-  untilWeight(weight: number): void {
+  /** Reconcile and serve until the canary holds this live weight; fails after `limitSeconds` of simulated time. */
+  untilWeight(weight: number, limitSeconds = 600): void {
+    const until = this.seconds + limitSeconds;
     while (this.md.status!.canary?.weight !== weight) {
+      if (this.seconds >= until)
+        throw new Error(
+          `canary never reached ${weight}% in ${limitSeconds}s: ${JSON.stringify(this.md.status?.canary)}`,
+        );
       this.reconcile();
       this.serve();
     }
