@@ -18,6 +18,7 @@ import { repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../e2e/kube.js';
 import { Load, summarize, type Outcome } from '../e2e/load.js';
 
+import { gitopsHealth, waitForHealth } from '../e2e/gitops.js';
 import { condition, percentOf, promotedFrom, routeOf } from '../e2e/md.js';
 import { Mds, installOnce, kubectl, model, serviceUrl, stopPortForwards } from './pods.js';
 
@@ -134,6 +135,7 @@ describe('rollouts on real pods', () => {
       expect(s.byRevision[previous]).toBeGreaterThan(0);
       expect(s.byRevision[current]).toBeGreaterThan(0);
       expect(condition(md, 'Ready')?.status).toBe('True');
+      await waitForHealth('good, promoted on real pods', () => mds.get('good'), 'Healthy', 'Current');
     },
     TIMEOUT,
   );
@@ -169,6 +171,13 @@ describe('rollouts on real pods', () => {
       expect(percentOf(md, stable)).toBe(100);
       expect(condition(md, 'Ready')?.status).toBe('True');
       expect(condition(md, 'Stalled')).toMatchObject({ status: 'True', reason: md.status?.canary?.reason });
+      // What Argo CD (the chart's health check) and Flux (kstatus) show: a failed release, with its reason.
+      expect(await gitopsHealth([md])).toEqual([
+        {
+          argocd: { status: 'Degraded', message: expect.stringContaining(md.status!.canary!.reason!) },
+          kstatus: expect.objectContaining({ status: 'Failed' }),
+        },
+      ]);
       // No request failed; wrong answers came only from the candidate, inside its analysis window.
       expect(s.failed).toBe(0);
       expect(outcomes.filter((o) => o.correct === false && o.revision !== candidate)).toEqual([]);
