@@ -1,0 +1,120 @@
+/**
+ * `modelship promote|abort|rollback|retry <md>`: writes the action annotation, then waits for the
+ * operator's verdict (see verdict.ts): exit 0 when it carried the action out, 3 when it refused
+ * or ignored it (with its reason), 1 when no verdict came in time or the API failed.
+ */
+import type { ModelDeployment } from '../api/types.js';
+import { eventsAbout, followModelDeployment, patchAction, type CliApi } from '../kube/cli-api.js';
+import { actionValue } from '../rollout/canary-action.js';
+import { parseActionArgs, type ActionRequest, type Io } from './args.js';
+import { againstCluster } from './session.js';
+import { actionProgress, verdictOf, type ActionEvent, type ActionProgress, type ActionVerdict } from './verdict.js';
+
+/** Exit code of an action the operator refused or ignored. */
+export const EXIT_REFUSED = 3;
+
+/** How often the Events are read while the status says handled and the verdict Event is not there yet. */
+const EVENT_POLL_MS = 200;
+
+/** Runs an action command; resolves to the exit code. */
+export async function actionCommand(verb: ActionRequest['verb'], args: string[], io: Io): Promise<number> {
+  const request = parseActionArgs(verb, args);
+  if ('error' in request) {
+    io.err(request.error);
+    return 2;
+  }
+  return againstCluster(verb, request, io, async (cli, where) => {
+    const value = actionValue(verb, new Date(), request.revision);
+    const patched = await patchAction(cli, request.name, value);
+    if (request.timeoutMs === 0) {
+      io.out(`${verb} requested on ${where}: modelship.dev/action=${value}`);
+      return 0;
+    }
+    io.err(`${verb} requested on ${where} (${value}); waiting for the operator…`);
+    const outcome = await awaitVerdict(cli, request.name, patched.metadata.uid ?? '', value, request.timeoutMs);
+    return report(outcome, verb, where, request.timeoutMs, io);
+  });
+}
+
+/** What waiting ended with. */
+type Outcome =
+  | { verdict: ActionVerdict }
+  | { progress: Exclude<ActionProgress, { state: 'pending' }> }
+  /** The object as last seen, and the last failure to read it, if any. */
+  | { timedOut: ModelDeployment | undefined; failure?: unknown };
+
+function report(outcome: Outcome, verb: string, where: string, timeoutMs: number, io: Io): number {
+  if ('verdict' in outcome) {
+    const { refused, reason, message } = outcome.verdict;
+    if (!refused) {
+      io.out(`${verb} ${where}: done: ${message}`);
+      return 0;
+    }
+    io.err(`${verb} ${where}: refused by the operator (${reason}): ${message}`);
+    return EXIT_REFUSED;
+  }
+  if ('progress' in outcome) {
+    const p = outcome.progress;
+    if (p.state === 'deleted') io.err(`${verb} ${where}: the ModelDeployment was deleted before the operator acted`);
+    else if (p.state === 'superseded') {
+      io.err(`${verb} ${where}: superseded before the operator acted: the annotation now asks for ${p.by}`);
+    } else io.err(`${verb} ${where}: handled by the operator, but it recorded no verdict Event`);
+    return 1;
+  }
+  const md = outcome.timedOut;
+  const stalled = md?.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+  const why =
+    outcome.failure !== undefined
+      ? `; last failure: ${(outcome.failure as Error).message}`
+      : stalled
+        ? `; Stalled: ${stalled.reason}: ${stalled.message}`
+        : '; is the operator running?';
+  io.err(`${verb} ${where}: no verdict from the operator within ${timeoutMs / 1000}s${why}`);
+  return 1;
+}
+
+/**
+ * Waits until the operator has handled `value` (the watch sees status.lastAction equal to it),
+ * then for its Event; or until the action is superseded, the object deleted, or the time is up.
+ */
+async function awaitVerdict(
+  cli: CliApi,
+  name: string,
+  uid: string,
+  value: string,
+  timeoutMs: number,
+): Promise<Outcome> {
+  const deadline = Date.now() + timeoutMs;
+  const stop = new AbortController();
+  const timer = setTimeout(() => stop.abort(), timeoutMs);
+  let last: ModelDeployment | undefined;
+  let settled = { state: 'pending' } as ActionProgress;
+  let failure: unknown;
+  try {
+    await followModelDeployment(
+      cli,
+      name,
+      (md) => {
+        last = md;
+        const progress = actionProgress(md, value);
+        if (progress.state !== 'pending') {
+          settled = progress;
+          stop.abort();
+        }
+      },
+      (err) => void (failure = err),
+      stop.signal,
+    );
+    if (settled.state === 'pending') return failure === undefined ? { timedOut: last } : { timedOut: last, failure };
+    if (settled.state !== 'handled') return { progress: settled };
+    // The operator writes the Event right after the status: it is there at once or very soon.
+    for (;;) {
+      const verdict = verdictOf(await eventsAbout<ActionEvent>(cli, uid), uid, value);
+      if (verdict) return { verdict };
+      if (Date.now() + EVENT_POLL_MS > deadline) return { progress: settled };
+      await new Promise((resolve) => setTimeout(resolve, EVENT_POLL_MS));
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
