@@ -74,7 +74,7 @@ export function midCanary(): ModelDeployment {
     analysis: {
       requests: 12,
       errorRate: 0,
-      latencyP99Ms: 8.5,
+      latencyP99Ms: 8.5167,
       failures: 0,
       lastResult: 'Inconclusive',
       message: 'inconclusive: 12 requests < 50 minimum',

@@ -200,7 +200,7 @@ function analysisLines(
   const maxP99 = limits.maxLatencyP99Ms;
   rows.push([
     'p99 latency',
-    p99 === undefined ? '-' : `${p99} ms`,
+    p99 === undefined ? '-' : `${Number(p99.toFixed(1))} ms`,
     maxP99 === undefined ? 'not checked' : `<= ${maxP99} ms`,
     verdict(p99 === undefined || maxP99 === undefined ? undefined : p99 <= maxP99),
   ]);
