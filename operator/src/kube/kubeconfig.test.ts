@@ -43,6 +43,12 @@ describe('staticAccessOf', () => {
     expect(await access.credentials.headers()).toEqual({});
   });
 
+  it("reads minikube's kubeconfig, whose cluster carries extensions", () => {
+    const extensions = [{ name: 'cluster_info', extension: { provider: 'minikube.sigs.k8s.io' } }];
+    const access = staticAccessOf(config({ extensions }, { token: 't' }), '/', readFile);
+    expect('fallback' in access).toBe(false);
+  });
+
   it.each([
     [{ token: 'abc' }, { Authorization: 'Bearer abc' }],
     [{ username: 'admin', password: 'secret' }, { Authorization: `Basic ${b64('admin:secret')}` }],

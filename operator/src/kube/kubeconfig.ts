@@ -26,13 +26,18 @@ interface Kubeconfig {
   users?: { name: string; user?: Record<string, unknown> }[];
 }
 
-/** Cluster fields the fast path handles; any other field (proxy-url, extensions…) takes client-node's way. */
+/**
+ * Cluster fields the fast path handles; any other (proxy-url…) takes client-node's way. extensions
+ * (minikube writes its provider there) only inform, and this client asks for no compression.
+ */
 const CLUSTER_FIELDS = new Set([
   'server',
   'certificate-authority',
   'certificate-authority-data',
   'insecure-skip-tls-verify',
   'tls-server-name',
+  'extensions',
+  'disable-compression',
 ]);
 
 /** User fields the fast path handles; exec, auth-provider, tokenFile, impersonation take client-node's way. */
