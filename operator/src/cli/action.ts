@@ -11,10 +11,16 @@ import { againstCluster } from './session.js';
 import { actionProgress, verdictOf, type ActionEvent, type ActionProgress, type ActionVerdict } from './verdict.js';
 
 /** Exit code of an action the operator refused or ignored. */
-export const EXIT_REFUSED = 3;
+const EXIT_REFUSED = 3;
 
 /** How often the Events are read while the status says handled and the verdict Event is not there yet. */
 const EVENT_POLL_MS = 200;
+
+/**
+ * How long the verdict Event may lag the status that says handled: the operator records it right
+ * after, so longer means it failed to (it logs why) and waiting out the whole timeout tells nothing more.
+ */
+const EVENT_LAG_MS = 10_000;
 
 /** Runs an action command; resolves to the exit code. */
 export async function actionCommand(verb: ActionRequest['verb'], args: string[], io: Io): Promise<number> {
@@ -107,11 +113,11 @@ async function awaitVerdict(
     );
     if (settled.state === 'pending') return failure === undefined ? { timedOut: last } : { timedOut: last, failure };
     if (settled.state !== 'handled') return { progress: settled };
-    // The operator writes the Event right after the status: it is there at once or very soon.
+    const giveUp = Math.min(deadline, Date.now() + EVENT_LAG_MS);
     for (;;) {
       const verdict = verdictOf(await eventsAbout<ActionEvent>(cli, uid), uid, value);
       if (verdict) return { verdict };
-      if (Date.now() + EVENT_POLL_MS > deadline) return { progress: settled };
+      if (Date.now() + EVENT_POLL_MS > giveUp) return { progress: settled };
       await new Promise((resolve) => setTimeout(resolve, EVENT_POLL_MS));
     }
   } finally {
