@@ -8,10 +8,14 @@ import { eventsAbout, followModelDeployment, patchAction, type CliApi } from '..
 import { actionValue } from '../rollout/canary-action.js';
 import { parseActionArgs, type ActionRequest, type Io } from './args.js';
 import { againstCluster } from './session.js';
-import { actionProgress, verdictOf, type ActionEvent, type ActionProgress, type ActionVerdict } from './verdict.js';
-
-/** Exit code of an action the operator refused or ignored. */
-const EXIT_REFUSED = 3;
+import {
+  actionProgress,
+  outcomeReport,
+  verdictOf,
+  type ActionEvent,
+  type ActionProgress,
+  type Outcome,
+} from './verdict.js';
 
 /** How often the Events are read while the status says handled and the verdict Event is not there yet. */
 const EVENT_POLL_MS = 200;
@@ -38,45 +42,10 @@ export async function actionCommand(verb: ActionRequest['verb'], args: string[],
     }
     io.err(`${verb} requested on ${where} (${value}); waiting for the operator…`);
     const outcome = await awaitVerdict(cli, request.name, patched.metadata.uid ?? '', value, request.timeoutMs);
-    return report(outcome, verb, where, request.timeoutMs, io);
+    const said = outcomeReport(outcome, `${verb} ${where}`, request.timeoutMs);
+    (said.code === 0 ? io.out : io.err)(said.line);
+    return said.code;
   });
-}
-
-/** What waiting ended with. */
-type Outcome =
-  | { verdict: ActionVerdict }
-  | { progress: Exclude<ActionProgress, { state: 'pending' }> }
-  /** The object as last seen, and the last failure to read it, if any. */
-  | { timedOut: ModelDeployment | undefined; failure?: unknown };
-
-function report(outcome: Outcome, verb: string, where: string, timeoutMs: number, io: Io): number {
-  if ('verdict' in outcome) {
-    const { refused, reason, message } = outcome.verdict;
-    if (!refused) {
-      io.out(`${verb} ${where}: done: ${message}`);
-      return 0;
-    }
-    io.err(`${verb} ${where}: refused by the operator (${reason}): ${message}`);
-    return EXIT_REFUSED;
-  }
-  if ('progress' in outcome) {
-    const p = outcome.progress;
-    if (p.state === 'deleted') io.err(`${verb} ${where}: the ModelDeployment was deleted before the operator acted`);
-    else if (p.state === 'superseded') {
-      io.err(`${verb} ${where}: superseded before the operator acted: the annotation now asks for ${p.by}`);
-    } else io.err(`${verb} ${where}: handled by the operator, but it recorded no verdict Event`);
-    return 1;
-  }
-  const md = outcome.timedOut;
-  const stalled = md?.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
-  const why =
-    outcome.failure !== undefined
-      ? `; last failure: ${(outcome.failure as Error).message}`
-      : stalled
-        ? `; Stalled: ${stalled.reason}: ${stalled.message}`
-        : '; is the operator running?';
-  io.err(`${verb} ${where}: no verdict from the operator within ${timeoutMs / 1000}s${why}`);
-  return 1;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { ModelDeployment } from '../api/types.js';
-import { midCanary } from './fixtures.js';
-import { actionProgress, verdictOf, type ActionEvent } from './verdict.js';
+import { midCanary, rolledBack } from './fixtures.js';
+import { actionProgress, outcomeReport, verdictOf, type ActionEvent, type Outcome } from './verdict.js';
 
 const VALUE = 'abort@2026-12-07T090000Z';
 
@@ -82,5 +82,62 @@ describe('verdictOf', () => {
     ],
   ])('%s', (_, events, expected) => {
     expect(verdictOf(events, 'uid-1', VALUE)).toEqual(expected);
+  });
+});
+
+describe('outcomeReport', () => {
+  const what = 'abort ModelDeployment ml/digits';
+  it.each<[string, Outcome, number, string]>([
+    [
+      'carried out',
+      { verdict: { refused: false, reason: 'ActionHandled', message: 'candidate x rolled back by action a@1' } },
+      0,
+      `${what}: done: candidate x rolled back by action a@1`,
+    ],
+    [
+      'refused',
+      { verdict: { refused: true, reason: 'ActionRefused', message: 'action a@1 ignored: …' } },
+      3,
+      `${what}: refused by the operator (ActionRefused): action a@1 ignored: …`,
+    ],
+    [
+      'superseded',
+      { progress: { state: 'superseded', by: 'retry@2' } },
+      1,
+      `${what}: superseded before the operator acted: the annotation now asks for retry@2`,
+    ],
+    [
+      'deleted',
+      { progress: { state: 'deleted' } },
+      1,
+      `${what}: the ModelDeployment was deleted before the operator acted`,
+    ],
+    [
+      'handled without an Event',
+      { progress: { state: 'handled' } },
+      1,
+      `${what}: handled by the operator, but it recorded no verdict Event`,
+    ],
+    [
+      'no verdict in time, nothing wrong seen',
+      { timedOut: midCanary() },
+      1,
+      `${what}: no verdict from the operator within 60s; is the operator running?`,
+    ],
+    [
+      'no verdict in time, Stalled',
+      { timedOut: rolledBack() },
+      1,
+      `${what}: no verdict from the operator within 60s; Stalled: ManualAbort: candidate a1b2c3d4e5 rolled back by ` +
+        'action abort@2026-12-07T085950Z; stable 5d4c3b2a10 serves 100%',
+    ],
+    [
+      'no verdict in time, the watch failing',
+      { timedOut: undefined, failure: new Error('watch …: 403 forbidden') },
+      1,
+      `${what}: no verdict from the operator within 60s; last failure: watch …: 403 forbidden`,
+    ],
+  ])('%s', (_, outcome, code, line) => {
+    expect(outcomeReport(outcome, what, 60_000)).toEqual({ code, line });
   });
 });

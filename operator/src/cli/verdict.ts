@@ -60,6 +60,46 @@ export function verdictOf(events: ActionEvent[], uid: string, value: string): Ac
   return undefined;
 }
 
+/** What waiting for the verdict ended with. */
+export type Outcome =
+  | { verdict: ActionVerdict }
+  | { progress: Exclude<ActionProgress, { state: 'pending' }> }
+  /** The object as last seen, and the last failure to read it, if any. */
+  | { timedOut: ModelDeployment | undefined; failure?: unknown };
+
+/** Exit code of an action the operator refused or ignored. */
+export const EXIT_REFUSED = 3;
+
+/**
+ * The exit code and the one line to print (on stdout for 0, else stderr) for an outcome; `what`
+ * names the verb and the object (`abort ModelDeployment ml/digits`).
+ */
+export function outcomeReport(outcome: Outcome, what: string, timeoutMs: number): { code: number; line: string } {
+  if ('verdict' in outcome) {
+    const { refused, reason, message } = outcome.verdict;
+    if (!refused) return { code: 0, line: `${what}: done: ${message}` };
+    return { code: EXIT_REFUSED, line: `${what}: refused by the operator (${reason}): ${message}` };
+  }
+  if ('progress' in outcome) {
+    const p = outcome.progress;
+    const line =
+      p.state === 'deleted'
+        ? `${what}: the ModelDeployment was deleted before the operator acted`
+        : p.state === 'superseded'
+          ? `${what}: superseded before the operator acted: the annotation now asks for ${p.by}`
+          : `${what}: handled by the operator, but it recorded no verdict Event`;
+    return { code: 1, line };
+  }
+  const stalled = outcome.timedOut?.status?.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True');
+  const why =
+    outcome.failure !== undefined
+      ? `last failure: ${(outcome.failure as Error).message}`
+      : stalled
+        ? `Stalled: ${stalled.reason}: ${stalled.message}`
+        : 'is the operator running?';
+  return { code: 1, line: `${what}: no verdict from the operator within ${timeoutMs / 1000}s; ${why}` };
+}
+
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
