@@ -63,4 +63,21 @@ describe('listAndWatch', () => {
     expect(errors).toEqual(['watch things: status 500']);
     expect(calls).toEqual(['list', 'watch@1', 'watch@1', 'list', 'watch@1']);
   });
+
+  it('stops without opening a watch when onList stops it', async () => {
+    const stop = new AbortController();
+    const calls: string[] = [];
+    await listAndWatch(
+      {
+        what: 'watch things',
+        list: async () => ({ items: [], resourceVersion: '1' }),
+        watch: async (rv) => void calls.push(`watch@${rv}`),
+        onList: () => stop.abort(),
+        onEvent: () => {},
+        backoff: { baseMs: 1, maxMs: 4 },
+      },
+      stop.signal,
+    );
+    expect(calls).toEqual([]);
+  });
 });

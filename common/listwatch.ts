@@ -78,6 +78,9 @@ export async function listAndWatch<T extends Versioned>(opts: ListWatchOptions<T
         opts.onList(listing.items);
         failures = 0;
       }
+      // onList may have stopped the loop (a caller that waits for one state and found it): a
+      // watch opened now would never hear of the abort, which has already happened.
+      if (signal.aborted) return;
       const stream = new AbortController();
       const stop = (): void => stream.abort();
       signal.addEventListener('abort', stop);

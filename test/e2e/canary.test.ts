@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
@@ -20,13 +20,12 @@ import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/ap
 import { LABEL } from '../../operator/src/desired/names.js';
 import { sha256Of } from '../../server-image/test/helpers/server.js';
 import { repoRoot } from '../cluster/cluster.js';
-import { DEFAULT_SERVER_REPOSITORIES, parseMount } from '../localpods/podspec.js';
 import { PodRunner } from '../localpods/runner.js';
-import { applyYaml, clusterInfo, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
+import { applyYaml, clusterInfo, loadKubeConfig, waitFor } from './kube.js';
 import { gitopsHealth, waitForHealth } from './gitops.js';
 import { Load, summarize, type Outcome } from './load.js';
 import { condition, percentOf, promotedFrom, readMd, routeOf } from './md.js';
-import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
+import { answeringApexUrl, startLocalSuite, stopLocalSuite, type LocalSuite } from './suite.js';
 
 const TIMEOUT = 240_000;
 const root = repoRoot();
@@ -61,7 +60,6 @@ const stableSpec = (): ModelDeploymentSpec => ({
 let ns: string;
 let stateDir: string;
 let runner: PodRunner;
-let op: OperatorProcess;
 
 const getMd = (name: string): Promise<ModelDeployment> => readMd(custom, ns, name);
 
@@ -108,15 +106,7 @@ function readyStable(name: string): Promise<string> {
 
 /** The apex Service's local URL once it answers ready (a router holds routes). */
 function apexUrl(name: string): Promise<string> {
-  return waitFor(
-    `apex Service ${ns}/${name} answering`,
-    async () => {
-      const url = runner.serviceUrls()[`${ns}/${name}`];
-      return url && (await fetch(`${url}/v2/health/ready`)).status === 200 ? url : undefined;
-    },
-    120_000,
-    250,
-  );
+  return answeringApexUrl(runner, ns, name);
 }
 
 /** Waits until `n` requests in a row, sent after this call, all came back 200 from revision route. */
@@ -176,34 +166,15 @@ function measured(line: string): void {
   appendFileSync(join(stateDir, 'measured.log'), `${new Date().toISOString()} ${line}\n`);
 }
 
+const started: Partial<LocalSuite> = {};
+
 beforeAll(async () => {
-  ns = await createTestNamespace(kc, 'canary');
-  stateDir = join(root, '.state', 'e2e', `canary-${ns}`);
-  mkdirSync(stateDir, { recursive: true });
-  runner = new PodRunner({
-    kc,
-    root,
-    stateDir,
-    mounts: [parseMount('/models=examples/models', root)],
-    repositories: DEFAULT_SERVER_REPOSITORIES,
-    namespace: ns,
-    log: (m) => appendFileSync(join(stateDir, 'runner.log'), `${new Date().toISOString()} ${m}\n`),
-  });
-  await installCrd(kc);
-  await runner.start();
-  op = await startOperator(await operatorKubeconfig(kc, ns), ns);
+  ({ ns, stateDir, runner } = await startLocalSuite(kc, 'canary', started));
   // Every stable starts at once: their processes load while the first tests run.
   await Promise.all(['split', 'good', 'bad'].map((name) => applyMd(name, stableSpec())));
 }, TIMEOUT);
 
-afterAll(async () => {
-  if (op) {
-    writeFileSync(join(stateDir, 'operator.log'), op.logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
-    await op.stop();
-  }
-  await runner?.stop();
-  if (ns) await deleteNamespace(kc, ns);
-}, TIMEOUT);
+afterAll(() => stopLocalSuite(kc, started), TIMEOUT);
 
 describe('canary rollouts through the builtin router', () => {
   it(
