@@ -80,7 +80,17 @@ export interface RolloutSpec {
   weight?: number;
   /** Allow a candidate whose inputs/outputs differ from the stable's. */
   allowContractChange?: boolean;
+  /** Longest uninterrupted wait for evidence the rollout can judge before onProgressDeadline applies. */
+  progressDeadlineSeconds?: number;
+  /** What a canary past progressDeadlineSeconds comes to. */
+  onProgressDeadline?: ProgressDeadlinePolicy;
 }
+
+/**
+ * What a canary that could not be judged for spec.rollout.progressDeadlineSeconds comes to: held
+ * where it is and reported Stalled, promoted, or rolled back.
+ */
+export type ProgressDeadlinePolicy = 'Pause' | 'Promote' | 'Rollback';
 
 export interface TrafficSpec {
   router?: 'builtin' | 'gateway-api';
@@ -164,6 +174,8 @@ export interface CanaryStatus {
   failures?: number;
   /** Consecutive inconclusive checks. */
   inconclusive?: number;
+  /** Since when the rollout has had nothing it can judge; the progress deadline counts from here. */
+  inconclusiveSince?: string;
   lastResult?: 'Passed' | 'Failed' | 'Inconclusive';
   /** The last check's figures, or every reason it did not pass. */
   analysisMessage?: string;
