@@ -189,6 +189,21 @@ export interface HistoryEntry {
   reason?: string;
 }
 
+/**
+ * Where the ModelDeployment stands in a few words, for the kubectl get columns (JSONPath cannot
+ * choose between fields): derived from the conditions and status.canary.
+ */
+export interface StatusSummary {
+  /** The canary's phase while status.canary exists, else Stalled, Reconciling or Stable. */
+  phase: CanaryPhase | 'Stalled' | 'Reconciling' | 'Stable';
+  /** Why: Stalled's reason, else the canary's, else Reconciling's or Ready's; unset when settled. */
+  reason?: string;
+  /** The candidate revision while it is live (not once rolled back). */
+  canary?: string;
+  /** The live candidate's percent of live traffic. */
+  weight?: number;
+}
+
 export interface ModelDeploymentStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -197,6 +212,8 @@ export interface ModelDeploymentStatus {
   traffic?: { revision: string; percent: number }[];
   /** The live split in one line (`<rev>=<percent>% ...`), for the Traffic printer column. */
   trafficSummary?: string;
+  /** Where the ModelDeployment stands, for the kubectl get columns. */
+  summary?: StatusSummary;
   history?: HistoryEntry[];
   /** Revisions kept warm after promotion, until the given time. */
   retained?: { revision: string; until: string }[];
