@@ -2,6 +2,8 @@ import type { ModelDeploymentSpec, ProgressDeadlinePolicy } from '../api/types.j
 import { parseAction, type RolloutAction } from './canary-action.js';
 import {
   checkDue,
+  DEFAULT_ON_PROGRESS_DEADLINE,
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
   nextCanary,
   replicasForShare,
   type CanaryCheck,
@@ -10,6 +12,13 @@ import {
   type CanaryState,
 } from './canary.js';
 import type { ContractCheck } from './contract.js';
+import { openApiSchemaOf, readCrd } from '../api/schema.js';
+
+/** The part of an OpenAPI schema node the defaults test walks. */
+interface CrdNode {
+  default?: unknown;
+  properties: Record<string, CrdNode | undefined>;
+}
 
 const T0 = Date.parse('2026-11-21T06:00:00.000Z');
 const at = (s: number) => new Date(T0 + s * 1000);
@@ -249,6 +258,14 @@ describe('nextCanary: steps and analysis', () => {
 });
 
 describe('nextCanary: the progress deadline', () => {
+  it('defaults as the CRD does: what the API server fills in is what the state machine assumes', () => {
+    const rollout = (openApiSchemaOf(readCrd()) as unknown as CrdNode).properties.spec!.properties.rollout!.properties;
+    expect([rollout.progressDeadlineSeconds!.default, rollout.onProgressDeadline!.default]).toEqual([
+      DEFAULT_PROGRESS_DEADLINE_SECONDS,
+      DEFAULT_ON_PROGRESS_DEADLINE,
+    ]);
+  });
+
   const withDeadline = (over: Partial<NonNullable<ModelDeploymentSpec['rollout']>>): ModelDeploymentSpec => ({
     ...SPEC,
     rollout: { ...SPEC.rollout, ...over },

@@ -520,8 +520,11 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
   return { ...s, phase: base, ...Because.waiting(inShadow, where, waiting) };
 }
 
+/** A state whose deadline clock runs. */
+type Undecided = CanaryState & { inconclusiveSince: string };
+
 /** The spec's progress deadline and its policy, with the CRD's defaults. */
-export function progressDeadlineOf(spec: ModelDeploymentSpec): { seconds: number; policy: ProgressDeadlinePolicy } {
+function progressDeadlineOf(spec: ModelDeploymentSpec): { seconds: number; policy: ProgressDeadlinePolicy } {
   return {
     seconds: spec.rollout?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
     policy: spec.rollout?.onProgressDeadline ?? DEFAULT_ON_PROGRESS_DEADLINE,
@@ -539,9 +542,6 @@ function judging(s: CanaryState): CanaryState {
 function undecided(s: CanaryState, now: Date): Undecided {
   return { ...s, inconclusiveSince: s.inconclusiveSince ?? iso(now) };
 }
-
-/** A state whose deadline clock runs. */
-type Undecided = CanaryState & { inconclusiveSince: string };
 
 /** When a deadline clock started at `since` runs out (ms since the epoch). */
 function deadlineAt(spec: ModelDeploymentSpec, since: string): number {
