@@ -1,5 +1,5 @@
 import { mdFixture, observedDeployment, SHA_B } from '../test/fixtures.js';
-import type { ModelDeployment, ModelDeploymentStatus } from './api/types.js';
+import type { ModelDeployment, ModelDeploymentStatus, RolloutSpec } from './api/types.js';
 import { validateModelDeployment } from './api/validate.js';
 import type { KubeObject as DesiredObject } from './desired/types.js';
 import { Applier } from './kube/apply.js';
@@ -7,7 +7,8 @@ import type { Caches } from './kube/caches.js';
 import { KubeApiError } from '../../common/kubeapi.js';
 import type { KubeApi, KubeObject, KubeRequest } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
-import { planEvents, reconcile, transitionEvents, type ReconcileDeps } from './reconcile.js';
+import { planEvents, reconcile, reconcileEvents, transitionEvents, type ReconcileDeps } from './reconcile.js';
+import { ACTION_ANNOTATION } from './rollout/canary-action.js';
 import type { RolloutPlan } from './rollout/plan.js';
 import { revisionOf } from './rollout/revision.js';
 
@@ -109,6 +110,54 @@ describe('planEvents', () => {
     ],
   ])('%s', (_name, plan, expected) => {
     expect(planEvents({ ...base, ...plan } as RolloutPlan).map((e) => `${e.type} ${e.reason}`)).toEqual(expected);
+  });
+});
+
+describe('reconcileEvents: one Event per transition', () => {
+  const rolledBack = {
+    transition: {
+      outcome: 'RolledBack',
+      revision: 'b',
+      previous: 'abc',
+      reason: 'ManualAbort',
+      message: 'b rolled back',
+    },
+    canaryTransition: {
+      from: 'Progressing',
+      to: 'RolledBack',
+      step: 0,
+      reason: 'ManualAbort',
+      message: 'b rolled back',
+    },
+    actionMessage: 'b rolled back',
+  } as unknown as RolloutPlan;
+  const promoted = {
+    transition: { outcome: 'Promoted', revision: 'def', previous: 'abc', reason: 'Promoted', message: 'def promoted' },
+  } as unknown as RolloutPlan;
+  it.each<[string, RolloutPlan, ModelDeploymentStatus, ModelDeploymentStatus, string[]]>([
+    [
+      'a rollback: the action, and the Stalled Warning alone',
+      rolledBack,
+      st('True', 'False'),
+      st('True', 'True', 'ManualAbort'),
+      ['Normal ActionHandled: b rolled back', 'Warning ManualAbort: why ManualAbort'],
+    ],
+    [
+      'a promotion: the plan says it, not RevisionReady again',
+      promoted,
+      st('True', 'False'),
+      st('True', 'False', 'NoProblems', 'def'),
+      ['Normal Promoted: def promoted'],
+    ],
+    [
+      'Ready for the first time after a replacement: both',
+      promoted,
+      st('False', 'False'),
+      st('True', 'False', 'NoProblems', 'def'),
+      ['Normal Promoted: def promoted', 'Normal RevisionReady: revision def serves'],
+    ],
+  ])('%s', (_name, decided, before, after, expected) => {
+    expect(reconcileEvents(decided, before, after).map((e) => `${e.type} ${e.reason}: ${e.note}`)).toEqual(expected);
   });
 });
 
@@ -221,6 +270,59 @@ function world(md: ModelDeployment, seconds = 0) {
 const conditionsOf = (status: ModelDeploymentStatus | undefined) =>
   Object.fromEntries((status?.conditions ?? []).map((c) => [c.type, `${c.status} ${c.reason}`]));
 
+/**
+ * A ModelDeployment serving v1, then its spec changed to v2 (`rollout` for both), with a router
+ * publishing stats: both revisions' metadata and no traffic, so every analysis check is
+ * inconclusive; and the stats of a router pod long gone.
+ */
+async function rollingOut(rollout: RolloutSpec) {
+  const v1 = mdFixture({ replicas: 2, rollout });
+  const w = world(v1);
+  const { api, caches, deps, clock } = w;
+  await reconcile(KEY, deps);
+  caches.settle(api);
+  await reconcile(KEY, deps);
+  caches.settle(api);
+  caches.md = {
+    ...caches.md!,
+    spec: { ...v1.spec, model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } },
+  };
+  const r2 = revisionOf(caches.md as unknown as ModelDeployment);
+  const metadata = { name: 'digits', versions: [], platform: 'onnxruntime', inputs: [], outputs: [] };
+  const doc = (pod: string, at: number) =>
+    JSON.stringify({
+      version: 1,
+      pod,
+      startTime: new Date(T0).toISOString(),
+      time: new Date(at).toISOString(),
+      routesGeneration: null,
+      revisions: {},
+      agreement: {},
+      models: Object.fromEntries([revisionOf(v1), r2].map((r) => [`digits-${r}`, { metadata }])),
+    });
+  const stats = (now: number): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'digits-stats', namespace: 'ml', labels: { 'app.kubernetes.io/component': 'router-stats' } },
+    data: {
+      'digits-router-live.json': doc('digits-router-live', now),
+      'digits-router-gone.json': doc('digits-router-gone', T0 - 3600_000),
+    },
+  });
+  /** `seconds` later: fresh stats from the live router pod, one reconcile, then (unless told not to) settled. */
+  const tick = async (seconds: number, settle = true) => {
+    clock.seconds += seconds;
+    caches.owned = [
+      ...caches.owned.filter((o) => o.metadata.name !== 'digits-stats'),
+      stats(T0 + clock.seconds * 1000),
+    ];
+    await reconcile(KEY, deps);
+    if (settle) caches.settle(api);
+  };
+  const md = () => caches.md as unknown as ModelDeployment;
+  return { ...w, r2, tick, md };
+}
+
 describe('reconcile', () => {
   it('applies a valid ModelDeployment, writes its status, and tells the user once it is Ready', async () => {
     const md = mdFixture({ replicas: 2 });
@@ -319,60 +421,12 @@ describe('reconcile', () => {
   });
 
   it('after an analysis check, removes the stats of router pods that are gone', async () => {
-    const v1 = mdFixture({ replicas: 2, rollout: { steps: [{ weight: 10, pauseSeconds: 60 }] } });
-    const { api, caches, deps, clock } = world(v1);
-    await reconcile(KEY, deps);
-    caches.settle(api);
-    await reconcile(KEY, deps);
-    caches.settle(api);
-    caches.md = {
-      ...caches.md!,
-      spec: { ...v1.spec, model: { uri: 'https://models.example.com/digits-2.onnx', sha256: SHA_B } },
-    };
-    const r2 = revisionOf(caches.md as unknown as ModelDeployment);
-    // The router publishes both revisions' metadata (the contract gate), then the canary takes traffic.
-    const metadata = { name: 'digits', versions: [], platform: 'onnxruntime', inputs: [], outputs: [] };
-    const doc = (pod: string, at: number) =>
-      JSON.stringify({
-        version: 1,
-        pod,
-        startTime: new Date(T0).toISOString(),
-        time: new Date(at).toISOString(),
-        routesGeneration: null,
-        revisions: {},
-        agreement: {},
-        models: Object.fromEntries([revisionOf(v1), r2].map((r) => [`digits-${r}`, { metadata }])),
-      });
-    const stats = (now: number): KubeObject => ({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'digits-stats', namespace: 'ml', labels: { 'app.kubernetes.io/component': 'router-stats' } },
-      data: {
-        'digits-router-live.json': doc('digits-router-live', now),
-        'digits-router-gone.json': doc('digits-router-gone', T0 - 3600_000),
-      },
-    });
-    for (let i = 0; i < 6 && (caches.md as unknown as ModelDeployment).status?.canary?.phase !== 'Progressing'; i++) {
-      clock.seconds += 5;
-      caches.owned = [
-        ...caches.owned.filter((o) => o.metadata.name !== 'digits-stats'),
-        stats(T0 + clock.seconds * 1000),
-      ];
-      await reconcile(KEY, deps);
-      caches.settle(api);
-    }
-    expect((caches.md as unknown as ModelDeployment).status?.canary).toMatchObject({
-      revision: r2,
-      phase: 'Progressing',
-    });
+    const { api, tick, md, r2 } = await rollingOut({ steps: [{ weight: 10, pauseSeconds: 60 }] });
+    for (let i = 0; i < 6 && md().status?.canary?.phase !== 'Progressing'; i++) await tick(5);
+    expect(md().status?.canary).toMatchObject({ revision: r2, phase: 'Progressing' });
 
     api.requests.length = 0;
-    clock.seconds += 5;
-    caches.owned = [
-      ...caches.owned.filter((o) => o.metadata.name !== 'digits-stats'),
-      stats(T0 + clock.seconds * 1000),
-    ];
-    await reconcile(KEY, deps);
+    await tick(5, false);
     const patches = api.requests.filter((r) => r.contentType === 'application/merge-patch+json');
     expect(patches).toEqual([
       expect.objectContaining({
@@ -381,6 +435,49 @@ describe('reconcile', () => {
       }),
     ]);
   });
+
+  it('tells of a rollback once: one Warning, with what serves and the ways on', async () => {
+    const { api, caches, tick, md, r2 } = await rollingOut({ steps: [{ weight: 10, pauseSeconds: 60 }] });
+    for (let i = 0; i < 6 && md().status?.canary?.phase !== 'Progressing'; i++) await tick(5);
+    caches.md = {
+      ...caches.md!,
+      metadata: { ...caches.md!.metadata, annotations: { [ACTION_ANNOTATION]: 'abort@1' } },
+    };
+    api.requests.length = 0;
+    await tick(1);
+    expect(md().status?.canary).toMatchObject({ revision: r2, phase: 'RolledBack', reason: 'ManualAbort' });
+    const stalled = md().status!.conditions!.find((c) => c.type === 'Stalled')!;
+    expect(api.events()).toEqual([
+      `Normal ActionHandled: candidate ${r2} rolled back by action abort@1`,
+      `Warning ManualAbort: ${stalled.message}`,
+    ]);
+    expect(stalled.message).toMatch(/serves 100% — change the spec/);
+  });
+
+  it.each([
+    ['Rollback', 'RolledBack'],
+    ['Pause', 'Paused'],
+  ] as const)(
+    'resolves a canary with no traffic at the progress deadline (%s): one Warning, Stalled',
+    async (policy, phase) => {
+      const rollout = {
+        steps: [{ weight: 10, pauseSeconds: 5 }],
+        analysis: { intervalSeconds: 5 },
+        progressDeadlineSeconds: 20,
+        onProgressDeadline: policy,
+      };
+      const { api, tick, md } = await rollingOut(rollout);
+      for (let i = 0; i < 6 && md().status?.canary?.phase !== 'Progressing'; i++) await tick(5);
+      api.requests.length = 0;
+      // No request reaches the router: every check is inconclusive, for 20 s and more.
+      for (let i = 0; i < 8 && md().status?.canary?.phase === 'Progressing'; i++) await tick(5);
+      expect(md().status?.canary).toMatchObject({ phase, reason: 'RolloutDeadlineExceeded' });
+      expect(md().status?.summary).toMatchObject({ phase, reason: 'RolloutDeadlineExceeded' });
+      const stalled = md().status!.conditions!.find((c) => c.type === 'Stalled')!;
+      expect(stalled).toMatchObject({ status: 'True', reason: 'RolloutDeadlineExceeded' });
+      expect(api.events()).toEqual([`Warning RolloutDeadlineExceeded: ${stalled.message}`]);
+    },
+  );
 
   it('forgets a deleted ModelDeployment without a request: the garbage collector removes what it owned', async () => {
     const { api, caches, deps } = world(mdFixture());

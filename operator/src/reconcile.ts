@@ -20,7 +20,7 @@ import { staleStatsPatch } from './traffic/stats.js';
 import { statsConfigMapName } from './traffic/names.js';
 import { ConditionType, findCondition } from './status/conditions.js';
 import { computeStatus, invalidSpecStatus, type SpecError } from './status/index.js';
-import { Because, type Reason, type Reasoned } from './status/reasons.js';
+import { Because, Reason, type Reasoned } from './status/reasons.js';
 
 /** Everything a reconcile needs; main.ts wires the real ones, tests may wire others. */
 export interface ReconcileDeps {
@@ -137,6 +137,27 @@ export function transitionEvents(
   return out;
 }
 
+/**
+ * The Events of one reconcile, one per transition: the plan's (a stable change, a canary phase or
+ * step, an action's fate) and the conditions' (Ready, Stalled). A rollback or a progress deadline
+ * both moves the rollout and makes Stalled True for the same reason: one transition, reported once,
+ * as the Stalled Warning, whose message also says what serves and the ways on. A promotion or a
+ * rollback to a retained revision is reported by the plan, not again as RevisionReady.
+ */
+export function reconcileEvents(
+  decided: RolloutPlan,
+  before: ModelDeploymentStatus | undefined,
+  after: ModelDeploymentStatus,
+): PlannedEvent[] {
+  const stableChanged = decided.transition !== undefined && decided.transition.outcome !== 'Initial';
+  const wasReady = findCondition(before?.conditions, ConditionType.Ready)?.status === 'True';
+  const conditions = transitionEvents(before, after).filter(
+    (e) => !(e.reason === Reason.RevisionReady && stableChanged && wasReady),
+  );
+  const stalled = new Set(conditions.filter((e) => e.type === 'Warning').map((e) => e.reason));
+  return [...planEvents(decided).filter((e) => !stalled.has(e.reason)), ...conditions];
+}
+
 async function emit(deps: ReconcileDeps, md: KubeObject, events: PlannedEvent[]): Promise<void> {
   for (const e of events) {
     const err = await deps.events.record(md, e.type, e.reason, e.note);
@@ -191,7 +212,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
     await dropStaleStats(deps, md, observed, now);
   }
 
-  await emit(deps, cached, [...planEvents(decided), ...transitionEvents(md.status, status)]);
+  await emit(deps, cached, reconcileEvents(decided, md.status, status));
 
   if (decided.requeueAfterSeconds !== undefined)
     outcome.requeueAfterMs = Math.max(1, decided.requeueAfterSeconds) * 1000;

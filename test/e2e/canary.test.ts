@@ -9,17 +9,18 @@
  * answered: x-modelship-revision) and what `kubectl get md` shows (status.canary, traffic,
  * conditions).
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 
-import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/api/types.js';
+import type { ModelDeployment, ModelDeploymentSpec, ProgressDeadlinePolicy } from '../../operator/src/api/types.js';
 import { LABEL } from '../../operator/src/desired/names.js';
 import { sha256Of } from '../../server-image/test/helpers/server.js';
-import { repoRoot } from '../cluster/cluster.js';
+import { binDir, repoRoot } from '../cluster/cluster.js';
 import { PodRunner } from '../localpods/runner.js';
 import { applyYaml, clusterInfo, loadKubeConfig, waitFor } from './kube.js';
 import { gitopsHealth, waitForHealth } from './gitops.js';
@@ -62,6 +63,45 @@ let stateDir: string;
 let runner: PodRunner;
 
 const getMd = (name: string): Promise<ModelDeployment> => readMd(custom, ns, name);
+
+/** The kubeconfig a user's kubectl or the CLI would use. */
+const userKubeconfig = (): string => process.env.MODELSHIP_E2E_KUBECONFIG ?? clusterInfo().kubeconfig;
+
+/**
+ * `kubectl get md <name>` as a user runs it: the printed table, and its one row by column header.
+ * Cells are cut at the headers' positions, so an empty cell reads as ''.
+ */
+async function kubectlGetMd(name: string): Promise<{ table: string; row: Record<string, string> }> {
+  const { stdout } = await promisify(execFile)(join(binDir(), 'kubectl'), [
+    'get',
+    'md',
+    name,
+    '-n',
+    ns,
+    '--kubeconfig',
+    userKubeconfig(),
+  ]);
+  const [header, line] = stdout.trimEnd().split('\n') as [string, string];
+  const starts = [...header.matchAll(/\S+/g)].map((m) => m.index);
+  const row = Object.fromEntries(
+    starts.map((start, i) => [header.slice(start).split(/\s/)[0]!, line.slice(start, starts[i + 1]).trim()]),
+  );
+  return { table: stdout, row };
+}
+
+/**
+ * The Warning Events about ModelDeployment `name` with this reason, once the first is there and a
+ * moment more has passed (the Events of one transition are written together).
+ */
+async function warnings(name: string, reason: string, about: string): Promise<string[]> {
+  const list = async () =>
+    (await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` })).items
+      .filter((e) => e.type === 'Warning' && e.reason === reason && (e.message ?? '').includes(about))
+      .map((e) => e.message ?? '');
+  await waitFor(`a Warning ${reason} about ${name}`, async () => (await list()).length > 0 || undefined, 30_000, 250);
+  await new Promise((r) => setTimeout(r, 2_000));
+  return list();
+}
 
 /** Server-side applies the whole spec (fields left out are removed: the test owns them all). */
 async function applyMd(name: string, spec: ModelDeploymentSpec): Promise<void> {
@@ -363,10 +403,9 @@ describe('canary rollouts through the builtin router', () => {
       await allNewRequestsOn(load, current, 50);
 
       const actionAt = Date.now();
-      const kubeconfig = process.env.MODELSHIP_E2E_KUBECONFIG ?? clusterInfo().kubeconfig;
       const cli = spawn(
         process.execPath,
-        ['dist/operator/src/cli.js', 'rollback', 'good', '-n', ns, '--kubeconfig', kubeconfig],
+        ['dist/operator/src/cli.js', 'rollback', 'good', '-n', ns, '--kubeconfig', userKubeconfig()],
         { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let cliOutput = '';
@@ -453,6 +492,11 @@ describe('canary rollouts through the builtin router', () => {
           kstatus: expect.objectContaining({ status: 'Failed' }),
         },
       ]);
+      // One rollback, one Warning: its reason, what serves and the ways on.
+      const candidateRevision = md.status!.canary!.revision;
+      expect(await warnings('bad', md.status!.canary!.reason!, `candidate ${candidateRevision} rolled back`)).toEqual([
+        condition(md, 'Stalled')!.message,
+      ]);
       // Only the candidate misbehaved, and no longer than the analysis window allows.
       expect(outcomes.filter((o) => (o.status !== 200 || o.correct === false) && o.revision !== route)).toEqual([]);
       expect(s.failed + s.wrong).toBeLessThanOrEqual(allowed);
@@ -531,6 +575,105 @@ describe('canary rollouts through the builtin router', () => {
       const after = (await core.listNamespacedPod({ namespace: ns, labelSelector: routers })).items;
       const names = (pods: typeof before) => pods.map((p) => p.metadata!.name);
       expect(names(after).filter((n) => names(before).includes(n))).toEqual([]);
+    },
+    TIMEOUT,
+  );
+});
+
+describe('a canary nothing can judge is resolved by its progress deadline', () => {
+  /** Seconds of inconclusive checks before onProgressDeadline decides. */
+  const DEADLINE = 20;
+  /**
+   * digits-v2 without a single request (no load) while every check needs 1000: each check is
+   * inconclusive, and the canary would otherwise hold its step for ever.
+   */
+  const unjudgeable = (policy: ProgressDeadlinePolicy): ModelDeploymentSpec => ({
+    model: model('digits-v2'),
+    replicas: 1,
+    rollout: {
+      steps: [{ weight: 20, pauseSeconds: 1 }],
+      analysis: { intervalSeconds: INTERVAL, minRequests: 1000 },
+      progressDeadlineSeconds: DEADLINE,
+      onProgressDeadline: policy,
+    },
+  });
+
+  /**
+   * Rolls out the unjudgeable candidate on a new ModelDeployment `name` and waits until the deadline
+   * has decided; returns the status then, and the stable's revision.
+   */
+  async function pastDeadline(name: string, policy: ProgressDeadlinePolicy) {
+    await applyMd(name, stableSpec());
+    const stable = await readyStable(name);
+    await applyMd(name, unjudgeable(policy));
+    const waiting = await waitForMd(
+      name,
+      'candidate waiting for traffic',
+      (m) => m.status?.canary?.reason === 'InsufficientTraffic' && m,
+    );
+    expect(waiting.status?.canary?.message).toMatch(new RegExp(`onProgressDeadline ${policy} in \\d+s`));
+    const since = Date.parse(waiting.status!.canary!.inconclusiveSince!);
+    const md = await waitForMd(
+      name,
+      'the progress deadline decided',
+      (m) => condition(m, 'Stalled')?.reason === 'RolloutDeadlineExceeded' && m,
+      120_000,
+    );
+    measured(
+      `${name}: ${policy} after ${(Date.now() - since) / 1000}s without a verdict: ${md.status?.canary?.message}`,
+    );
+    expect(Date.now() - since).toBeGreaterThanOrEqual(DEADLINE * 1000);
+    expect(condition(md, 'Ready')?.status).toBe('True');
+    expect(condition(md, 'Stalled')).toMatchObject({ status: 'True', reason: 'RolloutDeadlineExceeded' });
+    expect(md.status?.canary?.message).toContain(`for ${DEADLINE}s (spec.rollout.progressDeadlineSeconds)`);
+    return { md, stable, candidate: md.status!.canary!.revision };
+  }
+
+  it(
+    'Pause: the candidate holds its weight, Stalled RolloutDeadlineExceeded; Argo CD Degraded, kstatus Failed',
+    async () => {
+      const { md, candidate } = await pastDeadline('hold', 'Pause');
+      expect(md.status?.canary).toMatchObject({ phase: 'Paused', weight: 20, reason: 'RolloutDeadlineExceeded' });
+      expect(percentOf(md, candidate)).toBe(20);
+      await waitForHealth('hold, paused by its deadline', () => getMd('hold'), 'Degraded', 'Failed');
+      const { table, row } = await kubectlGetMd('hold');
+      measured(`kubectl get md hold:\n${table}`);
+      expect(row).toMatchObject({
+        READY: 'True',
+        STABLE: md.status!.stable!.revision,
+        CANARY: candidate,
+        WEIGHT: '20',
+        PHASE: 'Paused',
+        REASON: 'RolloutDeadlineExceeded',
+      });
+      // One Warning for the one transition (the canary's Paused and Stalled told once).
+      expect(await warnings('hold', 'RolloutDeadlineExceeded', candidate)).toEqual([
+        expect.stringContaining(`onProgressDeadline Pause holds candidate ${candidate} at 20%`),
+      ]);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'Rollback: the stable takes 100% again, one Warning; Argo CD Degraded, kstatus Failed; kubectl says why',
+    async () => {
+      const { md, stable, candidate } = await pastDeadline('drop', 'Rollback');
+      expect(md.status?.canary).toMatchObject({ phase: 'RolledBack', weight: 0, reason: 'RolloutDeadlineExceeded' });
+      expect(percentOf(md, stable)).toBe(100);
+      expect(md.status?.history?.at(-1)).toMatchObject({ outcome: 'RolledBack', reason: 'RolloutDeadlineExceeded' });
+      await waitForHealth('drop, rolled back by its deadline', () => getMd('drop'), 'Degraded', 'Failed');
+      // After a rollback no column names the rolled-back revision as the canary, and one says why.
+      const { table, row } = await kubectlGetMd('drop');
+      measured(`kubectl get md drop:\n${table}`);
+      expect(row).toMatchObject({
+        READY: 'True',
+        STABLE: stable,
+        CANARY: expect.stringMatching(/^(|<none>)$/),
+        WEIGHT: expect.stringMatching(/^(|<none>)$/),
+        PHASE: 'RolledBack',
+        REASON: 'RolloutDeadlineExceeded',
+      });
+      expect(await warnings('drop', 'RolloutDeadlineExceeded', candidate)).toEqual([condition(md, 'Stalled')!.message]);
     },
     TIMEOUT,
   );

@@ -117,6 +117,16 @@ export const CEL_RULES: CelRule[] = [
     },
   },
   {
+    message: 'spec.rollout.progressDeadlineSeconds: must be greater than spec.rollout.analysis.intervalSeconds',
+    check: (o) => {
+      const deadline = at(o, 'spec', 'rollout', 'progressDeadlineSeconds');
+      const interval = at(o, 'spec', 'rollout', 'analysis', 'intervalSeconds');
+      return typeof deadline === 'number' && typeof interval === 'number' && deadline <= interval
+        ? ['spec.rollout.progressDeadlineSeconds']
+        : [];
+    },
+  },
+  {
     message: 'spec.traffic.gatewayRef is required when spec.traffic.router is gateway-api, and not allowed otherwise',
     check: (o) => {
       const traffic = obj(at(o, 'spec', 'traffic'));

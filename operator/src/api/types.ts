@@ -80,7 +80,17 @@ export interface RolloutSpec {
   weight?: number;
   /** Allow a candidate whose inputs/outputs differ from the stable's. */
   allowContractChange?: boolean;
+  /** Longest uninterrupted wait for evidence the rollout can judge before onProgressDeadline applies. */
+  progressDeadlineSeconds?: number;
+  /** What a canary past progressDeadlineSeconds comes to. */
+  onProgressDeadline?: ProgressDeadlinePolicy;
 }
+
+/**
+ * What a canary that could not be judged for spec.rollout.progressDeadlineSeconds comes to: held
+ * where it is and reported Stalled, promoted, or rolled back.
+ */
+export type ProgressDeadlinePolicy = 'Pause' | 'Promote' | 'Rollback';
 
 export interface TrafficSpec {
   router?: 'builtin' | 'gateway-api';
@@ -164,6 +174,8 @@ export interface CanaryStatus {
   failures?: number;
   /** Consecutive inconclusive checks. */
   inconclusive?: number;
+  /** Since when the rollout has had nothing it can judge; the progress deadline counts from here. */
+  inconclusiveSince?: string;
   lastResult?: 'Passed' | 'Failed' | 'Inconclusive';
   /** The last check's figures, or every reason it did not pass. */
   analysisMessage?: string;
@@ -177,6 +189,21 @@ export interface HistoryEntry {
   reason?: string;
 }
 
+/**
+ * Where the ModelDeployment stands in a few words, for the kubectl get columns (JSONPath cannot
+ * choose between fields): derived from the conditions and status.canary.
+ */
+export interface StatusSummary {
+  /** The canary's phase while status.canary exists, else Stalled, Reconciling or Stable. */
+  phase: CanaryPhase | 'Stalled' | 'Reconciling' | 'Stable';
+  /** Why: Stalled's reason, else the canary's, else Reconciling's or Ready's; unset when settled. */
+  reason?: string;
+  /** The candidate revision while it is live (not once rolled back). */
+  canary?: string;
+  /** The live candidate's percent of live traffic. */
+  weight?: number;
+}
+
 export interface ModelDeploymentStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -185,6 +212,8 @@ export interface ModelDeploymentStatus {
   traffic?: { revision: string; percent: number }[];
   /** The live split in one line (`<rev>=<percent>% ...`), for the Traffic printer column. */
   trafficSummary?: string;
+  /** Where the ModelDeployment stands, for the kubectl get columns. */
+  summary?: StatusSummary;
   history?: HistoryEntry[];
   /** Revisions kept warm after promotion, until the given time. */
   retained?: { revision: string; until: string }[];

@@ -1,8 +1,9 @@
-import type { ModelDeploymentSpec } from '../api/types.js';
+import type { ModelDeploymentSpec, ProgressDeadlinePolicy } from '../api/types.js';
 import { parseAction, type RolloutAction } from './canary-action.js';
 import {
   checkDue,
-  INCONCLUSIVE_LIMIT,
+  DEFAULT_ON_PROGRESS_DEADLINE,
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
   nextCanary,
   replicasForShare,
   type CanaryCheck,
@@ -11,6 +12,13 @@ import {
   type CanaryState,
 } from './canary.js';
 import type { ContractCheck } from './contract.js';
+import { openApiSchemaOf, readCrd } from '../api/schema.js';
+
+/** The part of an OpenAPI schema node the defaults test walks. */
+interface CrdNode {
+  default?: unknown;
+  properties: Record<string, CrdNode | undefined>;
+}
 
 const T0 = Date.parse('2026-11-21T06:00:00.000Z');
 const at = (s: number) => new Date(T0 + s * 1000);
@@ -163,8 +171,11 @@ describe('nextCanary: steps and analysis', () => {
     expect(r.at(10, { check: check('Passed', 0) }).state).toMatchObject({ step: 0, reason: 'StepInProgress' });
     expect(r.state!.message).toBe('step 1/2 (10%): 20s of the pause left');
     // Pause over, but the latest check was inconclusive: hold.
-    expect(r.at(30, { check: check('Inconclusive', 20) }).state).toMatchObject({ step: 0, weight: 10 });
-    expect(r.state!.message).toMatch(/waiting for a passing check \(last: Inconclusive/);
+    expect(r.at(30, { check: check('Inconclusive', 20) }).state).toMatchObject({
+      step: 0,
+      weight: 10,
+      reason: 'InsufficientTraffic',
+    });
     const d = r.at(40, { check: check('Passed', 30) });
     expect(d.state).toMatchObject({ phase: 'Progressing', step: 1, weight: 50, reason: 'StepPassed' });
     expect(d.transition).toMatchObject({ from: 'Progressing', to: 'Progressing', step: 1 });
@@ -213,24 +224,28 @@ describe('nextCanary: steps and analysis', () => {
     expect(later.transition).toBeUndefined();
   });
 
-  it('never counts inconclusive as a pass: reports InsufficientTraffic, resumes on the next pass', () => {
+  it('never counts inconclusive as a pass: reports InsufficientTraffic and the deadline ahead, resumes on a pass', () => {
     const r = new Rollout(base());
     r.at(0);
-    let t = 0;
-    for (let i = 0; i < INCONCLUSIVE_LIMIT; i++) r.at((t += 10), { check: check('Inconclusive', t - 10) });
-    expect(r.state).toMatchObject({
-      phase: 'Paused',
+    expect(r.at(10, { check: check('Inconclusive', 0) }).state).toMatchObject({
+      phase: 'Progressing',
       step: 0,
       weight: 10,
       reason: 'InsufficientTraffic',
-      inconclusive: INCONCLUSIVE_LIMIT,
+      inconclusive: 1,
+      inconclusiveSince: at(10).toISOString(),
     });
-    expect(r.decision.requeueAfterSeconds).toBe(10);
-    expect(r.at((t += 10), { check: check('Passed', t - 10) }).state).toMatchObject({
-      phase: 'Progressing',
-      step: 1,
-      weight: 50,
-    });
+    let t = 10;
+    while (t < 300) r.at((t += 10), { check: check('Inconclusive', t - 10) });
+    expect(r.state).toMatchObject({ phase: 'Progressing', inconclusive: 30, inconclusiveSince: at(10).toISOString() });
+    expect(r.state!.message).toBe(
+      'step 1/2 (10%): 30 inconclusive check(s) in a row (3 requests < 50 minimum); holding until a check passes, ' +
+        'onProgressDeadline Pause in 310s',
+    );
+    expect(r.decision.stalled).toBeUndefined();
+    const d = r.at((t += 10), { check: check('Passed', t - 10) });
+    expect(d.state).toMatchObject({ phase: 'Progressing', step: 1, weight: 50, inconclusive: 0 });
+    expect(d.state!.inconclusiveSince).toBeUndefined();
   });
 
   it('mirrors to measure agreement during steps when minAgreement is set, and sizes replicas for both', () => {
@@ -239,6 +254,140 @@ describe('nextCanary: steps and analysis', () => {
     expect(d.mirror).toEqual({ revision: CANDIDATE, percent: 10 });
     // 10% live + 10% of the stable's 90% mirrored = 19% of 4 replicas → 1.
     expect(d.candidateReplicas).toBe(1);
+  });
+});
+
+describe('nextCanary: the progress deadline', () => {
+  it('defaults as the CRD does: what the API server fills in is what the state machine assumes', () => {
+    const rollout = (openApiSchemaOf(readCrd()) as unknown as CrdNode).properties.spec!.properties.rollout!.properties;
+    expect([rollout.progressDeadlineSeconds!.default, rollout.onProgressDeadline!.default]).toEqual([
+      DEFAULT_PROGRESS_DEADLINE_SECONDS,
+      DEFAULT_ON_PROGRESS_DEADLINE,
+    ]);
+  });
+
+  const withDeadline = (over: Partial<NonNullable<ModelDeploymentSpec['rollout']>>): ModelDeploymentSpec => ({
+    ...SPEC,
+    rollout: { ...SPEC.rollout, ...over },
+  });
+  /** Inconclusive checks every 10 s from second `from` to second `to`, each over the 10 s before it. */
+  function inconclusiveUntil(r: Rollout, from: number, to: number, extra: Partial<CanaryInput> = {}): CanaryDecision {
+    for (let t = from; t <= to; t += 10) r.at(t, { check: check('Inconclusive', t - 10), ...extra });
+    return r.decision;
+  }
+
+  it.each<[ProgressDeadlinePolicy, Partial<CanaryState> & { phase: string }, number, boolean]>([
+    ['Pause', { phase: 'Paused', step: 0, weight: 10 }, 10, true],
+    ['Rollback', { phase: 'RolledBack', weight: 0 }, 0, true],
+    ['Promote', { phase: 'Promoted', weight: 100 }, 100, false],
+  ])('%s: progressDeadlineSeconds after the first inconclusive check', (policy, state, weight, stalled) => {
+    const spec = withDeadline({ progressDeadlineSeconds: 120, onProgressDeadline: policy });
+    const r = new Rollout(base({ spec }));
+    r.at(0);
+    // The clock starts at the first inconclusive check (second 10): at 120 it has run 110 s.
+    const before = inconclusiveUntil(r, 10, 120);
+    expect(before.state).toMatchObject({ phase: 'Progressing', reason: 'InsufficientTraffic' });
+    expect(before.state!.message).toMatch(new RegExp(`onProgressDeadline ${policy} in 10s$`));
+    expect(before.requeueAfterSeconds).toBe(10);
+    const d = r.at(130, { check: check('Inconclusive', 120) });
+    expect(d.state).toMatchObject({ ...state, reason: 'RolloutDeadlineExceeded' });
+    expect(d.state!.message).toContain(
+      'no check could be judged (last: 3 requests < 50 minimum) for 120s (spec.rollout.progressDeadlineSeconds)',
+    );
+    expect(d.state!.message).toContain(`onProgressDeadline ${policy}`);
+    expect(d.weights.find((w) => w.revision === CANDIDATE)?.percent).toBe(weight);
+    expect(d.transition).toMatchObject({ from: 'Progressing', to: state.phase, reason: 'RolloutDeadlineExceeded' });
+    expect(d.stalled === undefined).toBe(!stalled);
+    if (stalled) expect(d.stalled).toMatchObject({ reason: 'RolloutDeadlineExceeded' });
+    if (policy === 'Promote') expect(d.stableRevision).toBe(CANDIDATE);
+  });
+
+  it('Pause holds and keeps checking: a pass resumes the steps, failed checks still roll back', () => {
+    const spec = withDeadline({ progressDeadlineSeconds: 60 });
+    const r = new Rollout(base({ spec }));
+    r.at(0);
+    expect(inconclusiveUntil(r, 10, 80).state).toMatchObject({ phase: 'Paused', reason: 'RolloutDeadlineExceeded' });
+    // Still held, still Stalled, and no new transition while nothing changes.
+    const held = inconclusiveUntil(r, 90, 200);
+    expect(held.state).toMatchObject({ phase: 'Paused', weight: 10 });
+    expect(held.stalled).toMatchObject({ reason: 'RolloutDeadlineExceeded' });
+    expect(held.transition).toBeUndefined();
+    const resumed = r.at(210, { check: check('Passed', 200) });
+    expect(resumed.state).toMatchObject({ phase: 'Progressing', step: 1, weight: 50 });
+    expect(resumed.stalled).toBeUndefined();
+
+    const failing = new Rollout(base({ spec }));
+    failing.at(0);
+    inconclusiveUntil(failing, 10, 80);
+    expect(failing.at(90, { check: check('Failed', 80) }).state).toMatchObject({ phase: 'Progressing', failures: 1 });
+    expect(failing.at(100, { check: check('Failed', 90) }).state).toMatchObject({
+      phase: 'RolledBack',
+      reason: 'AnalysisFailed',
+    });
+  });
+
+  it('counts only unbroken time without a verdict: a failed check, a new step or a hold resets it', () => {
+    const spec = withDeadline({ progressDeadlineSeconds: 100, analysis: { intervalSeconds: 10, failureLimit: 5 } });
+    const r = new Rollout(base({ spec }));
+    r.at(0);
+    inconclusiveUntil(r, 10, 90);
+    // A failed check is a verdict: the clock stops, and starts again at the next inconclusive one.
+    expect(r.at(100, { check: check('Failed', 90) }).state!.inconclusiveSince).toBeUndefined();
+    expect(inconclusiveUntil(r, 110, 200).state).toMatchObject({
+      phase: 'Progressing',
+      inconclusiveSince: at(110).toISOString(),
+    });
+    // spec.rollout.paused holds it: no clock while held, a fresh one after.
+    const paused = withDeadline({ progressDeadlineSeconds: 100, paused: true });
+    expect(inconclusiveUntil(r, 210, 400, { spec: paused }).state).toMatchObject({ phase: 'Paused' });
+    expect(r.state!.inconclusiveSince).toBeUndefined();
+    expect(inconclusiveUntil(r, 410, 500).state).toMatchObject({
+      phase: 'Progressing',
+      inconclusiveSince: at(410).toISOString(),
+    });
+    // A pass starts step 2 with no clock.
+    r.at(510, { check: check('Passed', 500) });
+    expect(r.state).toMatchObject({ step: 1 });
+    expect(r.state!.inconclusiveSince).toBeUndefined();
+  });
+
+  it('wakes up for the deadline itself when checks are further apart', () => {
+    const spec = withDeadline({ progressDeadlineSeconds: 90, analysis: { intervalSeconds: 60 } });
+    const r = new Rollout(base({ spec }));
+    r.at(0);
+    r.at(60, { check: check('Inconclusive', 0) });
+    // Next check at 120, the deadline at 150: wake for the check; then for the deadline, before the check at 180.
+    expect(r.decision.requeueAfterSeconds).toBe(60);
+    r.at(120, { check: check('Inconclusive', 60) });
+    expect(r.decision.requeueAfterSeconds).toBe(30);
+    expect(r.at(150).state).toMatchObject({ phase: 'Paused', reason: 'RolloutDeadlineExceeded' });
+  });
+
+  it.each<[ProgressDeadlinePolicy, string]>([
+    ['Pause', 'Pending'],
+    ['Promote', 'Pending'],
+    ['Rollback', 'RolledBack'],
+  ])('an unreadable contract for the deadline, %s: %s', (policy, phase) => {
+    const spec = withDeadline({ progressDeadlineSeconds: 60, onProgressDeadline: policy });
+    const r = new Rollout(base({ spec, contract: UNKNOWN }));
+    // Pods that do not start are not the rollout deadline's business.
+    expect(r.at(0, { candidateAvailable: false }).state!.inconclusiveSince).toBeUndefined();
+    expect(r.at(10).state).toMatchObject({ phase: 'Pending', inconclusiveSince: at(10).toISOString() });
+    expect(r.state!.message).toBe(
+      `waiting for the contract check: ${UNKNOWN.message}; onProgressDeadline ${policy} in 60s`,
+    );
+    expect(r.at(60).state).toMatchObject({ phase: 'Pending', reason: 'ContractUnknown' });
+    const d = r.at(70);
+    expect(d.state).toMatchObject({ phase, weight: 0, reason: 'RolloutDeadlineExceeded' });
+    expect(d.state!.message).toContain('the contract gate could not read the model metadata');
+    expect(d.stalled).toMatchObject({ reason: 'RolloutDeadlineExceeded' });
+    if (policy === 'Promote') expect(d.state!.message).toContain('a promotion never skips the contract gate');
+    if (phase === 'Pending') {
+      // Read at last: step 1 starts and the stall clears.
+      const read = r.at(80, { contract: COMPATIBLE });
+      expect(read.state).toMatchObject({ phase: 'Progressing', step: 0 });
+      expect(read.stalled).toBeUndefined();
+    }
   });
 });
 

@@ -14,9 +14,14 @@
  * - Shadow (spec.rollout.shadowFirst): mirror `percent` of requests, live weight 0, for `seconds`.
  * - Steps: the candidate holds each step's weight; it advances only when the pause has elapsed AND
  *   the latest check, made entirely inside the step, passed. Inconclusive holds: it never counts as
- *   a pass. After {@link INCONCLUSIVE_LIMIT} inconclusive checks in a row the rollout reports
- *   Paused/InsufficientTraffic — still checking, resuming by itself on the next pass, or waiting for
- *   a promote/abort.
+ *   a pass, and reports InsufficientTraffic.
+ * - The progress deadline: a rollout never waits without limit for evidence it can judge. From the
+ *   first inconclusive check, or (warming up, the candidate available) the first time the contract
+ *   gate cannot read the metadata, the clock runs (state.inconclusiveSince) until a check passes or
+ *   fails, a step starts or the contract is read; spec.rollout.paused and weight stop it. After
+ *   spec.rollout.progressDeadlineSeconds spec.rollout.onProgressDeadline decides: Pause (held where it
+ *   is, checks go on, Stalled RolloutDeadlineExceeded until one passes or fails), Promote (as a
+ *   promote action, never past an unread contract: that pauses) or Rollback (RolledBack).
  * - Every Failed check counts; failureLimit of them roll back (weight 0 at once). A paused rollout
  *   is still analysed and still rolled back: a pause holds progress, it does not excuse errors.
  * - RolledBack holds (weight 0, Stalled with the reason) until the spec asks for another revision,
@@ -25,7 +30,7 @@
  *   it runs the stable's full scale; until then it stays Promoted at the last step's split while
  *   it scales up, and the next decision promotes again.
  */
-import type { CanaryPhase, ModelDeploymentSpec, RolloutStep } from '../api/types.js';
+import type { CanaryPhase, ModelDeploymentSpec, ProgressDeadlinePolicy, RolloutStep } from '../api/types.js';
 import {
   analysisLimitsOf,
   type AnalysisLimit,
@@ -39,8 +44,18 @@ import type { ProblemReason } from '../status/problems.js';
 import { Because, Reason, type Reasoned, type StepReason } from '../status/reasons.js';
 import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
 
-/** Consecutive inconclusive checks after which a step reports Paused/InsufficientTraffic. */
-export const INCONCLUSIVE_LIMIT = 10;
+/**
+ * The CRD's default spec.rollout.progressDeadlineSeconds: a Deployment's own default, sixty checks
+ * at the default interval; long enough for a quiet hour's first requests, short enough that a Flux
+ * health check or an Argo CD sync wave gets a verdict.
+ */
+export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+
+/**
+ * The CRD's default spec.rollout.onProgressDeadline: hold and say so. Neither promoting a candidate
+ * nobody measured nor rolling back one nothing is wrong with is a safe guess.
+ */
+export const DEFAULT_ON_PROGRESS_DEADLINE: ProgressDeadlinePolicy = 'Pause';
 
 /** The CRD's default steps, used when spec.rollout.steps is unset. */
 export const DEFAULT_STEPS: RolloutStep[] = [
@@ -71,6 +86,11 @@ export interface CanaryState {
   failures: number;
   /** Consecutive inconclusive checks. */
   inconclusive: number;
+  /**
+   * Since when nothing could be judged (an inconclusive check, an unread contract): the progress
+   * deadline counts from here. Unset while the rollout can judge, or a human holds it.
+   */
+  inconclusiveSince?: string;
   lastResult?: VerdictResult;
   /** The last check's message: its figures, or every reason it did not pass. */
   analysisMessage?: string;
@@ -368,11 +388,24 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
     return rolledBack(s, Because.candidateProblem(s.revision, input.candidateProblem));
   }
 
+  const held = paused || input.fixedWeight !== undefined;
   if (s.phase === 'Pending') {
     if (input.contract.status === 'Incompatible')
       return rolledBack(s, Because.contractMismatch(input.contract.message));
-    if (!input.candidateAvailable) return { ...s, ...Because.starting(s.revision) };
-    if (input.contract.status === 'Unknown') return { ...s, ...Because.contractUnknown(input.contract.message) };
+    // Pods that do not start are the candidate Deployment's own progress deadline (a fatal problem).
+    if (!input.candidateAvailable) return { ...judging(s), ...Because.starting(s.revision) };
+    if (input.contract.status === 'Unknown') {
+      if (held) return { ...judging(s), ...Because.contractUnknown(input.contract.message) };
+      const waiting = undecided(s, now);
+      const unread = `the contract gate could not read the model metadata (${input.contract.message})`;
+      return (
+        pastDeadline(input, waiting, unread) ?? {
+          ...waiting,
+          ...Because.contractUnknown(input.contract.message, deadlineLeft(input, waiting)),
+        }
+      );
+    }
+    s = judging(s);
     if (paused) return { ...s, ...Because.pausedWarm(s.revision) };
     if (input.progression === 'immediate') {
       return {
@@ -406,6 +439,7 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
       s.failures += 1;
       s.inconclusive = 0;
       delete s.passedAt;
+      delete s.inconclusiveSince;
       if (s.failures >= limits.failureLimit) {
         return rolledBack(
           s,
@@ -413,10 +447,12 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
         );
       }
     } else if (check.result === 'Inconclusive') {
+      s = undecided(s, now);
       s.inconclusive += 1;
       delete s.passedAt;
     } else {
       s.inconclusive = 0;
+      delete s.inconclusiveSince;
       const from = check.window?.from;
       if (from !== undefined && Date.parse(from) >= Date.parse(s.stepStartedAt)) s.passedAt = iso(now);
       else delete s.passedAt;
@@ -430,6 +466,8 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
   }
   const inShadow = s.step < 0;
   const base = inShadow ? 'Shadow' : 'Progressing';
+  // A human holds the rollout: the deadline starts afresh when they let go.
+  if (held) s = judging(s);
   if (input.fixedWeight !== undefined) {
     const step = Math.max(0, s.step);
     const mirror = mirrorForWeight(spec, input.fixedWeight);
@@ -463,8 +501,16 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
     if (s.step + 1 < steps.length) return enterStep(s, s.step + 1, steps, input, Reason.StepPassed);
     return { ...s, phase: 'Promoted', weight: 100, mirrorPercent: 0, ...Because.promoted(s.revision) };
   }
-  if (s.inconclusive >= INCONCLUSIVE_LIMIT) {
-    return { ...s, phase: 'Paused', ...Because.insufficientTraffic(where, s.inconclusive, s.analysisMessage) };
+  if (s.inconclusiveSince !== undefined) {
+    const waiting = { ...s, inconclusiveSince: s.inconclusiveSince };
+    const unjudged = `no check could be judged (last: ${s.analysisMessage ?? 'Inconclusive'})`;
+    return (
+      pastDeadline(input, waiting, unjudged, where) ?? {
+        ...waiting,
+        phase: base,
+        ...Because.insufficientTraffic(where, s.inconclusive, s.analysisMessage, deadlineLeft(input, waiting)),
+      }
+    );
   }
   const waiting = !elapsed
     ? `${Math.ceil((Date.parse(s.stepStartedAt) + duration * 1000 - now.getTime()) / 1000)}s of the pause left`
@@ -472,6 +518,58 @@ function advance(input: CanaryInput, prior: CanaryState): CanaryState {
       ? 'waiting for the first check'
       : `waiting for a passing check (last: ${s.lastResult}${s.analysisMessage ? `, ${s.analysisMessage}` : ''})`;
   return { ...s, phase: base, ...Because.waiting(inShadow, where, waiting) };
+}
+
+/** A state whose deadline clock runs. */
+type Undecided = CanaryState & { inconclusiveSince: string };
+
+/** The spec's progress deadline and its policy, with the CRD's defaults. */
+function progressDeadlineOf(spec: ModelDeploymentSpec): { seconds: number; policy: ProgressDeadlinePolicy } {
+  return {
+    seconds: spec.rollout?.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    policy: spec.rollout?.onProgressDeadline ?? DEFAULT_ON_PROGRESS_DEADLINE,
+  };
+}
+
+/** The state without the deadline clock: the rollout can judge again, or a human holds it. */
+function judging(s: CanaryState): CanaryState {
+  const out = { ...s };
+  delete out.inconclusiveSince;
+  return out;
+}
+
+/** The state with the deadline clock running, from now unless it already runs. */
+function undecided(s: CanaryState, now: Date): Undecided {
+  return { ...s, inconclusiveSince: s.inconclusiveSince ?? iso(now) };
+}
+
+/** When a deadline clock started at `since` runs out (ms since the epoch). */
+function deadlineAt(spec: ModelDeploymentSpec, since: string): number {
+  return Date.parse(since) + progressDeadlineOf(spec).seconds * 1000;
+}
+
+/** What the deadline will do and when, for the message of a rollout still waiting. */
+function deadlineLeft(input: CanaryInput, s: Undecided): string {
+  const left = Math.max(0, Math.ceil((deadlineAt(input.spec, s.inconclusiveSince) - input.now.getTime()) / 1000));
+  return `onProgressDeadline ${progressDeadlineOf(input.spec).policy} in ${left}s`;
+}
+
+/**
+ * The state spec.rollout.onProgressDeadline makes of a rollout that has judged nothing for
+ * progressDeadlineSeconds, or undefined while time is left. `unjudged` says what could not be judged;
+ * `where` names the step for a pause.
+ */
+function pastDeadline(input: CanaryInput, s: Undecided, unjudged: string, where = 'warm-up'): CanaryState | undefined {
+  if (input.now.getTime() < deadlineAt(input.spec, s.inconclusiveSince)) return undefined;
+  const { seconds, policy } = progressDeadlineOf(input.spec);
+  const why = `${unjudged} for ${seconds}s (spec.rollout.progressDeadlineSeconds)`;
+  if (policy === 'Rollback') return rolledBack(s, Because.deadlineRolledBack(s.revision, why));
+  if (policy === 'Promote' && s.phase !== 'Pending') {
+    return { ...s, phase: 'Promoted', weight: 100, mirrorPercent: 0, ...Because.deadlinePromoted(s.revision, why) };
+  }
+  // Pause, and a Promote that would skip the contract gate.
+  const phase = s.phase === 'Pending' ? 'Pending' : 'Paused';
+  return { ...s, phase, ...Because.deadlinePaused(s.revision, where, s.weight, why, policy) };
 }
 
 /**
@@ -515,6 +613,7 @@ function enterStep(
     ...Because.step(reason, s.revision, step, steps.length, weight, pauseSeconds),
   };
   delete next.passedAt;
+  delete next.inconclusiveSince;
   return next;
 }
 
@@ -552,6 +651,8 @@ function decisionFor(
   }
   if (transition) decision.transition = transition;
   if (state.phase === 'RolledBack') decision.stalled = Because.rolledBackStalled(state, stable);
+  else if (state.phase !== 'Promoted' && state.reason === Reason.RolloutDeadlineExceeded)
+    decision.stalled = { reason: state.reason, message: state.message };
   const requeue = requeueSeconds(spec, state, now);
   if (requeue !== undefined) decision.requeueAfterSeconds = requeue;
   return decision;
@@ -612,16 +713,21 @@ function candidateReplicasFor(input: CanaryInput, state: CanaryState): number | 
   }
 }
 
-/** Seconds until time alone can change the decision: the next check or the end of the pause. */
+/**
+ * Seconds until time alone can change the decision: the next check, the end of the pause, or the
+ * progress deadline.
+ */
 function requeueSeconds(spec: ModelDeploymentSpec, state: CanaryState, now: Date): number | undefined {
   if (state.phase === 'RolledBack' || state.phase === 'Promoted') return undefined;
   const interval = analysisLimitsOf(spec.rollout?.analysis).intervalSeconds;
-  if (state.phase === 'Pending') return interval;
-  const times = [state.lastCheckAt === undefined ? now.getTime() : Date.parse(state.lastCheckAt) + interval * 1000];
+  const times =
+    state.phase === 'Pending'
+      ? [now.getTime() + interval * 1000]
+      : [state.lastCheckAt === undefined ? now.getTime() : Date.parse(state.lastCheckAt) + interval * 1000];
   const duration = state.step < 0 ? spec.rollout?.shadowFirst?.seconds : stepsOf(spec)[state.step]?.pauseSeconds;
-  if (duration !== undefined) {
-    const end = Date.parse(state.stepStartedAt) + duration * 1000;
-    if (end > now.getTime()) times.push(end);
-  }
+  const ends = [];
+  if (state.phase !== 'Pending' && duration !== undefined) ends.push(Date.parse(state.stepStartedAt) + duration * 1000);
+  if (state.inconclusiveSince !== undefined) ends.push(deadlineAt(spec, state.inconclusiveSince));
+  times.push(...ends.filter((end) => end > now.getTime()));
   return Math.max(1, Math.ceil((Math.min(...times) - now.getTime()) / 1000));
 }

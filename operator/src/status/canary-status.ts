@@ -27,6 +27,7 @@ export function canaryStatusOf(state: CanaryState, model: RevisionModel, readyRe
   };
   if (state.lastCheckAt !== undefined) out.lastCheckAt = state.lastCheckAt;
   if (state.passedAt !== undefined) out.passedAt = state.passedAt;
+  if (state.inconclusiveSince !== undefined) out.inconclusiveSince = state.inconclusiveSince;
   if (state.lastResult !== undefined) out.lastResult = state.lastResult;
   if (state.analysisMessage !== undefined) out.analysisMessage = state.analysisMessage;
   if (state.figures !== undefined || state.lastResult !== undefined) {
@@ -65,6 +66,7 @@ export function canaryStateOf(status: CanaryStatus | undefined): CanaryState | u
   };
   if (status.lastCheckAt !== undefined) state.lastCheckAt = status.lastCheckAt;
   if (status.passedAt !== undefined) state.passedAt = status.passedAt;
+  if (status.inconclusiveSince !== undefined) state.inconclusiveSince = status.inconclusiveSince;
   const lastResult = status.lastResult ?? status.analysis?.lastResult;
   if (lastResult !== undefined) state.lastResult = lastResult;
   if (status.analysisMessage !== undefined) state.analysisMessage = status.analysisMessage;

@@ -12,6 +12,7 @@ import { canaryStatusOf } from './canary-status.js';
 import { ConditionType, withTransitionTime, type ConditionUpdate } from './conditions.js';
 import { problemsOf } from './problems.js';
 import { Because } from './reasons.js';
+import { summaryOf } from './summary.js';
 import { routerName } from '../traffic/names.js';
 
 /** How many history entries status keeps. */
@@ -122,6 +123,7 @@ export function computeStatus(
     .filter((w) => w.percent > 0)
     .map((w) => `${w.revision}=${w.percent}%`)
     .join(' ');
+  status.summary = summaryOf(status);
   status.history = historyAfter(md.status?.history, plan, now);
   if (plan.retained.length > 0) status.retained = plan.retained.map((r) => ({ revision: r.revision, until: r.until }));
   status.url = urlOf(md);
@@ -150,6 +152,7 @@ export function invalidSpecStatus(md: ModelDeployment, errors: SpecError[], now:
       now,
     ),
   );
+  status.summary = summaryOf(status);
   return status;
 }
 

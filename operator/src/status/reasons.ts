@@ -49,8 +49,14 @@ export const Reason = {
   StepPassed: 'StepPassed',
   /** Back at the current step's weight after a fixed weight (or changed steps). */
   StepResumed: 'StepResumed',
-  /** Too many inconclusive checks in a row: the step holds until one passes or an action. */
+  /** The latest check was inconclusive (too few requests, no stats): the step holds, the progress deadline runs. */
   InsufficientTraffic: 'InsufficientTraffic',
+  /**
+   * spec.rollout.progressDeadlineSeconds passed with nothing the rollout could judge, and
+   * spec.rollout.onProgressDeadline paused, promoted or rolled it back. Not the pod-level
+   * ProgressDeadlineExceeded problem: that is a candidate Deployment whose pods do not start.
+   */
+  RolloutDeadlineExceeded: 'RolloutDeadlineExceeded',
   /** The candidate passed every step. */
   Promoted: 'Promoted',
   /** With strategy Replace, the candidate is available and replaces the stable. */
@@ -147,8 +153,12 @@ export const Because = {
       `revision ${candidate} is starting next to stable ${stable}${superseded !== undefined ? `; candidate ${superseded} superseded` : ''}`,
     ),
   starting: (candidate: string) => reasoned(Reason.Starting, `waiting for candidate ${candidate} to become available`),
-  contractUnknown: (contractMessage: string) =>
-    reasoned(Reason.ContractUnknown, `waiting for the contract check: ${contractMessage}`),
+  /** `deadline` says what the progress deadline will do and when, while its clock runs. */
+  contractUnknown: (contractMessage: string, deadline?: string) =>
+    reasoned(
+      Reason.ContractUnknown,
+      `waiting for the contract check: ${contractMessage}${deadline !== undefined ? `; ${deadline}` : ''}`,
+    ),
   contractMismatch: (contractMessage: string) => reasoned(Reason.ContractMismatch, contractMessage),
   contractAccepted: (candidate: string, contractMessage: string) =>
     reasoned(Reason.ContractAccepted, `revision ${candidate} restarts: ${contractMessage}`),
@@ -175,10 +185,27 @@ export const Because = {
   /** Waiting in the shadow phase or a step; `where` names it, `waiting` says for what. */
   waiting: (inShadow: boolean, where: string, waiting: string) =>
     reasoned(inShadow ? Reason.Shadowing : Reason.StepInProgress, `${where}: ${waiting}`),
-  insufficientTraffic: (where: string, inconclusive: number, analysisMessage: string | undefined) =>
+  /** `deadline` says what the progress deadline will do and when. */
+  insufficientTraffic: (where: string, inconclusive: number, analysisMessage: string | undefined, deadline: string) =>
     reasoned(
       Reason.InsufficientTraffic,
-      `${where}: ${inconclusive} inconclusive checks in a row (${analysisMessage ?? 'no traffic'}); holding until a check passes or a promote/abort action`,
+      `${where}: ${inconclusive} inconclusive check(s) in a row (${analysisMessage ?? 'no traffic'}); holding until a check passes, ${deadline}`,
+    ),
+  /**
+   * `why` says what could not be judged for how long; `policy` is the one asked for (a Promote
+   * pauses before an unread contract).
+   */
+  deadlinePaused: (candidate: string, where: string, weight: number, why: string, policy: string) =>
+    reasoned(
+      Reason.RolloutDeadlineExceeded,
+      `${where}: ${why}; onProgressDeadline ${policy} holds candidate ${candidate} at ${weight}%${policy === 'Promote' ? ' (a promotion never skips the contract gate)' : ''} until a check passes or fails, or a promote/abort action (${ACTION_ANNOTATION})`,
+    ),
+  deadlinePromoted: (candidate: string, why: string) =>
+    reasoned(Reason.RolloutDeadlineExceeded, `candidate ${candidate} promoted by onProgressDeadline Promote: ${why}`),
+  deadlineRolledBack: (candidate: string, why: string) =>
+    reasoned(
+      Reason.RolloutDeadlineExceeded,
+      `candidate ${candidate} rolled back by onProgressDeadline Rollback: ${why}`,
     ),
   promoted: (candidate: string) =>
     reasoned(Reason.Promoted, `candidate ${candidate} passed every step and is promoted`),

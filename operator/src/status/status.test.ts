@@ -351,6 +351,7 @@ describe('status against the CRD schema', () => {
         passedAt: T0.toISOString(),
         failures: 1,
         inconclusive: 2,
+        inconclusiveSince: T0.toISOString(),
         lastResult: 'Passed' as const,
         analysisMessage: 'error rate 0.0% <= 1.0%',
         reason: 'StepPassed',
@@ -404,6 +405,16 @@ describe('canaryStatusOf and canaryStateOf', () => {
   it.each<[string, CanaryState]>([
     ['before any check', base],
     ['after a passing check, with figures', checked],
+    [
+      'waiting for a check it can judge, the deadline clock running',
+      {
+        ...base,
+        lastResult: 'Inconclusive',
+        figures: { requests: 3, errors: 0, errorRate: 0, compared: 0, agreed: 0 },
+        inconclusiveSince: '2026-11-21T06:00:10.000Z',
+        reason: 'InsufficientTraffic',
+      },
+    ],
     ['rolled back', { ...checked, phase: 'RolledBack', weight: 0, mirrorPercent: 0, reason: 'ErrorRateExceeded' }],
   ])('%s: the state comes back as it was written', (_name, state) => {
     const status = canaryStatusOf(state, model, 3);
