@@ -17,6 +17,7 @@ import { LeaderElector } from './kube/leader.js';
 import { runWorkers, WorkQueue } from './kube/workqueue.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { createMetrics, type OperatorMetrics } from './metrics.js';
+import { callWebhook } from './webhooks/call.js';
 import { reconcile, type ReconcileDeps } from './reconcile.js';
 
 /** Serves /metrics, /healthz (process alive) and /readyz (caches synced). */
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
     now: () => new Date(),
     warn: (msg, fields) => log.warn(msg, fields),
     baselines: new Map(),
+    callWebhook,
   };
 
   let workers: Promise<void> | undefined;

@@ -1,5 +1,6 @@
 import { mdFixture, observedDeployment, SHA_B } from '../test/fixtures.js';
-import type { ModelDeployment, ModelDeploymentStatus, RolloutSpec } from './api/types.js';
+import type { ModelDeployment, ModelDeploymentStatus, RolloutSpec, WebhookSpec } from './api/types.js';
+import type { WebhookPayload, WebhookResult } from './rollout/webhooks.js';
 import { validateModelDeployment } from './api/validate.js';
 import type { KubeObject as DesiredObject } from './desired/types.js';
 import { Applier } from './kube/apply.js';
@@ -253,6 +254,11 @@ function world(md: ModelDeployment, seconds = 0) {
   caches.md = md as unknown as KubeObject;
   const warnings: string[] = [];
   const clock = { seconds };
+  /** Every webhook call, and how the fake webhooks answer (HTTP 200 unless told otherwise). */
+  const hooks = {
+    calls: [] as { hook: WebhookSpec; payload: WebhookPayload }[],
+    answer: (_hook: WebhookSpec): Omit<WebhookResult, 'name'> => ({ passed: true, message: 'HTTP 200' }),
+  };
   const deps: ReconcileDeps = {
     api,
     caches: caches as unknown as Caches,
@@ -263,8 +269,12 @@ function world(md: ModelDeployment, seconds = 0) {
     now: () => new Date(T0 + clock.seconds * 1000),
     warn: (msg) => warnings.push(msg),
     baselines: new Map(),
+    callWebhook: (hook, payload) => {
+      hooks.calls.push({ hook, payload });
+      return Promise.resolve({ name: hook.name, ...hooks.answer(hook) });
+    },
   };
-  return { api, caches, deps, warnings, clock };
+  return { api, caches, deps, warnings, clock, hooks };
 }
 
 const conditionsOf = (status: ModelDeploymentStatus | undefined) =>
@@ -478,6 +488,83 @@ describe('reconcile', () => {
       expect(api.events()).toEqual([`Warning RolloutDeadlineExceeded: ${stalled.message}`]);
     },
   );
+
+  it('rolls back a candidate a PreRollout webhook refuses before it gets any traffic, and tells Rollback webhooks', async () => {
+    const webhooks: WebhookSpec[] = [
+      { name: 'smoke', type: 'PreRollout', url: 'http://tests.example.com/smoke', metadata: { suite: 'smoke' } },
+      { name: 'pager', type: 'Rollback', url: 'http://pager.example.com/' },
+    ];
+    const { api, tick, md, r2, hooks, warnings } = await rollingOut({
+      steps: [{ weight: 10, pauseSeconds: 60 }],
+      analysis: { webhooks },
+    });
+    hooks.answer = (hook) =>
+      hook.name === 'smoke' ? { passed: false, message: 'HTTP 500' } : { passed: true, message: 'HTTP 204' };
+    api.requests.length = 0;
+    for (let i = 0; i < 6 && md().status?.canary?.phase !== 'RolledBack'; i++) await tick(5);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(md().status?.canary).toMatchObject({
+      revision: r2,
+      phase: 'RolledBack',
+      reason: 'WebhookFailed',
+      weight: 0,
+    });
+    expect(md().status?.canary?.message).toBe(
+      `candidate ${r2} rolled back before any traffic: PreRollout webhook smoke failed (HTTP 500)`,
+    );
+    expect(md().status?.traffic?.find((t) => t.revision === r2)?.percent ?? 0).toBe(0);
+    expect(hooks.calls.map((c) => [c.hook.name, c.payload])).toEqual([
+      [
+        'smoke',
+        {
+          name: 'digits',
+          namespace: 'ml',
+          type: 'PreRollout',
+          revision: r2,
+          stable: expect.any(String),
+          weight: 0,
+          step: 0,
+          metadata: { suite: 'smoke' },
+        },
+      ],
+      ['pager', expect.objectContaining({ type: 'Rollback', revision: r2, weight: 0, metadata: {} })],
+    ]);
+    const stalled = md().status!.conditions!.find((c) => c.type === 'Stalled')!;
+    expect(stalled).toMatchObject({ status: 'True', reason: 'WebhookFailed' });
+    expect(api.events()).toEqual([
+      `Normal Starting: waiting for candidate ${r2} to become available`,
+      `Warning WebhookFailed: ${stalled.message}`,
+      `Normal RollbackWebhook: Rollback webhook pager told of the rollback of ${r2}: HTTP 204`,
+    ]);
+    expect(warnings).toContain('PreRollout webhook smoke of ModelDeployment ml/digits failed: HTTP 500');
+    expect(JSON.stringify(md().status)).not.toContain('tests.example.com');
+  });
+
+  it('counts a failing Rollout webhook as a failed check, even while the analysis is inconclusive', async () => {
+    const { tick, md, hooks } = await rollingOut({
+      steps: [{ weight: 10, pauseSeconds: 60 }],
+      analysis: {
+        intervalSeconds: 5,
+        failureLimit: 2,
+        webhooks: [{ name: 'kpi', type: 'Rollout', url: 'http://kpi.example.com/' }],
+      },
+    });
+    for (let i = 0; i < 6 && md().status?.canary?.phase !== 'Progressing'; i++) await tick(5);
+    expect(hooks.calls).toEqual([]);
+    hooks.answer = () => ({ passed: false, message: 'no answer within 10s' });
+    await tick(5);
+    expect(md().status?.canary).toMatchObject({ phase: 'Progressing', failures: 1, lastResult: 'Failed' });
+    expect(md().status?.canary?.analysisMessage).toMatch(
+      /^Rollout webhook kpi failed \(no answer within 10s\) \(analysis: /,
+    );
+    await tick(5);
+    expect(md().status?.canary).toMatchObject({ phase: 'RolledBack', reason: 'WebhookFailed', failures: 2 });
+    expect(hooks.calls.map((c) => [c.hook.name, c.payload.type, c.payload.weight, c.payload.step])).toEqual([
+      ['kpi', 'Rollout', 10, 1],
+      ['kpi', 'Rollout', 10, 1],
+    ]);
+  });
 
   it('forgets a deleted ModelDeployment without a request: the garbage collector removes what it owned', async () => {
     const { api, caches, deps } = world(mdFixture());

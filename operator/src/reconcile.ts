@@ -5,7 +5,7 @@
  */
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import type { RouterStatsDocument } from '../../contract/stats.js';
-import type { ModelDeployment, ModelDeploymentStatus } from './api/types.js';
+import type { ModelDeployment, ModelDeploymentStatus, WebhookType } from './api/types.js';
 import { desiredObjects, type DesiredOptions } from './desired/index.js';
 import type { Applier } from './kube/apply.js';
 import { prune, writeStatusIfChanged } from './kube/apply.js';
@@ -15,6 +15,8 @@ import type { EventRecorder } from './kube/events.js';
 import type { HandlerResult } from './kube/workqueue.js';
 import { configMapNamed, type Observed } from './observed.js';
 import { plan, type RolloutPlan } from './rollout/plan.js';
+import { webhookPayload, webhooksOf, type WebhookResult, type WebhookResults } from './rollout/webhooks.js';
+import type { WebhookCaller } from './webhooks/call.js';
 import { pathFor, resourceFor } from './kube/resources.js';
 import { staleStatsPatch } from './traffic/stats.js';
 import { statsConfigMapName } from './traffic/names.js';
@@ -39,6 +41,8 @@ export interface ReconcileDeps {
    * next check's window). Memory only: after a restart the first check has no window.
    */
   baselines: Map<string, RouterStatsDocument[]>;
+  /** Calls one webhook of spec.rollout.analysis.webhooks (webhooks/call.ts's callWebhook). */
+  callWebhook: WebhookCaller;
 }
 
 /** What one reconcile did, for logs and metrics. */
@@ -188,7 +192,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   }
 
   const observed = observedOf(deps.caches, key, deps.baselines.get(key));
-  const decided = plan(md, observed, now);
+  const decided = await planWithWebhooks(deps, md, observed, now);
   for (const e of decided.statsErrors ?? []) deps.warn(`read router stats of ModelDeployment ${key}: ${e}`);
   const desired = desiredObjects(md, decided, deps.options) as KubeObject[];
 
@@ -213,10 +217,82 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   }
 
   await emit(deps, cached, reconcileEvents(decided, md.status, status));
+  if (outcome.statusWritten) notifyRollback(deps, cached, md, decided);
 
   if (decided.requeueAfterSeconds !== undefined)
     outcome.requeueAfterMs = Math.max(1, decided.requeueAfterSeconds) * 1000;
   return outcome;
+}
+
+/**
+ * Plans, and while the plan names webhooks whose answers it needs, calls them and plans again on
+ * the same snapshot with the answers. Each type is called at most once per reconcile, so this ends
+ * (at most Rollout or PreRollout, then PrePromotion). Planning twice keeps the decision pure and the
+ * answers out of status: a webhook is asked again whenever a later decision needs it.
+ */
+async function planWithWebhooks(
+  deps: ReconcileDeps,
+  md: ModelDeployment,
+  observed: Observed,
+  now: Date,
+): Promise<RolloutPlan> {
+  const answers: WebhookResults = {};
+  let decided = plan(md, observed, now);
+  while (decided.webhooksDue !== undefined && answers[decided.webhooksDue] === undefined) {
+    const type = decided.webhooksDue;
+    const canary = decided.canary;
+    const at = {
+      revision: canary?.revision ?? decided.specRevision,
+      stable: decided.stable.revision,
+      weight: canary?.weight ?? 0,
+      step: canary?.step ?? -1,
+    };
+    answers[type] = await callAll(deps, md, type, at);
+    decided = plan(md, observed, now, answers);
+  }
+  return decided;
+}
+
+/** Calls every webhook of a type at once; logs each failure (by name and answer, never its URL or metadata). */
+async function callAll(
+  deps: ReconcileDeps,
+  md: ModelDeployment,
+  type: WebhookType,
+  at: Parameters<typeof webhookPayload>[2],
+): Promise<WebhookResult[]> {
+  const meta = { name: md.metadata.name, namespace: md.metadata.namespace ?? '' };
+  const results = await Promise.all(
+    webhooksOf(md.spec, type).map((hook) => deps.callWebhook(hook, webhookPayload(hook, meta, at))),
+  );
+  for (const r of results.filter((r) => !r.passed)) {
+    deps.warn(`${type} webhook ${r.name} of ModelDeployment ${meta.namespace}/${meta.name} failed: ${r.message}`);
+  }
+  return results;
+}
+
+/**
+ * Tells the Rollback webhooks of a rollback this reconcile recorded, without waiting for them: their
+ * answers change nothing, so each is only reported, as an Event.
+ */
+function notifyRollback(deps: ReconcileDeps, obj: KubeObject, md: ModelDeployment, decided: RolloutPlan): void {
+  const hooks = webhooksOf(md.spec, 'Rollback');
+  const revision =
+    decided.canaryTransition?.to === 'RolledBack'
+      ? decided.canary?.revision
+      : decided.transition?.outcome === 'RolledBack'
+        ? decided.transition.previous
+        : undefined;
+  if (hooks.length === 0 || revision === undefined) return;
+  const at = { revision, stable: decided.stable.revision, weight: 0, step: decided.canary?.step ?? -1 };
+  void callAll(deps, md, 'Rollback', at).then((results) =>
+    emit(
+      deps,
+      obj,
+      results.map((r) =>
+        eventOf(r.passed ? 'Normal' : 'Warning', Because.rollbackWebhook(r.name, revision, r.message)),
+      ),
+    ),
+  );
 }
 
 /** Removes stats keys of router pods that are gone, so the ConfigMap stays far below its 1 MiB limit. */

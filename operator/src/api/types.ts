@@ -65,6 +65,22 @@ export interface AnalysisSpec {
   minRequests?: number;
   minAgreement?: number;
   failureLimit?: number;
+  /** HTTP checks a team runs on the candidate (see {@link WebhookSpec}). */
+  webhooks?: WebhookSpec[];
+}
+
+/** When a webhook is called: before any traffic, at each check, before 100%, or after a rollback. */
+export type WebhookType = 'PreRollout' | 'Rollout' | 'PrePromotion' | 'Rollback';
+
+/** One webhook of spec.rollout.analysis.webhooks: a 2xx answer to a JSON POST passes, anything else fails. */
+export interface WebhookSpec {
+  name: string;
+  type: WebhookType;
+  url: string;
+  /** Seconds to wait for the answer (CRD default 10, at most 60). */
+  timeoutSeconds?: number;
+  /** Sent as-is in the request; shown nowhere. */
+  metadata?: Record<string, string>;
 }
 
 export interface RolloutSpec {

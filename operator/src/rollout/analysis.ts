@@ -80,8 +80,8 @@ export interface WindowFigures {
   agreement?: number;
 }
 
-/** A limit of spec.rollout.analysis that a check can break. */
-export type AnalysisLimit = 'errorRate' | 'latency' | 'agreement';
+/** A limit of spec.rollout.analysis that a check can break (`webhook`: a Rollout webhook failed). */
+export type AnalysisLimit = 'errorRate' | 'latency' | 'agreement' | 'webhook';
 
 /** The outcome of one check. Inconclusive is never counted as a pass. */
 export type VerdictResult = 'Passed' | 'Failed' | 'Inconclusive';

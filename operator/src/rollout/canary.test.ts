@@ -1,4 +1,5 @@
-import type { ModelDeploymentSpec, ProgressDeadlinePolicy } from '../api/types.js';
+import type { ModelDeploymentSpec, ProgressDeadlinePolicy, WebhookSpec, WebhookType } from '../api/types.js';
+import type { WebhookResult, WebhookResults } from './webhooks.js';
 import { parseAction, type RolloutAction } from './canary-action.js';
 import {
   checkDue,
@@ -92,6 +93,31 @@ class Rollout {
     this.state = this.decision.state;
     this.stable = this.decision.stableRevision;
     return this.decision;
+  }
+
+  /**
+   * As the shell decides: while the decision names webhooks due, answers them and decides again on
+   * the same input; the types called, in order.
+   */
+  withWebhooks(
+    seconds: number,
+    answer: (type: WebhookType) => WebhookResult[],
+    extra: Partial<CanaryInput> = {},
+  ): WebhookType[] {
+    const input: CanaryInput = { ...this.base, stable: this.stable, now: at(seconds), ...extra };
+    if (this.state) input.previous = this.state;
+    const webhooks: WebhookResults = {};
+    const called: WebhookType[] = [];
+    let d = nextCanary(input);
+    while (d.webhooksDue !== undefined && webhooks[d.webhooksDue] === undefined) {
+      called.push(d.webhooksDue);
+      webhooks[d.webhooksDue] = answer(d.webhooksDue);
+      d = nextCanary({ ...input, webhooks });
+    }
+    this.decision = d;
+    this.state = d.state;
+    this.stable = d.stableRevision;
+    return called;
   }
 
   get candidateWeight(): number | undefined {
@@ -597,6 +623,137 @@ describe('nextCanary: the spec moves', () => {
       revision: OTHER,
       phase: 'Progressing',
     });
+  });
+});
+
+describe('nextCanary: webhooks', () => {
+  const hook = (type: WebhookType, name = type.toLowerCase()): WebhookSpec => ({ name, type, url: 'http://h/' });
+  const withHooks = (...webhooks: WebhookSpec[]): ModelDeploymentSpec => ({
+    ...SPEC,
+    rollout: { ...SPEC.rollout, analysis: { ...SPEC.rollout!.analysis, webhooks } },
+  });
+  const ok = (type: WebhookType): WebhookResult[] => [{ name: type.toLowerCase(), passed: true, message: 'HTTP 200' }];
+  const refused =
+    (message: string, only?: WebhookType) =>
+    (type: WebhookType): WebhookResult[] =>
+      only !== undefined && type !== only ? ok(type) : [{ name: type.toLowerCase(), passed: false, message }];
+
+  it('needs no answers without webhooks of the type due', () => {
+    const r = new Rollout(base({ spec: withHooks(hook('Rollback')) }));
+    expect(r.withWebhooks(0, ok)).toEqual([]);
+    expect(r.withWebhooks(10, ok, { check: check('Passed', 0) })).toEqual([]);
+  });
+
+  it('PreRollout gates the first traffic: asked once the candidate is available, a refusal rolls it back at weight 0', () => {
+    const r = new Rollout(base({ spec: withHooks(hook('PreRollout')), candidateAvailable: false }));
+    expect(r.withWebhooks(0, ok)).toEqual([]);
+    expect(r.state).toMatchObject({ phase: 'Pending', reason: 'Starting' });
+    // Provisional: the decision that needs the answers holds at 0% and says why.
+    const provisional = nextCanary({
+      ...r.base,
+      stable: STABLE,
+      candidateAvailable: true,
+      previous: r.state!,
+      now: at(5),
+    });
+    expect(provisional).toMatchObject({
+      webhooksDue: 'PreRollout',
+      state: { phase: 'Pending', reason: 'WebhookPending' },
+    });
+    expect(provisional.weights).toContainEqual({ revision: CANDIDATE, percent: 0 });
+
+    const passing = new Rollout(base({ spec: withHooks(hook('PreRollout')) }));
+    expect(passing.withWebhooks(0, ok)).toEqual(['PreRollout']);
+    expect(passing.state).toMatchObject({ phase: 'Progressing', step: 0, weight: 10 });
+
+    const failing = new Rollout(base({ spec: withHooks(hook('PreRollout')) }));
+    expect(failing.withWebhooks(0, refused('HTTP 503'))).toEqual(['PreRollout']);
+    expect(failing.state).toMatchObject({ phase: 'RolledBack', weight: 0, reason: 'WebhookFailed' });
+    expect(failing.state!.message).toBe(
+      `candidate ${CANDIDATE} rolled back before any traffic: PreRollout webhook prerollout failed (HTTP 503)`,
+    );
+    expect(failing.decision.candidateReplicas).toBe(0);
+    expect(failing.decision.stalled).toMatchObject({ reason: 'WebhookFailed' });
+  });
+
+  it.each([
+    ['passes with a passing check', 'Passed', true, { lastResult: 'Passed', failures: 0 }],
+    [
+      'never turns an inconclusive check into a pass',
+      'Inconclusive',
+      true,
+      { lastResult: 'Inconclusive', failures: 0 },
+    ],
+    ['fails a passing check when it fails', 'Passed', false, { lastResult: 'Failed', failures: 1 }],
+    ['fails an inconclusive check when it fails', 'Inconclusive', false, { lastResult: 'Failed', failures: 1 }],
+  ] as const)('a Rollout webhook joins each check: it %s', (_, result, passed, expected) => {
+    const r = new Rollout(base({ spec: withHooks(hook('Rollout', 'kpi')) }));
+    expect(r.withWebhooks(0, ok)).toEqual([]);
+    const answer = () => [{ name: 'kpi', passed, message: passed ? 'HTTP 200' : 'ECONNREFUSED' }];
+    expect(r.withWebhooks(10, answer, { check: check(result, 0) })).toEqual(['Rollout']);
+    expect(r.state).toMatchObject({ phase: 'Progressing', ...expected });
+    if (!passed) {
+      expect(r.state!.analysisMessage).toMatch(/^Rollout webhook kpi failed \(ECONNREFUSED\) \(analysis: /);
+      expect(r.state!.passedAt).toBeUndefined();
+    }
+  });
+
+  it('at failureLimit, the first broken limit names the rollback: the analysis before the webhook', () => {
+    const answer = refused('HTTP 500');
+    const both = new Rollout(base({ spec: withHooks(hook('Rollout')) }));
+    both.at(0);
+    both.withWebhooks(10, answer, { check: { ...check('Failed', 0), broken: ['errorRate'] } });
+    both.withWebhooks(20, answer, { check: { ...check('Failed', 10), broken: ['errorRate'] } });
+    expect(both.state).toMatchObject({ phase: 'RolledBack', reason: 'ErrorRateExceeded' });
+    expect(both.state!.message).toContain('error rate 4.2% > 1%; Rollout webhook rollout failed (HTTP 500)');
+
+    const hookOnly = new Rollout(base({ spec: withHooks(hook('Rollout')) }));
+    hookOnly.at(0);
+    hookOnly.withWebhooks(10, answer, { check: check('Passed', 0) });
+    hookOnly.withWebhooks(20, answer, { check: check('Passed', 10) });
+    expect(hookOnly.state).toMatchObject({ phase: 'RolledBack', reason: 'WebhookFailed', failures: 2 });
+  });
+
+  it('PrePromotion gates 100%: a refusal is a failed check that holds the last step until a check passes again', () => {
+    const r = new Rollout(base({ spec: withHooks(hook('PrePromotion')) }));
+    r.at(0);
+    r.at(40, { check: check('Passed', 0) });
+    expect(r.state).toMatchObject({ step: 1, weight: 50 });
+    // The last pause is over and a check passed: the webhook is asked before 100%.
+    expect(r.withWebhooks(110, refused('HTTP 409'), { check: check('Passed', 100) })).toEqual(['PrePromotion']);
+    expect(r.state).toMatchObject({ phase: 'Progressing', step: 1, weight: 50, failures: 1, reason: 'WebhookFailed' });
+    expect(r.state!.message).toBe(
+      `candidate ${CANDIDATE} holds 50% short of promotion: PrePromotion webhook prepromotion failed (HTTP 409); failed checks 1 of 2 allowed, the webhook is asked again after a passing check`,
+    );
+    expect(r.candidateWeight).toBe(50);
+    expect(r.decision.stableRevision).toBe(STABLE);
+    // Not asked again without a new passing check.
+    expect(r.withWebhooks(115, ok)).toEqual([]);
+    expect(r.withWebhooks(120, ok, { check: check('Passed', 110) })).toEqual(['PrePromotion']);
+    expect(r.state).toMatchObject({ phase: 'Promoted', weight: 100 });
+    expect(r.decision.stableRevision).toBe(CANDIDATE);
+  });
+
+  it('PrePromotion refused failureLimit times rolls the candidate back', () => {
+    const r = new Rollout(base({ spec: withHooks(hook('PrePromotion')) }));
+    r.at(0);
+    r.at(40, { check: check('Passed', 0) });
+    r.withWebhooks(110, refused('no answer within 10s'), { check: check('Passed', 100) });
+    r.withWebhooks(120, refused('no answer within 10s'), { check: check('Passed', 110) });
+    expect(r.state).toMatchObject({ phase: 'RolledBack', weight: 0, reason: 'WebhookFailed', failures: 2 });
+  });
+
+  it('with strategy Replace, PreRollout then PrePromotion are asked before the candidate takes 100%', () => {
+    const r = new Rollout(
+      base({ spec: withHooks(hook('PreRollout'), hook('PrePromotion')), progression: 'immediate' }),
+    );
+    expect(r.withWebhooks(0, ok)).toEqual(['PreRollout', 'PrePromotion']);
+    expect(r.state).toMatchObject({ phase: 'Promoted', weight: 100 });
+    const refusedPromotion = new Rollout(
+      base({ spec: withHooks(hook('PreRollout'), hook('PrePromotion')), progression: 'immediate' }),
+    );
+    refusedPromotion.withWebhooks(0, refused('HTTP 500', 'PrePromotion'));
+    expect(refusedPromotion.state).toMatchObject({ phase: 'Pending', weight: 0, failures: 1, reason: 'WebhookFailed' });
   });
 });
 

@@ -29,8 +29,20 @@
  * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one) once
  *   it runs the stable's full scale; until then it stays Promoted at the last step's split while
  *   it scales up, and the next decision promotes again.
+ * - Webhooks (spec.rollout.analysis.webhooks): a decision that needs answers the input lacks says
+ *   which type is due (webhooksDue) and the shell calls them and decides again with the answers:
+ *   PreRollout gates the candidate's first traffic (a failure rolls it back), Rollout joins each
+ *   analysis check (a failure fails the check), PrePromotion gates the automatic move to 100% (a
+ *   failure counts as a failed check and holds). Rollback webhooks are the shell's alone: it tells
+ *   them of each transition to RolledBack.
  */
-import type { CanaryPhase, ModelDeploymentSpec, ProgressDeadlinePolicy, RolloutStep } from '../api/types.js';
+import type {
+  CanaryPhase,
+  ModelDeploymentSpec,
+  ProgressDeadlinePolicy,
+  RolloutStep,
+  WebhookType,
+} from '../api/types.js';
 import {
   analysisLimitsOf,
   type AnalysisLimit,
@@ -43,6 +55,7 @@ import type { ContractCheck } from './contract.js';
 import type { ProblemReason } from '../status/problems.js';
 import { Because, Reason, type Reasoned, type StepReason } from '../status/reasons.js';
 import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
+import { failedWebhooks, webhookFailureMessage, webhooksOf, type WebhookResults } from './webhooks.js';
 
 /**
  * The CRD's default spec.rollout.progressDeadlineSeconds: a Deployment's own default, sixty checks
@@ -149,6 +162,11 @@ export interface CanaryInput {
   action?: RolloutAction;
   /** An action annotation that does not parse, not reported yet: refused, and recorded so it is reported once. */
   unreadableAction?: { raw: string; error: string };
+  /**
+   * Answers of the webhooks the shell called for this decision, by type: those a previous decision
+   * on the same input named in {@link CanaryDecision.webhooksDue}.
+   */
+  webhooks?: WebhookResults;
   now: Date;
 }
 
@@ -181,6 +199,12 @@ export interface CanaryDecision {
   /** True when the action was ignored or refused (it did not apply to this rollout as it stands). */
   actionRefused?: boolean;
   requeueAfterSeconds?: number;
+  /**
+   * Webhooks whose answers this decision needs and the input lacks: the shell calls every webhook
+   * of this type and decides again with their answers in {@link CanaryInput.webhooks}. The decision
+   * that names it is provisional and never applied.
+   */
+  webhooksDue?: WebhookType;
 }
 
 /** The steps of a spec, with defaults applied. */
@@ -276,8 +300,9 @@ function withCandidate(input: CanaryInput): CanaryDecision {
     actionRefused = result.refused === true;
   }
 
+  let due: WebhookType | undefined;
   if (state.phase !== 'RolledBack' && state.phase !== 'Promoted') {
-    state = advance(input, state);
+    ({ state, due } = gated(input, state));
   } else if (
     state.phase === 'RolledBack' &&
     previous?.revision === input.candidate &&
@@ -293,7 +318,82 @@ function withCandidate(input: CanaryInput): CanaryDecision {
 
   const decision = decisionFor(input, state, fromPhase, actionMessage);
   if (actionRefused) decision.actionRefused = true;
+  if (due !== undefined) decision.webhooksDue = due;
   return decision;
+}
+
+/**
+ * {@link advance} with the webhooks' gates around it: Rollout answers join a due check before it
+ * is judged, PreRollout answers gate the move out of Pending, PrePromotion answers the automatic
+ * move to 100%. Without the answers a gate needs, the decision names them due and holds.
+ */
+function gated(input: CanaryInput, prior: CanaryState): { state: CanaryState; due?: WebhookType } {
+  const { spec, check } = input;
+  let judged = input;
+  if (check && webhooksOf(spec, 'Rollout').length > 0) {
+    const answers = input.webhooks?.Rollout;
+    if (answers === undefined)
+      return { state: { ...prior, ...Because.webhookPending('Rollout', prior.revision) }, due: 'Rollout' };
+    const failed = failedWebhooks(answers);
+    if (failed.length > 0) {
+      const failure = webhookFailureMessage('Rollout', failed);
+      judged = {
+        ...input,
+        check: {
+          ...check,
+          result: 'Failed',
+          broken: [...(check.result === 'Failed' ? (check.broken ?? []) : []), 'webhook'],
+          message:
+            check.result === 'Failed' ? `${check.message}; ${failure}` : `${failure} (analysis: ${check.message})`,
+        },
+      };
+    }
+  }
+  const next = advance(judged, prior);
+
+  if (prior.phase === 'Pending' && next.phase !== 'Pending' && next.phase !== 'RolledBack') {
+    if (webhooksOf(spec, 'PreRollout').length > 0) {
+      const answers = input.webhooks?.PreRollout;
+      const held = judging(prior);
+      if (answers === undefined)
+        return { state: { ...held, ...Because.webhookPending('PreRollout', prior.revision) }, due: 'PreRollout' };
+      const failed = failedWebhooks(answers);
+      if (failed.length > 0) {
+        return {
+          state: rolledBack(
+            held,
+            Because.preRolloutFailed(prior.revision, webhookFailureMessage('PreRollout', failed)),
+          ),
+        };
+      }
+    }
+  }
+
+  if (next.phase === 'Promoted' && webhooksOf(spec, 'PrePromotion').length > 0) {
+    // Short of 100%: where the candidate stood, with this decision's check recorded.
+    const held: CanaryState = {
+      ...next,
+      phase: prior.phase,
+      step: prior.step,
+      weight: prior.weight,
+      mirrorPercent: prior.mirrorPercent,
+    };
+    const answers = input.webhooks?.PrePromotion;
+    if (answers === undefined)
+      return { state: { ...held, ...Because.webhookPending('PrePromotion', prior.revision) }, due: 'PrePromotion' };
+    const failed = failedWebhooks(answers);
+    if (failed.length > 0) {
+      const message = webhookFailureMessage('PrePromotion', failed);
+      const s = judging({ ...held, failures: held.failures + 1, lastResult: 'Failed', analysisMessage: message });
+      delete s.passedAt;
+      const limit = analysisLimitsOf(spec.rollout?.analysis).failureLimit;
+      if (s.failures >= limit) {
+        return { state: rolledBack(s, Because.analysisFailed(Reason.WebhookFailed, s.revision, s.failures, message)) };
+      }
+      return { state: { ...s, ...Because.prePromotionFailed(s.revision, s.weight, s.failures, limit, message) } };
+    }
+  }
+  return { state: next };
 }
 
 /** Nothing to roll out: the spec asks for the stable revision (possibly reverted to it). */
@@ -584,6 +684,8 @@ export function rollbackReasonOf(broken: AnalysisLimit[] | undefined): Reason {
       return Reason.LatencyExceeded;
     case 'agreement':
       return Reason.AgreementTooLow;
+    case 'webhook':
+      return Reason.WebhookFailed;
     default:
       return Reason.AnalysisFailed;
   }

@@ -13,7 +13,7 @@
  * analysis (canary-input.ts reads them all for the state machine). The state machine decides; this
  * file realises its decision as revisions to run, their scales, the traffic split and the history.
  */
-import type { AutoscalingSpec, ModelDeployment, ModelDeploymentSpec } from '../api/types.js';
+import type { AutoscalingSpec, ModelDeployment, ModelDeploymentSpec, WebhookType } from '../api/types.js';
 import { ANNOTATION, LABEL, revisionName } from '../desired/names.js';
 import { deploymentNamed, type Observed } from '../observed.js';
 import { Because, Reason, type Reasoned } from '../status/reasons.js';
@@ -22,6 +22,7 @@ import type { RouterStatsDocument } from '../../../contract/stats.js';
 import { canaryInputOf } from './canary-input.js';
 import { nextCanary, type CanaryDecision, type CanaryState, type CanaryTransition } from './canary.js';
 import { revisionOf, revisionOfTemplate, templateOf, type RevisionTemplate } from './revision.js';
+import type { WebhookResults } from './webhooks.js';
 
 /** Default for spec.rollout.retainPreviousSeconds (also the CRD default). */
 export const DEFAULT_RETAIN_SECONDS = 600;
@@ -94,10 +95,15 @@ export interface RolloutPlan {
   baseline?: RouterStatsDocument[];
   /** Router stats documents that could not be read (one broken pod does not stop the analysis). */
   statsErrors?: string[];
+  /** Webhooks whose answers the canary decision needs: call them and plan again with the answers. */
+  webhooksDue?: WebhookType;
 }
 
-/** Decide the rollout for this reconcile. Pure: time comes in as `now`. */
-export function plan(md: ModelDeployment, observed: Observed, now: Date): RolloutPlan {
+/**
+ * Decide the rollout for this reconcile. Pure: time comes in as `now`, and the answers of webhooks
+ * an earlier plan on the same snapshot named due come in as `webhooks`.
+ */
+export function plan(md: ModelDeployment, observed: Observed, now: Date, webhooks?: WebhookResults): RolloutPlan {
   const specRevision = revisionOf(md);
   const scale = scaleOf(md.spec);
   const spec: RevisionPlan = { revision: specRevision, role: 'stable', template: templateOf(md.spec), scale };
@@ -113,7 +119,14 @@ export function plan(md: ModelDeployment, observed: Observed, now: Date): Rollou
       ...Because.previousRevisionGone(specRevision, previous),
     });
   }
-  return canaryPlan(md, observed, now, spec, { revision: previous, role: 'stable', template: previousTemplate, scale });
+  return canaryPlan(
+    md,
+    observed,
+    now,
+    spec,
+    { revision: previous, role: 'stable', template: previousTemplate, scale },
+    webhooks,
+  );
 }
 
 /** A plan without its derived members (phase and requeue time), as the branches build it. */
@@ -144,6 +157,7 @@ function canaryPlan(
   now: Date,
   spec: RevisionPlan,
   stable: RevisionPlan,
+  webhooks: WebhookResults | undefined,
 ): RolloutPlan {
   const retainSeconds = md.spec.rollout?.retainPreviousSeconds ?? DEFAULT_RETAIN_SECONDS;
   const warm = stillRetained(md, observed, now, [stable.revision], spec.scale);
@@ -155,6 +169,7 @@ function canaryPlan(
     retained: warm[0]?.revision,
     fullScale: spec.scale,
   });
+  if (webhooks) input.webhooks = webhooks;
   const decision = nextCanary(input);
 
   const after = succession(
@@ -192,6 +207,7 @@ function canaryPlan(
   if (decision.actionRefused) draft.actionRefused = true;
   if (baseline) draft.baseline = baseline;
   if (statsErrors.length > 0) draft.statsErrors = statsErrors;
+  if (decision.webhooksDue !== undefined) draft.webhooksDue = decision.webhooksDue;
   if (decision.requeueAfterSeconds !== undefined) draft.requeueAfterSeconds = decision.requeueAfterSeconds;
   return finish(now, draft);
 }

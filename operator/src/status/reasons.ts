@@ -6,6 +6,7 @@
  * progress) live with their detection in problems.ts and join the type below.
  */
 import { ACTION_ANNOTATION } from '../rollout/canary-action.js';
+import type { WebhookType } from '../api/types.js';
 import type { Problem, ProblemReason } from './problems.js';
 
 /** The reasons, by where they first appear. */
@@ -69,6 +70,14 @@ export const Reason = {
   AgreementTooLow: 'AgreementTooLow',
   /** failureLimit checks failed without naming a limit. */
   AnalysisFailed: 'AnalysisFailed',
+  /**
+   * A webhook of spec.rollout.analysis.webhooks failed (not a 2xx, no answer in time, unreachable): a
+   * PreRollout one rolled the candidate back before any traffic, Rollout or PrePromotion ones failed
+   * failureLimit checks, or a PrePromotion one holds the candidate short of 100%.
+   */
+  WebhookFailed: 'WebhookFailed',
+  /** The decision waits for the answers of webhooks the operator is calling. */
+  WebhookPending: 'WebhookPending',
   /** The spec went back to the stable revision mid-rollout. */
   SpecReverted: 'SpecReverted',
   /** An abort action rolled the candidate back. */
@@ -109,6 +118,8 @@ export const Reason = {
   ActionRefused: 'ActionRefused',
   /** Applying or pruning the owned objects failed (the queue retries). */
   ApplyFailed: 'ApplyFailed',
+  /** A Rollback webhook was told of a rollback (a Normal Event when it answered 2xx, else a Warning). */
+  RollbackWebhook: 'RollbackWebhook',
 } as const;
 
 /** Every reason the operator writes: one of {@link Reason} or a problem's reason. */
@@ -227,6 +238,17 @@ export const Because = {
       verb === 'abort' ? Reason.ManualAbort : Reason.ManualRollback,
       `candidate ${candidate} rolled back by action ${action}`,
     ),
+  webhookPending: (type: WebhookType, candidate: string) =>
+    reasoned(Reason.WebhookPending, `candidate ${candidate}: calling its ${type} webhooks`),
+  /** A PreRollout webhook failed: the candidate never got traffic. */
+  preRolloutFailed: (candidate: string, failures: string) =>
+    reasoned(Reason.WebhookFailed, `candidate ${candidate} rolled back before any traffic: ${failures}`),
+  /** A PrePromotion webhook failed short of failureLimit: the candidate holds its weight. */
+  prePromotionFailed: (candidate: string, weight: number, failures: number, limit: number, message: string) =>
+    reasoned(
+      Reason.WebhookFailed,
+      `candidate ${candidate} holds ${weight}% short of promotion: ${message}; failed checks ${failures} of ${limit} allowed, the webhook is asked again after a passing check`,
+    ),
   rolledBackToRetained: (stable: string, retained: string, action: string) =>
     reasoned(Reason.ManualRollback, `rolled back from ${stable} to the retained ${retained} by action ${action}`),
   manualPromotion: (candidate: string, action: string) =>
@@ -277,6 +299,8 @@ export const Because = {
   action: (refused: boolean, message: string) =>
     reasoned(refused ? Reason.ActionRefused : Reason.ActionHandled, message),
   applyFailed: (error: Error) => reasoned(Reason.ApplyFailed, error.message),
+  rollbackWebhook: (name: string, revision: string, answer: string) =>
+    reasoned(Reason.RollbackWebhook, `Rollback webhook ${name} told of the rollback of ${revision}: ${answer}`),
 } satisfies Record<string, (...args: never[]) => Reasoned>;
 
 function reasoned<R extends Reason>(reason: R, message: string): Reasoned<R> {
