@@ -331,12 +331,10 @@ function gated(input: CanaryInput, prior: CanaryState): { state: CanaryState; du
   const { spec, check } = input;
   let judged = input;
   if (check && webhooksOf(spec, 'Rollout').length > 0) {
-    const answers = input.webhooks?.Rollout;
-    if (answers === undefined)
-      return { state: { ...prior, ...Because.webhookPending('Rollout', prior.revision) }, due: 'Rollout' };
-    const failed = failedWebhooks(answers);
-    if (failed.length > 0) {
-      const failure = webhookFailureMessage('Rollout', failed);
+    const answered = answersOf(input, 'Rollout');
+    if (answered === 'due') return awaiting(prior, 'Rollout');
+    if (answered.failure !== undefined) {
+      const failure = answered.failure;
       judged = {
         ...input,
         check: {
@@ -351,21 +349,13 @@ function gated(input: CanaryInput, prior: CanaryState): { state: CanaryState; du
   }
   const next = advance(judged, prior);
 
-  if (prior.phase === 'Pending' && next.phase !== 'Pending' && next.phase !== 'RolledBack') {
-    if (webhooksOf(spec, 'PreRollout').length > 0) {
-      const answers = input.webhooks?.PreRollout;
-      const held = judging(prior);
-      if (answers === undefined)
-        return { state: { ...held, ...Because.webhookPending('PreRollout', prior.revision) }, due: 'PreRollout' };
-      const failed = failedWebhooks(answers);
-      if (failed.length > 0) {
-        return {
-          state: rolledBack(
-            held,
-            Because.preRolloutFailed(prior.revision, webhookFailureMessage('PreRollout', failed)),
-          ),
-        };
-      }
+  const leavesPending = prior.phase === 'Pending' && next.phase !== 'Pending' && next.phase !== 'RolledBack';
+  if (leavesPending && webhooksOf(spec, 'PreRollout').length > 0) {
+    const held = judging(prior);
+    const answered = answersOf(input, 'PreRollout');
+    if (answered === 'due') return awaiting(held, 'PreRollout');
+    if (answered.failure !== undefined) {
+      return { state: rolledBack(held, Because.preRolloutFailed(prior.revision, answered.failure)) };
     }
   }
 
@@ -378,12 +368,10 @@ function gated(input: CanaryInput, prior: CanaryState): { state: CanaryState; du
       weight: prior.weight,
       mirrorPercent: prior.mirrorPercent,
     };
-    const answers = input.webhooks?.PrePromotion;
-    if (answers === undefined)
-      return { state: { ...held, ...Because.webhookPending('PrePromotion', prior.revision) }, due: 'PrePromotion' };
-    const failed = failedWebhooks(answers);
-    if (failed.length > 0) {
-      const message = webhookFailureMessage('PrePromotion', failed);
+    const answered = answersOf(input, 'PrePromotion');
+    if (answered === 'due') return awaiting(held, 'PrePromotion');
+    if (answered.failure !== undefined) {
+      const message = answered.failure;
       const s = judging({ ...held, failures: held.failures + 1, lastResult: 'Failed', analysisMessage: message });
       delete s.passedAt;
       const limit = analysisLimitsOf(spec.rollout?.analysis).failureLimit;
@@ -394,6 +382,19 @@ function gated(input: CanaryInput, prior: CanaryState): { state: CanaryState; du
     }
   }
   return { state: next };
+}
+
+/** What the webhooks of a type answered: `due` when the input lacks their answers, else every failure in one line. */
+function answersOf(input: CanaryInput, type: WebhookType): 'due' | { failure?: string } {
+  const answers = input.webhooks?.[type];
+  if (answers === undefined) return 'due';
+  const failed = failedWebhooks(answers);
+  return failed.length > 0 ? { failure: webhookFailureMessage(type, failed) } : {};
+}
+
+/** A provisional decision: held as `s`, waiting for the answers of the webhooks of `type`. */
+function awaiting(s: CanaryState, type: WebhookType): { state: CanaryState; due: WebhookType } {
+  return { state: { ...s, ...Because.webhookPending(type, s.revision) }, due: type };
 }
 
 /** Nothing to roll out: the spec asks for the stable revision (possibly reverted to it). */
