@@ -17,7 +17,8 @@ import { LeaderElector } from './kube/leader.js';
 import { runWorkers, WorkQueue } from './kube/workqueue.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { createMetrics, type OperatorMetrics } from './metrics.js';
-import { callWebhook } from './webhooks/call.js';
+import { callWebhook } from './checks/call.js';
+import { queryMetric } from './checks/prometheus.js';
 import { reconcile, type ReconcileDeps } from './reconcile.js';
 
 /** Serves /metrics, /healthz (process alive) and /readyz (caches synced). */
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
     warn: (msg, fields) => log.warn(msg, fields),
     baselines: new Map(),
     callWebhook,
+    queryMetric,
   };
 
   let workers: Promise<void> | undefined;

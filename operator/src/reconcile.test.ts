@@ -273,6 +273,7 @@ function world(md: ModelDeployment, seconds = 0) {
       hooks.calls.push({ hook, payload });
       return Promise.resolve({ name: hook.name, ...hooks.answer(hook) });
     },
+    queryMetric: (metric) => Promise.resolve({ name: metric.name, error: 'no Prometheus in this test' }),
   };
   return { api, caches, deps, warnings, clock, hooks };
 }

@@ -14,9 +14,11 @@ import type { KubeApi, KubeObject } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
 import type { HandlerResult } from './kube/workqueue.js';
 import { configMapNamed, type Observed } from './observed.js';
+import type { CheckAnswers } from './rollout/canary.js';
 import { plan, type RolloutPlan } from './rollout/plan.js';
 import { webhookPayload, webhooksOf, type WebhookResult, type WebhookResults } from './rollout/webhooks.js';
-import type { WebhookCaller } from './webhooks/call.js';
+import type { WebhookCaller } from './checks/call.js';
+import type { MetricQuerier } from './checks/prometheus.js';
 import { pathFor, resourceFor } from './kube/resources.js';
 import { staleStatsPatch } from './traffic/stats.js';
 import { statsConfigMapName } from './traffic/names.js';
@@ -41,8 +43,10 @@ export interface ReconcileDeps {
    * next check's window). Memory only: after a restart the first check has no window.
    */
   baselines: Map<string, RouterStatsDocument[]>;
-  /** Calls one webhook of spec.rollout.analysis.webhooks (webhooks/call.ts's callWebhook). */
+  /** Calls one webhook of spec.rollout.analysis.webhooks (checks/call.ts's callWebhook). */
   callWebhook: WebhookCaller;
+  /** Asks one metric of spec.rollout.analysis.metrics (checks/prometheus.ts's queryMetric). */
+  queryMetric: MetricQuerier;
 }
 
 /** What one reconcile did, for logs and metrics. */
@@ -225,10 +229,10 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
 }
 
 /**
- * Plans, and while the plan names webhooks whose answers it needs, calls them and plans again on
- * the same snapshot with the answers. Each type is called at most once per reconcile, so this ends
- * (at most Rollout or PreRollout, then PrePromotion). Planning twice keeps the decision pure and the
- * answers out of status: a webhook is asked again whenever a later decision needs it.
+ * Plans, and while the plan names metrics or webhooks whose answers it needs, asks them and plans
+ * again on the same snapshot with the answers. Each is asked at most once per reconcile, so this
+ * ends (at most metrics, Rollout or PreRollout, then PrePromotion). Planning again keeps the decision
+ * pure and the answers out of status: they are asked again whenever a later decision needs them.
  */
 async function planWithWebhooks(
   deps: ReconcileDeps,
@@ -236,10 +240,18 @@ async function planWithWebhooks(
   observed: Observed,
   now: Date,
 ): Promise<RolloutPlan> {
-  const answers: WebhookResults = {};
+  const webhooks: WebhookResults = {};
+  const answers: CheckAnswers = { webhooks };
   let decided = plan(md, observed, now);
-  while (decided.webhooksDue !== undefined && answers[decided.webhooksDue] === undefined) {
+  for (;;) {
+    if (decided.metricsDue && answers.metrics === undefined) {
+      const metrics = md.spec.rollout?.analysis?.metrics ?? [];
+      answers.metrics = await Promise.all(metrics.map((m) => deps.queryMetric(m, now)));
+      decided = plan(md, observed, now, answers);
+      continue;
+    }
     const type = decided.webhooksDue;
+    if (type === undefined || webhooks[type] !== undefined) return decided;
     const canary = decided.canary;
     const at = {
       revision: canary?.revision ?? decided.specRevision,
@@ -247,10 +259,9 @@ async function planWithWebhooks(
       weight: canary?.weight ?? 0,
       step: canary?.step ?? -1,
     };
-    answers[type] = await callAll(deps, md, type, at);
+    webhooks[type] = await callAll(deps, md, type, at);
     decided = plan(md, observed, now, answers);
   }
-  return decided;
 }
 
 /** Calls every webhook of a type at once; logs each failure (by name and answer, never its URL or metadata). */

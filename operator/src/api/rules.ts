@@ -136,6 +136,19 @@ export const CEL_RULES: CelRule[] = [
         : [];
     },
   },
+  {
+    message: 'spec.rollout.analysis.metrics.thresholdRange: min must not exceed max',
+    check: (o) => {
+      const metrics = at(o, 'spec', 'rollout', 'analysis', 'metrics');
+      if (!Array.isArray(metrics)) return [];
+      return metrics.flatMap((m, i) => {
+        const range = obj(obj(m)?.thresholdRange);
+        return typeof range?.min === 'number' && typeof range.max === 'number' && range.min > range.max
+          ? [`spec.rollout.analysis.metrics[${i}].thresholdRange`]
+          : [];
+      });
+    },
+  },
 ];
 
 /** The CEL rules violated by this object, each with its path and message. */

@@ -65,8 +65,18 @@ export interface AnalysisSpec {
   minRequests?: number;
   minAgreement?: number;
   failureLimit?: number;
+  /** Prometheus queries judged at each check (see {@link MetricSpec}). */
+  metrics?: MetricSpec[];
   /** HTTP checks a team runs on the candidate (see {@link WebhookSpec}). */
   webhooks?: WebhookSpec[];
+}
+
+/** One metric of spec.rollout.analysis.metrics: a PromQL query whose one number must lie in thresholdRange. */
+export interface MetricSpec {
+  name: string;
+  prometheus: { address: string; query: string };
+  /** Bounds included; at least one is set. */
+  thresholdRange: { min?: number; max?: number };
 }
 
 /** When a webhook is called: before any traffic, at each check, before 100%, or after a rollback. */

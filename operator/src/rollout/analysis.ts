@@ -80,11 +80,36 @@ export interface WindowFigures {
   agreement?: number;
 }
 
-/** A limit of spec.rollout.analysis that a check can break (`webhook`: a Rollout webhook failed). */
-export type AnalysisLimit = 'errorRate' | 'latency' | 'agreement' | 'webhook';
+/**
+ * A limit of spec.rollout.analysis that a check can break (`metric`: a Prometheus query out of range;
+ * `webhook`: a Rollout webhook failed).
+ */
+export type AnalysisLimit = 'errorRate' | 'latency' | 'agreement' | 'metric' | 'webhook';
 
 /** The outcome of one check. Inconclusive is never counted as a pass. */
 export type VerdictResult = 'Passed' | 'Failed' | 'Inconclusive';
+
+/** What a check is judged on: its result, its message, and the limits it broke. */
+export interface Judged {
+  result: VerdictResult;
+  message: string;
+  broken?: AnalysisLimit[];
+}
+
+/**
+ * A check failed by a further limit (a metric out of range, a failed webhook): Failed, whatever it
+ * was, the limit broken after those it already broke, and `failure` in its message before (or, had
+ * it not failed, instead of) the analysis' own reasons.
+ */
+export function failedBy<C extends Judged>(check: C, limit: AnalysisLimit, failure: string): C {
+  const failed = check.result === 'Failed';
+  return {
+    ...check,
+    result: 'Failed',
+    broken: [...(failed ? (check.broken ?? []) : []), limit],
+    message: failed ? `${check.message}; ${failure}` : `${failure} (analysis: ${check.message})`,
+  };
+}
 
 /** A check's verdict with every reason it is not a pass, and the figures it was made from. */
 export interface Verdict {

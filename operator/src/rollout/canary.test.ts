@@ -1,5 +1,6 @@
 import type { ModelDeploymentSpec, ProgressDeadlinePolicy, WebhookSpec, WebhookType } from '../api/types.js';
-import type { WebhookResult, WebhookResults } from './webhooks.js';
+import type { MetricAnswer } from './metrics.js';
+import type { WebhookResult } from './webhooks.js';
 import { parseAction, type RolloutAction } from './canary-action.js';
 import {
   checkDue,
@@ -11,6 +12,7 @@ import {
   type CanaryDecision,
   type CanaryInput,
   type CanaryState,
+  type CheckAnswers,
 } from './canary.js';
 import type { ContractCheck } from './contract.js';
 import { openApiSchemaOf, readCrd } from '../api/schema.js';
@@ -96,23 +98,29 @@ class Rollout {
   }
 
   /**
-   * As the shell decides: while the decision names webhooks due, answers them and decides again on
-   * the same input; the types called, in order.
+   * As the shell decides: while the decision names metrics or webhooks due, answers them (metrics
+   * with `metrics`) and decides again on the same input; what was asked, in order.
    */
   withWebhooks(
     seconds: number,
     answer: (type: WebhookType) => WebhookResult[],
     extra: Partial<CanaryInput> = {},
-  ): WebhookType[] {
+    metrics: MetricAnswer[] = [],
+  ): (WebhookType | 'Metrics')[] {
     const input: CanaryInput = { ...this.base, stable: this.stable, now: at(seconds), ...extra };
     if (this.state) input.previous = this.state;
-    const webhooks: WebhookResults = {};
-    const called: WebhookType[] = [];
+    const answers: CheckAnswers = { webhooks: {} };
+    const called: (WebhookType | 'Metrics')[] = [];
     let d = nextCanary(input);
-    while (d.webhooksDue !== undefined && webhooks[d.webhooksDue] === undefined) {
-      called.push(d.webhooksDue);
-      webhooks[d.webhooksDue] = answer(d.webhooksDue);
-      d = nextCanary({ ...input, webhooks });
+    for (;;) {
+      if (d.metricsDue && answers.metrics === undefined) {
+        called.push('Metrics');
+        answers.metrics = metrics;
+      } else if (d.webhooksDue !== undefined && answers.webhooks![d.webhooksDue] === undefined) {
+        called.push(d.webhooksDue);
+        answers.webhooks![d.webhooksDue] = answer(d.webhooksDue);
+      } else break;
+      d = nextCanary({ ...input, ...answers });
     }
     this.decision = d;
     this.state = d.state;
@@ -658,7 +666,7 @@ describe('nextCanary: webhooks', () => {
     });
     expect(provisional).toMatchObject({
       webhooksDue: 'PreRollout',
-      state: { phase: 'Pending', reason: 'WebhookPending' },
+      state: { phase: 'Pending', reason: 'ChecksPending' },
     });
     expect(provisional.weights).toContainEqual({ revision: CANDIDATE, percent: 0 });
 
@@ -754,6 +762,45 @@ describe('nextCanary: webhooks', () => {
     );
     refusedPromotion.withWebhooks(0, refused('HTTP 500', 'PrePromotion'));
     expect(refusedPromotion.state).toMatchObject({ phase: 'Pending', weight: 0, failures: 1, reason: 'WebhookFailed' });
+  });
+});
+
+describe('nextCanary: metrics', () => {
+  const orders: ModelDeploymentSpec = {
+    ...SPEC,
+    rollout: {
+      ...SPEC.rollout,
+      analysis: {
+        ...SPEC.rollout!.analysis,
+        metrics: [{ name: 'orders', prometheus: { address: 'http://p', query: 'q' }, thresholdRange: { min: 0.5 } }],
+        webhooks: [{ name: 'kpi', type: 'Rollout', url: 'http://h/' }],
+      },
+    },
+  };
+  const ok = (): WebhookResult[] => [{ name: 'kpi', passed: true, message: 'HTTP 200' }];
+
+  it('asks the metrics, then the Rollout webhooks, at each check and only then', () => {
+    const r = new Rollout(base({ spec: orders }));
+    expect(r.withWebhooks(0, ok, {}, [{ name: 'orders', value: 1 }])).toEqual([]);
+    expect(r.withWebhooks(10, ok, { check: check('Passed', 0) }, [{ name: 'orders', value: 1 }])).toEqual([
+      'Metrics',
+      'Rollout',
+    ]);
+    expect(r.state).toMatchObject({ lastResult: 'Passed' });
+    expect(r.state!.analysisMessage).toBe('120 requests, error rate 0%; metric orders 1');
+  });
+
+  it('no data holds the step as inconclusive and runs the deadline; out of range rolls back at failureLimit', () => {
+    const r = new Rollout(base({ spec: orders }));
+    r.at(0);
+    r.withWebhooks(10, ok, { check: check('Passed', 0) }, [{ name: 'orders', error: 'no data' }]);
+    expect(r.state).toMatchObject({ lastResult: 'Inconclusive', reason: 'InsufficientTraffic', failures: 0 });
+    expect(r.state!.inconclusiveSince).toBe(at(10).toISOString());
+    r.withWebhooks(20, ok, { check: check('Passed', 10) }, [{ name: 'orders', value: 0.2 }]);
+    expect(r.state).toMatchObject({ lastResult: 'Failed', failures: 1, phase: 'Progressing' });
+    r.withWebhooks(30, ok, { check: check('Passed', 20) }, [{ name: 'orders', value: 0.3 }]);
+    expect(r.state).toMatchObject({ phase: 'RolledBack', reason: 'MetricOutOfRange', failures: 2, weight: 0 });
+    expect(r.state!.message).toContain('metric orders 0.3 < min 0.5');
   });
 });
 

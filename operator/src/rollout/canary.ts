@@ -29,8 +29,10 @@
  * - Promoted hands the candidate to the plan as the new stable (the plan retains the old one) once
  *   it runs the stable's full scale; until then it stays Promoted at the last step's split while
  *   it scales up, and the next decision promotes again.
- * - Webhooks (spec.rollout.analysis.webhooks): a decision that needs answers the input lacks says
- *   which type is due (webhooksDue) and the shell calls them and decides again with the answers:
+ * - Metrics (spec.rollout.analysis.metrics) and webhooks (spec.rollout.analysis.webhooks): a decision
+ *   that needs answers the input lacks says so (metricsDue, webhooksDue: the type), and the shell asks
+ *   and decides again with the answers. Metrics join each analysis check (out of range fails it, no
+ *   value leaves a passing check inconclusive). Webhooks:
  *   PreRollout gates the candidate's first traffic (a failure rolls it back), Rollout joins each
  *   analysis check (a failure fails the check), PrePromotion gates the automatic move to 100% (a
  *   failure counts as a failed check and holds). Rollback webhooks are the shell's alone: it tells
@@ -45,6 +47,7 @@ import type {
 } from '../api/types.js';
 import {
   analysisLimitsOf,
+  failedBy,
   type AnalysisLimit,
   type Verdict,
   type VerdictResult,
@@ -55,6 +58,7 @@ import type { ContractCheck } from './contract.js';
 import type { ProblemReason } from '../status/problems.js';
 import { Because, Reason, type Reasoned, type StepReason } from '../status/reasons.js';
 import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
+import { withMetrics, type MetricAnswer } from './metrics.js';
 import { failedWebhooks, webhookFailureMessage, webhooksOf, type WebhookResults } from './webhooks.js';
 
 /**
@@ -167,8 +171,13 @@ export interface CanaryInput {
    * on the same input named in {@link CanaryDecision.webhooksDue}.
    */
   webhooks?: WebhookResults;
+  /** Answers of spec.rollout.analysis.metrics' queries, when a previous decision on the same input named them due. */
+  metrics?: MetricAnswer[];
   now: Date;
 }
+
+/** What the shell brings back for a decision that named metrics or webhooks due. */
+export type CheckAnswers = Pick<CanaryInput, 'webhooks' | 'metrics'>;
 
 /** A phase change worth an Event and a line in the log. */
 export interface CanaryTransition extends Reasoned {
@@ -205,6 +214,8 @@ export interface CanaryDecision {
    * that names it is provisional and never applied.
    */
   webhooksDue?: WebhookType;
+  /** Like webhooksDue, for the queries of spec.rollout.analysis.metrics (asked before any webhook). */
+  metricsDue?: boolean;
 }
 
 /** The steps of a spec, with defaults applied. */
@@ -300,7 +311,7 @@ function withCandidate(input: CanaryInput): CanaryDecision {
     actionRefused = result.refused === true;
   }
 
-  let due: WebhookType | undefined;
+  let due: WebhookType | 'Metrics' | undefined;
   if (state.phase !== 'RolledBack' && state.phase !== 'Promoted') {
     ({ state, due } = gated(input, state));
   } else if (
@@ -318,7 +329,8 @@ function withCandidate(input: CanaryInput): CanaryDecision {
 
   const decision = decisionFor(input, state, fromPhase, actionMessage);
   if (actionRefused) decision.actionRefused = true;
-  if (due !== undefined) decision.webhooksDue = due;
+  if (due === 'Metrics') decision.metricsDue = true;
+  else if (due !== undefined) decision.webhooksDue = due;
   return decision;
 }
 
@@ -327,26 +339,20 @@ function withCandidate(input: CanaryInput): CanaryDecision {
  * is judged, PreRollout answers gate the move out of Pending, PrePromotion answers the automatic
  * move to 100%. Without the answers a gate needs, the decision names them due and holds.
  */
-function gated(input: CanaryInput, prior: CanaryState): { state: CanaryState; due?: WebhookType } {
-  const { spec, check } = input;
-  let judged = input;
+function gated(input: CanaryInput, prior: CanaryState): { state: CanaryState; due?: WebhookType | 'Metrics' } {
+  const { spec } = input;
+  let { check } = input;
+  const metrics = spec.rollout?.analysis?.metrics ?? [];
+  if (check && metrics.length > 0) {
+    if (input.metrics === undefined) return awaiting(prior, 'Metrics');
+    check = withMetrics(check, metrics, input.metrics);
+  }
   if (check && webhooksOf(spec, 'Rollout').length > 0) {
     const answered = answersOf(input, 'Rollout');
     if (answered === 'due') return awaiting(prior, 'Rollout');
-    if (answered.failure !== undefined) {
-      const failure = answered.failure;
-      judged = {
-        ...input,
-        check: {
-          ...check,
-          result: 'Failed',
-          broken: [...(check.result === 'Failed' ? (check.broken ?? []) : []), 'webhook'],
-          message:
-            check.result === 'Failed' ? `${check.message}; ${failure}` : `${failure} (analysis: ${check.message})`,
-        },
-      };
-    }
+    if (answered.failure !== undefined) check = failedBy(check, 'webhook', answered.failure);
   }
+  const judged = check ? { ...input, check } : input;
   const next = advance(judged, prior);
 
   const leavesPending = prior.phase === 'Pending' && next.phase !== 'Pending' && next.phase !== 'RolledBack';
@@ -393,8 +399,9 @@ function answersOf(input: CanaryInput, type: WebhookType): 'due' | { failure?: s
 }
 
 /** A provisional decision: held as `s`, waiting for the answers of the webhooks of `type`. */
-function awaiting(s: CanaryState, type: WebhookType): { state: CanaryState; due: WebhookType } {
-  return { state: { ...s, ...Because.webhookPending(type, s.revision) }, due: type };
+function awaiting<T extends WebhookType | 'Metrics'>(s: CanaryState, type: T): { state: CanaryState; due: T } {
+  const what = type === 'Metrics' ? 'metrics from Prometheus' : `${type} webhooks`;
+  return { state: { ...s, ...Because.checksPending(what, s.revision) }, due: type };
 }
 
 /** Nothing to roll out: the spec asks for the stable revision (possibly reverted to it). */
@@ -685,6 +692,8 @@ export function rollbackReasonOf(broken: AnalysisLimit[] | undefined): Reason {
       return Reason.LatencyExceeded;
     case 'agreement':
       return Reason.AgreementTooLow;
+    case 'metric':
+      return Reason.MetricOutOfRange;
     case 'webhook':
       return Reason.WebhookFailed;
     default:

@@ -20,9 +20,14 @@ import { Because, Reason, type Reasoned } from '../status/reasons.js';
 import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
 import type { RouterStatsDocument } from '../../../contract/stats.js';
 import { canaryInputOf } from './canary-input.js';
-import { nextCanary, type CanaryDecision, type CanaryState, type CanaryTransition } from './canary.js';
+import {
+  nextCanary,
+  type CanaryDecision,
+  type CheckAnswers,
+  type CanaryState,
+  type CanaryTransition,
+} from './canary.js';
 import { revisionOf, revisionOfTemplate, templateOf, type RevisionTemplate } from './revision.js';
-import type { WebhookResults } from './webhooks.js';
 
 /** Default for spec.rollout.retainPreviousSeconds (also the CRD default). */
 export const DEFAULT_RETAIN_SECONDS = 600;
@@ -97,13 +102,15 @@ export interface RolloutPlan {
   statsErrors?: string[];
   /** Webhooks whose answers the canary decision needs: call them and plan again with the answers. */
   webhooksDue?: WebhookType;
+  /** Set when the canary decision needs the answers of spec.rollout.analysis.metrics: query, then plan again. */
+  metricsDue?: boolean;
 }
 
 /**
  * Decide the rollout for this reconcile. Pure: time comes in as `now`, and the answers of webhooks
- * an earlier plan on the same snapshot named due come in as `webhooks`.
+ * and queries an earlier plan on the same snapshot named due come in as `answers`.
  */
-export function plan(md: ModelDeployment, observed: Observed, now: Date, webhooks?: WebhookResults): RolloutPlan {
+export function plan(md: ModelDeployment, observed: Observed, now: Date, answers?: CheckAnswers): RolloutPlan {
   const specRevision = revisionOf(md);
   const scale = scaleOf(md.spec);
   const spec: RevisionPlan = { revision: specRevision, role: 'stable', template: templateOf(md.spec), scale };
@@ -125,7 +132,7 @@ export function plan(md: ModelDeployment, observed: Observed, now: Date, webhook
     now,
     spec,
     { revision: previous, role: 'stable', template: previousTemplate, scale },
-    webhooks,
+    answers,
   );
 }
 
@@ -157,7 +164,7 @@ function canaryPlan(
   now: Date,
   spec: RevisionPlan,
   stable: RevisionPlan,
-  webhooks: WebhookResults | undefined,
+  answers: CheckAnswers | undefined,
 ): RolloutPlan {
   const retainSeconds = md.spec.rollout?.retainPreviousSeconds ?? DEFAULT_RETAIN_SECONDS;
   const warm = stillRetained(md, observed, now, [stable.revision], spec.scale);
@@ -169,7 +176,8 @@ function canaryPlan(
     retained: warm[0]?.revision,
     fullScale: spec.scale,
   });
-  if (webhooks) input.webhooks = webhooks;
+  if (answers?.webhooks) input.webhooks = answers.webhooks;
+  if (answers?.metrics) input.metrics = answers.metrics;
   const decision = nextCanary(input);
 
   const after = succession(
@@ -208,6 +216,7 @@ function canaryPlan(
   if (baseline) draft.baseline = baseline;
   if (statsErrors.length > 0) draft.statsErrors = statsErrors;
   if (decision.webhooksDue !== undefined) draft.webhooksDue = decision.webhooksDue;
+  if (decision.metricsDue) draft.metricsDue = true;
   if (decision.requeueAfterSeconds !== undefined) draft.requeueAfterSeconds = decision.requeueAfterSeconds;
   return finish(now, draft);
 }

@@ -6,7 +6,6 @@
  * progress) live with their detection in problems.ts and join the type below.
  */
 import { ACTION_ANNOTATION } from '../rollout/canary-action.js';
-import type { WebhookType } from '../api/types.js';
 import type { Problem, ProblemReason } from './problems.js';
 
 /** The reasons, by where they first appear. */
@@ -76,8 +75,10 @@ export const Reason = {
    * failureLimit checks, or a PrePromotion one holds the candidate short of 100%.
    */
   WebhookFailed: 'WebhookFailed',
-  /** The decision waits for the answers of webhooks the operator is calling. */
-  WebhookPending: 'WebhookPending',
+  /** A value of spec.rollout.analysis.metrics fell outside its thresholdRange in failureLimit checks. */
+  MetricOutOfRange: 'MetricOutOfRange',
+  /** The decision waits for the answers of webhooks or Prometheus queries the operator is asking. */
+  ChecksPending: 'ChecksPending',
   /** The spec went back to the stable revision mid-rollout. */
   SpecReverted: 'SpecReverted',
   /** An abort action rolled the candidate back. */
@@ -238,8 +239,9 @@ export const Because = {
       verb === 'abort' ? Reason.ManualAbort : Reason.ManualRollback,
       `candidate ${candidate} rolled back by action ${action}`,
     ),
-  webhookPending: (type: WebhookType, candidate: string) =>
-    reasoned(Reason.WebhookPending, `candidate ${candidate}: calling its ${type} webhooks`),
+  /** `what`: `PreRollout webhooks`, `metrics from Prometheus`. */
+  checksPending: (what: string, candidate: string) =>
+    reasoned(Reason.ChecksPending, `candidate ${candidate}: waiting for the answers of its ${what}`),
   /** A PreRollout webhook failed: the candidate never got traffic. */
   preRolloutFailed: (candidate: string, failures: string) =>
     reasoned(Reason.WebhookFailed, `candidate ${candidate} rolled back before any traffic: ${failures}`),

@@ -33,8 +33,8 @@ export const callWebhook: WebhookCaller = async (hook, payload) => {
   }
 };
 
-/** Why a call got no answer, in a few words: the timeout, or the network error under fetch's "fetch failed". */
-function failureOf(err: Error, seconds: number): string {
+/** Why a request got no answer, in a few words: the timeout, or the network error under fetch's "fetch failed". */
+export function failureOf(err: Error, seconds: number): string {
   if (err.name === 'TimeoutError' || err.name === 'AbortError') return `no answer within ${seconds}s`;
   const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? err.message;
