@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the local cluster's binaries (control plane, kubelet, kube-proxy, agnhost, CoreDNS, registry)
+# Builds the local cluster's binaries (control plane, kubelet, kube-proxy, agnhost, CoreDNS, registry, and the test
+# tools: helm, kubeconform, gitops-health, Prometheus)
 # from the pinned Go wrapper modules under test/cluster/go and caches them outside the repo, keyed by
 # version: $MODELSHIP_BIN_CACHE/<name>-<version>.
 # A binary whose versioned file already exists is not rebuilt, so a warm run takes seconds.
@@ -44,6 +45,7 @@ helm=$(module_version helm helm.sh/helm/v3)
 kubeconform=$(module_version kubeconform github.com/yannh/kubeconform)
 coredns=$(module_version coredns github.com/coredns/coredns)
 distribution=$(module_version distribution github.com/distribution/distribution/v3)
+prometheus=$(module_version prometheus github.com/prometheus/prometheus)
 # Our own test tool: versioned by its sources, so any change to them builds a new cache file.
 gitops_health=$(cat "$here/go/gitops-health/go.mod" "$here/go/gitops-health/go.sum" "$here/go/gitops-health/main.go" \
   | sha256sum | cut -c1-12)
@@ -63,7 +65,7 @@ agnhost_version() {
 
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy
-  agnhost kwok helm kubeconform coredns registry gitops-health)
+  agnhost kwok helm kubeconform coredns registry gitops-health prometheus)
 
 for name in "${wanted[@]}"; do
   case "$name" in
@@ -105,6 +107,10 @@ for name in "${wanted[@]}"; do
       "-X github.com/distribution/distribution/v3/version.revision=module-$distribution" ;;
     kubeconform) build kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$kubeconform" "-X main.version=$kubeconform" ;;
     gitops-health) build gitops-health gitops-health . "$gitops_health" ;;
+    # For the analysis e2e: a real Prometheus that the canary's metric checks query. Built without its
+    # web UI assets (the builtinassets tag): the API is what is queried.
+    prometheus) CGO_ENABLED=0 build prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus "$prometheus" \
+      "-X github.com/prometheus/common/version.Version=${prometheus#v}" ;;
     *) echo "build-binaries.sh: unknown binary '$name'" >&2; exit 2 ;;
   esac
 done

@@ -7,20 +7,19 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 
-import type { ModelDeployment, ModelDeploymentSpec, WebhookSpec } from '../../operator/src/api/types.js';
+import type { ModelDeploymentSpec, WebhookSpec } from '../../operator/src/api/types.js';
 import type { WebhookPayload } from '../../operator/src/rollout/webhooks.js';
-import { sha256Of } from '../../server-image/test/helpers/server.js';
-import { repoRoot } from '../cluster/cluster.js';
-import { PodRunner } from '../localpods/runner.js';
+import type { PodRunner } from '../localpods/runner.js';
 import { waitForHealth } from './gitops.js';
-import { applyYaml, loadKubeConfig, waitFor } from './kube.js';
-import { Load, summarize } from './load.js';
+import { applyMd, digits, rolledBackAt, serving, until, type ChecksContext } from './checks.js';
+import { loadKubeConfig, waitFor } from './kube.js';
+import type { Load } from './load.js';
+import { summarize } from './load.js';
 import { condition, promotedFrom, readMd, routeOf } from './md.js';
-import { answeringApexUrl, startLocalSuite, stopLocalSuite, type LocalSuite } from './suite.js';
+import { startLocalSuite, stopLocalSuite, type LocalSuite } from './suite.js';
 
 const TIMEOUT = 240_000;
 const kc = loadKubeConfig();
@@ -67,19 +66,12 @@ const hooks = new Hooks();
 let ns: string;
 let runner: PodRunner;
 const started: Partial<LocalSuite> = {};
-
-function model(file: 'digits' | 'digits-v2'): ModelDeploymentSpec['model'] {
-  return {
-    uri: `file:///models/${file}.onnx`,
-    sha256: sha256Of(join(repoRoot(), 'examples/models', `${file}.onnx`)),
-    name: 'digits',
-  };
-}
+const ctx = (): ChecksContext => ({ kc, custom, ns, runner });
 
 /** digits-v2 as a candidate: one step at `weight` for `pauseSeconds`, checked every second. */
 function candidate(weight: number, pauseSeconds: number, webhooks: WebhookSpec[]): ModelDeploymentSpec {
   return {
-    model: model('digits-v2'),
+    model: digits('digits-v2'),
     replicas: 1,
     rollout: {
       steps: [{ weight, pauseSeconds }],
@@ -88,46 +80,10 @@ function candidate(weight: number, pauseSeconds: number, webhooks: WebhookSpec[]
   };
 }
 
-async function applyMd(name: string, spec: ModelDeploymentSpec): Promise<void> {
-  await applyYaml(
-    kc,
-    JSON.stringify({ apiVersion: 'modelship.dev/v1alpha1', kind: 'ModelDeployment', metadata: { name }, spec }),
-    ns,
-  );
-}
-
-/** Polls ModelDeployment `name` until `check` holds; the last status is in the timeout error. */
-async function until(name: string, what: string, check: (md: ModelDeployment) => boolean): Promise<ModelDeployment> {
-  let last: ModelDeployment | undefined;
-  try {
-    return await waitFor(
-      `${name}: ${what}`,
-      async () => {
-        const md = await readMd<ModelDeployment>(custom, ns, name);
-        last = md;
-        return check(md) ? md : undefined;
-      },
-      150_000,
-      250,
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`, { cause: err });
-  }
-}
-
 /** The Events about ModelDeployment `name`, as `<type> <reason>: <message>`. */
 async function eventsOf(name: string): Promise<string[]> {
   const list = await core.listNamespacedEvent({ namespace: ns, fieldSelector: `involvedObject.name=${name}` });
   return list.items.map((e) => `${e.type} ${e.reason}: ${e.message}`);
-}
-
-/** The stable revision once `name` serves its first revision, and a load through its apex Service. */
-async function serving(name: string): Promise<{ stable: string; load: Load }> {
-  const md = await until(name, 'Ready with a stable revision', (m) => condition(m, 'Ready')?.status === 'True');
-  const stable = md.status!.stable!.revision;
-  const load = Load.start({ url: await answeringApexUrl(runner, ns, name), model: 'digits', concurrency: 2 });
-  loads.push(load);
-  return { stable, load };
 }
 
 const loads: Load[] = [];
@@ -136,11 +92,11 @@ beforeAll(async () => {
   await hooks.start();
   ({ ns, runner } = await startLocalSuite(kc, 'webhooks', started));
   const stable: ModelDeploymentSpec = {
-    model: model('digits'),
+    model: digits('digits'),
     replicas: 1,
     rollout: { analysis: { intervalSeconds: 1 } },
   };
-  await Promise.all(['gate', 'kpi', 'pass'].map((name) => applyMd(name, stable)));
+  await Promise.all(['gate', 'kpi', 'pass'].map((name) => applyMd(ctx(), name, stable)));
 }, TIMEOUT);
 
 afterEach(async () => {
@@ -156,14 +112,15 @@ describe('webhook checks', () => {
   it(
     'a PreRollout webhook that refuses rolls the candidate back before it answers a single request',
     async () => {
-      const { stable, load } = await serving('gate');
+      const { stable, load } = await serving(ctx(), 'gate', loads);
       hooks.status['/gate/smoke'] = 503;
       await applyMd(
+        ctx(),
         'gate',
         candidate(50, 600, [hooks.hook('gate', 'smoke', 'PreRollout'), hooks.hook('gate', 'page', 'Rollback')]),
       );
 
-      const md = await until('gate', 'rolled back', (m) => m.status?.canary?.phase === 'RolledBack');
+      const md = await until(ctx(), 'gate', 'rolled back', (m) => m.status?.canary?.phase === 'RolledBack');
       const rev = md.status!.canary!.revision;
       expect(md.status!.canary).toMatchObject({ reason: 'WebhookFailed', weight: 0 });
       expect(md.status!.canary!.message).toBe(
@@ -213,9 +170,10 @@ describe('webhook checks', () => {
   it(
     'a Rollout webhook that starts failing rolls a live canary back at failureLimit, and clients stay on the stable',
     async () => {
-      const { stable, load } = await serving('kpi');
-      await applyMd('kpi', candidate(50, 600, [hooks.hook('kpi', 'business', 'Rollout')]));
+      const { stable, load } = await serving(ctx(), 'kpi', loads);
+      await applyMd(ctx(), 'kpi', candidate(50, 600, [hooks.hook('kpi', 'business', 'Rollout')]));
       const live = await until(
+        ctx(),
         'kpi',
         'a passed check at 50%',
         (m) => m.status?.canary?.phase === 'Progressing' && m.status.canary.lastResult === 'Passed',
@@ -239,18 +197,12 @@ describe('webhook checks', () => {
       });
 
       hooks.status['/kpi/business'] = 500;
-      const md = await until('kpi', 'rolled back', (m) => m.status?.canary?.phase === 'RolledBack');
-      expect(md.status!.canary).toMatchObject({ reason: 'WebhookFailed', weight: 0, failures: 2 });
-      expect(md.status!.canary!.message).toContain('Rollout webhook business failed (HTTP 500)');
-      expect(condition(md, 'Stalled')).toMatchObject({ status: 'True', reason: 'WebhookFailed' });
-      await waitForHealth('kpi, rolled back', () => readMd(custom, ns, 'kpi'), 'Degraded', 'Failed');
-
-      // Every request sent from a moment after the rollback is answered by the stable.
-      const after = Date.now() + 1_000;
-      await waitFor('requests after the rollback', () => load.since(after).length >= 50, 30_000, 100);
-      const s = summarize(await load.stop());
-      expect(s.failed).toBe(0);
-      expect(new Set(load.since(after).map((o) => o.revision))).toEqual(new Set([routeOf('kpi', stable)]));
+      await rolledBackAt(ctx(), 'kpi', {
+        reason: 'WebhookFailed',
+        message: 'Rollout webhook business failed (HTTP 500)',
+        stable,
+        load,
+      });
     },
     TIMEOUT,
   );
@@ -258,8 +210,9 @@ describe('webhook checks', () => {
   it(
     'a passing set of webhooks promotes: PreRollout before traffic, Rollout at the checks, PrePromotion before 100%',
     async () => {
-      const { stable, load } = await serving('pass');
+      const { stable, load } = await serving(ctx(), 'pass', loads);
       await applyMd(
+        ctx(),
         'pass',
         candidate(50, 3, [
           hooks.hook('pass', 'smoke', 'PreRollout'),
@@ -268,7 +221,7 @@ describe('webhook checks', () => {
           hooks.hook('pass', 'page', 'Rollback'),
         ]),
       );
-      const md = await until('pass', 'promoted', (m) => promotedFrom(m, routeOf('pass', stable)));
+      const md = await until(ctx(), 'pass', 'promoted', (m) => promotedFrom(m, routeOf('pass', stable)));
       const rev = md.status!.stable!.revision;
       await waitForHealth('pass, promoted', () => readMd(custom, ns, 'pass'), 'Healthy', 'Current');
 
