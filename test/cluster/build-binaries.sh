@@ -108,8 +108,11 @@ for name in "${wanted[@]}"; do
     kubeconform) build kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$kubeconform" "-X main.version=$kubeconform" ;;
     gitops-health) build gitops-health gitops-health . "$gitops_health" ;;
     # For the analysis e2e: a real Prometheus that the canary's metric checks query. Built without its
-    # web UI assets (the builtinassets tag): the API is what is queried.
-    prometheus) CGO_ENABLED=0 build prometheus prometheus github.com/prometheus/prometheus/cmd/prometheus "$prometheus" \
+    # web UI assets (the builtinassets tag): the API is what is queried; and without the optional
+    # service discoveries (remove_all_sd: cloud SDKs, Kubernetes, Consul...; static and file configs
+    # stay), which cuts a cold build from about 8 minutes to under 2 on 2 cores. The key says so.
+    prometheus) CGO_ENABLED=0 GOFLAGS="$GOFLAGS -tags=remove_all_sd" build prometheus prometheus \
+      github.com/prometheus/prometheus/cmd/prometheus "$prometheus-minsd" \
       "-X github.com/prometheus/common/version.Version=${prometheus#v}" ;;
     *) echo "build-binaries.sh: unknown binary '$name'" >&2; exit 2 ;;
   esac
