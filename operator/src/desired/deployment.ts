@@ -9,6 +9,7 @@ import type { RevisionPlan } from '../rollout/plan.js';
 import { canonicalJson } from '../../../common/json.js';
 import { ANNOTATION, revisionLabels, revisionName, revisionSelector } from './names.js';
 import { ownerReferenceTo } from './owner.js';
+import { httpProbe } from './probes.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
 import { HTTP_PORT, METRICS_PORT } from './service.js';
 import type { DesiredOptions, KubeObject } from './types.js';
@@ -153,24 +154,9 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
             env,
             resources: server.resources ?? options.defaultResources ?? DEFAULT_RESOURCES,
             // Model downloads and session creation can take minutes; liveness waits for this.
-            startupProbe: {
-              httpGet: { path: '/v2/health/live', port: 'http' },
-              periodSeconds: 5,
-              failureThreshold: 120,
-              timeoutSeconds: 2,
-            },
-            readinessProbe: {
-              httpGet: { path: '/v2/health/ready', port: 'http' },
-              periodSeconds: 5,
-              failureThreshold: 3,
-              timeoutSeconds: 2,
-            },
-            livenessProbe: {
-              httpGet: { path: '/v2/health/live', port: 'http' },
-              periodSeconds: 10,
-              failureThreshold: 3,
-              timeoutSeconds: 2,
-            },
+            startupProbe: httpProbe('/v2/health/live', 5, 120),
+            readinessProbe: httpProbe('/v2/health/ready', 5, 3),
+            livenessProbe: httpProbe('/v2/health/live', 10, 3),
             terminationMessagePolicy: 'FallbackToLogsOnError',
             securityContext: containerSecurityContext(),
             volumeMounts: mounts,

@@ -25,6 +25,7 @@ import { ROUTES_KEY, STATS_COMPONENT } from '../../../contract/keys.js';
 import type { ModelDeployment } from '../api/types.js';
 import { apexName, baseLabels, LABEL } from '../desired/names.js';
 import { ownerReferenceTo } from '../desired/owner.js';
+import { httpProbe } from '../desired/probes.js';
 import { containerSecurityContext, podSecurityContext } from '../desired/security.js';
 import { HTTP_PORT, METRICS_PORT, SERVICE_PORT } from '../desired/service.js';
 import type { DesiredOptions, KubeObject, KubeObjectMeta } from '../desired/types.js';
@@ -192,18 +193,8 @@ export function routerDeploymentFor(
               env,
               resources: ROUTER_RESOURCES,
               // Ready only once it holds routes: a router without routes must not get requests.
-              readinessProbe: {
-                httpGet: { path: '/v2/health/ready', port: 'http' },
-                periodSeconds: 2,
-                failureThreshold: 2,
-                timeoutSeconds: 2,
-              },
-              livenessProbe: {
-                httpGet: { path: '/v2/health/live', port: 'http' },
-                periodSeconds: 10,
-                failureThreshold: 3,
-                timeoutSeconds: 2,
-              },
+              readinessProbe: httpProbe('/v2/health/ready', 2, 2),
+              livenessProbe: httpProbe('/v2/health/live', 10, 3),
               terminationMessagePolicy: 'FallbackToLogsOnError',
               securityContext: containerSecurityContext(),
               ...(tokens
