@@ -1,6 +1,6 @@
 import { KubeApiError, type WatchEvent } from '../../../common/kubeapi.js';
 import type { KubeApi, KubeObject, KubeRequest } from './client.js';
-import { Informer, keyOf } from './informer.js';
+import { Informer, keyOf, type InformerOptions } from './informer.js';
 
 const obj = (name: string, rv: string): KubeObject => ({ metadata: { name, namespace: 'ns', resourceVersion: rv } });
 
@@ -40,6 +40,24 @@ async function until(what: string, cond: () => boolean): Promise<void> {
   if (!cond()) throw new Error(`waited 1 s for ${what}`);
 }
 
+/**
+ * Starts an informer of ConfigMaps labelled app=x over `api` with `extra` options, recording each
+ * event as `<type>:<name>` in `seen`.
+ */
+function startInformer(api: KubeApi, seen: string[], extra: Partial<InformerOptions> = {}): Informer {
+  const inf = new Informer(api, {
+    path: '/api/v1/configmaps',
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    labelSelector: 'app=x',
+    retryBaseMs: 1,
+    ...extra,
+  });
+  inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
+  inf.start();
+  return inf;
+}
+
 describe('Informer', () => {
   it('lists, watches from the list version, re-watches from the last version after the stream ends', async () => {
     const api = new ScriptedApi();
@@ -50,15 +68,7 @@ describe('Informer', () => {
       emit({ type: 'BOOKMARK', object: obj('', '13') });
     });
     const seen: string[] = [];
-    const inf = new Informer(api, {
-      path: '/api/v1/configmaps',
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      labelSelector: 'app=x',
-      retryBaseMs: 1,
-    });
-    inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
-    inf.start();
+    const inf = startInformer(api, seen);
     await inf.waitForSync();
     await until('the second watch', () => api.watchCalls.length === 2);
     expect(api.watchCalls[0]!.resourceVersion).toBe('10');
@@ -82,15 +92,7 @@ describe('Informer', () => {
       emit({ type: 'ERROR', object: { code: 410, reason: 'Expired', message: 'too old' } as unknown as KubeObject });
     });
     const seen: string[] = [];
-    const inf = new Informer(api, {
-      path: '/api/v1/configmaps',
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      labelSelector: 'app=x',
-      retryBaseMs: 1,
-    });
-    inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
-    inf.start();
+    const inf = startInformer(api, seen);
     await until('the second watch', () => api.watchCalls.length === 2);
     expect(api.listCalls).toBe(2);
     expect(api.watchCalls[1]!.resourceVersion).toBe('21');
@@ -110,17 +112,7 @@ describe('Informer', () => {
       throw new KubeApiError('watch: 500', 500, 'InternalError');
     });
     const seen: string[] = [];
-    const inf = new Informer(api, {
-      path: '/api/v1/configmaps',
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      labelSelector: 'app=x',
-      retryBaseMs: 1,
-      resyncMs: 20,
-      onError: (e) => errors.push(e),
-    });
-    inf.on((type, o) => seen.push(`${type}:${o.metadata.name}`));
-    inf.start();
+    const inf = startInformer(api, seen, { resyncMs: 20, onError: (e) => errors.push(e) });
     await until('the third watch', () => api.watchCalls.length === 3);
     expect(errors).toHaveLength(2);
     expect(api.listCalls).toBe(1);
