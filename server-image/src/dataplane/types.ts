@@ -3,6 +3,7 @@
  * protocol adapters decode requests into these types and encode responses from them.
  */
 import type { DataType, ModelMetadata } from '../../../contract/metadata.js';
+import type { FetchFailureReason } from '../../../contract/model-source.js';
 
 /**
  * Tensor contents, flat in row-major order. BOOL is a Uint8Array of 0/1, INT64/UINT64 are bigint
@@ -68,9 +69,15 @@ export class InferError extends Error {
   }
 }
 
-/** Raised when the model cannot be fetched, verified or loaded; the server must not serve. */
+/**
+ * Raised when the model cannot be fetched, verified or loaded; the server must not serve. `reason`
+ * says why a fetch failed, for the operator (contract/model-source.ts); undefined for other failures.
+ */
 export class ModelLoadError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly reason?: FetchFailureReason,
+  ) {
     super(message);
     this.name = 'ModelLoadError';
   }
