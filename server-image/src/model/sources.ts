@@ -2,12 +2,16 @@
  * Which RemoteSource fetches a URI, by its scheme. The sources' clients load on first use, so
  * importing this costs a server with a local model nothing.
  */
+import { gcsSource } from './gcs.js';
 import { httpSource } from './http.js';
 import type { RemoteSource } from './remote.js';
+import { s3Source } from './s3.js';
 
 const SOURCES: Readonly<Record<string, RemoteSource>> = {
   http: httpSource,
   https: httpSource,
+  s3: s3Source,
+  gs: gcsSource,
 };
 
 /** The source that fetches `uri`, or undefined for a local URI or a scheme no source serves. */
