@@ -76,7 +76,11 @@ export async function downloadVerified(
   const deadline = AbortSignal.timeout(options.deadlineMs);
   const signal = request.signal === undefined ? deadline : AbortSignal.any([deadline, request.signal]);
   const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
-  await mkdir(options.cacheDir, { recursive: true });
+  try {
+    await mkdir(options.cacheDir, { recursive: true });
+  } catch (err) {
+    throw new ModelLoadError(`fetch model ${uri}: create cache directory: ${(err as Error).message}`);
+  }
   let last: ModelLoadError | undefined;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -191,8 +195,11 @@ async function attemptDownload(
     },
   });
   const file = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: HIGH_WATER_MARK });
+  // pipeline() also destroys the file with the body's error; the file's own failures are the fs calls'.
   let diskError: Error | undefined;
-  file.once('error', (err) => (diskError = err));
+  file.once('error', (err: NodeJS.ErrnoException) => {
+    if (['open', 'write', 'writev', 'close'].includes(err.syscall ?? '')) diskError = err;
+  });
   try {
     await pipeline(object.body, hashing, file, { signal });
   } catch (err) {

@@ -59,7 +59,10 @@ function s3Failure(request: RemoteRequest, verb: string, err: unknown): ModelLoa
   const status = e.$metadata?.httpStatusCode;
   const reason = reasonForS3Error({ name: e.name, code: errorCode(err), status });
   // A HEAD's error has no body, so the SDK names it after the status ("NotFound", "403"): say the status.
-  const detail = causeMessage(err);
+  const message = causeMessage(err);
+  // The S3 code (NoSuchKey, AccessDenied...) says more than its message; a HEAD's "name" is only the status.
+  const code = e.name !== undefined && /^[A-Z][A-Za-z]+$/.test(e.name) && e.name !== 'Error' ? e.name : undefined;
+  const detail = code !== undefined && !message.startsWith(code) ? `${code}: ${message}` : message;
   const withStatus = status !== undefined && !detail.includes(String(status)) ? `${detail} (HTTP ${status})` : detail;
   return new ModelLoadError(`${verb} model ${redactUri(request.uri)}: ${withStatus}`, reason);
 }
