@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local cluster's binaries (control plane, kubelet, kube-proxy, agnhost, CoreDNS, registry, and the test
-# tools: helm, kubeconform, gitops-health, Prometheus, and oras for the model stores' tests)
+# tools: helm, kubeconform, gitops-health, Prometheus, and the model stores' fake-gcs-server and oras)
 # from the pinned Go wrapper modules under test/cluster/go and caches them outside the repo, keyed by
 # version: $MODELSHIP_BIN_CACHE/<name>-<version>.
 # A binary whose versioned file already exists is not rebuilt, so a warm run takes seconds.
@@ -52,6 +52,7 @@ gitops_health=$(source_key gitops-health)
 # The registry is upstream's code behind our own main (its drivers, htpasswd, a subcommand): the key names both.
 distribution_key="$distribution-$(source_key distribution)"
 oras=$(module_version oras oras.land/oras)
+fake_gcs=$(module_version fake-gcs-server github.com/fsouza/fake-gcs-server)
 
 k8s_minor="${k8s#v1.}"; k8s_minor="${k8s_minor%%.*}"
 build_date="$(date -u +%FT%TZ)"
@@ -68,7 +69,7 @@ agnhost_version() {
 
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy
-  agnhost kwok helm kubeconform coredns registry gitops-health prometheus oras)
+  agnhost kwok helm kubeconform coredns registry gitops-health prometheus oras fake-gcs-server)
 
 for name in "${wanted[@]}"; do
   case "$name" in
@@ -119,6 +120,8 @@ for name in "${wanted[@]}"; do
       "-X github.com/prometheus/common/version.Version=${prometheus#v}" ;;
     # The model stores' tests (test/stores): oras pushes models as OCI artifacts to the registry; static.
     oras) CGO_ENABLED=0 build oras oras oras.land/oras/cmd/oras "$oras" ;;
+    # The GCS emulator (JSON API) gs:// models are read from; static.
+    fake-gcs-server) CGO_ENABLED=0 build fake-gcs-server fake-gcs-server github.com/fsouza/fake-gcs-server "$fake_gcs" ;;
     *) echo "build-binaries.sh: unknown binary '$name'" >&2; exit 2 ;;
   esac
 done

@@ -1,6 +1,6 @@
 /**
  * The test stores are real: each one is started, given a real model file, and read back by a real
- * client (oras), with the same bytes; auth is enforced; and stopping
+ * client (oras, the GCS JSON API), with the same bytes; auth is enforced; and stopping
  * leaves no process and no file behind.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { listProcesses } from '../cluster/leftovers.js';
+import { startFakeGcs } from './gcs.js';
 import { orasPull, orasPush } from './oras.js';
 import { startRegistry } from './registry.js';
 
@@ -78,6 +79,26 @@ describe('registry + oras', () => {
       ).rejects.toThrow(/pull .*models\/digits:v1 with oras: .*401|unauthorized/i);
     } finally {
       await registry.stop();
+    }
+  });
+});
+
+describe('fake-gcs-server', () => {
+  it('serves an uploaded model through the JSON API', async () => {
+    const gcs = await startFakeGcs({ parentDir });
+    try {
+      await gcs.createBucket('models');
+      await gcs.upload('models', 'team-a/digits.onnx', MODEL);
+      const res = await fetch(
+        `${gcs.endpoint}/storage/v1/b/models/o/${encodeURIComponent('team-a/digits.onnx')}?alt=media`,
+      );
+      expect(res.status).toBe(200);
+      expect(Buffer.from(await res.arrayBuffer()).equals(modelBytes)).toBe(true);
+
+      const missing = await fetch(`${gcs.endpoint}/storage/v1/b/models/o/nothing.onnx?alt=media`);
+      expect(missing.status).toBe(404);
+    } finally {
+      await gcs.stop();
     }
   });
 });
