@@ -5,8 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { cacheEntries, failure, inferStatus, serve, TINY, TINY_SHA256 } from './harness.js';
+import { makeTestTls } from './tls.js';
 
 const model = readFileSync(TINY);
 let store: Server;
@@ -103,4 +105,32 @@ it('sends the URI credentials as Basic auth, and never shows them: not in a log,
   expect(denied.reason).toBe('ModelAccessDenied');
   expect(denied.termination).toMatch(/\(credentials\/query redacted\): HTTP 401 Unauthorized$/);
   expect(denied.termination + denied.logText).not.toContain('wrong-pass');
+});
+
+it('trusts a store whose certificate a private CA signed only with that CA (MODELSHIP_STORAGE_CA_FILE)', async () => {
+  const tls = makeTestTls();
+  const secure = createTlsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    res.writeHead(200, { 'content-length': String(model.length) }).end(model);
+  });
+  await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+  const uri = `https://127.0.0.1:${(secure.address() as AddressInfo).port}/tiny.onnx`;
+  try {
+    // Without the CA: an untrusted certificate is a setting to fix, not a store to wait for.
+    const untrusted = await failure(await serve(uri, {}, false));
+    expect(untrusted.reason).toBe('ModelSourceInvalid');
+    expect(untrusted.message).toMatch(/certificate/i);
+    expect(requests).toEqual([]);
+    const server = await serve(uri, { MODELSHIP_STORAGE_CA_FILE: tls.caFile });
+    try {
+      expect(await inferStatus(server)).toBe(200);
+      expect(requests).toEqual(['GET /tiny.onnx']);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    secure.closeAllConnections();
+    await new Promise((resolve) => secure.close(resolve));
+    tls.remove();
+  }
 });

@@ -4,6 +4,8 @@
  * credentials, anonymous reads of a public bucket, and every way a fetch can fail, reported with
  * its own reason and never with a secret in it.
  */
+import { readFileSync } from 'node:fs';
+import { createServer as createTlsServer } from 'node:https';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startS3, type TestS3 } from '../../../test/stores/s3.js';
@@ -17,6 +19,7 @@ import {
   TINY,
   TINY_SHA256,
 } from './harness.js';
+import { makeTestTls } from './tls.js';
 
 let s3: TestS3;
 let rootSecret: string;
@@ -152,4 +155,35 @@ it('retries a store that is down, then reports it within a short deadline', asyn
   expect(end.message).toMatch(/ECONNREFUSED/);
   expect(end.message).toMatch(/attempts/);
   expect(cacheEntries(server)).toEqual([]);
+});
+
+it('trusts an S3 endpoint whose certificate a private CA signed only with that CA, and says so without it', async () => {
+  // test/stores starts MinIO over plain HTTP: this endpoint answers GetObject as S3 does, over TLS.
+  const tls = makeTestTls();
+  const model = readFileSync(TINY);
+  const secure = createTlsServer({ key: tls.key, cert: tls.cert }, (req, res) => {
+    if (req.url?.startsWith('/models/tiny.onnx'))
+      res.writeHead(200, { 'content-length': String(model.length) }).end(model);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+  const env = {
+    MODELSHIP_STORAGE_ENDPOINT: `https://127.0.0.1:${(secure.address() as AddressInfo).port}`,
+    MODELSHIP_STORAGE_PATH_STYLE: 'true',
+  };
+  try {
+    const untrusted = await failure(await serve('s3://models/tiny.onnx', env, false));
+    expect(untrusted.reason).toBe('ModelSourceInvalid');
+    expect(untrusted.message).toMatch(/^fetch model s3:\/\/models\/tiny\.onnx: .*certificate/);
+    const server = await serve('s3://models/tiny.onnx', { ...env, MODELSHIP_STORAGE_CA_FILE: tls.caFile });
+    try {
+      expect(await inferStatus(server)).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    secure.closeAllConnections();
+    await new Promise((resolve) => secure.close(resolve));
+    tls.remove();
+  }
 });
