@@ -9,6 +9,7 @@ import { createServer as createTlsServer } from 'node:https';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startS3, type TestS3 } from '../../../test/stores/s3.js';
+import { s3Source } from '../../src/model/s3.js';
 import {
   cacheEntries,
   failure,
@@ -186,4 +187,39 @@ it('trusts an S3 endpoint whose certificate a private CA signed only with that C
     await new Promise((resolve) => secure.close(resolve));
     tls.remove();
   }
+});
+
+describe('s3Source.probe (what the node cache asks before it serves a cached model)', () => {
+  const probe = (
+    uri: string,
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined,
+  ) =>
+    s3Source.probe({
+      uri,
+      settings: {
+        endpoint: s3.endpoint,
+        pathStyle: true,
+        region: s3.region,
+        credentials: credentials ? { s3: credentials } : {},
+      },
+      signal: AbortSignal.timeout(30_000),
+    });
+
+  it('passes for credentials that may read the object, and for anyone on a public bucket', async () => {
+    await expect(probe('s3://models/team/tiny.onnx', s3.rootCredentials)).resolves.toBeUndefined();
+    await expect(probe('s3://public-models/tiny.onnx', undefined)).resolves.toBeUndefined();
+  });
+
+  it('refuses what open would refuse, with the same reasons', async () => {
+    const tenant = await s3.readOnlyCredentials('models');
+    await expect(probe('s3://other-team/tiny.onnx', tenant)).rejects.toMatchObject({ reason: 'ModelAccessDenied' });
+    await expect(probe('s3://models/team/tiny.onnx', undefined)).rejects.toMatchObject({ reason: 'ModelAccessDenied' });
+    await expect(
+      probe('s3://models/team/tiny.onnx', { accessKeyId: s3.rootCredentials.accessKeyId, secretAccessKey: 'wrong' }),
+    ).rejects.toMatchObject({ reason: 'ModelAccessDenied' });
+    await expect(probe('s3://models/team/gone.onnx', s3.rootCredentials)).rejects.toMatchObject({
+      reason: 'ModelNotFound',
+      message: expect.stringMatching(/^probe model s3:\/\/models\/team\/gone\.onnx: .*404/),
+    });
+  });
 });
