@@ -1,0 +1,288 @@
+/**
+ * oci:// against a real registry (the CNCF distribution registry) holding models pushed by the real oras CLI. A
+ * small recording proxy stands in front of the registry where a test must see the requests (a probe reads no blob;
+ * a blob redirect to another origin carries no Authorization) or play a registry that lies about a manifest.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+
+import { orasPush, type OrasPushed } from '../../../test/stores/oras.js';
+import { startRegistry, type TestRegistry } from '../../../test/stores/registry.js';
+import type { StoreSettings } from '../../src/model/remote.js';
+import { openOci, probeOci } from '../../src/model/oci.js';
+import { EXAMPLES, sha256Of } from '../helpers/server.js';
+
+const DIGITS = path.join(EXAMPLES, 'digits.onnx');
+const DIGITS_V2 = path.join(EXAMPLES, 'digits-v2.onnx');
+const USER = { username: 'modeler', password: 'pa55-w0rd-never-shown' };
+
+function settings(dockerConfig?: string): StoreSettings {
+  return { plainHttp: true, credentials: dockerConfig === undefined ? {} : { ociDockerConfigJson: dockerConfig } };
+}
+
+function dockerConfig(registry: string, username: string, password: string): string {
+  return JSON.stringify({
+    auths: { [registry]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } },
+  });
+}
+
+function request(uri: string, store: StoreSettings): { uri: string; settings: StoreSettings; signal: AbortSignal } {
+  return { uri, settings: store, signal: new AbortController().signal };
+}
+
+async function sha256OfStream(body: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of body) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The failure a promise rejects with (reason and message), for assertions on both. */
+async function failure(promise: Promise<unknown>): Promise<{ reason?: string; message: string }> {
+  try {
+    await promise;
+  } catch (err) {
+    const e = err as Error & { reason?: string };
+    return { reason: e.reason, message: e.message };
+  }
+  throw new Error('expected a failure');
+}
+
+/** A request the proxy saw. */
+interface Seen {
+  method: string;
+  path: string;
+  authorization?: string;
+}
+
+/**
+ * An HTTP proxy to `target` that records every request, and may rewrite its path or answer it itself (a redirect).
+ */
+async function startProxy(
+  target: string,
+  options: {
+    /** Rewrites the path sent to the target. */
+    rewrite?: (path: string) => string;
+    /** Answers 307 to the URL it returns instead of forwarding. */
+    redirect?: (path: string) => string | undefined;
+    /** Sent to the target instead of the client's Authorization. */
+    authorization?: string;
+  } = {},
+): Promise<{ address: string; seen: Seen[]; close(): Promise<void> }> {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '';
+    const { authorization } = req.headers;
+    seen.push({ method: req.method ?? '', path: url, ...(authorization === undefined ? {} : { authorization }) });
+    const location = options.redirect?.(url);
+    if (location !== undefined) {
+      res.writeHead(307, { location }).end();
+      return;
+    }
+    const [host, port] = target.split(':');
+    const headers = { ...req.headers, ...(options.authorization ? { authorization: options.authorization } : {}) };
+    const upstream = http.request(
+      { host, port, method: req.method, path: options.rewrite?.(url) ?? url, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    address,
+    seen,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('oci:// from a registry without auth', () => {
+  let registry: TestRegistry;
+  let digits: OrasPushed;
+  let v2: OrasPushed;
+  let base: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    digits = await orasPush({ address: registry.address, repository: 'models/digits', tag: 'v1', file: DIGITS });
+    v2 = await orasPush({ address: registry.address, repository: 'models/digits', tag: 'v2', file: DIGITS_V2 });
+    base = `oci://${registry.address}/models/digits`;
+  }, 120_000);
+  afterAll(() => registry?.stop());
+
+  test.each([
+    ['by tag', ':v1'],
+    ['by digest', '@'],
+    ['by tag and digest', ':v1@'],
+  ])('opens %s: exactly the pushed bytes, the layer digest pinned', async (_, suffix) => {
+    const uri = `${base}${suffix.endsWith('@') ? `${suffix}${digits.manifestDigest}` : suffix}`;
+    const object = await openOci(request(uri, settings()));
+    const expected = sha256Of(DIGITS);
+    expect(await sha256OfStream(object.body)).toBe(expected);
+    expect(object).toMatchObject({
+      bytes: readFileSync(DIGITS).length,
+      pinnedSha256: expected,
+      manifestDigest: digits.manifestDigest,
+      layerDigest: `sha256:${expected}`,
+    });
+  });
+
+  test('a tag resolves to the manifest oras pushed under it', async () => {
+    const object = await openOci(request(`${base}:v2`, settings()));
+    expect(await sha256OfStream(object.body)).toBe(sha256Of(DIGITS_V2));
+    expect(object.manifestDigest).toBe(v2.manifestDigest);
+  });
+
+  test.each([
+    ['a missing tag', ':v9', 'get manifest of {base}:v9: HTTP 404 MANIFEST_UNKNOWN: manifest unknown'],
+    [
+      'a missing repository',
+      '/nothing:v1',
+      'get manifest of {base}/nothing:v1: HTTP 404 MANIFEST_UNKNOWN: manifest unknown',
+    ],
+    [
+      'a digest the repository does not have',
+      `@sha256:${'0'.repeat(64)}`,
+      `get manifest of {base}@sha256:${'0'.repeat(64)}: HTTP 404 MANIFEST_UNKNOWN: manifest unknown`,
+    ],
+  ])('%s is ModelNotFound, for open and probe', async (_, suffix, message) => {
+    const uri = `${base}${suffix}`;
+    expect(await failure(openOci(request(uri, settings())))).toEqual({
+      reason: 'ModelNotFound',
+      message: message.replace('{base}', base),
+    });
+    const probed = await failure(probeOci(request(uri, settings())));
+    expect(probed.reason).toBe('ModelNotFound');
+    expect(probed.message).toBe(`check manifest of ${uri}: HTTP 404`);
+  });
+
+  test('a registry answering an @digest with another manifest is ModelDigestMismatch', async () => {
+    // A mirror that lies: asked for v1's manifest by digest, it answers v2's.
+    const proxy = await startProxy(registry.address, {
+      rewrite: (p) => p.replace(digits.manifestDigest, v2.manifestDigest),
+    });
+    try {
+      const uri = `oci://${proxy.address}/models/digits@${digits.manifestDigest}`;
+      expect(await failure(openOci(request(uri, settings())))).toEqual({
+        reason: 'ModelDigestMismatch',
+        message: `get manifest of ${uri}: the registry's manifest is ${v2.manifestDigest}, not the digest the URI pins`,
+      });
+      expect(proxy.seen.filter((s) => s.path.includes('/blobs/'))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('probe reads the manifest with a HEAD and no blob', async () => {
+    const proxy = await startProxy(registry.address);
+    try {
+      await probeOci(request(`oci://${proxy.address}/models/digits:v1`, settings()));
+      expect(proxy.seen.map((s) => `${s.method} ${s.path}`)).toEqual(['HEAD /v2/models/digits/manifests/v1']);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('a registry that is not there is ModelSourceUnavailable', async () => {
+    const proxy = await startProxy(registry.address);
+    await proxy.close();
+    const uri = `oci://${proxy.address}/models/digits:v1`;
+    const failed = await failure(openOci(request(uri, settings())));
+    expect(failed.reason).toBe('ModelSourceUnavailable');
+    expect(failed.message).toMatch(new RegExp(`^get manifest of ${uri.replace(/[.]/g, '\\.')}: ECONNREFUSED`));
+  });
+
+  test('an aborted fetch gives up as ModelFetchTimeout', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('the fetch deadline passed'));
+    const uri = `${base}:v1`;
+    expect(await failure(openOci({ uri, settings: settings(), signal: controller.signal }))).toEqual({
+      reason: 'ModelFetchTimeout',
+      message: `get manifest of ${uri}: gave up (the fetch deadline passed)`,
+    });
+  });
+});
+
+describe('oci:// from a registry with Basic auth', () => {
+  let registry: TestRegistry;
+  let digits: OrasPushed;
+  let uri: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry({ auth: USER });
+    digits = await orasPush({
+      address: registry.address,
+      repository: 'models/digits',
+      tag: 'v1',
+      file: DIGITS,
+      auth: USER,
+    });
+    uri = `oci://${registry.address}/models/digits:v1`;
+  }, 120_000);
+  afterAll(() => registry?.stop());
+
+  test('the right credentials open the model and pass the probe', async () => {
+    const store = settings(dockerConfig(registry.address, USER.username, USER.password));
+    const object = await openOci(request(uri, store));
+    expect(await sha256OfStream(object.body)).toBe(sha256Of(DIGITS));
+    expect(object.manifestDigest).toBe(digits.manifestDigest);
+    await expect(probeOci(request(uri, store))).resolves.toBeUndefined();
+  });
+
+  test.each([
+    [
+      'a wrong password',
+      () => settings(dockerConfig(registry.address, USER.username, 'wrong-password-never-shown')),
+      'with the .dockerconfigjson entry for {registry}',
+    ],
+    ['no credentials', () => settings(), 'anonymously: no .dockerconfigjson entry for {registry}'],
+    [
+      'credentials of another registry only',
+      () => settings(dockerConfig('elsewhere.example', USER.username, USER.password)),
+      'anonymously: no .dockerconfigjson entry for {registry}',
+    ],
+  ])('%s is ModelAccessDenied for open and probe, no secret in the message', async (_, store, who) => {
+    const opened = await failure(openOci(request(uri, store())));
+    const probed = await failure(probeOci(request(uri, store())));
+    const whom = who.replace('{registry}', registry.address);
+    expect(opened).toEqual({
+      reason: 'ModelAccessDenied',
+      message: `get manifest of ${uri}: HTTP 401 UNAUTHORIZED: authentication required (${whom})`,
+    });
+    expect(probed).toEqual({ reason: 'ModelAccessDenied', message: `check manifest of ${uri}: HTTP 401 (${whom})` });
+    for (const message of [opened.message, probed.message]) {
+      expect(message).not.toMatch(/pa55|wrong-password|never-shown/);
+      expect(message).not.toContain(Buffer.from(`${USER.username}:`).toString('base64').slice(0, 8));
+    }
+  });
+
+  test('a blob redirected to another origin is fetched without the registry Authorization', async () => {
+    // The storage backend behind a pre-signed URL: it gets no registry credentials from the client; it holds the
+    // blob itself (here: it fetches it from the registry with credentials of its own).
+    const backend = await startProxy(registry.address, {
+      rewrite: (p) => p.replace(/^\/presigned/, ''),
+      authorization: `Basic ${Buffer.from(`${USER.username}:${USER.password}`).toString('base64')}`,
+    });
+    const front = await startProxy(registry.address, {
+      redirect: (p) => (p.includes('/blobs/') ? `http://${backend.address}/presigned${p}` : undefined),
+    });
+    try {
+      const store = settings(dockerConfig(front.address, USER.username, USER.password));
+      const object = await openOci(request(`oci://${front.address}/models/digits:v1`, store));
+      expect(await sha256OfStream(object.body)).toBe(sha256Of(DIGITS));
+      const blobs = front.seen.filter((s) => s.path.includes('/blobs/'));
+      expect(blobs.map((s) => s.authorization !== undefined)).toEqual([true]);
+      expect(backend.seen).toEqual([{ method: 'GET', path: `/presigned${blobs[0].path}` }]);
+    } finally {
+      await front.close();
+      await backend.close();
+    }
+  });
+});
