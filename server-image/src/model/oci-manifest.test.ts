@@ -46,6 +46,15 @@ describe('modelLayer chooses', () => {
     expect(modelLayer(manifest([only], MANIFEST_MEDIA_TYPES.docker), undefined)).toEqual({ layer: only, archive });
   });
 
+  test("an image's last layer (a ModelCar COPYs the model last)", () => {
+    const gzip = 'application/vnd.oci.image.layer.v1.tar+gzip';
+    const last = layer('c', undefined, gzip);
+    expect(modelLayer(manifest([layer('a', undefined, gzip), layer('b', undefined, gzip), last]), undefined)).toEqual({
+      layer: last,
+      archive: 'gzip',
+    });
+  });
+
   test('a directory oras packed for unpacking as an archive', () => {
     const dir = layer('a', 'models', 'application/vnd.oci.image.layer.v1.tar+gzip', {
       'io.deis.oras.content.unpack': 'true',

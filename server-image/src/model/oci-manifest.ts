@@ -1,7 +1,8 @@
 /**
  * Which blob of an OCI artifact is the model: the pure reading of a manifest. `oras push m.onnx` makes a manifest
  * with one layer holding the raw file, titled `m.onnx` by the `org.opencontainers.image.title` annotation; a
- * KServe ModelCar-style image (`FROM scratch`, `COPY m.onnx /models/`) has one tar(.gz) layer holding the file.
+ * KServe ModelCar-style image (`COPY m.onnx /models/` last in its Containerfile) has the file in its last tar(.gz)
+ * layer.
  */
 import { ModelLoadError } from '../dataplane/types.js';
 
@@ -75,8 +76,8 @@ function title(layer: OciDescriptor): string | undefined {
 
 /**
  * The model layer of a manifest (its bytes, and its Content-Type for a manifest without `mediaType`): the layer
- * titled `*.onnx`, else the only layer. Throws a ModelLoadError (ModelSourceInvalid) saying why there is none: an
- * index, an unknown media type, several or no candidate layers (listing their titles).
+ * titled `*.onnx`, else the only layer, else an image's last layer. Throws a ModelLoadError (ModelSourceInvalid)
+ * saying why there is none: an index, an unknown media type, several or no candidate layers (listing their titles).
  */
 export function modelLayer(bytes: Buffer, contentType: string | undefined): ModelLayer {
   let doc: { mediaType?: unknown; schemaVersion?: unknown; layers?: unknown; manifests?: unknown };
@@ -105,7 +106,10 @@ export function modelLayer(bytes: Buffer, contentType: string | undefined): Mode
   if (onnx.length > 1) {
     throw invalid(`the artifact has ${onnx.length} .onnx layers (${onnx.map(title).join(', ')}): push one model each`);
   }
-  const layer = onnx[0] ?? (layers.length === 1 ? layers[0] : undefined);
+  // A container image (every layer an untitled tar, as `podman build` of a ModelCar makes): the model is COPYed
+  // last, on top of any base layers.
+  const image = layers.every((l) => title(l) === undefined && ARCHIVE_MEDIA_TYPES[l.mediaType] !== undefined);
+  const layer = onnx[0] ?? (layers.length === 1 || image ? layers.at(-1) : undefined);
   if (layer === undefined) {
     const names = layers.map((l) => title(l) ?? `untitled ${l.mediaType}`);
     throw invalid(

@@ -1,12 +1,14 @@
 /**
  * `oci://registry[:port]/repository(:tag|@sha256:<hex>)`: a model pushed to an OCI registry as an artifact
- * (`oras push registry/repo:tag model.onnx`). The manifest is fetched and, for an @digest URI, its bytes' sha256
- * must be that digest; the model layer's blob is streamed, its digest pinned for the pipeline to check as it
- * hashes.
+ * (`oras push registry/repo:tag model.onnx`), or in a KServe ModelCar-style image (the .onnx file in the image's
+ * last layer). The manifest is fetched and, for an @digest URI, its bytes' sha256 must be that digest; the model
+ * layer's blob is streamed, its digest pinned for the pipeline to check as it hashes (for an image layer, the
+ * file is streamed out of the tar and the layer digest checked on the way).
  */
 import { ModelLoadError } from '../dataplane/types.js';
 import { OciClient } from './oci-client.js';
 import { modelLayer } from './oci-manifest.js';
+import { extractModel } from './oci-tar.js';
 import { formatOciReference, manifestReference, parseOciReference } from './oci-ref.js';
 import type { RemoteObject, RemoteRequest, RemoteSource } from './remote.js';
 
@@ -39,22 +41,15 @@ export async function openOci({ uri, settings, signal }: RemoteRequest): Promise
     const e = err as ModelLoadError;
     throw new ModelLoadError(`read manifest ${manifest.digest} of ${shown}: ${e.message}`, e.reason);
   }
-  const { layer } = chosen;
-  if (chosen.archive !== undefined) {
-    throw new ModelLoadError(
-      `read manifest ${manifest.digest} of ${shown}: the model layer ${layer.digest} is a tar archive ` +
-        `(${layer.mediaType}); push the .onnx file itself (oras push <ref> model.onnx)`,
-      'ModelSourceInvalid',
-    );
+  const { layer, archive } = chosen;
+  const what = `get blob ${layer.digest} (manifest ${manifest.digest}) of ${shown}`;
+  const blob = await client.blob(what, layer.digest);
+  const digests = { manifestDigest: manifest.digest, layerDigest: layer.digest };
+  if (archive !== undefined) {
+    // The layer digest pins the archive, not the file in it: extractModel checks it; the spec's sha256 is the file's.
+    return { body: extractModel(blob.body, archive, layer.digest, what), ...digests };
   }
-  const blob = await client.blob(`get blob ${layer.digest} (manifest ${manifest.digest}) of ${shown}`, layer.digest);
-  return {
-    body: blob.body,
-    bytes: layer.size,
-    pinnedSha256: layer.digest.slice('sha256:'.length),
-    manifestDigest: manifest.digest,
-    layerDigest: layer.digest,
-  };
+  return { body: blob.body, bytes: layer.size, pinnedSha256: layer.digest.slice('sha256:'.length), ...digests };
 }
 
 /** Prove access to an oci:// model with a HEAD of its manifest (no blob is read). */
