@@ -1,14 +1,18 @@
 /**
- * oci:// against a real registry (the CNCF distribution registry) holding models pushed by the real oras CLI. A
- * small recording proxy stands in front of the registry where a test must see the requests (a probe reads no blob;
- * a blob redirect to another origin carries no Authorization) or play a registry that lies about a manifest.
+ * oci:// against a real registry (the CNCF distribution registry) holding models pushed by the real oras CLI, and
+ * ModelCar-style images built and pushed by podman. A small recording proxy stands in front of the registry where
+ * a test must see the requests (a probe reads no blob; a blob redirect to another origin carries no Authorization)
+ * or play a registry that lies about a manifest.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 
 import { orasPush, type OrasPushed } from '../../../test/stores/oras.js';
 import { startRegistry, type TestRegistry } from '../../../test/stores/registry.js';
@@ -284,5 +288,102 @@ describe('oci:// from a registry with Basic auth', () => {
       await front.close();
       await backend.close();
     }
+  });
+});
+
+/**
+ * Builds a ModelCar-style image (`FROM scratch`, one COPY per file into /models, in order) with podman and pushes it
+ * to `<address>/<repository>:<tag>` as an OCI or a Docker v2 image. podman's storage lives in a temp dir removed
+ * afterwards, so nothing is left in the machine's image store. Resolves the manifest digest.
+ */
+async function pushModelCar(
+  address: string,
+  repository: string,
+  tag: string,
+  files: string[],
+  format: 'oci' | 'v2s2',
+): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'modelship-modelcar-'));
+  const podman = (...args: string[]): Promise<unknown> =>
+    promisify(execFile)('podman', [
+      '--root',
+      path.join(dir, 'root'),
+      '--runroot',
+      path.join(dir, 'run'),
+      '--storage-driver',
+      'vfs',
+      '--cgroup-manager',
+      'cgroupfs',
+      '--events-backend',
+      'none',
+      ...args,
+    ]);
+  try {
+    for (const file of files) copyFileSync(file, path.join(dir, path.basename(file)));
+    const copies = files.map((f) => `COPY ${path.basename(f)} /models/${path.basename(f)}`);
+    writeFileSync(path.join(dir, 'Containerfile'), ['FROM scratch', ...copies, ''].join('\n'));
+    await podman('build', '--quiet', '--tag', 'localhost/modelcar:test', dir);
+    const digestFile = path.join(dir, 'digest');
+    await podman(
+      'push',
+      '--quiet',
+      '--tls-verify=false',
+      '--format',
+      format,
+      '--digestfile',
+      digestFile,
+      'localhost/modelcar:test',
+      `docker://${address}/${repository}:${tag}`,
+    );
+    return readFileSync(digestFile, 'utf8').trim();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('oci:// from a ModelCar-style image (the model in the last layer, pushed by podman)', () => {
+  let registry: TestRegistry;
+  let base: string;
+  let ociDigest: string;
+  let dockerDigest: string;
+  let readme: string;
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    base = `oci://${registry.address}/models/modelcar`;
+    const scratch = mkdtempSync(path.join(tmpdir(), 'modelship-modelcar-files-'));
+    readme = path.join(scratch, 'README.md');
+    writeFileSync(readme, 'digits: a small ONNX model\n');
+    try {
+      ociDigest = await pushModelCar(registry.address, 'models/modelcar', 'oci', [readme, DIGITS], 'oci');
+      dockerDigest = await pushModelCar(registry.address, 'models/modelcar', 'docker', [readme, DIGITS], 'v2s2');
+      await pushModelCar(registry.address, 'models/modelcar', 'readme-last', [DIGITS, readme], 'oci');
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  }, 180_000);
+  afterAll(() => registry?.stop());
+
+  test.each([
+    ['an OCI image by tag', () => `${base}:oci`, () => ociDigest],
+    ['a Docker v2 image by digest', () => `${base}@${dockerDigest}`, () => dockerDigest],
+  ])('%s: exactly the model file, its layer digest checked on the way', async (_, uri, manifestDigest) => {
+    const object = await openOci(request(uri(), settings()));
+    expect(await sha256OfStream(object.body)).toBe(sha256Of(DIGITS));
+    expect(object.manifestDigest).toBe(manifestDigest());
+    // The layer digest pins the archive, not the file: nothing for the pipeline to compare the file with.
+    expect(object.pinnedSha256).toBeUndefined();
+  });
+
+  test('an image whose last layer holds no .onnx file is ModelSourceInvalid, naming what it holds', async () => {
+    const object = await openOci(request(`${base}:readme-last`, settings()));
+    const failed = await failure(sha256OfStream(object.body));
+    expect(failed.reason).toBe('ModelSourceInvalid');
+    expect(failed.message).toMatch(
+      /^get blob sha256:[0-9a-f]{64} \(manifest sha256:[0-9a-f]{64}\) of oci:\/\/.+\/models\/modelcar:readme-last: /,
+    );
+    expect(failed.message).toContain(
+      'the layer has no .onnx file (it holds models/README.md); a ModelCar image should COPY the model last',
+    );
   });
 });
