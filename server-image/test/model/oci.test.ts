@@ -5,13 +5,9 @@
  * or play a registry that lies about a manifest.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 
 import { orasPush, type OrasPushed } from '../../../test/stores/oras.js';
@@ -19,6 +15,7 @@ import { startRegistry, type TestRegistry } from '../../../test/stores/registry.
 import type { StoreSettings } from '../../src/model/remote.js';
 import { openOci, probeOci } from '../../src/model/oci.js';
 import { EXAMPLES, sha256Of } from '../helpers/server.js';
+import { failure, request, sha256OfStream, startProxy } from './oci-harness.js';
 
 const DIGITS = path.join(EXAMPLES, 'digits.onnx');
 const DIGITS_V2 = path.join(EXAMPLES, 'digits-v2.onnx');
@@ -32,79 +29,6 @@ function dockerConfig(registry: string, username: string, password: string): str
   return JSON.stringify({
     auths: { [registry]: { auth: Buffer.from(`${username}:${password}`).toString('base64') } },
   });
-}
-
-function request(uri: string, store: StoreSettings): { uri: string; settings: StoreSettings; signal: AbortSignal } {
-  return { uri, settings: store, signal: new AbortController().signal };
-}
-
-async function sha256OfStream(body: Readable): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of body) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** The failure a promise rejects with (reason and message), for assertions on both. */
-async function failure(promise: Promise<unknown>): Promise<{ reason?: string; message: string }> {
-  try {
-    await promise;
-  } catch (err) {
-    const e = err as Error & { reason?: string };
-    return { reason: e.reason, message: e.message };
-  }
-  throw new Error('expected a failure');
-}
-
-/** A request the proxy saw. */
-interface Seen {
-  method: string;
-  path: string;
-  authorization?: string;
-}
-
-/**
- * An HTTP proxy to `target` that records every request, and may rewrite its path or answer it itself (a redirect).
- */
-async function startProxy(
-  target: string,
-  options: {
-    /** Rewrites the path sent to the target. */
-    rewrite?: (path: string) => string;
-    /** Answers 307 to the URL it returns instead of forwarding. */
-    redirect?: (path: string) => string | undefined;
-    /** Sent to the target instead of the client's Authorization. */
-    authorization?: string;
-  } = {},
-): Promise<{ address: string; seen: Seen[]; close(): Promise<void> }> {
-  const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '';
-    const { authorization } = req.headers;
-    seen.push({ method: req.method ?? '', path: url, ...(authorization === undefined ? {} : { authorization }) });
-    const location = options.redirect?.(url);
-    if (location !== undefined) {
-      res.writeHead(307, { location }).end();
-      return;
-    }
-    const [host, port] = target.split(':');
-    const headers = { ...req.headers, ...(options.authorization ? { authorization: options.authorization } : {}) };
-    const upstream = http.request(
-      { host, port, method: req.method, path: options.rewrite?.(url) ?? url, headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    address,
-    seen,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
 }
 
 describe('oci:// from a registry without auth', () => {
