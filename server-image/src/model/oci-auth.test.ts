@@ -133,9 +133,12 @@ describe('tokenRequest', () => {
     });
   });
 
-  test.each([{}, { realm: 'not a url' }, { realm: 'file:///etc/passwd' }])('refuses a realm of %p', (params) => {
-    expect(() => tokenRequest({ scheme: 'bearer', params }, 'm', undefined)).toThrow(/realm/);
-  });
+  test.each<Record<string, string>>([{}, { realm: 'not a url' }, { realm: 'file:///etc/passwd' }])(
+    'refuses a realm of %p',
+    (params) => {
+      expect(() => tokenRequest({ scheme: 'bearer', params }, 'm', undefined)).toThrow(/realm/);
+    },
+  );
 });
 
 test.each([

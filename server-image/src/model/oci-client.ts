@@ -9,6 +9,7 @@
  * no OCI artifacts, no streaming API of its own). What is needed here is four requests and a token exchange.
  */
 import { createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { FetchFailureReason } from '../../../contract/model-source.js';
@@ -32,13 +33,6 @@ export interface FetchedManifest {
   bytes: Buffer;
   digest: string;
   contentType?: string;
-}
-
-/** An open blob download. */
-export interface BlobStream {
-  body: Dispatcher.ResponseData['body'];
-  /** The Content-Length, when the store sent one. */
-  bytes?: number;
 }
 
 /** A manifest larger than this is no model artifact's (oras's are under 1 KiB); read no further. */
@@ -159,15 +153,16 @@ export class OciClient {
     const response = await this.authorized(what, method, path, { accept: MANIFEST_ACCEPT });
     if (response.statusCode !== 200) throw await this.failure(what, response);
     if (method === 'HEAD') return;
-    const length = Number(header(response.headers, 'content-length') ?? NaN);
     const hash = createHash('sha256');
+    const announced = Number(header(response.headers, 'content-length') ?? 0);
     const bytes =
-      length > MAX_MANIFEST_BYTES
-        ? (response.body.destroy(), undefined)
+      announced > MAX_MANIFEST_BYTES
+        ? undefined
         : await readBounded(response.body, MAX_MANIFEST_BYTES, hash).catch((err: Error) => {
             throw this.connectionFailure(what, err);
           });
     if (bytes === undefined) {
+      response.body.destroy();
       throw new ModelLoadError(
         `${what}: the manifest is larger than ${MAX_MANIFEST_BYTES} bytes`,
         'ModelSourceInvalid',
@@ -178,10 +173,10 @@ export class OciClient {
   }
 
   /**
-   * GET the blob `digest`, following redirects; the Authorization is sent to the registry only, never to another
-   * origin a redirect leads to (a storage backend's pre-signed URL).
+   * GET the blob `digest` as a stream, following redirects; the Authorization is sent to the registry only, never
+   * to another origin a redirect leads to (a storage backend's pre-signed URL).
    */
-  async blob(what: string, digest: string): Promise<BlobStream> {
+  async blob(what: string, digest: string): Promise<Readable> {
     const path = `/v2/${this.ref.repository}/blobs/${digest}`;
     let response = await this.authorized(what, 'GET', path, {});
     let url = new URL(`${this.base}${path}`);
@@ -200,8 +195,7 @@ export class OciClient {
       response = await this.send(what, 'GET', next, sameOrigin ? this.withAuthorization({}) : {});
     }
     if (response.statusCode !== 200) throw await this.failure(what, response);
-    const length = Number(header(response.headers, 'content-length') ?? NaN);
-    return { body: response.body, ...(Number.isFinite(length) ? { bytes: length } : {}) };
+    return response.body;
   }
 
   private withAuthorization(headers: Record<string, string>): Record<string, string> {

@@ -47,9 +47,9 @@ export async function openOci({ uri, settings, signal }: RemoteRequest): Promise
   const digests = { manifestDigest: manifest.digest, layerDigest: layer.digest };
   if (archive !== undefined) {
     // The layer digest pins the archive, not the file in it: extractModel checks it; the spec's sha256 is the file's.
-    return { body: extractModel(blob.body, archive, layer.digest, what), ...digests };
+    return { body: extractModel(blob, archive, layer.digest, what), ...digests };
   }
-  return { body: blob.body, bytes: layer.size, pinnedSha256: layer.digest.slice('sha256:'.length), ...digests };
+  return { body: blob, bytes: layer.size, pinnedSha256: layer.digest.slice('sha256:'.length), ...digests };
 }
 
 /** Prove access to an oci:// model with a HEAD of its manifest (no blob is read). */
