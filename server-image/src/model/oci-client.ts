@@ -39,6 +39,8 @@ export interface FetchedManifest {
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** Error and token bodies are small; read no more of them. */
 const MAX_SMALL_BODY = 1024 * 1024;
+/** Bytes buffered per response stream: 1 MiB chunks move a large blob with fewer, larger writes and hash updates. */
+const HIGH_WATER_MARK = 1024 * 1024;
 /** Pre-signed URL hops a blob may take (registry → CDN → bucket...). */
 const MAX_REDIRECTS = 5;
 
@@ -266,6 +268,7 @@ export class OciClient {
         method,
         headers: { 'user-agent': 'modelship', ...headers },
         signal: this.signal,
+        highWaterMark: HIGH_WATER_MARK,
         ...(body === undefined ? {} : { body }),
         ...(this.dispatcher === undefined ? {} : { dispatcher: this.dispatcher }),
       });
