@@ -305,6 +305,23 @@ export class OciClient {
           ? ` (anonymously: no .dockerconfigjson entry for ${this.ref.registry})`
           : ` (with the .dockerconfigjson entry for ${this.ref.registry})`;
     }
-    return new ModelLoadError(`${what}: HTTP ${response.statusCode}${detail === '' ? '' : ` ${detail}`}${who}`, reason);
+    return new ModelLoadError(
+      `${what}: HTTP ${response.statusCode}${detail === '' ? '' : ` ${this.scrub(detail)}`}${who}`,
+      reason,
+    );
+  }
+
+  /**
+   * The text with the credentials sent to the registry removed: its error body is its own text, and a registry
+   * (or a proxy) echoing them must not put them into a status or an Event.
+   */
+  private scrub(text: string): string {
+    const secrets = [this.authorization, this.authorization?.replace(/^\w+ /, '')];
+    if (this.credentials?.kind === 'basic') secrets.push(this.credentials.password);
+    if (this.credentials?.kind === 'identityToken') secrets.push(this.credentials.identityToken);
+    return secrets
+      .filter((s): s is string => s !== undefined && s.length >= 4)
+      .sort((a, b) => b.length - a.length)
+      .reduce((out, secret) => out.split(secret).join('(redacted)'), text);
   }
 }

@@ -35,6 +35,13 @@ export async function failure(promise: Promise<unknown>): Promise<{ reason?: str
   throw new Error('expected a failure');
 }
 
+/** What the proxy answers by itself. */
+export interface ProxyAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 /** A request the proxy saw. */
 export interface Seen {
   method: string;
@@ -43,7 +50,8 @@ export interface Seen {
 }
 
 /**
- * An HTTP proxy to `target` that records every request, and may rewrite its path or answer it itself (a redirect).
+ * An HTTP proxy to `target` that records every request, and may rewrite its path or answer it itself (a redirect,
+ * an error).
  */
 export async function startProxy(
   target: string,
@@ -51,7 +59,7 @@ export async function startProxy(
     /** Rewrites the path sent to the target. */
     rewrite?: (path: string) => string;
     /** Answers 307 to the URL it returns instead of forwarding. */
-    redirect?: (path: string) => string | undefined;
+    answer?: (path: string, authorization?: string) => ProxyAnswer | undefined;
     /** Sent to the target instead of the client's Authorization. */
     authorization?: string;
   } = {},
@@ -61,9 +69,9 @@ export async function startProxy(
     const url = req.url ?? '';
     const { authorization } = req.headers;
     seen.push({ method: req.method ?? '', path: url, ...(authorization === undefined ? {} : { authorization }) });
-    const location = options.redirect?.(url);
-    if (location !== undefined) {
-      res.writeHead(307, { location }).end();
+    const answer = options.answer?.(url, authorization);
+    if (answer !== undefined) {
+      res.writeHead(answer.status, answer.headers).end(answer.body);
       return;
     }
     const [host, port] = target.split(':');

@@ -191,6 +191,34 @@ describe('oci:// from a registry with Basic auth', () => {
     }
   });
 
+  test('a registry echoing the credentials in its error cannot put them into the message', async () => {
+    const proxy = await startProxy(registry.address, {
+      // Once the client answers the challenge, refuse it, quoting what it sent.
+      answer: (_, authorization) =>
+        authorization === undefined
+          ? undefined
+          : {
+              status: 403,
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({
+                errors: [{ code: 'DENIED', message: `${authorization} (password ${USER.password}) is not allowed` }],
+              }),
+            },
+    });
+    try {
+      const uri = `oci://${proxy.address}/models/digits:v1`;
+      const store = settings(dockerConfig(proxy.address, USER.username, USER.password));
+      expect(await failure(openOci(request(uri, store)))).toEqual({
+        reason: 'ModelAccessDenied',
+        message:
+          `get manifest of ${uri}: HTTP 403 DENIED: (redacted) (password (redacted)) is not allowed ` +
+          `(with the .dockerconfigjson entry for ${proxy.address})`,
+      });
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('a blob redirected to another origin is fetched without the registry Authorization', async () => {
     // The storage backend behind a pre-signed URL: it gets no registry credentials from the client; it holds the
     // blob itself (here: it fetches it from the registry with credentials of its own).
@@ -199,7 +227,10 @@ describe('oci:// from a registry with Basic auth', () => {
       authorization: `Basic ${Buffer.from(`${USER.username}:${USER.password}`).toString('base64')}`,
     });
     const front = await startProxy(registry.address, {
-      redirect: (p) => (p.includes('/blobs/') ? `http://${backend.address}/presigned${p}` : undefined),
+      answer: (p) =>
+        p.includes('/blobs/')
+          ? { status: 307, headers: { location: `http://${backend.address}/presigned${p}` } }
+          : undefined,
     });
     try {
       const store = settings(dockerConfig(front.address, USER.username, USER.password));
