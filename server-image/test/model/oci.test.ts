@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { orasPush, type OrasPushed } from '../../../test/stores/oras.js';
+import { storeBinary } from '../../../test/stores/process.js';
 import { startRegistry, type TestRegistry } from '../../../test/stores/registry.js';
 import type { StoreSettings } from '../../src/model/remote.js';
 import { openOci, probeOci } from '../../src/model/oci.js';
@@ -103,6 +104,53 @@ describe('oci:// from a registry without auth', () => {
         message: `get manifest of ${uri}: the registry's manifest is ${v2.manifestDigest}, not the digest the URI pins`,
       });
       expect(proxy.seen.filter((s) => s.path.includes('/blobs/'))).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('an image index is ModelSourceInvalid, saying what to push instead', async () => {
+    // The real oras makes the index (of the v1 and v2 artifacts), with a private registry config.
+    const config = mkdtempSync(path.join(tmpdir(), 'modelship-oras-index-'));
+    try {
+      await promisify(execFile)(storeBinary('oras'), [
+        'manifest',
+        'index',
+        'create',
+        '--plain-http',
+        '--registry-config',
+        path.join(config, 'config.json'),
+        `${registry.address}/models/digits:index`,
+        'v1',
+        'v2',
+      ]);
+    } finally {
+      rmSync(config, { recursive: true, force: true });
+    }
+    const failed = await failure(openOci(request(`${base}:index`, settings())));
+    expect(failed.reason).toBe('ModelSourceInvalid');
+    expect(failed.message).toMatch(
+      new RegExp(
+        `^read manifest sha256:[0-9a-f]{64} of ${base.replace(/\./g, '\\.')}:index: the reference is an image index ` +
+          '\\(2 manifests\\), not a model artifact: push the model as a single platform-less artifact \\(oras push\\), ' +
+          'or name one manifest of the index by @sha256:<digest>$',
+      ),
+    );
+  });
+
+  test.each([
+    [503, 'UNAVAILABLE', 'service unavailable'],
+    [429, 'TOOMANYREQUESTS', 'too many requests'],
+  ])('a registry answering %i is ModelSourceUnavailable (worth another attempt)', async (status, code, text) => {
+    const proxy = await startProxy(registry.address, {
+      answer: () => ({ status, body: JSON.stringify({ errors: [{ code, message: text }] }) }),
+    });
+    try {
+      const uri = `oci://${proxy.address}/models/digits:v1`;
+      expect(await failure(openOci(request(uri, settings())))).toEqual({
+        reason: 'ModelSourceUnavailable',
+        message: `get manifest of ${uri}: HTTP ${status} ${code}: ${text}`,
+      });
     } finally {
       await proxy.close();
     }
