@@ -1,5 +1,5 @@
 import { ModelLoadError } from '../dataplane/types.js';
-import { formatOciReference, manifestReference, parseOciReference } from './oci-ref.js';
+import { formatOciReference, manifestReference, parseOciReference, readOciReference } from './oci-ref.js';
 
 const HEX = 'a'.repeat(64);
 
@@ -105,4 +105,13 @@ test('formatOciReference and manifestReference: the digest is what is fetched', 
   expect(formatOciReference(ref)).toBe(`oci://r.example:5000/m:v2@sha256:${HEX}`);
   expect(manifestReference(ref)).toBe(`sha256:${HEX}`);
   expect(manifestReference(parseOciReference('oci://r.example/m:v2'))).toBe('v2');
+});
+
+test('readOciReference gives the same answer without throwing, for validation outside the server', () => {
+  expect(readOciReference('oci://r.example/m:v1')).toEqual({ registry: 'r.example', repository: 'm', tag: 'v1' });
+  expect(readOciReference('oci://r.example/m')).toEqual({
+    problem:
+      'model URI oci://r.example/m: name a tag (:<tag>) or a digest (@sha256:<64 hex>): ' +
+      'a model version must be explicit, there is no default "latest"',
+  });
 });

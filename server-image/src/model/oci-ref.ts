@@ -59,19 +59,28 @@ function shown(uri: string): string {
  * default `latest`.
  */
 export function parseOciReference(uri: string): OciReference {
-  const invalid = (why: string): ModelLoadError =>
-    new ModelLoadError(`model URI ${shown(uri)}: ${why}`, 'ModelSourceInvalid');
-  if (!/^oci:\/\//i.test(uri)) throw invalid(`expected ${EXPECTED}`);
+  const read = readOciReference(uri);
+  if ('problem' in read) throw new ModelLoadError(read.problem, 'ModelSourceInvalid');
+  return read;
+}
+
+/**
+ * The reference an oci:// URI names, or the problem with it (`model URI <uri>: <why>`, the URI without userinfo).
+ * Depends on nothing of the server, so that the operator's validation can share the grammar.
+ */
+export function readOciReference(uri: string): OciReference | { problem: string } {
+  const invalid = (why: string): { problem: string } => ({ problem: `model URI ${shown(uri)}: ${why}` });
+  if (!/^oci:\/\//i.test(uri)) return invalid(`expected ${EXPECTED}`);
   const rest = uri.slice('oci://'.length);
-  if (/[?#]/.test(rest)) throw invalid(`a query or fragment is not allowed (expected ${EXPECTED})`);
+  if (/[?#]/.test(rest)) return invalid(`a query or fragment is not allowed (expected ${EXPECTED})`);
   const slash = rest.indexOf('/');
   const registry = slash >= 0 ? rest.slice(0, slash) : rest;
   if (registry.includes('@')) {
-    throw invalid('credentials do not belong in the URI: name a dockerconfigjson Secret in storage.secretRef');
+    return invalid('credentials do not belong in the URI: name a dockerconfigjson Secret in storage.secretRef');
   }
   const host = HOST.exec(registry);
   if (registry === '' || host === null || (host[1] !== undefined && !validPort(host[1]))) {
-    throw invalid(`registry "${registry}" is not a host[:port] (expected ${EXPECTED})`);
+    return invalid(`registry "${registry}" is not a host[:port] (expected ${EXPECTED})`);
   }
   const path = slash >= 0 ? rest.slice(slash + 1) : '';
   const at = path.indexOf('@');
@@ -81,24 +90,28 @@ export function parseOciReference(uri: string): OciReference {
   const tagged = colon > named.lastIndexOf('/');
   const repository = tagged ? named.slice(0, colon) : named;
   const tag = tagged ? named.slice(colon + 1) : undefined;
-  if (repository === '') throw invalid(`no repository after the registry (expected ${EXPECTED})`);
+  if (repository === '') return invalid(`no repository after the registry (expected ${EXPECTED})`);
   if (!REPOSITORY.test(repository)) {
-    throw invalid(
+    return invalid(
       `repository "${repository}" is not valid: path components of lowercase letters and digits, ` +
         'separated inside by ".", "_", "__" or "-", joined by "/"',
     );
   }
   if (registry.length + 1 + repository.length > MAX_NAME) {
-    throw invalid(`registry and repository together are longer than ${MAX_NAME} characters`);
+    return invalid(`registry and repository together are longer than ${MAX_NAME} characters`);
   }
   if (tag !== undefined && !TAG.test(tag)) {
-    throw invalid(`tag "${tag}" is not valid: 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`);
+    return invalid(
+      `tag "${tag}" is not valid: 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-"`,
+    );
   }
   if (digest !== undefined && !DIGEST.test(digest)) {
-    throw invalid(`digest "${digest}" is not valid: expected sha256:<64 lowercase hex> (the only algorithm supported)`);
+    return invalid(
+      `digest "${digest}" is not valid: expected sha256:<64 lowercase hex> (the only algorithm supported)`,
+    );
   }
   if (tag === undefined && digest === undefined) {
-    throw invalid(
+    return invalid(
       'name a tag (:<tag>) or a digest (@sha256:<64 hex>): a model version must be explicit, there is no default "latest"',
     );
   }
