@@ -157,8 +157,14 @@ export class ModelStore {
       });
     }
     const opened = this.open(sha256);
-    await this.writeOrigins(sha256);
-    await this.evict();
+    try {
+      await this.writeOrigins(sha256);
+      await this.evict();
+    } catch (err) {
+      // Nobody will read it: close it, or it would stay busy (never evicted) and hold a descriptor.
+      opened?.stream.destroy();
+      throw err;
+    }
     return opened;
   }
 
