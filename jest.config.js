@@ -31,7 +31,7 @@ export default {
     {
       ...common,
       displayName: 'server',
-      testMatch: ['<rootDir>/server-image/test/**/*.test.ts'],
+      testMatch: ['<rootDir>/server-image/test/**/*.test.ts', '<rootDir>/test/stores/**/*.test.ts'],
     },
     {
       ...common,

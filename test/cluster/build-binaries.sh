@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local cluster's binaries (control plane, kubelet, kube-proxy, agnhost, CoreDNS, registry, and the test
-# tools: helm, kubeconform, gitops-health, Prometheus)
+# tools: helm, kubeconform, gitops-health, Prometheus, and the model stores' fake-gcs-server and oras)
 # from the pinned Go wrapper modules under test/cluster/go and caches them outside the repo, keyed by
 # version: $MODELSHIP_BIN_CACHE/<name>-<version>.
 # A binary whose versioned file already exists is not rebuilt, so a warm run takes seconds.
@@ -47,8 +47,12 @@ coredns=$(module_version coredns github.com/coredns/coredns)
 distribution=$(module_version distribution github.com/distribution/distribution/v3)
 prometheus=$(module_version prometheus github.com/prometheus/prometheus)
 # Our own test tool: versioned by its sources, so any change to them builds a new cache file.
-gitops_health=$(cat "$here/go/gitops-health/go.mod" "$here/go/gitops-health/go.sum" "$here/go/gitops-health/main.go" \
-  | sha256sum | cut -c1-12)
+source_key() { cat "$here/go/$1/go.mod" "$here/go/$1/go.sum" "$here/go/$1/main.go" | sha256sum | cut -c1-12; }
+gitops_health=$(source_key gitops-health)
+# The registry is upstream's code behind our own main (its drivers, htpasswd, a subcommand): the key names both.
+distribution_key="$distribution-$(source_key distribution)"
+oras=$(module_version oras oras.land/oras)
+fake_gcs=$(module_version fake-gcs-server github.com/fsouza/fake-gcs-server)
 
 k8s_minor="${k8s#v1.}"; k8s_minor="${k8s_minor%%.*}"
 build_date="$(date -u +%FT%TZ)"
@@ -65,7 +69,7 @@ agnhost_version() {
 
 wanted=("$@")
 [[ ${#wanted[@]} -gt 0 ]] || wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy
-  agnhost kwok helm kubeconform coredns registry gitops-health prometheus)
+  agnhost kwok helm kubeconform coredns registry gitops-health prometheus oras fake-gcs-server)
 
 for name in "${wanted[@]}"; do
   case "$name" in
@@ -103,7 +107,7 @@ for name in "${wanted[@]}"; do
     # Static (no cgo), like upstream's, so it runs as a host process or FROM scratch in images.sh.
     coredns) CGO_ENABLED=0 build coredns coredns . "$coredns" "-X github.com/coredns/coredns/coremain.gitTag=$coredns" \
       "-X github.com/coredns/coredns/coremain.GitCommit=module-$coredns" ;;
-    registry) build registry distribution . "$distribution" "-X github.com/distribution/distribution/v3/version.version=$distribution" \
+    registry) build registry distribution . "$distribution_key" "-X github.com/distribution/distribution/v3/version.version=$distribution" \
       "-X github.com/distribution/distribution/v3/version.revision=module-$distribution" ;;
     kubeconform) build kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$kubeconform" "-X main.version=$kubeconform" ;;
     gitops-health) build gitops-health gitops-health . "$gitops_health" ;;
@@ -114,6 +118,10 @@ for name in "${wanted[@]}"; do
     prometheus) CGO_ENABLED=0 GOFLAGS="$GOFLAGS -tags=remove_all_sd" build prometheus prometheus \
       github.com/prometheus/prometheus/cmd/prometheus "$prometheus-minsd" \
       "-X github.com/prometheus/common/version.Version=${prometheus#v}" ;;
+    # The model stores' tests (test/stores): oras pushes models as OCI artifacts to the registry; static.
+    oras) CGO_ENABLED=0 build oras oras oras.land/oras/cmd/oras "$oras" ;;
+    # The GCS emulator (JSON API) gs:// models are read from; static.
+    fake-gcs-server) CGO_ENABLED=0 build fake-gcs-server fake-gcs-server github.com/fsouza/fake-gcs-server "$fake_gcs" ;;
     *) echo "build-binaries.sh: unknown binary '$name'" >&2; exit 2 ;;
   esac
 done

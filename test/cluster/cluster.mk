@@ -15,7 +15,17 @@ REAL_NODE_LOCK := /tmp/modelship-real-node.lock
 # twice on the same cache: the second waits and then finds the binaries cached.
 CLUSTER_BUILD_LOCK := /tmp/modelship-cluster-build.lock
 
-cluster-build: ## apt packages of the real node (as root, when missing); build (or reuse) etcd, kube-*, kubectl, kubelet, kube-proxy, agnhost, kwok, helm, kubeconform, coredns, registry into $(MODELSHIP_BIN_CACHE)
+# The model stores' tests (test/stores) run these: the registry, oras, fake-gcs-server.
+STORE_BINARIES := registry oras fake-gcs-server
+
+.PHONY: stores-build
+stores-build: ## build (or reuse) the test stores (registry, oras, fake-gcs-server) into $(MODELSHIP_BIN_CACHE)
+	flock $(CLUSTER_BUILD_LOCK) test/cluster/build-binaries.sh $(STORE_BINARIES)
+
+# The server tests include test/stores (the jest `server` project). e2e and e2e-real build them through cluster-build.
+test-server: stores-build
+
+cluster-build: ## apt packages of the real node (as root, when missing); build (or reuse) etcd, kube-*, kubectl, kubelet, kube-proxy, agnhost, kwok, helm, kubeconform, coredns, registry, Prometheus, the test stores into $(MODELSHIP_BIN_CACHE)
 	flock $(CLUSTER_BUILD_LOCK) sh -c 'test/cluster/node-packages.sh && test/cluster/build-binaries.sh'
 
 .PHONY: cluster-images
