@@ -15,11 +15,11 @@ REAL_NODE_LOCK := /tmp/modelship-real-node.lock
 # twice on the same cache: the second waits and then finds the binaries cached.
 CLUSTER_BUILD_LOCK := /tmp/modelship-cluster-build.lock
 
-# The model stores' tests (test/stores) run these: the registry, oras, fake-gcs-server.
-STORE_BINARIES := registry oras fake-gcs-server
+# The model stores' tests (test/stores) run these: the registry, oras, fake-gcs-server, MinIO.
+STORE_BINARIES := registry oras fake-gcs-server minio
 
 .PHONY: stores-build
-stores-build: ## build (or reuse) the test stores (registry, oras, fake-gcs-server) into $(MODELSHIP_BIN_CACHE)
+stores-build: ## build (or reuse) the test stores (registry, oras, fake-gcs-server, MinIO) into $(MODELSHIP_BIN_CACHE)
 	flock $(CLUSTER_BUILD_LOCK) test/cluster/build-binaries.sh $(STORE_BINARIES)
 
 # The server tests include test/stores (the jest `server` project). e2e and e2e-real build them through cluster-build.

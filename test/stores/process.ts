@@ -97,12 +97,25 @@ function killLiveNow(): void {
   live.clear();
 }
 
-let exitHandlerInstalled = false;
+/** A signal ends this process as it would have without handlers; the exit handler then kills the stores. */
+function exitOnSignal(signal: NodeJS.Signals): void {
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
 
-function installExitHandler(): void {
-  if (exitHandlerInstalled) return;
-  exitHandlerInstalled = true;
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Kills the live stores when this process exits or is interrupted (jest killing a worker, Ctrl-C). */
+function watchExit(): void {
+  if (live.size > 0) return;
   process.on('exit', killLiveNow);
+  for (const s of SIGNALS) process.on(s, exitOnSignal);
+}
+
+/** Once no store is live, this process's exit and signals are left as they were. */
+function unwatchExitIfIdle(): void {
+  if (live.size > 0) return;
+  process.off('exit', killLiveNow);
+  for (const s of SIGNALS) process.off(s, exitOnSignal);
 }
 
 function logTail(log: string): string {
@@ -116,8 +129,10 @@ function logTail(log: string): string {
 
 /**
  * Starts a store in its own process group with its output in `<temp dir>/<name>.log`, and waits
- * until spec.ready answers. If it exits or does not get ready in time, it is stopped, its temp dir
- * removed, and the error carries the end of its log.
+ * until spec.ready answers. A store that exits because its port was taken meanwhile (the port is
+ * free when picked, and other tests run on this machine) is started again on another port. If it
+ * exits or does not get ready in time, it is stopped, its temp dir removed, and the error carries
+ * the end of its log.
  */
 export async function startStoreProcess(spec: StoreProcessSpec): Promise<StoreProcess> {
   const bin = storeBinary(spec.name);
@@ -128,30 +143,50 @@ export async function startStoreProcess(spec: StoreProcessSpec): Promise<StorePr
     if (proc) {
       await stopAll([proc]);
       live.delete(proc);
+      unwatchExitIfIdle();
     }
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const port = await freePort(spec.host);
-    const address = hostPort(spec.host, port);
-    await spec.prepare?.(dir, port);
-    const args = spec.args(port, dir);
-    installExitHandler();
-    proc = await spawnDetached(spec.name, bin, args, log, spec.env);
-    live.set(proc, dir);
-    const started = proc;
-    const state = await waitFor(
-      `${spec.name} to answer on ${address}`,
-      async () => (!isRunning(started) ? 'exited' : (await spec.ready(address)) && 'ready'),
-      READY_TIMEOUT_MS,
-      100,
-    );
-    if (state === 'exited') throw new Error(`${spec.name} exited before it answered on ${address}`);
-    return { address, port, dir, stop };
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort(spec.host);
+      const address = hostPort(spec.host, port);
+      await spec.prepare?.(dir, port);
+      const logStart = logSize(log);
+      proc = await spawnDetached(spec.name, bin, spec.args(port, dir), log, spec.env);
+      watchExit();
+      live.set(proc, dir);
+      const started = proc;
+      const state = await waitFor(
+        `${spec.name} to answer on ${address}`,
+        async () => (!isRunning(started) ? 'exited' : (await spec.ready(address)) && 'ready'),
+        READY_TIMEOUT_MS,
+        100,
+      );
+      if (state === 'ready') return { address, port, dir, stop };
+      live.delete(started);
+      unwatchExitIfIdle();
+      if (attempt >= PORT_ATTEMPTS || !PORT_TAKEN.test(readFileSync(log, 'utf8').slice(logStart)))
+        throw new Error(`${spec.name} exited before it answered on ${address}`);
+    }
   } catch (err) {
     const tail = logTail(log);
     await stop();
     throw new Error(`start ${spec.name}: ${(err as Error).message}\n--- ${spec.name}.log ---\n${tail}`, { cause: err });
+  }
+}
+
+/** How a store says its port is taken (Go's net error; MinIO's own words). */
+const PORT_TAKEN = /address already in use|port is already in use/i;
+
+/** Starts on another port after that many times. */
+const PORT_ATTEMPTS = 3;
+
+function logSize(log: string): number {
+  try {
+    return readFileSync(log, 'utf8').length;
+  } catch {
+    return 0;
   }
 }
 

@@ -95,7 +95,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     parentDir: options.parentDir,
     prepare(dir, port) {
       const storage = join(dir, 'storage');
-      mkdirSync(storage);
+      mkdirSync(storage, { recursive: true });
       const htpasswdPath = htpasswd === undefined ? undefined : join(dir, 'htpasswd');
       if (htpasswdPath) writeFileSync(htpasswdPath, `${htpasswd}\n`, { mode: 0o600 });
       writeFileSync(join(dir, 'config.yml'), testRegistryConfigYaml(hostPort(host, port), storage, htpasswdPath));

@@ -1,8 +1,9 @@
 /**
  * The test stores are real: each one is started, given a real model file, and read back by a real
- * client (oras, the GCS JSON API), with the same bytes; auth is enforced; and stopping
+ * client (oras, the AWS SDK, the GCS JSON API), with the same bytes; auth is enforced; and stopping
  * leaves no process and no file behind.
  */
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { listProcesses } from '../cluster/leftovers.js';
 import { startFakeGcs } from './gcs.js';
 import { orasPull, orasPush } from './oras.js';
+import { answers, startStoreProcess } from './process.js';
 import { startRegistry } from './registry.js';
+import { startS3, type S3Credentials } from './s3.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const MODEL = join(ROOT, 'examples/models/digits.onnx');
@@ -100,5 +103,67 @@ describe('fake-gcs-server', () => {
     } finally {
       await gcs.stop();
     }
+  });
+});
+
+describe('MinIO (S3)', () => {
+  it('serves an uploaded model to the AWS SDK: to credentials allowed to read it, anonymously only from a public bucket', async () => {
+    const s3 = await startS3({ parentDir });
+    const clients: S3Client[] = [];
+    const clientWith = (credentials: S3Credentials): S3Client => {
+      const client = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials });
+      clients.push(client);
+      return client;
+    };
+    const read = async (client: S3Client, bucket: string): Promise<Buffer> => {
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'models/digits.onnx' }));
+      return Buffer.from(await got.Body!.transformToByteArray());
+    };
+    try {
+      for (const bucket of ['team-a', 'team-b']) await s3.createBucket(bucket);
+      await s3.createBucket('public', { anonymousRead: true });
+      for (const bucket of ['team-a', 'team-b', 'public']) await s3.upload(bucket, 'models/digits.onnx', MODEL);
+
+      expect((await read(clientWith(s3.rootCredentials), 'team-a')).equals(modelBytes)).toBe(true);
+
+      const wrongSecret = clientWith({ ...s3.rootCredentials, secretAccessKey: 'wrong-secret-key' });
+      await expect(read(wrongSecret, 'team-a')).rejects.toMatchObject({
+        name: 'SignatureDoesNotMatch',
+        $metadata: { httpStatusCode: 403 },
+      });
+
+      // A second tenant: valid credentials, refused outside the bucket they may read.
+      const teamB = clientWith(await s3.readOnlyCredentials('team-b'));
+      expect((await read(teamB, 'team-b')).equals(modelBytes)).toBe(true);
+      await expect(read(teamB, 'team-a')).rejects.toMatchObject({
+        name: 'AccessDenied',
+        $metadata: { httpStatusCode: 403 },
+      });
+
+      // Anonymous: a plain GET, as an unsigned client makes it.
+      const open = await fetch(`${s3.endpoint}/public/models/digits.onnx`);
+      expect(open.status).toBe(200);
+      expect(Buffer.from(await open.arrayBuffer()).equals(modelBytes)).toBe(true);
+      const closed = await fetch(`${s3.endpoint}/team-a/models/digits.onnx`);
+      expect(closed.status).toBe(403);
+    } finally {
+      for (const client of clients) client.destroy();
+      await s3.stop();
+    }
+  });
+});
+
+describe('a store that cannot start', () => {
+  it('fails naming the store, with the end of its log, and leaves nothing', async () => {
+    const started = startStoreProcess({
+      name: 'registry',
+      host: '127.0.0.1',
+      parentDir,
+      args: (_port, dir) => ['serve', join(dir, 'missing-config.yml')],
+      ready: (address) => answers(`http://${address}/v2/`, [200]),
+    });
+    await expect(started).rejects.toThrow(
+      /^start registry: registry exited before it answered on 127\.0\.0\.1:\d+\n--- registry\.log ---\n.*missing-config\.yml/s,
+    );
   });
 });
