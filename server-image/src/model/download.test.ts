@@ -7,6 +7,7 @@ import type { FetchFailureReason } from '../../../contract/model-source.js';
 import { ModelLoadError } from '../dataplane/types.js';
 import { downloadVerified, remoteSourceFor, type AttemptFailure, type DownloadOptions } from './download.js';
 import { cachePathFor } from './fetch.js';
+import { OFF_THREAD_MIN_BYTES } from './hash.js';
 import type { RemoteObject, RemoteRequest, RemoteSource } from './remote.js';
 
 // The pipeline is generic over RemoteSource: these sources script what a store does, attempt by
@@ -159,6 +160,33 @@ describe('downloadVerified', () => {
     const source = scripted(short, whole);
     await downloadVerified(request, source, options());
     expect(failures[0].message).toMatch(/the transfer ended after 299999 of 300000 bytes/);
+  });
+
+  test('hashes a large object on a worker thread, and gives up that thread when the transfer breaks', async () => {
+    const large = Buffer.alloc(OFF_THREAD_MIN_BYTES + 1000, 'large model ');
+    const largeSha256 = createHash('sha256').update(large).digest('hex');
+    const chunks = (end: number): Buffer[] => {
+      const out: Buffer[] = [];
+      for (let offset = 0; offset < end; offset += 65536)
+        out.push(large.subarray(offset, Math.min(end, offset + 65536)));
+      return out;
+    };
+    const broken = async (): Promise<RemoteObject> => {
+      // Half the content, then the connection breaks.
+      const body = Readable.from(chunks(large.length / 2));
+      const failing = new Readable({ read() {} });
+      body.on('data', (c: Buffer) => failing.push(c));
+      body.once('end', () => failing.destroy(new Error('read ECONNRESET')));
+      return { body: failing, bytes: large.length };
+    };
+    const whole = async (): Promise<RemoteObject> => ({
+      body: Readable.from(chunks(large.length)),
+      bytes: large.length,
+    });
+    const model = await downloadVerified(request, scripted(broken, whole), options({ expectedSha256: largeSha256 }));
+    expect(model).toEqual({ path: cachePathFor(cacheDir, largeSha256), sha256: largeSha256, bytes: large.length });
+    expect(failures).toHaveLength(1);
+    expect(await readdir(cacheDir)).toEqual([`sha256-${largeSha256}.onnx`]);
   });
 
   test('gives up with the last failure when the next attempt would pass the deadline', async () => {

@@ -5,7 +5,7 @@
  * failures (the store down or overloaded, a transfer that broke or stalled) are retried with
  * backoff; the whole fetch, retries included, has one deadline.
  */
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import type { FetchFailureReason } from '../../../contract/model-source.js';
 import { ModelLoadError } from '../dataplane/types.js';
 import { causeMessage } from './errors.js';
 import { cachePathFor, type LocalModel } from './fetch.js';
+import { startHash } from './hash.js';
 import { isTransient, type RemoteObject, type RemoteRequest, type RemoteSource } from './remote.js';
 import { DEFAULT_BACKOFF, retryDelayMs, type Backoff } from './retry.js';
 import { redactUri } from './source.js';
@@ -171,27 +172,37 @@ async function attemptDownload(
   const stall = setTimeout(() => own.abort(new Stalled()), stallMs);
   const stalled = (): ModelLoadError =>
     failure(`fetch model ${uri}: nothing received for ${stallMs / 1000} s`, 'ModelSourceUnavailable');
+  const starting = startHash();
   let object: RemoteObject;
   try {
     object = await untilAborted(source.open({ ...request, signal }), signal);
   } catch (err) {
+    starting.abort();
     clearTimeout(stall);
     if (own.signal.aborted) throw stalled();
     throw err;
   }
   const tmp = path.join(cacheDir, `.download-${randomUUID()}`);
-  const hash = createHash('sha256');
-  const pinned: Hash | undefined = object.pinnedSha256 === undefined ? undefined : createHash('sha256');
+  // One sha256 checks both the spec's digest and the one the source pins (an OCI layer's).
+  const hash = starting.choose(object.bytes);
   let bytes = 0;
   const hashing = new Transform({
     readableHighWaterMark: HIGH_WATER_MARK,
     writableHighWaterMark: HIGH_WATER_MARK,
     transform(chunk: Buffer, _encoding, done) {
       stall.refresh();
-      hash.update(chunk);
-      pinned?.update(chunk);
       bytes += chunk.length;
-      done(null, chunk);
+      let hashed: Promise<void> | undefined;
+      try {
+        hashed = hash.update(chunk);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      // The chunk goes on to the disk at once; the next one waits while the hash is far behind.
+      this.push(chunk);
+      if (hashed === undefined) done();
+      else hashed.then(() => done(), done);
     },
   });
   const file = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: HIGH_WATER_MARK });
@@ -203,6 +214,7 @@ async function attemptDownload(
   try {
     await pipeline(object.body, hashing, file, { signal });
   } catch (err) {
+    hash.abort();
     await rm(tmp, { force: true });
     if (diskError !== undefined) {
       // The cache's disk, not the store: no FetchFailureReason fits, and no retry will help.
@@ -218,6 +230,7 @@ async function attemptDownload(
     clearTimeout(stall);
   }
   const discard = async (error: ModelLoadError): Promise<never> => {
+    hash.abort();
     await rm(tmp, { force: true });
     throw error;
   };
@@ -229,12 +242,16 @@ async function attemptDownload(
       ),
     );
   }
-  const sha256 = hash.digest('hex');
-  const pinnedActual = pinned?.digest('hex');
-  if (pinnedActual !== undefined && pinnedActual !== object.pinnedSha256) {
+  let sha256: string;
+  try {
+    sha256 = await hash.digest();
+  } catch (err) {
+    return discard(new ModelLoadError(`fetch model ${uri}: hash the content: ${(err as Error).message}`));
+  }
+  if (object.pinnedSha256 !== undefined && sha256 !== object.pinnedSha256) {
     await discard(
       failure(
-        `model ${uri}: content does not match the digest its source pins: expected sha256:${object.pinnedSha256}, got sha256:${pinnedActual}`,
+        `model ${uri}: content does not match the digest its source pins: expected sha256:${object.pinnedSha256}, got sha256:${sha256}`,
         'ModelDigestMismatch',
       ),
     );

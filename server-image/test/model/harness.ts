@@ -2,7 +2,7 @@
  * What the model-source tests share: the real server started on a remote model URI, its end read
  * back as the operator reads it (the termination message), and the cache it leaves behind.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseFetchFailure, type FetchFailureReason } from '../../../contract/model-source.js';
@@ -58,9 +58,17 @@ export async function failure(server: ServerProcess): Promise<FetchFailureEnd> {
   };
 }
 
-/** A directory laid out as the operator mounts a credentials Secret: one file per key. */
+const secretDirs: string[] = [];
+
+/** A directory laid out as the operator mounts a credentials Secret: one file per key (removeSecretDirs removes it). */
 export function secretDir(keys: Record<string, string>): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'modelship-secret-'));
+  secretDirs.push(dir);
   for (const [key, value] of Object.entries(keys)) writeFileSync(path.join(dir, key), value + '\n');
   return dir;
+}
+
+/** Remove every directory secretDir made. */
+export function removeSecretDirs(): void {
+  for (const dir of secretDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
