@@ -28,6 +28,36 @@ describe('parseConfig', () => {
       shutdownTimeoutMs: 25000,
     });
     expect(c.authTokenFile).toBeUndefined();
+    expect(c.storage).toEqual({ pathStyle: false, plainHttp: false, timeoutSeconds: 300 });
+  });
+
+  it('reads the storage settings the operator writes', () => {
+    const c = parseConfig(
+      [],
+      {
+        ...base,
+        MODELSHIP_STORAGE_ENDPOINT: 'https://minio.example:9000',
+        MODELSHIP_STORAGE_REGION: 'eu-west-1',
+        MODELSHIP_STORAGE_PATH_STYLE: 'true',
+        MODELSHIP_STORAGE_PLAIN_HTTP: 'true',
+        MODELSHIP_STORAGE_CREDENTIALS_DIR: '/etc/modelship/storage',
+        MODELSHIP_STORAGE_CA_FILE: '/etc/modelship/storage-ca/ca.crt',
+        MODELSHIP_STORAGE_TIMEOUT_SECONDS: '60',
+        MODELSHIP_NODE_CACHE_URL: 'http://modelship-cache.modelship-system:8080',
+      },
+      1,
+    );
+    expect(c.storage).toEqual({
+      endpoint: 'https://minio.example:9000',
+      region: 'eu-west-1',
+      pathStyle: true,
+      plainHttp: true,
+      credentialsDir: '/etc/modelship/storage',
+      caFile: '/etc/modelship/storage-ca/ca.crt',
+      timeoutSeconds: 60,
+      nodeCacheUrl: 'http://modelship-cache.modelship-system:8080',
+    });
+    expect(dataPlaneOptions(c).storage).toEqual(c.storage);
   });
 
   it('reads every MODELSHIP_* variable', () => {
@@ -104,6 +134,7 @@ describe('parseConfig', () => {
       version: '1',
       cacheDir: '/var/cache/modelship',
       pvcRoot: '/mnt/pvc',
+      storage: { pathStyle: false, plainHttp: false, timeoutSeconds: 300 },
       batching: { maxBatchSize: 32, maxLatencyMs: 0 },
       workers: 1,
       intraOpThreads: 1,
@@ -127,6 +158,18 @@ describe('parseConfig', () => {
     ['signature without key', ['--signature', '/s'], base, /go together/],
     ['unknown flag', ['--modle-uri', 'x'], base, /Unknown option '--modle-uri'/],
     ['positional', ['extra'], base, /positional/i],
+    [
+      'a storage endpoint that is no URL',
+      [],
+      { ...base, MODELSHIP_STORAGE_ENDPOINT: 'minio:9000' },
+      /MODELSHIP_STORAGE_ENDPOINT="minio:9000": expected an http/,
+    ],
+    [
+      'a zero fetch deadline',
+      [],
+      { ...base, MODELSHIP_STORAGE_TIMEOUT_SECONDS: '0' },
+      /MODELSHIP_STORAGE_TIMEOUT_SECONDS="0": expected an integer between 1 and 3600/,
+    ],
     ['empty string', [], { ...base, MODELSHIP_CACHE_DIR: ' ' }, /MODELSHIP_CACHE_DIR=" ": must not be empty/],
   ])('rejects %s with one line naming it', (_what, argv, env, message) => {
     let err: unknown;

@@ -5,8 +5,9 @@
  * offending variable or flag.
  */
 import { SERVER_ENV } from '../../contract/env.js';
+import { DEFAULT_STORAGE_TIMEOUT_SECONDS, STORAGE_ENV } from '../../contract/model-source.js';
 import { ConfigError, parseFlags, Settings } from '../../contract/settings.js';
-import type { DataPlaneOptions } from './dataplane/types.js';
+import type { DataPlaneOptions, StorageOptions } from './dataplane/types.js';
 import type { LogLevel } from '../../common/log.js';
 
 /** Everything the server process needs; data-plane fields are passed through unchanged. */
@@ -28,6 +29,8 @@ export interface Config {
   intraOpThreads: number;
   cacheDir: string;
   pvcRoot: string;
+  /** How to reach a remote model's store (s3://, gs://, oci://, http(s)://). */
+  storage: StorageOptions;
   maxBodyBytes: number;
   /** Output data one answer may carry: binary outputs' bytes plus JSON outputs' data text. */
   maxResponseBytes: number;
@@ -53,7 +56,7 @@ const SETTINGS = {
   modelUri: {
     flag: 'model-uri',
     env: SERVER_ENV.modelUri,
-    help: 'file://, http(s)://, pvc://<claim>/<path> or a path',
+    help: 's3://, gs://, oci://, http(s)://, pvc://<claim>/<path>, file:// or a path',
   },
   sha256: { flag: 'sha256', env: SERVER_ENV.sha256, help: 'expected sha256 of the model file (64 hex)' },
   allowUnverified: {
@@ -108,6 +111,48 @@ const SETTINGS = {
     help: 'model download cache (default /var/cache/modelship)',
   },
   pvcRoot: { flag: 'pvc-root', env: SERVER_ENV.pvcRoot, help: 'where pvc:// claims are mounted (default /mnt/pvc)' },
+  storageEndpoint: {
+    flag: 'storage-endpoint',
+    env: STORAGE_ENV.endpoint,
+    help: "s3: the S3 API's URL; gs: the JSON API's URL (default: the provider's)",
+  },
+  storageRegion: {
+    flag: 'storage-region',
+    env: STORAGE_ENV.region,
+    help: "s3: the bucket's region (default us-east-1)",
+  },
+  storagePathStyle: {
+    flag: 'storage-path-style',
+    env: STORAGE_ENV.pathStyle,
+    boolean: true,
+    help: 's3: address the bucket in the path, as MinIO needs',
+  },
+  storagePlainHttp: {
+    flag: 'storage-plain-http',
+    env: STORAGE_ENV.plainHttp,
+    boolean: true,
+    help: 'oci: the registry speaks plain HTTP',
+  },
+  storageCredentialsDir: {
+    flag: 'storage-credentials-dir',
+    env: STORAGE_ENV.credentialsDir,
+    help: "the store's credentials, one file per key (AWS_ACCESS_KEY_ID...); unset: anonymous",
+  },
+  storageCaFile: {
+    flag: 'storage-ca-file',
+    env: STORAGE_ENV.caFile,
+    help: 'PEM CA certificates trusted for the store, beside the system ones',
+  },
+  storageTimeoutSeconds: {
+    flag: 'storage-timeout-seconds',
+    env: STORAGE_ENV.timeoutSeconds,
+    help: `deadline of a remote model's whole fetch, retries included (default ${DEFAULT_STORAGE_TIMEOUT_SECONDS})`,
+  },
+  nodeCacheUrl: {
+    flag: 'node-cache-url',
+    env: STORAGE_ENV.nodeCacheUrl,
+    help: "the node cache agent's URL (unset: fetch directly)",
+  },
   maxBodyBytes: {
     flag: 'max-body-size',
     env: SERVER_ENV.maxBodyBytes,
@@ -216,6 +261,23 @@ export function parseConfig(
   const processes = settings.integer(S.processes, Math.max(1, cpus), 1);
   const bytes = (name: Setting, fallback: number) =>
     settings.parsed(name, fallback, 'expected a size such as 1048576, 512kb or 32mb', parseBytes);
+  const httpUrl = (text: string): string | undefined => {
+    try {
+      return ['http:', 'https:'].includes(new URL(text).protocol) ? text : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const storage: StorageOptions = {
+    endpoint: settings.parsed(S.storageEndpoint, undefined, 'expected an http:// or https:// URL', httpUrl),
+    region: settings.string(S.storageRegion, undefined),
+    pathStyle: settings.boolean(S.storagePathStyle, false),
+    plainHttp: settings.boolean(S.storagePlainHttp, false),
+    credentialsDir: settings.string(S.storageCredentialsDir, undefined),
+    caFile: settings.string(S.storageCaFile, undefined),
+    timeoutSeconds: settings.integer(S.storageTimeoutSeconds, DEFAULT_STORAGE_TIMEOUT_SECONDS, 1, 3600),
+    nodeCacheUrl: settings.parsed(S.nodeCacheUrl, undefined, 'expected an http:// or https:// URL', httpUrl),
+  };
   return {
     modelUri,
     sha256,
@@ -236,6 +298,7 @@ export function parseConfig(
     intraOpThreads: settings.integer(S.intraOpThreads, 1, 1),
     cacheDir: settings.string(S.cacheDir, '/var/cache/modelship'),
     pvcRoot: settings.string(S.pvcRoot, '/mnt/pvc'),
+    storage,
     maxBodyBytes: bytes(S.maxBodyBytes, 32 * 1024 ** 2),
     // As large as the largest request: an identity model may answer what it was sent, in binary.
     maxResponseBytes: bytes(S.maxResponseBytes, 32 * 1024 ** 2),
@@ -259,6 +322,7 @@ export function dataPlaneOptions(config: Config): DataPlaneOptions {
     version: config.version,
     cacheDir: config.cacheDir,
     pvcRoot: config.pvcRoot,
+    storage: config.storage,
     batching: config.batching,
     workers: config.workers,
     intraOpThreads: config.intraOpThreads,

@@ -132,6 +132,8 @@ export interface DataPlaneOptions {
   version: string;
   cacheDir: string;
   pvcRoot: string;
+  /** How to reach a remote model's store; unset: anonymous, default endpoints, the default deadline. */
+  storage?: StorageOptions;
   /** Dynamic batching; applies only when the model's first dimension is dynamic. */
   batching: { maxBatchSize: number; maxLatencyMs: number };
   /** Worker threads running inference sessions (each with its own session). */
@@ -144,6 +146,30 @@ export interface DataPlaneOptions {
    * modelUri.
    */
   fetched?: Promise<FetchedModel>;
+}
+
+/**
+ * How to reach the store of a remote model (s3://, gs://, oci://, http(s)://), as the operator wrote
+ * it into the environment (contract/model-source.ts STORAGE_ENV). Files are read when the model is
+ * fetched, so that a missing or unreadable one is reported as that fetch's failure.
+ */
+export interface StorageOptions {
+  /** s3: the S3 API's URL; gs: the JSON API's URL. */
+  endpoint?: string;
+  /** s3: the bucket's region. */
+  region?: string;
+  /** s3: address the bucket in the path. */
+  pathStyle?: boolean;
+  /** oci: the registry speaks plain HTTP. */
+  plainHttp?: boolean;
+  /** The mounted credentials Secret (keys: STORAGE_SECRET_KEYS); unset: anonymous. */
+  credentialsDir?: string;
+  /** A PEM file of CA certificates trusted for the store, beside the system's. */
+  caFile?: string;
+  /** The whole fetch's deadline, retries included. */
+  timeoutSeconds: number;
+  /** The node cache agent's URL (unset: this server fetches for itself). */
+  nodeCacheUrl?: string;
 }
 
 /** A model file on local disk and the digest it had when it was verified. */

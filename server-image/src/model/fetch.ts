@@ -1,15 +1,9 @@
 /**
- * Getting the model file onto local disk: local paths are read in place; HTTP(S) downloads stream
- * to a temporary file in the cache directory (hashing as they go) and are renamed into place under
- * their digest only after the digest checks out.
+ * Model files on local disk: local paths are read in place, and remote models live in the cache
+ * directory under their digest (download.ts puts them there, verified).
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ModelLoadError } from '../dataplane/types.js';
 import { sha256OfFile } from './verify.js';
 
@@ -59,71 +53,4 @@ export async function cachedModel(cacheDir: string, sha256: string): Promise<Loc
   if (actual === sha256) return { path: file, sha256, bytes };
   await rm(file, { force: true });
   return undefined;
-}
-
-/**
- * Download `url` into a temporary file in `cacheDir`, computing its sha256 while streaming. The
- * caller verifies the digest and then calls `keep` (rename into the cache) or `discard`.
- */
-export async function download(
-  url: URL,
-  redactedUri: string,
-  cacheDir: string,
-): Promise<LocalModel & { keep(): Promise<string>; discard(): Promise<void> }> {
-  const fail = (why: string): ModelLoadError => new ModelLoadError(`download model ${redactedUri}: ${why}`);
-  await mkdir(cacheDir, { recursive: true });
-  // fetch() refuses URLs with credentials in them; send them as Basic auth instead.
-  const target = new URL(url);
-  const headers: Record<string, string> = {};
-  if (target.username !== '' || target.password !== '') {
-    const user = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
-    headers.authorization = `Basic ${Buffer.from(user).toString('base64')}`;
-    target.username = '';
-    target.password = '';
-  }
-  let response: Response;
-  try {
-    response = await fetch(target, { redirect: 'follow', headers });
-  } catch (err) {
-    const cause = (err as Error & { cause?: Error }).cause;
-    throw fail(cause?.message ?? (err as Error).message);
-  }
-  if (!response.ok || response.body === null) {
-    await response.body?.cancel();
-    throw fail(`HTTP ${response.status} ${response.statusText}`);
-  }
-  const tmp = path.join(cacheDir, `.download-${randomUUID()}`);
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const hashing = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-  try {
-    await pipeline(
-      Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
-      hashing,
-      createWriteStream(tmp, { flags: 'wx', mode: 0o644 }),
-    );
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw fail((err as Error).message);
-  }
-  const sha256 = hash.digest('hex');
-  return {
-    path: tmp,
-    sha256,
-    bytes,
-    async keep() {
-      const final = cachePathFor(cacheDir, sha256);
-      await rename(tmp, final);
-      return final;
-    },
-    async discard() {
-      await rm(tmp, { force: true });
-    },
-  };
 }

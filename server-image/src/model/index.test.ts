@@ -105,7 +105,7 @@ describe('fetchVerifiedModel', () => {
     // A fresh cache: the first download is cached under its digest and would be reused.
     const failure = fetchVerifiedModel(options(wrong, { cacheDir: path.join(dir, 'fresh-cache') }));
     await expect(failure).rejects.toThrow(
-      /download model http:\/\/127\.0\.0\.1:\d+\/private\/model\.onnx \(credentials\/query redacted\): HTTP 401/,
+      /fetch model http:\/\/127\.0\.0\.1:\d+\/private\/model\.onnx \(credentials\/query redacted\): HTTP 401 Unauthorized/,
     );
     await expect(failure).rejects.not.toThrow(/nope/);
   });
@@ -120,14 +120,28 @@ describe('fetchVerifiedModel', () => {
     const result = fetchVerifiedModel(options(`${base}/model.onnx`, { sha256: wrong }));
     await expect(result).rejects.toThrow(ModelLoadError);
     await expect(result).rejects.toThrow(`sha256 mismatch: expected ${wrong}, got ${sha256}`);
+    await expect(result).rejects.toMatchObject({ reason: 'ModelDigestMismatch' });
+    expect(requests).toEqual(['/model.onnx']);
     expect(await cacheEntries()).toEqual([]);
   });
 
-  test.each([
-    ['/missing', /download model http:\/\/127\.0\.0\.1:\d+\/missing: HTTP 404/],
-    ['/truncated', /download model http:\/\/127\.0\.0\.1:\d+\/truncated: /],
-  ])('names the URI when the download of %s fails, and leaves no temp file', async (route, message) => {
-    await expect(fetchVerifiedModel(options(`${base}${route}`))).rejects.toThrow(message);
+  test('reports a missing object as ModelNotFound at once, and leaves nothing in the cache', async () => {
+    const failure = fetchVerifiedModel(options(`${base}/missing`));
+    await expect(failure).rejects.toThrow(/^fetch model http:\/\/127\.0\.0\.1:\d+\/missing: HTTP 404 Not Found$/);
+    await expect(failure).rejects.toMatchObject({ reason: 'ModelNotFound' });
+    expect(requests).toEqual(['/missing']);
+    expect(await cacheEntries()).toEqual([]);
+  });
+
+  test('retries a transfer that breaks, then gives up naming the URI, and leaves no temp file', async () => {
+    const failure = fetchVerifiedModel(options(`${base}/truncated`, { storage: { timeoutSeconds: 2 } }));
+    await expect(failure).rejects.toThrow(
+      /fetch model http:\/\/127\.0\.0\.1:\d+\/truncated: (the transfer|socket hang up)/,
+    );
+    await expect(failure).rejects.toMatchObject({
+      reason: expect.stringMatching(/ModelSourceUnavailable|ModelFetchTimeout/),
+    });
+    expect(requests.length).toBeGreaterThan(1);
     expect(await cacheEntries()).toEqual([]);
   });
 
@@ -136,9 +150,11 @@ describe('fetchVerifiedModel', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    await expect(fetchVerifiedModel(options(`http://127.0.0.1:${port}/m.onnx`))).rejects.toThrow(
-      new RegExp(`download model http://127.0.0.1:${port}/m.onnx: .*ECONNREFUSED`),
-    );
+    const failure = fetchVerifiedModel(options(`http://127.0.0.1:${port}/m.onnx`, { storage: { timeoutSeconds: 1 } }));
+    await expect(failure).rejects.toThrow(new RegExp(`fetch model http://127.0.0.1:${port}/m.onnx: .*ECONNREFUSED`));
+    await expect(failure).rejects.toMatchObject({
+      reason: expect.stringMatching(/ModelSourceUnavailable|ModelFetchTimeout/),
+    });
   });
 
   test('reads local paths, file:// and pvc:// in place', async () => {

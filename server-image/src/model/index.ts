@@ -2,9 +2,12 @@
  * Model fetch and verification: the one entry point the data plane calls before it creates any
  * onnxruntime session.
  */
+import { DEFAULT_STORAGE_TIMEOUT_SECONDS } from '../../../contract/model-source.js';
 import type { DataPlaneOptions, ModelFetchInfo } from '../dataplane/types.js';
 import { ModelLoadError } from '../dataplane/types.js';
-import { cachedModel, download, readLocal, type LocalModel } from './fetch.js';
+import { loadStoreSettings } from './credentials.js';
+import { downloadVerified, remoteSourceFor, type AttemptFailure } from './download.js';
+import { cachedModel, readLocal, type LocalModel } from './fetch.js';
 import { modelSource, redactUri } from './source.js';
 import { checkDigest, checkSignature, normaliseSha256 } from './verify.js';
 
@@ -15,18 +18,21 @@ export type VerifiedModel = LocalModel;
 
 type FetchOptions = Pick<
   DataPlaneOptions,
-  'modelUri' | 'sha256' | 'allowUnverified' | 'signaturePath' | 'publicKeyPath' | 'cacheDir' | 'pvcRoot'
+  'modelUri' | 'sha256' | 'allowUnverified' | 'signaturePath' | 'publicKeyPath' | 'cacheDir' | 'pvcRoot' | 'storage'
 >;
 
 /**
  * Fetch the model named by `options.modelUri`, verify its sha256 against `options.sha256` (required
  * unless allowUnverified) and its Ed25519 signature when signaturePath/publicKeyPath are set.
- * Downloads land in the cache only once verified; a cached copy is re-hashed before reuse.
- * Rejects with ModelLoadError naming the URI and what failed.
+ * Remote models (http(s)://, s3://, gs://) land in the cache only once verified, with retries
+ * within options.storage's deadline (`onAttempt` hears of each failed attempt); a cached copy is
+ * re-hashed before reuse. Rejects with ModelLoadError naming the URI and what failed, with a
+ * FetchFailureReason when the model could not be fetched.
  */
 export async function fetchVerifiedModel(
   options: FetchOptions,
   onFetched?: (info: ModelFetchInfo) => void,
+  onAttempt?: (failure: AttemptFailure) => void,
 ): Promise<VerifiedModel> {
   const started = performance.now();
   const uri = redactUri(options.modelUri);
@@ -56,14 +62,20 @@ export async function fetchVerifiedModel(
       model = hit;
       cached = true;
     } else {
-      const fetched = await download(source.url, uri, options.cacheDir);
-      try {
-        checkDigest(uri, fetched.sha256, expected, allowUnverified);
-      } catch (err) {
-        await fetched.discard();
-        throw err;
+      const remote = remoteSourceFor(source.uri);
+      if (remote === undefined) {
+        throw new ModelLoadError(
+          `model URI ${uri}: scheme ${source.scheme}:// is not supported by this server`,
+          'ModelSourceInvalid',
+        );
       }
-      model = { path: await fetched.keep(), sha256: fetched.sha256, bytes: fetched.bytes };
+      const timeoutSeconds = options.storage?.timeoutSeconds ?? DEFAULT_STORAGE_TIMEOUT_SECONDS;
+      model = await downloadVerified({ uri: source.uri, settings: await loadStoreSettings(options.storage) }, remote, {
+        cacheDir: options.cacheDir,
+        expectedSha256: expected,
+        deadlineMs: timeoutSeconds * 1000,
+        onAttempt,
+      });
     }
   }
   if (signaturePath !== undefined && publicKeyPath !== undefined) {

@@ -4,6 +4,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../../../common/log.js';
+import { formatFetchFailure } from '../../../contract/model-source.js';
+import { ModelLoadError } from '../dataplane/types.js';
 
 /** Start the container's termination message afresh: called once, by its first process. */
 export function clearTerminationMessage(path: string): void {
@@ -33,10 +35,22 @@ export function writeTerminationMessage(path: string, message: string, log: Logg
   }
 }
 
+/**
+ * The termination message for a failure: `<msg>: <error>`, or, when the model could not be fetched,
+ * `<reason>: <error>` (contract/model-source.ts formatFetchFailure), which the operator reads back
+ * into the ModelDeployment's status.
+ */
+export function terminationMessage(msg: string, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ModelLoadError && err.reason !== undefined) return formatFetchFailure(err.reason, message);
+  return `${msg}: ${message}`;
+}
+
 /** Log `msg` with the error, leave it as the termination message, and exit 1. */
 export function die(terminationLogPath: string, log: Logger, msg: string, err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
-  log.error(msg, { error: message });
-  writeTerminationMessage(terminationLogPath, `${msg}: ${message}`, log);
+  const reason = err instanceof ModelLoadError ? err.reason : undefined;
+  log.error(msg, { error: message, ...(reason === undefined ? {} : { reason }) });
+  writeTerminationMessage(terminationLogPath, terminationMessage(msg, err), log);
   process.exit(1);
 }

@@ -15,11 +15,11 @@ import cluster, { type Worker } from 'node:cluster';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dataPlaneOptions, type Config } from '../config.js';
-import type { FetchedModel } from '../dataplane/types.js';
+import { ModelLoadError, type FetchedModel } from '../dataplane/types.js';
 import { createLogger } from '../../../common/log.js';
 import { groupMetrics, serveMetrics } from '../metrics.js';
 import { fetchVerifiedModel } from '../model/index.js';
-import { clearTerminationMessage, die, writeTerminationMessage } from './fatal.js';
+import { clearTerminationMessage, die, terminationMessage, writeTerminationMessage } from './fatal.js';
 import { ConnectionDispatcher } from './dispatch.js';
 import { REPLACEMENT_ENV, isToPrimary, type ToMember } from './group.js';
 
@@ -231,7 +231,12 @@ export async function runPrimary(config: Config): Promise<void> {
   } catch (err) {
     if (stopping) return;
     const message = err instanceof Error ? err.message : String(err);
-    failed('model load failed', { error: message }, `model load failed: ${message}`);
+    const reason = err instanceof ModelLoadError ? err.reason : undefined;
+    failed(
+      'model load failed',
+      { error: message, ...(reason === undefined ? {} : { reason }) },
+      terminationMessage('model load failed', err),
+    );
     return;
   }
   for (const member of members.values()) send(member.worker, modelMessage(model));
