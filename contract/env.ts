@@ -5,11 +5,14 @@
  * may set the server's through spec.server.env too, which is why the CRD reserves the prefix.
  */
 
-/** Picks the image's role: `server` (the default) or `router`. */
+/** Picks the image's role: `server` (the default), `router` or `cache`. */
 export const MODE_ENV = 'MODELSHIP_MODE';
 
 /** The MODELSHIP_MODE of router pods. */
 export const ROUTER_MODE = 'router';
+
+/** The MODELSHIP_MODE of the node cache agent (the chart's DaemonSet; contract/nodecache.ts is its API). */
+export const CACHE_MODE = 'cache';
 
 /** Settings both the server and the router read under the same name. */
 const SHARED_ENV = {
@@ -72,3 +75,14 @@ export const ROUTER_ENV = {
  * the operator mounts them there.
  */
 export const DEFAULT_ROUTER_TOKEN_DIR = '/etc/modelship/router-tokens';
+
+/** The node cache agent's variables (MODELSHIP_MODE=cache); the chart sets them on its DaemonSet. */
+export const CACHE_ENV = {
+  ...SHARED_ENV,
+  /** The directory of cached models (the node's hostPath), one file per sha256. */
+  cacheDir: 'MODELSHIP_CACHE_DIR',
+  /** Bytes of models kept before the least recently used ones are evicted (0: no limit). */
+  maxBytes: 'MODELSHIP_CACHE_MAX_BYTES',
+  /** The longest a download the agent starts may take, whatever the requester asks for, in seconds. */
+  maxTimeoutSeconds: 'MODELSHIP_CACHE_MAX_TIMEOUT_SECONDS',
+} as const;

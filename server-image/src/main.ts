@@ -1,6 +1,7 @@
 /**
  * Entry point of the Modelship image. MODELSHIP_MODE picks the role: `server` (default) serves one
- * model; `router` splits traffic between revisions (loaded only in that mode).
+ * model; `router` splits traffic between revisions; `cache` is a node's model cache agent (each
+ * loaded only in its mode).
  *
  * A server with `processes` > 1 starts as the group's primary (process/primary.ts), which forks
  * this same script as its serving processes (process/serve.ts); with 1 it is a serving process on
@@ -9,7 +10,7 @@
 import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { MODE_ENV, ROUTER_MODE } from '../../contract/env.js';
+import { CACHE_MODE, MODE_ENV, ROUTER_MODE } from '../../contract/env.js';
 import { ConfigError } from '../../contract/settings.js';
 import { parseConfig, usableCpus, usage, type Config } from './config.js';
 import { joinGroup } from './process/group.js';
@@ -38,8 +39,20 @@ async function main(): Promise<void> {
     }
     return;
   }
+  if (mode === CACHE_MODE) {
+    const { runCache } = await import('./cache/main.js');
+    try {
+      await runCache();
+    } catch (err) {
+      process.stderr.write(`modelship cache: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    return;
+  }
   if (mode !== 'server') {
-    process.stderr.write(`modelship: invalid ${MODE_ENV}=${JSON.stringify(mode)}: expected server or ${ROUTER_MODE}\n`);
+    process.stderr.write(
+      `modelship: invalid ${MODE_ENV}=${JSON.stringify(mode)}: expected server, ${ROUTER_MODE} or ${CACHE_MODE}\n`,
+    );
     process.exit(2);
   }
   const argv = process.argv.slice(2);

@@ -8,7 +8,14 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AppsV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import {
+  AppsV1Api,
+  RbacAuthorizationV1Api,
+  type V1DaemonSet,
+  type V1Deployment,
+  type V1Service,
+} from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { adminRequest, binDir, repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, clusterInfo, loadKubeConfig, waitFor } from './kube.js';
 import { writeKubeconformSchemas } from './helm.schemas.js';
@@ -99,6 +106,17 @@ describe('Helm chart', () => {
         'replicaCount=1',
       ],
     ],
+    [
+      'a node cache with its own directory, size and tolerations',
+      [
+        '--set',
+        'nodeCache.hostPath=/mnt/models',
+        '--set',
+        'nodeCache.maxSize=0',
+        '--set',
+        'nodeCache.tolerations[0].operator=Exists',
+      ],
+    ],
   ])(
     'renders %s to objects valid against the cluster schemas (kubeconform -strict, offline)',
     async (_name, args) => {
@@ -110,6 +128,50 @@ describe('Helm chart', () => {
       );
       // Every object was validated: none invalid, none skipped for a missing schema.
       expect(out).toMatch(/Valid: [1-9]\d*, Invalid: 0, Errors: 0, Skipped: 0/);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    "renders the node cache: an agent per node on a hostPath, reached on the pod's own node only, whose URL the operator gets",
+    async () => {
+      const objects = (await template())
+        .split('\n---')
+        .flatMap((doc) =>
+          parseAllDocuments(doc).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string } }),
+        );
+      const ds = objects.find((o) => o.kind === 'DaemonSet') as V1DaemonSet;
+      const service = objects.find((o) => o.metadata?.name === 'ms-modelship-node-cache') as V1Service;
+      const operator = objects.find((o) => o.kind === 'Deployment') as V1Deployment;
+      expect(service.spec).toMatchObject({
+        internalTrafficPolicy: 'Local',
+        ports: [{ port: 8090, targetPort: 'http' }],
+      });
+      const pod = ds.spec!.template.spec!;
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.volumes).toContainEqual({
+        name: 'models',
+        hostPath: { path: '/var/lib/modelship/models', type: 'DirectoryOrCreate' },
+      });
+      const agent = pod.containers[0]!;
+      expect(agent.env).toContainEqual({ name: 'MODELSHIP_MODE', value: 'cache' });
+      expect(agent.env).toContainEqual({ name: 'MODELSHIP_CACHE_MAX_BYTES', value: '50Gi' });
+      expect(agent.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
+      // Only the init container that hands the directory to the agent's uid runs as root, with CAP_CHOWN alone.
+      expect(pod.initContainers![0]!.securityContext!.capabilities).toEqual({ drop: ['ALL'], add: ['CHOWN'] });
+      expect(operator.spec!.template.spec!.containers[0]!.env).toContainEqual({
+        name: 'MODELSHIP_NODE_CACHE_URL',
+        value: 'http://ms-modelship-node-cache.modelship-system.svc:8090',
+      });
+
+      const off = await template('--set', 'nodeCache.enabled=false');
+      expect(off).not.toContain('DaemonSet');
+      expect(off).not.toContain('MODELSHIP_NODE_CACHE_URL');
     },
     TIMEOUT,
   );
@@ -148,6 +210,8 @@ describe('Helm chart', () => {
     [['--set', 'metrics.port=80'], 'port'],
     [['--set', 'operator.watchNamespace=Not_A_Namespace'], 'watchNamespace'],
     [['--set', 'imagee.tag=x'], 'imagee'],
+    [['--set', 'nodeCache.maxSize=lots'], 'maxSize'],
+    [['--set', 'nodeCache.hostPath=relative/dir'], 'hostPath'],
   ])(
     'values schema rejects %j',
     async (args, field) => {

@@ -1,17 +1,17 @@
 /**
  * Running one test store (MinIO, fake-gcs-server, the registry) as a process: a temp dir for its data
  * and log, a free port on the host it serves on, a readiness poll of a real endpoint, and a stop that
- * kills its process group and removes the temp dir. A store whose test process exits without stopping
- * it is killed (and its dir removed) by an exit handler, so nothing is left on the machine.
+ * kills its process group and removes the temp dir. A store never outlives the process that started
+ * it: it runs under a guard shell that stops it once that process is gone, however it ended.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { binDir } from '../cluster/cluster.js';
-import { isRunning, killAllNow, stopAll, type RunningProcess } from '../cluster/processes.js';
+import { isRunning, stopAll, type RunningProcess } from '../cluster/processes.js';
 import { waitFor } from '../cluster/wait.js';
 
 /** Where stores serve by default: loopback (server tests). Real-pod e2e passes the node's address. */
@@ -88,36 +88,6 @@ export function storeBinary(name: string): string {
   return bin;
 }
 
-/** Stores started by this process and not stopped yet: the exit handler kills them. */
-const live = new Map<RunningProcess, string>();
-
-function killLiveNow(): void {
-  killAllNow([...live.keys()]);
-  for (const dir of live.values()) rmSync(dir, { recursive: true, force: true });
-  live.clear();
-}
-
-/** A signal ends this process as it would have without handlers; the exit handler then kills the stores. */
-function exitOnSignal(signal: NodeJS.Signals): void {
-  process.exit(signal === 'SIGINT' ? 130 : 143);
-}
-
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-
-/** Kills the live stores when this process exits or is interrupted (jest killing a worker, Ctrl-C). */
-function watchExit(): void {
-  if (live.size > 0) return;
-  process.on('exit', killLiveNow);
-  for (const s of SIGNALS) process.on(s, exitOnSignal);
-}
-
-/** Once no store is live, this process's exit and signals are left as they were. */
-function unwatchExitIfIdle(): void {
-  if (live.size > 0) return;
-  process.off('exit', killLiveNow);
-  for (const s of SIGNALS) process.off(s, exitOnSignal);
-}
-
 function logTail(log: string): string {
   try {
     const text = readFileSync(log, 'utf8');
@@ -140,11 +110,7 @@ export async function startStoreProcess(spec: StoreProcessSpec): Promise<StorePr
   const log = join(dir, `${spec.name}.log`);
   let proc: RunningProcess | undefined;
   const stop = async (): Promise<void> => {
-    if (proc) {
-      await stopAll([proc]);
-      live.delete(proc);
-      unwatchExitIfIdle();
-    }
+    if (proc) await stopAll([proc]);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -153,9 +119,7 @@ export async function startStoreProcess(spec: StoreProcessSpec): Promise<StorePr
       const address = hostPort(spec.host, port);
       await spec.prepare?.(dir, port);
       const logStart = logSize(log);
-      proc = await spawnDetached(spec.name, bin, spec.args(port, dir), log, spec.env);
-      watchExit();
-      live.set(proc, dir);
+      proc = await spawnGuarded(spec.name, dir, bin, spec.args(port, dir), log, spec.env);
       const started = proc;
       const state = await waitFor(
         `${spec.name} to answer on ${address}`,
@@ -164,8 +128,6 @@ export async function startStoreProcess(spec: StoreProcessSpec): Promise<StorePr
         100,
       );
       if (state === 'ready') return { address, port, dir, stop };
-      live.delete(started);
-      unwatchExitIfIdle();
       if (attempt >= PORT_ATTEMPTS || !PORT_TAKEN.test(readFileSync(log, 'utf8').slice(logStart)))
         throw new Error(`${spec.name} exited before it answered on ${address}`);
     }
@@ -190,9 +152,34 @@ function logSize(log: string): number {
   }
 }
 
-/** Starts bin detached (its own process group) with its output appended to log and env added to ours. */
-async function spawnDetached(
+/**
+ * The guard: `sh -c GUARD <name>-guard <temp dir> <bin> <args...>`, with stdin a pipe from the test
+ * process. It starts the store; when that pipe reaches EOF (the test process exited, crashed or was
+ * killed, even by SIGKILL: exit handlers cannot see that, and jest gives tests a `process` whose
+ * events never fire) it stops the store (SIGTERM) and, once the store has exited, removes the temp dir
+ * nobody else will remove. It exits when the store does, with its status. It ignores SIGTERM itself,
+ * so stopping the group (stopAll) waits for the store's own shutdown, not just the shell's.
+ */
+const GUARD = `dir=$1; shift
+"$@" &
+store=$!
+exec 3<&0
+(read -r _ <&3; : > "$dir/.orphaned"; kill -TERM "$store" 2>/dev/null) &
+reader=$!
+exec 3<&-
+trap '' TERM
+wait "$store"; status=$?
+kill "$reader" 2>/dev/null
+if [ -e "$dir/.orphaned" ]; then rm -rf "$dir"; fi
+exit "$status"`;
+
+/**
+ * Starts bin under the guard, detached (its own process group, which stopAll signals), with its
+ * output appended to log and env added to ours.
+ */
+async function spawnGuarded(
   name: string,
+  dir: string,
   bin: string,
   args: string[],
   log: string,
@@ -200,14 +187,20 @@ async function spawnDetached(
 ): Promise<RunningProcess> {
   const fd = openSync(log, 'a');
   try {
-    const child = spawn(bin, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    const shArgs = ['-c', GUARD, `${name}-guard`, dir, bin, ...args];
+    const child = spawn('/bin/sh', shArgs, {
+      detached: true,
+      stdio: ['pipe', fd, fd],
+      env: { ...process.env, ...env },
+    });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid as number));
       child.once('error', (err) => reject(new Error(`run ${bin}: ${err.message}`)));
     });
-    // The store may outlive a test's await; the exit handler and stop() end it, not the event loop.
+    // Neither the store nor its guard's pipe keeps the test process alive: stop() or our exit ends them.
     child.unref();
-    return { name, pid, bin, args, log };
+    (child.stdin as unknown as Socket).unref();
+    return { name, pid, bin: '/bin/sh', args: shArgs, log };
   } finally {
     closeSync(fd);
   }

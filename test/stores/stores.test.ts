@@ -4,12 +4,14 @@
  * leaves no process and no file behind.
  */
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { listProcesses } from '../cluster/leftovers.js';
+import { waitFor } from '../cluster/wait.js';
 import { startFakeGcs } from './gcs.js';
 import { orasPull, orasPush } from './oras.js';
 import { answers, startStoreProcess } from './process.js';
@@ -164,6 +166,32 @@ describe('a store that cannot start', () => {
     });
     await expect(started).rejects.toThrow(
       /^start registry: registry exited before it answered on 127\.0\.0\.1:\d+\n--- registry\.log ---\n.*missing-config\.yml/s,
+    );
+  });
+});
+
+describe('a store whose test process is killed', () => {
+  it('is stopped by its guard, its temp dir removed', async () => {
+    const cli = join(ROOT, 'dist/test/stores/cli.js');
+    if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`make build\``);
+    const child = spawn(process.execPath, [cli, 's3', '--parent-dir', parentDir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').once('data', (d: string) => resolve(d.split('\n')[0]));
+      child.once('exit', (code) => reject(new Error(`cli.js s3 exited (${code}) before it printed its store`)));
+    });
+    const { endpoint } = JSON.parse(line) as { endpoint: string };
+    expect(await answers(`${endpoint}/minio/health/live`, [200])).toBe(true);
+
+    child.kill('SIGKILL');
+    // afterEach checks that no process and no file is left; here, wait for the guard to finish.
+    await waitFor(
+      'the guard to stop MinIO and remove its dir',
+      () =>
+        readdirSync(parentDir).length === 0 &&
+        !listProcesses().some((p) => p.cmdline.some((a) => a.includes(parentDir))),
+      30_000,
     );
   });
 });

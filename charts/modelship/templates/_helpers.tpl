@@ -43,3 +43,29 @@ app.kubernetes.io/component: operator
 {{- define "modelship.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* Labels on the node cache's objects. */}}
+{{- define "modelship.nodeCacheLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "modelship.nodeCacheSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: modelship
+{{- end -}}
+
+{{/* Labels that select the node cache agents. */}}
+{{- define "modelship.nodeCacheSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "modelship.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: node-cache
+{{- end -}}
+
+{{/* The node cache Service's name. */}}
+{{- define "modelship.nodeCacheName" -}}
+{{- printf "%s-node-cache" (include "modelship.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The URL model pods reach their node's cache agent at (MODELSHIP_NODE_CACHE_URL). */}}
+{{- define "modelship.nodeCacheUrl" -}}
+{{- printf "http://%s.%s.svc:%v" (include "modelship.nodeCacheName" .) .Release.Namespace .Values.nodeCache.port -}}
+{{- end -}}

@@ -1,9 +1,10 @@
 // Command registry is the CNCF distribution registry (github.com/distribution/distribution/v3) with only
 // the filesystem storage driver: the local test cluster's image registry keeps its blobs in the
 // cluster state directory, so upstream cmd/registry's S3, Azure and GCS drivers (and their SDKs) and
-// its token and proxy back ends are left out. The htpasswd (Basic) access controller is in: the
-// store tests (test/stores) run a registry that requires credentials, and `registry htpasswd <user>`
-// writes its bcrypt entry, so no other tool (htpasswd from apache2-utils, a bcrypt package) is needed.
+// its proxy back end are left out. The htpasswd (Basic) and token (Bearer, as Docker Hub, GHCR and
+// Harbor use) access controllers are in: the store tests (test/stores) and the oci:// model tests run
+// registries that require credentials either way, and `registry htpasswd <user>` writes a bcrypt
+// entry, so no other tool (htpasswd from apache2-utils, a bcrypt package) is needed.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"github.com/distribution/distribution/v3/registry"
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
+	_ "github.com/distribution/distribution/v3/registry/auth/token"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
