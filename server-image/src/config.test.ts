@@ -135,6 +135,7 @@ describe('parseConfig', () => {
       cacheDir: '/var/cache/modelship',
       pvcRoot: '/mnt/pvc',
       storage: { pathStyle: false, plainHttp: false, timeoutSeconds: 300 },
+      logLevel: 'info',
       batching: { maxBatchSize: 32, maxLatencyMs: 0 },
       workers: 1,
       intraOpThreads: 1,
@@ -204,6 +205,11 @@ describe('defaultModelName', () => {
     ['https://h/x/mlp-v2.onnx?sig=abc', 'mlp-v2'],
     ['pvc://claim/dir/My Model.ONNX', 'My-Model'],
     ['https://h/', 'model'],
+    ['s3://models/team/digits.onnx', 'digits'],
+    ['gs://models/digits.onnx', 'digits'],
+    ['oci://registry.example:5000/models/digits:v1', 'digits'],
+    [`oci://registry.example/models/digits@sha256:${'ab'.repeat(32)}`, 'digits'],
+    [`oci://registry.example/models/digits:v1@sha256:${'ab'.repeat(32)}`, 'digits'],
   ])('%s → %s', (uri, name) => expect(defaultModelName(uri)).toBe(name));
 });
 

@@ -215,9 +215,13 @@ export function usableCpus(available: number, cpuMax: string | undefined): numbe
   return Math.max(1, Math.min(available, quota));
 }
 
-/** The served name when none is given: the model file's base name without `.onnx`. */
+/**
+ * The served name when none is given: the model file's base name without `.onnx`; for oci://, the
+ * repository's last part without its tag or digest.
+ */
 export function defaultModelName(uri: string): string {
-  const path = uri.replace(/[?#].*$/, '');
+  let path = uri.replace(/[?#].*$/, '');
+  if (/^oci:\/\//i.test(path)) path = path.replace(/@[^/]*$/, '').replace(/:[^/:]*$/, '');
   const base = path.slice(path.lastIndexOf('/') + 1).replace(/\.onnx$/i, '');
   const cleaned = base.replace(/[^A-Za-z0-9_.-]/g, '-');
   return cleaned === '' ? 'model' : cleaned;
@@ -323,6 +327,7 @@ export function dataPlaneOptions(config: Config): DataPlaneOptions {
     cacheDir: config.cacheDir,
     pvcRoot: config.pvcRoot,
     storage: config.storage,
+    logLevel: config.logLevel,
     batching: config.batching,
     workers: config.workers,
     intraOpThreads: config.intraOpThreads,

@@ -3,6 +3,7 @@
  * protocol adapters decode requests into these types and encode responses from them.
  */
 import type { DataType, ModelMetadata } from '../../../contract/metadata.js';
+import type { LogLevel } from '../../../common/log.js';
 import type { FetchFailureReason } from '../../../contract/model-source.js';
 
 /**
@@ -134,6 +135,8 @@ export interface DataPlaneOptions {
   pvcRoot: string;
   /** How to reach a remote model's store; unset: anonymous, default endpoints, the default deadline. */
   storage?: StorageOptions;
+  /** The level of the fetch's own log lines (a retry, the node cache's path); default info. */
+  logLevel?: LogLevel;
   /** Dynamic batching; applies only when the model's first dimension is dynamic. */
   batching: { maxBatchSize: number; maxLatencyMs: number };
   /** Worker threads running inference sessions (each with its own session). */

@@ -134,7 +134,13 @@ describe('fetchVerifiedModel', () => {
   });
 
   test('retries a transfer that breaks, then gives up naming the URI, and leaves no temp file', async () => {
-    const failure = fetchVerifiedModel(options(`${base}/truncated`, { storage: { timeoutSeconds: 2 } }));
+    const warnings: string[] = [];
+    const log = { info: () => undefined, warn: (msg: string) => warnings.push(msg) };
+    const failure = fetchVerifiedModel(
+      options(`${base}/truncated`, { storage: { timeoutSeconds: 2 } }),
+      undefined,
+      log,
+    );
     await expect(failure).rejects.toThrow(
       /fetch model http:\/\/127\.0\.0\.1:\d+\/truncated: (the transfer|socket hang up)/,
     );
@@ -142,6 +148,7 @@ describe('fetchVerifiedModel', () => {
       reason: expect.stringMatching(/ModelSourceUnavailable|ModelFetchTimeout/),
     });
     expect(requests.length).toBeGreaterThan(1);
+    expect(warnings[0]).toBe('model fetch failed; retrying');
     expect(await cacheEntries()).toEqual([]);
   });
 
@@ -150,7 +157,12 @@ describe('fetchVerifiedModel', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const failure = fetchVerifiedModel(options(`http://127.0.0.1:${port}/m.onnx`, { storage: { timeoutSeconds: 1 } }));
+    const quiet = { info: () => undefined, warn: () => undefined };
+    const failure = fetchVerifiedModel(
+      options(`http://127.0.0.1:${port}/m.onnx`, { storage: { timeoutSeconds: 1 } }),
+      undefined,
+      quiet,
+    );
     await expect(failure).rejects.toThrow(new RegExp(`fetch model http://127.0.0.1:${port}/m.onnx: .*ECONNREFUSED`));
     await expect(failure).rejects.toMatchObject({
       reason: expect.stringMatching(/ModelSourceUnavailable|ModelFetchTimeout/),

@@ -4,6 +4,7 @@
  */
 import { gcsSource } from './gcs.js';
 import { httpSource } from './http.js';
+import { ociSource } from './oci.js';
 import type { RemoteSource } from './remote.js';
 import { s3Source } from './s3.js';
 
@@ -12,6 +13,7 @@ const SOURCES: Readonly<Record<string, RemoteSource>> = {
   https: httpSource,
   s3: s3Source,
   gs: gcsSource,
+  oci: ociSource,
 };
 
 /** The source that fetches `uri`, or undefined for a local URI or a scheme no source serves. */

@@ -77,6 +77,15 @@ it('retries a store that answers 503, then reports ModelSourceUnavailable within
   expect(end.reason).toMatch(/^(ModelSourceUnavailable|ModelFetchTimeout)$/);
   expect(end.message).toMatch(/busy\.onnx/);
   expect(requests.length).toBeGreaterThan(1);
+  expect(server.logs).toContainEqual(
+    expect.objectContaining({
+      level: 'warn',
+      msg: 'model fetch failed; retrying',
+      attempt: 1,
+      reason: 'ModelSourceUnavailable',
+      error: expect.stringMatching(/busy\.onnx: HTTP 503/),
+    }),
+  );
   expect(cacheEntries(server)).toEqual([]);
 });
 
