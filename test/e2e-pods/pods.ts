@@ -27,8 +27,11 @@ export function target(): InstallTarget {
   if (!kubeconfig)
     throw new Error('e2e-pods: MODELSHIP_E2E_KUBECONFIG is not set (run through the e2e-node jest project)');
   const info = readClusterInfo(process.env.MODELSHIP_E2E_CLUSTER_INFO?.replace(/\/cluster\.json$/, ''));
-  const registry = info?.kubeconfig === kubeconfig ? info.realNode?.registry : undefined;
-  return registry ? { kubeconfig, registry } : { kubeconfig };
+  const ours = info?.kubeconfig === kubeconfig ? info : undefined;
+  const registry = ours?.realNode?.registry;
+  return registry && ours
+    ? { kubeconfig, registry, nodeCacheHostPath: join(ours.paths.dir, 'node-cache') }
+    : { kubeconfig };
 }
 
 let installed: Promise<void> | undefined;

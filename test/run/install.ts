@@ -59,6 +59,11 @@ export interface InstallTarget {
   kubeconfig: string;
   /** host:port of the node's registry mirror; absent on a cluster that is not ours. */
   registry?: string;
+  /**
+   * The node cache's directory on the node (nodeCache.hostPath), for our cluster: inside its state
+   * directory, so nothing it downloads is left on the machine outside it.
+   */
+  nodeCacheHostPath?: string;
 }
 
 /** Pushes the product image to the cluster's registry (when it has ours) and installs the chart with its defaults. */
@@ -76,5 +81,6 @@ export async function installModelship(target: InstallTarget): Promise<void> {
     '--wait',
     '--timeout',
     '5m',
+    ...(target.nodeCacheHostPath ? ['--set', `nodeCache.hostPath=${target.nodeCacheHostPath}`] : []),
   ]);
 }

@@ -30,7 +30,11 @@ async function main(): Promise<void> {
   say(
     `cluster up with real node ${info.realNode?.name} in ${((Date.now() - started) / 1000).toFixed(0)} s; installing the chart`,
   );
-  await installModelship({ kubeconfig: info.kubeconfig, registry: info.realNode?.registry });
+  await installModelship({
+    kubeconfig: info.kubeconfig,
+    registry: info.realNode?.registry,
+    nodeCacheHostPath: info.realNode ? join(info.paths.dir, 'node-cache') : undefined,
+  });
   say(`operator running in ${RELEASE.namespace}; applying ${EXAMPLE}`);
   await kubectl(['apply', '--server-side', '--field-manager=modelship-run', '-f', join(root, EXAMPLE)]);
   await kubectl(['wait', '--for=condition=Ready', '--timeout=600s', 'modeldeployment/digits'], 620_000);
