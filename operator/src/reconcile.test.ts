@@ -1,4 +1,5 @@
 import { mdFixture, observedDeployment, SHA_B } from '../test/fixtures.js';
+import { formatFetchFailure } from '../../contract/model-source.js';
 import type { ModelDeployment, ModelDeploymentStatus, RolloutSpec, WebhookSpec } from './api/types.js';
 import type { WebhookPayload, WebhookResult } from './rollout/webhooks.js';
 import { validateModelDeployment } from './api/validate.js';
@@ -445,6 +446,49 @@ describe('reconcile', () => {
         body: { data: { 'digits-router-gone.json': null } },
       }),
     ]);
+  });
+
+  it('rolls back a candidate whose model cannot be fetched, and says why in Stalled and one Warning', async () => {
+    const { api, caches, tick, md, r2 } = await rollingOut({ steps: [{ weight: 10, pauseSeconds: 60 }] });
+    const failing = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `digits-${r2}-abc12`,
+        namespace: 'ml',
+        labels: { 'modelship.dev/deployment': 'digits', 'modelship.dev/revision': r2 },
+      },
+      status: {
+        containerStatuses: [
+          {
+            name: 'server',
+            ready: false,
+            restartCount: 1,
+            state: { waiting: { reason: 'CrashLoopBackOff' } },
+            lastState: {
+              terminated: {
+                exitCode: 1,
+                message: formatFetchFailure(
+                  'ModelAccessDenied',
+                  'model https://models.example.com/digits-2.onnx: HTTP 403',
+                ),
+              },
+            },
+          },
+        ],
+      },
+    };
+    caches.owned = [...caches.owned, failing];
+    api.requests.length = 0;
+    await tick(1);
+    expect(md().status?.canary).toMatchObject({ revision: r2, phase: 'RolledBack', reason: 'ModelAccessDenied' });
+    const stalled = md().status!.conditions!.find((c) => c.type === 'Stalled')!;
+    expect(stalled).toMatchObject({ status: 'True', reason: 'ModelAccessDenied' });
+    expect(stalled.message).toContain(
+      `pod ml/digits-${r2}-abc12 container server could not fetch its model: the store refused access`,
+    );
+    expect(stalled.message).toContain('model https://models.example.com/digits-2.onnx: HTTP 403');
+    expect(api.events()).toEqual([`Warning ModelAccessDenied: ${stalled.message}`]);
   });
 
   it('tells of a rollback once: one Warning, with what serves and the ways on', async () => {

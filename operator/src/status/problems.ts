@@ -3,9 +3,12 @@
  * available without a change by a human: bad image, model that fails verification, crash loops,
  * missing volumes, pods that cannot be scheduled, a Deployment past its deadline. All of them are
  * in the objects' own status: a missing PersistentVolumeClaim too, as the scheduler names it in the
- * pod's PodScheduled=False condition, so the operator reads no Events.
+ * pod's PodScheduled=False condition, so the operator reads no Events. A server whose model could
+ * not be fetched says why in its termination message (contract formatFetchFailure), and that reason
+ * (ModelNotFound, ModelAccessDenied...) names the problem.
  */
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { parseFetchFailure, type FetchFailureReason } from '../../../contract/model-source.js';
 import type { ModelDeployment } from '../api/types.js';
 import { LABEL, revisionName } from '../desired/names.js';
 import { deploymentNamed, type Observed } from '../observed.js';
@@ -13,6 +16,14 @@ import { deploymentNamed, type Observed } from '../observed.js';
 /** Stalled reasons, most specific first; the first one found names the condition. */
 export const PROBLEM_REASONS = [
   'ModelVerificationFailed',
+  // A model fetch that failed (contract FETCH_FAILURE_REASONS): content first, then what the user
+  // must fix in the spec or the store, then a store that may recover by itself.
+  'ModelDigestMismatch',
+  'ModelNotFound',
+  'ModelAccessDenied',
+  'ModelSourceInvalid',
+  'ModelFetchTimeout',
+  'ModelSourceUnavailable',
   'ImagePullFailed',
   'PersistentVolumeClaimNotFound',
   'ContainerConfigError',
@@ -24,6 +35,19 @@ export const PROBLEM_REASONS = [
 
 /** One of PROBLEM_REASONS. */
 export type ProblemReason = (typeof PROBLEM_REASONS)[number];
+
+/**
+ * What each fetch failure means, in the words the Stalled condition and its Event carry before the
+ * server's own message (which names the URI without credentials and the cause).
+ */
+export const FETCH_FAILURE_MESSAGES: Record<FetchFailureReason, string> = {
+  ModelNotFound: 'the model is not in its store (no such object, bucket, repository or tag)',
+  ModelAccessDenied: 'the store refused access (check the Secret named by spec.model.storage.secretRef)',
+  ModelDigestMismatch: 'the fetched model is not the one spec.model.sha256 (or the oci:// digest) pins',
+  ModelFetchTimeout: 'the fetch ran past its deadline, retries included (spec.model.storage.timeoutSeconds)',
+  ModelSourceInvalid: 'spec.model.uri or spec.model.storage cannot be used',
+  ModelSourceUnavailable: 'the store kept failing until the retries ran out',
+};
 
 /** A problem of one revision, with a one-line message naming the object. */
 export interface Problem {
@@ -75,8 +99,18 @@ function podProblems(pod: V1Pod, revision: string): Problem[] {
     const container = `${where} container ${cs.name}`;
     const waiting = cs.state?.waiting;
     const terminated = cs.state?.terminated ?? cs.lastState?.terminated;
-    const termination = terminated && terminated.exitCode !== 0 ? terminated.message?.trim() : undefined;
-    if (termination && VERIFICATION.test(termination)) {
+    const said = terminated && terminated.exitCode !== 0 ? terminated.message?.trim() : undefined;
+    const termination = said ? withoutUserinfo(said) : undefined;
+    const fetchFailure = termination ? parseFetchFailure(termination) : undefined;
+    if (fetchFailure) {
+      out.push({
+        reason: fetchFailure.reason,
+        revision,
+        message: clip(
+          `${container} could not fetch its model: ${FETCH_FAILURE_MESSAGES[fetchFailure.reason]}: ${fetchFailure.message}`,
+        ),
+      });
+    } else if (termination && VERIFICATION.test(termination)) {
       out.push({ reason: 'ModelVerificationFailed', revision, message: clip(`${container}: ${termination}`) });
     } else if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
       out.push({
@@ -135,6 +169,15 @@ function deploymentProblems(deployment: V1Deployment, revision: string): Problem
     }
   }
   return out;
+}
+
+/**
+ * The text with any `user:password@` of a URL removed. The server already names URIs without
+ * credentials (and the CRD refuses them): this keeps a credential out of status and Events even
+ * from a server that did not.
+ */
+function withoutUserinfo(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^/\s@]*@/gi, '$1');
 }
 
 /**

@@ -8,6 +8,7 @@ import { revisionOf } from '../rollout/revision.js';
 import type { CanaryState } from '../rollout/canary.js';
 import { canaryStateOf, canaryStatusOf } from './canary-status.js';
 import { computeStatus, HISTORY_LIMIT, invalidSpecStatus } from './index.js';
+import { FETCH_FAILURE_REASONS, formatFetchFailure } from '../../../contract/model-source.js';
 import { PROBLEM_REASONS } from './problems.js';
 
 const T0 = new Date('2026-11-21T06:00:00.000Z');
@@ -143,6 +144,56 @@ describe('computeStatus', () => {
         undefined,
         /sha256 mismatch/,
       ],
+      // Each fetch failure as the server leaves it in its termination message (the URI already without
+      // credentials); the condition names the pod, the URI and what failed.
+      [
+        'ModelDigestMismatch',
+        crashing(
+          formatFetchFailure(
+            'ModelDigestMismatch',
+            'model s3://models/digits.onnx: sha256 is bbbb, spec.model.sha256 is aaaa',
+          ),
+        ),
+        undefined,
+        /pod ml\/digits-\w+-abc12 container server could not fetch its model: the fetched model is not the one spec.model.sha256 .*pins: model s3:\/\/models\/digits.onnx: sha256 is bbbb/,
+      ],
+      [
+        'ModelNotFound',
+        crashing(formatFetchFailure('ModelNotFound', 'model s3://models/digits.onnx: NoSuchKey')),
+        undefined,
+        /could not fetch its model: the model is not in its store .*: model s3:\/\/models\/digits.onnx: NoSuchKey/,
+      ],
+      [
+        'ModelAccessDenied',
+        crashing(formatFetchFailure('ModelAccessDenied', 'model gs://models/digits.onnx: 403 Forbidden')),
+        undefined,
+        /the store refused access \(check the Secret named by spec.model.storage.secretRef\): model gs:\/\/models\/digits.onnx: 403/,
+      ],
+      [
+        'ModelSourceInvalid',
+        crashing(
+          formatFetchFailure('ModelSourceInvalid', 'model oci://localhost:5000/models/digits:v1: no .onnx layer'),
+        ),
+        undefined,
+        /spec.model.uri or spec.model.storage cannot be used: model oci:\/\/localhost:5000\/models\/digits:v1: no .onnx layer/,
+      ],
+      [
+        'ModelFetchTimeout',
+        crashing(formatFetchFailure('ModelFetchTimeout', 'model s3://models/digits.onnx: no answer within 300 s')),
+        undefined,
+        /ran past its deadline.*: model s3:\/\/models\/digits.onnx: no answer within 300 s/,
+      ],
+      [
+        'ModelSourceUnavailable',
+        crashing(
+          formatFetchFailure(
+            'ModelSourceUnavailable',
+            'model https://models.example.com/d.onnx: HTTP 503 (4 attempts)',
+          ),
+        ),
+        undefined,
+        /kept failing until the retries ran out: model https:\/\/models.example.com\/d.onnx: HTTP 503 \(4 attempts\)/,
+      ],
       [
         'ImagePullFailed',
         waiting('ImagePullBackOff', 'Back-off pulling image'),
@@ -210,6 +261,35 @@ describe('computeStatus', () => {
         expect(stalled.message).toContain(`revision ${rev}`);
       },
     );
+
+    it('has a reason for every fetch failure a server can report', () => {
+      expect(PROBLEM_REASONS).toEqual(expect.arrayContaining([...FETCH_FAILURE_REASONS]));
+    });
+
+    it('keeps signature failures as ModelVerificationFailed, and a fetch failure over the crash loop it causes', () => {
+      const signature = observedAt(md, 'none');
+      signature.pods.push(crashing('model digits.onnx: Ed25519 signature verification failed'));
+      expect(conditions(statusOf(md, signature)).Stalled).toEqual(['True', 'ModelVerificationFailed']);
+      const fetch = observedAt(md, 'none');
+      fetch.pods.push(crashing(formatFetchFailure('ModelNotFound', 'model s3://models/x.onnx: NoSuchKey')));
+      expect(conditions(statusOf(md, fetch)).Stalled).toEqual(['True', 'ModelNotFound']);
+    });
+
+    it('never shows credentials a termination message carries', () => {
+      const observed = observedAt(md, 'none');
+      observed.pods.push(
+        crashing(formatFetchFailure('ModelAccessDenied', 'model https://alice:s3cret@models.example.com/d.onnx: 401')),
+      );
+      const stalled = statusOf(md, observed).conditions!.find((c) => c.type === 'Stalled')!;
+      expect(stalled.message).toContain('model https://models.example.com/d.onnx: 401');
+      expect(stalled.message).not.toMatch(/alice|s3cret/);
+    });
+
+    it('reads an unknown reason prefix as an ordinary crash', () => {
+      const observed = observedAt(md, 'none');
+      observed.pods.push(crashing('ModelOnFire: model s3://models/x.onnx: smoke'));
+      expect(conditions(statusOf(md, observed)).Stalled).toEqual(['True', 'CrashLoopBackOff']);
+    });
 
     it('keeps the start and the cause of a long message, eliding the middle', () => {
       const image = 'ghcr.io/modelship/server:nope';
