@@ -79,7 +79,7 @@ export function canaryInputOf(
   if (revisions.retained !== undefined) input.retained = revisions.retained;
   const previous = canaryStateOf(md.status?.canary);
   if (previous !== undefined) input.previous = previous;
-  const problem = problemsOf(md, observed, [candidate]).find((p) => FATAL_CANDIDATE_PROBLEMS.has(p.reason));
+  const problem = problemsOf(md, observed, [candidate], now).find((p) => FATAL_CANDIDATE_PROBLEMS.has(p.reason));
   if (problem && candidate !== stable) input.candidateProblem = { reason: problem.reason, message: problem.message };
 
   const gathered: GatheredInput = { input, statsErrors: errors };

@@ -3,7 +3,10 @@
  * available without a change by a human: bad image, model that fails verification, crash loops,
  * missing volumes, pods that cannot be scheduled, a Deployment past its deadline. All of them are
  * in the objects' own status: a missing PersistentVolumeClaim too, as the scheduler names it in the
- * pod's PodScheduled=False condition, so the operator reads no Events. A server whose model could
+ * pod's PodScheduled=False condition, so the operator reads no Events. A missing Secret or ConfigMap
+ * volume is the exception: the kubelet says so only in a FailedMount Event, while the pod's status
+ * shows nothing but PodReadyToStartContainers=False; once that has lasted as long as the kubelet
+ * itself waits for volumes, the pod's Secret and ConfigMap volumes are named. A server whose model could
  * not be fetched says why in its termination message (contract formatFetchFailure), and that reason
  * (ModelNotFound, ModelAccessDenied...) names the problem.
  */
@@ -26,6 +29,7 @@ export const PROBLEM_REASONS = [
   'ModelSourceUnavailable',
   'ImagePullFailed',
   'PersistentVolumeClaimNotFound',
+  'VolumeMountFailed',
   'ContainerConfigError',
   'CrashLoopBackOff',
   'Unschedulable',
@@ -61,9 +65,18 @@ const CONFIG_ERRORS = new Set(['CreateContainerConfigError', 'CreateContainerErr
 const VERIFICATION = /sha-?256|digest|signature/i;
 const MISSING_PVC = /persistentvolumeclaim "([^"]+)" not found/i;
 const MAX_MESSAGE = 300;
+/**
+ * How long a scheduled pod may go without its sandbox before its volumes are reported: the
+ * kubelet's own wait for a pod's volumes (2 min 3 s), after which it gives up that sync. A pod's
+ * Secret and ConfigMap volumes mount in well under a second when they exist.
+ */
+export const VOLUME_MOUNT_WAIT_MS = 123_000;
 
-/** Problems of the given revisions, sorted by severity then revision order, one per reason and revision. */
-export function problemsOf(md: ModelDeployment, observed: Observed, revisions: string[]): Problem[] {
+/**
+ * Problems of the given revisions, sorted by severity then revision order, one per reason and
+ * revision. `now` dates the one problem that is a wait (VolumeMountFailed).
+ */
+export function problemsOf(md: ModelDeployment, observed: Observed, revisions: string[], now: Date): Problem[] {
   const found: Problem[] = [];
   revisions.forEach((revision) => {
     const pods = observed.pods
@@ -73,7 +86,7 @@ export function problemsOf(md: ModelDeployment, observed: Observed, revisions: s
           p.metadata?.labels?.[LABEL.deployment] === md.metadata.name,
       )
       .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
-    for (const pod of pods) found.push(...podProblems(pod, revision));
+    for (const pod of pods) found.push(...podProblems(pod, revision, now));
     const deployment = deploymentNamed(observed, revisionName(md, revision));
     if (deployment) found.push(...deploymentProblems(deployment, revision));
   });
@@ -88,7 +101,7 @@ export function problemsOf(md: ModelDeployment, observed: Observed, revisions: s
   );
 }
 
-function podProblems(pod: V1Pod, revision: string): Problem[] {
+function podProblems(pod: V1Pod, revision: string, now: Date): Problem[] {
   const where = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
   const out: Problem[] = [];
   const statuses: V1ContainerStatus[] = [
@@ -146,7 +159,39 @@ function podProblems(pod: V1Pod, revision: string): Problem[] {
       message: clip(`${where} cannot be scheduled: ${scheduled.message ?? ''}`),
     });
   }
+  const unmounted = unmountedVolumesProblem(pod, now);
+  if (unmounted !== undefined)
+    out.push({ reason: 'VolumeMountFailed', revision, message: clip(`${where} ${unmounted}`) });
   return out;
+}
+
+/**
+ * Why a scheduled pod has had no sandbox for VOLUME_MOUNT_WAIT_MS, when it mounts Secrets or
+ * ConfigMaps (credentials, CA bundle, auth token, public key), which are then most likely missing:
+ * the kubelet names the one in a FailedMount Event only. Undefined otherwise (a pod without such
+ * volumes, a cluster that does not report PodReadyToStartContainers).
+ */
+function unmountedVolumesProblem(pod: V1Pod, now: Date): string | undefined {
+  const sandbox = pod.status?.conditions?.find((c) => c.type === 'PodReadyToStartContainers');
+  if (sandbox?.status !== 'False' || sandbox.lastTransitionTime === undefined) return undefined;
+  const waitedMs = now.getTime() - new Date(sandbox.lastTransitionTime).getTime();
+  if (!(waitedMs >= VOLUME_MOUNT_WAIT_MS)) return undefined;
+  const ns = pod.metadata?.namespace;
+  const sources = (pod.spec?.volumes ?? []).flatMap((v) =>
+    v.secret?.secretName !== undefined
+      ? [`Secret ${ns}/${v.secret.secretName}`]
+      : v.configMap?.name !== undefined
+        ? [`ConfigMap ${ns}/${v.configMap.name}`]
+        : [],
+  );
+  if (sources.length === 0) return undefined;
+  return (
+    // No running count of seconds: the message must stay the same from one reconcile to the next,
+    // or every reconcile would write status (and the write would trigger the next reconcile).
+    `has not started in the ${VOLUME_MOUNT_WAIT_MS / 1000}s the kubelet waits for volumes: they are not mounted, ` +
+    `most likely because ${sources.length === 1 ? sources[0] : `one of ${sources.join(', ')}`} does not exist ` +
+    '(kubectl describe pod shows FailedMount)'
+  );
 }
 
 function deploymentProblems(deployment: V1Deployment, revision: string): Problem[] {

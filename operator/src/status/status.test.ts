@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Volume } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.js';
 import { desiredObjects } from '../desired/index.js';
 import { emptyObserved, type Observed } from '../observed.js';
@@ -131,6 +131,31 @@ describe('computeStatus', () => {
         phase: 'Pending',
         conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }],
       });
+    /** A pod scheduled `seconds` before T0 whose sandbox is not ready (the kubelet cannot mount its volumes). */
+    const notStarting = (seconds: number, volumes: V1Volume[]): V1Pod => ({
+      ...pod({
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodReadyToStartContainers',
+            status: 'False',
+            lastTransitionTime: new Date(T0.getTime() - seconds * 1000),
+          },
+          { type: 'PodScheduled', status: 'True' },
+        ],
+        containerStatuses: [
+          {
+            name: 'server',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ContainerCreating' } },
+          },
+        ],
+      }),
+      spec: { containers: [], volumes: [{ name: 'model-cache', emptyDir: {} }, ...volumes] },
+    });
     const deploymentCondition =
       (type: string, status: string, reason: string, message: string) => (d: V1Deployment) => {
         d.status!.conditions = [...(d.status!.conditions ?? []), { type, status, reason, message }];
@@ -209,6 +234,15 @@ describe('computeStatus', () => {
         /PersistentVolumeClaim ml\/models not found/,
       ],
       [
+        'VolumeMountFailed',
+        notStarting(130, [
+          { name: 'storage-credentials', secret: { secretName: 'models-creds' } },
+          { name: 'storage-ca', configMap: { name: 'store-ca' } },
+        ]),
+        undefined,
+        /has not started in the 123s the kubelet waits for volumes: they are not mounted, most likely because one of Secret ml\/models-creds, ConfigMap ml\/store-ca does not exist/,
+      ],
+      [
         'ContainerConfigError',
         waiting('CreateContainerConfigError', 'secret "tokens" not found'),
         undefined,
@@ -283,6 +317,24 @@ describe('computeStatus', () => {
       const stalled = statusOf(md, observed).conditions!.find((c) => c.type === 'Stalled')!;
       expect(stalled.message).toContain('model https://models.example.com/d.onnx: 401');
       expect(stalled.message).not.toMatch(/alice|s3cret/);
+    });
+
+    it('waits as long as the kubelet does before naming a Secret or ConfigMap volume, and names only those', () => {
+      const secret = [{ name: 'storage-credentials', secret: { secretName: 'models-creds' } }];
+      const early = observedAt(md, 'none');
+      early.pods.push(notStarting(60, secret));
+      expect(conditions(statusOf(md, early)).Stalled).toEqual(['False', 'NoProblems']);
+      const late = observedAt(md, 'none');
+      late.pods.push(notStarting(124, secret));
+      const stalled = statusOf(md, late).conditions!.find((c) => c.type === 'Stalled')!;
+      expect(stalled).toMatchObject({ status: 'True', reason: 'VolumeMountFailed' });
+      expect(stalled.message).toMatch(/most likely because Secret ml\/models-creds does not exist/);
+      // The same message later, so the status is not rewritten at every reconcile.
+      const later = statusOf(md, late, new Date(T0.getTime() + 60_000)).conditions!.find((c) => c.type === 'Stalled');
+      expect(later).toMatchObject({ reason: stalled.reason, message: stalled.message });
+      const withoutSecrets = observedAt(md, 'none');
+      withoutSecrets.pods.push(notStarting(600, []));
+      expect(conditions(statusOf(md, withoutSecrets)).Stalled).toEqual(['False', 'NoProblems']);
     });
 
     it('reads an unknown reason prefix as an ordinary crash', () => {
