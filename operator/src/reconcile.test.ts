@@ -491,6 +491,55 @@ describe('reconcile', () => {
     expect(api.events()).toEqual([`Warning ModelAccessDenied: ${stalled.message}`]);
   });
 
+  it('comes back when a pod waiting for its Secret volume reaches the wait, and then names the Secret', async () => {
+    const md = mdFixture({
+      replicas: 1,
+      model: { uri: 's3://models/digits.onnx', sha256: SHA_B, storage: { secretRef: { name: 'models-creds' } } },
+    });
+    const rev = revisionOf(md);
+    const { api, caches, deps, clock } = world(md);
+    await reconcile(KEY, deps);
+    caches.settle(api);
+    const deployment = caches.owned.find((o) => o.kind === 'Deployment' && o.metadata.name === `digits-${rev}`)!;
+    const template = (deployment as unknown as { spec: { template: { spec: unknown } } }).spec.template;
+    caches.owned = [
+      ...caches.owned,
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: `digits-${rev}-abc12`,
+          namespace: 'ml',
+          labels: { 'modelship.dev/deployment': 'digits', 'modelship.dev/revision': rev },
+        },
+        spec: template.spec,
+        status: {
+          phase: 'Pending',
+          conditions: [
+            {
+              type: 'PodReadyToStartContainers',
+              status: 'False',
+              lastTransitionTime: new Date(T0 + clock.seconds * 1000).toISOString(),
+            },
+          ],
+        },
+      },
+    ];
+    clock.seconds += 100;
+    const waiting = await reconcile(KEY, deps);
+    expect(waiting.requeueAfterMs).toBe(23_000);
+    expect(conditionsOf(api.status()).Stalled).toBe('False NoProblems');
+    caches.settle(api);
+    api.requests.length = 0;
+    clock.seconds += 23;
+    await reconcile(KEY, deps);
+    const stalled = api.status()!.conditions!.find((c) => c.type === 'Stalled')!;
+    expect(stalled.reason).toBe('VolumeMountFailed');
+    expect(api.events()).toEqual([
+      expect.stringMatching(/^Warning VolumeMountFailed: .*Secret ml\/models-creds does not exist/),
+    ]);
+  });
+
   it('tells of a rollback once: one Warning, with what serves and the ways on', async () => {
     const { api, caches, tick, md, r2 } = await rollingOut({ steps: [{ weight: 10, pauseSeconds: 60 }] });
     for (let i = 0; i < 6 && md().status?.canary?.phase !== 'Progressing'; i++) await tick(5);

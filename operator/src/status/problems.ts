@@ -172,10 +172,26 @@ function podProblems(pod: V1Pod, revision: string, now: Date): Problem[] {
  * volumes, a cluster that does not report PodReadyToStartContainers).
  */
 function unmountedVolumesProblem(pod: V1Pod, now: Date): string | undefined {
+  const waiting = volumeWait(pod, now);
+  if (waiting === undefined || waiting.waitedMs < VOLUME_MOUNT_WAIT_MS) return undefined;
+  const { sources } = waiting;
+  return (
+    // No running count of seconds: the message must stay the same from one reconcile to the next,
+    // or every reconcile would write status (and the write would trigger the next reconcile).
+    `has not started in the ${VOLUME_MOUNT_WAIT_MS / 1000}s the kubelet waits for volumes: they are not mounted, ` +
+    `most likely because ${sources.length === 1 ? sources[0] : `one of ${sources.join(', ')}`} does not exist ` +
+    '(kubectl describe pod shows FailedMount)'
+  );
+}
+
+/**
+ * How long a scheduled pod that mounts Secrets or ConfigMaps has waited for its sandbox, and those
+ * volumes' sources; undefined for a pod that is not waiting so (or mounts none).
+ */
+function volumeWait(pod: V1Pod, now: Date): { waitedMs: number; sources: string[] } | undefined {
   const sandbox = pod.status?.conditions?.find((c) => c.type === 'PodReadyToStartContainers');
   if (sandbox?.status !== 'False' || sandbox.lastTransitionTime === undefined) return undefined;
   const waitedMs = now.getTime() - new Date(sandbox.lastTransitionTime).getTime();
-  if (!(waitedMs >= VOLUME_MOUNT_WAIT_MS)) return undefined;
   const ns = pod.metadata?.namespace;
   const sources = (pod.spec?.volumes ?? []).flatMap((v) =>
     v.secret?.secretName !== undefined
@@ -184,14 +200,22 @@ function unmountedVolumesProblem(pod: V1Pod, now: Date): string | undefined {
         ? [`ConfigMap ${ns}/${v.configMap.name}`]
         : [],
   );
-  if (sources.length === 0) return undefined;
-  return (
-    // No running count of seconds: the message must stay the same from one reconcile to the next,
-    // or every reconcile would write status (and the write would trigger the next reconcile).
-    `has not started in the ${VOLUME_MOUNT_WAIT_MS / 1000}s the kubelet waits for volumes: they are not mounted, ` +
-    `most likely because ${sources.length === 1 ? sources[0] : `one of ${sources.join(', ')}`} does not exist ` +
-    '(kubectl describe pod shows FailedMount)'
-  );
+  return Number.isFinite(waitedMs) && sources.length > 0 ? { waitedMs, sources } : undefined;
+}
+
+/**
+ * Seconds until the first observed pod still waiting for its Secret or ConfigMap volumes reaches
+ * VOLUME_MOUNT_WAIT_MS, so the reconcile comes back then: such a pod's status does not change
+ * while it waits, so no watch event would bring the reconcile that reports it.
+ */
+export function volumeWaitEndsInSeconds(observed: Observed, now: Date): number | undefined {
+  const remaining = observed.pods.flatMap((pod) => {
+    const waiting = volumeWait(pod, now);
+    return waiting !== undefined && waiting.waitedMs < VOLUME_MOUNT_WAIT_MS
+      ? [Math.ceil((VOLUME_MOUNT_WAIT_MS - waiting.waitedMs) / 1000)]
+      : [];
+  });
+  return remaining.length > 0 ? Math.min(...remaining) : undefined;
 }
 
 function deploymentProblems(deployment: V1Deployment, revision: string): Problem[] {
