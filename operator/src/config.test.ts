@@ -14,6 +14,7 @@ describe('parseConfig', () => {
       workers: 4,
       serverImage: DEFAULT_SERVER_IMAGE,
       routerImage: undefined,
+      nodeCacheUrl: undefined,
       metricsHost: '0.0.0.0',
       metricsPort: 8080,
       leaderElect: true,
@@ -66,8 +67,18 @@ describe('parseConfig', () => {
     [['--leader-elect', 'yes'], /--leader-elect="yes": expected true or false/],
     [['--log-level', 'loud'], /--log-level="loud"/],
     [['--no-such-flag', 'x'], /parse flags: .*no-such-flag/],
+    [['--node-cache-url', 'modelship-cache:8090'], /--node-cache-url="modelship-cache:8090": expected an http/],
   ])('rejects %j naming the flag', (argv, message) => {
     expect(() => parseConfig(argv, {}, host)).toThrow(message);
+  });
+
+  it('takes the node cache URL from --node-cache-url or MODELSHIP_NODE_CACHE_URL', () => {
+    const url = 'http://modelship-cache.modelship-system.svc:8090';
+    expect(parseConfig(['--node-cache-url', url], {}, host).nodeCacheUrl).toBe(url);
+    expect(parseConfig([], { MODELSHIP_NODE_CACHE_URL: url }, host).nodeCacheUrl).toBe(url);
+    expect(() => parseConfig([], { MODELSHIP_NODE_CACHE_URL: 'ftp://cache' }, host)).toThrow(
+      /MODELSHIP_NODE_CACHE_URL="ftp:\/\/cache"/,
+    );
   });
 
   // There is one image; `make image` tags it as the chart's default, and the operator's default

@@ -3,6 +3,7 @@
  * then defaults, read as every Modelship process reads its settings (contract/settings.ts). Pure:
  * argv, env and hostname/pid come in as arguments, errors name the flag or variable.
  */
+import { STORAGE_ENV } from '../../contract/model-source.js';
 import { parseFlags, Settings } from '../../contract/settings.js';
 import type { LogLevel as Level } from '../../common/log.js';
 
@@ -16,6 +17,8 @@ export interface OperatorConfig {
   workers: number;
   serverImage: string;
   routerImage?: string;
+  /** The node cache agent's URL for the model servers (MODELSHIP_NODE_CACHE_URL); unset: no node cache. */
+  nodeCacheUrl?: string;
   metricsHost: string;
   metricsPort: number;
   leaderElect: boolean;
@@ -43,6 +46,7 @@ const SETTINGS = {
   workers: { flag: 'workers', env: 'MODELSHIP_RECONCILE_WORKERS' },
   serverImage: { flag: 'server-image', env: 'MODELSHIP_SERVER_IMAGE' },
   routerImage: { flag: 'router-image', env: 'MODELSHIP_ROUTER_IMAGE' },
+  nodeCacheUrl: { flag: 'node-cache-url', env: STORAGE_ENV.nodeCacheUrl },
   metricsHost: { flag: 'metrics-host', env: 'MODELSHIP_METRICS_HOST' },
   metricsPort: { flag: 'metrics-port', env: 'MODELSHIP_METRICS_PORT' },
   leaderElect: { flag: 'leader-elect', env: 'MODELSHIP_LEADER_ELECT' },
@@ -71,6 +75,12 @@ export function parseConfig(
     workers: settings.integer(S.workers, 4, 1, 64),
     serverImage: settings.string(S.serverImage, DEFAULT_SERVER_IMAGE),
     routerImage: settings.string(S.routerImage, undefined),
+    nodeCacheUrl: settings.parsed<string | undefined>(
+      S.nodeCacheUrl,
+      undefined,
+      'expected an http:// or https:// URL such as http://modelship-cache.modelship-system.svc:8090',
+      (text) => (/^https?:\/\/[^\s/?#@]+(\/\S*)?$/.test(text) ? text : undefined),
+    ),
     metricsHost: settings.string(S.metricsHost, '0.0.0.0'),
     metricsPort: settings.port(S.metricsPort, 8080),
     leaderElect: settings.boolean(S.leaderElect, true),

@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     caches,
     applier: new Applier(api),
     events: new EventRecorder(api, cfg.identity),
-    options: { serverImage: cfg.serverImage, routerImage: cfg.routerImage },
+    options: { serverImage: cfg.serverImage, routerImage: cfg.routerImage, nodeCacheUrl: cfg.nodeCacheUrl },
     validate: (obj) => validateModelDeployment(obj).errors,
     now: () => new Date(),
     warn: (msg, fields) => log.warn(msg, fields),

@@ -1,4 +1,5 @@
 import { mdFixture, observedDeployment, SHA_B } from '../test/fixtures.js';
+import { formatFetchFailure } from '../../contract/model-source.js';
 import type { ModelDeployment, ModelDeploymentStatus, RolloutSpec, WebhookSpec } from './api/types.js';
 import type { WebhookPayload, WebhookResult } from './rollout/webhooks.js';
 import { validateModelDeployment } from './api/validate.js';
@@ -444,6 +445,98 @@ describe('reconcile', () => {
         path: '/api/v1/namespaces/ml/configmaps/digits-stats',
         body: { data: { 'digits-router-gone.json': null } },
       }),
+    ]);
+  });
+
+  it('rolls back a candidate whose model cannot be fetched, and says why in Stalled and one Warning', async () => {
+    const { api, caches, tick, md, r2 } = await rollingOut({ steps: [{ weight: 10, pauseSeconds: 60 }] });
+    const failing = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `digits-${r2}-abc12`,
+        namespace: 'ml',
+        labels: { 'modelship.dev/deployment': 'digits', 'modelship.dev/revision': r2 },
+      },
+      status: {
+        containerStatuses: [
+          {
+            name: 'server',
+            ready: false,
+            restartCount: 1,
+            state: { waiting: { reason: 'CrashLoopBackOff' } },
+            lastState: {
+              terminated: {
+                exitCode: 1,
+                message: formatFetchFailure(
+                  'ModelAccessDenied',
+                  'model https://models.example.com/digits-2.onnx: HTTP 403',
+                ),
+              },
+            },
+          },
+        ],
+      },
+    };
+    caches.owned = [...caches.owned, failing];
+    api.requests.length = 0;
+    await tick(1);
+    expect(md().status?.canary).toMatchObject({ revision: r2, phase: 'RolledBack', reason: 'ModelAccessDenied' });
+    const stalled = md().status!.conditions!.find((c) => c.type === 'Stalled')!;
+    expect(stalled).toMatchObject({ status: 'True', reason: 'ModelAccessDenied' });
+    expect(stalled.message).toContain(
+      `pod ml/digits-${r2}-abc12 container server could not fetch its model: the store refused access`,
+    );
+    expect(stalled.message).toContain('model https://models.example.com/digits-2.onnx: HTTP 403');
+    expect(api.events()).toEqual([`Warning ModelAccessDenied: ${stalled.message}`]);
+  });
+
+  it('comes back when a pod waiting for its Secret volume reaches the wait, and then names the Secret', async () => {
+    const md = mdFixture({
+      replicas: 1,
+      model: { uri: 's3://models/digits.onnx', sha256: SHA_B, storage: { secretRef: { name: 'models-creds' } } },
+    });
+    const rev = revisionOf(md);
+    const { api, caches, deps, clock } = world(md);
+    await reconcile(KEY, deps);
+    caches.settle(api);
+    const deployment = caches.owned.find((o) => o.kind === 'Deployment' && o.metadata.name === `digits-${rev}`)!;
+    const template = (deployment as unknown as { spec: { template: { spec: unknown } } }).spec.template;
+    caches.owned = [
+      ...caches.owned,
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: {
+          name: `digits-${rev}-abc12`,
+          namespace: 'ml',
+          labels: { 'modelship.dev/deployment': 'digits', 'modelship.dev/revision': rev },
+        },
+        spec: template.spec,
+        status: {
+          phase: 'Pending',
+          conditions: [
+            {
+              type: 'PodReadyToStartContainers',
+              status: 'False',
+              lastTransitionTime: new Date(T0 + clock.seconds * 1000).toISOString(),
+            },
+          ],
+        },
+      },
+    ];
+    clock.seconds += 100;
+    const waiting = await reconcile(KEY, deps);
+    expect(waiting.requeueAfterMs).toBe(23_000);
+    expect(conditionsOf(api.status()).Stalled).toBe('False NoProblems');
+    caches.settle(api);
+    api.requests.length = 0;
+    clock.seconds += 23;
+    await reconcile(KEY, deps);
+    const stalled = api.status()!.conditions!.find((c) => c.type === 'Stalled')!;
+    expect(stalled.reason).toBe('VolumeMountFailed');
+    expect(api.events()).toEqual([
+      expect.stringMatching(/^Warning VolumeMountFailed: .*Secret ml\/models-creds does not exist/),
     ]);
   });
 

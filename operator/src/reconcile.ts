@@ -24,6 +24,7 @@ import { staleStatsPatch } from './traffic/stats.js';
 import { statsConfigMapName } from './traffic/names.js';
 import { ConditionType, findCondition } from './status/conditions.js';
 import { computeStatus, invalidSpecStatus, type SpecError } from './status/index.js';
+import { volumeWaitEndsInSeconds } from './status/problems.js';
 import { Because, Reason, type Reasoned } from './status/reasons.js';
 
 /** Everything a reconcile needs; main.ts wires the real ones, tests may wire others. */
@@ -223,8 +224,10 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   await emit(deps, cached, reconcileEvents(decided, md.status, status));
   if (outcome.statusWritten) notifyRollback(deps, cached, md, decided);
 
-  if (decided.requeueAfterSeconds !== undefined)
-    outcome.requeueAfterMs = Math.max(1, decided.requeueAfterSeconds) * 1000;
+  const requeue = [decided.requeueAfterSeconds, volumeWaitEndsInSeconds(observed, now)].filter(
+    (s): s is number => s !== undefined,
+  );
+  if (requeue.length > 0) outcome.requeueAfterMs = Math.max(1, Math.min(...requeue)) * 1000;
   return outcome;
 }
 

@@ -2,11 +2,14 @@
  * The ModelDeployment CRD on a real API server: every case of crds/check/cases.json (the table the
  * CRD is also checked against with the apiextensions code itself) is created with dryRun=All. An
  * invalid manifest must be refused with 422 and a message naming each field at fault; a valid one
- * must be accepted. The operator's offline validator (`modelship validate`) must agree on both.
+ * must be accepted. The operator's offline validator (`modelship validate`) must agree on both, and
+ * where a CEL rule refuses the object, the API server says it in the same words as `modelship
+ * validate` (the scheme rules of spec.model.uri, the spec.model.storage fields of another scheme).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CEL_RULES } from '../../operator/src/api/rules.js';
 import { validateModelDeployment } from '../../operator/src/api/validate.js';
 import { createTestNamespace, deleteNamespace, errorMessage, loadKubeConfig, statusCode } from './kube.js';
 import { installCrd } from './operator.harness.js';
@@ -22,6 +25,11 @@ const TIMEOUT = 120_000;
 const cases: Case[] = JSON.parse(readFileSync(join(process.cwd(), 'crds/check/cases.json'), 'utf8'));
 const invalid = cases.filter((c) => c.errors.length > 0);
 const valid = cases.filter((c) => c.errors.length === 0);
+
+/** Whether an offline message is a CEL rule's (whole, or after the path it starts with). */
+function isCelMessage(message: string): boolean {
+  return CEL_RULES.some((r) => r.message === message || r.message.endsWith(`: ${message}`));
+}
 
 let kc: KubeConfig;
 let api: CustomObjectsApi;
@@ -70,6 +78,9 @@ describe('the API server refuses invalid ModelDeployments, naming the field', ()
       const offline = validateModelDeployment(c.object);
       expect(offline.ok).toBe(false);
       expect(offline.errors.map((e) => e.path)).toEqual(expect.arrayContaining(c.errors));
+      for (const words of offline.errors.map((e) => e.message).filter(isCelMessage)) {
+        expect(answer.message).toContain(words);
+      }
     },
     TIMEOUT,
   );

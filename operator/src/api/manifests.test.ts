@@ -40,7 +40,7 @@ apiVersion: modelship.dev/v1alpha1
 kind: ModelDeployment
 metadata: {name: broken}
 spec:
-  model: {uri: "s3://bucket/m.onnx", sha256: ${SHA.slice(2)}}
+  model: {uri: "s3://Models/m.onnx", sha256: ${SHA.slice(2)}}
   replicas: 2
   autoscaling: {maxReplicas: 3}
 `;
@@ -51,7 +51,7 @@ spec:
       `all.yaml: doc 2: ModelDeployment ml/digits: valid (revision ${rev})`,
       'all.yaml: doc 3: spec.model.sha256: must be 64 lowercase hex characters (the SHA-256 of the model file)',
       'all.yaml: doc 3: spec.replicas: spec.replicas and spec.autoscaling are mutually exclusive: set one of them',
-      'all.yaml: doc 3: spec.model.uri: scheme must be one of https, http, pvc, file',
+      "all.yaml: doc 3: spec.model.uri: an s3 URI must be s3://<bucket>/<key>, the bucket 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit, without '..' and not an IP address",
     ]);
   });
 

@@ -3,6 +3,8 @@
  * and `modelship validate` catch the same mistakes offline. Each message is the CRD rule's
  * message, word for word (a unit test keeps the two lists equal).
  */
+import type { ModelScheme } from '../../../contract/model-source.js';
+import type { StorageSpec } from './types.js';
 
 /** One violated rule: where, and the CRD's message for it. */
 export interface RuleViolation {
@@ -20,6 +22,31 @@ type Obj = Record<string, unknown>;
 
 const DNS_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const PVC_URI = /^pvc:\/\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[^/].*$/;
+/** A `..` segment, also percent-encoded: it could leave a claim's directory or a bucket prefix. */
+const DOT_DOT_SEGMENT = /\/([.]|%2[eE])([.]|%2[eE])(\/|[?#]|$)/;
+/** S3's bucket naming rules (3-63 characters); the key is anything without whitespace. */
+const S3_URI = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+$/;
+const S3_IP_BUCKET = /^s3:\/\/[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+\//;
+/** Google Cloud Storage's bucket naming rules (3-63 characters; dotted names up to 222 are not taken). */
+const GS_URI = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]\/\S+$/;
+const OCI_TAG_OR_DIGEST = /^oci:\/\/[^/]+\/[^:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@[^@]+)$/;
+/** The distribution spec's reference grammar: a host[:port], lowercase repository path components. */
+const OCI_REFERENCE =
+  /^oci:\/\/[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?([.][a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*(:[0-9]{1,5})?\/[a-z0-9]+([._-][a-z0-9]+|__[a-z0-9]+|-+[a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+|__[a-z0-9]+|-+[a-z0-9]+)*)*([:@].*)?$/;
+
+/**
+ * The schemes each spec.model.storage field applies to. Any other scheme is refused with the
+ * field's name, so a setting that would silently do nothing (pathStyle with gs://) is caught.
+ */
+export const STORAGE_FIELD_SCHEMES: Record<keyof StorageSpec, readonly ModelScheme[]> = {
+  secretRef: ['s3', 'gs', 'oci'],
+  endpoint: ['s3', 'gs'],
+  region: ['s3'],
+  pathStyle: ['s3'],
+  plainHTTP: ['oci'],
+  caBundleRef: ['https', 's3', 'gs', 'oci'],
+  timeoutSeconds: ['http', 'https', 's3', 'gs', 'oci'],
+};
 
 function obj(value: unknown): Obj | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Obj) : undefined;
@@ -29,6 +56,36 @@ function at(root: Obj, ...keys: string[]): unknown {
   let cur: unknown = root;
   for (const k of keys) cur = obj(cur)?.[k];
   return cur;
+}
+
+/** A rule on spec.model.uri: `violated` sees the URI when it is a string. */
+function uriRule(message: string, violated: (uri: string) => boolean): CelRule {
+  return {
+    message,
+    check: (o) => {
+      const uri = at(o, 'spec', 'model', 'uri');
+      return typeof uri === 'string' && violated(uri) ? ['spec.model.uri'] : [];
+    },
+  };
+}
+
+/** "s3://, gs:// and oci://", as the CRD's messages list schemes. */
+function schemeList(schemes: readonly ModelScheme[]): string {
+  const names = schemes.map((s) => `${s}://`);
+  return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/** A rule on spec.model.storage.<field>: set only for a URI of one of its schemes. */
+function storageRule(field: string, schemes: readonly ModelScheme[]): CelRule {
+  return {
+    message: `spec.model.storage.${field}: applies only to ${schemeList(schemes)} URIs`,
+    check: (o) => {
+      const uri = at(o, 'spec', 'model', 'uri');
+      const value = at(o, 'spec', 'model', 'storage', field);
+      if (typeof uri !== 'string' || value === undefined) return [];
+      return schemes.some((s) => uri.startsWith(`${s}://`)) ? [] : [`spec.model.storage.${field}`];
+    },
+  };
 }
 
 function envItems(root: Obj): [number, Obj][] {
@@ -59,20 +116,41 @@ export const CEL_RULES: CelRule[] = [
     check: (o) =>
       at(o, 'spec', 'replicas') !== undefined && at(o, 'spec', 'autoscaling') !== undefined ? ['spec.replicas'] : [],
   },
-  {
-    message: 'spec.model.uri: scheme must be one of https, http, pvc, file',
-    check: (o) => {
-      const uri = at(o, 'spec', 'model', 'uri');
-      return typeof uri === 'string' && !/^(https|http|pvc|file):\/\//.test(uri) ? ['spec.model.uri'] : [];
-    },
-  },
-  {
-    message: 'spec.model.uri: a pvc URI must be pvc://<claim>/<path>',
-    check: (o) => {
-      const uri = at(o, 'spec', 'model', 'uri');
-      return typeof uri === 'string' && uri.startsWith('pvc://') && !PVC_URI.test(uri) ? ['spec.model.uri'] : [];
-    },
-  },
+  uriRule(
+    'spec.model.uri: scheme must be one of https, http, pvc, file, s3, gs, oci',
+    (uri) => !/^(https|http|pvc|file|s3|gs|oci):\/\//.test(uri),
+  ),
+  uriRule(
+    'spec.model.uri: must not carry credentials (user:password@), which would be visible in the pod spec and status; keep them in the Secret named by spec.model.storage.secretRef (s3://, gs://, oci://)',
+    (uri) => /^[a-z0-9]+:\/\/[^/?#]*@/.test(uri),
+  ),
+  uriRule("spec.model.uri: must not contain '..' path segments", (uri) => DOT_DOT_SEGMENT.test(uri)),
+  uriRule(
+    'spec.model.uri: a pvc URI must be pvc://<claim>/<path>',
+    (uri) => uri.startsWith('pvc://') && !PVC_URI.test(uri),
+  ),
+  uriRule(
+    "spec.model.uri: an s3 URI must be s3://<bucket>/<key>, the bucket 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit, without '..' and not an IP address",
+    (uri) =>
+      uri.startsWith('s3://') && (!S3_URI.test(uri) || /^s3:\/\/[^/]*[.][.]/.test(uri) || S3_IP_BUCKET.test(uri)),
+  ),
+  uriRule(
+    "spec.model.uri: a gs URI must be gs://<bucket>/<object>, the bucket 3-63 lowercase letters, digits, dots, hyphens and underscores, starting and ending with a letter or digit, without '..'",
+    (uri) => uri.startsWith('gs://') && (!GS_URI.test(uri) || /^gs:\/\/[^/]*[.][.]/.test(uri)),
+  ),
+  uriRule(
+    'spec.model.uri: an oci URI must end in a tag or a digest: oci://<registry>/<repository>:<tag> or oci://<registry>/<repository>@sha256:<digest>',
+    (uri) => uri.startsWith('oci://') && !OCI_TAG_OR_DIGEST.test(uri),
+  ),
+  uriRule(
+    'spec.model.uri: an oci digest must be sha256:<64 lowercase hex characters>',
+    (uri) => uri.startsWith('oci://') && uri.includes('@') && !/@sha256:[a-f0-9]{64}$/.test(uri),
+  ),
+  uriRule(
+    "spec.model.uri: an oci URI must be oci://<registry>[:<port>]/<repository>, the repository lowercase path components of letters and digits joined by '.', '_', '__' or '-'",
+    (uri) => uri.startsWith('oci://') && !OCI_REFERENCE.test(uri),
+  ),
+  ...Object.entries(STORAGE_FIELD_SCHEMES).map(([field, schemes]) => storageRule(field, schemes)),
   {
     message: 'spec.server.env: value and valueFrom are mutually exclusive',
     check: (o) =>

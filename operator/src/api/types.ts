@@ -9,9 +9,38 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'ModelDeployment';
 export const PLURAL = 'modeldeployments';
 
+/** A namespaced object of the ModelDeployment's own namespace, by name. */
+export interface LocalObjectReference {
+  name: string;
+}
+
+/**
+ * How to reach the store a remote model is kept in (spec.model.storage). Each field applies to
+ * some schemes only (see STORAGE_FIELD_SCHEMES in rules.ts); the CRD refuses the others.
+ */
+export interface StorageSpec {
+  /** s3, gs, oci: a Secret whose keys are contract STORAGE_SECRET_KEYS; unset: anonymous. */
+  secretRef?: LocalObjectReference;
+  /** s3: the S3 API's URL; gs: the JSON API's URL (http:// or https://). */
+  endpoint?: string;
+  /** s3: the bucket's region. */
+  region?: string;
+  /** s3: address the bucket in the path (MinIO and most S3-compatible stores). */
+  pathStyle?: boolean;
+  /** oci: the registry speaks plain HTTP. */
+  plainHTTP?: boolean;
+  /** https, s3, gs, oci: a ConfigMap key holding PEM CA certificates trusted beside the system's. */
+  caBundleRef?: { name: string; key?: string };
+  /** Remote schemes: the whole fetch's deadline, retries included (10..3600, server default 300). */
+  timeoutSeconds?: number;
+}
+
 /** The model a revision serves. */
 export interface ModelSpec {
-  /** http(s)://, pvc://<claim>/<path> or file:// */
+  /**
+   * file:///<path>, pvc://<claim>/<path>, http(s)://..., s3://<bucket>/<key>, gs://<bucket>/<object>
+   * or oci://<registry>/<repository>(:<tag>|@sha256:<hex>).
+   */
   uri: string;
   /** Lowercase hex sha256 of the model file; the server refuses to serve anything else. */
   sha256: string;
@@ -19,6 +48,8 @@ export interface ModelSpec {
   name?: string;
   /** Optional Ed25519 signature over the digest (base64) checked with a public key from a Secret. */
   signature?: { value: string; publicKeySecretRef: { name: string; key?: string } };
+  /** How to reach the store of an s3://, gs://, oci:// or https:// model. */
+  storage?: StorageSpec;
 }
 
 export interface ResourceRequirements {

@@ -87,12 +87,124 @@ describe('validateModelDeployment', () => {
       /required/,
     ],
     [
-      's3 uri',
+      'an unknown scheme',
       (m) => {
-        m.spec.model.uri = 's3://bucket/digits.onnx';
+        m.spec.model.uri = 'azure://models/digits.onnx';
       },
       'spec.model.uri',
-      /scheme must be one of https, http, pvc, file/,
+      /scheme must be one of https, http, pvc, file, s3, gs, oci/,
+    ],
+    [
+      's3 uri without a key',
+      (m) => {
+        m.spec.model.uri = 's3://models';
+      },
+      'spec.model.uri',
+      /s3:\/\/<bucket>\/<key>/,
+    ],
+    [
+      's3 bucket in uppercase',
+      (m) => {
+        m.spec.model.uri = 's3://Models/digits.onnx';
+      },
+      'spec.model.uri',
+      /3-63 lowercase letters, digits, dots and hyphens/,
+    ],
+    [
+      'gs uri without an object',
+      (m) => {
+        m.spec.model.uri = 'gs://models/';
+      },
+      'spec.model.uri',
+      /gs:\/\/<bucket>\/<object>/,
+    ],
+    [
+      'oci uri without a tag or digest',
+      (m) => {
+        m.spec.model.uri = 'oci://registry.example.com/models/digits';
+      },
+      'spec.model.uri',
+      /must end in a tag or a digest/,
+    ],
+    [
+      'oci digest of another algorithm',
+      (m) => {
+        m.spec.model.uri = `oci://registry.example.com/models/digits@sha512:${SHA}`;
+      },
+      'spec.model.uri',
+      /sha256:<64 lowercase hex characters>/,
+    ],
+    [
+      'oci repository in uppercase',
+      (m) => {
+        m.spec.model.uri = 'oci://registry.example.com/Team/digits:v1';
+      },
+      'spec.model.uri',
+      /repository lowercase path components/,
+    ],
+    [
+      'a .. segment',
+      (m) => {
+        m.spec.model.uri = 'pvc://models/v1/../../secrets/key';
+      },
+      'spec.model.uri',
+      /'\.\.' path segments/,
+    ],
+    [
+      'credentials in an https uri',
+      (m) => {
+        m.spec.model.uri = 'https://alice:s3cret@models.example.com/digits.onnx';
+      },
+      'spec.model.uri',
+      /must not carry credentials .*spec\.model\.storage\.secretRef/,
+    ],
+    [
+      'pathStyle with a gs uri',
+      (m) => {
+        m.spec.model = { uri: 'gs://models/digits.onnx', sha256: SHA, storage: { pathStyle: true } };
+      },
+      'spec.model.storage.pathStyle',
+      /applies only to s3:\/\/ URIs/,
+    ],
+    [
+      'secretRef with a file uri',
+      (m) => {
+        m.spec.model = { uri: 'file:///models/digits.onnx', sha256: SHA, storage: { secretRef: { name: 'creds' } } };
+      },
+      'spec.model.storage.secretRef',
+      /applies only to s3:\/\/, gs:\/\/ and oci:\/\/ URIs/,
+    ],
+    [
+      'a storage endpoint that is not an http(s) URL',
+      (m) => {
+        m.spec.model = { uri: 's3://models/digits.onnx', sha256: SHA, storage: { endpoint: 'minio.example:9000' } };
+      },
+      'spec.model.storage.endpoint',
+      /http:\/\/ or https:\/\/ URL/,
+    ],
+    [
+      'a storage timeout under 10 seconds',
+      (m) => {
+        m.spec.model = { uri: 's3://models/digits.onnx', sha256: SHA, storage: { timeoutSeconds: 1 } };
+      },
+      'spec.model.storage.timeoutSeconds',
+      />= 10/,
+    ],
+    [
+      'a secretRef name that is not an object name',
+      (m) => {
+        m.spec.model = { uri: 's3://models/digits.onnx', sha256: SHA, storage: { secretRef: { name: 'My_Creds' } } };
+      },
+      'spec.model.storage.secretRef.name',
+      /Kubernetes object name/,
+    ],
+    [
+      'typo in a storage field',
+      (m) => {
+        m.spec.model = { uri: 's3://models/digits.onnx', sha256: SHA, storage: { pathstyle: true } };
+      },
+      'spec.model.storage.pathstyle',
+      /unknown field/,
     ],
     [
       'pvc uri without a path',
@@ -334,6 +446,29 @@ describe('validateModelDeployment', () => {
     expect(result.ok).toBe(false);
     const found = result.errors.some((e) => e.path === path && words.test(e.message));
     expect({ errors: result.errors, found }).toMatchObject({ found: true });
+  });
+
+  it('never repeats the credentials of a URI or an endpoint it refuses', () => {
+    const result = validateModelDeployment(
+      mutated((m) => {
+        m.spec.model = {
+          uri: 'https://alice:s3cret@models.example.com/digits.onnx',
+          sha256: SHA,
+          storage: { endpoint: 'https://AKIA:wJalr@minio.example:9000' },
+        };
+      }),
+    );
+    expect(result.ok).toBe(false);
+    expect(JSON.stringify(result.errors)).not.toMatch(/s3cret|wJalr|AKIA|alice/);
+  });
+
+  it('defaults the CA bundle key to ca.crt and leaves the fetch deadline to the server', () => {
+    const result = validateModelDeployment(
+      mutated((m) => {
+        m.spec.model = { uri: 's3://models/digits.onnx', sha256: SHA, storage: { caBundleRef: { name: 'ca' } } };
+      }),
+    );
+    expect(result.value?.spec.model.storage).toEqual({ caBundleRef: { name: 'ca', key: 'ca.crt' } });
   });
 
   it('reports every mistake of an object at once', () => {

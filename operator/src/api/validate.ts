@@ -31,6 +31,12 @@ const PATTERN_HINTS: Record<string, string> = {
   '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$':
     'must be a Kubernetes quantity such as 500m, 2 or 512Mi',
   '^[1-9][0-9]{0,9}(Ki|Mi|Gi|k|M|G)?$': 'must be a size in bytes such as 1048576, 512Ki, 64Mi or 1G',
+  '^https?://[^\\s/?#@]+([/?#]\\S*)?$':
+    'must be an http:// or https:// URL without credentials, such as https://minio.example:9000',
+  '^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$':
+    "must be a Kubernetes object name (lowercase letters, digits, '-' and '.')",
+  '^[a-z0-9]([-_a-z0-9]*[a-z0-9])?$': 'must be a region name such as us-east-1',
+  '^[-._a-zA-Z0-9]+$': "must be a ConfigMap key (letters, digits, '-', '_' and '.')",
 };
 
 /** What a validator checks beyond metadata and spec. */

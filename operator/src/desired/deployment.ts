@@ -12,6 +12,7 @@ import { ownerReferenceTo } from './owner.js';
 import { httpProbe } from './probes.js';
 import { containerSecurityContext, podSecurityContext } from './security.js';
 import { HTTP_PORT, METRICS_PORT } from './service.js';
+import { storageWiring } from './storage.js';
 import type { DesiredOptions, KubeObject } from './types.js';
 
 /** Where the server keeps downloaded models (an emptyDir). */
@@ -126,6 +127,10 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
     env.push({ name: SERVER_ENV.signaturePath, value: `${SIGNATURE_DIR}/signature` });
     env.push({ name: SERVER_ENV.publicKeyPath, value: `${PUBLIC_KEY_DIR}/key.pem` });
   }
+  const storage = storageWiring(model, options.nodeCacheUrl);
+  env.push(...storage.env);
+  volumes.push(...storage.volumes);
+  mounts.push(...storage.mounts);
   env.push(...((server.env ?? []) as V1EnvVar[]));
 
   const spec: Record<string, unknown> = {};

@@ -284,6 +284,100 @@ describe('desiredObjects', () => {
     expect(one(objs, 'Deployment').spec.template.metadata.annotations['modelship.dev/signature']).toBe('c2lnbmF0dXJl');
   });
 
+  describe('spec.model.storage', () => {
+    const s3 = mdFixture({
+      model: {
+        uri: 's3://models/digits.onnx',
+        sha256: SHA_B,
+        storage: {
+          secretRef: { name: 'models-creds' },
+          endpoint: 'https://minio.example:9000',
+          region: 'eu-west-1',
+          pathStyle: true,
+          caBundleRef: { name: 'store-ca', key: 'bundle.pem' },
+          timeoutSeconds: 600,
+        },
+      },
+    });
+    const withCache = (m: ModelDeployment) =>
+      desiredObjects(m, plan(m, emptyObserved(), NOW), { ...OPTIONS, nodeCacheUrl: 'http://modelship-cache:8090' });
+
+    it('passes every store setting the spec gives to the server, and no other', () => {
+      const e = env(build(s3));
+      expect(e).toMatchObject({
+        MODELSHIP_MODEL_URI: 's3://models/digits.onnx',
+        MODELSHIP_STORAGE_ENDPOINT: 'https://minio.example:9000',
+        MODELSHIP_STORAGE_REGION: 'eu-west-1',
+        MODELSHIP_STORAGE_PATH_STYLE: 'true',
+        MODELSHIP_STORAGE_TIMEOUT_SECONDS: '600',
+        MODELSHIP_STORAGE_CREDENTIALS_DIR: '/etc/modelship/storage',
+        MODELSHIP_STORAGE_CA_FILE: '/etc/modelship/storage-ca/ca.crt',
+      });
+      expect(Object.keys(env(build(mdFixture()))).filter((k) => k.startsWith('MODELSHIP_STORAGE_'))).toEqual([]);
+      const oci = mdFixture({
+        model: { uri: 'oci://localhost:5000/models/digits:v1', sha256: SHA_B, storage: { plainHTTP: false } },
+      });
+      expect(env(build(oci)).MODELSHIP_STORAGE_PLAIN_HTTP).toBe('false');
+    });
+
+    it('mounts the credentials Secret read-only as files, never as env values, and fails the pod if it is missing', () => {
+      const objs = build(s3);
+      const podSpec = one(objs, 'Deployment').spec.template.spec;
+      expect(podSpec.volumes).toContainEqual({
+        name: 'storage-credentials',
+        secret: { secretName: 'models-creds', defaultMode: 0o440, optional: false },
+      });
+      expect(container(objs).volumeMounts).toContainEqual({
+        name: 'storage-credentials',
+        mountPath: '/etc/modelship/storage',
+        readOnly: true,
+      });
+      expect(container(objs).env.filter((e: any) => e.valueFrom !== undefined)).toEqual([]);
+    });
+
+    it('mounts the CA ConfigMap key as ca.crt, whatever its key is called', () => {
+      const objs = build(s3);
+      expect(one(objs, 'Deployment').spec.template.spec.volumes).toContainEqual({
+        name: 'storage-ca',
+        configMap: {
+          name: 'store-ca',
+          items: [{ key: 'bundle.pem', path: 'ca.crt' }],
+          defaultMode: 0o440,
+          optional: false,
+        },
+      });
+      expect(container(objs).volumeMounts).toContainEqual({
+        name: 'storage-ca',
+        mountPath: '/etc/modelship/storage-ca',
+        readOnly: true,
+      });
+    });
+
+    it('keeps the pod restricted: no hostPath, the same security context as any model pod', () => {
+      const podSpec = one(withCache(s3), 'Deployment').spec.template.spec;
+      expect(podSpec.volumes.filter((v: any) => v.hostPath !== undefined)).toEqual([]);
+      expect(podSpec.securityContext).toEqual(one(build(mdFixture()), 'Deployment').spec.template.spec.securityContext);
+      expect(podSpec.containers[0].securityContext).toMatchObject({ readOnlyRootFilesystem: true, privileged: false });
+    });
+
+    it.each([
+      ['s3://models/digits.onnx', true],
+      ['gs://models/digits.onnx', true],
+      [`oci://registry.example.com/models/digits@sha256:${SHA_B}`, true],
+      ['https://models.example.com/digits.onnx', true],
+      ['http://models.example.com/digits.onnx', true],
+      ['pvc://models/digits.onnx', false],
+      ['file:///models/digits.onnx', false],
+    ])('passes the node cache URL to a server of %s: %s', (uri, cached) => {
+      const e = env(withCache(mdFixture({ model: { uri, sha256: SHA_B } })));
+      expect(e.MODELSHIP_NODE_CACHE_URL).toBe(cached ? 'http://modelship-cache:8090' : undefined);
+    });
+
+    it('passes no node cache URL when the operator has none', () => {
+      expect(env(build(s3)).MODELSHIP_NODE_CACHE_URL).toBeUndefined();
+    });
+  });
+
   it('keeps the revision template annotation under the 256 KiB annotation limit for the largest valid spec', () => {
     const env = Array.from({ length: 64 }, (_, i) => ({ name: `VAR_${i}`, value: 'x'.repeat(1024) }));
     const objs = build(

@@ -33,4 +33,9 @@ export interface DesiredOptions {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Requests/limits used when spec.server.resources is not set. */
   defaultResources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  /**
+   * The node cache agent's URL, passed to the servers of remote models (http, https, s3, gs, oci)
+   * so each node downloads a model once; unset: every pod fetches for itself.
+   */
+  nodeCacheUrl?: string;
 }

@@ -11,6 +11,7 @@ import { canaryStateOf } from '../status/canary-status.js';
 import { problemsOf, type ProblemReason } from '../status/problems.js';
 import { routeNameOf, statsConfigMapName } from '../traffic/names.js';
 import { parseStatsData } from '../../../contract/stats.js';
+import { FETCH_FAILURE_REASONS } from '../../../contract/model-source.js';
 import { analyse } from './analysis.js';
 import { countsOf, isAvailableAtScale, isDeploymentAvailable, type ScaleFloor } from './availability.js';
 import { ACTION_ANNOTATION, pendingAction } from './canary-action.js';
@@ -39,10 +40,12 @@ export interface GatheredInput {
 
 /**
  * Problems that stop a candidate for good, so it is rolled back rather than waited for: the model
- * failed verification, the server keeps crashing, or the Deployment gave up progressing.
+ * failed verification or could not be fetched (the server exits, so its pods crash-loop whatever
+ * the cause), the server keeps crashing, or the Deployment gave up progressing.
  */
 const FATAL_CANDIDATE_PROBLEMS = new Set<ProblemReason>([
   'ModelVerificationFailed',
+  ...FETCH_FAILURE_REASONS,
   'CrashLoopBackOff',
   'ProgressDeadlineExceeded',
 ]);
@@ -76,7 +79,7 @@ export function canaryInputOf(
   if (revisions.retained !== undefined) input.retained = revisions.retained;
   const previous = canaryStateOf(md.status?.canary);
   if (previous !== undefined) input.previous = previous;
-  const problem = problemsOf(md, observed, [candidate]).find((p) => FATAL_CANDIDATE_PROBLEMS.has(p.reason));
+  const problem = problemsOf(md, observed, [candidate], now).find((p) => FATAL_CANDIDATE_PROBLEMS.has(p.reason));
   if (problem && candidate !== stable) input.candidateProblem = { reason: problem.reason, message: problem.message };
 
   const gathered: GatheredInput = { input, statsErrors: errors };

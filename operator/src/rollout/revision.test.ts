@@ -78,6 +78,23 @@ describe('revisionOf', () => {
       },
     ],
     [
+      // The pods read the store's settings at start: a new endpoint or deadline is a new revision,
+      // rolled out (and rolled back) like any other, never a restart of the pods serving now.
+      'model storage settings',
+      true,
+      (md) => {
+        md.spec.model.storage = { timeoutSeconds: 600 };
+      },
+    ],
+    [
+      // The Secret's name is in the template; its content is not (a rotation restarts nothing).
+      'model storage Secret name',
+      true,
+      (md) => {
+        md.spec.model.storage = { secretRef: { name: 'rotated-creds' } };
+      },
+    ],
+    [
       'batch size',
       true,
       (md) => {

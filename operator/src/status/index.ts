@@ -47,7 +47,7 @@ export function computeStatus(
     observed.deployments.every(isObservedCurrent);
 
   const watched = [plan.stable.revision, ...(plan.candidate ? [plan.candidate.revision] : [])];
-  const problems = problemsOf(md, observed, watched);
+  const problems = problemsOf(md, observed, watched, now);
   const stableProblem = problems.find((p) => p.revision === plan.stable.revision);
 
   const stablePercent = plan.weights.find((w) => w.revision === plan.stable.revision)?.percent ?? 0;

@@ -3,7 +3,12 @@
  * status.history[].reason) and the message each comes with, in one table, in the manner of Argo
  * Rollouts' utils/conditions/conditions.go. Users grep for these names and alert on them: a
  * reason is API, so it is spelled once, here. Problem reasons (a pod or Deployment that cannot
- * progress) live with their detection in problems.ts and join the type below.
+ * progress) live with their detection in problems.ts and join the type below: among them the
+ * fetch failures a model server reports (ModelNotFound, ModelAccessDenied, ModelDigestMismatch,
+ * ModelFetchTimeout, ModelSourceInvalid, ModelSourceUnavailable: contract FETCH_FAILURE_REASONS),
+ * each with its words in problems.ts FETCH_FAILURE_MESSAGES. They reach the Stalled condition
+ * through {@link Because.problems}, a rolled-back candidate through {@link Because.candidateProblem},
+ * and a Warning Event on each Stalled transition.
  */
 import { ACTION_ANNOTATION } from '../rollout/canary-action.js';
 import type { Problem, ProblemReason } from './problems.js';

@@ -1,4 +1,4 @@
-import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Volume } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.js';
 import { desiredObjects } from '../desired/index.js';
 import { emptyObserved, type Observed } from '../observed.js';
@@ -8,6 +8,7 @@ import { revisionOf } from '../rollout/revision.js';
 import type { CanaryState } from '../rollout/canary.js';
 import { canaryStateOf, canaryStatusOf } from './canary-status.js';
 import { computeStatus, HISTORY_LIMIT, invalidSpecStatus } from './index.js';
+import { FETCH_FAILURE_REASONS, formatFetchFailure } from '../../../contract/model-source.js';
 import { PROBLEM_REASONS } from './problems.js';
 
 const T0 = new Date('2026-11-21T06:00:00.000Z');
@@ -130,6 +131,31 @@ describe('computeStatus', () => {
         phase: 'Pending',
         conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }],
       });
+    /** A pod scheduled `seconds` before T0 whose sandbox is not ready (the kubelet cannot mount its volumes). */
+    const notStarting = (seconds: number, volumes: V1Volume[]): V1Pod => ({
+      ...pod({
+        phase: 'Pending',
+        conditions: [
+          {
+            type: 'PodReadyToStartContainers',
+            status: 'False',
+            lastTransitionTime: new Date(T0.getTime() - seconds * 1000),
+          },
+          { type: 'PodScheduled', status: 'True' },
+        ],
+        containerStatuses: [
+          {
+            name: 'server',
+            image: 'i',
+            imageID: '',
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: 'ContainerCreating' } },
+          },
+        ],
+      }),
+      spec: { containers: [], volumes: [{ name: 'model-cache', emptyDir: {} }, ...volumes] },
+    });
     const deploymentCondition =
       (type: string, status: string, reason: string, message: string) => (d: V1Deployment) => {
         d.status!.conditions = [...(d.status!.conditions ?? []), { type, status, reason, message }];
@@ -142,6 +168,56 @@ describe('computeStatus', () => {
         crashing('model digits.onnx: sha256 mismatch: expected aaaa, got bbbb'),
         undefined,
         /sha256 mismatch/,
+      ],
+      // Each fetch failure as the server leaves it in its termination message (the URI already without
+      // credentials); the condition names the pod, the URI and what failed.
+      [
+        'ModelDigestMismatch',
+        crashing(
+          formatFetchFailure(
+            'ModelDigestMismatch',
+            'model s3://models/digits.onnx: sha256 is bbbb, spec.model.sha256 is aaaa',
+          ),
+        ),
+        undefined,
+        /pod ml\/digits-\w+-abc12 container server could not fetch its model: the fetched model is not the one spec.model.sha256 .*pins: model s3:\/\/models\/digits.onnx: sha256 is bbbb/,
+      ],
+      [
+        'ModelNotFound',
+        crashing(formatFetchFailure('ModelNotFound', 'model s3://models/digits.onnx: NoSuchKey')),
+        undefined,
+        /could not fetch its model: the model is not in its store .*: model s3:\/\/models\/digits.onnx: NoSuchKey/,
+      ],
+      [
+        'ModelAccessDenied',
+        crashing(formatFetchFailure('ModelAccessDenied', 'model gs://models/digits.onnx: 403 Forbidden')),
+        undefined,
+        /the store refused access \(check the Secret named by spec.model.storage.secretRef\): model gs:\/\/models\/digits.onnx: 403/,
+      ],
+      [
+        'ModelSourceInvalid',
+        crashing(
+          formatFetchFailure('ModelSourceInvalid', 'model oci://localhost:5000/models/digits:v1: no .onnx layer'),
+        ),
+        undefined,
+        /spec.model.uri or spec.model.storage cannot be used: model oci:\/\/localhost:5000\/models\/digits:v1: no .onnx layer/,
+      ],
+      [
+        'ModelFetchTimeout',
+        crashing(formatFetchFailure('ModelFetchTimeout', 'model s3://models/digits.onnx: no answer within 300 s')),
+        undefined,
+        /ran past its deadline.*: model s3:\/\/models\/digits.onnx: no answer within 300 s/,
+      ],
+      [
+        'ModelSourceUnavailable',
+        crashing(
+          formatFetchFailure(
+            'ModelSourceUnavailable',
+            'model https://models.example.com/d.onnx: HTTP 503 (4 attempts)',
+          ),
+        ),
+        undefined,
+        /kept failing until the retries ran out: model https:\/\/models.example.com\/d.onnx: HTTP 503 \(4 attempts\)/,
       ],
       [
         'ImagePullFailed',
@@ -156,6 +232,15 @@ describe('computeStatus', () => {
         ),
         undefined,
         /PersistentVolumeClaim ml\/models not found/,
+      ],
+      [
+        'VolumeMountFailed',
+        notStarting(130, [
+          { name: 'storage-credentials', secret: { secretName: 'models-creds' } },
+          { name: 'storage-ca', configMap: { name: 'store-ca' } },
+        ]),
+        undefined,
+        /has not started in the 123s the kubelet waits for volumes: they are not mounted, most likely because one of Secret ml\/models-creds, ConfigMap ml\/store-ca does not exist/,
       ],
       [
         'ContainerConfigError',
@@ -210,6 +295,53 @@ describe('computeStatus', () => {
         expect(stalled.message).toContain(`revision ${rev}`);
       },
     );
+
+    it('has a reason for every fetch failure a server can report', () => {
+      expect(PROBLEM_REASONS).toEqual(expect.arrayContaining([...FETCH_FAILURE_REASONS]));
+    });
+
+    it('keeps signature failures as ModelVerificationFailed, and a fetch failure over the crash loop it causes', () => {
+      const signature = observedAt(md, 'none');
+      signature.pods.push(crashing('model digits.onnx: Ed25519 signature verification failed'));
+      expect(conditions(statusOf(md, signature)).Stalled).toEqual(['True', 'ModelVerificationFailed']);
+      const fetch = observedAt(md, 'none');
+      fetch.pods.push(crashing(formatFetchFailure('ModelNotFound', 'model s3://models/x.onnx: NoSuchKey')));
+      expect(conditions(statusOf(md, fetch)).Stalled).toEqual(['True', 'ModelNotFound']);
+    });
+
+    it('never shows credentials a termination message carries', () => {
+      const observed = observedAt(md, 'none');
+      observed.pods.push(
+        crashing(formatFetchFailure('ModelAccessDenied', 'model https://alice:s3cret@models.example.com/d.onnx: 401')),
+      );
+      const stalled = statusOf(md, observed).conditions!.find((c) => c.type === 'Stalled')!;
+      expect(stalled.message).toContain('model https://models.example.com/d.onnx: 401');
+      expect(stalled.message).not.toMatch(/alice|s3cret/);
+    });
+
+    it('waits as long as the kubelet does before naming a Secret or ConfigMap volume, and names only those', () => {
+      const secret = [{ name: 'storage-credentials', secret: { secretName: 'models-creds' } }];
+      const early = observedAt(md, 'none');
+      early.pods.push(notStarting(60, secret));
+      expect(conditions(statusOf(md, early)).Stalled).toEqual(['False', 'NoProblems']);
+      const late = observedAt(md, 'none');
+      late.pods.push(notStarting(124, secret));
+      const stalled = statusOf(md, late).conditions!.find((c) => c.type === 'Stalled')!;
+      expect(stalled).toMatchObject({ status: 'True', reason: 'VolumeMountFailed' });
+      expect(stalled.message).toMatch(/most likely because Secret ml\/models-creds does not exist/);
+      // The same message later, so the status is not rewritten at every reconcile.
+      const later = statusOf(md, late, new Date(T0.getTime() + 60_000)).conditions!.find((c) => c.type === 'Stalled');
+      expect(later).toMatchObject({ reason: stalled.reason, message: stalled.message });
+      const withoutSecrets = observedAt(md, 'none');
+      withoutSecrets.pods.push(notStarting(600, []));
+      expect(conditions(statusOf(md, withoutSecrets)).Stalled).toEqual(['False', 'NoProblems']);
+    });
+
+    it('reads an unknown reason prefix as an ordinary crash', () => {
+      const observed = observedAt(md, 'none');
+      observed.pods.push(crashing('ModelOnFire: model s3://models/x.onnx: smoke'));
+      expect(conditions(statusOf(md, observed)).Stalled).toEqual(['True', 'CrashLoopBackOff']);
+    });
 
     it('keeps the start and the cause of a long message, eliding the middle', () => {
       const image = 'ghcr.io/modelship/server:nope';
