@@ -23,7 +23,8 @@ import { startFakeGcs } from '../stores/gcs.js';
 import { orasPush } from '../stores/oras.js';
 import { startRegistry } from '../stores/registry.js';
 import { startS3 } from '../stores/s3.js';
-import { Mds, installOnce, labelOf, sample, serviceUrl, stopPortForwards, target } from './pods.js';
+import { RELEASE } from '../run/install.js';
+import { Mds, installOnce, kubectl, labelOf, sample, serviceUrl, stopPortForwards, target } from './pods.js';
 
 const TIMEOUT = 600_000;
 const kc = loadKubeConfig();
@@ -83,6 +84,23 @@ function ociModel(reference: string, sha256: string): ModelDeploymentSpec['model
   };
 }
 
+/** The node cache agent's metrics (Prometheus text) from its pod, read from the host through the pod network. */
+async function agentMetrics(): Promise<string> {
+  const pods = await core.listNamespacedPod({
+    namespace: RELEASE.namespace,
+    labelSelector: 'app.kubernetes.io/component=node-cache',
+  });
+  const ip = pods.items.find((p) => p.status?.phase === 'Running')?.status?.podIP;
+  if (ip === undefined) throw new Error('read node cache metrics: no running node-cache pod');
+  return (await fetch(`http://${ip}:9090/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+}
+
+/** The value of one sample of a counter in Prometheus text, 0 when absent. */
+function sampleOf(metrics: string, sample: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${sample} `));
+  return line === undefined ? 0 : Number(line.slice(sample.length + 1));
+}
+
 /** The reason of the Stalled condition once it is True. */
 function stalledReason(md: ModelDeployment): string | undefined {
   const stalled = condition(md, 'Stalled');
@@ -102,17 +120,32 @@ async function predictThree(name: string): Promise<unknown> {
 }
 
 beforeAll(async () => {
-  if (target().registry === undefined) throw new Error('sources e2e: needs the local real-node cluster (its stores run on the node)');
+  if (target().registry === undefined)
+    throw new Error('sources e2e: needs the local real-node cluster (its stores run on the node)');
   await installOnce();
   const host = nodeNetwork.nodeIp;
-  [s3, gcs, registry] = await Promise.all([startS3({ host }), startFakeGcs({ host }), startRegistry({ host, auth: REGISTRY_USER })]);
-  stops.push(() => s3.stop(), () => gcs.stop(), () => registry.stop());
+  [s3, gcs, registry] = await Promise.all([
+    startS3({ host }),
+    startFakeGcs({ host }),
+    startRegistry({ host, auth: REGISTRY_USER }),
+  ]);
+  stops.push(
+    () => s3.stop(),
+    () => gcs.stop(),
+    () => registry.stop(),
+  );
   await s3.createBucket('models');
   await s3.upload('models', 'digits.onnx', digitsFile);
   await s3.upload('models', 'digits-v2.onnx', digitsV2File);
   await gcs.createBucket('models');
   await gcs.upload('models', 'digits.onnx', digitsFile);
-  await orasPush({ address: registry.address, repository: 'models/digits', tag: 'v2', file: digitsV2File, auth: REGISTRY_USER });
+  await orasPush({
+    address: registry.address,
+    repository: 'models/digits',
+    tag: 'v2',
+    file: digitsV2File,
+    auth: REGISTRY_USER,
+  });
 
   ns = await createTestNamespace(kc, 'sources');
   mds = new Mds(kc, ns);
@@ -120,7 +153,10 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: s3.rootCredentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.rootCredentials.secretAccessKey,
   });
-  await secret('s3-wrong', { AWS_ACCESS_KEY_ID: s3.rootCredentials.accessKeyId, AWS_SECRET_ACCESS_KEY: 'not-the-secret' });
+  await secret('s3-wrong', {
+    AWS_ACCESS_KEY_ID: s3.rootCredentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: 'not-the-secret',
+  });
   const auth = Buffer.from(`${REGISTRY_USER.username}:${REGISTRY_USER.password}`).toString('base64');
   await secret(
     'registry-pull',
@@ -143,11 +179,20 @@ describe('models from S3, GCS and OCI registries on real pods', () => {
       await Promise.all([
         mds.apply('from-s3', { model: s3Model('digits.onnx', DIGITS_SHA, 's3-creds'), replicas: 1, server }),
         mds.apply('from-gcs', {
-          model: { uri: 'gs://models/digits.onnx', sha256: DIGITS_SHA, name: 'digits', storage: { endpoint: gcs.endpoint } },
+          model: {
+            uri: 'gs://models/digits.onnx',
+            sha256: DIGITS_SHA,
+            name: 'digits',
+            storage: { endpoint: gcs.endpoint },
+          },
           replicas: 1,
           server,
         }),
-        mds.apply('from-oci', { model: ociModel(`${registry.address}/models/digits:v2`, DIGITS_V2_SHA), replicas: 1, server }),
+        mds.apply('from-oci', {
+          model: ociModel(`${registry.address}/models/digits:v2`, DIGITS_V2_SHA),
+          replicas: 1,
+          server,
+        }),
       ]);
       for (const name of ['from-s3', 'from-gcs', 'from-oci']) {
         await mds.readyStable(name);
@@ -178,6 +223,33 @@ describe('models from S3, GCS and OCI registries on real pods', () => {
         expect(text).not.toContain(s3.rootCredentials.secretAccessKey);
         expect(text).not.toContain('not-the-secret');
       }
+      // Their pods keep restarting: free the one node for the tests after.
+      await kubectl(['delete', 'modeldeployments', 'wrong-creds', 'missing', 'mismatch', '-n', ns, '--wait=false']);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'downloads a model once for the node: two pods of a revision, and a second ModelDeployment of the same model',
+    async () => {
+      const before = await agentMetrics();
+      await mds.apply('cached', { model: s3Model('digits-v2.onnx', DIGITS_V2_SHA, 's3-creds'), replicas: 2, server });
+      await mds.readyStable('cached');
+      await mds.apply('cached-again', {
+        model: s3Model('digits-v2.onnx', DIGITS_V2_SHA, 's3-creds'),
+        replicas: 1,
+        server,
+      });
+      await mds.readyStable('cached-again');
+      const after = await agentMetrics();
+      const delta = (sample: string): number => sampleOf(after, sample) - sampleOf(before, sample);
+      measured(
+        `node cache for 3 pods of one s3:// model: ${delta('modelship_cache_downloads_total')} download(s), ` +
+          `${delta('modelship_cache_requests_total{outcome="hit"}')} hit(s), ${delta('modelship_cache_requests_total{outcome="miss"}')} miss(es)`,
+      );
+      expect(delta('modelship_cache_downloads_total')).toBe(1);
+      expect(delta('modelship_cache_requests_total{outcome="hit"}')).toBeGreaterThanOrEqual(2);
+      expect(await predictThree('cached-again')).toEqual([3]);
     },
     TIMEOUT,
   );
