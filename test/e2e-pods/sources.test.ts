@@ -247,8 +247,12 @@ describe('models from S3, GCS and OCI registries on real pods', () => {
         `node cache for 3 pods of one s3:// model: ${delta('modelship_cache_downloads_total')} download(s), ` +
           `${delta('modelship_cache_requests_total{outcome="hit"}')} hit(s), ${delta('modelship_cache_requests_total{outcome="miss"}')} miss(es)`,
       );
-      expect(delta('modelship_cache_downloads_total')).toBe(1);
-      expect(delta('modelship_cache_requests_total{outcome="hit"}')).toBeGreaterThanOrEqual(2);
+      // Outcomes, not downloads_total: the crash-looping pods of the test before still ask the agent
+      // (and fail) while these start. One miss is the one download; the other two pods were hits.
+      expect({
+        miss: delta('modelship_cache_requests_total{outcome="miss"}'),
+        hit: delta('modelship_cache_requests_total{outcome="hit"}'),
+      }).toEqual({ miss: 1, hit: 2 });
       expect(await predictThree('cached-again')).toEqual([3]);
     },
     TIMEOUT,
