@@ -63,7 +63,11 @@ export class RealNodePlatform implements Platform {
     this.apps = this.kc.makeApiClient(AppsV1Api);
     const t0 = Date.now();
     this.log('installing the chart (image pushed to the node registry, helm --wait)');
-    await installModelship({ kubeconfig: info.kubeconfig, registry });
+    await installModelship({
+      kubeconfig: info.kubeconfig,
+      registry,
+      nodeCacheHostPath: join(info.paths.dir, 'node-cache'),
+    });
     this.log(`chart installed in ${Date.now() - t0} ms`);
     this.namespace = await createTestNamespace(this.kc, 'rollback-bench');
   }
