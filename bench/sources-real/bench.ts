@@ -1,0 +1,310 @@
+/**
+ * Apply -> Ready on real pods for a ~100 MB model from each remote source (`make bench-sources-real`,
+ * root on Linux): one real node (test/cluster), Modelship installed from its chart with the node
+ * cache on, and the stores (MinIO, fake-gcs-server, the distribution registry with an artifact pushed
+ * by oras) on the node's address. Per source, three starts of the same model:
+ *
+ * - cold: the first pod on the node (the node cache downloads it from the store);
+ * - second pod: the ModelDeployment scaled from 1 to 2 replicas (the node has it);
+ * - rollback target: a second ModelDeployment of the model, as a canary or a rollback target whose
+ *   pods come back after they were gone (the node has it).
+ *
+ * Each start is split into its parts from the pod's own record: scheduling, image and container
+ * start (the pod's conditions and container state), the model fetch (the server's "model fetched"
+ * log line, with the node cache's hit or miss) and the rest up to Ready (session, warm-up, probes).
+ * Writes bench/results/sources-real.{json,md}. Env: BENCH_OUT (bench/results), BENCH_MODEL_MB (100).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+
+import type { ModelDeploymentSpec } from '../../operator/src/api/types.js';
+import { binDir, clusterDown, clusterInfoPath, clusterUp, repoRoot } from '../../test/cluster/cluster.js';
+import { nodeNetwork } from '../../test/cluster/network.js';
+import { createTestNamespace, loadKubeConfig, waitFor } from '../../test/e2e/kube.js';
+import { Mds } from '../../test/e2e-pods/pods.js';
+import { installModelship } from '../../test/run/install.js';
+import { startFakeGcs } from '../../test/stores/gcs.js';
+import { orasPush } from '../../test/stores/oras.js';
+import { startRegistry } from '../../test/stores/registry.js';
+import { startS3 } from '../../test/stores/s3.js';
+
+const root = repoRoot();
+process.env.MODELSHIP_CLUSTER_DIR ??= join(root, '.state', 'cluster-sources-bench-real');
+const OUT = resolve(process.env.BENCH_OUT ?? join(root, 'bench/results'));
+const MODEL_MB = Number(process.env.BENCH_MODEL_MB ?? 100);
+const STATE = join(root, '.state', 'bench', 'sources-real');
+const log = (m: string): void => console.log(`${new Date().toISOString()} bench sources-real: ${m}`);
+
+/** One start of a model pod and its parts, in seconds. */
+interface Start {
+  source: string;
+  kind: 'cold' | 'second pod' | 'rollback target';
+  /** From the apply (or the scale) to the ModelDeployment's Ready with the pod counted. */
+  applyToReady: number;
+  scheduled?: number;
+  containerStarted?: number;
+  fetchSeconds?: number;
+  cache?: string;
+}
+
+const server: ModelDeploymentSpec['server'] = {
+  resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } },
+};
+
+/** Seconds from `from` (ms) to an RFC 3339 time, or undefined. */
+function secondsSince(from: number, time: Date | string | undefined): number | undefined {
+  if (time === undefined) return undefined;
+  return Math.max(0, (new Date(time).getTime() - from) / 1000);
+}
+
+/** The newest server pod of a ModelDeployment created at or after `since`. */
+async function newestPod(core: CoreV1Api, ns: string, md: string, since: number): Promise<V1Pod | undefined> {
+  const pods = await core.listNamespacedPod({
+    namespace: ns,
+    labelSelector: `app.kubernetes.io/name=modelship-server,modelship.dev/deployment=${md}`,
+  });
+  return pods.items
+    .filter((p) => new Date(p.metadata?.creationTimestamp ?? 0).getTime() >= since - 1000)
+    .sort((a, b) => String(b.metadata?.creationTimestamp).localeCompare(String(a.metadata?.creationTimestamp)))[0];
+}
+
+/** kubectl from the cluster binaries. */
+function kubectl(kubeconfig: string, args: string[]): string {
+  return execFileSync(join(binDir(), 'kubectl'), args, {
+    env: { ...process.env, KUBECONFIG: kubeconfig },
+    encoding: 'utf8',
+  });
+}
+
+/**
+ * From a pod's log: the server's "model fetched" seconds, and the node cache's answer (hit or miss)
+ * from "fetching the model through the node cache".
+ */
+function fetchOf(kubeconfig: string, ns: string, pod: string): { seconds?: number; cache?: string } {
+  const found: { seconds?: number; cache?: string } = {};
+  for (const line of kubectl(kubeconfig, ['logs', '-n', ns, pod]).split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const fields = JSON.parse(line) as { msg?: string; seconds?: number; cache?: string };
+    if (fields.msg === 'model fetched') found.seconds = fields.seconds;
+    if (fields.msg === 'fetching the model through the node cache') found.cache = `node cache ${fields.cache}`;
+  }
+  return found;
+}
+
+/** Times one start: `act` applies or scales, then waits until `ready` says the pod is counted. */
+async function timeStart(
+  kc: KubeConfig,
+  kubeconfig: string,
+  ns: string,
+  md: string,
+  source: string,
+  kind: Start['kind'],
+  act: () => Promise<void>,
+  ready: () => Promise<boolean>,
+): Promise<Start> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const started = Date.now();
+  await act();
+  await waitFor(`${md}: ${kind} Ready`, async () => (await ready()) || undefined, 300_000, 100);
+  const applyToReady = (Date.now() - started) / 1000;
+  const pod = await newestPod(core, ns, md, started);
+  const scheduled = secondsSince(
+    started,
+    pod?.status?.conditions?.find((c) => c.type === 'PodScheduled')?.lastTransitionTime,
+  );
+  const containerStarted = secondsSince(started, pod?.status?.containerStatuses?.[0]?.state?.running?.startedAt);
+  const fetched = pod?.metadata?.name ? fetchOf(kubeconfig, ns, pod.metadata.name) : {};
+  const start: Start = {
+    source,
+    kind,
+    applyToReady,
+    scheduled,
+    containerStarted,
+    fetchSeconds: fetched.seconds,
+    cache: fetched.cache,
+  };
+  log(JSON.stringify(start));
+  return start;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(STATE, { recursive: true });
+  const modelFile = join(STATE, `large-${MODEL_MB}mb.onnx`);
+  execFileSync(join(root, '.state/venv/bin/python'), [
+    join(root, 'bench/sources/large_model.py'),
+    modelFile,
+    String(MODEL_MB),
+  ]);
+  const sha256 = createHash('sha256').update(readFileSync(modelFile)).digest('hex');
+  const loadStart = loadavg();
+  const stops: (() => Promise<void>)[] = [];
+  const starts: Start[] = [];
+  try {
+    log('starting the real node');
+    const info = await clusterUp({ node: 'real', log: (m) => log(`cluster: ${m}`) });
+    stops.push(() => clusterDown());
+    const registry = info.realNode?.registry;
+    if (!registry) throw new Error('bench sources-real: the cluster has no real node registry');
+    process.env.MODELSHIP_E2E_KUBECONFIG = info.kubeconfig;
+    process.env.MODELSHIP_E2E_CLUSTER_INFO = clusterInfoPath();
+    await installModelship({
+      kubeconfig: info.kubeconfig,
+      registry,
+      nodeCacheHostPath: join(info.paths.dir, 'node-cache'),
+    });
+    const kc = loadKubeConfig();
+    const core = kc.makeApiClient(CoreV1Api);
+    const ns = await createTestNamespace(kc, 'sources-bench');
+    const mds = new Mds(kc, ns);
+
+    const host = nodeNetwork.nodeIp;
+    const [s3, gcs, reg] = await Promise.all([startS3({ host }), startFakeGcs({ host }), startRegistry({ host })]);
+    stops.push(
+      () => s3.stop(),
+      () => gcs.stop(),
+      () => reg.stop(),
+    );
+    await s3.createBucket('models');
+    await s3.upload('models', 'large.onnx', modelFile);
+    await gcs.createBucket('models');
+    await gcs.upload('models', 'large.onnx', modelFile);
+    const pushed = await orasPush({ address: reg.address, repository: 'models/large', tag: 'v1', file: modelFile });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: 's3-creds' },
+        stringData: {
+          AWS_ACCESS_KEY_ID: s3.rootCredentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: s3.rootCredentials.secretAccessKey,
+        },
+      },
+    });
+    const models: Record<string, ModelDeploymentSpec['model']> = {
+      s3: {
+        uri: 's3://models/large.onnx',
+        sha256,
+        name: 'large',
+        storage: { endpoint: s3.endpoint, region: s3.region, pathStyle: true, secretRef: { name: 's3-creds' } },
+      },
+      gs: { uri: 'gs://models/large.onnx', sha256, name: 'large', storage: { endpoint: gcs.endpoint } },
+      oci: { uri: `oci://${pushed.reference}`, sha256, name: 'large', storage: { plainHTTP: true } },
+    };
+    const readyWith = (md: string, n: number) => async () => {
+      const m = await mds.get(md);
+      return (
+        m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true &&
+        (m.status?.stable?.readyReplicas ?? 0) >= n
+      );
+    };
+    for (const [source, model] of Object.entries(models)) {
+      const first = `${source}-first`;
+      const again = `${source}-again`;
+      starts.push(
+        await timeStart(
+          kc,
+          info.kubeconfig,
+          ns,
+          first,
+          source,
+          'cold',
+          () => mds.apply(first, { model, replicas: 1, server }),
+          readyWith(first, 1),
+        ),
+      );
+      starts.push(
+        await timeStart(
+          kc,
+          info.kubeconfig,
+          ns,
+          first,
+          source,
+          'second pod',
+          () => mds.apply(first, { model, replicas: 2, server }),
+          readyWith(first, 2),
+        ),
+      );
+      starts.push(
+        await timeStart(
+          kc,
+          info.kubeconfig,
+          ns,
+          again,
+          source,
+          'rollback target',
+          () => mds.apply(again, { model, replicas: 1, server }),
+          readyWith(again, 1),
+        ),
+      );
+      // Free the node for the next source: each pod holds the 100 MB model in memory.
+      kubectl(info.kubeconfig, ['delete', 'modeldeployments', first, again, '-n', ns, '--wait=true', '--timeout=120s']);
+    }
+  } finally {
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`stop: ${String(err)}`));
+  }
+  const loadEnd = loadavg();
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+  const report = {
+    when: new Date().toISOString(),
+    commit,
+    modelMb: MODEL_MB,
+    cpus: cpus().length,
+    memGiB: Math.round(totalmem() / 1024 ** 3),
+    loadStart,
+    loadEnd,
+    starts,
+  };
+  mkdirSync(OUT, { recursive: true });
+  writeFileSync(join(OUT, 'sources-real.json'), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(OUT, 'sources-real.md'), markdown(report));
+  log(`wrote ${join(OUT, 'sources-real.md')}`);
+}
+
+const f = (n: number | undefined): string => (n === undefined ? '–' : n.toFixed(2));
+
+function markdown(r: {
+  when: string;
+  commit: string;
+  modelMb: number;
+  cpus: number;
+  memGiB: number;
+  loadStart: number[];
+  loadEnd: number[];
+  starts: Start[];
+}): string {
+  const rows = r.starts.map((s) => {
+    const cold = r.starts.find((c) => c.source === s.source && c.kind === 'cold');
+    const ratio = cold && s !== cold ? (s.applyToReady / cold.applyToReady).toFixed(2) : '1';
+    return `| ${s.source} | ${s.kind} | ${f(s.applyToReady)} | ${ratio} | ${f(s.scheduled)} | ${f(s.containerStarted)} | ${f(s.fetchSeconds)} | ${s.cache ?? '–'} |`;
+  });
+  return [
+    `# Model sources on real pods: apply -> Ready, cold and warm (${r.when}, commit ${r.commit})`,
+    '',
+    `Machine: ${r.cpus} cores, ${r.memGiB} GiB; load average (1/5/15 min) at start ${r.loadStart.map((l) => l.toFixed(2)).join(' / ')}, at end ${r.loadEnd.map((l) => l.toFixed(2)).join(' / ')}.`,
+    '',
+    `One real node (containerd, kubelet, kube-proxy, CoreDNS; test/cluster), Modelship from its chart with the node cache on; a ${r.modelMb} MB`,
+    'ONNX model (bench/sources/large_model.py) in MinIO (s3://), fake-gcs-server (gs://) and the distribution registry',
+    "(oci://, pushed by oras), all on the node's address. **cold**: the first pod on the node (the node cache downloads it);",
+    '**second pod**: the same ModelDeployment scaled 1 -> 2; **rollback target**: a second ModelDeployment of the same model,',
+    'as a canary or a rollback target whose pods come back. Times in seconds from the apply (or scale); the parts are',
+    "when the pod was scheduled and its container started (the API's whole-second timestamps), and the server's own fetch",
+    'time ("model fetched", through the node cache). The rest up to Ready is the onnxruntime session, the warm-up and the',
+    'readiness probe (period 5 s).',
+    '',
+    '| source | start | apply -> Ready s | / cold | scheduled at s | container started at s | fetch s | fetched via |',
+    '|---|---|---:|---:|---:|---:|---:|---|',
+    ...rows,
+    '',
+    'Reproduce: `make bench-sources-real` (root on Linux).',
+    '',
+  ].join('\n');
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
