@@ -3,6 +3,7 @@
  * client (oras, the AWS SDK, the GCS JSON API), with the same bytes; auth is enforced; and stopping
  * leaves no process and no file behind.
  */
+import { jest } from '@jest/globals';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +18,9 @@ import { orasPull, orasPush } from './oras.js';
 import { answers, startStoreProcess } from './process.js';
 import { startRegistry } from './registry.js';
 import { startS3, type S3Credentials } from './s3.js';
+
+// Each test starts a real store process: seconds on a loaded machine.
+jest.setTimeout(120_000);
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const MODEL = join(ROOT, 'examples/models/digits.onnx');

@@ -3,6 +3,7 @@
  * answer as an agent does: the agent's answers for the store are final, its own failures and its
  * absence send the pod to the store directly.
  */
+import { jest } from '@jest/globals';
 import { once } from 'node:events';
 import http from 'node:http';
 import { Readable } from 'node:stream';
@@ -10,6 +11,9 @@ import { text } from 'node:stream/consumers';
 import { ModelLoadError } from '../../src/dataplane/types.js';
 import { viaNodeCache } from '../../src/model/nodecache.js';
 import type { RemoteRequest, RemoteSource } from '../../src/model/remote.js';
+
+// Real sockets and processes: seconds on a loaded machine.
+jest.setTimeout(60_000);
 
 const SHA = 'a'.repeat(64);
 const servers: http.Server[] = [];

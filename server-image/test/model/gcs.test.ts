@@ -2,11 +2,15 @@
  * gs:// models from a real GCS emulator (fake-gcs-server, test/stores/gcs.ts) on loopback, served
  * by the real server process through @google-cloud/storage.
  */
+import { jest } from '@jest/globals';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startFakeGcs, type TestGcs } from '../../../test/stores/gcs.js';
 import { gcsSource } from '../../src/model/gcs.js';
 import { cacheEntries, failure, inferStatus, serve, TINY, TINY_SHA256 } from './harness.js';
+
+// Each test starts real server processes against a real store: seconds each, more on a loaded machine.
+jest.setTimeout(120_000);
 
 let gcs: TestGcs;
 

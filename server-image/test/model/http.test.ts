@@ -3,12 +3,16 @@
  * HTTP server on loopback that the tests script (an object, a 404, a store answering 503, a closed
  * port, Basic credentials).
  */
+import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { cacheEntries, failure, inferStatus, serve, TINY, TINY_SHA256 } from './harness.js';
 import { makeTestTls } from './tls.js';
+
+// Each test starts real server processes against a real store: seconds each, more on a loaded machine.
+jest.setTimeout(120_000);
 
 const model = readFileSync(TINY);
 let store: Server;

@@ -3,6 +3,7 @@
  * trusted through storage.caBundleRef (settings.caPem) beside Node's roots; refused with a reason naming the
  * setting otherwise; and the two ways plainHTTP can be wrong. The model is pushed by the real oras CLI.
  */
+import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
@@ -15,6 +16,9 @@ import type { StoreSettings } from '../../src/model/remote.js';
 import { openOci, probeOci } from '../../src/model/oci.js';
 import { EXAMPLES, sha256Of } from '../helpers/server.js';
 import { failure, registryConfig, request, sha256OfStream, startRegistryProcess } from './oci-harness.js';
+
+// Each test talks to a real registry over TLS: seconds on a loaded machine.
+jest.setTimeout(60_000);
 
 const DIGITS = path.join(EXAMPLES, 'digits.onnx');
 

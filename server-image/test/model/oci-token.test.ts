@@ -6,6 +6,7 @@
  *
  * Needs the registry binary built with distribution's token access controller (test/cluster/go/distribution).
  */
+import { jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +21,9 @@ import type { StoreSettings } from '../../src/model/remote.js';
 import { openOci, probeOci } from '../../src/model/oci.js';
 import { EXAMPLES, sha256Of } from '../helpers/server.js';
 import { failure, registryConfig, request, sha256OfStream, startRegistryProcess } from './oci-harness.js';
+
+// Each test talks to a real registry and its token server: seconds on a loaded machine.
+jest.setTimeout(60_000);
 
 const DIGITS = path.join(EXAMPLES, 'digits.onnx');
 const USER = { username: 'modeler', password: 'pa55-w0rd-never-shown' };

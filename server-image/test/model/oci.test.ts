@@ -4,6 +4,7 @@
  * a test must see the requests (a probe reads no blob; a blob redirect to another origin carries no Authorization)
  * or play a registry that lies about a manifest.
  */
+import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,9 @@ import type { StoreSettings } from '../../src/model/remote.js';
 import { openOci, probeOci } from '../../src/model/oci.js';
 import { EXAMPLES, sha256Of } from '../helpers/server.js';
 import { failure, request, sha256OfStream, startProxy } from './oci-harness.js';
+
+// Each test talks to a real registry (some start podman or oras): seconds on a loaded machine.
+jest.setTimeout(60_000);
 
 const DIGITS = path.join(EXAMPLES, 'digits.onnx');
 const DIGITS_V2 = path.join(EXAMPLES, 'digits-v2.onnx');

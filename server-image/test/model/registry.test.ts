@@ -3,6 +3,7 @@
  * the real server process: by tag and by digest, with registry credentials from a
  * `.dockerconfigjson` Secret key, and the failures an operator reads from the termination message.
  */
+import { jest } from '@jest/globals';
 import { orasPush, type OrasPushed } from '../../../test/stores/oras.js';
 import { startRegistry, type TestRegistry } from '../../../test/stores/registry.js';
 import {
@@ -15,6 +16,9 @@ import {
   TINY,
   TINY_SHA256,
 } from './harness.js';
+
+// Each test starts real server processes against a real store: seconds each, more on a loaded machine.
+jest.setTimeout(120_000);
 
 const auth = { username: 'puller', password: 'Registry-pa55-not-in-logs' };
 let open: TestRegistry;

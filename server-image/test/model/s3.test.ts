@@ -4,6 +4,7 @@
  * credentials, anonymous reads of a public bucket, and every way a fetch can fail, reported with
  * its own reason and never with a secret in it.
  */
+import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer } from 'node:https';
 import { createServer } from 'node:net';
@@ -21,6 +22,9 @@ import {
   TINY_SHA256,
 } from './harness.js';
 import { makeTestTls } from './tls.js';
+
+// Each test starts real server processes against a real store: seconds each, more on a loaded machine.
+jest.setTimeout(120_000);
 
 let s3: TestS3;
 let rootSecret: string;
