@@ -204,42 +204,16 @@ async function main(): Promise<void> {
     for (const [source, model] of Object.entries(models)) {
       const first = `${source}-first`;
       const again = `${source}-again`;
-      starts.push(
-        await timeStart(
-          kc,
-          info.kubeconfig,
-          ns,
-          first,
-          source,
-          'cold',
-          () => mds.apply(first, { model, replicas: 1, server }),
-          readyWith(first, 1),
-        ),
-      );
-      starts.push(
-        await timeStart(
-          kc,
-          info.kubeconfig,
-          ns,
-          first,
-          source,
-          'second pod',
-          () => mds.apply(first, { model, replicas: 2, server }),
-          readyWith(first, 2),
-        ),
-      );
-      starts.push(
-        await timeStart(
-          kc,
-          info.kubeconfig,
-          ns,
-          again,
-          source,
-          'rollback target',
-          () => mds.apply(again, { model, replicas: 1, server }),
-          readyWith(again, 1),
-        ),
-      );
+      // The first pod on the node, a second pod of it, then another ModelDeployment of the same model.
+      const plan = [
+        [first, 'cold', 1],
+        [first, 'second pod', 2],
+        [again, 'rollback target', 1],
+      ] as const;
+      for (const [md, kind, replicas] of plan) {
+        const apply = (): Promise<void> => mds.apply(md, { model, replicas, server });
+        starts.push(await timeStart(kc, info.kubeconfig, ns, md, source, kind, apply, readyWith(md, replicas)));
+      }
       // Free the node for the next source: each pod holds the 100 MB model in memory.
       kubectl(info.kubeconfig, ['delete', 'modeldeployments', first, again, '-n', ns, '--wait=true', '--timeout=120s']);
     }
