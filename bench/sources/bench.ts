@@ -21,7 +21,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -310,6 +319,22 @@ async function setUpSources(models: Record<ModelId, Model>, stores: Stores): Pro
   ];
 }
 
+/** Kernel clock ticks a second (USER_HZ: 100 on every Linux the project runs on). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system, ms) of this process's children that have exited and been waited for
+ * (cutime + cstime in /proc/self/stat): read around one copy, it is that copy's whole CPU cost,
+ * whatever the command (Node, Python, Go, C) and its threads. Far less moved by other work on the
+ * machine than elapsed time.
+ */
+function childrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  // Fields after the command name (which may hold spaces): state is field 3, cutime 16, cstime 17.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / TICKS_PER_SECOND;
+}
+
 /** Rotates a list by n (round n starts with its n-th entry). */
 const rotate = <T>(items: readonly T[], n: number): T[] => items.map((_, i) => items[(i + n) % items.length]);
 
@@ -358,13 +383,15 @@ async function throughput(sources: Source[], model: Model): Promise<ThroughputRo
         rmSync(dl, { recursive: true, force: true });
         mkdirSync(dl);
         const target = path.join(dl, copier.id === 'ours' ? 'cache' : 'model.onnx');
-        const result = await copy(target);
+        const cpuBefore = childrenCpuMs();
+        const result = { ...(await copy(target)) };
+        result.cpuMs = childrenCpuMs() - cpuBefore;
         // The first round proves every copier wrote the very model (ours verifies itself every time).
         if (round === 0 && copier.id !== 'ours' && copier.id !== 'read')
           await checkCopy(source.id, copier.id, dl, model);
         copier.runs.push(result);
         process.stdout.write(
-          `throughput ${source.id} ${copier.id} round ${round + 1}: wall ${Math.round(result.wallMs)} ms, transfer ${Math.round(result.transferMs ?? result.wallMs)} ms\n`,
+          `throughput ${source.id} ${copier.id} round ${round + 1}: wall ${Math.round(result.wallMs)} ms, transfer ${Math.round(result.transferMs ?? result.wallMs)} ms, CPU ${result.cpuMs} ms\n`,
         );
       }
     }

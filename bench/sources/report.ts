@@ -10,6 +10,8 @@ export interface CopyRun {
   transferMs?: number;
   /** Start-up inside the process that the transfer excludes (interpreter imports, client library import). */
   importMs?: number;
+  /** CPU time (user + system) of the copying process, its start-up included. */
+  cpuMs?: number;
 }
 
 /** A copier (ours or a baseline) of one source, every round. */
@@ -78,12 +80,11 @@ export function mbPerSecond(bytes: number, ms: number): number {
 }
 
 /** A copier's median wall and transfer times (transfer: the wall where only the wall is measured). */
-export function copierMedians(c: Copier): { wallMs: number; transferMs: number; importMs?: number } {
-  const imports = c.runs.flatMap((r) => (r.importMs === undefined ? [] : [r.importMs]));
+export function copierMedians(c: Copier): { wallMs: number; transferMs: number; cpuMs: number } {
   return {
     wallMs: median(c.runs.map((r) => r.wallMs)),
     transferMs: median(c.runs.map((r) => r.transferMs ?? r.wallMs)),
-    ...(imports.length === 0 ? {} : { importMs: median(imports) }),
+    cpuMs: median(c.runs.flatMap((r) => (r.cpuMs === undefined ? [] : [r.cpuMs]))),
   };
 }
 
@@ -101,19 +102,19 @@ const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
 /** The throughput table: one line per baseline, ours beside it, transfer-only and wall ratios. */
 export function throughputTable(rows: readonly ThroughputRow[]): string {
   const lines = [
-    '| source | copier | its wall time includes | transfer ms | transfer MB/s | wall ms | wall MB/s | ours / it, transfer | ours / it, wall | goal ≥ 0.9× (transfer) |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---|',
+    '| source | copier | its wall time includes | transfer ms | transfer MB/s | wall ms | wall MB/s | CPU ms | ours / it, transfer | ours / it, wall | goal ≥ 0.9× (transfer) |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const row of rows) {
     const ours = copierMedians(row.ours);
     lines.push(
-      `| ${row.source} | **${row.ours.label}** | ${row.ours.startup} | ${f0(ours.transferMs)} | ${f0(mbPerSecond(row.bytes, ours.transferMs))} | ${f0(ours.wallMs)} | ${f0(mbPerSecond(row.bytes, ours.wallMs))} | | | |`,
+      `| ${row.source} | **${row.ours.label}** | ${row.ours.startup} | ${f0(ours.transferMs)} | ${f0(mbPerSecond(row.bytes, ours.transferMs))} | ${f0(ours.wallMs)} | ${f0(mbPerSecond(row.bytes, ours.wallMs))} | ${f0(ours.cpuMs)} | | | |`,
     );
     for (const b of row.baselines) {
       const m = copierMedians(b);
       const transfer = ratio(ours.transferMs, m.transferMs);
       lines.push(
-        `| ${row.source} | ${b.label} | ${b.startup} | ${f0(m.transferMs)} | ${f0(mbPerSecond(row.bytes, m.transferMs))} | ${f0(m.wallMs)} | ${f0(mbPerSecond(row.bytes, m.wallMs))} | ${f2(transfer)} | ${f2(ratio(ours.wallMs, m.wallMs))} | ${transfer >= THROUGHPUT_GOAL ? 'met' : 'not met'} |`,
+        `| ${row.source} | ${b.label} | ${b.startup} | ${f0(m.transferMs)} | ${f0(mbPerSecond(row.bytes, m.transferMs))} | ${f0(m.wallMs)} | ${f0(mbPerSecond(row.bytes, m.wallMs))} | ${f0(m.cpuMs)} | ${f2(transfer)} | ${f2(ratio(ours.wallMs, m.wallMs))} | ${transfer >= THROUGHPUT_GOAL ? 'met' : 'not met'} |`,
       );
     }
   }
@@ -123,14 +124,14 @@ export function throughputTable(rows: readonly ThroughputRow[]): string {
 /** Ours against its own source read alone: what the pipeline (hash, disk, verify, rename) adds. */
 export function pipelineTable(rows: readonly ThroughputRow[]): string {
   const lines = [
-    '| source | source stream read and discarded ms (MB/s) | ours ms (MB/s) | the pipeline adds ms |',
-    '|---|---:|---:|---:|',
+    '| source | source stream read and discarded ms (MB/s) | ours ms (MB/s) | the pipeline adds ms | CPU ms, read / ours |',
+    '|---|---:|---:|---:|---|',
   ];
   for (const row of rows) {
-    const read = copierMedians(row.readOnly).transferMs;
-    const ours = copierMedians(row.ours).transferMs;
+    const read = copierMedians(row.readOnly);
+    const ours = copierMedians(row.ours);
     lines.push(
-      `| ${row.source} | ${f0(read)} (${f0(mbPerSecond(row.bytes, read))}) | ${f0(ours)} (${f0(mbPerSecond(row.bytes, ours))}) | ${f0(ours - read)} |`,
+      `| ${row.source} | ${f0(read.transferMs)} (${f0(mbPerSecond(row.bytes, read.transferMs))}) | ${f0(ours.transferMs)} (${f0(mbPerSecond(row.bytes, ours.transferMs))}) | ${f0(ours.transferMs - read.transferMs)} | ${f0(read.cpuMs)} / ${f0(ours.cpuMs)} |`,
     );
   }
   return lines.join('\n');
@@ -138,11 +139,14 @@ export function pipelineTable(rows: readonly ThroughputRow[]): string {
 
 /** Every round's transfer times, so the spread is visible. */
 export function roundsTable(rows: readonly ThroughputRow[]): string {
-  const lines = ['| source | copier | transfer ms each round | wall ms each round |', '|---|---|---|---|'];
+  const lines = [
+    '| source | copier | transfer ms each round | wall ms each round | CPU ms each round |',
+    '|---|---|---|---|---|',
+  ];
   for (const row of rows) {
     for (const c of [row.ours, ...row.baselines, row.readOnly]) {
       lines.push(
-        `| ${row.source} | ${c.label} | ${c.runs.map((r) => f0(r.transferMs ?? r.wallMs)).join(', ')} | ${c.runs.map((r) => f0(r.wallMs)).join(', ')} |`,
+        `| ${row.source} | ${c.label} | ${c.runs.map((r) => f0(r.transferMs ?? r.wallMs)).join(', ')} | ${c.runs.map((r) => f0(r.wallMs)).join(', ')} | ${c.runs.map((r) => f0(r.cpuMs ?? NaN)).join(', ')} |`,
       );
     }
   }
