@@ -265,7 +265,7 @@ async function setUpSources(models: Record<ModelId, Model>, stores: Stores): Pro
         {
           id: 's3-sdk',
           label: 'AWS SDK GetObject → file (SDK defaults)',
-          short: 'AWS SDK GetObject',
+          short: 'SDK GetObject',
           startup: "Node's start and the SDK's import",
           copy: (file) =>
             copyProcess('s3-sdk', { uri: 's3://models/large-a.onnx', dest: file, sha256: '', settings: s3Settings }),

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
-SCENARIOS = [("cold", "cold"), ("warm", "2nd pod"), ("rollback", "rollback"), ("direct", "no agent")]
+SCENARIOS = [("cold", "cold"), ("warm", "2nd\npod"), ("rollback", "roll-\nback"), ("direct", "no\nagent")]
 PARTS = [("fetch", "#1f77b4"), ("session load + warm-up", "#ff7f0e"), ("process start + rest", "#bbbbbb")]
 
 
@@ -32,23 +32,25 @@ def mbps(row, copier):
 def main(json_path, png_path):
     with open(json_path) as f:
         report = json.load(f)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [1, 1.3]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [1, 1.3]})
 
-    x, ticks, labels = 0.0, [], []
+    x, ticks, labels, top = 0.0, [], [], 0.0
     for row in report["throughput"]:
         ours = mbps(row, row["ours"])
         for baseline in row["baselines"]:
             theirs = mbps(row, baseline)
             left.bar(x - 0.2, ours, width=0.4, color="#1f77b4", label="ours (downloadVerified)" if x == 0 else None)
             left.bar(x + 0.2, theirs, width=0.4, color="#9e9e9e", label="the store's own client" if x == 0 else None)
+            top = max(top, ours, theirs)
             left.text(x, max(ours, theirs) * 1.02, f"{ours / theirs:.2f}×", ha="center", va="bottom", fontsize=8)
             ticks.append(x)
-            labels.append(f"{row['source']}\nvs {baseline['short']}")
+            labels.append(f"{row['source']} vs\n{baseline['short']}")
             x += 1
-    left.set_xticks(ticks, labels, fontsize=7)
+    left.set_xticks(ticks, labels, fontsize=8)
+    left.set_ylim(top=top * 1.12)
     left.set_ylabel("MB/s (median, transfer only)")
     left.set_title("Download throughput, ~100 MB model, loopback store", fontsize=10)
-    left.legend(fontsize=8, loc="lower right")
+    left.legend(fontsize=8, loc="upper right")
     left.grid(axis="y", alpha=0.3)
 
     x, ticks, labels = 0.0, [], []
@@ -68,7 +70,7 @@ def main(json_path, png_path):
             x += 1
         right.text(x - 2.5, 1.0, row["source"], transform=right.get_xaxis_transform(), ha="center", va="bottom", fontsize=9)
         x += 0.8
-    right.set_xticks(ticks, labels, fontsize=6)
+    right.set_xticks(ticks, labels, fontsize=7)
     right.set_ylabel("spawn → /v2/health/ready (s, median)")
     right.set_title("Cold vs warm start with the node cache agent\n", fontsize=10)
     right.legend(fontsize=8, loc="upper right")
