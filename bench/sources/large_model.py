@@ -4,7 +4,9 @@ Deterministic (seeded), so every run and machine gets the same bytes and sha256,
 bench time rather than committed: 100 MB does not belong in git. The model is real (onnxruntime loads
 it and answers), which is what apply -> Ready measures.
 
-Usage: python bench/sources/large_model.py <out.onnx> [megabytes=100]
+Usage: python bench/sources/large_model.py <out.onnx> [megabytes=100] [seed=14]
+
+Another seed gives another model of the same size (the benchmark's "different model" on the node).
 """
 
 import sys
@@ -14,10 +16,10 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def build(megabytes: int) -> onnx.ModelProto:
+def build(megabytes: int, seed: int = 14) -> onnx.ModelProto:
     rows = 64
     cols = megabytes * 1024 * 1024 // (4 * rows)
-    weight = np.random.default_rng(14).standard_normal((rows, cols), dtype=np.float32)
+    weight = np.random.default_rng(seed).standard_normal((rows, cols), dtype=np.float32)
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["y"])],
         "large",
@@ -32,11 +34,12 @@ def build(megabytes: int) -> onnx.ModelProto:
 
 
 def main() -> int:
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) not in (2, 3, 4):
         print(__doc__, file=sys.stderr)
         return 2
-    megabytes = int(sys.argv[2]) if len(sys.argv) == 3 else 100
-    onnx.save(build(megabytes), sys.argv[1])
+    megabytes = int(sys.argv[2]) if len(sys.argv) >= 3 else 100
+    seed = int(sys.argv[3]) if len(sys.argv) == 4 else 14
+    onnx.save(build(megabytes, seed), sys.argv[1])
     return 0
 
 
