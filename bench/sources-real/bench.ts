@@ -37,12 +37,15 @@ const root = repoRoot();
 process.env.MODELSHIP_CLUSTER_DIR ??= join(root, '.state', 'cluster-sources-bench-real');
 const OUT = resolve(process.env.BENCH_OUT ?? join(root, 'bench/results'));
 const MODEL_MB = Number(process.env.BENCH_MODEL_MB ?? 100);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const STATE = join(root, '.state', 'bench', 'sources-real');
 const log = (m: string): void => console.log(`${new Date().toISOString()} bench sources-real: ${m}`);
 
 /** One start of a model pod and its parts, in seconds. */
 interface Start {
   source: string;
+  /** Which round (each with its own model). */
+  round?: number;
   kind: 'cold' | 'second pod' | 'rollback target';
   /** From the apply (or the scale) to the ModelDeployment's Ready with the pod counted. */
   applyToReady: number;
@@ -134,13 +137,18 @@ async function timeStart(
 
 async function main(): Promise<void> {
   mkdirSync(STATE, { recursive: true });
-  const modelFile = join(STATE, `large-${MODEL_MB}mb.onnx`);
-  execFileSync(join(root, '.state/venv/bin/python'), [
-    join(root, 'bench/sources/large_model.py'),
-    modelFile,
-    String(MODEL_MB),
-  ]);
-  const sha256 = createHash('sha256').update(readFileSync(modelFile)).digest('hex');
+  // One model per round (seed 14 + round): each round's first pod is cold on the node however many ran before.
+  const roundModels = Array.from({ length: ROUNDS }, (_, round) => {
+    const file = join(STATE, `large-${MODEL_MB}mb-${round}.onnx`);
+    const seed = String(14 + round);
+    execFileSync(join(root, '.state/venv/bin/python'), [
+      join(root, 'bench/sources/large_model.py'),
+      file,
+      String(MODEL_MB),
+      seed,
+    ]);
+    return { file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex') };
+  });
   const loadStart = loadavg();
   const stops: (() => Promise<void>)[] = [];
   const starts: Start[] = [];
@@ -170,10 +178,14 @@ async function main(): Promise<void> {
       () => reg.stop(),
     );
     await s3.createBucket('models');
-    await s3.upload('models', 'large.onnx', modelFile);
     await gcs.createBucket('models');
-    await gcs.upload('models', 'large.onnx', modelFile);
-    const pushed = await orasPush({ address: reg.address, repository: 'models/large', tag: 'v1', file: modelFile });
+    const pushed: string[] = [];
+    for (const [round, { file }] of roundModels.entries()) {
+      await s3.upload('models', `large-${round}.onnx`, file);
+      await gcs.upload('models', `large-${round}.onnx`, file);
+      const tag = `v${round}`;
+      pushed.push((await orasPush({ address: reg.address, repository: 'models/large', tag, file })).reference);
+    }
     await core.createNamespacedSecret({
       namespace: ns,
       body: {
@@ -184,15 +196,20 @@ async function main(): Promise<void> {
         },
       },
     });
-    const models: Record<string, ModelDeploymentSpec['model']> = {
-      s3: {
-        uri: 's3://models/large.onnx',
-        sha256,
-        name: 'large',
-        storage: { endpoint: s3.endpoint, region: s3.region, pathStyle: true, secretRef: { name: 's3-creds' } },
-      },
-      gs: { uri: 'gs://models/large.onnx', sha256, name: 'large', storage: { endpoint: gcs.endpoint } },
-      oci: { uri: `oci://${pushed.reference}`, sha256, name: 'large', storage: { plainHTTP: true } },
+    /** Round `round`'s model in each store. */
+    const modelsOf = (round: number): Record<string, ModelDeploymentSpec['model']> => {
+      const { sha256 } = roundModels[round];
+      const key = `models/large-${round}.onnx`;
+      return {
+        s3: {
+          uri: `s3://${key}`,
+          sha256,
+          name: 'large',
+          storage: { endpoint: s3.endpoint, region: s3.region, pathStyle: true, secretRef: { name: 's3-creds' } },
+        },
+        gs: { uri: `gs://${key}`, sha256, name: 'large', storage: { endpoint: gcs.endpoint } },
+        oci: { uri: `oci://${pushed[round]}`, sha256, name: 'large', storage: { plainHTTP: true } },
+      };
     };
     const readyWith = (md: string, n: number) => async () => {
       const m = await mds.get(md);
@@ -201,21 +218,33 @@ async function main(): Promise<void> {
         (m.status?.stable?.readyReplicas ?? 0) >= n
       );
     };
-    for (const [source, model] of Object.entries(models)) {
-      const first = `${source}-first`;
-      const again = `${source}-again`;
-      // The first pod on the node, a second pod of it, then another ModelDeployment of the same model.
-      const plan = [
-        [first, 'cold', 1],
-        [first, 'second pod', 2],
-        [again, 'rollback target', 1],
-      ] as const;
-      for (const [md, kind, replicas] of plan) {
-        const apply = (): Promise<void> => mds.apply(md, { model, replicas, server });
-        starts.push(await timeStart(kc, info.kubeconfig, ns, md, source, kind, apply, readyWith(md, replicas)));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [source, model] of Object.entries(modelsOf(round))) {
+        const first = `${source}-first-${round}`;
+        const again = `${source}-again-${round}`;
+        // The first pod on the node, a second pod of it, then another ModelDeployment of the same model.
+        const plan = [
+          [first, 'cold', 1],
+          [first, 'second pod', 2],
+          [again, 'rollback target', 1],
+        ] as const;
+        for (const [md, kind, replicas] of plan) {
+          const apply = (): Promise<void> => mds.apply(md, { model, replicas, server });
+          const start = await timeStart(kc, info.kubeconfig, ns, md, source, kind, apply, readyWith(md, replicas));
+          starts.push({ ...start, round });
+        }
+        // Free the node for the next source: each pod holds the 100 MB model in memory.
+        kubectl(info.kubeconfig, [
+          'delete',
+          'modeldeployments',
+          first,
+          again,
+          '-n',
+          ns,
+          '--wait=true',
+          '--timeout=120s',
+        ]);
       }
-      // Free the node for the next source: each pod holds the 100 MB model in memory.
-      kubectl(info.kubeconfig, ['delete', 'modeldeployments', first, again, '-n', ns, '--wait=true', '--timeout=120s']);
     }
   } finally {
     for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`stop: ${String(err)}`));
@@ -226,6 +255,7 @@ async function main(): Promise<void> {
     when: new Date().toISOString(),
     commit,
     modelMb: MODEL_MB,
+    rounds: ROUNDS,
     cpus: cpus().length,
     memGiB: Math.round(totalmem() / 1024 ** 3),
     loadStart,
@@ -240,40 +270,66 @@ async function main(): Promise<void> {
 
 const f = (n: number | undefined): string => (n === undefined ? '–' : n.toFixed(2));
 
+/** The median of the defined values, or undefined when there are none. */
+function median(values: (number | undefined)[]): number | undefined {
+  const sorted = values.filter((v): v is number => v !== undefined).sort((x, y) => x - y);
+  if (sorted.length === 0) return undefined;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const KINDS: Start['kind'][] = ['cold', 'second pod', 'rollback target'];
+
 function markdown(r: {
   when: string;
   commit: string;
   modelMb: number;
+  rounds: number;
   cpus: number;
   memGiB: number;
   loadStart: number[];
   loadEnd: number[];
   starts: Start[];
 }): string {
-  const rows = r.starts.map((s) => {
-    const cold = r.starts.find((c) => c.source === s.source && c.kind === 'cold');
-    const ratio = cold && s !== cold ? (s.applyToReady / cold.applyToReady).toFixed(2) : '1';
-    return `| ${s.source} | ${s.kind} | ${f(s.applyToReady)} | ${ratio} | ${f(s.scheduled)} | ${f(s.containerStarted)} | ${f(s.fetchSeconds)} | ${s.cache ?? '–'} |`;
+  const sources = [...new Set(r.starts.map((s) => s.source))];
+  const rows = sources.flatMap((source) => {
+    const of = (kind: Start['kind']): Start[] => r.starts.filter((s) => s.source === source && s.kind === kind);
+    const coldMedian = median(of('cold').map((s) => s.applyToReady));
+    return KINDS.map((kind) => {
+      const starts = of(kind);
+      const ready = median(starts.map((s) => s.applyToReady));
+      const ratio = ready === undefined || coldMedian === undefined ? '–' : (ready / coldMedian).toFixed(2);
+      const each = starts.map((s) => f(s.applyToReady)).join(', ');
+      const via = [...new Set(starts.map((s) => s.cache ?? '–'))].join(', ');
+      return (
+        `| ${source} | ${kind} | ${f(ready)} | ${ratio} | ${f(median(starts.map((s) => s.containerStarted)))} | ` +
+        `${f(median(starts.map((s) => s.fetchSeconds)))} | ${via} | ${each} |`
+      );
+    });
   });
   return [
     `# Model sources on real pods: apply -> Ready, cold and warm (${r.when}, commit ${r.commit})`,
     '',
-    `Machine: ${r.cpus} cores, ${r.memGiB} GiB; load average (1/5/15 min) at start ${r.loadStart.map((l) => l.toFixed(2)).join(' / ')}, at end ${r.loadEnd.map((l) => l.toFixed(2)).join(' / ')}.`,
+    `Machine: ${r.cpus} cores, ${r.memGiB} GiB; load average (1/5/15 min) at start ${r.loadStart.map((l) => l.toFixed(2)).join(' / ')}, ` +
+      `at end ${r.loadEnd.map((l) => l.toFixed(2)).join(' / ')}.`,
     '',
-    `One real node (containerd, kubelet, kube-proxy, CoreDNS; test/cluster), Modelship from its chart with the node cache on; a ${r.modelMb} MB`,
-    'ONNX model (bench/sources/large_model.py) in MinIO (s3://), fake-gcs-server (gs://) and the distribution registry',
-    "(oci://, pushed by oras), all on the node's address. **cold**: the first pod on the node (the node cache downloads it);",
-    '**second pod**: the same ModelDeployment scaled 1 -> 2; **rollback target**: a second ModelDeployment of the same model,',
-    'as a canary or a rollback target whose pods come back. Times in seconds from the apply (or scale); the parts are',
-    "when the pod was scheduled and its container started (the API's whole-second timestamps), and the server's own fetch",
-    'time ("model fetched", through the node cache). The rest up to Ready is the onnxruntime session, the warm-up and the',
-    'readiness probe (period 5 s).',
+    `One real node (containerd, kubelet, kube-proxy, CoreDNS; test/cluster), Modelship from its chart with the node cache on;`,
+    `a ${r.modelMb} MB ONNX model (bench/sources/large_model.py, another seed each round so every round's first pod is cold)`,
+    "in MinIO (s3://), fake-gcs-server (gs://) and the distribution registry (oci://, pushed by oras), all on the node's",
+    'address. **cold**: the first pod on the node (the node cache downloads it); **second pod**: the same ModelDeployment',
+    'scaled 1 -> 2; **rollback target**: a second ModelDeployment of the same model, as a canary or a rollback target whose',
+    'pods come back. Seconds from the apply (or scale) to Ready with that pod counted; medians of',
+    `${r.rounds} rounds. **Container started** is from the pod's status (whole seconds: the API's timestamps); **fetch** is the`,
+    'server\'s own "model fetched" time (through the node cache: on a hit, a metadata request to the store with the pod\'s',
+    "credentials, then the copy from the node's disk, re-hashed by the pod). The rest up to Ready is the onnxruntime session,",
+    'the warm-up and the readiness probe, whose 5 s period rounds every start up to its next probe.',
     '',
-    '| source | start | apply -> Ready s | / cold | scheduled at s | container started at s | fetch s | fetched via |',
-    '|---|---|---:|---:|---:|---:|---:|---|',
+    '| source | start | apply -> Ready s (median) | / cold | container started at s | fetch s | fetched via | apply -> Ready, each round |',
+    '|---|---|---:|---:|---:|---:|---|---|',
     ...rows,
     '',
-    'Reproduce: `make bench-sources-real` (root on Linux).',
+    'Reproduce: `make bench-sources-real` (root on Linux; BENCH_ROUNDS, default 3). Loopback fetch throughput against the',
+    "stores' own clients, and cold against warm starts without the kubelet: [sources.md](sources.md).",
     '',
   ].join('\n');
 }
