@@ -158,9 +158,11 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
             ],
             env,
             resources: server.resources ?? options.defaultResources ?? DEFAULT_RESOURCES,
-            // Model downloads and session creation can take minutes; liveness waits for this.
-            startupProbe: httpProbe('/v2/health/live', 5, 120),
-            readinessProbe: httpProbe('/v2/health/ready', 5, 3),
+            // Model downloads and session creation can take minutes (600 probes of 1 s); liveness waits for
+            // this. Probed every second, not every 5: a pod is Ready within a second of its model, which
+            // is most of a start once the node cache has the model (bench/results/sources-real.md).
+            startupProbe: httpProbe('/v2/health/live', 1, 600),
+            readinessProbe: httpProbe('/v2/health/ready', 1, 3),
             livenessProbe: httpProbe('/v2/health/live', 10, 3),
             terminationMessagePolicy: 'FallbackToLogsOnError',
             securityContext: containerSecurityContext(),
