@@ -92,9 +92,11 @@ function fetchOf(kubeconfig: string, ns: string, pod: string): { seconds?: numbe
   const found: { seconds?: number; cache?: string } = {};
   for (const line of kubectl(kubeconfig, ['logs', '-n', ns, pod]).split('\n')) {
     if (!line.startsWith('{')) continue;
-    const fields = JSON.parse(line) as { msg?: string; seconds?: number; cache?: string };
+    const fields = JSON.parse(line) as { msg?: string; seconds?: number; cache?: string; error?: string };
     if (fields.msg === 'model fetched') found.seconds = fields.seconds;
     if (fields.msg === 'fetching the model through the node cache') found.cache = `node cache ${fields.cache}`;
+    // The pod fetched for itself: say why, with the agent's answer.
+    if (fields.msg?.startsWith('node cache agent')) found.cache = `direct (${fields.msg}: ${fields.error ?? '?'})`;
   }
   return found;
 }
