@@ -29,6 +29,12 @@ export interface PodProcessOptions {
 }
 
 const PROBE_INTERVAL_MS = 1_000;
+/**
+ * Failed probes in a row before a ready process counts as not ready: the kubelet's default, and the
+ * model pods' readinessProbe. One probe that times out on a loaded machine must not empty a Service
+ * (its proxy then answers 503 to every request until the next probe).
+ */
+const FAILURE_THRESHOLD = 3;
 const MAX_BACKOFF_MS = 30_000;
 
 /** A supervised local server process for one pod. */
@@ -40,8 +46,9 @@ export class PodProcess {
   private restarts = 0;
   private restartTimer?: NodeJS.Timeout;
   private probeTimer?: NodeJS.Timeout;
-  /** Whether the last readiness probe answered 200. */
+  /** Whether the process is ready: its last probe answered 200, or too few failed since one did. */
   ready = false;
+  private failedProbes = 0;
 
   constructor(private readonly opts: PodProcessOptions) {}
 
@@ -99,7 +106,9 @@ export class PodProcess {
       async (res) => (await res.arrayBuffer(), res.status === 200),
       () => false,
     );
-    if (!this.stopping) this.setReady(ok);
+    if (this.stopping) return;
+    this.failedProbes = ok ? 0 : this.failedProbes + 1;
+    if (ok || this.failedProbes >= FAILURE_THRESHOLD) this.setReady(ok);
   }
 
   private setReady(ready: boolean): void {
