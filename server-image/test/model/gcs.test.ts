@@ -3,11 +3,9 @@
  * by the real server process through @google-cloud/storage.
  */
 import { jest } from '@jest/globals';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { startFakeGcs, type TestGcs } from '../../../test/stores/gcs.js';
 import { gcsSource } from '../../src/model/gcs.js';
-import { cacheEntries, failure, inferStatus, serve, TINY, TINY_SHA256 } from './harness.js';
+import { closedPort, cacheEntries, failure, inferStatus, serve, TINY, TINY_SHA256 } from './harness.js';
 
 // Each test starts real server processes against a real store: seconds each, more on a loaded machine.
 jest.setTimeout(120_000);
@@ -66,10 +64,7 @@ it('refuses a malformed gs:// URI before asking the store', async () => {
 });
 
 it('retries an endpoint that is down, then reports it within a short deadline', async () => {
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const port = (closed.address() as AddressInfo).port;
-  await new Promise((resolve) => closed.close(resolve));
+  const port = await closedPort();
   const server = await serve(
     'gs://models/team/tiny.onnx',
     { MODELSHIP_STORAGE_ENDPOINT: `http://127.0.0.1:${port}`, MODELSHIP_STORAGE_TIMEOUT_SECONDS: '3' },

@@ -2,6 +2,7 @@
  * What the model-source tests share: the real server started on a remote model URI, its end read
  * back as the operator reads it (the termination message), and the cache it leaves behind.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -71,4 +72,13 @@ export function secretDir(keys: Record<string, string>): string {
 /** Remove every directory secretDir made. */
 export function removeSecretDirs(): void {
   for (const dir of secretDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A loopback port nothing listens on (bound, then closed): a store that is down. */
+export async function closedPort(): Promise<number> {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  return port;
 }

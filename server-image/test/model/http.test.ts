@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { cacheEntries, failure, inferStatus, serve, TINY, TINY_SHA256 } from './harness.js';
+import { closedPort, cacheEntries, failure, inferStatus, serve, TINY, TINY_SHA256 } from './harness.js';
 import { makeTestTls } from './tls.js';
 
 // Each test starts real server processes against a real store: seconds each, more on a loaded machine.
@@ -94,10 +94,7 @@ it('retries a store that answers 503, then reports ModelSourceUnavailable within
 });
 
 it('reports a store that is down as ModelSourceUnavailable or ModelFetchTimeout within a short deadline', async () => {
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const port = (closed.address() as AddressInfo).port;
-  await new Promise((resolve) => closed.close(resolve));
+  const port = await closedPort();
   const end = await failure(
     await serve(`http://127.0.0.1:${port}/tiny.onnx`, { MODELSHIP_STORAGE_TIMEOUT_SECONDS: '2' }, false),
   );

@@ -7,11 +7,11 @@
 import { jest } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { createServer as createTlsServer } from 'node:https';
-import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startS3, type TestS3 } from '../../../test/stores/s3.js';
 import { s3Source } from '../../src/model/s3.js';
 import {
+  closedPort,
   cacheEntries,
   failure,
   inferStatus,
@@ -142,10 +142,7 @@ it('refuses content with another digest as ModelDigestMismatch, naming both, and
 });
 
 it('retries a store that is down, then reports it within a short deadline', async () => {
-  const closed = createServer();
-  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-  const port = (closed.address() as AddressInfo).port;
-  await new Promise((resolve) => closed.close(resolve));
+  const port = await closedPort();
   const server = await serve(
     's3://models/team/tiny.onnx',
     {
