@@ -29,6 +29,9 @@ export const SERVER_ENV = {
   ...SHARED_ENV,
   modelUri: 'MODELSHIP_MODEL_URI',
   sha256: 'MODELSHIP_SHA256',
+  /** The reference profile for drift (spec.model.profile): fetched like the model, digest checked. */
+  profileUri: 'MODELSHIP_PROFILE_URI',
+  profileSha256: 'MODELSHIP_PROFILE_SHA256',
   allowUnverified: 'MODELSHIP_ALLOW_UNVERIFIED',
   signaturePath: 'MODELSHIP_SIGNATURE',
   publicKeyPath: 'MODELSHIP_PUBLIC_KEY',
@@ -66,8 +69,19 @@ export const ROUTER_ENV = {
   maxMirrorsInFlight: 'MODELSHIP_ROUTER_MAX_MIRRORS_IN_FLIGHT',
   maxSocketsPerBackend: 'MODELSHIP_ROUTER_MAX_SOCKETS',
   connectRetryBudgetMs: 'MODELSHIP_ROUTER_CONNECT_RETRY_BUDGET_MS',
+  /** Most requests one router pod holds for revisions at zero (routes' `hold`); past it, 503. */
+  maxHeld: 'MODELSHIP_ROUTER_MAX_HELD',
   /** Where the routes' `tokenFile`s are, relative to which (see contract/routes.ts). */
   tokenDir: 'MODELSHIP_ROUTER_TOKEN_DIR',
+  /** Most payload-log events (contract/payload-log.ts) one router pod queues for the sink; past it, dropped. */
+  payloadQueue: 'MODELSHIP_ROUTER_PAYLOAD_QUEUE',
+  /** Most payload-log bytes (bodies) one router pod queues for the sink; past it, dropped. */
+  payloadQueueBytes: 'MODELSHIP_ROUTER_PAYLOAD_QUEUE_BYTES',
+  /**
+   * Most requests per second of each revision one router pod observes for drift (0: every one);
+   * the others pass unobserved, so drift's cost stays bounded.
+   */
+  driftSampleRps: 'MODELSHIP_ROUTER_DRIFT_SAMPLE_RPS',
 } as const;
 
 /**

@@ -171,6 +171,34 @@ describe('validateRoutes', () => {
     expect(plain.ok && 'statsIntervalMs' in plain.routes).toBe(false);
   });
 
+  it("keeps a held revision's starting pods, and refuses them without hold or as anything but http URLs", () => {
+    const held = (extra: Record<string, unknown>) => {
+      const d = base();
+      Object.assign(d.revisions[1], extra);
+      return validateRoutes({ ...d, holdTimeoutMs: 30000 });
+    };
+    const ok = held({ hold: true, startingPods: ['http://10.244.0.7:8080/'] });
+    expect(ok.ok && ok.routes.revisions[1]).toEqual({
+      name: 'digits-b',
+      url: 'http://digits-b.ml.svc:8080',
+      weight: 10,
+      hold: true,
+      startingPods: ['http://10.244.0.7:8080'],
+    });
+    expect(ok.ok && ok.routes.holdTimeoutMs).toBe(30000);
+    const error = (r: ReturnType<typeof validateRoutes>) => (r.ok ? 'accepted' : r.error);
+    expect(error(held({ startingPods: ['http://10.244.0.7:8080'] }))).toBe(
+      'revisions[1].startingPods: only with hold: true',
+    );
+    expect(error(held({ hold: true, startingPods: ['https://10.244.0.7:8080'] }))).toBe(
+      'revisions[1].startingPods[0]: must be an http:// URL, got https:',
+    );
+    expect(error(held({ hold: 'yes' }))).toBe('revisions[1].hold: must be true or false');
+    expect(error(validateRoutes({ ...base(), holdTimeoutMs: 50 }))).toBe(
+      'holdTimeoutMs: must be an integer between 100 and 600000',
+    );
+  });
+
   it('allows weight 0 for a revision that only receives mirrored traffic', () => {
     const d = base();
     d.revisions[1].weight = 0;

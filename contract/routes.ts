@@ -14,7 +14,8 @@
  *   ],
  *   "mirror": {"revision": "digits-a41b2", "percent": 100, "tolerance": 0.001},
  *   "stickyHeader": "x-user-id",
- *   "statsIntervalMs": 5000
+ *   "statsIntervalMs": 5000,
+ *   "holdTimeoutMs": 60000
  * }
  * ```
  *
@@ -35,6 +36,21 @@
  *   `Authorization: Bearer` on its own metadata fetches only, and re-reads the file on every fetch,
  *   so a rotated Secret is used as soon as the kubelet has updated the mount. Clients' requests
  *   are proxied with their own Authorization header, never this one.
+ *   Optional `hold: true`: the revision has no ready pod because it is scaled to zero or starting
+ *   from zero. The router holds the requests it routes there (a bounded queue per router pod,
+ *   MODELSHIP_ROUTER_MAX_HELD), counts them in its stats (`load.held`) and publishes its stats at
+ *   once so the operator scales the revision up; when a Routes document without `hold` for that
+ *   revision arrives, the held requests are sent in arrival order. A request held longer than
+ *   `holdTimeoutMs`, or refused because the queue is full, gets a 503 `{"error"}` naming the
+ *   revision, with `Retry-After`. The operator scales a revision to zero only after every router
+ *   pod's stats echo a `routesGeneration` in which it holds, so no request meets a revision with
+ *   no pod and no hold.
+ *   Optional `startingPods` (only with `hold`): `http://` base URLs (pod IP and port, at most 16) of
+ *   the revision's pods that run but are not yet known ready. While it holds, the router polls
+ *   `GET <url>/v2/health/ready` of each (every ~50 ms, as Knative's activator probes) and, as soon
+ *   as one answers 200, sends the held requests, and new ones for the revision, straight to that
+ *   pod rather than through the Service, until a Routes document drops the hold. A cold start then
+ *   waits for the model, not for the kubelet's next probe tick, the EndpointSlice and kube-proxy.
  * - `mirror` (optional): a share of the requests routed to another revision is also sent to
  *   `revision` (which must be listed; its weight may be 0). `percent` is 0..100 and exact in the
  *   same sense as weights (over every 100 eligible requests, exactly `percent` are mirrored). The
@@ -47,7 +63,16 @@
  *   integer of 100..3,600,000 ms. A rollout setting (the operator derives it from the analysis
  *   interval), hence here rather than in the pods' environment: changing it must not restart the
  *   routers. Without it a router publishes every MODELSHIP_STATS_INTERVAL_MS.
+ * - `monitoring` (optional): what the router observes of the requests it serves: `payloadLog`
+ *   (contract/payload-log.ts), `drift` (contract/drift.ts; a revision with `profile: true` serves
+ *   its reference profile) and `accuracy` (contract/accuracy.ts). Each part is off when absent.
+ * - `holdTimeoutMs` (optional): how long a held request waits for its revision to come up before
+ *   its 503, an integer of 100..600,000 ms; {@link DEFAULT_HOLD_TIMEOUT_MS} without it.
  */
+import { validateAccuracyRoute, type AccuracyRoute } from './accuracy.js';
+import { validateDriftRoute, type DriftRoute } from './drift.js';
+import { validatePayloadLogRoute, type PayloadLogRoute } from './payload-log.js';
+
 export interface Routes {
   version: 1;
   generation: number;
@@ -55,6 +80,18 @@ export interface Routes {
   mirror?: RouteMirror;
   stickyHeader?: string;
   statsIntervalMs?: number;
+  holdTimeoutMs?: number;
+  monitoring?: RouteMonitoring;
+}
+
+/**
+ * What the router observes of the requests it serves (spec.monitoring); each part is off when
+ * absent. The formats are in contract/payload-log.ts, contract/drift.ts and contract/accuracy.ts.
+ */
+export interface RouteMonitoring {
+  payloadLog?: PayloadLogRoute;
+  drift?: DriftRoute;
+  accuracy?: AccuracyRoute;
 }
 
 /** One backend the router may send requests to: a revision Service. */
@@ -65,6 +102,12 @@ export interface RouteRevision {
   model?: string;
   /** The bearer token for the metadata fetch, relative to the router's token directory. */
   tokenFile?: string;
+  /** No pod of this revision is ready (scaled to zero, or starting from it): hold its requests. */
+  hold?: boolean;
+  /** With `hold`: the revision's running pods (base URLs) the router probes and may send to directly. */
+  startingPods?: string[];
+  /** With `model`: the revision's servers serve a reference profile (contract/drift.ts PROFILE_PATH). */
+  profile?: boolean;
 }
 
 /** Which revision receives copies of requests, and how many. */
@@ -85,6 +128,12 @@ export const MAX_REVISIONS = 16;
 export const DEFAULT_TOLERANCE = 1e-3;
 /** Bounds of `statsIntervalMs`: each interval every router pod writes to the API server. */
 export const STATS_INTERVAL_MS = { min: 100, max: 3_600_000 } as const;
+/** Most `startingPods` one revision's route may list. */
+export const MAX_STARTING_PODS = 16;
+/** Bounds of `holdTimeoutMs`. */
+export const HOLD_TIMEOUT_MS = { min: 100, max: 600_000 } as const;
+/** How long a held request waits when the Routes document names no `holdTimeoutMs`. */
+export const DEFAULT_HOLD_TIMEOUT_MS = 60_000;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -107,17 +156,17 @@ function isWholeNumber(v: unknown, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
 }
 
-function checkUrl(url: unknown, where: string): string | undefined {
-  if (typeof url !== 'string') return `${where}.url: must be a string`;
+function checkUrl(url: unknown, field: string): string | undefined {
+  if (typeof url !== 'string') return `${field}: must be a string`;
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
-    return `${where}.url: not a valid URL: ${JSON.stringify(url)}`;
+    return `${field}: not a valid URL: ${JSON.stringify(url)}`;
   }
-  if (parsed.protocol !== 'http:') return `${where}.url: must be an http:// URL, got ${parsed.protocol}`;
-  if (parsed.search || parsed.hash) return `${where}.url: must not have a query or fragment`;
-  if (parsed.username || parsed.password) return `${where}.url: must not carry credentials`;
+  if (parsed.protocol !== 'http:') return `${field}: must be an http:// URL, got ${parsed.protocol}`;
+  if (parsed.search || parsed.hash) return `${field}: must not have a query or fragment`;
+  if (parsed.username || parsed.password) return `${field}: must not carry credentials`;
   return undefined;
 }
 
@@ -128,7 +177,16 @@ function checkUrl(url: unknown, where: string): string | undefined {
 export function validateRoutes(doc: unknown): RoutesResult {
   const fail = (error: string): RoutesResult => ({ ok: false, error });
   if (!isRecord(doc)) return fail('routes: must be a JSON object');
-  const known = new Set(['version', 'generation', 'revisions', 'mirror', 'stickyHeader', 'statsIntervalMs']);
+  const known = new Set([
+    'version',
+    'generation',
+    'revisions',
+    'mirror',
+    'stickyHeader',
+    'statsIntervalMs',
+    'holdTimeoutMs',
+    'monitoring',
+  ]);
   for (const key of Object.keys(doc)) if (!known.has(key)) return fail(`${key}: unknown field`);
   if (doc.version !== 1) return fail(`version: must be 1, got ${JSON.stringify(doc.version)}`);
   if (!isWholeNumber(doc.generation, Number.MAX_SAFE_INTEGER)) {
@@ -144,14 +202,16 @@ export function validateRoutes(doc: unknown): RoutesResult {
     const where = `revisions[${i}]`;
     if (!isRecord(rev)) return fail(`${where}: must be an object`);
     for (const key of Object.keys(rev)) {
-      if (!['name', 'url', 'weight', 'model', 'tokenFile'].includes(key)) return fail(`${where}.${key}: unknown field`);
+      if (!['name', 'url', 'weight', 'model', 'tokenFile', 'hold', 'startingPods', 'profile'].includes(key)) {
+        return fail(`${where}.${key}: unknown field`);
+      }
     }
     if (typeof rev.name !== 'string' || rev.name.length > 63 || !DNS_LABEL.test(rev.name)) {
       return fail(`${where}.name: must be a DNS label (lowercase alphanumerics and '-', at most 63 chars)`);
     }
     if (names.has(rev.name)) return fail(`${where}.name: duplicate revision ${rev.name}`);
     names.add(rev.name);
-    const urlError = checkUrl(rev.url, where);
+    const urlError = checkUrl(rev.url, `${where}.url`);
     if (urlError) return fail(urlError);
     if (!isWholeNumber(rev.weight, MAX_WEIGHT)) {
       return fail(`${where}.weight: must be an integer between 0 and ${MAX_WEIGHT}`);
@@ -171,6 +231,26 @@ export function validateRoutes(doc: unknown): RoutesResult {
     };
     if (rev.model !== undefined) revision.model = rev.model as string;
     if (rev.tokenFile !== undefined) revision.tokenFile = rev.tokenFile as string;
+    if (rev.hold !== undefined) {
+      if (typeof rev.hold !== 'boolean') return fail(`${where}.hold: must be true or false`);
+      if (rev.hold) revision.hold = true;
+    }
+    if (rev.startingPods !== undefined) {
+      if (!revision.hold) return fail(`${where}.startingPods: only with hold: true`);
+      if (!Array.isArray(rev.startingPods) || rev.startingPods.length > MAX_STARTING_PODS) {
+        return fail(`${where}.startingPods: must be an array of at most ${MAX_STARTING_PODS} URLs`);
+      }
+      for (const [j, url] of rev.startingPods.entries()) {
+        const urlError = checkUrl(url, `${where}.startingPods[${j}]`);
+        if (urlError) return fail(urlError);
+      }
+      revision.startingPods = (rev.startingPods as string[]).map((u) => u.replace(/\/+$/, ''));
+    }
+    if (rev.profile !== undefined) {
+      if (typeof rev.profile !== 'boolean') return fail(`${where}.profile: must be true or false`);
+      if (rev.profile && revision.model === undefined) return fail(`${where}.profile: only with model`);
+      if (rev.profile) revision.profile = true;
+    }
     revisions.push(revision);
   }
   if (revisions.every((r) => r.weight === 0)) return fail('revisions: at least one weight must be above 0');
@@ -207,7 +287,39 @@ export function validateRoutes(doc: unknown): RoutesResult {
     }
     routes.statsIntervalMs = doc.statsIntervalMs;
   }
+  if (doc.holdTimeoutMs !== undefined) {
+    const { min, max } = HOLD_TIMEOUT_MS;
+    if (!isWholeNumber(doc.holdTimeoutMs, max) || doc.holdTimeoutMs < min) {
+      return fail(`holdTimeoutMs: must be an integer between ${min} and ${max}`);
+    }
+    routes.holdTimeoutMs = doc.holdTimeoutMs;
+  }
+  if (doc.monitoring !== undefined) {
+    const monitoring = validateMonitoring(doc.monitoring);
+    if (!monitoring.ok) return fail(monitoring.error);
+    if (Object.keys(monitoring.value).length > 0) routes.monitoring = monitoring.value;
+  }
   return { ok: true, routes };
+}
+
+/** Validates a Routes document's `monitoring`: each part by its own contract module. */
+function validateMonitoring(m: unknown): { ok: true; value: RouteMonitoring } | { ok: false; error: string } {
+  if (!isRecord(m)) return { ok: false, error: 'monitoring: must be an object' };
+  const value: RouteMonitoring = {};
+  for (const key of Object.keys(m)) {
+    const where = `monitoring.${key}`;
+    const part =
+      key === 'payloadLog'
+        ? validatePayloadLogRoute(m[key], where)
+        : key === 'drift'
+          ? validateDriftRoute(m[key], where)
+          : key === 'accuracy'
+            ? validateAccuracyRoute(m[key], where)
+            : { ok: false as const, error: `${where}: unknown field` };
+    if (!part.ok) return part;
+    Object.assign(value, { [key]: part.value });
+  }
+  return { ok: true, value };
 }
 
 /** Parses and validates Routes JSON text (the `routes.json` key or the routes file). */

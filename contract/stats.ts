@@ -18,7 +18,8 @@
  *     "digits-a41b2": {
  *       "live":   {"requests": 120, "errors": 1, "codes": {"2xx": 119, "5xx": 1},
  *                  "latencyMs": {"le": [1, 2.5, ...], "counts": [3, 40, ...], "count": 120, "sum": 812.5}},
- *       "mirror": {"requests": 0, "errors": 0, "codes": {}, "latencyMs": {...}}
+ *       "mirror": {"requests": 0, "errors": 0, "codes": {}, "latencyMs": {...}},
+ *       "load":   {"inFlight": 3, "held": 0, "busyMs": 51200.5, "heldTotal": 4, "heldRefused": 0}
  *     }
  *   },
  *   "agreement": {"digits-a41b2": {"compared": 118, "agreed": 117, "maxAbsDiff": 0.0002}}
@@ -38,11 +39,26 @@
  * - `agreement[candidate]`: mirrored requests whose served and mirrored responses were both
  *   decodable inference responses (`compared`), how many agreed (same top class for class scores,
  *   max |a-b| within the routes' tolerance otherwise), and the largest |a-b| seen.
+ * - `load` (optional; routers before autoscaling omit it) is the revision's live demand as this pod
+ *   sees it, the signal the operator autoscales on. `inFlight`: live requests routed to the revision
+ *   and not yet answered, held ones included (a gauge at `time`). `held`: of those, how many wait in
+ *   the hold queue because the route says `hold` (a gauge). `busyMs`: the integral of `inFlight`
+ *   over time in ms since `startTime` (cumulative), so the mean concurrency over a window is
+ *   `Δ busyMs / Δ time` ({@link meanConcurrency}); `heldTotal`: requests that met a hold (held,
+ *   or refused at once because the queue was full); `heldRefused`: of those, the ones answered 503
+ *   because the queue was full or their wait ran out (both cumulative, so heldRefused ≤ heldTotal).
+ *   A router pod publishes at once (not waiting for its interval) when a revision's `held` turns
+ *   from 0 to more, so the operator can start the revision within a watch event.
+ * - `drift` and `accuracy` (optional; only while the routes turn them on): the revision's drift
+ *   figures (contract/drift.ts, gauges at `time`) and its joined labels (contract/accuracy.ts,
+ *   cumulative like the counters).
  * - `routesGeneration` is the `generation` of the Routes document in force (null before the first).
  * - `models` (present once known): for each listed revision whose route names a `model`, the body of
  *   that revision's `GET /v2/models/{model}` (V2 model metadata: name, versions, platform, inputs,
  *   outputs) as the router fetched it, for the operator's contract gate.
  */
+import type { RevisionAccuracy } from './accuracy.js';
+import type { RevisionDrift } from './drift.js';
 import { isStatsKey } from './keys.js';
 
 /** The stats document of one router pod (see above). */
@@ -61,6 +77,20 @@ export interface RouterStatsDocument {
 export interface RevisionStats {
   live: TrafficStats;
   mirror: TrafficStats;
+  load?: RevisionLoad;
+  /** With the route's `monitoring.drift`: the revision's drift against its reference. */
+  drift?: RevisionDrift;
+  /** With the route's `monitoring.accuracy`: labels joined with the revision's predictions. */
+  accuracy?: RevisionAccuracy;
+}
+
+/** A revision's live demand as one router pod sees it (see the module doc). */
+export interface RevisionLoad {
+  inFlight: number;
+  held: number;
+  busyMs: number;
+  heldTotal: number;
+  heldRefused: number;
 }
 
 /** Counts and latencies of one kind of traffic to one revision. */
@@ -234,6 +264,28 @@ export function addTraffic(a: TrafficStats | undefined, b: TrafficStats): Traffi
       sum: a.latencyMs.sum + b.latencyMs.sum,
     },
   };
+}
+
+/**
+ * The mean number of live requests in flight at `revision` between two readings of the same pod and
+ * start time (Little's law over the window: Δ busyMs / Δ time), or undefined when either reading
+ * has no `load` for it or the readings are not in order.
+ */
+export function meanConcurrency(
+  later: RouterStatsDocument,
+  earlier: RouterStatsDocument,
+  revision: string,
+): number | undefined {
+  const a = later.revisions[revision]?.load;
+  const b = earlier.revisions[revision]?.load ?? (a ? { busyMs: 0 } : undefined);
+  const ms = Date.parse(later.time) - Date.parse(earlier.time);
+  if (a === undefined || b === undefined || !(ms > 0) || later.startTime !== earlier.startTime) return undefined;
+  return Math.max(0, a.busyMs - b.busyMs) / ms;
+}
+
+/** Whether any document of a stats ConfigMap's data reports requests held for a revision at zero. */
+export function hasHeldRequests(data: Record<string, string> | undefined): boolean {
+  return parseStatsData(data).documents.some((d) => Object.values(d.revisions).some((r) => (r.load?.held ?? 0) > 0));
 }
 
 /** Why `doc` is not a stats document of version 1 (its required members), or undefined when it is one. */

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { AppsV1Api, CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 
 import { LABEL } from '../../operator/src/desired/names.js';
-import { clusterDir, clusterDown, clusterInfoPath, clusterUp } from '../../test/cluster/cluster.js';
+import { clusterDown } from '../../test/cluster/cluster.js';
 import { createTestNamespace, loadKubeConfig } from '../../test/e2e/kube.js';
 import { serviceUrl } from '../../test/e2e-pods/pods.js';
-import { installModelship, RELEASE } from '../../test/run/install.js';
+import { RELEASE, realNodeWithModelship } from '../../test/run/install.js';
 import type { Platform } from './platform.js';
 
 /** Answers in a row from a revision's Service before it counts as routed (kube-proxy has its endpoint). */
@@ -51,24 +51,11 @@ export class RealNodePlatform implements Platform {
     // Only this run's pod logs in the state dir.
     rmSync(join(this.state, 'pods'), { recursive: true, force: true });
     this.cluster = true;
-    const info = await clusterUp({ node: 'real', log: (m) => this.log(`cluster: ${m}`) });
-    const registry = info.realNode?.registry;
-    if (!registry) throw new Error(`start the real node in ${clusterDir()}: cluster.json has no registry`);
+    const info = await realNodeWithModelship(this.log);
     this.kubeconfig = info.kubeconfig;
-    // test/e2e-pods/pods.ts finds the cluster (and so the ClusterIP route) through these.
-    process.env.MODELSHIP_E2E_KUBECONFIG = info.kubeconfig;
-    process.env.MODELSHIP_E2E_CLUSTER_INFO = clusterInfoPath();
     this.kc = loadKubeConfig();
     this.core = this.kc.makeApiClient(CoreV1Api);
     this.apps = this.kc.makeApiClient(AppsV1Api);
-    const t0 = Date.now();
-    this.log('installing the chart (image pushed to the node registry, helm --wait)');
-    await installModelship({
-      kubeconfig: info.kubeconfig,
-      registry,
-      nodeCacheHostPath: join(info.paths.dir, 'node-cache'),
-    });
-    this.log(`chart installed in ${Date.now() - t0} ms`);
     this.namespace = await createTestNamespace(this.kc, 'rollback-bench');
   }
 

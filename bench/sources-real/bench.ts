@@ -23,11 +23,11 @@ import { join, resolve } from 'node:path';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 
 import type { ModelDeploymentSpec } from '../../operator/src/api/types.js';
-import { binDir, clusterDown, clusterInfoPath, clusterUp, repoRoot } from '../../test/cluster/cluster.js';
+import { binDir, clusterDown, repoRoot } from '../../test/cluster/cluster.js';
 import { nodeNetwork } from '../../test/cluster/network.js';
 import { createTestNamespace, loadKubeConfig, waitFor } from '../../test/e2e/kube.js';
 import { Mds } from '../../test/e2e-pods/pods.js';
-import { installModelship } from '../../test/run/install.js';
+import { realNodeWithModelship } from '../../test/run/install.js';
 import { startFakeGcs } from '../../test/stores/gcs.js';
 import { orasPush } from '../../test/stores/oras.js';
 import { startRegistry } from '../../test/stores/registry.js';
@@ -155,18 +155,8 @@ async function main(): Promise<void> {
   const stops: (() => Promise<void>)[] = [];
   const starts: Start[] = [];
   try {
-    log('starting the real node');
-    const info = await clusterUp({ node: 'real', log: (m) => log(`cluster: ${m}`) });
     stops.push(() => clusterDown());
-    const registry = info.realNode?.registry;
-    if (!registry) throw new Error('bench sources-real: the cluster has no real node registry');
-    process.env.MODELSHIP_E2E_KUBECONFIG = info.kubeconfig;
-    process.env.MODELSHIP_E2E_CLUSTER_INFO = clusterInfoPath();
-    await installModelship({
-      kubeconfig: info.kubeconfig,
-      registry,
-      nodeCacheHostPath: join(info.paths.dir, 'node-cache'),
-    });
+    const info = await realNodeWithModelship(log);
     const kc = loadKubeConfig();
     const core = kc.makeApiClient(CoreV1Api);
     const ns = await createTestNamespace(kc, 'sources-bench');

@@ -9,8 +9,12 @@ Outputs:
   test/fixtures/models/*.onnx   small models made with onnx.helper for the server tests
   examples/models/*.onnx        digits classifiers trained with scikit-learn, exported with skl2onnx
   examples/models/*.json        their metadata (accuracy, split, seed, tensors, sha256)
-  examples/models/samples/      labelled sample requests for the digits models (KServe V1 and V2)
-  */SHA256SUMS                  sha256sum-format digests of the .onnx files in each folder
+  examples/models/*.profile.json  each digits model's drift reference profile (contract/drift.ts),
+                                from the TRAINING split
+  examples/models/samples/      labelled sample requests for the digits models (KServe V1 and V2),
+                                test.v2.jsonl (the test split, one V2 body a line) and shifted/
+                                (the same rows with noise, inverted, and patches of other images)
+  */SHA256SUMS                  sha256sum-format digests of the .onnx (and .profile.json) files
 """
 
 import os
@@ -31,7 +35,7 @@ import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from skl2onnx import to_onnx  # noqa: E402
 from skl2onnx.common.data_types import FloatTensorType  # noqa: E402
-from sklearn.datasets import load_digits, load_iris  # noqa: E402
+from sklearn.datasets import load_digits, load_iris, load_sample_images  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
@@ -89,8 +93,10 @@ def write_model(folder: Path, name: str, model: onnx.ModelProto, feeds: dict) ->
 
 
 def write_sums(folder: Path) -> None:
-    """Write SHA256SUMS (sha256sum format, sorted by name) for every .onnx file in the folder."""
-    lines = [f"{sha256_of(p.read_bytes())}  {p.name}\n" for p in sorted(folder.glob("*.onnx"))]
+    """Write SHA256SUMS (sha256sum format, sorted by name) for every .onnx and .profile.json file
+    in the folder."""
+    files = sorted([*folder.glob("*.onnx"), *folder.glob("*.profile.json")], key=lambda p: p.name)
+    lines = [f"{sha256_of(p.read_bytes())}  {p.name}\n" for p in files]
     (folder / "SHA256SUMS").write_text("".join(lines))
 
 
@@ -540,7 +546,7 @@ def build_digits() -> None:
             (y_train + BAD_LABEL_SHIFT) % 10,
         ),
     }
-    predictions, failures = {}, {}
+    predictions, failures, train_labels = {}, {}, {}
     stable_model, stable_out = None, None
     for name, (description, estimator, labels) in variants.items():
         estimator.fit(x_train, labels)
@@ -551,6 +557,8 @@ def build_digits() -> None:
         if name == "digits":
             stable_model, stable_out = model, out
         predictions[name] = out["label"]
+        train_labels[name] = estimator.predict(x_train)
+        write_json(EXAMPLES / f"{name}.profile.json", drift_profile(x_train, train_labels[name]))
         write_json(EXAMPLES / f"{name}.json",
                    digits_meta(name, data, description, split, out["label"], predictions["digits"]))
 
@@ -577,6 +585,10 @@ def build_digits() -> None:
         "fails_when": f"input[:, {FAULTY_PIXEL}] >= {FAULTY_TABLE_SIZE} in any row of the request",
     })
     write_json(EXAMPLES / "digits-faulty.json", meta)
+    # Its answers on the training rows are digits' where it answers at all.
+    answered = x_train[:, FAULTY_PIXEL] < FAULTY_TABLE_SIZE
+    write_json(EXAMPLES / "digits-faulty.profile.json",
+               drift_profile(x_train, train_labels["digits"][answered], classes_of=train_labels["digits"]))
 
     slow_data, out = write_model(EXAMPLES, "digits-slow.onnx", slow_digits(stable_model), {"input": x})
     assert (out["label"] == stable_out["label"]).all()
@@ -588,7 +600,99 @@ def build_digits() -> None:
                        split, out["label"], predictions["digits"])
     meta["extra_work"] = {"matmul_multiply_adds": SLOW_LAYERS * SLOW_ROWS * 64 * 64, "per": "inference (not per row)"}
     write_json(EXAMPLES / "digits-slow.json", meta)
+    write_json(EXAMPLES / "digits-slow.profile.json", drift_profile(x_train, train_labels["digits"]))
     write_samples(x_test, y_test, predictions, failures)
+    write_drift_samples(x_test)
+
+
+# Drift profiles (contract/drift.ts ReferenceProfile), by the rule of contract/drift.ts edgesFor
+# (which the router applies to a reference taken from live rows): candidate edges are a feature's
+# distinct values when it has at most PROFILE_MAX_BINS - 1 (the digits' pixels: integers 0..16,
+# whose quantile edges would collapse onto 0), else its distinct deciles; a bin closes once it holds
+# PROFILE_MIN_SHARE of the rows, and a remainder joins the last bin, whose edge becomes the largest
+# candidate. One bin above that catches values never seen.
+PROFILE_MAX_BINS = 20
+PROFILE_MIN_SHARE = 0.05
+
+
+def feature_bins(values: np.ndarray) -> dict:
+    """One feature's bin edges (ascending upper bounds, plus a top bin above the last) and the share
+    of reference rows in each."""
+    ordered = np.sort(values)
+    candidates = np.unique(ordered)
+    if len(candidates) > PROFILE_MAX_BINS - 1:
+        candidates = np.unique(ordered[[int(np.floor(q / 10 * (len(ordered) - 1))) for q in range(1, 10)]])
+    edges, held, i = [], 0, 0
+    for c in candidates:
+        while i < len(ordered) and ordered[i] <= c:
+            i += 1
+            held += 1
+        if held >= PROFILE_MIN_SHARE * len(ordered):
+            edges.append(c)
+            held = 0
+    if held > 0:
+        if edges:
+            edges[-1] = candidates[-1]
+        else:
+            edges.append(candidates[-1])
+    edges = np.array(edges)
+    bins = np.searchsorted(edges, values, side="left")
+    counts = np.bincount(bins, minlength=len(edges) + 1)
+    return {"edges": [float(e) for e in edges], "proportions": [float(c) / len(values) for c in counts]}
+
+
+def drift_profile(x: np.ndarray, labels: np.ndarray, classes_of: np.ndarray | None = None) -> dict:
+    """The reference profile of a digits model: its input's 64 pixels over the training rows `x`,
+    and the share of each class among its predicted `labels` (classes: those of `classes_of`)."""
+    classes = np.unique(labels if classes_of is None else classes_of)
+    counts = [int((labels == c).sum()) for c in classes]
+    return {
+        "version": 1,
+        "rows": int(len(x)),
+        "inputs": [{"name": "input", "features": [feature_bins(x[:, j]) for j in range(x.shape[1])]}],
+        "outputs": [{"name": "label", "classes": [int(c) for c in classes],
+                     "proportions": [c / len(labels) for c in counts]}],
+    }
+
+
+# Shifted request sets for drift tests and `make bench-drift`: the test rows with gaussian noise
+# (sd DRIFT_NOISE_SD, clipped to 0..16), inverted (16 - x), and 8x8 patches of another data set
+# (scikit-learn's bundled photos, in grey, scaled to 0..16).
+DRIFT_NOISE_SD = 3.0
+
+
+def v2_body(row: np.ndarray) -> dict:
+    """One row as a V2 request body for the digits models."""
+    return {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
+                        "data": [round(float(v), 2) for v in row]}]}
+
+
+def write_jsonl(path: Path, rows: np.ndarray) -> None:
+    """One V2 request body per line."""
+    path.write_text("".join(json.dumps(v2_body(r)) + "\n" for r in rows))
+
+
+def image_patches(count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` 8x8 grey patches of sklearn's sample photos, each pixel scaled to 0..16."""
+    patches = []
+    for image in load_sample_images().images:
+        grey = image.astype(np.float64).mean(axis=2)
+        for _ in range(count // 2 + 1):
+            r = int(rng.integers(0, grey.shape[0] - 8))
+            c = int(rng.integers(0, grey.shape[1] - 8))
+            patches.append(np.round(grey[r:r + 8, c:c + 8].reshape(64) * 16 / 255))
+    return np.array(patches[:count])
+
+
+def write_drift_samples(x_test: np.ndarray) -> None:
+    """samples/test.v2.jsonl (the test split) and samples/shifted/{noise,inverted,images}.v2.jsonl."""
+    rng = np.random.default_rng(DIGITS_SEED)
+    shifted = EXAMPLES / "samples" / "shifted"
+    shifted.mkdir(parents=True, exist_ok=True)
+    write_jsonl(EXAMPLES / "samples" / "test.v2.jsonl", x_test)
+    write_jsonl(shifted / "noise.v2.jsonl", np.clip(x_test + rng.normal(0, DRIFT_NOISE_SD, x_test.shape), 0, 16))
+    write_jsonl(shifted / "inverted.v2.jsonl", 16 - x_test)
+    write_jsonl(shifted / "images.v2.jsonl", image_patches(len(x_test), rng))
 
 
 def write_samples(x_test: np.ndarray, y_test: np.ndarray, predictions: dict, failures: dict) -> None:

@@ -17,6 +17,7 @@ import { LeaderElector } from './kube/leader.js';
 import { runWorkers, WorkQueue } from './kube/workqueue.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { createMetrics, type OperatorMetrics } from './metrics.js';
+import { registerStateMetrics } from './metrics-state.js';
 import { callWebhook } from './checks/call.js';
 import { queryMetric } from './checks/prometheus.js';
 import { reconcile, type ReconcileDeps } from './reconcile.js';
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
     },
     (key) => queue.add(key),
   );
+  registerStateMetrics(metrics.registry, () => caches.modelDeployments.list());
   const httpServer = await startHttp(cfg, metrics, () => caches.hasSynced(), log);
   caches.start();
 
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
     now: () => new Date(),
     warn: (msg, fields) => log.warn(msg, fields),
     baselines: new Map(),
+    readings: new Map(),
     callWebhook,
     queryMetric,
   };

@@ -11,6 +11,7 @@ import type {
   V2HorizontalPodAutoscaler,
 } from '@kubernetes/client-node';
 import type { RouterStatsDocument } from '../../contract/stats.js';
+import type { StatsReading } from './autoscale/load.js';
 
 /** Owned objects as cached by the shell (label-scoped to one ModelDeployment). */
 export interface Observed {
@@ -28,6 +29,11 @@ export interface Observed {
    * Inconclusive: it has no window).
    */
   statsBaseline?: RouterStatsDocument[];
+  /**
+   * The shell's ring of readings of the router stats ConfigMap, oldest first, this reconcile's
+   * last: what request autoscaling decides on. Memory only; empty after an operator restart.
+   */
+  statsReadings?: StatsReading[];
 }
 
 /** An empty snapshot: what a brand-new ModelDeployment owns. */

@@ -1,6 +1,12 @@
 import { mdFixture, observedDeployment, SHA_B } from '../test/fixtures.js';
 import { formatFetchFailure } from '../../contract/model-source.js';
-import type { ModelDeployment, ModelDeploymentStatus, RolloutSpec, WebhookSpec } from './api/types.js';
+import type {
+  ModelDeployment,
+  ModelDeploymentStatus,
+  RevisionScaleStatus,
+  RolloutSpec,
+  WebhookSpec,
+} from './api/types.js';
 import type { WebhookPayload, WebhookResult } from './rollout/webhooks.js';
 import { validateModelDeployment } from './api/validate.js';
 import type { KubeObject as DesiredObject } from './desired/types.js';
@@ -9,7 +15,18 @@ import type { Caches } from './kube/caches.js';
 import { KubeApiError } from '../../common/kubeapi.js';
 import type { KubeApi, KubeObject, KubeRequest } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
-import { planEvents, reconcile, reconcileEvents, transitionEvents, type ReconcileDeps } from './reconcile.js';
+import {
+  MAX_READINGS,
+  planEvents,
+  reconcile,
+  reconcileEvents,
+  recordReading,
+  scaleEvents,
+  transitionEvents,
+  type ReconcileDeps,
+} from './reconcile.js';
+import { emptyTraffic, type RouterStatsDocument } from '../../contract/stats.js';
+import { MONITORING_REFRESH_SECONDS } from './status/monitoring.js';
 import { ACTION_ANNOTATION } from './rollout/canary-action.js';
 import type { RolloutPlan } from './rollout/plan.js';
 import { revisionOf } from './rollout/revision.js';
@@ -270,6 +287,7 @@ function world(md: ModelDeployment, seconds = 0) {
     now: () => new Date(T0 + clock.seconds * 1000),
     warn: (msg) => warnings.push(msg),
     baselines: new Map(),
+    readings: new Map(),
     callWebhook: (hook, payload) => {
       hooks.calls.push({ hook, payload });
       return Promise.resolve({ name: hook.name, ...hooks.answer(hook) });
@@ -660,6 +678,47 @@ describe('reconcile', () => {
     ]);
   });
 
+  it('comes back to keep status.monitoring fresh while drift is on, and tells of a drift once', async () => {
+    const md = mdFixture({ replicas: 1, monitoring: { drift: {} } });
+    const rev = revisionOf(md);
+    const { api, caches, deps } = world(md);
+    expect((await reconcile(KEY, deps)).requeueAfterMs).toBe(MONITORING_REFRESH_SECONDS * 1000);
+    caches.settle(api);
+    await reconcile(KEY, deps);
+    caches.settle(api);
+    expect(conditionsOf(api.status()).DataDrift).toBe('False NoDrift');
+    // The routers' stats change without waking a reconcile: the refresh picks the drift up.
+    const drifted = {
+      version: 1,
+      pod: 'digits-router-1',
+      startTime: new Date(T0).toISOString(),
+      time: new Date(T0).toISOString(),
+      routesGeneration: null,
+      agreement: {},
+      revisions: {
+        [`digits-${rev}`]: {
+          live: emptyTraffic(),
+          mirror: emptyTraffic(),
+          drift: { reference: 'live', rows: 400, windowRows: 1000, inputPsi: 0.5, feature: 'input[3]', outputPsi: 0.1 },
+        },
+      },
+    };
+    caches.owned = caches.owned.map((o) =>
+      o.metadata.name === 'digits-stats' ? { ...o, data: { 'digits-router-1.json': JSON.stringify(drifted) } } : o,
+    );
+    api.requests.length = 0;
+    await reconcile(KEY, deps);
+    expect(api.events()).toEqual([
+      `Warning DriftDetected: revision ${rev}: input PSI 0.5 on feature input[3] above the threshold 0.2`,
+    ]);
+    // A router pod restarts: no figures until its window refills, and no DriftResolved for that.
+    caches.settle(api);
+    api.requests.length = 0;
+    await reconcile(KEY, deps);
+    expect(api.events()).toEqual([]);
+    expect(conditionsOf(api.status()).DataDrift).toBe('True DriftDetected');
+  });
+
   it('forgets a deleted ModelDeployment without a request: the garbage collector removes what it owned', async () => {
     const { api, caches, deps } = world(mdFixture());
     caches.md = undefined;
@@ -667,5 +726,74 @@ describe('reconcile', () => {
     expect(await reconcile(KEY, deps)).toEqual({ applied: 0, skipped: 0, pruned: 0, statusWritten: false });
     expect(api.requests).toEqual([]);
     expect(deps.baselines.has(KEY)).toBe(false);
+  });
+});
+
+describe('scaleEvents: one Event per replica change request autoscaling decides', () => {
+  const entry = (desiredReplicas: number, reason: RevisionScaleStatus['reason'] = 'Load'): RevisionScaleStatus => ({
+    revision: 'abc',
+    role: 'stable',
+    desiredReplicas,
+    currentReplicas: 0,
+    readyReplicas: 0,
+    reason,
+    message: 'load 13.2 in flight against a target of 4 per pod: 4 replica(s)',
+  });
+  it.each<[string, RevisionScaleStatus[] | undefined, RevisionScaleStatus[], string[]]>([
+    [
+      'up',
+      [entry(1)],
+      [entry(4)],
+      ['ScaledUp revision abc: 1 → 4 replica(s): load 13.2 in flight against a target of 4 per pod: 4 replica(s)'],
+    ],
+    [
+      'down',
+      [entry(4)],
+      [entry(2)],
+      ['ScaledDown revision abc: 4 → 2 replica(s): load 13.2 in flight against a target of 4 per pod: 4 replica(s)'],
+    ],
+    [
+      'to zero',
+      [entry(2)],
+      [entry(0, 'Idle')],
+      [expect.stringMatching(/^ScaledToZero revision abc: 2 → 0/) as unknown as string],
+    ],
+    [
+      'from zero',
+      [entry(0, 'Idle')],
+      [entry(3, 'Activation')],
+      [expect.stringMatching(/^Activating revision abc: 0 → 3/) as unknown as string],
+    ],
+    ['unchanged: nothing', [entry(4)], [entry(4)], []],
+    ['a revision seen for the first time: nothing', undefined, [entry(4)], []],
+    [
+      'a candidate sized by its weight: the canary has its own Events',
+      [entry(1, 'CanaryWeight')],
+      [entry(3, 'CanaryWeight')],
+      [],
+    ],
+  ])('%s', (_name, before, after, expected) => {
+    expect(scaleEvents(before, after).map((e) => `${e.reason} ${e.note}`)).toEqual(expected);
+  });
+});
+
+describe('recordReading: the ring of stats readings', () => {
+  const doc = (pod: string, s: number) =>
+    ({ pod, time: new Date(T0 + s * 1000).toISOString() }) as unknown as RouterStatsDocument;
+  const reading = (s: number, docs = [doc('router-a', s)]) => ({ at: T0 + s * 1000, documents: docs });
+
+  it('appends a reading, and skips one in which no router pod wrote since the last', () => {
+    const ring = recordReading([reading(0)], reading(1), 60);
+    expect(ring.map((r) => r.at)).toEqual([T0, T0 + 1000]);
+    expect(recordReading(ring, { at: T0 + 1500, documents: [doc('router-a', 1)] }, 60)).toHaveLength(2);
+  });
+
+  it('keeps only what the windows need, and never more than MAX_READINGS', () => {
+    let ring: ReturnType<typeof recordReading> = [];
+    for (let s = 0; s <= 100; s++) ring = recordReading(ring, reading(s), 30);
+    expect(ring[0]!.at).toBe(T0 + 70_000);
+    let long: ReturnType<typeof recordReading> = [];
+    for (let s = 0; s < MAX_READINGS + 10; s++) long = recordReading(long, reading(s), 1e6);
+    expect(long).toHaveLength(MAX_READINGS);
   });
 });

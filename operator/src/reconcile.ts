@@ -4,9 +4,13 @@
  * apply, prune and (only when it changed) the status subresource.
  */
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
-import type { RouterStatsDocument } from '../../contract/stats.js';
-import type { ModelDeployment, ModelDeploymentStatus, WebhookType } from './api/types.js';
+import { parseStatsData, type RouterStatsDocument } from '../../contract/stats.js';
+import type { ModelDeployment, ModelDeploymentStatus, RevisionScaleStatus, WebhookType } from './api/types.js';
+import { requestPolicyFor, ringSecondsFor } from './autoscale/decide.js';
+import type { StatsReading } from './autoscale/load.js';
 import { desiredObjects, type DesiredOptions } from './desired/index.js';
+import { routerPeersOf } from './traffic/routes.js';
+import { driftEvents, monitoringRefreshSeconds } from './status/monitoring.js';
 import type { Applier } from './kube/apply.js';
 import { prune, writeStatusIfChanged } from './kube/apply.js';
 import type { Caches } from './kube/caches.js';
@@ -25,7 +29,7 @@ import { statsConfigMapName } from './traffic/names.js';
 import { ConditionType, findCondition } from './status/conditions.js';
 import { computeStatus, invalidSpecStatus, type SpecError } from './status/index.js';
 import { volumeWaitEndsInSeconds } from './status/problems.js';
-import { Because, Reason, type Reasoned } from './status/reasons.js';
+import { Because, Reason, type Reasoned, type ScaleEventReason } from './status/reasons.js';
 
 /** Everything a reconcile needs; main.ts wires the real ones, tests may wire others. */
 export interface ReconcileDeps {
@@ -44,6 +48,12 @@ export interface ReconcileDeps {
    * next check's window). Memory only: after a restart the first check has no window.
    */
   baselines: Map<string, RouterStatsDocument[]>;
+  /**
+   * Per ModelDeployment key that scales on requests: the ring of readings of its router stats
+   * ConfigMap (see {@link recordReading}). Memory only: after a restart it starts empty, and the
+   * autoscaler keeps what runs until the readings cover its windows.
+   */
+  readings: Map<string, StatsReading[]>;
   /** Calls one webhook of spec.rollout.analysis.webhooks (checks/call.ts's callWebhook). */
   callWebhook: WebhookCaller;
   /** Asks one metric of spec.rollout.analysis.metrics (checks/prometheus.ts's queryMetric). */
@@ -76,7 +86,12 @@ const PRUNED_KINDS = [
  * the core's types are client-node's models, whose fields are the same JSON (the core reads dates
  * as the strings they are).
  */
-export function observedOf(caches: Caches, key: string, baseline?: RouterStatsDocument[]): Observed {
+export function observedOf(
+  caches: Caches,
+  key: string,
+  baseline?: RouterStatsDocument[],
+  readings?: StatsReading[],
+): Observed {
   const of = <T>(kind: string): T[] => caches.ownedBy(kind, key) as unknown as T[];
   const observed: Observed = {
     deployments: of<V1Deployment>('Deployment'),
@@ -87,7 +102,32 @@ export function observedOf(caches: Caches, key: string, baseline?: RouterStatsDo
     configMaps: of<V1ConfigMap>('ConfigMap'),
   };
   if (baseline) observed.statsBaseline = baseline;
+  if (readings) observed.statsReadings = readings;
   return observed;
+}
+
+/** Most readings a ring keeps, whatever the windows: a bound on the operator's memory per ModelDeployment. */
+export const MAX_READINGS = 4096;
+
+/**
+ * The ring after this reconcile's reading of the stats ConfigMap: the new reading appended unless
+ * no router pod wrote since the last one, readings older than `keepSeconds` dropped, and at most
+ * {@link MAX_READINGS}. Pure.
+ */
+export function recordReading(
+  ring: readonly StatsReading[],
+  reading: StatsReading,
+  keepSeconds: number,
+): StatsReading[] {
+  const stamp = (r: StatsReading): string =>
+    r.documents
+      .map((d) => `${d.pod}@${d.time}`)
+      .sort()
+      .join();
+  const last = ring.at(-1);
+  const next = last !== undefined && stamp(last) === stamp(reading) ? [...ring] : [...ring, reading];
+  const from = reading.at - keepSeconds * 1000;
+  return next.filter((r) => r.at >= from).slice(-MAX_READINGS);
 }
 
 /** An Event to record about the ModelDeployment. */
@@ -146,9 +186,39 @@ export function transitionEvents(
   return out;
 }
 
+/** The scale reasons that are request autoscaling's own decisions, each worth an Event when it changes the replicas. */
+const DECIDED = new Set<RevisionScaleStatus['reason']>(['Load', 'Idle', 'Activation']);
+
+/**
+ * One Event per change of a revision's desired replicas that request autoscaling decided
+ * (ScaledUp, ScaledDown, ScaledToZero, Activating), naming the revision, from → to and the figures.
+ * A revision seen for the first time has nothing to change from. Pure, so table-tested.
+ */
+export function scaleEvents(
+  before: RevisionScaleStatus[] | undefined,
+  after: RevisionScaleStatus[] | undefined,
+): PlannedEvent[] {
+  const out: PlannedEvent[] = [];
+  for (const e of after ?? []) {
+    const was = before?.find((b) => b.revision === e.revision)?.desiredReplicas;
+    if (was === undefined || was === e.desiredReplicas || !DECIDED.has(e.reason)) continue;
+    const reason: ScaleEventReason =
+      e.desiredReplicas === 0
+        ? Reason.ScaledToZero
+        : was === 0
+          ? Reason.Activating
+          : e.desiredReplicas > was
+            ? Reason.ScaledUp
+            : Reason.ScaledDown;
+    out.push(eventOf('Normal', Because.scaled(reason, e.revision, was, e.desiredReplicas, e.message)));
+  }
+  return out;
+}
+
 /**
  * The Events of one reconcile, one per transition: the plan's (a stable change, a canary phase or
- * step, an action's fate) and the conditions' (Ready, Stalled). A rollback or a progress deadline
+ * step, an action's fate), the conditions' (Ready, Stalled) and request autoscaling's (a change of
+ * a revision's replicas). A rollback or a progress deadline
  * both moves the rollout and makes Stalled True for the same reason: one transition, reported once,
  * as the Stalled Warning, whose message also says what serves and the ways on. A promotion or a
  * rollback to a retained revision is reported by the plan, not again as RevisionReady.
@@ -164,7 +234,12 @@ export function reconcileEvents(
     (e) => !(e.reason === Reason.RevisionReady && stableChanged && wasReady),
   );
   const stalled = new Set(conditions.filter((e) => e.type === 'Warning').map((e) => e.reason));
-  return [...planEvents(decided).filter((e) => !stalled.has(e.reason)), ...conditions];
+  return [
+    ...planEvents(decided).filter((e) => !stalled.has(e.reason)),
+    ...conditions,
+    ...scaleEvents(before?.scale, after.scale),
+    ...driftEvents(before, after).map((e) => eventOf(e.type, e.why)),
+  ];
 }
 
 async function emit(deps: ReconcileDeps, md: KubeObject, events: PlannedEvent[]): Promise<void> {
@@ -182,6 +257,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
     // Deleted: ownerReferences let the garbage collector remove what it owned.
     deps.applier.forget(key);
     deps.baselines.delete(key);
+    deps.readings.delete(key);
     return outcome;
   }
   if (cached.metadata.deletionTimestamp) return outcome;
@@ -196,10 +272,10 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
     return outcome;
   }
 
-  const observed = observedOf(deps.caches, key, deps.baselines.get(key));
+  const observed = observedOf(deps.caches, key, deps.baselines.get(key), readingsFor(deps, key, md, now));
   const decided = await planWithWebhooks(deps, md, observed, now);
   for (const e of decided.statsErrors ?? []) deps.warn(`read router stats of ModelDeployment ${key}: ${e}`);
-  const desired = desiredObjects(md, decided, deps.options) as KubeObject[];
+  const desired = desiredObjects(md, decided, deps.options, routerPeersOf(md, observed.pods)) as KubeObject[];
 
   try {
     const applied = await deps.applier.applyAll(key, desired, (o) => deps.caches.live(o));
@@ -224,11 +300,35 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   await emit(deps, cached, reconcileEvents(decided, md.status, status));
   if (outcome.statusWritten) notifyRollback(deps, cached, md, decided);
 
-  const requeue = [decided.requeueAfterSeconds, volumeWaitEndsInSeconds(observed, now)].filter(
-    (s): s is number => s !== undefined,
-  );
+  const requeue = [
+    decided.requeueAfterSeconds,
+    volumeWaitEndsInSeconds(observed, now),
+    monitoringRefreshSeconds(md),
+  ].filter((s): s is number => s !== undefined);
   if (requeue.length > 0) outcome.requeueAfterMs = Math.max(1, Math.min(...requeue)) * 1000;
   return outcome;
+}
+
+/**
+ * This reconcile's ring of stats readings for a ModelDeployment that scales on requests (the cached
+ * stats ConfigMap read now, appended), or undefined (and no ring kept) for one that does not.
+ */
+function readingsFor(deps: ReconcileDeps, key: string, md: ModelDeployment, now: Date): StatsReading[] | undefined {
+  const policy = requestPolicyFor(md);
+  if (policy === undefined) {
+    deps.readings.delete(key);
+    return undefined;
+  }
+  const stats = deps.caches.ownedBy('ConfigMap', key).find((c) => c.metadata.name === statsConfigMapName(md));
+  const { documents } = parseStatsData((stats as { data?: Record<string, string> } | undefined)?.data);
+  // A few seconds beyond the windows, so the oldest recommendation still has its metric window.
+  const ring = recordReading(
+    deps.readings.get(key) ?? [],
+    { at: now.getTime(), documents },
+    ringSecondsFor(policy) + 5,
+  );
+  deps.readings.set(key, ring);
+  return ring;
 }
 
 /**

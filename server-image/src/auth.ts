@@ -24,6 +24,11 @@ function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
+/** The digests {@link checkBearer} compares against, of these tokens. */
+export function tokenDigests(tokens: readonly string[]): Buffer[] {
+  return tokens.map(digest);
+}
+
 /**
  * Check an Authorization header against token digests. Every digest is compared (no early exit)
  * so the time taken does not say which, if any, matched.

@@ -17,6 +17,9 @@ export interface Config {
   allowUnverified: boolean;
   signaturePath?: string;
   publicKeyPath?: string;
+  /** The drift reference profile (model/profile.ts): fetched like the model, its digest checked. */
+  profileUri?: string;
+  profileSha256?: string;
   name: string;
   version: string;
   host: string;
@@ -74,6 +77,16 @@ const SETTINGS = {
     flag: 'public-key',
     env: SERVER_ENV.publicKeyPath,
     help: 'PEM public key that checks the signature',
+  },
+  profileUri: {
+    flag: 'profile-uri',
+    env: SERVER_ENV.profileUri,
+    help: "the model's drift reference profile, from the same stores as the model",
+  },
+  profileSha256: {
+    flag: 'profile-sha256',
+    env: SERVER_ENV.profileSha256,
+    help: 'expected sha256 of the profile (64 hex)',
   },
   name: { flag: 'name', env: SERVER_ENV.name, help: 'served model name (default: file name)' },
   version: { flag: 'version', env: SERVER_ENV.version, help: 'served model version (default 1)' },
@@ -257,6 +270,16 @@ export function parseConfig(
   if (signaturePath && !sha256) {
     throw new ConfigError(`${S.signaturePath.env} signs the digest, so ${S.sha256.env} is required with it`);
   }
+  const profileUri = settings.string(S.profileUri, undefined) || undefined;
+  const profileSha256 = settings.parsed(S.profileSha256, undefined, 'expected 64 hexadecimal characters', (text) =>
+    /^[0-9a-fA-F]{64}$/.test(text) ? text.toLowerCase() : undefined,
+  );
+  if (profileSha256 && !profileUri) throw new ConfigError(`${S.profileSha256.env} needs ${S.profileUri.env}`);
+  if (profileUri && !profileSha256 && !allowUnverified) {
+    throw new ConfigError(
+      `missing ${S.profileSha256.env} (or --${S.profileSha256.flag}): profiles are verified unless ${S.allowUnverified.env}=true`,
+    );
+  }
   const port = settings.port(S.port, 8080);
   const metricsPort = settings.port(S.metricsPort, 9090);
   if (port !== 0 && port === metricsPort) {
@@ -288,6 +311,8 @@ export function parseConfig(
     allowUnverified,
     signaturePath,
     publicKeyPath,
+    ...(profileUri ? { profileUri } : {}),
+    ...(profileSha256 ? { profileSha256 } : {}),
     name: settings.string(S.name, defaultModelName(modelUri)),
     version: settings.string(S.version, '1'),
     host: settings.string(S.host, '0.0.0.0'),

@@ -13,6 +13,9 @@ import { availableParallelism } from 'node:os';
 import { CACHE_MODE, MODE_ENV, ROUTER_MODE } from '../../contract/env.js';
 import { ConfigError } from '../../contract/settings.js';
 import { parseConfig, usableCpus, usage, type Config } from './config.js';
+import { createLogger } from '../../common/log.js';
+import { servedProfile } from './model/profile.js';
+import { die } from './process/fatal.js';
 import { joinGroup } from './process/group.js';
 import { runPrimary } from './process/primary.js';
 import { runServer } from './process/serve.js';
@@ -67,6 +70,14 @@ async function main(): Promise<void> {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`modelship: invalid configuration: ${err.message}\n`);
     process.exit(2);
+  }
+  // The drift profile is loaded by each process that serves HTTP; one that cannot be verified ends
+  // the process as a model that cannot be does.
+  if (config.profileUri && (cluster.isWorker || config.processes === 1)) {
+    const log = createLogger(config.logLevel);
+    servedProfile
+      .load({ ...config, profileUri: config.profileUri }, log)
+      .catch((err: unknown) => die(config.terminationLogPath, log, 'profile load failed', err));
   }
   if (cluster.isWorker) await runServer(config, joinGroup());
   else if (config.processes > 1) await runPrimary(config);

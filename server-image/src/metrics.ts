@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DataPlaneObserver } from './dataplane/types.js';
+import type { DataPlaneObserver, ModelLoadSteps } from './dataplane/types.js';
 
 /** Latency buckets in seconds: sub-millisecond inference up to multi-second batches. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -56,6 +56,13 @@ export class ServerMetrics implements DataPlaneObserver {
     aggregator: 'max',
     registers: [this.registry],
   });
+  readonly loadStepSeconds = new Gauge({
+    name: 'modelship_model_load_step_seconds',
+    help: 'Seconds of each step of the model load after the fetch: read (re-read and digest check), session (onnxruntime session creation), warmup (the warm-up inference).',
+    labelNames: ['step'] as const,
+    aggregator: 'max',
+    registers: [this.registry],
+  });
   readonly modelInfo = new Gauge({
     name: 'modelship_model_info',
     help: 'The served model; always 1.',
@@ -77,8 +84,11 @@ export class ServerMetrics implements DataPlaneObserver {
     collectDefaultMetrics({ register: this.registry, prefix: 'modelship_' });
   }
 
-  modelLoaded(seconds: number): void {
+  modelLoaded(seconds: number, steps: ModelLoadSteps): void {
     this.loadSeconds.set(seconds);
+    this.loadStepSeconds.set({ step: 'read' }, steps.readSeconds);
+    this.loadStepSeconds.set({ step: 'session' }, steps.sessionSeconds);
+    this.loadStepSeconds.set({ step: 'warmup' }, steps.warmupSeconds);
   }
 
   batchRun(size: number, seconds: number): void {

@@ -134,6 +134,12 @@ describe('metrics', () => {
     expect(value('modelship_queue_depth')).toBe(0);
     expect(value('modelship_http_requests_in_flight')).toBe(0);
     expect(value('modelship_model_load_seconds')).toBeGreaterThan(0);
+    // The load's steps after the fetch: each ran, and together they fit inside the whole load.
+    const steps = ['read', 'session', 'warmup'].map((step) =>
+      value(`modelship_model_load_step_seconds{step="${step}"}`),
+    );
+    for (const s of steps) expect(s).toBeGreaterThan(0);
+    expect(steps.reduce((a, b) => a + b)).toBeLessThanOrEqual(value('modelship_model_load_seconds'));
     expect(value(`modelship_model_info{name="tiny",version="1",sha256="${sha256Of(TINY)}"}`)).toBe(1);
     expect(value('modelship_ready')).toBe(1);
     expect(value('modelship_process_cpu_seconds_total')).toBeGreaterThan(0);

@@ -25,7 +25,7 @@ import { PodRunner } from '../localpods/runner.js';
 import { applyYaml, clusterInfo, loadKubeConfig, waitFor } from './kube.js';
 import { gitopsHealth, waitForHealth } from './gitops.js';
 import { Load, summarize, type Outcome } from './load.js';
-import { condition, percentOf, promotedFrom, readMd, routeOf } from './md.js';
+import { condition, percentOf, promotedFrom, readMd, routeOf, statusGist } from './md.js';
 import { answeringApexUrl, startLocalSuite, stopLocalSuite, type LocalSuite } from './suite.js';
 
 const TIMEOUT = 240_000;
@@ -131,7 +131,7 @@ async function waitForMd<T>(
       250,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`, { cause: err });
+    throw new Error(`${(err as Error).message}\nlast status: ${statusGist(last?.status)}`, { cause: err });
   }
 }
 

@@ -13,7 +13,7 @@ import type { PodRunner } from '../localpods/runner.js';
 import { waitForHealth } from './gitops.js';
 import { applyYaml, waitFor } from './kube.js';
 import { Load, summarize } from './load.js';
-import { condition, readMd, routeOf } from './md.js';
+import { condition, readMd, routeOf, statusGist } from './md.js';
 import { answeringApexUrl } from './suite.js';
 
 /** One suite's cluster clients, namespace and pod runner. */
@@ -62,7 +62,7 @@ export async function until(
       250,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`, { cause: err });
+    throw new Error(`${(err as Error).message}\nlast status: ${statusGist(last?.status)}`, { cause: err });
   }
 }
 

@@ -18,7 +18,7 @@ import { repoRoot } from '../cluster/cluster.js';
 import { PodRunner } from '../localpods/runner.js';
 import { applyYaml, clusterInfo, loadKubeConfig, waitFor } from './kube.js';
 import { Load } from './load.js';
-import { condition, percentOf, readMd } from './md.js';
+import { condition, percentOf, readMd, statusGist } from './md.js';
 import { answeringApexUrl, startLocalSuite, stopLocalSuite, type LocalSuite } from './suite.js';
 
 const TIMEOUT = 240_000;
@@ -80,7 +80,7 @@ async function waitForMd<T>(what: string, check: (md: ModelDeployment) => T | un
       250,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`, { cause: err });
+    throw new Error(`${(err as Error).message}\nlast status: ${statusGist(last?.status)}`, { cause: err });
   }
 }
 

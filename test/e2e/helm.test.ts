@@ -15,7 +15,7 @@ import {
   type V1Deployment,
   type V1Service,
 } from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { adminRequest, binDir, repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, clusterInfo, loadKubeConfig, waitFor } from './kube.js';
 import { writeKubeconformSchemas } from './helm.schemas.js';
@@ -177,6 +177,85 @@ describe('Helm chart', () => {
   );
 
   it(
+    "renders the monitoring: the dashboard for Grafana's sidecar, the rules with the SLO from values, PodMonitors for model servers and routers",
+    async () => {
+      const rendered = await template(
+        '--set',
+        'monitoring.prometheusRule.enabled=true',
+        '--set-json',
+        'monitoring.prometheusRule.slo=0.99',
+        '--set',
+        'monitoring.podMonitors.enabled=true',
+        '--set',
+        'monitoring.podMonitors.interval=15s',
+      );
+      const objects = parseAllDocuments(rendered).map(
+        (d) =>
+          d.toJS() as {
+            kind?: string;
+            metadata: { name: string; labels?: Record<string, string> };
+            [k: string]: unknown;
+          },
+      );
+      const dashboard = objects.find((o) => o.metadata?.name === 'ms-modelship-dashboard') as unknown as {
+        metadata: { labels: Record<string, string> };
+        data: Record<string, string>;
+      };
+      expect(dashboard.metadata.labels.grafana_dashboard).toBe('1');
+      expect(JSON.parse(dashboard.data['modelship.json']!)).toEqual(
+        JSON.parse(readFileSync(join(chart, 'dashboards/modelship.json'), 'utf8')),
+      );
+
+      // The rules file's groups, the error budget at 1 - 0.99 instead of the file's 1 - 0.999.
+      const rule = objects.find((o) => o.kind === 'PrometheusRule') as unknown as { spec: unknown };
+      const file = readFileSync(join(chart, 'rules/modelship.rules.yaml'), 'utf8');
+      expect(rule.spec).toEqual(parse(file.replaceAll('(1 - 0.999)', '(1 - 0.99)')));
+      expect(JSON.stringify(rule.spec)).not.toContain('0.999');
+      expect(JSON.stringify(rule.spec)).toContain('14.4 * (1 - 0.99)');
+
+      const monitors = objects.filter((o) => o.kind === 'PodMonitor') as unknown as {
+        metadata: { name: string };
+        spec: { selector: unknown; podMetricsEndpoints: { port: string; interval: string }[] };
+      }[];
+      expect(monitors.map((m) => [m.metadata.name, m.spec.selector, m.spec.podMetricsEndpoints[0]!.port])).toEqual([
+        [
+          'ms-modelship-servers',
+          { matchLabels: { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/component': 'server' } },
+          'metrics',
+        ],
+        [
+          'ms-modelship-routers',
+          { matchLabels: { 'app.kubernetes.io/managed-by': 'modelship', 'app.kubernetes.io/component': 'router' } },
+          'metrics',
+        ],
+      ]);
+      expect(monitors.every((m) => m.spec.podMetricsEndpoints[0]!.interval === '15s')).toBe(true);
+
+      // kubeconform knows no Prometheus operator schemas here: it checks everything else and skips those.
+      const out = await sh(
+        kubeconform,
+        [
+          '-strict',
+          '-summary',
+          '-skip',
+          'PodMonitor,PrometheusRule',
+          '-schema-location',
+          `${schemaDir}/{{ .ResourceKind }}{{ .KindSuffix }}.json`,
+          '-',
+        ],
+        rendered,
+      );
+      expect(out).toMatch(/Valid: [1-9]\d*, Invalid: 0, Errors: 0, Skipped: 3/);
+
+      const off = await template('--set', 'monitoring.grafanaDashboard.enabled=false');
+      expect(off).not.toContain('ms-modelship-dashboard');
+      expect(off).not.toContain('PodMonitor');
+      expect(off).not.toContain('PrometheusRule');
+    },
+    TIMEOUT,
+  );
+
+  it(
     'renders without --kube-version, as a GitOps tool with no cluster at hand runs it: helm knows its Kubernetes version',
     async () => {
       const rendered = await sh(helm, ['template', 'ms', chart, '--namespace', 'modelship-system']);
@@ -212,6 +291,8 @@ describe('Helm chart', () => {
     [['--set', 'imagee.tag=x'], 'imagee'],
     [['--set', 'nodeCache.maxSize=lots'], 'maxSize'],
     [['--set', 'nodeCache.hostPath=relative/dir'], 'hostPath'],
+    [['--set-json', 'monitoring.prometheusRule.slo=1.5'], 'slo'],
+    [['--set', 'monitoring.podMonitors.interval=soon'], 'interval'],
   ])(
     'values schema rejects %j',
     async (args, field) => {

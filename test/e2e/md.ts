@@ -28,6 +28,18 @@ export function condition<C extends { type: string } = Condition>(
   return md.status?.conditions?.find((c) => c.type === type);
 }
 
+/**
+ * A ModelDeployment's status on one line for a failure message: the conditions without their times,
+ * and the rest but the history. CI shows only the head and tail of a long output, so a timeout must
+ * say where the object stood in a few hundred characters, not in a page.
+ */
+export function statusGist(status: ModelDeployment['status']): string {
+  if (status === undefined) return 'no status';
+  const { conditions, history: _history, ...rest } = status;
+  const brief = conditions?.map(({ type, status: s, reason, message }) => ({ type, status: s, reason, message }));
+  return JSON.stringify({ conditions: brief, ...rest });
+}
+
 /** The route name (`<md>-<rev>`, what x-modelship-revision says) of a revision. */
 export function routeOf(md: string, revision: string): string {
   return revision.startsWith(`${md}-`) ? revision : `${md}-${revision}`;

@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { repoRoot } from '../cluster/cluster.js';
-import { applyYaml, kubeConfigWithToken, serviceAccountToken, waitFor } from './kube.js';
+import {
+  applyYaml,
+  createTestNamespace,
+  deleteNamespace,
+  kubeConfigWithToken,
+  serviceAccountToken,
+  waitFor,
+} from './kube.js';
 
 /** ServiceAccount name the e2e operator runs as. */
 export const OPERATOR_SA = 'modelship-operator';
@@ -189,6 +196,35 @@ export async function startOperator(
       return exit;
     },
   };
+}
+
+/** A test file's own operator: a fresh namespace and an operator process for it alone. */
+export interface OperatorInNamespace {
+  ns: string;
+  op: OperatorProcess;
+}
+
+/**
+ * Installs the CRD, makes a namespace named after `prefix` and starts the operator for it (as the
+ * chart's ServiceAccount, without leader election): a test file's beforeAll.
+ */
+export async function startOperatorInNamespace(kc: KubeConfig, prefix: string): Promise<OperatorInNamespace> {
+  await installCrd(kc);
+  const ns = await createTestNamespace(kc, prefix);
+  return { ns, op: await startOperator(await operatorKubeconfig(kc, ns), ns, ['--leader-elect=false']) };
+}
+
+/**
+ * Stops what {@link startOperatorInNamespace} started (either part may be missing when it failed
+ * half-way): resolves with the operator's exit code, which a clean SIGTERM exit makes 0.
+ */
+export async function stopOperatorInNamespace(
+  kc: KubeConfig,
+  started: Partial<OperatorInNamespace>,
+): Promise<number | null | undefined> {
+  const code = await started.op?.stop();
+  if (started.ns) await deleteNamespace(kc, started.ns);
+  return code;
 }
 
 /** API writes the operator made (create, update, patch, apply, delete), Lease renewals excluded. */

@@ -18,14 +18,13 @@ import {
 } from '@kubernetes/client-node';
 import { parse, stringify } from 'yaml';
 import { auditEvents, repoRoot } from '../cluster/cluster.js';
-import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from './kube.js';
+import { applyYaml, loadKubeConfig, waitFor } from './kube.js';
 import { readMd } from './md.js';
 import {
-  installCrd,
-  operatorKubeconfig,
   operatorUser,
   operatorWrites,
-  startOperator,
+  startOperatorInNamespace,
+  stopOperatorInNamespace,
   type OperatorProcess,
 } from './operator.harness.js';
 
@@ -85,14 +84,11 @@ async function deploymentsOf(name: string): Promise<V1Deployment[]> {
 }
 
 beforeAll(async () => {
-  await installCrd(kc);
-  ns = await createTestNamespace(kc, 'operator');
-  op = await startOperator(await operatorKubeconfig(kc, ns), ns, ['--leader-elect=false']);
+  ({ ns, op } = await startOperatorInNamespace(kc, 'operator'));
 }, TIMEOUT);
 
 afterAll(async () => {
-  const code = await op?.stop();
-  if (ns) await deleteNamespace(kc, ns);
+  const code = await stopOperatorInNamespace(kc, { ns, op });
   // A clean SIGTERM exit is part of the contract (graceful shutdown).
   expect(code).toBe(0);
 }, TIMEOUT);

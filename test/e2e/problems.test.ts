@@ -19,10 +19,10 @@ import {
 import { parse, stringify } from 'yaml';
 import { kwokNodeAnnotation } from '../cluster/components.js';
 import { repoRoot } from '../cluster/cluster.js';
-import { applyYaml, createTestNamespace, deleteNamespace, loadKubeConfig, statusCode, waitFor } from './kube.js';
+import { applyYaml, loadKubeConfig, statusCode, waitFor } from './kube.js';
 import { gitopsHealth, waitForHealth } from './gitops.js';
 import { condition, readMd } from './md.js';
-import { installCrd, operatorKubeconfig, startOperator, type OperatorProcess } from './operator.harness.js';
+import { startOperatorInNamespace, stopOperatorInNamespace, type OperatorProcess } from './operator.harness.js';
 
 /** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
 const TIMEOUT = 300_000;
@@ -216,9 +216,7 @@ async function recovers(name: string, pod: V1Pod, restartCount = 0): Promise<{ r
 }
 
 beforeAll(async () => {
-  await installCrd(kc);
-  ns = await createTestNamespace(kc, 'problems');
-  op = await startOperator(await operatorKubeconfig(kc, ns), ns, ['--leader-elect=false']);
+  ({ ns, op } = await startOperatorInNamespace(kc, 'problems'));
 
   const room = { cpu: '8', memory: '32Gi', pods: '110' };
   await core.createNode({
@@ -299,8 +297,8 @@ afterAll(async () => {
       if (statusCode(err) !== 404) throw err;
     }
   });
-  const code = await op?.stop();
-  if (ns) await attempt(() => deleteNamespace(kc, ns));
+  let code: number | null | undefined;
+  await attempt(async () => (code = await stopOperatorInNamespace(kc, { ns, op })));
   expect(failures).toEqual([]);
   // A clean SIGTERM exit is part of the contract (graceful shutdown).
   expect(code).toBe(0);

@@ -48,9 +48,20 @@ export class PodProcess {
   private probeTimer?: NodeJS.Timeout;
   /** Whether the process is ready: its last probe answered 200, or too few failed since one did. */
   ready = false;
+  /** Whether the process has answered ready since it was last spawned. */
+  private readySinceSpawn = false;
   private failedProbes = 0;
 
   constructor(private readonly opts: PodProcessOptions) {}
+
+  /**
+   * Whether the process is on its way to ready: running, never ready since it was (re)started, not
+   * stopping. A process waiting out its restart backoff, or one that was ready and no longer is, is
+   * not: a real Service would list neither, and callers get their answer at once.
+   */
+  get starting(): boolean {
+    return this.child !== undefined && !this.readySinceSpawn && !this.stopping;
+  }
 
   /** The URL of the process's HTTP API. */
   get url(): string {
@@ -79,6 +90,7 @@ export class PodProcess {
       detached: true,
     });
     this.child = child;
+    this.readySinceSpawn = false;
     child.stdout!.pipe(this.logStream!, { end: false });
     child.stderr!.pipe(this.logStream!, { end: false });
     this.opts.onPid(child.pid);
@@ -114,7 +126,10 @@ export class PodProcess {
   private setReady(ready: boolean): void {
     if (ready === this.ready) return;
     this.ready = ready;
-    if (ready) this.restarts = 0;
+    if (ready) {
+      this.restarts = 0;
+      this.readySinceSpawn = true;
+    }
     this.opts.log(`pod ${this.opts.key}: ${ready ? 'ready' : 'not ready'}`);
     this.opts.onReadyChange();
   }

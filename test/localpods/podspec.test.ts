@@ -10,6 +10,8 @@ import {
   mapModelUri,
   nextBackend,
   parseMount,
+  podEndpointOf,
+  podEndpointsOf,
   podsBehind,
   processEnvFor,
   selectorMatches,
@@ -183,6 +185,7 @@ describe('processEnvFor', () => {
       env: [
         { name: 'MODELSHIP_MODEL_URI', value: 'file:///models/digits.onnx' },
         { name: 'MODELSHIP_SHA256', value: 'ab'.repeat(32) },
+        { name: 'MODELSHIP_PROFILE_URI', value: 'file:///models/digits.profile.json' },
         { name: 'MODELSHIP_PORT', value: '8080' },
         { name: 'MODELSHIP_METRICS_PORT', value: '9090' },
         { name: 'MODELSHIP_CACHE_DIR', value: '/var/cache/modelship' },
@@ -196,6 +199,7 @@ describe('processEnvFor', () => {
       env: {
         MODELSHIP_MODEL_URI: 'file:///repo/examples/models/digits.onnx',
         MODELSHIP_SHA256: 'ab'.repeat(32),
+        MODELSHIP_PROFILE_URI: 'file:///repo/examples/models/digits.profile.json',
         MODELSHIP_HOST: '127.0.0.1',
         MODELSHIP_PORT: '41000',
         MODELSHIP_METRICS_PORT: '41001',
@@ -222,12 +226,17 @@ describe('processEnvFor', () => {
     };
     const { env } = processEnvFor(pod(), container, {
       ...local,
-      dns: { preload: '/repo/dist/test/localpods/dnsPreload.js', addressesFile: '/state/addresses.json' },
+      dns: {
+        preload: '/repo/dist/test/localpods/dnsPreload.js',
+        addressesFile: '/state/addresses.json',
+        podAddressesFile: '/state/pod-addresses.json',
+      },
       kubeconfig: '/state/default/digits-abc-1/kubeconfig',
     });
     expect(env).toMatchObject({
       NODE_OPTIONS: '--max-old-space-size=200 --import=/repo/dist/test/localpods/dnsPreload.js',
       MODELSHIP_LOCALPODS_ADDRESSES: '/state/addresses.json',
+      MODELSHIP_LOCALPODS_POD_ADDRESSES: '/state/pod-addresses.json',
       MODELSHIP_LOCALPODS_NAMESPACE: 'default',
       KUBECONFIG: '/state/default/digits-abc-1/kubeconfig',
       MODELSHIP_MODE: 'router',
@@ -418,5 +427,37 @@ describe('localVolumesFor and mapEnvPaths', () => {
       C: 'plain',
       D: '',
     });
+  });
+});
+
+describe('podEndpointsOf and podEndpointOf', () => {
+  const container = {
+    name: 'server',
+    ports: [
+      { name: 'http', containerPort: 8080 },
+      { name: 'metrics', containerPort: 9090 },
+      { name: 'debug', containerPort: 6060 },
+    ],
+  };
+  const local = { httpPort: 41001, metricsPort: 41002 };
+
+  it("maps the pod IP's http and metrics ports to the local process's ports", () => {
+    expect(podEndpointsOf(pod(), container, local)).toEqual({
+      '10.0.0.7:8080': '127.0.0.1:41001',
+      '10.0.0.7:9090': '127.0.0.1:41002',
+    });
+  });
+
+  it('maps nothing while the pod has no IP', () => {
+    expect(podEndpointsOf(pod({ status: { phase: 'Pending' } }), container, local)).toEqual({});
+  });
+
+  it.each([
+    ['10.0.0.7', 8080, { host: '127.0.0.1', port: 41001 }],
+    ['10.0.0.7', 9090, { host: '127.0.0.1', port: 41002 }],
+    ['10.0.0.7', 6060, undefined],
+    ['10.0.0.8', 8080, undefined],
+  ])('a connection to %s:%d goes to %j', (host, port, expected) => {
+    expect(podEndpointOf(host, port, podEndpointsOf(pod(), container, local))).toEqual(expected);
   });
 });

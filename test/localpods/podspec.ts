@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 
+import { SERVER_ENV } from '../../contract/env.js';
 import type { KubeObject } from '../../operator/src/kube/client.js';
 
 /** Annotation kwok puts on the Nodes it manages. */
@@ -134,16 +135,23 @@ export interface LocalSettings {
   kubeconfig?: string;
 }
 
-/** How a local process resolves Service names: a preload module reading the address file. */
+/**
+ * How a local process reaches the cluster's addresses: a preload module resolving Service names
+ * through the address file and connecting to pod IPs through the pod address file.
+ */
 export interface ClusterDns {
   /** Compiled preload module (dist/test/localpods/dnsPreload.js), loaded with NODE_OPTIONS=--import. */
   preload: string;
   /** JSON file `{"namespace/name": "127.a.b.c"}` the runner keeps current. */
   addressesFile: string;
+  /** JSON file `{"<pod IP>:<container port>": "127.0.0.1:<local port>"}` the runner keeps current. */
+  podAddressesFile: string;
 }
 
 /** Environment variable naming the address file, read by the DNS preload. */
 export const ADDRESSES_ENV = 'MODELSHIP_LOCALPODS_ADDRESSES';
+/** Environment variable naming the pod address file, read by the DNS preload. */
+export const POD_ADDRESSES_ENV = 'MODELSHIP_LOCALPODS_POD_ADDRESSES';
 /** Environment variable holding the pod's namespace, for bare Service names. */
 export const POD_NAMESPACE_ENV = 'MODELSHIP_LOCALPODS_NAMESPACE';
 
@@ -195,8 +203,10 @@ export function processEnvFor(pod: PodLike, container: ContainerSpec, local: Loc
       env[e.name] = '';
     }
   }
-  if (env.MODELSHIP_MODEL_URI !== undefined)
-    env.MODELSHIP_MODEL_URI = mapModelUri(env.MODELSHIP_MODEL_URI, local.mounts);
+  // The model and its drift profile are fetched from the same kinds of URI: both map.
+  for (const name of [SERVER_ENV.modelUri, SERVER_ENV.profileUri]) {
+    if (env[name] !== undefined) env[name] = mapModelUri(env[name], local.mounts);
+  }
   // Local pods share one small machine: one serving process with one inference thread each,
   // unless the pod asks for more.
   env.MODELSHIP_PROCESSES ??= '1';
@@ -212,6 +222,7 @@ export function processEnvFor(pod: PodLike, container: ContainerSpec, local: Loc
     // Appended, so a pod's own NODE_OPTIONS still apply.
     env.NODE_OPTIONS = [env.NODE_OPTIONS, `--import=${local.dns.preload}`].filter(Boolean).join(' ');
     env[ADDRESSES_ENV] = local.dns.addressesFile;
+    env[POD_ADDRESSES_ENV] = local.dns.podAddressesFile;
     env[POD_NAMESPACE_ENV] = pod.metadata.namespace ?? 'default';
   }
   if (local.kubeconfig !== undefined) env.KUBECONFIG = local.kubeconfig;
@@ -249,6 +260,40 @@ export function podsBehind(service: ServiceLike, pods: readonly PodLike[]): stri
  */
 export function nextBackend(backends: readonly string[], previous: string | undefined): string | undefined {
   return backends.find((b) => previous === undefined || b > previous) ?? backends[0];
+}
+
+/**
+ * Where a pod's container ports are served on this machine: `<pod IP>:<containerPort>` →
+ * `127.0.0.1:<local port>` for the ports named `http` and `metrics` (the server image's), so what
+ * the product sends to a pod IP (the router's probes of starting pods, labels forwarded to peer
+ * routers) reaches the pod's local process. Empty while the pod has no IP.
+ */
+export function podEndpointsOf(
+  pod: PodLike,
+  container: ContainerSpec,
+  local: { httpPort: number; metricsPort: number },
+): Record<string, string> {
+  const ip = pod.status?.podIP;
+  if (!ip) return {};
+  const localPorts: Record<string, number> = { http: local.httpPort, metrics: local.metricsPort };
+  const out: Record<string, string> = {};
+  for (const p of container.ports ?? []) {
+    const to = p.name === undefined ? undefined : localPorts[p.name];
+    if (to !== undefined) out[`${ip}:${p.containerPort}`] = `127.0.0.1:${to}`;
+  }
+  return out;
+}
+
+/** The local `{host, port}` a connection to `host:port` goes to instead, or undefined to connect as asked. */
+export function podEndpointOf(
+  host: string,
+  port: number,
+  endpoints: Readonly<Record<string, string>>,
+): { host: string; port: number } | undefined {
+  const to = endpoints[`${host}:${port}`];
+  if (to === undefined) return undefined;
+  const colon = to.lastIndexOf(':');
+  return { host: to.slice(0, colon), port: Number(to.slice(colon + 1)) };
 }
 
 /** The pod volume fields the runner emulates. */

@@ -4,6 +4,12 @@
  * names resolve to in local pods), each forwarding a connection to the next ready local process
  * behind the Service (round robin). With no ready process it answers an HTTP 503 with a JSON error
  * instead of dropping the connection silently.
+ *
+ * kwok marks a pod Ready as soon as it is scheduled, while its local process may still be loading its
+ * model; a real cluster would list no such pod in the Service's endpoints, and the Deployment would
+ * not count it available. So a connection that finds no ready process while some process behind the
+ * Service is starting waits for one (up to {@link STARTING_WAIT_MS}) rather than meeting a 503 that
+ * no real cluster would give.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -14,6 +20,17 @@ export interface Backend {
   key: string;
   port: number;
 }
+
+/** What serves a Service now: its ready backends, and whether a process behind it is still starting. */
+export interface ServiceBackends {
+  ready: Backend[];
+  starting: boolean;
+}
+
+/** How long a connection waits for a starting process behind its Service before its 503. */
+export const STARTING_WAIT_MS = 60_000;
+/** How often a waiting connection looks for a ready process again. */
+const STARTING_RECHECK_MS = 100;
 
 interface Listener {
   server: Server;
@@ -28,8 +45,8 @@ interface Listener {
 export class ServiceProxy {
   private readonly listeners = new Map<string, Listener>();
 
-  /** backendsOf returns the ready backends of a Service, sorted by key. */
-  constructor(private readonly backendsOf: (service: string) => Backend[]) {}
+  /** backendsOf returns the ready backends of a Service, sorted by key, and whether one is starting. */
+  constructor(private readonly backendsOf: (service: string) => ServiceBackends) {}
 
   /** Opens a listener for the Service unless it has one; resolves to its local URL. */
   async open(service: string): Promise<string> {
@@ -75,7 +92,7 @@ export class ServiceProxy {
   }
 
   private serverFor(service: string, sockets: Set<Socket>): Server {
-    const server = createServer((client) => this.forward(service, client));
+    const server = createServer((client) => this.forward(service, client, Date.now() + STARTING_WAIT_MS));
     server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
     return server;
   }
@@ -101,14 +118,19 @@ export class ServiceProxy {
     await Promise.all(this.services().map((s) => this.close(s)));
   }
 
-  private forward(service: string, client: Socket): void {
+  private forward(service: string, client: Socket, deadline: number): void {
     const listener = this.listeners.get(service);
-    const backends = this.backendsOf(service);
+    const { ready, starting } = this.backendsOf(service);
     const pick = nextBackend(
-      backends.map((b) => b.key),
+      ready.map((b) => b.key),
       listener?.last,
     );
-    const backend = backends.find((b) => b.key === pick);
+    const backend = ready.find((b) => b.key === pick);
+    if (listener && !backend && starting && Date.now() < deadline && !client.destroyed) {
+      setTimeout(() => this.forward(service, client, deadline), STARTING_RECHECK_MS);
+      return;
+    }
+    if (client.destroyed) return;
     if (!listener || !backend) {
       const body = JSON.stringify({ error: `no ready pod behind Service ${service}` });
       client.end(

@@ -23,6 +23,7 @@ import {
   clusterPortOf,
   localVolumesFor,
   mapEnvPaths,
+  podEndpointsOf,
   podsBehind,
   processEnvFor,
   serverContainerOf,
@@ -35,7 +36,7 @@ import {
   type ServiceLike,
   type VolumeSpec,
 } from './podspec.js';
-import { ServiceProxy, type Backend } from './proxy.js';
+import { ServiceProxy, type ServiceBackends } from './proxy.js';
 
 /** Settings of a PodRunner. */
 export interface PodRunnerOptions {
@@ -61,6 +62,9 @@ interface Running {
   uid: string;
   proc: PodProcess;
   httpPort: number;
+  metricsPort: number;
+  /** Where its pod IP's ports are served here (podspec.ts podEndpointsOf). */
+  endpoints: Record<string, string>;
 }
 
 /** Runs local processes for kwok pods and proxies Services to them. */
@@ -94,6 +98,11 @@ export class PodRunner {
   /** Path of the Service → cluster address map the local pods' DNS preload reads. */
   get addressesFile(): string {
     return join(this.opts.stateDir, 'addresses.json');
+  }
+
+  /** Path of the pod IP:port → local address map the local pods' preload reads. */
+  get podAddressesFile(): string {
+    return join(this.opts.stateDir, 'pod-addresses.json');
   }
 
   private get pidsFile(): string {
@@ -163,6 +172,28 @@ export class PodRunner {
       .sort();
   }
 
+  /**
+   * Every running pod's metrics address as Prometheus' Kubernetes pod discovery would report it, in
+   * file_sd's form: its loopback metrics port, and the meta labels relabelings read (namespace, pod
+   * name, the metrics port's name, each pod label with its name sanitised), so a scrape config can
+   * apply a PodMonitor's relabelings unchanged.
+   */
+  scrapeTargets(): { targets: string[]; labels: Record<string, string> }[] {
+    return [...this.running]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, r]) => {
+        const pod = this.pods.get(key);
+        const labels: Record<string, string> = {
+          __meta_kubernetes_namespace: pod?.metadata.namespace ?? '',
+          __meta_kubernetes_pod_name: pod?.metadata.name ?? '',
+          __meta_kubernetes_pod_container_port_name: 'metrics',
+        };
+        for (const [k, v] of Object.entries(pod?.metadata.labels ?? {}))
+          labels[`__meta_kubernetes_pod_label_${k.replace(/[^a-zA-Z0-9_]/g, '_')}`] = v;
+        return { targets: [`127.0.0.1:${r.metricsPort}`], labels };
+      });
+  }
+
   /** Pid of the local process of pod `namespace/name`, if one runs. */
   pidOf(pod: string): number | undefined {
     return this.running.get(pod)?.proc.pid;
@@ -183,6 +214,7 @@ export class PodRunner {
     this.running.clear();
     rmSync(this.servicesFile, { force: true });
     rmSync(this.addressesFile, { force: true });
+    rmSync(this.podAddressesFile, { force: true });
     rmSync(this.pidsFile, { force: true });
   }
 
@@ -338,6 +370,7 @@ export class PodRunner {
       const dns = {
         preload: join(this.opts.root, 'dist/test/localpods/dnsPreload.js'),
         addressesFile: this.addressesFile,
+        podAddressesFile: this.podAddressesFile,
       };
       const built = processEnvFor(pod, container, {
         httpPort,
@@ -379,12 +412,20 @@ export class PodRunner {
       onReadyChange: () => this.schedule(),
       onPid: (pid) => this.recordPid(key, pid),
     });
-    this.running.set(key, { uid, proc, httpPort });
+    this.running.set(key, {
+      uid,
+      proc,
+      httpPort,
+      metricsPort,
+      endpoints: podEndpointsOf(pod, container, { httpPort, metricsPort }),
+    });
+    this.writePodAddresses();
     proc.start();
   }
 
   private stopPod(key: string, r: Running): void {
     this.running.delete(key);
+    this.writePodAddresses();
     this.opts.log(`pod ${key}: gone, stopping its process`);
     const done = r.proc.stop().then(() => {
       this.stopping.delete(done);
@@ -393,13 +434,17 @@ export class PodRunner {
     this.stopping.add(done);
   }
 
-  private backendsOf(serviceKey: string): Backend[] {
+  private backendsOf(serviceKey: string): ServiceBackends {
     const service = this.services.get(serviceKey) as ServiceLike | undefined;
-    if (!service) return [];
-    return podsBehind(service, this.pods.list() as PodLike[]).flatMap((key) => {
+    if (!service) return { ready: [], starting: false };
+    const procs = podsBehind(service, this.pods.list() as PodLike[]).flatMap((key) => {
       const r = this.running.get(key);
-      return r?.proc.ready ? [{ key, port: r.httpPort }] : [];
+      return r ? [{ key, r }] : [];
     });
+    return {
+      ready: procs.filter(({ r }) => r.proc.ready).map(({ key, r }) => ({ key, port: r.httpPort })),
+      starting: procs.some(({ r }) => r.proc.starting),
+    };
   }
 
   private async syncServices(): Promise<void> {
@@ -454,6 +499,11 @@ export class PodRunner {
       ([k, v]) => `  ${k.padEnd(40)} ${v}${addresses[k] ? `  (in pods: ${addresses[k]})` : ''}`,
     );
     this.opts.log(`services (${this.servicesFile}):\n${lines.join('\n') || '  (none)'}`);
+  }
+
+  private writePodAddresses(): void {
+    const map = Object.assign({}, ...[...this.running.values()].map((r) => r.endpoints)) as Record<string, string>;
+    writeAtomically(this.podAddressesFile, JSON.stringify(map, null, 2) + '\n');
   }
 
   private recordPid(key: string, pid: number | undefined): void {

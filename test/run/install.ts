@@ -14,7 +14,15 @@ import { promisify } from 'node:util';
 
 import { parse } from 'yaml';
 
-import { binDir, repoRoot } from '../cluster/cluster.js';
+import {
+  binDir,
+  clusterDir,
+  clusterInfoPath,
+  clusterUp,
+  repoRoot,
+  type ClusterInfo,
+  type RealNodeInfo,
+} from '../cluster/cluster.js';
 import { pushLocalImage } from '../cluster/registry.js';
 
 const run = promisify(execFile);
@@ -83,4 +91,31 @@ export async function installModelship(target: InstallTarget): Promise<void> {
     '5m',
     ...(target.nodeCacheHostPath ? ['--set', `nodeCache.hostPath=${target.nodeCacheHostPath}`] : []),
   ]);
+}
+
+/**
+ * A cluster with one real node and Modelship installed on it, for the benches on real pods: starts
+ * the node, points the e2e helpers at the cluster (test/e2e-pods/pods.ts finds it, and so the
+ * ClusterIP route, through MODELSHIP_E2E_KUBECONFIG and MODELSHIP_E2E_CLUSTER_INFO) and installs the
+ * chart with the node cache inside the cluster's state directory. `log` gets the progress.
+ */
+export async function realNodeWithModelship(
+  log: (message: string) => void,
+): Promise<ClusterInfo & { realNode: RealNodeInfo & { registry: string } }> {
+  log('starting the real node');
+  const info = await clusterUp({ node: 'real', log: (m) => log(`cluster: ${m}`) });
+  const realNode = info.realNode;
+  const registry = realNode?.registry;
+  if (!realNode || !registry) throw new Error(`start the real node in ${clusterDir()}: cluster.json has no registry`);
+  process.env.MODELSHIP_E2E_KUBECONFIG = info.kubeconfig;
+  process.env.MODELSHIP_E2E_CLUSTER_INFO = clusterInfoPath();
+  const started = Date.now();
+  log('installing the chart (image pushed to the node registry, helm --wait)');
+  await installModelship({
+    kubeconfig: info.kubeconfig,
+    registry,
+    nodeCacheHostPath: join(info.paths.dir, 'node-cache'),
+  });
+  log(`chart installed in ${Date.now() - started} ms`);
+  return { ...info, realNode: { ...realNode, registry } };
 }

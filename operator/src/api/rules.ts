@@ -69,6 +69,31 @@ function uriRule(message: string, violated: (uri: string) => boolean): CelRule {
   };
 }
 
+/** A rule on spec.model.profile.uri: `violated` sees the URI when it is a string. */
+function profileUriRule(message: string, violated: (uri: string) => boolean): CelRule {
+  return {
+    message,
+    check: (o) => {
+      const uri = at(o, 'spec', 'model', 'profile', 'uri');
+      return typeof uri === 'string' && violated(uri) ? ['spec.model.profile.uri'] : [];
+    },
+  };
+}
+
+/** An http(s) URL with a host, and nothing but non-space characters after it. */
+const HTTP_URL = /^https?:\/\/[^\s/?#]+([/?#]\S*)?$/;
+
+/** A rule on spec.monitoring.payloadLogging.url: `violated` sees the URL when it is a string. */
+function payloadUrlRule(message: string, violated: (url: string) => boolean): CelRule {
+  return {
+    message,
+    check: (o) => {
+      const url = at(o, 'spec', 'monitoring', 'payloadLogging', 'url');
+      return typeof url === 'string' && violated(url) ? ['spec.monitoring.payloadLogging.url'] : [];
+    },
+  };
+}
+
 /** "s3://, gs:// and oci://", as the CRD's messages list schemes. */
 function schemeList(schemes: readonly ModelScheme[]): string {
   const names = schemes.map((s) => `${s}://`);
@@ -84,6 +109,51 @@ function storageRule(field: string, schemes: readonly ModelScheme[]): CelRule {
       const value = at(o, 'spec', 'model', 'storage', field);
       if (typeof uri !== 'string' || value === undefined) return [];
       return schemes.some((s) => uri.startsWith(`${s}://`)) ? [] : [`spec.model.storage.${field}`];
+    },
+  };
+}
+
+/** The spec.autoscaling targets that turn on the operator's request autoscaling (not an HPA). */
+const REQUEST_TARGETS = ['targetConcurrency', 'targetRequestsPerSecond'] as const;
+
+/** Request autoscaling's settings: each does something only with a request target. */
+const REQUEST_WINDOWS = ['scaleUpWindowSeconds', 'scaleDownWindowSeconds'] as const;
+
+/** Scale to zero's settings: each does something only with minReplicas 0. */
+const SCALE_TO_ZERO_SETTINGS = ['idleSeconds', 'activationTimeoutSeconds'] as const;
+
+function hasRequestTarget(autoscaling: Obj): boolean {
+  return REQUEST_TARGETS.some((t) => autoscaling[t] !== undefined);
+}
+
+/** Whether spec.traffic.router is the builtin router (its default). */
+function builtinRouter(root: Obj): boolean {
+  const router = at(root, 'spec', 'traffic', 'router');
+  return router === undefined || router === 'builtin';
+}
+
+/** A rule on spec.autoscaling.<field>: `violated` sees spec.autoscaling when it is an object. */
+function autoscalingRule(field: string, message: string, violated: (autoscaling: Obj) => boolean): CelRule {
+  return {
+    message,
+    check: (o) => {
+      const autoscaling = obj(at(o, 'spec', 'autoscaling'));
+      return autoscaling && violated(autoscaling) ? [`spec.autoscaling.${field}`] : [];
+    },
+  };
+}
+
+/** `<path>.minReplicas` must not exceed `<path>.maxReplicas` (spec.autoscaling, the router's HPA). */
+function minNotAboveMaxRule(path: string): CelRule {
+  return {
+    message: `${path}.minReplicas must be less than or equal to ${path}.maxReplicas`,
+    check: (o) => {
+      const bounds = obj(at(o, ...path.split('.')));
+      return typeof bounds?.minReplicas === 'number' &&
+        typeof bounds.maxReplicas === 'number' &&
+        bounds.minReplicas > bounds.maxReplicas
+        ? [`${path}.minReplicas`]
+        : [];
     },
   };
 }
@@ -150,6 +220,22 @@ export const CEL_RULES: CelRule[] = [
     "spec.model.uri: an oci URI must be oci://<registry>[:<port>]/<repository>, the repository lowercase path components of letters and digits joined by '.', '_', '__' or '-'",
     (uri) => uri.startsWith('oci://') && !OCI_REFERENCE.test(uri),
   ),
+  {
+    message:
+      "spec.model.profile.uri: must have the scheme of spec.model.uri (and a pvc:// URI its claim), because the profile is fetched with the model's storage settings",
+    check: (o) => {
+      const uri = at(o, 'spec', 'model', 'uri');
+      const profile = at(o, 'spec', 'model', 'profile', 'uri');
+      if (typeof uri !== 'string' || typeof profile !== 'string') return [];
+      const prefix = (uri.startsWith('pvc://') ? /^pvc:\/\/[^/]+\// : /^[a-z0-9]+:\/\//).exec(uri)?.[0] ?? '';
+      return profile.startsWith(prefix) ? [] : ['spec.model.profile.uri'];
+    },
+  },
+  profileUriRule(
+    'spec.model.profile.uri: must not carry credentials (user:password@), which would be visible in the pod spec and status',
+    (uri) => /^[a-z0-9]+:\/\/[^/?#]*@/.test(uri),
+  ),
+  profileUriRule("spec.model.profile.uri: must not contain '..' path segments", (uri) => DOT_DOT_SEGMENT.test(uri)),
   ...Object.entries(STORAGE_FIELD_SCHEMES).map(([field, schemes]) => storageRule(field, schemes)),
   {
     message: 'spec.server.env: value and valueFrom are mutually exclusive',
@@ -176,14 +262,48 @@ export const CEL_RULES: CelRule[] = [
         )
         .map(([i]) => `spec.server.env[${i}].valueFrom`),
   },
+  minNotAboveMaxRule('spec.autoscaling'),
   {
-    message: 'spec.autoscaling.minReplicas must be less than or equal to spec.autoscaling.maxReplicas',
+    message:
+      'spec.autoscaling: set at most one of targetCPUUtilizationPercentage, targetConcurrency and targetRequestsPerSecond',
     check: (o) => {
-      const min = at(o, 'spec', 'autoscaling', 'minReplicas');
-      const max = at(o, 'spec', 'autoscaling', 'maxReplicas');
-      return typeof min === 'number' && typeof max === 'number' && min > max ? ['spec.autoscaling.minReplicas'] : [];
+      const autoscaling = obj(at(o, 'spec', 'autoscaling'));
+      if (!autoscaling) return [];
+      const targets = ['targetCPUUtilizationPercentage', ...REQUEST_TARGETS].filter(
+        (t) => autoscaling[t] !== undefined,
+      );
+      return targets.length > 1 ? ['spec.autoscaling'] : [];
     },
   },
+  autoscalingRule(
+    'minReplicas',
+    'spec.autoscaling.minReplicas: 0 (scale to zero) needs targetConcurrency or targetRequestsPerSecond, because an HPA on CPU cannot scale to zero',
+    (a) => a.minReplicas === 0 && !hasRequestTarget(a),
+  ),
+  autoscalingRule(
+    'minReplicas',
+    'spec.autoscaling.minReplicas: 0 (scale to zero) needs spec.autoscaling.idleSeconds, the seconds without a request before a revision scales to zero',
+    (a) => a.minReplicas === 0 && a.idleSeconds === undefined,
+  ),
+  ...SCALE_TO_ZERO_SETTINGS.map((field) =>
+    autoscalingRule(
+      field,
+      `spec.autoscaling.${field}: applies only with spec.autoscaling.minReplicas 0 (scale to zero)`,
+      (a) => a[field] !== undefined && a.minReplicas !== 0,
+    ),
+  ),
+  ...REQUEST_WINDOWS.map((field) =>
+    autoscalingRule(
+      field,
+      `spec.autoscaling.${field}: applies only with targetConcurrency or targetRequestsPerSecond (request autoscaling)`,
+      (a) => a[field] !== undefined && !hasRequestTarget(a),
+    ),
+  ),
+  ...REQUEST_TARGETS.map((target): CelRule => ({
+    message: `spec.autoscaling.${target}: needs spec.traffic.router builtin, because request autoscaling runs on the builtin router's figures`,
+    check: (o) =>
+      at(o, 'spec', 'autoscaling', target) !== undefined && !builtinRouter(o) ? [`spec.autoscaling.${target}`] : [],
+  })),
   {
     message: 'spec.rollout.steps: weights must be strictly rising',
     check: (o) => {
@@ -214,6 +334,44 @@ export const CEL_RULES: CelRule[] = [
         : [];
     },
   },
+  {
+    message: 'spec.traffic.routerAutoscaling: applies only with spec.traffic.router builtin',
+    check: (o) =>
+      at(o, 'spec', 'traffic', 'routerAutoscaling') !== undefined && !builtinRouter(o)
+        ? ['spec.traffic.routerAutoscaling']
+        : [],
+  },
+  minNotAboveMaxRule('spec.traffic.routerAutoscaling'),
+  {
+    message:
+      'spec.rollout.analysis.minAccuracy: needs spec.monitoring.accuracy, which joins the labels the accuracy is computed from',
+    check: (o) =>
+      at(o, 'spec', 'rollout', 'analysis', 'minAccuracy') !== undefined &&
+      at(o, 'spec', 'monitoring', 'accuracy') === undefined
+        ? ['spec.rollout.analysis.minAccuracy']
+        : [],
+  },
+  {
+    message: 'spec.rollout.analysis.minLabels: applies only with spec.rollout.analysis.minAccuracy',
+    check: (o) => {
+      const analysis = obj(at(o, 'spec', 'rollout', 'analysis'));
+      return analysis && analysis.minLabels !== undefined && analysis.minAccuracy === undefined
+        ? ['spec.rollout.analysis.minLabels']
+        : [];
+    },
+  },
+  {
+    message: 'spec.monitoring: needs spec.traffic.router builtin, because the builtin router observes the traffic',
+    check: (o) => (at(o, 'spec', 'monitoring') !== undefined && !builtinRouter(o) ? ['spec.monitoring'] : []),
+  },
+  payloadUrlRule(
+    'spec.monitoring.payloadLogging.url: must be an http:// or https:// URL',
+    (url) => !HTTP_URL.test(url),
+  ),
+  payloadUrlRule(
+    'spec.monitoring.payloadLogging.url: must not carry credentials (user:password@), which would be visible in the routes and status',
+    (url) => /^[a-z0-9]+:\/\/[^/?#]*@/.test(url),
+  ),
   {
     message: 'spec.rollout.analysis.metrics.thresholdRange: min must not exceed max',
     check: (o) => {

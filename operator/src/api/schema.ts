@@ -52,7 +52,8 @@ export function openApiSchemaOf(crd: Schema): Schema {
 
 /**
  * The JSON Schema equivalent of a structural OpenAPI schema: x-kubernetes-* keys dropped
- * (int-or-string becomes integer|string), Kubernetes-only formats dropped, and objects with
+ * (int-or-string becomes integer|string), Kubernetes-only formats dropped, OpenAPI v3.0's boolean
+ * exclusiveMinimum/exclusiveMaximum turned into JSON Schema's numeric bounds, and objects with
  * declared properties closed with additionalProperties: false, so a typo in a field name is an
  * error offline (the API server would silently prune it).
  */
@@ -72,6 +73,18 @@ export function toJsonSchema(node: Schema): Schema {
     }
   }
   if (node['x-kubernetes-int-or-string'] === true) out.type = ['integer', 'string'];
+  // OpenAPI v3.0 (what a CRD speaks): `exclusiveMinimum: true` makes `minimum` exclusive.
+  for (const [flag, bound] of [
+    ['exclusiveMinimum', 'minimum'],
+    ['exclusiveMaximum', 'maximum'],
+  ] as const) {
+    if (typeof node[flag] !== 'boolean') continue;
+    delete out[flag];
+    if (node[flag] === true && node[bound] !== undefined) {
+      out[flag] = node[bound];
+      delete out[bound];
+    }
+  }
   if (
     out.properties !== undefined &&
     out.additionalProperties === undefined &&

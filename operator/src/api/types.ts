@@ -50,6 +50,12 @@ export interface ModelSpec {
   signature?: { value: string; publicKeySecretRef: { name: string; key?: string } };
   /** How to reach the store of an s3://, gs://, oci:// or https:// model. */
   storage?: StorageSpec;
+  /**
+   * The reference profile for drift detection, made from the training data when the model was
+   * built: fetched from `uri` like the model (same sources, same storage settings) and refused
+   * unless its sha256 is `sha256`.
+   */
+  profile?: { uri: string; sha256: string };
 }
 
 export interface ResourceRequirements {
@@ -78,7 +84,32 @@ export interface ServerSpec {
   env?: EnvVar[];
 }
 
+/**
+ * How a revision's replicas follow its load. With `targetConcurrency` or `targetRequestsPerSecond`
+ * the operator itself scales on the routers' figures (builtin router); otherwise an HPA on CPU
+ * (`targetCPUUtilizationPercentage`, 70 when nothing is named). At most one target.
+ */
 export interface AutoscalingSpec {
+  /** 0 turns on scale to zero (then `idleSeconds` is required); 1 when unset. */
+  minReplicas?: number;
+  maxReplicas: number;
+  targetCPUUtilizationPercentage?: number;
+  /** Live requests in flight per pod the operator aims for (mean over the metric window). */
+  targetConcurrency?: number;
+  /** Live requests per second per pod the operator aims for. */
+  targetRequestsPerSecond?: number;
+  /** Scale up to the lowest recommendation of this many past seconds (0: at once). Default 0. */
+  scaleUpWindowSeconds?: number;
+  /** Scale down to the highest recommendation of this many past seconds. Default 60. */
+  scaleDownWindowSeconds?: number;
+  /** With minReplicas 0: scale to zero after this many seconds without a request. */
+  idleSeconds?: number;
+  /** How long the router holds a request while a revision starts from zero. Default 60. */
+  activationTimeoutSeconds?: number;
+}
+
+/** An HPA on CPU for the builtin router's own Deployment. */
+export interface RouterAutoscalingSpec {
   minReplicas?: number;
   maxReplicas: number;
   targetCPUUtilizationPercentage?: number;
@@ -95,6 +126,10 @@ export interface AnalysisSpec {
   maxLatencyP99Ms?: number;
   minRequests?: number;
   minAgreement?: number;
+  /** Fail a check whose joined labels show the candidate's accuracy below this (0..1). */
+  minAccuracy?: number;
+  /** Labels a check needs before minAccuracy is judged (default 50). */
+  minLabels?: number;
   failureLimit?: number;
   /** Prometheus queries judged at each check (see {@link MetricSpec}). */
   metrics?: MetricSpec[];
@@ -154,10 +189,46 @@ export interface TrafficSpec {
   gatewayRef?: { name: string; namespace?: string; sectionName?: string };
   /** Route requests with the same value of this header to the same revision. */
   stickyHeader?: string;
+  /** Scale the builtin router's Deployment with an HPA on CPU (else it runs a fixed count). */
+  routerAutoscaling?: RouterAutoscalingSpec;
 }
 
 export interface AuthSpec {
   tokenSecretRef: { name: string; key?: string };
+}
+
+/** Sampled request/response pairs sent as KServe-compatible CloudEvents to an HTTP sink. */
+export interface PayloadLoggingSpec {
+  url: string;
+  /** Percent of requests logged (default 100). */
+  percent?: number;
+  /** Both halves (default), the request only, or the response only. */
+  mode?: 'all' | 'request' | 'response';
+}
+
+/** Drift of live inputs and outputs against the model's profile (or its first rows), in the router. */
+export interface DriftSpec {
+  /** PSI above which the ModelDeployment is marked drifted (default 0.2). */
+  threshold?: number;
+  /** Rows in the sliding live window (default 1000). */
+  windowRows?: number;
+  /** Without spec.model.profile: the first this many rows are the reference (default 1000). */
+  referenceRows?: number;
+}
+
+/** Ground-truth labels posted against request ids, joined with the predictions. */
+export interface AccuracySpec {
+  /** The output holding the predicted labels (default: the first integer output, else argmax of the first). */
+  output?: string;
+  /** How long a prediction waits for its label (default 3600). */
+  labelTtlSeconds?: number;
+}
+
+/** What the router observes of the traffic it serves; each part is off when absent. */
+export interface MonitoringSpec {
+  payloadLogging?: PayloadLoggingSpec;
+  drift?: DriftSpec;
+  accuracy?: AccuracySpec;
 }
 
 export interface ModelDeploymentSpec {
@@ -168,6 +239,7 @@ export interface ModelDeploymentSpec {
   rollout?: RolloutSpec;
   traffic?: TrafficSpec;
   auth?: AuthSpec;
+  monitoring?: MonitoringSpec;
 }
 
 /** A kstatus-style condition. */
@@ -197,6 +269,10 @@ export interface AnalysisStatus {
   errorRate?: number;
   latencyP99Ms?: number;
   agreement?: number;
+  /** The candidate's accuracy over the labels of the last check's window. */
+  accuracy?: number;
+  /** Labels joined in that window. */
+  labels?: number;
   failures: number;
   lastResult?: 'Passed' | 'Failed' | 'Inconclusive';
   message?: string;
@@ -238,6 +314,49 @@ export interface CanaryStatus {
   analysisMessage?: string;
 }
 
+/** Why a revision runs the replicas it does. */
+export type ScaleReason =
+  | 'Fixed' // spec.replicas
+  | 'CPU' // its HPA sizes it
+  | 'Load' // request autoscaling, from the routers' figures
+  | 'Idle' // no request for idleSeconds: scaled to zero
+  | 'Activation' // requests held at zero: starting
+  | 'NoData' // request autoscaling without enough readings yet: kept as it is
+  | 'CanaryWeight' // a candidate sized by its share of the stable's current replicas
+  | 'Retained' // kept warm for rollback until its window ends
+  | 'RolledBack'; // a rolled-back candidate runs nothing
+
+/** One revision's scale in status: what the operator wants, what runs, and why. */
+export interface RevisionScaleStatus {
+  revision: string;
+  role: 'stable' | 'candidate' | 'retained';
+  /** Replicas the operator (or the HPA) wants. */
+  desiredReplicas: number;
+  /** Replicas the Deployment has now. */
+  currentReplicas: number;
+  readyReplicas: number;
+  reason: ScaleReason;
+  /** The figures behind the decision (load against target, idle time, share). */
+  message: string;
+  /** When desiredReplicas last changed. */
+  lastScaleTime?: string;
+}
+
+/** What the routers observed of one revision (status.monitoring), summed over the router pods. */
+export interface RevisionMonitoringStatus {
+  revision: string;
+  /** The largest input-feature PSI among the router pods, and its feature; unset until a window is full. */
+  inputPsi?: number;
+  feature?: string;
+  /** PSI of the predicted classes. */
+  outputPsi?: number;
+  /** Whether either PSI is above spec.monitoring.drift.threshold. */
+  drifted?: boolean;
+  /** Labels joined with this revision's predictions, and the share predicted right. */
+  labels?: number;
+  accuracy?: number;
+}
+
 export interface HistoryEntry {
   revision: string;
   model: RevisionModel;
@@ -277,6 +396,12 @@ export interface ModelDeploymentStatus {
   url?: string;
   /** The last one-shot action (modelship.dev/action annotation value) that was handled. */
   lastAction?: string;
+  /** Every running revision's scale, stable first. */
+  scale?: RevisionScaleStatus[];
+  /** Drift and accuracy per revision, from the routers' figures, while spec.monitoring asks for them. */
+  monitoring?: RevisionMonitoringStatus[];
+  /** Ready pods of the revisions taking live traffic, for the kubectl get columns. */
+  readyReplicas?: number;
   /** For the scale subresource. */
   replicas?: number;
   selector?: string;

@@ -424,6 +424,86 @@ describe('validateModelDeployment', () => {
       /one of: Always, IfNotPresent, Never/,
     ],
     [
+      'two autoscaling targets',
+      (m) => {
+        m.spec.autoscaling = { maxReplicas: 4, targetCPUUtilizationPercentage: 60, targetConcurrency: 4 };
+        delete m.spec.replicas;
+      },
+      'spec.autoscaling',
+      /at most one of targetCPUUtilizationPercentage, targetConcurrency and targetRequestsPerSecond/,
+    ],
+    [
+      'scale to zero on CPU',
+      (m) => {
+        m.spec.autoscaling = { minReplicas: 0, maxReplicas: 4, idleSeconds: 60 };
+        delete m.spec.replicas;
+      },
+      'spec.autoscaling.minReplicas',
+      /needs targetConcurrency or targetRequestsPerSecond, because an HPA on CPU cannot scale to zero/,
+    ],
+    [
+      'scale to zero without idleSeconds',
+      (m) => {
+        m.spec.autoscaling = { minReplicas: 0, maxReplicas: 4, targetConcurrency: 2 };
+        delete m.spec.replicas;
+      },
+      'spec.autoscaling.minReplicas',
+      /needs spec.autoscaling.idleSeconds/,
+    ],
+    [
+      'request autoscaling behind the gateway-api router',
+      (m) => {
+        m.spec.autoscaling = { minReplicas: 0, maxReplicas: 4, targetRequestsPerSecond: 20, idleSeconds: 60 };
+        m.spec.traffic = { router: 'gateway-api', gatewayRef: { name: 'gw' } };
+        delete m.spec.replicas;
+      },
+      'spec.autoscaling.targetRequestsPerSecond',
+      /needs spec.traffic.router builtin/,
+    ],
+    [
+      'idleSeconds with minReplicas 1',
+      (m) => {
+        m.spec.autoscaling = { maxReplicas: 4, targetConcurrency: 2, idleSeconds: 60 };
+        delete m.spec.replicas;
+      },
+      'spec.autoscaling.idleSeconds',
+      /only with spec.autoscaling.minReplicas 0/,
+    ],
+    [
+      'a scale-down window on the CPU HPA',
+      (m) => {
+        m.spec.autoscaling = { maxReplicas: 4, scaleDownWindowSeconds: 300 };
+        delete m.spec.replicas;
+      },
+      'spec.autoscaling.scaleDownWindowSeconds',
+      /only with targetConcurrency or targetRequestsPerSecond/,
+    ],
+    [
+      'a target concurrency of 0',
+      (m) => {
+        m.spec.autoscaling = { maxReplicas: 4, targetConcurrency: 0 };
+        delete m.spec.replicas;
+      },
+      'spec.autoscaling.targetConcurrency',
+      /> 0/,
+    ],
+    [
+      "the router's HPA behind the gateway-api router",
+      (m) => {
+        m.spec.traffic = { router: 'gateway-api', gatewayRef: { name: 'gw' }, routerAutoscaling: { maxReplicas: 3 } };
+      },
+      'spec.traffic.routerAutoscaling',
+      /only with spec.traffic.router builtin/,
+    ],
+    [
+      "the router's HPA with min above max",
+      (m) => {
+        m.spec.traffic = { routerAutoscaling: { minReplicas: 4, maxReplicas: 2 } };
+      },
+      'spec.traffic.routerAutoscaling.minReplicas',
+      /less than or equal to spec.traffic.routerAutoscaling.maxReplicas/,
+    ],
+    [
       'wrong apiVersion',
       (m) => {
         m.apiVersion = 'modelship.dev/v1';
@@ -469,6 +549,39 @@ describe('validateModelDeployment', () => {
       }),
     );
     expect(result.value?.spec.model.storage).toEqual({ caBundleRef: { name: 'ca', key: 'ca.crt' } });
+  });
+
+  it('leaves the CPU target, the windows and the activation timeout to the operator when unset', () => {
+    const result = validateModelDeployment(
+      mutated((m) => {
+        delete m.spec.replicas;
+        m.spec.autoscaling = { minReplicas: 0, maxReplicas: 4, targetConcurrency: 0.5, idleSeconds: 120 };
+      }),
+    );
+    expect(result.errors).toEqual([]);
+    expect(result.value!.spec.autoscaling).toEqual({
+      minReplicas: 0,
+      maxReplicas: 4,
+      targetConcurrency: 0.5,
+      idleSeconds: 120,
+    });
+  });
+
+  it("defaults the CPU HPA's minimum to 1 and the router's HPA to 1 pod at 70 % CPU", () => {
+    const result = validateModelDeployment(
+      mutated((m) => {
+        delete m.spec.replicas;
+        m.spec.autoscaling = { maxReplicas: 4 };
+        m.spec.traffic = { routerAutoscaling: { maxReplicas: 3 } };
+      }),
+    );
+    expect(result.errors).toEqual([]);
+    expect(result.value!.spec.autoscaling).toEqual({ minReplicas: 1, maxReplicas: 4 });
+    expect(result.value!.spec.traffic?.routerAutoscaling).toEqual({
+      minReplicas: 1,
+      maxReplicas: 3,
+      targetCPUUtilizationPercentage: 70,
+    });
   });
 
   it('reports every mistake of an object at once', () => {
@@ -555,8 +668,10 @@ describe('examples', () => {
   const dir = join(findCrdPath(), '..', '..', 'examples');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
-  it('has at least the three documented examples', () => {
-    expect(files).toEqual(expect.arrayContaining(['digits.yaml', 'digits-autoscaling.yaml', 'digits-canary.yaml']));
+  it('has at least the four documented examples', () => {
+    expect(files).toEqual(
+      expect.arrayContaining(['digits.yaml', 'digits-autoscaling.yaml', 'digits-autoscale.yaml', 'digits-canary.yaml']),
+    );
   });
 
   it.each(files)('%s validates clean', (file) => {

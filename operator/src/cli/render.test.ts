@@ -104,6 +104,49 @@ describe('renderStatus', () => {
       ['    agreement    95.12%  >= 98.00%  BREAKS LIMIT'],
     ],
     [
+      'accuracy against its limit, once enough labels came',
+      edit(midCanary(), (md) => {
+        Object.assign(md.spec.rollout!.analysis!, { minAccuracy: 0.9, minLabels: 20 });
+        Object.assign(md.status!.canary!.analysis!, { accuracy: 0.125, labels: 24 });
+      }),
+      NOW,
+      ['    accuracy     12.50% of 24 labels  >= 90.00%, >= 20 labels  BREAKS LIMIT'],
+    ],
+    [
+      'accuracy with too few labels to judge',
+      edit(midCanary(), (md) => {
+        md.spec.rollout!.analysis!.minAccuracy = 0.9;
+        Object.assign(md.status!.canary!.analysis!, { accuracy: 1, labels: 3 });
+      }),
+      NOW,
+      ['    accuracy     100.00% of 3 labels  >= 90.00%, >= 50 labels  too few labels: inconclusive'],
+    ],
+    [
+      "each revision's drift and accuracy under spec.monitoring",
+      edit(midCanary(), (md) => {
+        md.spec.monitoring = { drift: { threshold: 0.25 }, accuracy: {} };
+        md.status!.monitoring = [
+          {
+            revision: '5d4c3b2a10',
+            inputPsi: 0.4123,
+            feature: 'input[56]',
+            outputPsi: 0.05,
+            drifted: true,
+            labels: 300,
+            accuracy: 0.97,
+          },
+          { revision: 'a1b2c3d4e5' },
+        ];
+      }),
+      NOW,
+      [
+        'Monitoring (drift: PSI above 0.25)',
+        '  REVISION    INPUT PSI        OUTPUT PSI  DRIFT    LABELS  ACCURACY',
+        '  5d4c3b2a10  0.412 input[56]  0.050       DRIFTED  300     97.00%',
+        '  a1b2c3d4e5  -                -           -        -       -',
+      ],
+    ],
+    [
       'a retained revision and how long it stays warm',
       edit(settled(), (md) => (md.status!.retained = [{ revision: 'ffeeddccbb', until: '2026-12-07T09:04:00Z' }])),
       NOW,

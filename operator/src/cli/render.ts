@@ -7,6 +7,7 @@
 import type { AnalysisStatus, Condition, ModelDeployment } from '../api/types.js';
 import { analysisLimitsOf } from '../rollout/analysis.js';
 import { stepsOf } from '../rollout/canary.js';
+import { MONITORING_DEFAULTS } from '../traffic/routes.js';
 
 /** How many history entries the view shows (status keeps more). */
 export const HISTORY_SHOWN = 5;
@@ -104,6 +105,7 @@ export function renderStatus(md: ModelDeployment, now: Date, options: RenderOpti
     ]);
   }
   lines.push(...table(revisions).map((l) => `  ${l}`));
+  lines.push(...monitoringLines(md, paint));
 
   if (status.conditions?.length) {
     lines.push('', paint('Conditions', 'bold'));
@@ -212,9 +214,47 @@ function analysisLines(
     minAgreement === undefined ? 'not checked' : `>= ${pct(minAgreement)}`,
     verdict(agreement === undefined || minAgreement === undefined ? undefined : agreement >= minAgreement),
   ]);
+  const minAccuracy = limits.minAccuracy;
+  if (minAccuracy !== undefined || analysis.accuracy !== undefined) {
+    const labels = analysis.labels ?? 0;
+    rows.push([
+      'accuracy',
+      analysis.accuracy === undefined ? '-' : `${pct(analysis.accuracy)} of ${labels} labels`,
+      minAccuracy === undefined ? 'not checked' : `>= ${pct(minAccuracy)}, >= ${limits.minLabels} labels`,
+      minAccuracy === undefined
+        ? ''
+        : labels < limits.minLabels
+          ? paint('too few labels: inconclusive', 'yellow')
+          : verdict((analysis.accuracy ?? 0) >= minAccuracy),
+    ]);
+  }
   lines.push(...table(rows).map((l) => `    ${l}`));
   if (analysis.message) lines.push(`    ${analysis.message}`);
   return lines;
+}
+
+/** What spec.monitoring sees of each revision: drift against the threshold, labels and accuracy. */
+function monitoringLines(md: ModelDeployment, paint: (text: string, colour: Colour) => string): string[] {
+  const figures = md.status?.monitoring ?? [];
+  if (figures.length === 0) return [];
+  const drift = md.spec.monitoring?.drift;
+  const title = drift
+    ? `Monitoring (drift: PSI above ${drift.threshold ?? MONITORING_DEFAULTS.threshold})`
+    : 'Monitoring';
+  const psi = (value: number | undefined): string => (value === undefined ? '-' : value.toFixed(3));
+  const rows = figures.map((f) => [
+    f.revision,
+    f.inputPsi === undefined ? '-' : `${psi(f.inputPsi)}${f.feature ? ` ${f.feature}` : ''}`,
+    psi(f.outputPsi),
+    f.drifted === undefined ? '-' : f.drifted ? paint('DRIFTED', 'red') : 'no',
+    f.labels === undefined ? '-' : String(f.labels),
+    f.accuracy === undefined ? '-' : pct(f.accuracy),
+  ]);
+  return [
+    '',
+    paint(title, 'bold'),
+    ...table([['REVISION', 'INPUT PSI', 'OUTPUT PSI', 'DRIFT', 'LABELS', 'ACCURACY'], ...rows]).map((l) => `  ${l}`),
+  ];
 }
 
 /** A share as a percent with two decimals: 0.0125 → `1.25%`. */

@@ -65,6 +65,12 @@ export function deploymentFor(md: ModelDeployment, rev: RevisionPlan, options: D
     // Keep serving briefly after SIGTERM while endpoints drop the pod, so no request is refused.
     { name: SERVER_ENV.shutdownDelayMs, value: '5000' },
   ];
+  // The profile comes from the model's store (its scheme and, for pvc://, its claim: the CRD says
+  // so), so the storage settings, credentials and claim mount below serve both.
+  if (model.profile !== undefined) {
+    env.push({ name: SERVER_ENV.profileUri, value: model.profile.uri });
+    env.push({ name: SERVER_ENV.profileSha256, value: model.profile.sha256 });
+  }
   if (server.batching?.maxBatchSize !== undefined)
     env.push({ name: SERVER_ENV.maxBatchSize, value: String(server.batching.maxBatchSize) });
   if (server.batching?.maxLatencyMs !== undefined)

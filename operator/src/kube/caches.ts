@@ -4,6 +4,7 @@
  * to an owned object is mapped back to its ModelDeployment's key and handed to `enqueue`.
  */
 import { STATS_COMPONENT } from '../../../contract/keys.js';
+import { hasHeldRequests } from '../../../contract/stats.js';
 import type { KubeApi, KubeObject } from './client.js';
 import { Informer, keyOf } from './informer.js';
 import { pathFor, resourceFor } from './resources.js';
@@ -28,9 +29,21 @@ export const OPTIONAL_OWNED_KINDS = {
 
 /**
  * Label values of owned objects whose changes do not call for a reconcile: the router's stats
- * ConfigMap is rewritten every few seconds, and is read when an analysis check is due.
+ * ConfigMap is rewritten every few seconds, and is read when an analysis check is due (and, with
+ * request autoscaling, by the reconcile that requeues itself every second). Except when it reports
+ * requests held for a revision at zero: that change starts the revision (see {@link wakesUp}).
  */
 export const QUIET_COMPONENTS = [STATS_COMPONENT];
+
+/**
+ * Whether a change to an owned object calls for a reconcile of its ModelDeployment: any change but
+ * those of quiet components, and of those only a stats ConfigMap holding requests (a router
+ * publishes at once when a revision's held count leaves 0, so activation waits for no requeue).
+ */
+export function wakesUp(obj: KubeObject): boolean {
+  if (!QUIET_COMPONENTS.includes(obj.metadata.labels?.['app.kubernetes.io/component'] ?? '')) return true;
+  return hasHeldRequests((obj as { data?: Record<string, string> }).data);
+}
 
 /** Settings for the caches. */
 export interface CachesOptions {
@@ -90,7 +103,7 @@ export class Caches {
         onError: (err) => opts.onError?.(k.kind, err),
       });
       informer.on((_type, obj) => {
-        if (QUIET_COMPONENTS.includes(obj.metadata.labels?.['app.kubernetes.io/component'] ?? '')) return;
+        if (!wakesUp(obj)) return;
         const key = ownerKeyOf(obj, opts.ownerLabel);
         if (key) enqueue(key);
       });

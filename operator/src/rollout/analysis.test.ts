@@ -1,7 +1,9 @@
+import { countLabels } from '../../../contract/accuracy.js';
 import {
   countComparison,
   countRequest,
   emptyStatsDocument,
+  emptyTraffic,
   statsSnapshot,
   type RouterStatsDocument,
 } from '../../../contract/stats.js';
@@ -33,6 +35,12 @@ function record(
 function agree(stats: RouterStatsDocument, route: string, agreed: number, disagreed: number): void {
   for (let i = 0; i < agreed; i++) countComparison(stats, route, true, 0);
   for (let i = 0; i < disagreed; i++) countComparison(stats, route, false, 0.5);
+}
+
+/** Counts joined labels into a router pod's document, as the router counts them. */
+function label(stats: RouterStatsDocument, route: string, correct: number, wrong: number): void {
+  const rev = (stats.revisions[route] ??= { live: emptyTraffic(), mirror: emptyTraffic() });
+  rev.accuracy = countLabels(rev.accuracy, correct + wrong, correct);
 }
 
 const snap = (stats: RouterStatsDocument, seconds: number): RouterStatsDocument => statsSnapshot(stats, at(seconds), 3);
@@ -102,6 +110,35 @@ describe('trafficWindow', () => {
     expect(window.revisions['digits-b']!.live.requests).toBe(7);
   });
 
+  it('counts the labels joined in the window, per revision, summed over pods, a restarted pod from its start', () => {
+    const a = emptyStatsDocument('router-a', T0);
+    const b = emptyStatsDocument('router-b', T0);
+    label(a, 'canary', 40, 10);
+    label(a, 'stable', 5, 0);
+    const previous = [snap(a, 10), snap(b, 10)];
+    label(a, 'canary', 8, 2);
+    label(b, 'canary', 3, 7);
+    const restarted = emptyStatsDocument('router-b', at(12));
+    label(restarted, 'canary', 1, 1);
+    expect(trafficWindow(previous, [snap(a, 20), snap(b, 20)]).accuracy).toEqual({
+      canary: { labelled: 20, correct: 11 },
+      stable: { labelled: 0, correct: 0 },
+    });
+    const w = trafficWindow(previous, [snap(a, 20), snap(restarted, 20)]);
+    expect(w.accuracy.canary).toEqual({ labelled: 12, correct: 9 });
+    expect(w.restartedPods).toEqual(['router-b']);
+  });
+
+  it('treats fewer labels than before under the same startTime as a restart', () => {
+    const before = emptyStatsDocument('router-a', T0);
+    label(before, 'canary', 100, 0);
+    const reset = emptyStatsDocument('router-a', T0);
+    label(reset, 'canary', 2, 3);
+    const w = trafficWindow([snap(before, 10)], [snap(reset, 20)]);
+    expect(w.accuracy.canary).toEqual({ labelled: 5, correct: 2 });
+    expect(w.restartedPods).toEqual(['router-a']);
+  });
+
   it('is empty without a previous reading: the first check only sets the baseline', () => {
     const a = emptyStatsDocument('router-a', T0);
     record(a, 'canary', 100);
@@ -129,6 +166,17 @@ describe('figuresOf', () => {
     expect(mirror.latencyP99Ms).toBeGreaterThan(25);
     expect(mirror.latencyP99Ms).toBeLessThanOrEqual(50);
     expect(figuresOf(w, 'nobody')).toEqual({ requests: 0, errors: 0, compared: 0, agreed: 0 });
+  });
+
+  it('computes accuracy from the labels joined with live predictions only', () => {
+    const a = emptyStatsDocument('router-a', T0);
+    const previous = [snap(a, 0)];
+    label(a, 'canary', 45, 5);
+    label(a, 'idle', 0, 0);
+    const w = trafficWindow(previous, [snap(a, 10)]);
+    expect(figuresOf(w, 'canary')).toMatchObject({ labels: 50, correct: 45, accuracy: 0.9 });
+    expect(figuresOf(w, 'canary', 'mirror')).not.toHaveProperty('labels');
+    expect(figuresOf(w, 'idle')).toEqual({ requests: 0, errors: 0, compared: 0, agreed: 0, labels: 0, correct: 0 });
   });
 });
 
@@ -199,6 +247,81 @@ describe('verdictOf', () => {
     expect(v.message).toEqual(result === 'Passed' ? expect.stringMatching(/requests, error rate/) : reasons.join('; '));
   });
 
+  describe('accuracy', () => {
+    const accuracyLimits = analysisLimitsOf({ minRequests: 50, minAccuracy: 0.9, minLabels: 40 });
+    const withLabels = (labels: number, correct: number): Partial<WindowFigures> => ({
+      requests: 100,
+      labels,
+      correct,
+      ...(labels > 0 ? { accuracy: correct / labels } : {}),
+    });
+    const stableLabelled = fig({ requests: 900, labels: 200, correct: 194, accuracy: 0.97 });
+
+    it.each<[string, Partial<WindowFigures>, boolean, string, string[]]>([
+      ['accurate', withLabels(40, 38), false, 'Passed', []],
+      ['exactly at the limit', withLabels(50, 45), false, 'Passed', []],
+      [
+        'inaccurate',
+        withLabels(40, 20),
+        false,
+        'Failed',
+        ['accuracy 50% < 90% (20/40 labelled rows right) (stable 97%)'],
+      ],
+      ['too few labels', withLabels(39, 39), false, 'Inconclusive', ['39 labels < 40 minimum']],
+      ['no labels yet', withLabels(0, 0), false, 'Inconclusive', ['0 labels < 40 minimum']],
+      [
+        'so many wrong that no later label can lift it',
+        withLabels(10, 5),
+        false,
+        'Failed',
+        ['5 of 10 labelled rows wrong: more than 10% of the 40 minimum'],
+      ],
+      ['a few wrong at low labels', withLabels(10, 7), false, 'Inconclusive', ['10 labels < 40 minimum']],
+      [
+        'shadowing: no live predictions, accuracy not judged',
+        { requests: 80, compared: 80, agreed: 80 },
+        true,
+        'Passed',
+        [],
+      ],
+      [
+        'inaccurate and erroring: both reasons',
+        { ...withLabels(40, 0), errors: 10 },
+        false,
+        'Failed',
+        ['error rate 10% > 1% (stable 0%)', 'accuracy 0% < 90% (0/40 labelled rows right) (stable 97%)'],
+      ],
+    ])('%s', (_name, candidate, shadow, result, reasons) => {
+      const v = verdictOf(fig(candidate), stableLabelled, accuracyLimits, shadow);
+      expect(v.result).toBe(result);
+      expect(v.reasons).toEqual(reasons);
+      expect(v.broken).toEqual(
+        result === 'Failed' ? reasons.map((r) => (r.startsWith('error') ? 'errorRate' : 'accuracy')) : [],
+      );
+      expect(v.message).toEqual(
+        result === 'Passed' ? expect.stringMatching(/requests, error rate/) : reasons.join('; '),
+      );
+    });
+
+    it('says the accuracy in a passing message', () => {
+      expect(verdictOf(fig(withLabels(40, 38)), undefined, accuracyLimits).message).toBe(
+        '100 requests, error rate 0%, accuracy 95% of 40 labels',
+      );
+    });
+
+    it('leaves a rollout that does not ask for accuracy alone, labels or not', () => {
+      expect(verdictOf(fig(withLabels(0, 0)), undefined, analysisLimitsOf({ minRequests: 50 })).result).toBe('Passed');
+      expect(verdictOf(fig(withLabels(100, 0)), undefined, analysisLimitsOf({ minRequests: 50 })).result).toBe(
+        'Passed',
+      );
+    });
+
+    it('needs 50 labels unless the spec says otherwise', () => {
+      expect(analysisLimitsOf({ minAccuracy: 0.9 })).toMatchObject({ minAccuracy: 0.9, minLabels: 50 });
+      expect(analysisLimitsOf(undefined)).not.toHaveProperty('minAccuracy');
+    });
+  });
+
   it('does not check latency or agreement when the spec sets no limit', () => {
     const v = verdictOf(
       fig({ requests: 60, latencyP99Ms: 9000, compared: 60, agreed: 0 }),
@@ -223,6 +346,23 @@ describe('analyse', () => {
     expect(shadow.reasons).toEqual(['error rate 100% > 1% (stable 0%)']);
     const live = analyse(previous, current, { stable: 'stable', candidate: 'canary' }, spec, false);
     expect(live.result).toBe('Inconclusive');
+  });
+});
+
+describe('analyse with accuracy', () => {
+  it('fails a candidate whose labels in the window show it inaccurate, and puts the figures in the verdict', () => {
+    const a = emptyStatsDocument('router-a', T0);
+    label(a, 'canary', 50, 0); // before the window: not judged again
+    const previous = [snap(a, 0)];
+    record(a, 'stable', 100);
+    record(a, 'canary', 100);
+    label(a, 'stable', 58, 2);
+    label(a, 'canary', 1, 59);
+    const v = analyse(previous, [snap(a, 10)], { stable: 'stable', candidate: 'canary' }, { minAccuracy: 0.8 });
+    expect(v.result).toBe('Failed');
+    expect(v.broken).toEqual(['accuracy']);
+    expect(v.candidate).toMatchObject({ labels: 60, correct: 1 });
+    expect(v.message).toBe('accuracy 1.67% < 80% (1/60 labelled rows right) (stable 96.67%)');
   });
 });
 

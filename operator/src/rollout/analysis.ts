@@ -3,11 +3,16 @@
  * one's) to the traffic each revision saw in between, and from those figures to a verdict against
  * spec.rollout.analysis. Pure: the shell reads the ConfigMap; time is in the documents.
  *
+ * Accuracy (spec.rollout.analysis.minAccuracy) is judged on the true labels the routers joined with
+ * the candidate's predictions during the window (contract/accuracy.ts): labels arrive after their
+ * requests, so a window counts the labels joined in it, whenever their requests were served.
+ *
  * The absolute limits in the spec are the contract. The stable revision's figures over the same
  * window are reported next to the candidate's so a reader can tell "the candidate is slow" from
  * "everything is slow", but they never turn a failing candidate into a passing one.
  */
 import type { AnalysisSpec } from '../api/types.js';
+import { subtractAccuracy, type RevisionAccuracy } from '../../../contract/accuracy.js';
 import {
   addTraffic,
   emptyTraffic,
@@ -27,6 +32,9 @@ export interface AnalysisLimits {
   failureLimit: number;
   maxLatencyP99Ms?: number;
   minAgreement?: number;
+  minAccuracy?: number;
+  /** Labels a check needs before minAccuracy is judged. */
+  minLabels: number;
 }
 
 /**
@@ -36,7 +44,13 @@ export interface AnalysisLimits {
 export const MIN_EARLY_FAILURES = 3;
 
 /** The CRD's defaults for spec.rollout.analysis. */
-export const ANALYSIS_DEFAULTS = { intervalSeconds: 10, maxErrorRate: 0.01, minRequests: 50, failureLimit: 2 } as const;
+export const ANALYSIS_DEFAULTS = {
+  intervalSeconds: 10,
+  maxErrorRate: 0.01,
+  minRequests: 50,
+  failureLimit: 2,
+  minLabels: 50,
+} as const;
 
 /** spec.rollout.analysis with defaults applied (the API server applies them too; this covers old objects). */
 export function analysisLimitsOf(spec: AnalysisSpec | undefined): AnalysisLimits {
@@ -45,9 +59,11 @@ export function analysisLimitsOf(spec: AnalysisSpec | undefined): AnalysisLimits
     maxErrorRate: spec?.maxErrorRate ?? ANALYSIS_DEFAULTS.maxErrorRate,
     minRequests: spec?.minRequests ?? ANALYSIS_DEFAULTS.minRequests,
     failureLimit: spec?.failureLimit ?? ANALYSIS_DEFAULTS.failureLimit,
+    minLabels: spec?.minLabels ?? ANALYSIS_DEFAULTS.minLabels,
   };
   if (spec?.maxLatencyP99Ms !== undefined) limits.maxLatencyP99Ms = spec.maxLatencyP99Ms;
   if (spec?.minAgreement !== undefined) limits.minAgreement = spec.minAgreement;
+  if (spec?.minAccuracy !== undefined) limits.minAccuracy = spec.minAccuracy;
   return limits;
 }
 
@@ -61,6 +77,8 @@ export interface TrafficWindow {
   revisions: Record<string, { live: TrafficStats; mirror: TrafficStats }>;
   /** Per candidate route name: mirrored comparisons in the window. */
   agreement: Record<string, { compared: number; agreed: number }>;
+  /** Per route name: labels joined with its predictions in the window (routes without labels absent). */
+  accuracy: Record<string, RevisionAccuracy>;
   /** Pods whose counters restarted or that appeared during the window (counted from their start). */
   restartedPods: string[];
   /** Pods left out because their counters could not be attributed to this window, with why. */
@@ -78,13 +96,18 @@ export interface WindowFigures {
   agreed: number;
   /** agreed / compared; undefined without comparisons. */
   agreement?: number;
+  /** Rows whose true label was joined in the window, and how many of them were predicted right (absent: none). */
+  labels?: number;
+  correct?: number;
+  /** correct / labels; undefined without labels. */
+  accuracy?: number;
 }
 
 /**
  * A limit of spec.rollout.analysis that a check can break (`metric`: a Prometheus query out of range;
  * `webhook`: a Rollout webhook failed).
  */
-export type AnalysisLimit = 'errorRate' | 'latency' | 'agreement' | 'metric' | 'webhook';
+export type AnalysisLimit = 'errorRate' | 'latency' | 'agreement' | 'accuracy' | 'metric' | 'webhook';
 
 /** The outcome of one check. Inconclusive is never counted as a pass. */
 export type VerdictResult = 'Passed' | 'Failed' | 'Inconclusive';
@@ -136,6 +159,9 @@ function wentBackwards(later: RouterStatsDocument, earlier: RouterStatsDocument)
   for (const [name, a] of Object.entries(earlier.agreement)) {
     if ((later.agreement[name]?.compared ?? 0) < a.compared) return true;
   }
+  for (const [name, rev] of Object.entries(earlier.revisions)) {
+    if ((later.revisions[name]?.accuracy?.labelled ?? 0) < (rev.accuracy?.labelled ?? 0)) return true;
+  }
   return false;
 }
 
@@ -160,7 +186,7 @@ export function trafficWindow(previous: RouterStatsDocument[], current: RouterSt
   const written = new Map(current.map((d) => [d.pod, Date.parse(d.time)]));
   const moved = previous.filter((d) => (written.get(d.pod) ?? -Infinity) > Date.parse(d.time));
   const windowStart = moved.length > 0 ? Math.min(...moved.map((d) => Date.parse(d.time))) : undefined;
-  const window: TrafficWindow = { revisions: {}, agreement: {}, restartedPods: [], skippedPods: [] };
+  const window: TrafficWindow = { revisions: {}, agreement: {}, accuracy: {}, restartedPods: [], skippedPods: [] };
   if (windowStart !== undefined) window.from = new Date(windowStart).toISOString();
   if (current.length > 0) window.to = new Date(Math.max(...current.map((d) => Date.parse(d.time)))).toISOString();
 
@@ -187,6 +213,12 @@ export function trafficWindow(previous: RouterStatsDocument[], current: RouterSt
         const delta = baseRev ? subtractTraffic(rev[kind], baseRev[kind]) : rev[kind];
         slot[kind] = addTraffic(slot[kind], delta);
       }
+      if (rev.accuracy !== undefined) {
+        const delta = subtractAccuracy(rev.accuracy, baseRev?.accuracy);
+        const joined = (window.accuracy[name] ??= { labelled: 0, correct: 0 });
+        joined.labelled += delta.labelled;
+        joined.correct += delta.correct;
+      }
     }
     for (const [name, a] of Object.entries(doc.agreement)) {
       const b = base?.agreement[name] ?? ZERO_AGREEMENT;
@@ -205,6 +237,8 @@ export function trafficWindow(previous: RouterStatsDocument[], current: RouterSt
 export function figuresOf(window: TrafficWindow, route: string, kind: TrafficKind = 'live'): WindowFigures {
   const t = window.revisions[route]?.[kind];
   const a = window.agreement[route];
+  // Labels are joined with live predictions only: a shadowing candidate's copies have none.
+  const joined = kind === 'live' ? window.accuracy[route] : undefined;
   const figures: WindowFigures = {
     requests: t?.requests ?? 0,
     errors: t?.errors ?? 0,
@@ -215,6 +249,11 @@ export function figuresOf(window: TrafficWindow, route: string, kind: TrafficKin
   const p99 = t ? quantileMs(t.latencyMs, 0.99) : undefined;
   if (p99 !== undefined) figures.latencyP99Ms = p99;
   if (figures.compared > 0) figures.agreement = figures.agreed / figures.compared;
+  if (joined !== undefined) {
+    figures.labels = joined.labelled;
+    figures.correct = joined.correct;
+    if (joined.labelled > 0) figures.accuracy = joined.correct / joined.labelled;
+  }
   return figures;
 }
 
@@ -241,8 +280,13 @@ function stableNote(stable: WindowFigures | undefined, pick: (f: WindowFigures) 
  *   "inconclusive"; one stray error is).
  * - Agreement (when minAgreement is set) is judged once minRequests mirrored responses were
  *   compared, or earlier when the disagreements alone exceed what minRequests would allow.
- * - Inconclusive when fewer than minRequests requests were seen, or when agreement is required
- *   (`requireAgreement`: the candidate only shadows) and fewer than minRequests were compared.
+ * - Accuracy (when minAccuracy is set) is judged once minLabels labels were joined, or earlier when
+ *   the wrong rows alone exceed what minLabels would allow (then no further labels can lift it to
+ *   minAccuracy) and number at least {@link MIN_EARLY_FAILURES}.
+ * - Inconclusive when fewer than minRequests requests were seen, when agreement is required
+ *   (`requireAgreement`: the candidate only shadows) and fewer than minRequests were compared, or
+ *   when minAccuracy is set, the candidate serves live, and fewer than minLabels labels were
+ *   joined (a shadowing candidate serves no predictions to label: its accuracy is not judged).
  * - Passed otherwise.
  */
 export function verdictOf(
@@ -302,6 +346,27 @@ export function verdictOf(
       undecided.push(`${candidate.compared} mirrored responses compared < ${limits.minRequests} minimum`);
     }
   }
+  if (limits.minAccuracy !== undefined) {
+    const labels = candidate.labels ?? 0;
+    const wrong = labels - (candidate.correct ?? 0);
+    if (labels >= limits.minLabels && candidate.accuracy! < limits.minAccuracy) {
+      broken.push('accuracy');
+      failures.push(
+        `accuracy ${percent(candidate.accuracy!)} < ${percent(limits.minAccuracy)} (${candidate.correct}/${candidate.labels} labelled rows right)${stableNote(stable, (f) => (f.accuracy === undefined ? undefined : percent(f.accuracy)))}`,
+      );
+    } else if (
+      labels < limits.minLabels &&
+      wrong >= MIN_EARLY_FAILURES &&
+      wrong > (1 - limits.minAccuracy) * limits.minLabels
+    ) {
+      broken.push('accuracy');
+      failures.push(
+        `${wrong} of ${labels} labelled rows wrong: more than ${percent(1 - limits.minAccuracy)} of the ${limits.minLabels} minimum`,
+      );
+    } else if (!requireAgreement && labels < limits.minLabels) {
+      undecided.push(`${labels} labels < ${limits.minLabels} minimum`);
+    }
+  }
   if (!enough) undecided.push(`${candidate.requests} requests < ${limits.minRequests} minimum`);
 
   let result: VerdictResult;
@@ -325,6 +390,7 @@ function passedMessage(f: WindowFigures): string {
   const parts = [`${f.requests} requests`, `error rate ${percent(f.errorRate ?? 0)}`];
   if (f.latencyP99Ms !== undefined) parts.push(`p99 ${ms(f.latencyP99Ms)}`);
   if (f.agreement !== undefined) parts.push(`agreement ${percent(f.agreement)}`);
+  if (f.accuracy !== undefined) parts.push(`accuracy ${percent(f.accuracy)} of ${f.labels ?? 0} labels`);
   return parts.join(', ');
 }
 

@@ -13,7 +13,7 @@ import { routeNameOf, statsConfigMapName } from '../traffic/names.js';
 import { parseStatsData } from '../../../contract/stats.js';
 import { FETCH_FAILURE_REASONS } from '../../../contract/model-source.js';
 import { analyse } from './analysis.js';
-import { countsOf, isAvailableAtScale, isDeploymentAvailable, type ScaleFloor } from './availability.js';
+import { countsOf, isAvailableAtScale, isDeploymentAvailable } from './availability.js';
 import { ACTION_ANNOTATION, pendingAction } from './canary-action.js';
 import { checkDue, type CanaryInput, type Progression } from './canary.js';
 import { checkContract, modelMetadataOf, type ContractCheck } from './contract.js';
@@ -25,8 +25,11 @@ export interface CanaryRevisions {
   candidate: string;
   /** The newest retained revision still warm, if any: what a rollback after promotion returns to. */
   retained?: string;
-  /** The scale the candidate must reach before it takes 100% (the spec's, as the stable runs). */
-  fullScale: ScaleFloor;
+  /**
+   * The stable's current replicas: the candidate is sized on its share of them, and must have as
+   * many available before it takes 100%.
+   */
+  stableReplicas: number;
 }
 
 /** The state machine's input, and what reading it produced for the shell. */
@@ -71,8 +74,9 @@ export function canaryInputOf(
     candidateAvailable: isDeploymentAvailable(deployment),
     candidatePods: {
       available: countsOf(deployment ?? {}).available,
-      atFullScale: isAvailableAtScale(deployment, revisions.fullScale),
+      atFullScale: isAvailableAtScale(deployment, { replicas: revisions.stableReplicas }),
     },
+    stableReplicas: revisions.stableReplicas,
     now,
   };
   if (md.spec.rollout?.weight !== undefined) input.fixedWeight = md.spec.rollout.weight;

@@ -226,6 +226,21 @@ describe('nextCanary: steps and analysis', () => {
     expect(promoted.requeueAfterSeconds).toBeUndefined();
   });
 
+  it('rolls back a candidate whose labels show it inaccurate as AccuracyTooLow', () => {
+    const r = new Rollout(base());
+    r.at(0);
+    const inaccurate = (from: number) => ({
+      check: {
+        ...check('Failed', from, 'accuracy 0.44% < 90% (1/228 labelled rows right) (stable 97.33%)'),
+        broken: ['accuracy' as const],
+      },
+    });
+    r.at(10, inaccurate(0));
+    const d = r.at(20, inaccurate(10));
+    expect(d.state).toMatchObject({ phase: 'RolledBack', weight: 0, reason: 'AccuracyTooLow' });
+    expect(d.stalled!.message).toContain('accuracy 0.44% < 90%');
+  });
+
   it('does not advance before the pause ends, however good the checks', () => {
     const r = new Rollout(base());
     r.at(0);
@@ -804,17 +819,17 @@ describe('nextCanary: metrics', () => {
   });
 });
 
-describe('replicasForShare', () => {
-  it.each<[Partial<ModelDeploymentSpec>, number, number | undefined]>([
-    [{ replicas: 4 }, 10, 1],
-    [{ replicas: 4 }, 50, 2],
-    [{ replicas: 5 }, 50, 3],
-    [{ replicas: 10 }, 100, 10],
-    [{ replicas: 3 }, 0, 1],
-    [{}, 10, 1],
-    [{ replicas: 4, autoscaling: { maxReplicas: 8 } }, 50, undefined],
-  ])('%j at %d%% → %p', (spec, share, replicas) => {
-    expect(replicasForShare({ ...SPEC, replicas: undefined, ...spec }, share)).toBe(replicas);
+describe('replicasForShare: the candidate against the stable’s current replicas', () => {
+  it.each<[number, number, number]>([
+    [4, 10, 1],
+    [4, 50, 2],
+    [5, 50, 3],
+    [10, 100, 10],
+    [3, 0, 1],
+    [1, 10, 1],
+    [9, 100, 9],
+  ])('stable at %d, share %d%% → %d', (stable, share, replicas) => {
+    expect(replicasForShare(stable, share)).toBe(replicas);
   });
 });
 

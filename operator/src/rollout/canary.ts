@@ -158,6 +158,11 @@ export interface CanaryInput {
    * moves every request onto the candidate, so a promoted candidate keeps its last split until then.
    */
   candidatePods: { available: number; atFullScale: boolean };
+  /**
+   * The stable's current replicas, which the candidate is sized against (see {@link replicasForShare}):
+   * what its Deployment runs, or what request autoscaling gives it; spec.replicas (or 1) when unset.
+   */
+  stableReplicas?: number;
   /** How the candidate earns promotion; `analysed` when unset. */
   progression?: Progression;
   /** A problem that stops the candidate for good (digest mismatch, crash loop, progress deadline). */
@@ -196,7 +201,7 @@ export interface CanaryDecision {
   weights: TrafficWeight[];
   /** Requests mirrored to the candidate, when any. */
   mirror?: TrafficMirror;
-  /** Replicas of the candidate's Deployment; undefined when an HPA owns them (or no candidate). */
+  /** Replicas of the candidate's Deployment (an HPA's floor with the CPU HPA); undefined when no candidate. */
   candidateReplicas?: number;
   transition?: CanaryTransition;
   /** Set while the spec asks for a revision that does not serve and will not on its own. */
@@ -227,13 +232,12 @@ export function stepsOf(spec: ModelDeploymentSpec): Required<RolloutStep>[] {
 }
 
 /**
- * Replicas the candidate needs for a share of the load: ceil(stable replicas × share / 100), at
- * least 1; undefined with autoscaling (the candidate's HPA follows the load instead).
+ * Replicas the candidate needs for a share of the load: ceil(stable's current replicas × share /
+ * 100), at least 1. The stable's current replicas, not its floor: promotion moves every request
+ * onto the candidate, and an autoscaled stable may run far above its minReplicas.
  */
-export function replicasForShare(spec: ModelDeploymentSpec, sharePercent: number): number | undefined {
-  if (spec.autoscaling) return undefined;
-  const stable = spec.replicas ?? 1;
-  return Math.max(1, Math.ceil((stable * Math.min(100, sharePercent)) / 100));
+export function replicasForShare(stableReplicas: number, sharePercent: number): number {
+  return Math.max(1, Math.ceil((stableReplicas * Math.min(100, sharePercent)) / 100));
 }
 
 /** True when an analysis check is due: the canary takes traffic and an interval has passed since the last. */
@@ -692,6 +696,8 @@ export function rollbackReasonOf(broken: AnalysisLimit[] | undefined): Reason {
       return Reason.LatencyExceeded;
     case 'agreement':
       return Reason.AgreementTooLow;
+    case 'accuracy':
+      return Reason.AccuracyTooLow;
     case 'metric':
       return Reason.MetricOutOfRange;
     case 'webhook':
@@ -755,8 +761,7 @@ function decisionFor(
   };
   if (state.mirrorPercent > 0 && state.phase !== 'Promoted')
     decision.mirror = { revision: state.revision, percent: state.mirrorPercent };
-  const replicas = candidateReplicasFor(input, state);
-  if (replicas !== undefined) decision.candidateReplicas = replicas;
+  decision.candidateReplicas = candidateReplicasFor(input, state);
   if (input.action) {
     decision.handledAction = input.action.raw;
     if (actionMessage !== undefined) decision.actionMessage = actionMessage;
@@ -801,15 +806,16 @@ function waitingForScale(input: CanaryInput, promoted: CanaryState): CanaryState
   };
 }
 
-/** Replicas of the candidate's Deployment for a decided state; undefined when its HPA sizes it. */
-function candidateReplicasFor(input: CanaryInput, state: CanaryState): number | undefined {
+/** Replicas of the candidate's Deployment for a decided state. */
+function candidateReplicasFor(input: CanaryInput, state: CanaryState): number {
   const { spec } = input;
+  const stable = input.stableReplicas ?? spec.replicas ?? 1;
   switch (state.phase) {
     case 'RolledBack':
       // A rolled-back candidate keeps no pods, autoscaled or not.
       return 0;
     case 'Promoted':
-      return replicasForShare(spec, 100);
+      return replicasForShare(stable, 100);
     case 'Pending': {
       // Size the warm-up for the first traffic the candidate will get, so that step finds it ready:
       // with strategy Replace that is all of it.
@@ -817,11 +823,11 @@ function candidateReplicasFor(input: CanaryInput, state: CanaryState): number | 
         input.progression === 'immediate'
           ? 100
           : (input.fixedWeight ?? spec.rollout?.shadowFirst?.percent ?? stepsOf(spec)[0]!.weight);
-      return replicasForShare(spec, first);
+      return replicasForShare(stable, first);
     }
     default:
       // Live share plus the mirrored copies of the stable's share.
-      return replicasForShare(spec, state.weight + (state.mirrorPercent * (100 - state.weight)) / 100);
+      return replicasForShare(stable, state.weight + (state.mirrorPercent * (100 - state.weight)) / 100);
   }
 }
 

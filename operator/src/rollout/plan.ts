@@ -19,6 +19,7 @@ import { deploymentNamed, type Observed } from '../observed.js';
 import { Because, Reason, type Reasoned } from '../status/reasons.js';
 import type { TrafficMirror, TrafficWeight } from '../traffic/types.js';
 import type { RouterStatsDocument } from '../../../contract/stats.js';
+import { requestPolicyFor, requestPolicyOf } from '../autoscale/decide.js';
 import { canaryInputOf } from './canary-input.js';
 import {
   nextCanary,
@@ -28,6 +29,15 @@ import {
   type CanaryTransition,
 } from './canary.js';
 import { revisionOf, revisionOfTemplate, templateOf, type RevisionTemplate } from './revision.js';
+import {
+  candidateWhy,
+  currentReplicasOf,
+  retainedWhy,
+  stableDecision,
+  stableReplicasFor,
+  stableScaleOf,
+  type ScaleWhy,
+} from './sizing.js';
 
 /** Default for spec.rollout.retainPreviousSeconds (also the CRD default). */
 export const DEFAULT_RETAIN_SECONDS = 600;
@@ -37,7 +47,11 @@ export type RevisionRole = 'stable' | 'candidate' | 'retained';
 
 /** How many pods a revision runs: a fixed count, or an HPA range. */
 export type RevisionScale =
-  { replicas: number; autoscaling?: undefined } | { replicas?: undefined; autoscaling: Required<AutoscalingSpec> };
+  | { replicas: number; autoscaling?: undefined }
+  | {
+      replicas?: undefined;
+      autoscaling: Required<Pick<AutoscalingSpec, 'minReplicas' | 'maxReplicas' | 'targetCPUUtilizationPercentage'>>;
+    };
 
 /** One revision the plan keeps running, with everything the builders need to render it. */
 export interface RevisionPlan {
@@ -45,6 +59,15 @@ export interface RevisionPlan {
   role: RevisionRole;
   template: RevisionTemplate;
   scale: RevisionScale;
+  /** Why it runs what it does (status.scale, the scale Events); set on every revision plan() returns. */
+  why?: ScaleWhy;
+  /**
+   * The router holds this revision's requests: it has no ready pod (at zero, or starting from it),
+   * or it is on its way to zero (request autoscaling with minReplicas 0).
+   */
+  hold?: true;
+  /** With `hold`: the base URLs of its running pods, which the router probes and may send to directly. */
+  startingPods?: string[];
 }
 
 /** A retained revision and when it stops being kept warm (RFC 3339). */
@@ -107,10 +130,16 @@ export interface RolloutPlan {
 }
 
 /**
- * Decide the rollout for this reconcile. Pure: time comes in as `now`, and the answers of webhooks
- * and queries an earlier plan on the same snapshot named due come in as `answers`.
+ * Decide the rollout for this reconcile, and every revision's scale. Pure: time comes in as `now`,
+ * the router stats readings of request autoscaling as `observed.statsReadings`, and the answers of
+ * webhooks and queries an earlier plan on the same snapshot named due as `answers`.
  */
 export function plan(md: ModelDeployment, observed: Observed, now: Date, answers?: CheckAnswers): RolloutPlan {
+  return sized(md, observed, rollout(md, observed, now, answers));
+}
+
+/** The rollout decision: which revisions run, in which roles, with which split. */
+function rollout(md: ModelDeployment, observed: Observed, now: Date, answers: CheckAnswers | undefined): RolloutPlan {
   const specRevision = revisionOf(md);
   const scale = scaleOf(md.spec);
   const spec: RevisionPlan = { revision: specRevision, role: 'stable', template: templateOf(md.spec), scale };
@@ -170,11 +199,20 @@ function canaryPlan(
   const warm = stillRetained(md, observed, now, [stable.revision], spec.scale);
   if (warm.some((r) => r.revision === spec.revision)) return revertedToRetained(now, spec, stable, warm, retainSeconds);
 
+  // The stable as it will run during a canary: sized on every revision's load, never at zero.
+  const policy = requestPolicyFor(md);
+  const everyRevision = [...new Set([stable.revision, spec.revision, ...warm.map((r) => r.revision)])];
+  const stableReplicas = stableReplicasFor(
+    md,
+    observed,
+    stable.revision,
+    policy && stableDecision(md, observed, policy, stable.revision, everyRevision, false),
+  );
   const { input, baseline, statsErrors } = canaryInputOf(md, observed, now, {
     stable: stable.revision,
     candidate: spec.revision,
     retained: warm[0]?.revision,
-    fullScale: spec.scale,
+    stableReplicas,
   });
   if (answers?.webhooks) input.webhooks = answers.webhooks;
   if (answers?.metrics) input.metrics = answers.metrics;
@@ -188,7 +226,8 @@ function canaryPlan(
     retainSeconds > 0 ? retainedUntil(now, retainSeconds) : undefined,
   );
   const canary = inFlight(decision);
-  const candidate = canary && candidateOf(md, observed, decision, canary, after.stable, { spec, stable });
+  const candidate =
+    canary && candidateOf(md, observed, decision, canary, after.stable, { spec, stable }, stableReplicas);
   const running = [after.stable.revision, candidate?.revision, ...after.retained.map((r) => r.revision)];
   const retained = [...after.retained, ...warm.filter((r) => !running.includes(r.revision))];
   const planned = new Set([after.stable.revision, candidate?.revision, ...retained.map((r) => r.revision)]);
@@ -313,8 +352,9 @@ function inFlight(decision: CanaryDecision): CanaryState | undefined {
 }
 
 /**
- * The candidate to run for a canary in flight, at the replicas the decision gives (the spec's scale
- * when its HPA sizes it); none when it is the stable, or its template is known no more.
+ * The candidate to run for a canary in flight, at the replicas the decision gives for its share of
+ * the stable's `stableReplicas` (with the CPU HPA, as its HPA's floor); none when it is the stable,
+ * or its template is known no more.
  */
 function candidateOf(
   md: ModelDeployment,
@@ -323,15 +363,31 @@ function candidateOf(
   canary: CanaryState,
   newStable: RevisionPlan,
   known: { spec: RevisionPlan; stable: RevisionPlan },
+  stableReplicas: number,
 ): RevisionPlan | undefined {
   if (canary.revision === newStable.revision) return undefined;
   const template =
     [known.spec, known.stable].find((r) => r.revision === canary.revision)?.template ??
     observedTemplate(md, observed, canary.revision);
   if (template === undefined) return undefined;
+  const replicas = decision.candidateReplicas;
+  if (replicas === undefined)
+    return { revision: canary.revision, role: 'candidate', template, scale: known.spec.scale };
+  const hpa = known.spec.scale.autoscaling;
   const scale: RevisionScale =
-    decision.candidateReplicas !== undefined ? { replicas: decision.candidateReplicas } : known.spec.scale;
-  return { revision: canary.revision, role: 'candidate', template, scale };
+    hpa !== undefined && replicas > 0
+      ? {
+          autoscaling: {
+            ...hpa,
+            minReplicas: Math.max(hpa.minReplicas, replicas),
+            maxReplicas: Math.max(hpa.maxReplicas, replicas),
+          },
+        }
+      : { replicas };
+  const share =
+    canary.phase === 'Promoted' ? 100 : canary.weight + (canary.mirrorPercent * (100 - canary.weight)) / 100;
+  const why = candidateWhy(replicas, stableReplicas, share, canary.phase === 'RolledBack');
+  return { revision: canary.revision, role: 'candidate', template, scale, why };
 }
 
 /**
@@ -401,13 +457,58 @@ function observedTemplate(md: ModelDeployment, observed: Observed, revision: str
   }
 }
 
+/**
+ * The plan with every revision's scale and its reason: the stable's from the spec (a fixed count,
+ * the CPU HPA, or request autoscaling on the load of every revision that runs, kept from zero while
+ * a candidate is in flight), each retained one at the replicas it had. The candidate's came with
+ * the canary decision. Request autoscaling looks again every second.
+ */
+function sized(md: ModelDeployment, observed: Observed, decided: RolloutPlan): RolloutPlan {
+  const policy = requestPolicyFor(md);
+  const out: RolloutPlan = { ...decided };
+  const stable = decided.stable;
+  if (policy !== undefined) {
+    const running = revisionsOf(decided).map((r) => r.revision);
+    const canaryLive = decided.candidate !== undefined && decided.canary?.phase !== 'RolledBack';
+    const decision = stableDecision(md, observed, policy, stable.revision, running, !canaryLive);
+    const s = stableScaleOf(md, observed, policy, stable.revision, decision);
+    out.stable = { ...stable, scale: { replicas: s.replicas }, why: s.why };
+    if (s.hold) out.stable.hold = true;
+    if (s.startingPods) out.stable.startingPods = s.startingPods;
+    out.requeueAfterSeconds = 1;
+  } else if (stable.scale.autoscaling !== undefined) {
+    const { minReplicas, maxReplicas, targetCPUUtilizationPercentage } = stable.scale.autoscaling;
+    out.stable = {
+      ...stable,
+      why: {
+        reason: 'CPU',
+        message: `its HPA keeps CPU near ${targetCPUUtilizationPercentage}% of requests with ${minReplicas}..${maxReplicas} replicas`,
+      },
+    };
+  } else {
+    const n = stable.scale.replicas;
+    out.stable = { ...stable, why: { reason: 'Fixed', message: `spec.replicas: ${n}`, desired: n } };
+  }
+  out.retained = decided.retained.map((r) => {
+    if (policy === undefined) return { ...r, why: retainedWhy(r.scale.replicas, r.until) };
+    const replicas = Math.max(1, currentReplicasOf(md, observed, r.revision) ?? 1);
+    return { ...r, scale: { replicas }, why: retainedWhy(replicas, r.until) };
+  });
+  return out;
+}
+
 /** Every revision the plan keeps running: stable first, then candidate, then retained. */
 export function revisionsOf(plan: RolloutPlan): RevisionPlan[] {
   return [plan.stable, ...(plan.candidate ? [plan.candidate] : []), ...plan.retained];
 }
 
-/** The scale every revision gets from the spec: autoscaling wins, else replicas, else 1. */
+/**
+ * The scale every revision gets from the spec: autoscaling wins, else replicas, else 1. Request
+ * autoscaling starts at max(minReplicas, 1); plan() sizes it on the load.
+ */
 export function scaleOf(spec: ModelDeploymentSpec): RevisionScale {
+  const policy = requestPolicyOf(spec.autoscaling);
+  if (policy) return { replicas: Math.max(1, policy.minReplicas) };
   if (spec.autoscaling) {
     const { minReplicas = 1, maxReplicas, targetCPUUtilizationPercentage = 70 } = spec.autoscaling;
     return { autoscaling: { minReplicas, maxReplicas, targetCPUUtilizationPercentage } };

@@ -36,6 +36,8 @@ export function canaryStatusOf(state: CanaryState, model: RevisionModel, readyRe
     if (f?.errorRate !== undefined) analysis.errorRate = round(f.errorRate);
     if (f?.latencyP99Ms !== undefined) analysis.latencyP99Ms = round(f.latencyP99Ms);
     if (f?.agreement !== undefined) analysis.agreement = round(f.agreement);
+    if (f?.accuracy !== undefined) analysis.accuracy = round(f.accuracy);
+    if (f?.labels !== undefined) analysis.labels = f.labels;
     if (state.lastResult !== undefined) analysis.lastResult = state.lastResult;
     if (state.analysisMessage !== undefined) analysis.message = state.analysisMessage;
     out.analysis = analysis;
@@ -79,6 +81,11 @@ export function canaryStateOf(status: CanaryStatus | undefined): CanaryState | u
     }
     if (a.latencyP99Ms !== undefined) figures.latencyP99Ms = a.latencyP99Ms;
     if (a.agreement !== undefined) figures.agreement = a.agreement;
+    if (a.labels !== undefined) {
+      figures.labels = a.labels;
+      figures.correct = Math.round((a.accuracy ?? 0) * a.labels);
+      if (a.accuracy !== undefined) figures.accuracy = a.accuracy;
+    }
     state.figures = figures;
   }
   return state;

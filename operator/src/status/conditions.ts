@@ -1,5 +1,5 @@
 /**
- * kstatus-style conditions (Ready, Reconciling, Stalled). A condition keeps its
+ * kstatus-style conditions (Ready, Reconciling, Stalled) and DataDrift. A condition keeps its
  * lastTransitionTime while its status does not change, so a steady state writes nothing.
  */
 import type { Condition } from '../api/types.js';
@@ -10,6 +10,8 @@ export const ConditionType = {
   Ready: 'Ready',
   Reconciling: 'Reconciling',
   Stalled: 'Stalled',
+  /** While spec.monitoring.drift is set: whether the stable revision's live data drifted from its reference. */
+  DataDrift: 'DataDrift',
 } as const;
 
 /** One of {@link ConditionType}. */

@@ -3,9 +3,17 @@
  * idempotent: the same inputs give a deep-equal status (times are preserved), so the shell
  * writes the status subresource only when something really changed.
  */
-import type { Condition, HistoryEntry, ModelDeployment, ModelDeploymentStatus, RevisionModel } from '../api/types.js';
+import type {
+  Condition,
+  HistoryEntry,
+  ModelDeployment,
+  ModelDeploymentStatus,
+  RevisionModel,
+  RevisionScaleStatus,
+} from '../api/types.js';
 import { revisionName, revisionSelectorString } from '../desired/names.js';
-import { deploymentNamed, type Observed } from '../observed.js';
+import { configMapNamed, deploymentNamed, type Observed } from '../observed.js';
+import { parseStatsData } from '../../../contract/stats.js';
 import { countsOf, isDeploymentAvailable, isObservedCurrent } from '../rollout/availability.js';
 import { revisionsOf, type RevisionPlan, type RevisionScale, type RolloutPlan } from '../rollout/plan.js';
 import { canaryStatusOf } from './canary-status.js';
@@ -13,7 +21,8 @@ import { ConditionType, withTransitionTime, type ConditionUpdate } from './condi
 import { problemsOf } from './problems.js';
 import { Because } from './reasons.js';
 import { summaryOf } from './summary.js';
-import { routerName } from '../traffic/names.js';
+import { routerName, statsConfigMapName } from '../traffic/names.js';
+import { dataDriftCondition, monitoringStatusOf } from './monitoring.js';
 
 /** How many history entries status keeps. */
 export const HISTORY_LIMIT = 10;
@@ -40,15 +49,24 @@ export function computeStatus(
   const previous = md.status?.conditions;
   const stableDeployment = deploymentNamed(observed, revisionName(md, plan.stable.revision));
   const stableCounts = stableDeployment ? countsOf(stableDeployment) : undefined;
-  const serving = stableCounts !== undefined && stableCounts.available >= Math.max(1, floorOf(plan.stable.scale));
-  const converged =
-    isDeploymentAvailable(stableDeployment) &&
-    plan.candidate === undefined &&
-    observed.deployments.every(isObservedCurrent);
-
   const watched = [plan.stable.revision, ...(plan.candidate ? [plan.candidate.revision] : [])];
   const problems = problemsOf(md, observed, watched, now);
   const stableProblem = problems.find((p) => p.revision === plan.stable.revision);
+
+  // Scaled to zero (or starting from it, or kept there after an operator restart): the revision
+  // serves through the router's hold.
+  const atZero =
+    plan.stable.hold === true &&
+    (plan.stable.why?.desired === 0 || plan.stable.why?.reason === 'Activation') &&
+    stableProblem === undefined;
+  const serving =
+    atZero || (stableCounts !== undefined && stableCounts.available >= Math.max(1, floorOf(plan.stable.scale)));
+  const settledAtZero =
+    atZero && stableDeployment !== undefined && stableCounts!.desired === 0 && isObservedCurrent(stableDeployment);
+  const converged =
+    (isDeploymentAvailable(stableDeployment) || settledAtZero) &&
+    plan.candidate === undefined &&
+    observed.deployments.every(isObservedCurrent);
 
   const stablePercent = plan.weights.find((w) => w.revision === plan.stable.revision)?.percent ?? 0;
   const router = md.spec.traffic?.router === 'gateway-api' ? undefined : deploymentNamed(observed, routerName(md));
@@ -57,19 +75,21 @@ export function computeStatus(
   const ready: ConditionUpdate = {
     type: ConditionType.Ready,
     status: serving && routing ? 'True' : 'False',
-    ...(serving && routing
-      ? Because.available(plan.stable.revision, stablePercent, stableCounts!.available)
-      : serving
-        ? Because.routerStarting(plan.stable.revision, routerName(md))
-        : stableProblem
-          ? { reason: stableProblem.reason, message: stableProblem.message }
-          : stableDeployment === undefined
-            ? Because.creating(plan.stable.revision)
-            : Because.podsStarting(
-                plan.stable.revision,
-                stableCounts!.available,
-                Math.max(1, floorOf(plan.stable.scale)),
-              )),
+    ...(serving && routing && atZero && (stableCounts?.available ?? 0) === 0
+      ? Because.atZero(plan.stable.revision, plan.stable.why!.message)
+      : serving && routing
+        ? Because.available(plan.stable.revision, stablePercent, stableCounts!.available)
+        : serving
+          ? Because.routerStarting(plan.stable.revision, routerName(md))
+          : stableProblem
+            ? { reason: stableProblem.reason, message: stableProblem.message }
+            : stableDeployment === undefined
+              ? Because.creating(plan.stable.revision)
+              : Because.podsStarting(
+                  plan.stable.revision,
+                  stableCounts!.available,
+                  Math.max(1, floorOf(plan.stable.scale)),
+                )),
   };
 
   const stalled: ConditionUpdate =
@@ -99,7 +119,15 @@ export function computeStatus(
               }
             : { type: ConditionType.Reconciling, status: 'False', ...Because.reconciled(plan.stable.revision) };
 
-  const conditions: Condition[] = [ready, reconciling, stalled].map((c) =>
+  const { documents } = parseStatsData(configMapNamed(observed, statsConfigMapName(md))?.data);
+  const monitoring = monitoringStatusOf(
+    md,
+    documents,
+    plan.weights.map((w) => w.revision),
+  );
+  const drift = dataDriftCondition(md, monitoring, plan.stable.revision, previous);
+
+  const conditions: Condition[] = [ready, reconciling, stalled, ...(drift ? [drift] : [])].map((c) =>
     withTransitionTime(previous, generation === undefined ? c : { ...c, observedGeneration: generation }, now),
   );
 
@@ -127,6 +155,11 @@ export function computeStatus(
   status.history = historyAfter(md.status?.history, plan, now);
   if (plan.retained.length > 0) status.retained = plan.retained.map((r) => ({ revision: r.revision, until: r.until }));
   status.url = urlOf(md);
+  status.scale = scaleStatusOf(md, observed, plan, now);
+  if (monitoring !== undefined) status.monitoring = monitoring;
+  status.readyReplicas = status.scale
+    .filter((e) => (plan.weights.find((w) => w.revision === e.revision)?.percent ?? 0) > 0)
+    .reduce((sum, e) => sum + e.readyReplicas, 0);
   status.replicas = stableCounts?.total ?? 0;
   status.selector = revisionSelectorString(md, plan.stable.revision);
   return status;
@@ -145,15 +178,52 @@ export function invalidSpecStatus(md: ModelDeployment, errors: SpecError[], now:
   ];
   const status: ModelDeploymentStatus = { ...(md.status ?? {}) };
   if (generation !== undefined) status.observedGeneration = generation;
-  status.conditions = updates.map((c) =>
-    withTransitionTime(
-      md.status?.conditions,
-      generation === undefined ? c : { ...c, observedGeneration: generation },
-      now,
+  status.conditions = [
+    ...updates.map((c) =>
+      withTransitionTime(
+        md.status?.conditions,
+        generation === undefined ? c : { ...c, observedGeneration: generation },
+        now,
+      ),
     ),
-  );
+    // Drift is about the traffic that still flows, not the spec: kept as it was, so a fixed spec
+    // does not announce it again.
+    ...(md.status?.conditions ?? []).filter((c) => c.type === ConditionType.DataDrift),
+  ];
   status.summary = summaryOf(status);
   return status;
+}
+
+/**
+ * Every running revision's scale (status.scale), stable first: what the operator (or the HPA) wants,
+ * what its Deployment runs and has ready, and why. lastScaleTime moves only when desiredReplicas does.
+ */
+function scaleStatusOf(md: ModelDeployment, observed: Observed, plan: RolloutPlan, now: Date): RevisionScaleStatus[] {
+  return revisionsOf(plan).map((rev) => {
+    const name = revisionName(md, rev.revision);
+    const deployment = deploymentNamed(observed, name);
+    const hpa = observed.hpas.find((h) => h.metadata?.name === name);
+    const desiredReplicas =
+      rev.why?.desired ??
+      rev.scale.replicas ??
+      hpa?.status?.desiredReplicas ??
+      deployment?.spec?.replicas ??
+      rev.scale.autoscaling!.minReplicas;
+    const entry: RevisionScaleStatus = {
+      revision: rev.revision,
+      role: rev.role,
+      desiredReplicas,
+      currentReplicas: deployment?.status?.replicas ?? 0,
+      readyReplicas: deployment?.status?.readyReplicas ?? 0,
+      reason: rev.why?.reason ?? (rev.scale.autoscaling ? 'CPU' : 'Fixed'),
+      message: rev.why?.message ?? '',
+    };
+    const before = md.status?.scale?.find((e) => e.revision === rev.revision);
+    const lastScaleTime =
+      before === undefined || before.desiredReplicas !== desiredReplicas ? now.toISOString() : before.lastScaleTime;
+    if (lastScaleTime !== undefined) entry.lastScaleTime = lastScaleTime;
+    return entry;
+  });
 }
 
 function floorOf(scale: RevisionScale): number {

@@ -11,6 +11,7 @@
  * and a Warning Event on each Stalled transition.
  */
 import { ACTION_ANNOTATION } from '../rollout/canary-action.js';
+import type { RevisionMonitoringStatus } from '../api/types.js';
 import type { Problem, ProblemReason } from './problems.js';
 
 /** The reasons, by where they first appear. */
@@ -72,6 +73,8 @@ export const Reason = {
   LatencyExceeded: 'LatencyExceeded',
   /** The candidate agreed with the stable less than spec.rollout.analysis.minAgreement. */
   AgreementTooLow: 'AgreementTooLow',
+  /** The labels joined with the candidate's predictions showed it below spec.rollout.analysis.minAccuracy. */
+  AccuracyTooLow: 'AccuracyTooLow',
   /** failureLimit checks failed without naming a limit. */
   AnalysisFailed: 'AnalysisFailed',
   /**
@@ -112,8 +115,20 @@ export const Reason = {
   Stalled: 'Stalled',
   /** Stalled False. */
   NoProblems: 'NoProblems',
+  /**
+   * Ready True: the stable revision is at zero after idleSeconds without a request (or starting
+   * from it): the router holds requests and starts it. Also the Event of a scale to zero.
+   */
+  ScaledToZero: 'ScaledToZero',
   /** Every condition: the spec failed validation; nothing was changed. */
   InvalidSpec: 'InvalidSpec',
+  /**
+   * DataDrift True (spec.monitoring.drift): the stable revision's live inputs or predicted classes
+   * moved away from its reference (a PSI above the threshold). Also the Warning Event of that change.
+   */
+  DriftDetected: 'DriftDetected',
+  /** DataDrift False: no PSI of the stable revision above the threshold (or no full window yet). */
+  NoDrift: 'NoDrift',
 
   // Events only.
   /** The stable revision became Ready. */
@@ -126,7 +141,18 @@ export const Reason = {
   ApplyFailed: 'ApplyFailed',
   /** A Rollback webhook was told of a rollback (a Normal Event when it answered 2xx, else a Warning). */
   RollbackWebhook: 'RollbackWebhook',
+  /** Request autoscaling raised a revision's replicas. */
+  ScaledUp: 'ScaledUp',
+  /** Request autoscaling lowered a revision's replicas. */
+  ScaledDown: 'ScaledDown',
+  /** Requests held at zero replicas: the revision starts. */
+  Activating: 'Activating',
+  /** DataDrift went from True to False. */
+  DriftResolved: 'DriftResolved',
 } as const;
+
+/** The Event reasons of request autoscaling's decisions. */
+export type ScaleEventReason = (typeof Reason)['ScaledUp' | 'ScaledDown' | 'ScaledToZero' | 'Activating'];
 
 /** Every reason the operator writes: one of {@link Reason} or a problem's reason. */
 export type Reason = (typeof Reason)[keyof typeof Reason] | ProblemReason;
@@ -295,20 +321,63 @@ export const Because = {
   updating: (revision: string, updated: number, available: number, desired: number) =>
     reasoned(Reason.Updating, `revision ${revision}: ${updated} updated, ${available} available of ${desired}`),
   reconciled: (revision: string) => reasoned(Reason.Reconciled, `revision ${revision} is stable`),
+  /** Ready at zero: `scaleMessage` says why it is there (idle, or starting). */
+  atZero: (revision: string, scaleMessage: string) =>
+    reasoned(
+      Reason.ScaledToZero,
+      `revision ${revision} runs no pod; the router holds its requests and starts it (${scaleMessage})`,
+    ),
   /** Ready and Stalled of an invalid spec, and its Event: every error, with the field it is about. */
   invalidSpec: (errors: { path: string; message: string }[]) =>
     reasoned(Reason.InvalidSpec, errors.map((e) => `${e.path}: ${e.message}`).join('; ')),
   /** Reconciling of an invalid spec. */
   invalidSpecUnchanged: () => reasoned(Reason.InvalidSpec, 'the spec is invalid; nothing was changed'),
 
+  /** DataDrift True: the revision, each PSI at or above the threshold, and the feature. */
+  driftDetected: (m: RevisionMonitoringStatus, threshold: number) =>
+    reasoned(
+      Reason.DriftDetected,
+      `revision ${m.revision}: ${psiFigures(m, threshold)} above the threshold ${threshold}`,
+    ),
+  /** DataDrift False: the stable's figures, or why there are none yet. */
+  noDrift: (revision: string, m: RevisionMonitoringStatus | undefined, threshold: number) =>
+    reasoned(
+      Reason.NoDrift,
+      m?.inputPsi === undefined && m?.outputPsi === undefined
+        ? `revision ${revision}: no PSI yet (the routers' live window is not full)`
+        : `revision ${revision}: ${psiFigures(m, 0)} within the threshold ${threshold}`,
+    ),
+
   // Events only.
+  /** DataDrift turned False: what the condition says now. */
+  driftResolved: (conditionMessage: string) => reasoned(Reason.DriftResolved, conditionMessage),
   revisionReady: (readyMessage: string) => reasoned(Reason.RevisionReady, readyMessage),
   action: (refused: boolean, message: string) =>
     reasoned(refused ? Reason.ActionRefused : Reason.ActionHandled, message),
   applyFailed: (error: Error) => reasoned(Reason.ApplyFailed, error.message),
   rollbackWebhook: (name: string, revision: string, answer: string) =>
     reasoned(Reason.RollbackWebhook, `Rollback webhook ${name} told of the rollback of ${revision}: ${answer}`),
+  /** One decision of request autoscaling: the revision, from → to, and the figures behind it. */
+  scaled: (reason: ScaleEventReason, revision: string, from: number, to: number, figures: string) =>
+    reasoned(reason, `revision ${revision}: ${from} → ${to} replica(s): ${figures}`),
 } satisfies Record<string, (...args: never[]) => Reasoned>;
+
+/**
+ * "input PSI 0.31 on feature input[3] and output PSI 0.27": the figures at or above `floor` (every
+ * known one when none is, as rounding can take a figure just below the threshold).
+ */
+function psiFigures(m: RevisionMonitoringStatus, floor: number): string {
+  const input =
+    m.inputPsi === undefined
+      ? undefined
+      : `input PSI ${m.inputPsi}${m.feature !== undefined ? ` on feature ${m.feature}` : ''}`;
+  const output = m.outputPsi === undefined ? undefined : `output PSI ${m.outputPsi} (predicted classes)`;
+  const above = [
+    m.inputPsi !== undefined && m.inputPsi >= floor ? input : undefined,
+    m.outputPsi !== undefined && m.outputPsi >= floor ? output : undefined,
+  ].filter((x) => x !== undefined);
+  return (above.length > 0 ? above : [input, output].filter((x) => x !== undefined)).join(' and ');
+}
 
 function reasoned<R extends Reason>(reason: R, message: string): Reasoned<R> {
   return { reason, message };

@@ -548,6 +548,17 @@ describe('canaryStatusOf and canaryStateOf', () => {
       },
     ],
     ['rolled back', { ...checked, phase: 'RolledBack', weight: 0, mirrorPercent: 0, reason: 'ErrorRateExceeded' }],
+    [
+      'rolled back for accuracy, with the labels of the last check',
+      {
+        ...checked,
+        phase: 'RolledBack',
+        weight: 0,
+        mirrorPercent: 0,
+        reason: 'AccuracyTooLow',
+        figures: { ...checked.figures!, labels: 60, correct: 15, accuracy: 0.25 },
+      },
+    ],
   ])('%s: the state comes back as it was written', (_name, state) => {
     const status = canaryStatusOf(state, model, 3);
     expect(status).toMatchObject({ revision: state.revision, model, readyReplicas: 3, phase: state.phase });

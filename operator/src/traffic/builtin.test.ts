@@ -1,4 +1,5 @@
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
@@ -177,6 +178,50 @@ describe('builtinRouter', () => {
   });
 });
 
+describe('builtinRouter with autoscaling', () => {
+  it('scales the router with an HPA on CPU when asked, and leaves the count to it', () => {
+    const md = mdFixture({ traffic: { routerAutoscaling: { maxReplicas: 5 } } });
+    const objects = builtinRouter(OPTIONS).objectsFor(md, SPLIT);
+    expect(find(objects, 'HorizontalPodAutoscaler', 'digits-router').spec).toEqual({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'digits-router' },
+      minReplicas: 1,
+      maxReplicas: 5,
+      metrics: [
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+      ],
+    });
+    expect(find(objects, 'Deployment', 'digits-router').spec).not.toHaveProperty('replicas');
+    const fixed = builtinRouter(OPTIONS).objectsFor(mdFixture(), SPLIT);
+    expect(fixed.some((o) => o.kind === 'HorizontalPodAutoscaler')).toBe(false);
+    expect(find(fixed, 'Deployment', 'digits-router').spec).toMatchObject({ replicas: 2 });
+  });
+
+  it('tells the router which revisions to hold and for how long, and to publish every second, with request autoscaling', () => {
+    const md = mdFixture({
+      autoscaling: {
+        minReplicas: 0,
+        maxReplicas: 4,
+        targetConcurrency: 2,
+        idleSeconds: 60,
+        activationTimeoutSeconds: 30,
+      },
+    });
+    const routes = routesFor(md, { weights: [{ revision: STABLE, percent: 100 }], hold: [STABLE] });
+    expect(validateRoutes(routes)).toEqual({ ok: true, routes });
+    expect(routes).toMatchObject({
+      revisions: [{ name: `digits-${STABLE}`, weight: 100, hold: true }],
+      statsIntervalMs: 1000,
+      holdTimeoutMs: 30_000,
+    });
+    const released = routesFor(md, { weights: [{ revision: STABLE, percent: 100 }] });
+    expect(released.revisions[0]).not.toHaveProperty('hold');
+    expect(released.generation).not.toBe(routes.generation);
+    const cpu = routesFor(mdFixture({ autoscaling: { maxReplicas: 4 } }), SPLIT);
+    expect(cpu).not.toHaveProperty('holdTimeoutMs');
+    expect(cpu.statsIntervalMs).toBe(5000);
+  });
+});
+
 describe('builtinRouter with auth token Secrets', () => {
   const md = mdFixture();
   const AUTH: TrafficPlan = {
@@ -263,6 +308,7 @@ describe('builtin objects against the Kubernetes OpenAPI schema', () => {
     Deployment,
     PodDisruptionBudget,
     Service,
+    HorizontalPodAutoscaler,
   };
   const validate = (o: KubeObject) => new MODELS[o.kind]!(o as never).validate();
   const md = mdFixture({ traffic: { stickyHeader: 'x-user-id' } });
@@ -277,6 +323,12 @@ describe('builtin objects against the Kubernetes OpenAPI schema', () => {
       ...SPLIT,
       tokenSecrets: { [STABLE]: { name: 'tokens' }, [CANDIDATE]: { name: 'tokens', key: 'other' } },
     });
+    for (const o of objects) expect(() => validate(o)).not.toThrow();
+  });
+
+  it('validates every object with the router autoscaled and a revision held', () => {
+    const scaled = mdFixture({ traffic: { routerAutoscaling: { maxReplicas: 5 } } });
+    const objects = builtinRouter(OPTIONS).objectsFor(scaled, { ...SPLIT, hold: [STABLE] });
     for (const o of objects) expect(() => validate(o)).not.toThrow();
   });
 

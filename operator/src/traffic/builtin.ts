@@ -167,7 +167,8 @@ export function routerDeploymentFor(
     kind: 'Deployment',
     metadata: meta(md, routerName(md)),
     spec: {
-      replicas: ROUTER_REPLICAS,
+      // With spec.traffic.routerAutoscaling its HPA owns the count.
+      ...(md.spec.traffic?.routerAutoscaling ? {} : { replicas: ROUTER_REPLICAS }),
       revisionHistoryLimit: 2,
       selector: { matchLabels: routerSelector(md) },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
@@ -209,6 +210,42 @@ export function routerDeploymentFor(
   };
 }
 
+/** The router HPA's CPU target when spec.traffic.routerAutoscaling names none. */
+export const DEFAULT_ROUTER_CPU_TARGET = 70;
+
+/**
+ * An autoscaling/v2 HPA on CPU for the router Deployment (spec.traffic.routerAutoscaling), or
+ * undefined when the router runs a fixed count. The routers stay up at any load, even when every
+ * revision is at zero: they hold the requests that start them.
+ */
+export function routerHpaFor(md: ModelDeployment): KubeObject | undefined {
+  const spec = md.spec.traffic?.routerAutoscaling;
+  if (spec === undefined) return undefined;
+  const name = routerName(md);
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: meta(md, name),
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      minReplicas: spec.minReplicas ?? 1,
+      maxReplicas: spec.maxReplicas,
+      metrics: [
+        {
+          type: 'Resource',
+          resource: {
+            name: 'cpu',
+            target: {
+              type: 'Utilization',
+              averageUtilization: spec.targetCPUUtilizationPercentage ?? DEFAULT_ROUTER_CPU_TARGET,
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
 /** A PDB so node drains take router pods one at a time: one always routes. */
 export function routerPdbFor(md: ModelDeployment): KubeObject {
   return {
@@ -233,15 +270,20 @@ export function routerApexServiceFor(md: ModelDeployment): KubeObject {
   };
 }
 
-/** The builtin router: ConfigMaps first (the router waits for its routes), then RBAC, Deployment, PDB, apex Service. */
+/**
+ * The builtin router: ConfigMaps first (the router waits for its routes), then RBAC, Deployment,
+ * its HPA when asked for, PDB, apex Service.
+ */
 export function builtinRouter(options: DesiredOptions): TrafficRouter {
   return {
     objectsFor(md, plan) {
+      const hpa = routerHpaFor(md);
       return [
         routesConfigMapFor(md, plan),
         statsConfigMapFor(md),
         ...routerRbacFor(md),
         routerDeploymentFor(md, options, Object.values(plan.tokenSecrets ?? {})),
+        ...(hpa ? [hpa] : []),
         routerPdbFor(md),
         routerApexServiceFor(md),
       ];

@@ -32,6 +32,14 @@ export interface TrafficPlan {
    * template's spec.auth.tokenSecretRef), so the router can read their metadata.
    */
   tokenSecrets?: Record<string, TokenSecretRef>;
+  /** Revisions whose requests the router holds: no ready pod (at zero, or starting from it), or going to zero. */
+  hold?: string[];
+  /** Of the held revisions, the base URLs of the running pods the router may probe and send to directly. */
+  startingPods?: Record<string, string[]>;
+  /** Revisions whose model has a reference profile (spec.model.profile): their servers serve it for drift. */
+  profiles?: string[];
+  /** The router pods' base URLs, for spec.monitoring.accuracy's label forwarding (contract AccuracyRoute.peers). */
+  routerPeers?: string[];
 }
 
 /** A revision's bearer-token Secret (spec.auth.tokenSecretRef; `key` defaults to `token`). */

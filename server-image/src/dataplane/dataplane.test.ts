@@ -16,6 +16,7 @@ import {
   type DataPlaneObserver,
   type DataPlaneOptions,
   type InferRequest,
+  type ModelLoadSteps,
   type Tensor,
   type TensorData,
   type WorkerExitInfo,
@@ -34,11 +35,13 @@ const SUMS = new Map(
 
 class RecordingObserver implements DataPlaneObserver {
   loads: number[] = [];
+  steps: ModelLoadSteps[] = [];
   batches: number[] = [];
   depths: number[] = [];
   exits: WorkerExitInfo[] = [];
-  modelLoaded(seconds: number): void {
+  modelLoaded(seconds: number, steps: ModelLoadSteps): void {
     this.loads.push(seconds);
+    this.steps.push(steps);
   }
   batchRun(size: number): void {
     this.batches.push(size);
@@ -124,6 +127,10 @@ describe('load', () => {
     expect(dp.modelReady('m', '2')).toBe(false);
     expect(observer.loads).toHaveLength(1);
     expect(observer.loads[0]).toBeGreaterThan(0);
+    const { readSeconds, sessionSeconds, warmupSeconds } = observer.steps[0];
+    expect(sessionSeconds).toBeGreaterThan(0);
+    expect(warmupSeconds).toBeGreaterThan(0);
+    expect(readSeconds + sessionSeconds + warmupSeconds).toBeLessThanOrEqual(observer.loads[0]);
   });
 
   test('reports metadata from the model itself', async () => {

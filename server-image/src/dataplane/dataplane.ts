@@ -9,6 +9,7 @@ import { fetchVerifiedModel, type VerifiedModel } from '../model/index.js';
 import { nextBatch, type BatchLimits } from './batcher.js';
 import { concatRequests, splitOutputs } from './concat.js';
 import { WorkerPool } from './pool.js';
+import type { LoadTiming } from './protocol.js';
 import { isBatchable, signatureOf, type ModelSignature } from './signature.js';
 import {
   InferError,
@@ -100,6 +101,7 @@ class OnnxDataPlane implements DataPlane {
       throw new ModelLoadError(`load model ${this.options.name}: the data plane is already ${this.state}`);
     this.state = 'loading';
     const started = performance.now();
+    let timing: LoadTiming;
     try {
       const model = await this.fetchModel();
       const pool = new WorkerPool(
@@ -123,6 +125,7 @@ class OnnxDataPlane implements DataPlane {
       );
       this.pool = pool;
       const loaded = await pool.start();
+      timing = loaded.timing;
       this.signature = signatureOf(loaded.inputs, loaded.outputs);
       this.batchable = isBatchable(this.signature) && this.limits.maxBatchSize > 1;
       // close() may have been called while loading; it waits for this promise, then stops the pool.
@@ -133,7 +136,11 @@ class OnnxDataPlane implements DataPlane {
       await this.pool?.close();
       throw err;
     }
-    this.observer.modelLoaded((performance.now() - started) / 1000);
+    this.observer.modelLoaded((performance.now() - started) / 1000, {
+      readSeconds: timing.readMs / 1000,
+      sessionSeconds: timing.sessionMs / 1000,
+      warmupSeconds: timing.warmupMs / 1000,
+    });
   }
 
   private async fetchModel(): Promise<VerifiedModel> {

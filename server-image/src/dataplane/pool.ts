@@ -5,7 +5,14 @@
  * request with InferError('internal') and is replaced.
  */
 import { Worker } from 'node:worker_threads';
-import { forPosting, type RunMessage, type StopMessage, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import {
+  forPosting,
+  type LoadTiming,
+  type RunMessage,
+  type StopMessage,
+  type WorkerConfig,
+  type WorkerMessage,
+} from './protocol.js';
 import type { RawValueMetadata } from './signature.js';
 import { InferError, ModelLoadError, type Tensor, type WorkerExitInfo } from './types.js';
 
@@ -28,10 +35,14 @@ export interface PoolEvents {
   workerExited(info: WorkerExitInfo): void;
 }
 
-/** The model's metadata as the first worker reported it. */
+/**
+ * The model's metadata as the first worker reported it, and the load steps of the slowest worker
+ * (they load at once, so the slowest is what start() waited for).
+ */
 export interface LoadedModel {
   inputs: RawValueMetadata[];
   outputs: RawValueMetadata[];
+  timing: LoadTiming;
 }
 
 interface Job {
@@ -79,8 +90,10 @@ export class WorkerPool {
       loads.push(loaded.done);
     }
     try {
-      const [first] = await Promise.all(loads);
-      return first;
+      const all = await Promise.all(loads);
+      const total = (t: LoadTiming): number => t.readMs + t.sessionMs + t.warmupMs;
+      const slowest = all.reduce((a, b) => (total(b.timing) > total(a.timing) ? b : a));
+      return { ...all[0], timing: slowest.timing };
     } catch (err) {
       await this.close();
       throw err;
@@ -155,7 +168,7 @@ export class WorkerPool {
           case 'loaded':
             slot.state = 'idle';
             slot.failedStarts = 0;
-            resolve({ inputs: message.inputs, outputs: message.outputs });
+            resolve({ inputs: message.inputs, outputs: message.outputs, timing: message.timing });
             this.events.idle();
             return;
           case 'load_failed':

@@ -26,9 +26,16 @@ export interface StopMessage {
   type: 'stop';
 }
 
+/** How long a worker's load took, by step (ms): read + digest check, session creation, warm-up run. */
+export interface LoadTiming {
+  readMs: number;
+  sessionMs: number;
+  warmupMs: number;
+}
+
 /** Worker → main. */
 export type WorkerMessage =
-  | { type: 'loaded'; inputs: RawValueMetadata[]; outputs: RawValueMetadata[] }
+  | { type: 'loaded'; inputs: RawValueMetadata[]; outputs: RawValueMetadata[]; timing: LoadTiming }
   | { type: 'load_failed'; message: string }
   | { type: 'result'; id: number; outputs: Tensor[] }
   | { type: 'failed'; id: number; message: string };

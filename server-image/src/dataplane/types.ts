@@ -84,9 +84,20 @@ export class ModelLoadError extends Error {
   }
 }
 
+/** The steps of a model load after the fetch, in seconds (the slowest worker's). */
+export interface ModelLoadSteps {
+  /** Reading the verified file again and checking its digest. */
+  readSeconds: number;
+  /** onnxruntime's session creation (graph optimisation included). */
+  sessionSeconds: number;
+  /** The warm-up inference. */
+  warmupSeconds: number;
+}
+
 /** Hooks the data plane reports through; the server's metrics module implements them. */
 export interface DataPlaneObserver {
-  modelLoaded(seconds: number): void;
+  /** The model is loaded and warmed up: `seconds` from load() (fetch included), and its steps. */
+  modelLoaded(seconds: number, steps: ModelLoadSteps): void;
   /**
    * One run of the model: `size` rows along the batch dimension (several requests when batched; 1
    * per run for models without a dynamic batch dimension), `seconds` from dispatch to results.

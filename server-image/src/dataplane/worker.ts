@@ -10,7 +10,14 @@ import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { dataTypeOfOrt, ortTypeOf } from './dtypes.js';
-import { forPosting, type RunMessage, type StopMessage, type WorkerConfig, type WorkerMessage } from './protocol.js';
+import {
+  forPosting,
+  type LoadTiming,
+  type RunMessage,
+  type StopMessage,
+  type WorkerConfig,
+  type WorkerMessage,
+} from './protocol.js';
 import { signatureOf, type RawValueMetadata } from './signature.js';
 import type { Tensor } from './types.js';
 import { warmupInputs } from './warmup.js';
@@ -50,7 +57,15 @@ async function main(): Promise<void> {
   let session: ort.InferenceSession;
   let inputs: RawValueMetadata[];
   let outputs: RawValueMetadata[];
+  const timing: LoadTiming = { readMs: 0, sessionMs: 0, warmupMs: 0 };
   try {
+    let mark = performance.now();
+    const lap = (): number => {
+      const now = performance.now();
+      const ms = now - mark;
+      mark = now;
+      return ms;
+    };
     const bytes = await readFile(config.modelPath);
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== config.sha256) {
@@ -58,6 +73,7 @@ async function main(): Promise<void> {
         `sha256 of ${config.modelPath} changed after verification: expected ${config.sha256}, got ${actual}`,
       );
     }
+    timing.readMs = lap();
     session = await ort.InferenceSession.create(bytes, {
       intraOpNumThreads: config.intraOpThreads,
       interOpNumThreads: 1,
@@ -69,6 +85,7 @@ async function main(): Promise<void> {
     inputs = session.inputMetadata.map((m) => ({ ...m, shape: m.isTensor ? [...m.shape] : undefined }));
     outputs = session.outputMetadata.map((m) => ({ ...m, shape: m.isTensor ? [...m.shape] : undefined }));
     const sig = signatureOf(inputs, outputs);
+    timing.sessionMs = lap();
     await run(
       session,
       warmupInputs(sig),
@@ -76,11 +93,12 @@ async function main(): Promise<void> {
     ).catch((err: unknown) => {
       throw new Error(`warm-up inference with zero inputs failed: ${messageOf(err)}`);
     });
+    timing.warmupMs = lap();
   } catch (err) {
     send({ type: 'load_failed', message: messageOf(err) });
     return;
   }
-  send({ type: 'loaded', inputs, outputs });
+  send({ type: 'loaded', inputs, outputs, timing });
 
   // Requests run one after another; `stop` waits for the one in hand. The thread must never be
   // terminated while onnxruntime is inside run(): that aborts the whole process.

@@ -7,6 +7,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from '../../../common/log.js';
 import type { HttpContext } from './context.js';
 import { HttpError, errorResponse, sendError } from './errors.js';
+import { servedProfile } from '../model/profile.js';
+import { profileRoutes } from './profile.js';
 import { v1Routes } from './v1.js';
 import { v2Routes } from './v2.js';
 
@@ -22,6 +24,7 @@ export function createApp(ctx: HttpContext, options: { maxBodyBytes: number; log
   app.use(express.raw({ type: () => true, limit: options.maxBodyBytes }));
   app.use(v2Routes(ctx));
   app.use(v1Routes(ctx));
+  app.use(profileRoutes(ctx, servedProfile));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpError(404, `no route for ${req.method} ${req.path}`));

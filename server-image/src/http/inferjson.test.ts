@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../test/helpers/random.js';
 import { numberArrayAt, parseInferJson } from './inferjson.js';
 
 const body = (text: string): Buffer => Buffer.from(text, 'utf8');
@@ -9,17 +10,6 @@ function expected(text: string): unknown {
   for (const input of value.inputs)
     input.data = Float64Array.from((input.data as unknown[]).flat(Infinity) as number[]);
   return value;
-}
-
-/** A deterministic pseudo-random sequence (mulberry32), so the property checks are the same every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('parseInferJson', () => {
@@ -60,7 +50,7 @@ describe('parseInferJson', () => {
   });
 
   it('reads 20000 random numbers in every JSON spelling to the same values as JSON.parse, integers between 2^53 and 2^64 exact', () => {
-    const next = random(20261121);
+    const next = mulberry32(20261121);
     const spellings = [
       () => (next() * 10).toFixed(Math.floor(next() * 9)),
       () => String(next()),

@@ -6,7 +6,7 @@
  * file is streamed out of the tar and the layer digest checked on the way).
  */
 import { ModelLoadError } from '../dataplane/types.js';
-import { OciClient } from './oci-client.js';
+import type { OciClient } from './oci-client.js';
 import { modelLayer } from './oci-manifest.js';
 import { extractModel } from './oci-tar.js';
 import { formatOciReference, manifestReference, parseOciReference } from './oci-ref.js';
@@ -22,11 +22,20 @@ export interface OciObject extends RemoteObject {
   layerDigest: string;
 }
 
+/**
+ * A registry client for `ref`. Its module (and undici with it, ~0.1 s of a server's start) loads on
+ * the first oci:// fetch, so a server with a model from another source never pays for it.
+ */
+async function clientFor(...args: ConstructorParameters<typeof OciClient>): Promise<OciClient> {
+  const { OciClient: Client } = await import('./oci-client.js');
+  return new Client(...args);
+}
+
 /** Open the model of an oci:// URI: resolve the manifest, check an @digest, choose the layer, stream its blob. */
 export async function openOci({ uri, settings, signal }: RemoteRequest): Promise<OciObject> {
   const ref = parseOciReference(uri);
   const shown = formatOciReference(ref);
-  const client = new OciClient(ref, settings, signal);
+  const client = await clientFor(ref, settings, signal);
   const manifest = await client.manifest(`get manifest of ${shown}`, manifestReference(ref), 'GET');
   if (ref.digest !== undefined && manifest.digest !== ref.digest) {
     throw new ModelLoadError(
@@ -55,7 +64,7 @@ export async function openOci({ uri, settings, signal }: RemoteRequest): Promise
 /** Prove access to an oci:// model with a HEAD of its manifest (no blob is read). */
 export async function probeOci({ uri, settings, signal }: RemoteRequest): Promise<void> {
   const ref = parseOciReference(uri);
-  const client = new OciClient(ref, settings, signal);
+  const client = await clientFor(ref, settings, signal);
   await client.manifest(`check manifest of ${formatOciReference(ref)}`, manifestReference(ref), 'HEAD');
 }
 

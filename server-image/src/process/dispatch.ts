@@ -10,6 +10,9 @@
  */
 import net from 'node:net';
 
+/** Event-loop rounds close() waits at most for a poll that accepts no connection. */
+const QUIET_ROUNDS = 20;
+
 /** A serving process that takes connections. */
 export interface ConnectionTarget {
   readonly id: number;
@@ -19,7 +22,12 @@ export interface ConnectionTarget {
 
 /** The primary's listening socket and its hand-off of connections. */
 export class ConnectionDispatcher {
-  private readonly server = net.createServer({ pauseOnConnect: true }, (socket) => this.dispatch(socket));
+  private readonly server = net.createServer({ pauseOnConnect: true }, (socket) => {
+    this.accepted++;
+    this.dispatch(socket);
+  });
+  /** Connections accepted so far (close() watches it). */
+  private accepted = 0;
   private readonly targets: ConnectionTarget[] = [];
   /** Connections accepted while no process took any (starting up): handed over once one does. */
   private readonly waiting: net.Socket[] = [];
@@ -55,10 +63,17 @@ export class ConnectionDispatcher {
    * the port is closed.
    */
   async close(): Promise<void> {
-    // Closing resets the connections the kernel has queued that nobody has accepted yet. Just after
-    // the event loop's poll phase, which accepts every one pending, that queue is as short as it
-    // gets: close there (setImmediate) rather than wherever the caller happens to be.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Closing resets the connections the kernel has queued that nobody has accepted yet (their
+    // clients see ECONNRESET, perhaps with their request sent). Just after the event loop's poll
+    // phase, which accepts every one pending, that queue is as short as it gets: close there
+    // (setImmediate). And when that poll did accept some, the process may have been stalled (GC, a
+    // busy node) while connections piled up, and more may be arriving: go round again, and close
+    // after a poll that found none (at most QUIET_ROUNDS rounds, clients may never stop connecting).
+    for (let round = 0; round < QUIET_ROUNDS; round++) {
+      const before = this.accepted;
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.accepted === before) break;
+    }
     if (this.server.listening) this.server.close();
     if (this.targets.length === 0) for (const socket of this.waiting.splice(0)) socket.destroy();
   }

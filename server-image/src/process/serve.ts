@@ -29,6 +29,9 @@ import type { GroupMember, StopStep } from './group.js';
  */
 const IDLE_GRACE_MS = 3000;
 
+/** Seconds to the millisecond, for log fields. */
+const ms3 = (seconds: number): number => Math.round(seconds * 1000) / 1000;
+
 /** Run one serving process; `group` is its link to the primary when it is one of several. */
 export async function runServer(config: Config, group?: GroupMember): Promise<void> {
   const log = createLogger(config.logLevel, undefined, group ? { pid: process.pid } : {});
@@ -42,7 +45,17 @@ export async function runServer(config: Config, group?: GroupMember): Promise<vo
   const metrics = new ServerMetrics(config);
   if (group) shareWithPrimary(metrics.registry);
   const observer: DataPlaneObserver = {
-    modelLoaded: (seconds) => metrics.modelLoaded(seconds),
+    modelLoaded: (seconds, steps) => {
+      metrics.modelLoaded(seconds, steps);
+      // The load's steps, for cold-start analysis (bench/coldstart splits the model's part by them):
+      // one line per serving process, a group's too, since each loads the model itself.
+      log.info('model loaded', {
+        seconds: ms3(seconds),
+        readSeconds: ms3(steps.readSeconds),
+        sessionSeconds: ms3(steps.sessionSeconds),
+        warmupSeconds: ms3(steps.warmupSeconds),
+      });
+    },
     batchRun: (size, seconds) => metrics.batchRun(size, seconds),
     queueDepth: (depth) => metrics.queueDepth(depth),
     modelFetched: (info) => announce('model fetched', { ...info }),

@@ -1,4 +1,4 @@
-import { parseRouterConfig } from './config.js';
+import { DEFAULT_PAYLOAD_QUEUE, DEFAULT_PAYLOAD_QUEUE_BYTES, parseRouterConfig } from './config.js';
 
 describe('parseRouterConfig', () => {
   it('fills defaults for a ConfigMap source', () => {
@@ -22,6 +22,9 @@ describe('parseRouterConfig', () => {
       maxSocketsPerBackend: 512,
       connectRetryBudgetMs: 2_000,
       tokenDir: '/etc/modelship/router-tokens',
+      maxHeld: 1000,
+      payloadQueue: { events: 10_000, bytes: 64 * 1024 * 1024 },
+      driftSampleRps: 200,
       logLevel: 'info',
       shutdownDelayMs: 0,
       shutdownTimeoutMs: 25_000,
@@ -44,6 +47,7 @@ describe('parseRouterConfig', () => {
         MODELSHIP_POD_NAME: 'p1',
         MODELSHIP_SHUTDOWN_DELAY_MS: '100',
         MODELSHIP_ROUTER_TOKEN_DIR: '/run/tokens',
+        MODELSHIP_ROUTER_MAX_HELD: '0',
       },
       'host',
     );
@@ -62,6 +66,7 @@ describe('parseRouterConfig', () => {
       podName: 'p1',
       shutdownDelayMs: 100,
       tokenDir: '/run/tokens',
+      maxHeld: 0,
     });
     // Stats are published through the API server only: a file source has nowhere to write them.
     expect(c.statsConfigMap).toBeUndefined();
@@ -91,7 +96,34 @@ describe('parseRouterConfig', () => {
       'invalid MODELSHIP_LOG_LEVEL="loud": expected one of',
     ],
     [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_POD_NAME: 'a/b' }, 'MODELSHIP_POD_NAME'],
+    [{ MODELSHIP_ROUTES_FILE: 'f', MODELSHIP_ROUTER_MAX_HELD: 'many' }, 'invalid MODELSHIP_ROUTER_MAX_HELD="many"'],
   ])('rejects %j naming the variable', (env, message) => {
     expect(() => parseRouterConfig(env, 'h')).toThrow(message);
+  });
+
+  describe('the payload-log queue', () => {
+    const base = { MODELSHIP_ROUTES_FILE: '/etc/routes.json' };
+
+    it('reads both bounds', () => {
+      expect(
+        parseRouterConfig(
+          { ...base, MODELSHIP_ROUTER_PAYLOAD_QUEUE: '50', MODELSHIP_ROUTER_PAYLOAD_QUEUE_BYTES: '4096' },
+          'r',
+        ).payloadQueue,
+      ).toEqual({ events: 50, bytes: 4096 });
+    });
+
+    it('defaults when empty', () => {
+      expect(parseRouterConfig({ ...base, MODELSHIP_ROUTER_PAYLOAD_QUEUE: '' }, 'r').payloadQueue).toEqual({
+        events: DEFAULT_PAYLOAD_QUEUE,
+        bytes: DEFAULT_PAYLOAD_QUEUE_BYTES,
+      });
+    });
+
+    it.each(['0', '-1', 'lots', '1.5'])('refuses MODELSHIP_ROUTER_PAYLOAD_QUEUE=%j, naming it', (v) => {
+      expect(() => parseRouterConfig({ ...base, MODELSHIP_ROUTER_PAYLOAD_QUEUE: v }, 'r')).toThrow(
+        /MODELSHIP_ROUTER_PAYLOAD_QUEUE/,
+      );
+    });
   });
 });

@@ -4,6 +4,7 @@ import {
   endToEnd,
   rawHeaderValue,
   upstreamRequestHeaders,
+  withBackendHost,
 } from './headers.js';
 
 describe('endToEnd', () => {
@@ -145,5 +146,15 @@ describe('rawHeaderValue', () => {
     expect(rawHeaderValue(['X-User', 'a', 'x-user', 'b'], 'x-user')).toBe('a');
     expect(rawHeaderValue(['x-user-id', 'a'], 'x-user')).toBeUndefined();
     expect(rawHeaderValue([], 'x-user')).toBeUndefined();
+  });
+});
+
+describe('withBackendHost', () => {
+  it('makes the same request headers for another backend: only Host differs, the original is unchanged', () => {
+    const raw = ['Host', 'md.ml', 'Content-Type', 'application/json', 'X-User', 'u1'];
+    const first = upstreamRequestHeaders(raw, '10.0.0.5:8080', '10.0.0.7');
+    const second = withBackendHost(first, 'digits-5f7c9.ml.svc:8080');
+    expect(second).toEqual(upstreamRequestHeaders(raw, 'digits-5f7c9.ml.svc:8080', '10.0.0.7'));
+    expect(asObject(first).host).toBe('10.0.0.5:8080');
   });
 });

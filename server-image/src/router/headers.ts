@@ -66,8 +66,9 @@ export function rawHeaderValue(raw: readonly string[], lowerName: string): strin
 }
 
 /**
- * Headers for the request to a backend, as a flat list: the caller's end-to-end headers in their
- * order and case, Host set to the backend (as a Service expects), and the caller recorded in
+ * Headers for the request to a backend, as a flat list: Host set to the backend (as a Service
+ * expects; always the first pair), then the caller's end-to-end headers in their order and case,
+ * and the caller recorded in
  * X-Forwarded-For/-Host/-Proto. `extra` pairs are appended (the mirror marker, a content-length).
  */
 export function upstreamRequestHeaders(
@@ -101,6 +102,13 @@ export function upstreamRequestHeaders(
   if (!forwardedHost && host) out.push('x-forwarded-host', host);
   if (!forwardedProto) out.push('x-forwarded-proto', 'http');
   for (const x of extra) out.push(x);
+  return out;
+}
+
+/** The same request headers ({@link upstreamRequestHeaders}) for another backend: Host replaced. */
+export function withBackendHost(upstream: readonly string[], backendHost: string): string[] {
+  const out = upstream.slice();
+  out[1] = backendHost;
   return out;
 }
 

@@ -11,9 +11,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, type Logger } from '../../../common/log.js';
 import { parseRouterConfig, type RouterConfig } from './config.js';
 import { ModelMetadataFetcher } from './metadata.js';
+import { RouterMonitoring } from './monitoring.js';
 import { RouterMetrics } from './metrics.js';
 import { createProxy, sendError, type Proxy } from './proxy.js';
 import { parseRoutes } from '../../../contract/routes.js';
+import { LABELS_PATH } from '../../../contract/accuracy.js';
 import { loadKubeConfig, watchRoutesConfigMap, watchRoutesFile, type RoutesSource } from './sources.js';
 import { RouterStats } from './stats.js';
 import { startStatsWriter, type StatsWriter } from './statsWriter.js';
@@ -38,17 +40,21 @@ interface Running {
   metricsServer: http.Server;
   source: RoutesSource;
   models: ModelMetadataFetcher;
+  monitoring: RouterMonitoring;
   writer?: StatsWriter;
 }
 
 /**
- * Validates a candidate document and puts it in force (the split, the metadata to fetch, the stats
- * writer's period), or logs why not and keeps the last good one.
+ * Validates a candidate document and puts it in force (the split, the held requests it releases,
+ * the metadata to fetch, the stats writer's period), or logs why not and keeps the last good one.
  */
 function routesApplier(
   table: RouteTable,
+  stats: RouterStats,
+  proxy: Proxy,
   metrics: RouterMetrics,
   models: ModelMetadataFetcher,
+  monitoring: RouterMonitoring,
   writer: StatsWriter | undefined,
   log: Logger,
 ) {
@@ -61,8 +67,13 @@ function routesApplier(
       return;
     }
     table.apply(result.routes);
+    // Every routed revision shows its load from now on, zero included: a revision that never gets
+    // a request must read as idle to the operator's autoscaler, not as a revision without figures.
+    for (const revision of result.routes.revisions) stats.load(revision.name);
+    proxy.routesApplied();
     metrics.routesApplied(result.routes);
     models.sync(result.routes);
+    monitoring.apply(result.routes);
     writer?.applyRoutes(result.routes);
     log.info('routes applied', {
       origin,
@@ -89,6 +100,9 @@ async function shutdown(r: Running, ready: { value: boolean }, signal: string): 
   r.server.closeIdleConnections();
   const deadline = Date.now() + config.shutdownTimeoutMs;
   while (r.proxy.inFlight() > 0 && Date.now() < deadline) await sleep(20);
+  // Held requests get their 503 (with Retry-After) rather than a cut connection.
+  r.proxy.expireHeld();
+  r.proxy.close();
   if (r.proxy.inFlight() > 0) {
     log.error(
       `shutdown: ${r.proxy.inFlight()} requests still in flight after ${config.shutdownTimeoutMs} ms; closing them`,
@@ -98,6 +112,7 @@ async function shutdown(r: Running, ready: { value: boolean }, signal: string): 
   r.server.closeAllConnections();
   r.source.close();
   r.models.close();
+  await r.monitoring.close();
   r.writer?.close();
   await r.writer?.flush();
   r.table.close();
@@ -116,6 +131,15 @@ export async function runRouter(): Promise<void> {
   const stats = new RouterStats(config.podName, new Date());
   const metrics = new RouterMetrics(stats);
   const table = new RouteTable(config.maxSocketsPerBackend, config.timeoutMs + 5_000);
+  let writer: StatsWriter | undefined;
+  const monitoring = new RouterMonitoring({
+    stats,
+    metrics,
+    log,
+    tokenDir: config.tokenDir,
+    payloadQueue: config.payloadQueue,
+    driftSampleRps: config.driftSampleRps,
+  });
   const proxy = createProxy({
     table,
     stats,
@@ -126,6 +150,10 @@ export async function runRouter(): Promise<void> {
     mirrorMaxBytes: config.mirrorMaxBytes,
     maxMirrorsInFlight: config.maxMirrorsInFlight,
     connectRetryBudgetMs: config.connectRetryBudgetMs,
+    maxHeld: config.maxHeld,
+    // The operator starts a revision at zero on the stats' first sign of a held request: publish now.
+    onFirstHeld: () => void writer?.flush(),
+    observers: monitoring.observers,
   });
   const ready = { value: true };
   const snapshot = () => stats.snapshot(new Date(), table.routes?.generation ?? null);
@@ -141,6 +169,10 @@ export async function runRouter(): Promise<void> {
         if (!table.routes) return json(res, 503, { ready: false, error: 'no routes loaded yet' });
         if (!ready.value) return json(res, 503, { ready: false, error: 'shutting down' });
         return json(res, 200, { ready: true, generation: table.routes.generation });
+      }
+      if (path === LABELS_PATH) {
+        monitoring.handleLabels(req, res).catch((err: Error) => sendError(res, 500, `labels: ${err.message}`));
+        return;
       }
       try {
         proxy.handle(req, res);
@@ -174,10 +206,13 @@ export async function runRouter(): Promise<void> {
   const models = new ModelMetadataFetcher(stats, 5_000, log, config.tokenDir);
   models.start(5_000);
   let source: RoutesSource;
-  let writer: StatsWriter | undefined;
   if (config.source.kind === 'file') {
     // Stats are published through the API server only: a file source has no writer.
-    source = watchRoutesFile(config.source.path, routesApplier(table, metrics, models, undefined, log), log);
+    source = watchRoutesFile(
+      config.source.path,
+      routesApplier(table, stats, proxy, metrics, models, monitoring, undefined, log),
+      log,
+    );
   } else {
     const kc = loadKubeConfig();
     if (config.statsConfigMap) {
@@ -191,7 +226,7 @@ export async function runRouter(): Promise<void> {
         log,
       });
     }
-    const applyText = routesApplier(table, metrics, models, writer, log);
+    const applyText = routesApplier(table, stats, proxy, metrics, models, monitoring, writer, log);
     source = watchRoutesConfigMap(kc, config.source.namespace, config.source.name, applyText, log);
   }
 
@@ -210,5 +245,9 @@ export async function runRouter(): Promise<void> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  await shutdown({ config, log, table, stats, proxy, server, metricsServer, source, models, writer }, ready, signal);
+  await shutdown(
+    { config, log, table, stats, proxy, server, metricsServer, source, models, monitoring, writer },
+    ready,
+    signal,
+  );
 }

@@ -61,6 +61,32 @@ describe('RouterMetrics', () => {
     );
   });
 
+  it('renders in-flight and held requests per revision and counts how held requests ended', async () => {
+    const stats = new RouterStats('p', new Date(), () => 0);
+    const metrics = new RouterMetrics(stats);
+    const a = stats.load('a');
+    a.start();
+    a.start();
+    a.hold();
+    metrics.holdEnded('a', 'released', 1_500);
+    metrics.holdEnded('a', 'timeout', 60_000);
+    metrics.holdEnded('a', 'full', 0);
+    const text = (await metrics.registry.metrics()).split('\n');
+    for (const line of [
+      'modelship_router_in_flight{revision="a"} 2',
+      'modelship_router_held{revision="a"} 1',
+      'modelship_router_held_requests_total{revision="a",outcome="released"} 1',
+      'modelship_router_held_requests_total{revision="a",outcome="timeout"} 1',
+      'modelship_router_held_requests_total{revision="a",outcome="full"} 1',
+      'modelship_router_hold_seconds_bucket{le="2",revision="a"} 1',
+      'modelship_router_hold_seconds_bucket{le="60",revision="a"} 2',
+      // A request refused because the queue was full was never held: no wait observed.
+      'modelship_router_hold_seconds_count{revision="a"} 2',
+    ]) {
+      expect(text).toContain(line);
+    }
+  });
+
   it('reflects the routes in force and rejected documents', async () => {
     const metrics = new RouterMetrics(new RouterStats('p', new Date()));
     expect(await metrics.registry.metrics()).toContain('modelship_router_routes_generation -1');

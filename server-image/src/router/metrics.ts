@@ -6,9 +6,10 @@
  * {@link RouterStats}, and rendered from it when scraped: updating prom-client metrics per request
  * cost ~3 µs (label validation and hashing on every call), the stats' plain counters ~0.1 µs.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Routes } from '../../../contract/routes.js';
 import type { RouterStatsDocument, TrafficKind } from '../../../contract/stats.js';
+import type { HoldOutcome } from './hold.js';
 import type { RouterStats } from './stats.js';
 
 const LATENCY_NAME = 'modelship_router_request_duration_seconds';
@@ -58,6 +59,8 @@ export class RouterMetrics {
   readonly registry = new Registry();
   /** Where the in-flight count is read at scrape time (the proxy's own counter). */
   private inFlightSource: () => number = () => 0;
+  /** Where the drift threshold is read at scrape time (the drift part, while on). */
+  private driftThresholdSource: () => number | undefined = () => undefined;
 
   /** @param stats the per-revision traffic counted by the proxy; rendered at each scrape */
   constructor(private readonly stats: RouterStats) {
@@ -133,10 +136,137 @@ export class RouterMetrics {
         this.set(inFlight());
       },
     });
+    const loads = () => this.stats.loads();
+    new Gauge({
+      name: 'modelship_router_in_flight',
+      help: 'Live requests routed to a revision and not yet answered, held ones included.',
+      labelNames: ['revision'] as const,
+      registers: [this.registry],
+      collect(this: Gauge<'revision'>) {
+        this.reset();
+        for (const [revision, meter] of loads()) this.set({ revision }, meter.inFlight);
+      },
+    });
+    new Gauge({
+      name: 'modelship_router_held',
+      help: 'Requests waiting in the hold queue for a revision with no ready pod.',
+      labelNames: ['revision'] as const,
+      registers: [this.registry],
+      collect(this: Gauge<'revision'>) {
+        this.reset();
+        for (const [revision, meter] of loads()) this.set({ revision }, meter.held);
+      },
+    });
+    new Counter({
+      name: 'modelship_router_label_rows_total',
+      help: "Rows whose true label was joined with a revision's prediction, by outcome (correct or wrong).",
+      labelNames: ['revision', 'outcome'] as const,
+      registers: [this.registry],
+      collect(this: Counter<'revision' | 'outcome'>) {
+        this.reset();
+        for (const [revision, r] of Object.entries(doc().revisions)) {
+          if (!r.accuracy) continue;
+          this.inc({ revision, outcome: 'correct' }, r.accuracy.correct);
+          this.inc({ revision, outcome: 'wrong' }, r.accuracy.labelled - r.accuracy.correct);
+        }
+      },
+    });
+    const pending = () => this.pendingSource();
+    new Gauge({
+      name: 'modelship_router_predictions_pending',
+      help: 'Predictions of served requests waiting for their true labels.',
+      registers: [this.registry],
+      collect(this: Gauge) {
+        this.set(pending());
+      },
+    });
+    const driftThreshold = (): number | undefined => this.driftThresholdSource();
+    new Gauge({
+      name: 'modelship_router_drift_psi',
+      help: "PSI of a revision's live window against its reference: kind=input the largest over the input features, kind=output the predicted classes; absent until the window is full.",
+      labelNames: ['revision', 'kind'] as const,
+      registers: [this.registry],
+      collect(this: Gauge<'revision' | 'kind'>) {
+        this.reset();
+        for (const [revision, { drift }] of Object.entries(doc().revisions)) {
+          if (drift?.inputPsi != null) this.set({ revision, kind: 'input' }, drift.inputPsi);
+          if (drift?.outputPsi != null) this.set({ revision, kind: 'output' }, drift.outputPsi);
+        }
+      },
+    });
+    new Gauge({
+      name: 'modelship_router_drift_threshold',
+      help: "The PSI above which a revision counts as drifted (the routes' monitoring.drift.threshold).",
+      registers: [this.registry],
+      collect(this: Gauge) {
+        this.reset();
+        const threshold = driftThreshold();
+        if (threshold !== undefined) this.set(threshold);
+      },
+    });
+    new Counter({
+      name: 'modelship_router_drift_rows_total',
+      help: 'Rows of live requests the drift part observed, by revision.',
+      labelNames: ['revision'] as const,
+      registers: [this.registry],
+      collect(this: Counter<'revision'>) {
+        this.reset();
+        for (const [revision, { drift }] of Object.entries(doc().revisions)) {
+          if (drift) this.inc({ revision }, drift.rows);
+        }
+      },
+    });
     this.generation.set(-1);
   }
 
-  /** Mirrors not sent, by reason (too_large, saturated). */
+  /** Where the pending predictions are read at scrape time (the accuracy part's store; none while it is off). */
+  private pendingSource: () => number = () => 0;
+
+  /** Reports `source()` as the predictions waiting for labels from now on. */
+  countPending(source: () => number): void {
+    this.pendingSource = source;
+  }
+
+  /** Predictions dropped before their labels came because the accuracy part's maxPending was reached. */
+  readonly predictionsEvicted = new Counter({
+    name: 'modelship_router_predictions_evicted_total',
+    help: 'Predictions dropped before their labels came because maxPending were already waiting (the oldest go first).',
+    registers: [this.registry],
+  });
+  /** Labels posted for request ids no router pod holds (unknown, or expired). */
+  readonly labelsUnmatched = new Counter({
+    name: 'modelship_router_labels_unmatched_total',
+    help: 'Labels posted for request ids that no router pod holds a prediction for (unknown, or expired).',
+    registers: [this.registry],
+  });
+
+  /** Where the drift threshold in force is read; undefined while drift is off. */
+  setDriftThreshold(source: () => number | undefined): void {
+    this.driftThresholdSource = source;
+  }
+
+  /** Requests that met a hold, by revision and how they left the queue; counted as they leave. */
+  private readonly heldRequests = new Counter({
+    name: 'modelship_router_held_requests_total',
+    help: 'Requests that met a hold (the revision had no ready pod), by outcome: released to the revision, timeout (503 after the hold deadline), full (503: hold queue full), cancelled (the caller went away).',
+    labelNames: ['revision', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly holdSeconds = new Histogram({
+    name: 'modelship_router_hold_seconds',
+    help: 'How long requests waited in the hold queue, whatever their outcome (none for those refused because it was full).',
+    labelNames: ['revision'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+
+  /** Counts a request that met a hold for `revision` and left the queue with `outcome` after `heldMs`. */
+  holdEnded(revision: string, outcome: HoldOutcome, heldMs: number): void {
+    this.heldRequests.inc({ revision, outcome });
+    if (outcome !== 'full') this.holdSeconds.observe({ revision }, heldMs / 1000);
+  }
+
+  /** Mirrors not sent, by reason (too_large, saturated, held: the request or its copy met a hold). */
   readonly mirrorSkipped = new Counter({
     name: 'modelship_router_mirror_skipped_total',
     help: 'Requests chosen for mirroring that were served without a copy, by reason.',
@@ -154,6 +284,37 @@ export class RouterMetrics {
     labelNames: ['revision'] as const,
     registers: [this.registry],
   });
+  /**
+   * Live requests sent straight to a starting pod found ready while their revision's route holds
+   * (starting.ts), by revision; counted directly, like the resends, once per request.
+   */
+  readonly directRequests = new Counter({
+    name: 'modelship_router_direct_requests_total',
+    help: "Live requests sent straight to a starting pod that answered ready while its revision's route still held, by revision.",
+    labelNames: ['revision'] as const,
+    registers: [this.registry],
+  });
+  /** Payload-logging CloudEvents (payload-log.ts), one per event, by revision and fate. */
+  readonly payloadEvents = new Counter({
+    name: 'modelship_router_payload_events_total',
+    help: 'Payload-logging CloudEvents, by revision and outcome: sent (the sink answered 2xx), dropped (the queue was full, or still queued at shutdown), failed (network error, timeout or non-2xx).',
+    labelNames: ['revision', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  /** Where the payload queue's depth is read at scrape time. */
+  private payloadQueueSource: () => number = () => 0;
+  private readonly payloadQueueDepth: Gauge = new Gauge({
+    name: 'modelship_router_payload_queue_depth',
+    help: 'Payload-logging events waiting to be sent to the sink.',
+    registers: [this.registry],
+    collect: (): void => this.payloadQueueDepth.set(this.payloadQueueSource()),
+  });
+
+  /** Reports `source()` as the payload queue's depth from now on. */
+  countPayloadQueue(source: () => number): void {
+    this.payloadQueueSource = source;
+  }
+
   private readonly generation = new Gauge({
     name: 'modelship_router_routes_generation',
     help: 'Generation of the Routes document in force (-1 before the first).',

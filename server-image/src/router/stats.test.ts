@@ -48,4 +48,18 @@ describe('RouterStats', () => {
     s.record('a', 'live', 200, 1);
     expect(doc.revisions.a.live.requests).toBe(1);
   });
+
+  it('publishes the load of every revision, even one with nothing answered yet', () => {
+    let ms = 0;
+    const s = new RouterStats('p', start, () => ms);
+    s.record('a', 'live', 200, 1);
+    const held = s.load('b');
+    held.start();
+    held.hold();
+    ms += 2_000;
+    const doc = s.snapshot(new Date('2026-01-01T00:00:02Z'), 3);
+    expect(doc.revisions.a.load).toBeUndefined();
+    expect(doc.revisions.b.load).toEqual({ inFlight: 1, held: 1, busyMs: 2_000, heldTotal: 1, heldRefused: 0 });
+    expect(doc.revisions.b.live.requests).toBe(0);
+  });
 });

@@ -64,4 +64,40 @@ describe('startStatsWriter', () => {
     await jest.advanceTimersByTimeAsync(10_000);
     expect(patchedAt).toHaveLength(1);
   });
+
+  it('follows a flush asked for during a write with one more write, taking a fresh snapshot', async () => {
+    let finishWrite: () => void = () => undefined;
+    const written: string[] = [];
+    const api = {
+      patchNamespacedConfigMap: (req: { body: { data: Record<string, string> } }) => {
+        written.push(Object.values(req.body.data)[0]);
+        return new Promise<object>((resolve) => (finishWrite = () => resolve({})));
+      },
+      createNamespacedConfigMap: async () => ({}),
+    } as unknown as StatsWriterOptions['api'];
+    let generation = 1;
+    const stats = new RouterStats('digits-router-0', new Date());
+    const w = startStatsWriter({
+      api,
+      namespace: 'ml',
+      name: 'digits-stats',
+      pod: 'digits-router-0',
+      intervalMs: 60_000,
+      snapshot: () => stats.snapshot(new Date(), generation),
+      log: createLogger('error', () => {}),
+    });
+    const first = w.flush();
+    generation = 2; // what the next flushes are for happens while the first write is under way
+    const second = w.flush();
+    const third = w.flush();
+    expect(written).toHaveLength(1);
+    finishWrite();
+    await first;
+    await jest.advanceTimersByTimeAsync(0);
+    expect(written.map((t) => JSON.parse(t).routesGeneration)).toEqual([1, 2]);
+    finishWrite();
+    await Promise.all([second, third]);
+    expect(written).toHaveLength(2);
+    w.close();
+  });
 });

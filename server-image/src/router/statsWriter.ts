@@ -14,8 +14,12 @@ import { STATS_CONFIGMAP_LABELS, statsKey } from '../../../contract/keys.js';
 import type { Routes } from '../../../contract/routes.js';
 import type { RouterStatsDocument } from '../../../contract/stats.js';
 
-/** A running writer: `flush` writes now (used at shutdown), `close` stops the timer. */
+/** A running writer: `flush` writes now, `close` stops the timer. */
 export interface StatsWriter {
+  /**
+   * Writes the stats now (a held request, shutdown). While a write is under way, one more follows
+   * it, with a snapshot taken then, however many flushes asked for it meanwhile.
+   */
   flush(): Promise<void>;
   close(): void;
   /** Takes the publishing period of the routes now in force. */
@@ -41,6 +45,7 @@ export function startStatsWriter(options: StatsWriterOptions): StatsWriter {
   const key = statsKey(options.pod);
   let lastError: string | undefined;
   let writing: Promise<void> | undefined;
+  let next: Promise<void> | undefined;
 
   const write = async (): Promise<void> => {
     const data = { [key]: JSON.stringify(snapshot()) };
@@ -67,8 +72,16 @@ export function startStatsWriter(options: StatsWriterOptions): StatsWriter {
   };
 
   const flush = (): Promise<void> => {
-    // One write at a time: a slow API server must not pile up concurrent patches.
-    writing ??= write().finally(() => (writing = undefined));
+    // One write at a time: a slow API server must not pile up concurrent patches. A flush during a
+    // write must not be answered by that write, whose snapshot may predate what the flush is for.
+    if (writing) {
+      next ??= writing.then(() => {
+        next = undefined;
+        return flush();
+      });
+      return next;
+    }
+    writing = write().finally(() => (writing = undefined));
     return writing;
   };
   let intervalMs = 0;

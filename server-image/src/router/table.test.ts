@@ -37,6 +37,27 @@ describe('RouteTable', () => {
     t.close();
   });
 
+  it('gives each starting pod of a held revision a target on its own pool, for that revision only, while listed', () => {
+    const t = new RouteTable(8, 1000);
+    const pod = 'http://10.0.0.5:8080';
+    t.apply({
+      version: 1,
+      generation: 1,
+      revisions: [
+        { name: 'a', url: 'http://a:8080', weight: 1, hold: true, startingPods: [pod] },
+        { name: 'b', url: 'http://b:8080', weight: 0 },
+      ],
+    });
+    const target = t.startingPod('a', pod);
+    expect(target).toMatchObject({ revision: 'a', url: new URL(pod), basePath: '', hold: false });
+    expect(target?.pool).not.toBe(t.target('a')?.pool);
+    expect(t.target('a')?.hold).toBe(true);
+    expect(t.startingPod('b', pod)).toBeUndefined();
+    t.apply(routes(2, ['a', 'http://a:8080', 1]));
+    expect(t.startingPod('a', pod)).toBeUndefined();
+    t.close();
+  });
+
   it('resolves the mirror target and its tolerance', () => {
     const t = new RouteTable(8, 1000);
     t.apply({

@@ -1,8 +1,9 @@
 /**
- * The routes in force and one keep-alive connection pool per backend URL. Swapping routes is a
- * single assignment, so a new document reaches the very next request; pools of backends that are
- * still listed are kept (warm connections survive weight changes), pools of dropped backends are
- * closed once requests already on them have had time to finish.
+ * The routes in force and one keep-alive connection pool per backend URL: each revision's Service,
+ * and each starting pod a held revision lists (starting.ts probes them; the proxy sends to the ready
+ * ones). Swapping routes is a single assignment, so a new document reaches the very next request;
+ * pools of backends that are still listed are kept (warm connections survive weight changes), pools
+ * of dropped backends are closed once requests already on them have had time to finish.
  */
 import { Pool } from 'undici';
 import { Balancer } from './balancer.js';
@@ -18,6 +19,11 @@ export interface Target {
   /** Path prefix of the backend URL ('' for the root), prepended to each request's path. */
   basePath: string;
   pool: Pool;
+  /**
+   * The route says `hold`: no pod is known ready, so requests wait in the hold queue (hold.ts), or
+   * go to a starting pod found ready. Always false for a starting pod's own target.
+   */
+  hold: boolean;
 }
 
 /**
@@ -50,6 +56,8 @@ export interface ResolvedRoute {
 export class RouteTable {
   private balancer?: Balancer;
   private targets = new Map<string, Target>();
+  /** revision → starting pod URL → its target, for the held revisions that list starting pods. */
+  private startingPods = new Map<string, Map<string, Target>>();
   private readonly pools = new Map<string, Pool>();
   private readonly retiring = new Set<NodeJS.Timeout>();
 
@@ -70,18 +78,18 @@ export class RouteTable {
   /** Puts `routes` in force for every request from now on. */
   apply(routes: Routes): void {
     const targets = new Map<string, Target>();
+    const startingPods = new Map<string, Map<string, Target>>();
+    const inUse = new Set<string>();
     for (const r of routes.revisions) {
-      const url = new URL(r.url);
-      let pool = this.pools.get(r.url);
-      if (!pool) {
-        pool = new Pool(url.origin, poolOptions(this.maxSockets));
-        this.pools.set(r.url, pool);
-      }
-      targets.set(r.name, { revision: r.name, url, basePath: url.pathname === '/' ? '' : url.pathname, pool });
+      targets.set(r.name, this.targetOf(r.name, r.url, r.hold === true));
+      inUse.add(r.url);
+      if (!r.startingPods?.length) continue;
+      startingPods.set(r.name, new Map(r.startingPods.map((pod) => [pod, this.targetOf(r.name, pod, false)])));
+      for (const pod of r.startingPods) inUse.add(pod);
     }
     this.balancer = new Balancer(routes);
     this.targets = targets;
-    const inUse = new Set(routes.revisions.map((r) => r.url));
+    this.startingPods = startingPods;
     for (const [url, pool] of this.pools) {
       if (inUse.has(url)) continue;
       this.pools.delete(url);
@@ -94,6 +102,17 @@ export class RouteTable {
     }
   }
 
+  /** A target for `revision` at `backend` (a base URL), on the backend's pool (made if new). */
+  private targetOf(revision: string, backend: string, hold: boolean): Target {
+    const url = new URL(backend);
+    let pool = this.pools.get(backend);
+    if (!pool) {
+      pool = new Pool(url.origin, poolOptions(this.maxSockets));
+      this.pools.set(backend, pool);
+    }
+    return { revision, url, basePath: url.pathname === '/' ? '' : url.pathname, pool, hold };
+  }
+
   /** Routes one request; undefined when no routes have been applied yet. */
   resolve(stickyValue: string | undefined): ResolvedRoute | undefined {
     if (!this.balancer) return undefined;
@@ -101,6 +120,16 @@ export class RouteTable {
     const served = this.targets.get(d.revision) as Target;
     const mirror = d.mirror ? this.targets.get(d.mirror) : undefined;
     return { served, mirror, tolerance: this.balancer.routes.mirror?.tolerance ?? DEFAULT_TOLERANCE };
+  }
+
+  /** The backend of `revision` in the routes in force, if it is listed. */
+  target(revision: string): Target | undefined {
+    return this.targets.get(revision);
+  }
+
+  /** The starting pod `pod` (a base URL) of `revision`, if the routes in force list it there. */
+  startingPod(revision: string, pod: string): Target | undefined {
+    return this.startingPods.get(revision)?.get(pod);
   }
 
   /** Closes every pool (shutdown). */

@@ -136,7 +136,7 @@ export interface RouterProcess {
 }
 
 /** A running image process (router or model server) and the JSON log line that said it listens. */
-interface Spawned<T> {
+export interface Spawned<T> {
   child: ChildProcess;
   listening: T;
   output(): string;
@@ -144,12 +144,18 @@ interface Spawned<T> {
 }
 
 /**
- * Runs the image's entry point with `env` on loopback and ephemeral ports; resolves with the first log
- * line containing `marker` (its JSON), or fails with everything logged if the process exits first.
+ * Runs the image's entry point (or node with `args`) with `env` on loopback and ephemeral ports;
+ * resolves with the first log line containing `marker` (its JSON), or fails with everything logged
+ * if the process exits first.
  */
-async function spawnImage<T>(what: string, env: Record<string, string>, marker: string): Promise<Spawned<T>> {
+export async function spawnImage<T>(
+  what: string,
+  env: Record<string, string>,
+  marker: string,
+  args: readonly string[] = [ENTRY],
+): Promise<Spawned<T>> {
   if (!fs.existsSync(ENTRY)) throw new Error(`${ENTRY} missing: run make build first`);
-  const child = spawn(process.execPath, [ENTRY], {
+  const child = spawn(process.execPath, args, {
     env: {
       PATH: process.env.PATH,
       MODELSHIP_HOST: '127.0.0.1',
@@ -274,6 +280,21 @@ export function byRevision(replies: Reply[]): Record<string, number> {
   return counts;
 }
 
+/** The sum of the samples of metric `name` matching `labels` in a router's /metrics (0 when absent). */
+export async function routerMetric(
+  router: RouterProcess,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = (await request(`${router.metricsUrl}/metrics`)).body.toString();
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) total += Number(line.split(' ').pop());
+  }
+  return total;
+}
+
 /** Closes the shared client pool (afterAll). */
 export function closeClient(): void {
   agent.destroy();
@@ -286,16 +307,16 @@ export interface ModelServer {
 }
 
 /**
- * Starts a real model server on test/fixtures/models/<file>, verified by its committed sha256; `env` adds settings
- * (auth...).
+ * Starts a real model server on `file` (a path under test/fixtures/models, or absolute), verified by
+ * its sha256; `env` adds settings (auth...).
  */
 export async function startModelServer(file: string, env: Record<string, string> = {}): Promise<ModelServer> {
-  const dir = path.resolve('test/fixtures/models');
+  const model = path.resolve('test/fixtures/models', file);
   const server = await spawnImage<{ port: number }>(
     `model server for ${file}`,
     {
-      MODELSHIP_MODEL_URI: path.join(dir, file),
-      MODELSHIP_SHA256: sha256Of(path.join(dir, file)),
+      MODELSHIP_MODEL_URI: model,
+      MODELSHIP_SHA256: sha256Of(model),
       MODELSHIP_WORKERS: '1',
       MODELSHIP_TERMINATION_LOG: path.join(tempDir(), 'termination-log'),
       ...env,
