@@ -9,7 +9,7 @@ import os from 'node:os';
 import { validateModelDeployment } from './api/validate.js';
 import { parseConfig, type OperatorConfig } from './config.js';
 import { LABEL, MANAGED_SELECTOR } from './desired/names.js';
-import { Applier } from './kube/apply.js';
+import { Applier, StatusWriter } from './kube/apply.js';
 import { Caches } from './kube/caches.js';
 import { isStatus, KubeClient, loadKubeConfig } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
@@ -120,6 +120,7 @@ async function main(): Promise<void> {
     api,
     caches,
     applier: new Applier(api),
+    statusWriter: new StatusWriter(api),
     events: new EventRecorder(api, cfg.identity),
     options: { serverImage: cfg.serverImage, routerImage: cfg.routerImage, nodeCacheUrl: cfg.nodeCacheUrl },
     validate: (obj) => validateModelDeployment(obj).errors,

@@ -10,7 +10,7 @@ import type {
 import type { WebhookPayload, WebhookResult } from './rollout/webhooks.js';
 import { validateModelDeployment } from './api/validate.js';
 import type { KubeObject as DesiredObject } from './desired/types.js';
-import { Applier } from './kube/apply.js';
+import { Applier, StatusWriter } from './kube/apply.js';
 import type { Caches } from './kube/caches.js';
 import { KubeApiError } from '../../common/kubeapi.js';
 import type { KubeApi, KubeObject, KubeRequest } from './kube/client.js';
@@ -191,12 +191,17 @@ const KEY = 'ml/digits';
 class FakeApi implements KubeApi {
   readonly requests: KubeRequest[] = [];
   fail: (req: KubeRequest) => KubeApiError | undefined = () => undefined;
+  /** The ModelDeployment's resourceVersion, which each status write moves on. */
+  resourceVersion = 1;
 
   async request<T>(req: KubeRequest): Promise<T> {
     this.requests.push(req);
     const refused = this.fail(req);
     if (refused) throw refused;
-    return (req.method === 'PATCH' ? req.body : {}) as T;
+    if (req.method !== 'PATCH') return {} as T;
+    if (!req.path.endsWith('/status')) return req.body as T;
+    const body = req.body as KubeObject;
+    return { ...body, metadata: { ...body.metadata, resourceVersion: String(++this.resourceVersion) } } as T;
   }
 
   async watch(): Promise<void> {
@@ -262,14 +267,16 @@ class FakeCaches {
       this.owned = [...this.owned.filter((o) => o.kind !== obj.kind || o.metadata.name !== obj.metadata.name), live];
     }
     const status = api.status();
-    if (this.md && status) this.md = { ...this.md, status };
+    if (this.md && status) {
+      this.md = { ...this.md, metadata: { ...this.md.metadata, resourceVersion: String(api.resourceVersion) }, status };
+    }
   }
 }
 
 function world(md: ModelDeployment, seconds = 0) {
   const api = new FakeApi();
   const caches = new FakeCaches();
-  caches.md = md as unknown as KubeObject;
+  caches.md = { ...md, metadata: { ...md.metadata, resourceVersion: '1' } } as unknown as KubeObject;
   const warnings: string[] = [];
   const clock = { seconds };
   /** Every webhook call, and how the fake webhooks answer (HTTP 200 unless told otherwise). */
@@ -281,6 +288,7 @@ function world(md: ModelDeployment, seconds = 0) {
     api,
     caches: caches as unknown as Caches,
     applier: new Applier(api),
+    statusWriter: new StatusWriter(api),
     events: new EventRecorder(api, 'operator-0', 0, () => T0 + clock.seconds * 1000),
     options: { serverImage: 'ghcr.io/modelship/server:test' },
     validate: (obj) => validateModelDeployment(obj).errors,
@@ -651,6 +659,39 @@ describe('reconcile', () => {
     ]);
     expect(warnings).toContain('PreRollout webhook smoke of ModelDeployment ml/digits failed: HTTP 500');
     expect(JSON.stringify(md().status)).not.toContain('tests.example.com');
+  });
+
+  it('decides nothing again on a cached copy that does not show its own status write yet: one PreRollout call, one rollback', async () => {
+    const webhooks: WebhookSpec[] = [
+      { name: 'smoke', type: 'PreRollout', url: 'http://tests.example.com/smoke' },
+      { name: 'pager', type: 'Rollback', url: 'http://pager.example.com/' },
+    ];
+    const { api, caches, tick, md, hooks } = await rollingOut({
+      steps: [{ weight: 10, pauseSeconds: 60 }],
+      analysis: { webhooks },
+    });
+    hooks.answer = (hook) =>
+      hook.name === 'smoke' ? { passed: false, message: 'HTTP 500' } : { passed: true, message: 'HTTP 204' };
+    api.requests.length = 0;
+    for (let i = 0; i < 6 && api.status()?.canary?.phase !== 'RolledBack'; i++) {
+      await tick(5, false);
+      if (api.status()?.canary?.phase !== 'RolledBack') caches.settle(api);
+    }
+    expect(api.status()?.canary?.phase).toBe('RolledBack');
+    await new Promise((resolve) => setImmediate(resolve));
+    const written = api.requests.length;
+
+    // The informer has not delivered the write yet: the same PreRollout would be due again.
+    await tick(1, false);
+    await tick(1, false);
+    expect(api.requests.slice(written)).toEqual([]);
+    caches.settle(api);
+    await tick(1);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(md().status?.canary).toMatchObject({ phase: 'RolledBack', reason: 'WebhookFailed' });
+    expect(hooks.calls.map((c) => `${c.payload.type} ${c.hook.name}`)).toEqual(['PreRollout smoke', 'Rollback pager']);
+    expect(api.events().filter((e) => e.startsWith('Warning'))).toHaveLength(1);
   });
 
   it('counts a failing Rollout webhook as a failed check, even while the analysis is inconclusive', async () => {

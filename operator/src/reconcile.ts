@@ -11,8 +11,7 @@ import type { StatsReading } from './autoscale/load.js';
 import { desiredObjects, type DesiredOptions } from './desired/index.js';
 import { routerPeersOf } from './traffic/routes.js';
 import { driftEvents, monitoringRefreshSeconds } from './status/monitoring.js';
-import type { Applier } from './kube/apply.js';
-import { prune, writeStatusIfChanged } from './kube/apply.js';
+import { prune, type Applier, type StatusWriter } from './kube/apply.js';
 import type { Caches } from './kube/caches.js';
 import type { KubeApi, KubeObject } from './kube/client.js';
 import type { EventRecorder } from './kube/events.js';
@@ -36,6 +35,7 @@ export interface ReconcileDeps {
   api: KubeApi;
   caches: Caches;
   applier: Applier;
+  statusWriter: StatusWriter;
   events: EventRecorder;
   options: DesiredOptions;
   /** Schema validation of a ModelDeployment (the same schema as the CRD); [] when valid. */
@@ -105,6 +105,9 @@ export function observedOf(
   if (readings) observed.statsReadings = readings;
   return observed;
 }
+
+/** When to look again at a ModelDeployment whose cached copy does not show the operator's last status write yet. */
+const CACHE_BEHIND_RETRY_MS = 1000;
 
 /** Most readings a ring keeps, whatever the windows: a bound on the operator's memory per ModelDeployment. */
 export const MAX_READINGS = 4096;
@@ -256,18 +259,21 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   if (!cached) {
     // Deleted: ownerReferences let the garbage collector remove what it owned.
     deps.applier.forget(key);
+    deps.statusWriter.forget(key);
     deps.baselines.delete(key);
     deps.readings.delete(key);
     return outcome;
   }
   if (cached.metadata.deletionTimestamp) return outcome;
+  // The watch event of the last status write re-queues the key; the requeue only covers a lost one.
+  if (deps.statusWriter.behind(cached)) return { ...outcome, requeueAfterMs: CACHE_BEHIND_RETRY_MS };
   const md = cached as unknown as ModelDeployment;
   const now = deps.now();
 
   const errors = deps.validate(cached);
   if (errors.length > 0) {
     const status = invalidSpecStatus(md, errors, now);
-    outcome.statusWritten = await writeStatusIfChanged(deps.api, cached, status);
+    outcome.statusWritten = await deps.statusWriter.writeIfChanged(cached, status);
     await emit(deps, cached, [eventOf('Warning', Because.invalidSpec(errors))]);
     return outcome;
   }
@@ -290,7 +296,7 @@ export async function reconcile(key: string, deps: ReconcileDeps): Promise<Recon
   }
 
   const status = computeStatus(md, observed, decided, now);
-  outcome.statusWritten = await writeStatusIfChanged(deps.api, cached, status);
+  outcome.statusWritten = await deps.statusWriter.writeIfChanged(cached, status);
 
   if (decided.baseline) {
     deps.baselines.set(key, decided.baseline);

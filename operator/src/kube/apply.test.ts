@@ -1,6 +1,6 @@
 import type { KubeApi, KubeObject, KubeRequest } from './client.js';
 import { KubeApiError } from '../../../common/kubeapi.js';
-import { Applier, jsonEqual, prune, writeStatusIfChanged } from './apply.js';
+import { Applier, jsonEqual, prune, StatusWriter } from './apply.js';
 import { EventRecorder, microTime } from './events.js';
 
 /** Records requests; PATCH answers with a fresh resourceVersion. */
@@ -121,28 +121,47 @@ describe('prune', () => {
   });
 });
 
-describe('writeStatusIfChanged', () => {
+describe('StatusWriter', () => {
   const md: KubeObject = {
     apiVersion: 'modelship.dev/v1alpha1',
     kind: 'ModelDeployment',
-    metadata: { name: 'digits', namespace: 'ml' },
+    metadata: { name: 'digits', namespace: 'ml', resourceVersion: '7' },
     status: { observedGeneration: 2, conditions: [{ type: 'Ready', status: 'True' }] },
   };
   it('writes nothing when the status is equal regardless of key order', async () => {
     const api = new RecordingApi();
+    const writer = new StatusWriter(api);
     expect(
-      await writeStatusIfChanged(api, md, { conditions: [{ status: 'True', type: 'Ready' }], observedGeneration: 2 }),
+      await writer.writeIfChanged(md, { conditions: [{ status: 'True', type: 'Ready' }], observedGeneration: 2 }),
     ).toBe(false);
     expect(api.calls).toHaveLength(0);
+    expect(writer.behind(md)).toBe(false);
   });
   it('applies the status subresource when it differs', async () => {
     const api = new RecordingApi();
-    expect(await writeStatusIfChanged(api, md, { observedGeneration: 3 })).toBe(true);
+    expect(await new StatusWriter(api).writeIfChanged(md, { observedGeneration: 3 })).toBe(true);
     expect(api.calls[0]).toMatchObject({
       method: 'PATCH',
       path: '/apis/modelship.dev/v1alpha1/namespaces/ml/modeldeployments/digits/status',
       body: { status: { observedGeneration: 3 } },
     });
+  });
+  it('is behind while the cache still holds the version its write replaced, and not once the watch brought the next', async () => {
+    const writer = new StatusWriter(new RecordingApi());
+    await writer.writeIfChanged(md, { observedGeneration: 3 });
+    expect(writer.behind(md)).toBe(true);
+    expect(writer.behind({ ...md, metadata: { ...md.metadata, resourceVersion: '101' } })).toBe(false);
+    expect(writer.behind({ ...md, metadata: { ...md.metadata, name: 'other' } })).toBe(false);
+    writer.forget('ml/digits');
+    expect(writer.behind(md)).toBe(false);
+  });
+  it('waits for nothing after a write the server found changed nothing (the version stays)', async () => {
+    const api = new RecordingApi();
+    api.request = <T>(req: KubeRequest): Promise<T> =>
+      Promise.resolve({ ...(req.body as KubeObject), metadata: md.metadata } as T);
+    const writer = new StatusWriter(api);
+    expect(await writer.writeIfChanged(md, { observedGeneration: 3 })).toBe(true);
+    expect(writer.behind(md)).toBe(false);
   });
 });
 

@@ -162,20 +162,49 @@ export async function prune(
 }
 
 /**
- * Writes status through the status subresource with server-side apply, only when it differs
- * from what the object already reports. Returns whether a write happened.
+ * Writes status through the status subresource with server-side apply, only when it differs from
+ * what the cached object reports, and remembers per object the resourceVersion each write replaced.
+ * An informer shows a write only when its watch event arrives; until then the cache still holds the
+ * version the write replaced, and deciding on it would decide again what the write recorded (a
+ * rollback, its webhooks and its Event, twice). {@link StatusWriter.behind} tells a reconcile so.
  */
-export async function writeStatusIfChanged(api: KubeApi, owner: KubeObject, status: unknown): Promise<boolean> {
-  if (jsonEqual(owner.status ?? {}, status)) return false;
-  await applyObject(
-    api,
-    {
-      apiVersion: owner.apiVersion,
-      kind: owner.kind,
-      metadata: { name: owner.metadata.name, namespace: owner.metadata.namespace },
-      status,
-    },
-    'status',
-  );
-  return true;
+export class StatusWriter {
+  /** namespace/name → the resourceVersion its last status write replaced (one kind per writer). */
+  private readonly replaced = new Map<string, string>();
+
+  constructor(private readonly api: KubeApi) {}
+
+  /** True while the cached copy is the version this writer's last write of its status replaced. */
+  behind(cached: KubeObject): boolean {
+    const rv = cached.metadata.resourceVersion;
+    return rv !== undefined && this.replaced.get(nameOf(cached)) === rv;
+  }
+
+  /** Applies `status` unless the cached object already reports it; returns whether it wrote. */
+  async writeIfChanged(cached: KubeObject, status: unknown): Promise<boolean> {
+    if (jsonEqual(cached.status ?? {}, status)) return false;
+    const written = await applyObject(
+      this.api,
+      {
+        apiVersion: cached.apiVersion,
+        kind: cached.kind,
+        metadata: { name: cached.metadata.name, namespace: cached.metadata.namespace },
+        status,
+      },
+      'status',
+    );
+    const rv = cached.metadata.resourceVersion;
+    // A write the server found changed nothing leaves the version as it was: nothing to wait for.
+    if (rv !== undefined && written.metadata?.resourceVersion !== rv) this.replaced.set(nameOf(cached), rv);
+    return true;
+  }
+
+  /** Drops what was remembered of the object with this namespace/name (it was deleted). */
+  forget(key: string): void {
+    this.replaced.delete(key);
+  }
+}
+
+function nameOf(obj: KubeObject): string {
+  return `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
 }
