@@ -1,12 +1,14 @@
 /**
  * Part of the cross-process contract (contract/): how a model server learns where its model is kept
- * and how to reach the store, and how it tells the operator why a fetch failed.
+ * and how to reach the store, and how it tells the operator why its model could not be had.
  *
  * The operator writes spec.model.storage into the server's environment (STORAGE_ENV) and mounts the
  * Secret spec.model.storage.secretRef names as a directory whose files are named by
- * STORAGE_SECRET_KEYS. When a fetch fails, the server leaves `<reason>: <message>` as the container's
- * termination message (formatFetchFailure); the operator reads the reason back (parseFetchFailure)
- * into the ModelDeployment's status. Messages name the URI without credentials.
+ * STORAGE_SECRET_KEYS. When a fetch or the model's verification fails, the server leaves
+ * `<reason>: <message>` as the container's termination message (formatModelFailure); the operator
+ * reads the reason back (parseModelFailure) into the ModelDeployment's status, and reads nothing
+ * else there as a reason: when a container is killed, Kubernetes shows its last log lines instead.
+ * Messages name the URI without credentials.
  */
 
 /** The URI schemes a model may come from. */
@@ -75,15 +77,24 @@ export const FETCH_FAILURE_REASONS = [
 /** One of FETCH_FAILURE_REASONS. */
 export type FetchFailureReason = (typeof FETCH_FAILURE_REASONS)[number];
 
-/** The termination message of a server whose model fetch failed: `<reason>: <message>`. */
-export function formatFetchFailure(reason: FetchFailureReason, message: string): string {
+/**
+ * Why a server refused its model: a failed fetch (FETCH_FAILURE_REASONS), or a model whose sha256
+ * or signature is not the one the spec pins.
+ */
+export const MODEL_FAILURE_REASONS = [...FETCH_FAILURE_REASONS, 'ModelVerificationFailed'] as const;
+
+/** One of MODEL_FAILURE_REASONS. */
+export type ModelFailureReason = (typeof MODEL_FAILURE_REASONS)[number];
+
+/** The termination message of a server that refused its model: `<reason>: <message>`. */
+export function formatModelFailure(reason: ModelFailureReason, message: string): string {
   return `${reason}: ${message}`;
 }
 
-/** The reason and message of a termination message written by formatFetchFailure, else undefined. */
-export function parseFetchFailure(text: string): { reason: FetchFailureReason; message: string } | undefined {
+/** The reason and message of a termination message written by formatModelFailure, else undefined. */
+export function parseModelFailure(text: string): { reason: ModelFailureReason; message: string } | undefined {
   const match = /^(\w+): ([\s\S]*)$/.exec(text.trim());
   if (match === null) return undefined;
-  const reason = FETCH_FAILURE_REASONS.find((r) => r === match[1]);
+  const reason = MODEL_FAILURE_REASONS.find((r) => r === match[1]);
   return reason === undefined ? undefined : { reason, message: match[2] };
 }

@@ -1,5 +1,5 @@
 import { mdFixture, observedDeployment, SHA_B } from '../test/fixtures.js';
-import { formatFetchFailure } from '../../contract/model-source.js';
+import { formatModelFailure } from '../../contract/model-source.js';
 import type {
   ModelDeployment,
   ModelDeploymentStatus,
@@ -494,7 +494,7 @@ describe('reconcile', () => {
             lastState: {
               terminated: {
                 exitCode: 1,
-                message: formatFetchFailure(
+                message: formatModelFailure(
                   'ModelAccessDenied',
                   'model https://models.example.com/digits-2.onnx: HTTP 403',
                 ),

@@ -46,8 +46,9 @@ it.each(['1', '2'])(
     expect(code).not.toBe(0);
     expect(code).not.toBeNull();
     expect(statuses).not.toContain(200);
+    // The reason first, as the operator reads it back (contract/model-source.ts).
     const message = readFileSync(server.terminationLog, 'utf8');
-    expect(message).toContain('model load failed');
+    expect(message).toMatch(/^ModelVerificationFailed: model .*: sha256 mismatch/);
     expect(message).toContain(wrong);
     expect(message).toContain(sha256Of(TINY));
     expect(server.logs.at(-1)).toEqual(
@@ -268,5 +269,5 @@ it('serves a model whose Ed25519 signature checks out, and refuses one signed by
   const bad = await startServer({ model: TINY, env: env('stranger.pem'), ready: false });
   const { code } = await bad.exited;
   expect(code).not.toBe(0);
-  expect(readFileSync(bad.terminationLog, 'utf8')).toMatch(/model load failed: .*signature/);
+  expect(readFileSync(bad.terminationLog, 'utf8')).toMatch(/^ModelVerificationFailed: model .*signature check failed/);
 });

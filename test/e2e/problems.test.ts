@@ -23,6 +23,7 @@ import { applyYaml, loadKubeConfig, statusCode, waitFor } from './kube.js';
 import { gitopsHealth, waitForHealth } from './gitops.js';
 import { condition, readMd } from './md.js';
 import { startOperatorInNamespace, stopOperatorInNamespace, type OperatorProcess } from './operator.harness.js';
+import { formatModelFailure } from '../../contract/model-source.js';
 
 /** Per-test deadline (ESM jest has no global jest.setTimeout); waits inside poll with their own. */
 const TIMEOUT = 300_000;
@@ -318,8 +319,10 @@ describe('pod problems in ModelDeployment status', () => {
       );
 
       const container = pod.spec!.containers[0]!;
-      const termination =
+      // As the server words it (contract/model-source.ts formatModelFailure); status shows it after the reason.
+      const said =
         'model file:///models/digits.onnx: sha256 mismatch: expected 6b6a5e14b0723a58f14c5cf4cbd390121cbcf7c93fffc3a5022016fc4370bbe6, got 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0';
+      const termination = formatModelFailure('ModelVerificationFailed', said);
       await reportPod(pod, false, [
         crashLooping(pod, 3, '40s', {
           exitCode: 1,
@@ -335,14 +338,14 @@ describe('pod problems in ModelDeployment status', () => {
       );
       expect(stalled.reason).toBe('ModelVerificationFailed');
       expect(stalled.message).toContain(`pod ${ns}/${pod.metadata!.name} container ${container.name}`);
-      expect(stalled.message).toContain(termination);
+      expect(stalled.message).toContain(said);
       expect(ready).toMatchObject({ status: 'False', reason: 'ModelVerificationFailed' });
-      expect(ready.message).toContain(termination);
+      expect(ready.message).toContain(said);
       // Argo CD and Flux show the failure with its cause.
       expect(await gitopsHealth([await getMd('digest')])).toEqual([
         {
           argocd: { status: 'Degraded', message: expect.stringContaining('ModelVerificationFailed') },
-          kstatus: expect.objectContaining({ status: 'Failed', message: expect.stringContaining(termination) }),
+          kstatus: expect.objectContaining({ status: 'Failed', message: expect.stringContaining(said) }),
         },
       ]);
 

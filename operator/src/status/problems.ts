@@ -6,12 +6,13 @@
  * pod's PodScheduled=False condition, so the operator reads no Events. A missing Secret or ConfigMap
  * volume is the exception: the kubelet says so only in a FailedMount Event, while the pod's status
  * shows nothing but PodReadyToStartContainers=False; once that has lasted as long as the kubelet
- * itself waits for volumes, the pod's Secret and ConfigMap volumes are named. A server whose model could
- * not be fetched says why in its termination message (contract formatFetchFailure), and that reason
- * (ModelNotFound, ModelAccessDenied...) names the problem.
+ * itself waits for volumes, the pod's Secret and ConfigMap volumes are named. A server that refused its
+ * model says why in its termination message (contract formatModelFailure), and that reason
+ * (ModelVerificationFailed, ModelNotFound, ModelAccessDenied...) names the problem. Nothing else in a
+ * termination message is read as a reason: a container that was killed shows its last log lines there.
  */
 import type { V1ContainerStatus, V1Deployment, V1Pod } from '@kubernetes/client-node';
-import { parseFetchFailure, type FetchFailureReason } from '../../../contract/model-source.js';
+import { parseModelFailure, type FetchFailureReason, type ModelFailureReason } from '../../../contract/model-source.js';
 import type { ModelDeployment } from '../api/types.js';
 import { LABEL, revisionName } from '../desired/names.js';
 import { deploymentNamed, type Observed } from '../observed.js';
@@ -62,7 +63,6 @@ export interface Problem {
 
 const IMAGE_PULL = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
 const CONFIG_ERRORS = new Set(['CreateContainerConfigError', 'CreateContainerError']);
-const VERIFICATION = /sha-?256|digest|signature/i;
 const MISSING_PVC = /persistentvolumeclaim "([^"]+)" not found/i;
 const MAX_MESSAGE = 300;
 /**
@@ -101,6 +101,12 @@ export function problemsOf(md: ModelDeployment, observed: Observed, revisions: s
   );
 }
 
+/** What a server's termination message says of its model, after the container's name. */
+function refusal(failure: { reason: ModelFailureReason; message: string }): string {
+  if (failure.reason === 'ModelVerificationFailed') return `refused its model: ${failure.message}`;
+  return `could not fetch its model: ${FETCH_FAILURE_MESSAGES[failure.reason]}: ${failure.message}`;
+}
+
 function podProblems(pod: V1Pod, revision: string, now: Date): Problem[] {
   const where = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
   const out: Problem[] = [];
@@ -114,17 +120,9 @@ function podProblems(pod: V1Pod, revision: string, now: Date): Problem[] {
     const terminated = cs.state?.terminated ?? cs.lastState?.terminated;
     const said = terminated && terminated.exitCode !== 0 ? terminated.message?.trim() : undefined;
     const termination = said ? withoutUserinfo(said) : undefined;
-    const fetchFailure = termination ? parseFetchFailure(termination) : undefined;
-    if (fetchFailure) {
-      out.push({
-        reason: fetchFailure.reason,
-        revision,
-        message: clip(
-          `${container} could not fetch its model: ${FETCH_FAILURE_MESSAGES[fetchFailure.reason]}: ${fetchFailure.message}`,
-        ),
-      });
-    } else if (termination && VERIFICATION.test(termination)) {
-      out.push({ reason: 'ModelVerificationFailed', revision, message: clip(`${container}: ${termination}`) });
+    const refused = termination ? parseModelFailure(termination) : undefined;
+    if (refused) {
+      out.push({ reason: refused.reason, revision, message: clip(`${container} ${refusal(refused)}`) });
     } else if (waiting?.reason && IMAGE_PULL.has(waiting.reason)) {
       out.push({
         reason: 'ImagePullFailed',
@@ -138,9 +136,8 @@ function podProblems(pod: V1Pod, revision: string, now: Date): Problem[] {
         message: clip(`${container}: ${waiting.message ?? waiting.reason}`),
       });
     } else if (waiting?.reason === 'CrashLoopBackOff') {
-      const why =
-        termination ??
-        `exit code ${terminated?.exitCode ?? 'unknown'} (${terminated?.reason ?? 'no termination message'})`;
+      const exit = `exit code ${terminated?.exitCode ?? 'unknown'} (${terminated?.reason ?? 'no termination message'})`;
+      const why = termination === undefined ? exit : `${exit}: ${termination}`;
       out.push({ reason: 'CrashLoopBackOff', revision, message: clip(`${container} keeps crashing: ${why}`) });
     }
   }

@@ -8,7 +8,7 @@ import { revisionOf } from '../rollout/revision.js';
 import type { CanaryState } from '../rollout/canary.js';
 import { canaryStateOf, canaryStatusOf } from './canary-status.js';
 import { computeStatus, HISTORY_LIMIT, invalidSpecStatus } from './index.js';
-import { FETCH_FAILURE_REASONS, formatFetchFailure } from '../../../contract/model-source.js';
+import { FETCH_FAILURE_REASONS, formatModelFailure } from '../../../contract/model-source.js';
 import { PROBLEM_REASONS } from './problems.js';
 
 const T0 = new Date('2026-11-21T06:00:00.000Z');
@@ -165,16 +165,18 @@ describe('computeStatus', () => {
     const rows: [string, V1Pod | undefined, ((d: V1Deployment) => void) | undefined, RegExp][] = [
       [
         'ModelVerificationFailed',
-        crashing('model digits.onnx: sha256 mismatch: expected aaaa, got bbbb'),
+        crashing(
+          formatModelFailure('ModelVerificationFailed', 'model digits.onnx: sha256 mismatch: expected aaaa, got bbbb'),
+        ),
         undefined,
-        /sha256 mismatch/,
+        /container server refused its model: model digits.onnx: sha256 mismatch: expected aaaa, got bbbb/,
       ],
       // Each fetch failure as the server leaves it in its termination message (the URI already without
       // credentials); the condition names the pod, the URI and what failed.
       [
         'ModelDigestMismatch',
         crashing(
-          formatFetchFailure(
+          formatModelFailure(
             'ModelDigestMismatch',
             'model s3://models/digits.onnx: sha256 is bbbb, spec.model.sha256 is aaaa',
           ),
@@ -184,34 +186,34 @@ describe('computeStatus', () => {
       ],
       [
         'ModelNotFound',
-        crashing(formatFetchFailure('ModelNotFound', 'model s3://models/digits.onnx: NoSuchKey')),
+        crashing(formatModelFailure('ModelNotFound', 'model s3://models/digits.onnx: NoSuchKey')),
         undefined,
         /could not fetch its model: the model is not in its store .*: model s3:\/\/models\/digits.onnx: NoSuchKey/,
       ],
       [
         'ModelAccessDenied',
-        crashing(formatFetchFailure('ModelAccessDenied', 'model gs://models/digits.onnx: 403 Forbidden')),
+        crashing(formatModelFailure('ModelAccessDenied', 'model gs://models/digits.onnx: 403 Forbidden')),
         undefined,
         /the store refused access \(check the Secret named by spec.model.storage.secretRef\): model gs:\/\/models\/digits.onnx: 403/,
       ],
       [
         'ModelSourceInvalid',
         crashing(
-          formatFetchFailure('ModelSourceInvalid', 'model oci://localhost:5000/models/digits:v1: no .onnx layer'),
+          formatModelFailure('ModelSourceInvalid', 'model oci://localhost:5000/models/digits:v1: no .onnx layer'),
         ),
         undefined,
         /spec.model.uri or spec.model.storage cannot be used: model oci:\/\/localhost:5000\/models\/digits:v1: no .onnx layer/,
       ],
       [
         'ModelFetchTimeout',
-        crashing(formatFetchFailure('ModelFetchTimeout', 'model s3://models/digits.onnx: no answer within 300 s')),
+        crashing(formatModelFailure('ModelFetchTimeout', 'model s3://models/digits.onnx: no answer within 300 s')),
         undefined,
         /ran past its deadline.*: model s3:\/\/models\/digits.onnx: no answer within 300 s/,
       ],
       [
         'ModelSourceUnavailable',
         crashing(
-          formatFetchFailure(
+          formatModelFailure(
             'ModelSourceUnavailable',
             'model https://models.example.com/d.onnx: HTTP 503 (4 attempts)',
           ),
@@ -248,7 +250,12 @@ describe('computeStatus', () => {
         undefined,
         /secret "tokens" not found/,
       ],
-      ['CrashLoopBackOff', crashing('listen EADDRINUSE 0.0.0.0:8080'), undefined, /keeps crashing: listen EADDRINUSE/],
+      [
+        'CrashLoopBackOff',
+        crashing('listen EADDRINUSE 0.0.0.0:8080'),
+        undefined,
+        /keeps crashing: exit code 1 \(Error\): listen EADDRINUSE/,
+      ],
       [
         'Unschedulable',
         unschedulable('0/3 nodes are available: 3 Insufficient cpu.'),
@@ -302,17 +309,36 @@ describe('computeStatus', () => {
 
     it('keeps signature failures as ModelVerificationFailed, and a fetch failure over the crash loop it causes', () => {
       const signature = observedAt(md, 'none');
-      signature.pods.push(crashing('model digits.onnx: Ed25519 signature verification failed'));
+      signature.pods.push(
+        crashing(formatModelFailure('ModelVerificationFailed', 'model digits.onnx: signature check failed: no match')),
+      );
       expect(conditions(statusOf(md, signature)).Stalled).toEqual(['True', 'ModelVerificationFailed']);
       const fetch = observedAt(md, 'none');
-      fetch.pods.push(crashing(formatFetchFailure('ModelNotFound', 'model s3://models/x.onnx: NoSuchKey')));
+      fetch.pods.push(crashing(formatModelFailure('ModelNotFound', 'model s3://models/x.onnx: NoSuchKey')));
       expect(conditions(statusOf(md, fetch)).Stalled).toEqual(['True', 'ModelNotFound']);
+    });
+
+    it('reads no reason into the log lines Kubernetes shows for a killed container, and names how it ended', () => {
+      // FallbackToLogsOnError: a container killed before writing a termination message shows its last log lines.
+      const logs = '{"level":"info","msg":"listening","port":8080,"sha256":"6b6a5e14b0723a58"}';
+      const killed = observedAt(md, 'none');
+      killed.pods.push(crashing(logs, 137));
+      killed.pods[0]!.status!.containerStatuses![0]!.lastState!.terminated!.reason = 'OOMKilled';
+      const stalled = statusOf(md, killed).conditions!.find((c) => c.type === 'Stalled')!;
+      expect(stalled).toMatchObject({ status: 'True', reason: 'CrashLoopBackOff' });
+      expect(stalled.message).toContain('keeps crashing: exit code 137 (OOMKilled): {"level":"info","msg":"listening"');
+
+      // Killed once and running again: no problem at all.
+      const restarted = observedAt(md, 'none');
+      restarted.pods.push(crashing(logs, 137));
+      restarted.pods[0]!.status!.containerStatuses![0]!.state = { running: {} };
+      expect(conditions(statusOf(md, restarted)).Stalled).toEqual(['False', 'NoProblems']);
     });
 
     it('never shows credentials a termination message carries', () => {
       const observed = observedAt(md, 'none');
       observed.pods.push(
-        crashing(formatFetchFailure('ModelAccessDenied', 'model https://alice:s3cret@models.example.com/d.onnx: 401')),
+        crashing(formatModelFailure('ModelAccessDenied', 'model https://alice:s3cret@models.example.com/d.onnx: 401')),
       );
       const stalled = statusOf(md, observed).conditions!.find((c) => c.type === 'Stalled')!;
       expect(stalled.message).toContain('model https://models.example.com/d.onnx: 401');
@@ -394,7 +420,12 @@ describe('computeStatus', () => {
             ready: false,
             restartCount: 2,
             state: { waiting: { reason: 'CrashLoopBackOff' } },
-            lastState: { terminated: { exitCode: 3, message: 'signature verification failed' } },
+            lastState: {
+              terminated: {
+                exitCode: 1,
+                message: formatModelFailure('ModelVerificationFailed', 'model v2.onnx: signature check failed'),
+              },
+            },
           },
         ],
       });

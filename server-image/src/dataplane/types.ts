@@ -84,6 +84,14 @@ export class ModelLoadError extends Error {
   }
 }
 
+/** Raised when a model's sha256 or signature is not the one the spec pins: ModelVerificationFailed for the operator. */
+export class ModelVerificationError extends ModelLoadError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelVerificationError';
+  }
+}
+
 /** The steps of a model load after the fetch, in seconds (the slowest worker's). */
 export interface ModelLoadSteps {
   /** Reading the verified file again and checking its digest. */

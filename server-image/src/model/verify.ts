@@ -5,7 +5,7 @@
 import { createHash, createPublicKey, timingSafeEqual, verify } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { ModelLoadError } from '../dataplane/types.js';
+import { ModelLoadError, ModelVerificationError } from '../dataplane/types.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -33,13 +33,13 @@ export async function sha256OfFile(file: string): Promise<string> {
 export function checkDigest(uri: string, actual: string, expected: string | undefined, allowUnverified: boolean): void {
   if (expected === undefined || expected === '') {
     if (allowUnverified) return;
-    throw new ModelLoadError(
+    throw new ModelVerificationError(
       `model ${uri}: no sha256 given; refusing to serve an unverified model (sha256 is ${actual})`,
     );
   }
   const want = normaliseSha256(expected);
   if (!timingSafeEqual(Buffer.from(want), Buffer.from(actual))) {
-    throw new ModelLoadError(`model ${uri}: sha256 mismatch: expected ${want}, got ${actual}`);
+    throw new ModelVerificationError(`model ${uri}: sha256 mismatch: expected ${want}, got ${actual}`);
   }
 }
 
@@ -53,7 +53,8 @@ export async function checkSignature(
   signaturePath: string,
   publicKeyPath: string,
 ): Promise<void> {
-  const fail = (why: string): ModelLoadError => new ModelLoadError(`model ${uri}: signature check failed: ${why}`);
+  const fail = (why: string): ModelLoadError =>
+    new ModelVerificationError(`model ${uri}: signature check failed: ${why}`);
   let key;
   try {
     key = createPublicKey(await readFile(publicKeyPath, 'utf8'));

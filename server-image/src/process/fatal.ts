@@ -4,8 +4,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Logger } from '../../../common/log.js';
-import { formatFetchFailure } from '../../../contract/model-source.js';
-import { ModelLoadError } from '../dataplane/types.js';
+import { formatModelFailure } from '../../../contract/model-source.js';
+import { ModelLoadError, ModelVerificationError } from '../dataplane/types.js';
 
 /** Start the container's termination message afresh: called once, by its first process. */
 export function clearTerminationMessage(path: string): void {
@@ -36,13 +36,14 @@ export function writeTerminationMessage(path: string, message: string, log: Logg
 }
 
 /**
- * The termination message for a failure: `<msg>: <error>`, or, when the model could not be fetched,
- * `<reason>: <error>` (contract/model-source.ts formatFetchFailure), which the operator reads back
- * into the ModelDeployment's status.
+ * The termination message for a failure: `<msg>: <error>`, or, when the model could not be fetched
+ * or verified, `<reason>: <error>` (contract/model-source.ts formatModelFailure), which the operator
+ * reads back into the ModelDeployment's status.
  */
 export function terminationMessage(msg: string, err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof ModelLoadError && err.reason !== undefined) return formatFetchFailure(err.reason, message);
+  if (err instanceof ModelVerificationError) return formatModelFailure('ModelVerificationFailed', message);
+  if (err instanceof ModelLoadError && err.reason !== undefined) return formatModelFailure(err.reason, message);
   return `${msg}: ${message}`;
 }
 

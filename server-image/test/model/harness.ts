@@ -6,7 +6,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { parseFetchFailure, type FetchFailureReason } from '../../../contract/model-source.js';
+import { parseModelFailure, type ModelFailureReason } from '../../../contract/model-source.js';
 import { FIXTURES, postJson, sha256Of, startServer, type ServerProcess } from '../helpers/server.js';
 
 /** The served model: tiny.onnx (one FP32 [n, 4] input), whatever the URI it is fetched from. */
@@ -39,7 +39,7 @@ export function cacheEntries(server: ServerProcess): string[] {
 export interface FetchFailureEnd {
   code: number | null;
   termination: string;
-  reason?: FetchFailureReason;
+  reason?: ModelFailureReason;
   message?: string;
   /** Every log line, as text, for checks that no secret is in any. */
   logText: string;
@@ -49,7 +49,7 @@ export interface FetchFailureEnd {
 export async function failure(server: ServerProcess): Promise<FetchFailureEnd> {
   const { code } = await server.exited;
   const termination = readFileSync(server.terminationLog, 'utf8');
-  const parsed = parseFetchFailure(termination);
+  const parsed = parseModelFailure(termination);
   return {
     code,
     termination,
