@@ -18,7 +18,7 @@ import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/ap
 import { repoRoot } from '../cluster/cluster.js';
 import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../e2e/kube.js';
 import { digitSamples } from '../e2e/load.js';
-import { condition, percentOf, promotedFrom, routeOf } from '../e2e/md.js';
+import { condition, percentOf, promotedFrom, routeOf, statusGist } from '../e2e/md.js';
 import { Mds, installOnce, model, serviceUrl, stopPortForwards } from './pods.js';
 import { Ramp, countOutcomes, sendSample, type RampOutcome } from './ramp.js';
 
@@ -305,7 +305,7 @@ describe('request autoscaling and scale to zero on real pods', () => {
         }
         if (promotedFrom(md, previous)) break;
         if (Date.now() - since > 300_000)
-          throw new Error(`canary not promoted in 300 s; last status: ${JSON.stringify(md.status)}`);
+          throw new Error(`canary not promoted in 300 s; last status: ${statusGist(md.status)}`);
         await new Promise((r) => setTimeout(r, 250));
       }
       const outcomes = await ramp.stop();

@@ -18,7 +18,7 @@ import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/ap
 import { sha256Of } from '../../server-image/test/helpers/server.js';
 import { binDir, readClusterInfo, repoRoot } from '../cluster/cluster.js';
 import { applyYaml, waitFor } from '../e2e/kube.js';
-import { condition } from '../e2e/md.js';
+import { condition, statusGist } from '../e2e/md.js';
 import { chartImage, installModelship, sh, type InstallTarget } from '../run/install.js';
 
 /** The cluster under test: its kubeconfig, and our registry when it is the local real-node cluster. */
@@ -119,7 +119,7 @@ export class Mds {
         250,
       );
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`, {
+      throw new Error(`${(err as Error).message}\nlast status: ${statusGist(last?.status)}`, {
         cause: err,
       });
     }
