@@ -50,7 +50,7 @@ export class RouterMonitoring {
       source: this.deps.stats.pod,
       queueEvents: this.deps.payloadQueue.events,
       queueBytes: this.deps.payloadQueue.bytes,
-      count: (revision, outcome) => metrics.payloadEvents.inc({ revision, outcome }),
+      count: (revision, outcome, n) => metrics.payloadEvents.inc({ revision, outcome }, n),
       log: this.deps.log,
     });
     metrics.countPayloadQueue(() => this.payloadLog.depth);

@@ -1,151 +1,65 @@
 /**
  * Payload logging (contract/payload-log.ts): an {@link ExchangeObserver} that samples the
- * inference calls the router serves and sends them to the route's sink as KServe-style
+ * inference calls the router serves and has them sent to the route's sink as KServe-style
  * CloudEvents, in the background. The caller is never delayed: events are built after it has its
- * response, wait in a bounded queue (dropped and counted when it is full) and are drained by a few
- * concurrent senders over one keep-alive pool per sink.
- *
- * Failed sends are counted, not retried: the log is a sample already, a retry would double the
- * load on a sink exactly when it struggles, and a send that timed out may have been stored (a
- * retry would duplicate it). KServe's logger does not retry either.
+ * response and handed, a batch per turn of the event loop, to the sender thread (payload-sender.ts),
+ * which POSTs them. What is handed over and not yet done with is bounded in events and bytes; an
+ * event past either bound is dropped and counted, never waited for.
  */
-import { Pool } from 'undici';
+import { Worker } from 'node:worker_threads';
 import type { PayloadLogRoute } from '../../../contract/payload-log.js';
 import type { Logger } from '../../../common/log.js';
 import type { ExchangeObserver, ObservedExchange } from './observe.js';
-import {
-  BoundedQueue,
-  RevisionSampler,
-  isInferenceCall,
-  payloadEvents,
-  type PayloadEvent,
-} from './payload-log-events.js';
+import { RevisionSampler, isInferenceCall, payloadEvents } from './payload-log-events.js';
+import type { FromSender, PayloadOutcome, QueuedEvent, ToSender } from './payload-protocol.js';
+import { PAYLOAD_SENDERS } from './payload-sender.js';
 
-/** Events sent at once (and connections per sink): enough for a sink ~1 ms away to keep up. */
-export const PAYLOAD_SENDERS = 4;
-/** How long the sink may take to connect and to answer one event before it counts as failed. */
-export const PAYLOAD_SEND_TIMEOUT_MS = 5_000;
-
-/** What became of one event. */
-export type PayloadOutcome = 'sent' | 'dropped' | 'failed';
+export type { PayloadOutcome } from './payload-protocol.js';
 
 /** What the payload logger needs from the router. */
 export interface PayloadLoggerOptions {
   /** `ce-source`: the router pod's name. */
   source: string;
+  /** Events waiting for a sender at most (the senders' own events come on top). */
   queueEvents: number;
+  /** Body bytes held for sending at most, in flight included. */
   queueBytes: number;
-  senders?: number;
-  timeoutMs?: number;
-  /** Counts one event's fate (the metric). */
-  count(revision: string, outcome: PayloadOutcome): void;
+  /** Counts `n` events' fate (the metric). */
+  count(revision: string, outcome: PayloadOutcome, n: number): void;
   log: Logger;
-}
-
-/** A sink URL and its connection pool; closed once retired (the URL changed) and drained. */
-class Sink {
-  readonly pool: Pool;
-  readonly path: string;
-  /** Events queued or in flight for this sink. */
-  pending = 0;
-  retired = false;
-
-  constructor(
-    readonly url: string,
-    connections: number,
-    timeoutMs: number,
-    private readonly onClose: (sink: Sink) => void,
-  ) {
-    const u = new URL(url);
-    this.path = `${u.pathname}${u.search}`;
-    this.pool = new Pool(u.origin, {
-      connections,
-      connect: { timeout: timeoutMs },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-  }
-
-  /** One event left (sent, failed or dropped): closes the pool when retired and idle. */
-  release(): void {
-    this.pending--;
-    this.closeIfIdle();
-  }
-
-  closeIfIdle(): void {
-    if (this.retired && this.pending === 0) {
-      this.onClose(this);
-      void this.pool.close().catch(() => undefined);
-    }
-  }
-}
-
-type Queued = PayloadEvent & { sink: Sink };
-
-/**
- * POSTs one event and resolves with the sink's status, its answer's body discarded. A bare
- * dispatch handler rather than `pool.request`, which wraps every answer in a stream the router
- * would only drain: the send is the part of payload logging that costs per event.
- */
-function post(pool: Pool, path: string, headers: Record<string, string>, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let status = 0;
-    pool.dispatch(
-      { method: 'POST', path, headers, body },
-      {
-        onRequestStart: () => undefined,
-        onResponseStart: (_controller, statusCode) => {
-          status = statusCode;
-        },
-        onResponseData: () => undefined,
-        onResponseEnd: () => resolve(status),
-        onResponseError: (_controller, err) => reject(err),
-      },
-    );
-  });
+  /** The compiled sender; the real one next to this file unless a test says otherwise. */
+  senderUrl?: URL;
 }
 
 /** The payload-logging part of the router's monitoring. */
 export class PayloadLogger implements ExchangeObserver {
   private route?: PayloadLogRoute;
   private sampler = new RevisionSampler(0);
-  private sink?: Sink;
-  private readonly queue: BoundedQueue<Queued>;
-  private readonly senders: number;
-  private readonly timeoutMs: number;
-  private sending = 0;
-  /** Whether the last send failed: failures are logged on the change, not per event. */
-  private failing = false;
-  private idle?: () => void;
-  /** Every pool not yet closed, to cut what is still in flight at the end of close(). */
-  private readonly sinks = new Set<Sink>();
+  /** Started when a route first turns logging on: a router that never logs has no sender thread. */
+  private sender?: Worker;
+  private batch: QueuedEvent[] = [];
+  private flushDue = false;
+  /** Handed to the sender and not yet reported done with. */
+  private held = { events: 0, bytes: 0 };
+  /** Events the sender's last report had waiting for a sender. */
+  private waiting = 0;
+  private closed?: () => void;
 
-  constructor(private readonly opts: PayloadLoggerOptions) {
-    this.queue = new BoundedQueue(opts.queueEvents, opts.queueBytes);
-    this.senders = opts.senders ?? PAYLOAD_SENDERS;
-    this.timeoutMs = opts.timeoutMs ?? PAYLOAD_SEND_TIMEOUT_MS;
-  }
+  constructor(private readonly opts: PayloadLoggerOptions) {}
 
   /**
    * Puts a route's settings in force in place (undefined: off). Samplers restart only when the
-   * percent changes; a new URL gets a new pool, and events queued for the old one still go there.
+   * percent changes; events queued for a sink URL that changed still go there.
    */
   configure(route: PayloadLogRoute | undefined): void {
     if (route?.percent !== this.sampler.percent) this.sampler = new RevisionSampler(route?.percent ?? 0);
-    if (route?.url !== this.sink?.url) {
-      if (this.sink) {
-        this.sink.retired = true;
-        this.sink.closeIfIdle();
-      }
-      this.sink = route ? new Sink(route.url, this.senders, this.timeoutMs, (s) => this.sinks.delete(s)) : undefined;
-      if (this.sink) this.sinks.add(this.sink);
-    }
+    if (this.route && route?.url !== this.route.url) this.sender?.postMessage({ type: 'retire', url: this.route.url });
     this.route = route;
   }
 
-  /** Events waiting for a sender. */
+  /** Events waiting for a sender (as of the sender's last report, plus those not handed over yet). */
   get depth(): number {
-    return this.queue.length;
+    return this.waiting + this.batch.length;
   }
 
   wants(revision: string, method: string, path: string): boolean {
@@ -155,52 +69,69 @@ export class PayloadLogger implements ExchangeObserver {
   }
 
   observe(exchange: ObservedExchange): void {
-    const { route, sink } = this;
-    if (!route || !sink) return;
+    const { route } = this;
+    if (!route) return;
     try {
+      const maxEvents = this.opts.queueEvents + PAYLOAD_SENDERS;
       for (const event of payloadEvents(exchange, route, this.opts.source, Date.now())) {
-        if (this.queue.push({ ...event, sink })) sink.pending++;
-        else this.opts.count(event.revision, 'dropped');
+        const bytes = event.body.byteLength;
+        if (this.held.events >= maxEvents || this.held.bytes + bytes > this.opts.queueBytes) {
+          this.opts.count(event.revision, 'dropped', 1);
+          continue;
+        }
+        this.held.events++;
+        this.held.bytes += bytes;
+        this.batch.push({ ...event, url: route.url });
       }
-      this.pump();
+      this.scheduleFlush();
     } catch (err) {
       this.opts.log.error('payload log: could not queue an exchange', { error: err as Error });
     }
   }
 
-  /** Starts senders while there are events and free senders. */
-  private pump(): void {
-    while (this.sending < this.senders && this.queue.length > 0) {
-      const event = this.queue.shift() as Queued;
-      this.sending++;
-      void this.send(event).finally(() => {
-        this.sending--;
-        event.sink.release();
-        this.pump();
-        if (this.sending === 0 && this.queue.length === 0) this.idle?.();
-      });
-    }
+  /** One message to the sender per turn of the event loop, however many events it observed. */
+  private scheduleFlush(): void {
+    if (this.flushDue || this.batch.length === 0) return;
+    this.flushDue = true;
+    setImmediate(() => {
+      this.flushDue = false;
+      const events = this.batch;
+      this.batch = [];
+      this.tell({ type: 'events', events });
+    });
   }
 
-  private async send(event: Queued): Promise<void> {
-    let outcome: PayloadOutcome = 'failed';
-    let why = '';
-    try {
-      event.headers['ce-recordedtime'] = new Date().toISOString();
-      const status = await post(event.sink.pool, event.sink.path, event.headers, event.body);
-      if (status >= 200 && status < 300) outcome = 'sent';
-      else why = `answered ${status}`;
-    } catch (err) {
-      why = (err as Error).message;
-    }
-    this.opts.count(event.revision, outcome);
-    const failing = outcome === 'failed';
-    if (failing !== this.failing) {
-      this.failing = failing;
-      // The origin only: a sink's path or query may carry a token.
-      const sink = new URL(event.sink.url).origin;
-      if (failing) this.opts.log.warn(`payload log: sending to ${sink} failed: ${why}; counting failures`, { sink });
-      else this.opts.log.info(`payload log: sending to ${sink} works again`, { sink });
+  private tell(message: ToSender): void {
+    this.senderThread().postMessage(message);
+  }
+
+  private senderThread(): Worker {
+    if (this.sender) return this.sender;
+    const sender = new Worker(this.opts.senderUrl ?? new URL('./payload-sender.js', import.meta.url));
+    sender.on('message', (message: FromSender) => this.hear(message));
+    sender.on('error', (err) => this.opts.log.error('payload log: the sender thread failed', { error: err }));
+    // The router's exit never waits for it: close() says when its work is done.
+    sender.unref();
+    this.sender = sender;
+    return sender;
+  }
+
+  private hear(message: FromSender): void {
+    switch (message.type) {
+      case 'report':
+        for (const [revision, outcome, count] of message.outcomes) {
+          this.opts.count(revision, outcome, count);
+          this.held.events -= count;
+        }
+        this.held.bytes -= message.bytes;
+        this.waiting = message.waiting;
+        return;
+      case 'log':
+        this.opts.log[message.level](message.msg, { sink: message.sink });
+        return;
+      case 'closed':
+        this.closed?.();
+        return;
     }
   }
 
@@ -210,18 +141,22 @@ export class PayloadLogger implements ExchangeObserver {
    */
   async close(timeoutMs: number): Promise<void> {
     this.configure(undefined);
-    if (this.sending > 0 || this.queue.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.idle = resolve;
-        timer = setTimeout(resolve, timeoutMs);
-      });
-      clearTimeout(timer);
+    const sender = this.sender;
+    if (!sender) return;
+    if (this.batch.length > 0) {
+      this.tell({ type: 'events', events: this.batch });
+      this.batch = [];
     }
-    for (let e = this.queue.shift(); e; e = this.queue.shift()) {
-      this.opts.count(e.revision, 'dropped');
-      e.sink.release();
-    }
-    await Promise.all([...this.sinks].map((s) => s.pool.destroy().catch(() => undefined)));
+    // A sender that does not answer in time still goes: the router's exit must not hang on it.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs + 2_000);
+      this.closed = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.tell({ type: 'close', timeoutMs });
+    });
+    await sender.terminate();
+    this.sender = undefined;
   }
 }

@@ -197,6 +197,13 @@ describe('with a sink that answers', () => {
         'every event counted',
         async () => (await routerMetric(router, 'modelship_router_payload_queue_depth')) === 0,
       );
+      // The sender thread reports every 20 ms: its count of the last pair may follow the sink's.
+      await waitFor(
+        'every event the sink has counted sent',
+        async () =>
+          (await routerMetric(router, 'modelship_router_payload_events_total', { outcome: 'sent' })) ===
+          sink.events().length,
+      );
       expect(sink.events().filter((e) => e.headers['ce-id'] === 'meta-1')).toEqual([]);
     },
     LONG,
@@ -236,6 +243,13 @@ describe('with a sink that answers', () => {
       await waitFor(
         'every event counted',
         async () => (await routerMetric(router, 'modelship_router_payload_queue_depth')) === 0,
+      );
+      // The sender thread reports every 20 ms: its count of the last pair may follow the sink's.
+      await waitFor(
+        'every event the sink has counted sent',
+        async () =>
+          (await routerMetric(router, 'modelship_router_payload_events_total', { outcome: 'sent' })) ===
+          sink.events().length,
       );
 
       const events = sink.events();
@@ -374,7 +388,11 @@ describe('with a sink built on the CloudEvents Python SDK', () => {
             expect(event?.data).toBe(sent[i * 2 + j]);
           }),
         );
-        expect(await routerMetric(router, 'modelship_router_payload_events_total', { outcome: 'sent' })).toBe(4);
+        // The sender thread reports what it sent every 20 ms: the count follows the sink's answers closely.
+        await waitFor(
+          'four events counted sent',
+          async () => (await routerMetric(router, 'modelship_router_payload_events_total', { outcome: 'sent' })) === 4,
+        );
       } finally {
         expect(await router.stop()).toBe(0);
         child.kill('SIGTERM');
