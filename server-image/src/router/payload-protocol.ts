@@ -18,7 +18,10 @@ export type ToSender =
   | { type: 'events'; events: QueuedEvent[] }
   /** No event will name this URL again: close its connections once its events are done. */
   | { type: 'retire'; url: string }
-  /** Send what is queued for at most timeoutMs, then count the rest dropped, cut what is in flight and answer `closed`. */
+  /**
+   * Send what is queued for at most timeoutMs, then count the rest dropped, cut what is in flight
+   * and answer `closed`.
+   */
   | { type: 'close'; timeoutMs: number };
 
 /** Sender → main thread. */
