@@ -1,6 +1,6 @@
 import type { PayloadLogRoute } from '../../../contract/payload-log.js';
 import type { ObservedExchange } from './observe.js';
-import { BoundedQueue, RevisionSampler, isInferenceCall, payloadEvents } from './payload-log-events.js';
+import { RevisionSampler, isInferenceCall, payloadEvents } from './payload-log-events.js';
 
 const route: PayloadLogRoute = {
   url: 'http://sink.ml.svc/events',
@@ -112,41 +112,5 @@ describe('payloadEvents', () => {
   ] as const)('mode %s, status %i: logs %j', (mode, status, halves) => {
     const events = payloadEvents(exchange({ status }), { ...route, mode }, 'r', 0);
     expect(events.map((e) => e.headers['ce-type'].split('.').pop())).toEqual(halves);
-  });
-});
-
-describe('BoundedQueue', () => {
-  const item = (n: number, bytes = 1) => ({ n, body: Buffer.alloc(bytes) });
-
-  it('refuses the newest item past the event bound and keeps arrival order', () => {
-    const q = new BoundedQueue<ReturnType<typeof item>>(3, 1000);
-    expect([1, 2, 3, 4].map((n) => q.push(item(n)))).toEqual([true, true, true, false]);
-    expect(q.length).toBe(3);
-    expect(q.shift()?.n).toBe(1);
-    expect(q.push(item(5))).toBe(true);
-    expect([q.shift()?.n, q.shift()?.n, q.shift()?.n, q.shift()]).toEqual([2, 3, 5, undefined]);
-    expect(q.length).toBe(0);
-  });
-
-  it('refuses an item that would pass the byte bound, and frees bytes as items leave', () => {
-    const q = new BoundedQueue<ReturnType<typeof item>>(100, 10);
-    expect(q.push(item(1, 6))).toBe(true);
-    expect(q.push(item(2, 5))).toBe(false);
-    expect(q.push(item(3, 4))).toBe(true);
-    expect(q.bytes).toBe(10);
-    q.shift();
-    expect(q.bytes).toBe(4);
-    expect(q.push(item(4, 6))).toBe(true);
-  });
-
-  it('stays correct across many pushes and shifts (compaction)', () => {
-    const q = new BoundedQueue<ReturnType<typeof item>>(5000, Number.MAX_SAFE_INTEGER);
-    let next = 0;
-    let expected = 0;
-    for (let round = 0; round < 20; round++) {
-      for (let i = 0; i < 3000; i++) q.push(item(next++));
-      for (let i = 0; i < 2999; i++) expect(q.shift()?.n).toBe(expected++);
-    }
-    expect(q.length).toBe(20);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The pure parts of payload logging (contract/payload-log.ts): which requests are inference calls,
- * the exact per-revision sampling, the CloudEvents an observed exchange becomes, and the bounded
- * queue they wait in for the sink. payload-log.ts is the shell that sends them.
+ * the exact per-revision sampling, and the CloudEvents an observed exchange becomes. payload-log.ts
+ * and payload-sender.ts are the shell that sends them.
  */
 import { CE_COMPONENT, CE_SPEC_VERSION, CE_TYPES, type PayloadLogRoute } from '../../../contract/payload-log.js';
 import { ShareSampler } from './balancer.js';
@@ -45,15 +45,23 @@ export interface PayloadEvent {
 const IHCL_METADATA = 'Inference-Header-Content-Length';
 
 /**
- * The events a sampled exchange becomes under `route` (KServe's rules): the request for modes
- * `all` and `request`, whatever the status; the response for `all` and `response` when its status
- * is 200. `source` is the router pod's name, `now` when the response was complete (ms).
+ * Which halves of a sampled exchange are logged (KServe's rules): the request for modes `all` and
+ * `request`, whatever the status; the response for `all` and `response` when its status is 200.
+ */
+export function loggedHalves(mode: PayloadLogRoute['mode'], status: number): { request: boolean; response: boolean } {
+  return { request: mode !== 'response', response: mode !== 'request' && status === 200 };
+}
+
+/**
+ * The events a sampled exchange becomes under `route`: its `halves` ({@link loggedHalves} unless
+ * told). `source` is the router pod's name, `now` when the response was complete (ms).
  */
 export function payloadEvents(
-  exchange: ObservedExchange,
+  exchange: Pick<ObservedExchange, 'revision' | 'requestId' | 'at' | 'status' | 'request' | 'response'>,
   route: PayloadLogRoute,
   source: string,
   now: number,
+  halves = loggedHalves(route.mode, exchange.status),
 ): PayloadEvent[] {
   const events: PayloadEvent[] = [];
   const event = (type: string, at: number, msg: ObservedExchange['request']): PayloadEvent => {
@@ -75,56 +83,7 @@ export function payloadEvents(
     if (msg.contentType !== undefined) headers['content-type'] = msg.contentType;
     return { revision: exchange.revision, headers, body: msg.body };
   };
-  if (route.mode !== 'response') events.push(event(CE_TYPES.request, exchange.at, exchange.request));
-  if (route.mode !== 'request' && exchange.status === 200)
-    events.push(event(CE_TYPES.response, now, exchange.response));
+  if (halves.request) events.push(event(CE_TYPES.request, exchange.at, exchange.request));
+  if (halves.response) events.push(event(CE_TYPES.response, now, exchange.response));
   return events;
-}
-
-/**
- * A FIFO bounded in events and in body bytes. A push past either bound is refused (the caller
- * counts it dropped): the newest event goes, never one already waiting, so what is sent stays in
- * arrival order and the memory held stays bounded whatever the sink does.
- */
-export class BoundedQueue<T extends { body: Buffer }> {
-  private items: (T | undefined)[] = [];
-  private head = 0;
-  private heldBytes = 0;
-
-  constructor(
-    private readonly maxEvents: number,
-    private readonly maxBytes: number,
-  ) {}
-
-  /** Events waiting. */
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  /** Body bytes waiting. */
-  get bytes(): number {
-    return this.heldBytes;
-  }
-
-  /** Appends `item`, or returns false when it does not fit. */
-  push(item: T): boolean {
-    if (this.length >= this.maxEvents || this.heldBytes + item.body.length > this.maxBytes) return false;
-    this.items.push(item);
-    this.heldBytes += item.body.length;
-    return true;
-  }
-
-  /** The oldest item, removed; undefined when empty. */
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head] as T;
-    this.items[this.head++] = undefined;
-    this.heldBytes -= item.body.length;
-    // Compact once the consumed prefix dominates, so shifting stays O(1) amortized.
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
 }

@@ -6,9 +6,19 @@
  * load on a sink exactly when it struggles, and a send that timed out may have been stored (a
  * retry would duplicate it). KServe's logger does not retry either.
  */
-import { isMainThread, parentPort } from 'node:worker_threads';
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Pool } from 'undici';
-import type { FromSender, PayloadOutcome, QueuedEvent, ToSender } from './payload-protocol.js';
+import { payloadEvents, type PayloadEvent } from './payload-log-events.js';
+import { unpackExchanges, type FromSender, type PayloadOutcome, type ToSender } from './payload-protocol.js';
+
+/** An event and its sink's URL: events queued before a URL change still go to the old one. */
+type QueuedEvent = PayloadEvent & { url: string };
+
+/** What the sender thread is started with. */
+export interface SenderData {
+  /** `ce-source`: the router pod's name. */
+  source: string;
+}
 
 /** Events sent at once (and connections per sink): enough for a sink ~1 ms away to keep up. */
 export const PAYLOAD_SENDERS = 4;
@@ -85,6 +95,7 @@ export class PayloadSender {
 
   constructor(
     private readonly tell: (message: FromSender) => void,
+    private readonly source: string,
     private readonly senders = PAYLOAD_SENDERS,
     private readonly timeoutMs = PAYLOAD_SEND_TIMEOUT_MS,
   ) {}
@@ -92,14 +103,19 @@ export class PayloadSender {
   /** Handles one message of the main thread. */
   receive(message: ToSender): void {
     switch (message.type) {
-      case 'events':
-        for (const event of message.events) {
-          this.sinkFor(event.url).pending++;
-          this.queue.push(event);
+      case 'exchanges': {
+        const { route } = message;
+        const sink = this.sinkFor(route.url);
+        for (const { exchange, now, request, response } of unpackExchanges(message)) {
+          for (const event of payloadEvents(exchange, route, this.source, now, { request, response })) {
+            sink.pending++;
+            this.queue.push({ ...event, url: route.url });
+          }
         }
         this.pump();
         this.scheduleReport();
         return;
+      }
       case 'retire': {
         const sink = this.sinks.get(message.url);
         if (sink) {
@@ -245,6 +261,7 @@ export class PayloadSender {
 
 if (!isMainThread && parentPort) {
   const port = parentPort;
-  const sender = new PayloadSender((message) => port.postMessage(message));
+  const { source } = workerData as SenderData;
+  const sender = new PayloadSender((message) => port.postMessage(message), source);
   port.on('message', (message: ToSender) => sender.receive(message));
 }
