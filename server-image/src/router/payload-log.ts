@@ -34,8 +34,6 @@ export interface PayloadLoggerOptions {
   /** Counts `n` events' fate (the metric). */
   count(revision: string, outcome: PayloadOutcome, n: number): void;
   log: Logger;
-  /** The compiled sender; the real one next to this file unless a test says otherwise. */
-  senderUrl?: URL;
 }
 
 /** The payload-logging part of the router's monitoring. */
@@ -124,13 +122,29 @@ export class PayloadLogger implements ExchangeObserver {
   private senderThread(): Worker {
     if (this.sender) return this.sender;
     const workerData: SenderData = { source: this.opts.source };
-    const sender = new Worker(this.opts.senderUrl ?? new URL('./payload-sender.js', import.meta.url), { workerData });
+    const sender = new Worker(new URL('./payload-sender.js', import.meta.url), { workerData });
     sender.on('message', (message: FromSender) => this.hear(message));
     sender.on('error', (err) => this.opts.log.error('payload log: the sender thread failed', { error: err }));
+    sender.on('exit', () => this.lost(sender));
     // The router's exit never waits for it: close() says when its work is done.
     sender.unref();
     this.sender = sender;
     return sender;
+  }
+
+  /**
+   * A sender thread that ended outside close() took its events with it: they are logged as lost
+   * (by number: which revisions they were of went with it), the bounds are freed, and the next
+   * hand-over starts a new thread.
+   */
+  private lost(sender: Worker): void {
+    if (this.sender !== sender) return;
+    this.sender = undefined;
+    if (this.held.events > 0) {
+      this.opts.log.error('payload log: the sender thread ended; its events are lost', { events: this.held.events });
+    }
+    this.held = { events: 0, bytes: 0 };
+    this.waiting = 0;
   }
 
   private hear(message: FromSender): void {
@@ -169,7 +183,7 @@ export class PayloadLogger implements ExchangeObserver {
       };
       this.tell({ type: 'close', timeoutMs });
     });
-    await sender.terminate();
     this.sender = undefined;
+    await sender.terminate();
   }
 }
