@@ -16,7 +16,7 @@ import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/src/ap
 import { sha256Of } from '../../server-image/test/helpers/server.js';
 import { repoRoot } from '../cluster/cluster.js';
 import { nodeNetwork } from '../cluster/network.js';
-import { createTestNamespace, deleteNamespace, loadKubeConfig } from '../e2e/kube.js';
+import { createTestNamespace, deleteNamespace, loadKubeConfig, waitFor } from '../e2e/kube.js';
 import { Load, summarize } from '../e2e/load.js';
 import { condition, promotedFrom, routeOf } from '../e2e/md.js';
 import { startFakeGcs } from '../stores/gcs.js';
@@ -241,7 +241,19 @@ describe('models from S3, GCS and OCI registries on real pods', () => {
         server,
       });
       await mds.readyStable('cached-again');
-      const after = await agentMetrics();
+      // Ready can come before the last pod's answer is counted (or, for 'cached', with one of its two
+      // pods): wait until the agent has counted an answer for each of the three pods.
+      const outcomes = ['hit', 'miss'].map((o) => `modelship_cache_requests_total{outcome="${o}"}`);
+      const answered = (m: string): number => outcomes.reduce((n, o) => n + sampleOf(m, o) - sampleOf(before, o), 0);
+      const after = await waitFor(
+        'the node agent to answer three pods',
+        async () => {
+          const m = await agentMetrics();
+          return answered(m) >= 3 ? m : undefined;
+        },
+        60_000,
+        250,
+      ).catch(agentMetrics);
       const delta = (sample: string): number => sampleOf(after, sample) - sampleOf(before, sample);
       measured(
         `node cache for 3 pods of one s3:// model: ${delta('modelship_cache_downloads_total')} download(s), ` +
