@@ -69,6 +69,22 @@ export class Observers {
     for (const p of this.parts) if (p.wants(revision, method, path)) (out ??= []).push(p);
     return out;
   }
+
+  /** Exchanges whose callers have their responses, for the parts that wanted them, on the next turn. */
+  private due: [ExchangeObserver[], ObservedExchange][] = [];
+
+  /**
+   * Gives `exchange` to `parts` after this turn of the event loop, with the others of the turn:
+   * the caller's response is written first, and a turn costs one scheduled callback, not one each.
+   */
+  deliver(parts: ExchangeObserver[], exchange: ObservedExchange): void {
+    if (this.due.push([parts, exchange]) > 1) return;
+    setImmediate(() => {
+      const due = this.due;
+      this.due = [];
+      for (const [wanting, observed] of due) for (const part of wanting) part.observe(observed);
+    });
+  }
 }
 
 const VALID_REQUEST_ID = /^[\x21-\x7e]{1,200}$/;

@@ -1,27 +1,30 @@
 /**
  * Payload logging (contract/payload-log.ts): an {@link ExchangeObserver} that samples the
  * inference calls the router serves and has them sent to the route's sink as KServe-style
- * CloudEvents, in the background. The caller is never delayed: an exchange is handed over after
- * the caller has its response, packed with the others of the same turn of the event loop, to the
- * sender thread (payload-sender.ts), which makes the events and POSTs them. What is handed over and
- * not yet done with is bounded in events and bytes; an event past either bound is dropped and
- * counted, never waited for.
+ * CloudEvents, in the background. The caller is never delayed: an exchange is packed after the
+ * caller has its response, and what was packed is handed over every {@link HAND_OVER_MS} (or once
+ * {@link HAND_OVER_BYTES} are packed) to the sender thread (payload-sender.ts), which makes the
+ * events and POSTs them. What is packed or handed over and not yet done with is bounded in events
+ * and bytes; an event past either bound is dropped and counted, never waited for.
  */
 import { Worker } from 'node:worker_threads';
 import type { PayloadLogRoute } from '../../../contract/payload-log.js';
 import type { Logger } from '../../../common/log.js';
 import type { ExchangeObserver, ObservedExchange } from './observe.js';
 import { RevisionSampler, isInferenceCall, loggedHalves } from './payload-log-events.js';
-import {
-  packExchanges,
-  type FromSender,
-  type Packable,
-  type PayloadOutcome,
-  type ToSender,
-} from './payload-protocol.js';
+import { ExchangePacker, type FromSender, type PayloadOutcome, type ToSender } from './payload-protocol.js';
 import { PAYLOAD_SENDERS, type SenderData } from './payload-sender.js';
 
 export type { PayloadOutcome } from './payload-protocol.js';
+
+/**
+ * How long packed exchanges wait to be handed over. A hand-over costs the main thread a message
+ * (cloned, and the sender thread woken) whatever it holds: bench-payload-log profiled one per turn
+ * of the event loop (one exchange each at a steady load) as most of logging's cost to it.
+ */
+export const HAND_OVER_MS = 50;
+/** Body bytes packed that are handed over at once, however soon: a burst does not grow one batch without end. */
+export const HAND_OVER_BYTES = 1024 * 1024;
 
 /** What the payload logger needs from the router. */
 export interface PayloadLoggerOptions {
@@ -43,8 +46,8 @@ export class PayloadLogger implements ExchangeObserver {
   /** Started when logging first has something to send: a router that never logs has no sender thread. */
   private sender?: Worker;
   /** Exchanges not handed over yet, all of `route`. */
-  private batch: Packable[] = [];
-  private flushDue = false;
+  private readonly packer = new ExchangePacker();
+  private handOverTimer?: NodeJS.Timeout;
   /** Handed to the sender (or about to be) and not yet reported done with. */
   private held = { events: 0, bytes: 0 };
   /** Events the sender's last report had waiting for a sender. */
@@ -60,16 +63,14 @@ export class PayloadLogger implements ExchangeObserver {
   configure(route: PayloadLogRoute | undefined): void {
     if (route?.percent !== this.sampler.percent) this.sampler = new RevisionSampler(route?.percent ?? 0);
     // What was observed goes with the settings it was observed under.
-    if (this.batch.length > 0) this.handOver();
+    this.handOver();
     if (this.route && route?.url !== this.route.url) this.sender?.postMessage({ type: 'retire', url: this.route.url });
     this.route = route;
   }
 
   /** Events waiting for a sender (as of the sender's last report, plus those not handed over yet). */
   get depth(): number {
-    let unposted = 0;
-    for (const b of this.batch) unposted += Number(b.request) + Number(b.response);
-    return this.waiting + unposted;
+    return this.waiting + this.packer.events;
   }
 
   wants(revision: string, method: string, path: string): boolean {
@@ -85,15 +86,9 @@ export class PayloadLogger implements ExchangeObserver {
     const request = halves.request && this.admit(exchange.revision, exchange.request.body);
     const response = halves.response && this.admit(exchange.revision, exchange.response.body);
     if (!request && !response) return;
-    this.batch.push({ exchange, now: Date.now(), request, response });
-    if (this.flushDue) return;
-    // Once per turn of the event loop: holding bodies longer keeps the socket reads they are slices
-    // of alive (bench-payload-log measured 10 and 50 ms batches no cheaper for the main thread).
-    this.flushDue = true;
-    setImmediate(() => {
-      this.flushDue = false;
-      if (this.batch.length > 0) this.handOver();
-    });
+    this.packer.add({ exchange, now: Date.now(), request, response });
+    if (this.packer.bodies >= HAND_OVER_BYTES) this.handOver();
+    else this.handOverTimer ??= setTimeout(() => this.handOver(), HAND_OVER_MS).unref();
   }
 
   /** Whether one more event of `body` fits the bounds; counted dropped when it does not. */
@@ -108,11 +103,13 @@ export class PayloadLogger implements ExchangeObserver {
     return true;
   }
 
-  /** Posts the exchanges observed since the last hand-over, packed. */
+  /** Posts the exchanges packed since the last hand-over, if any. */
   private handOver(): void {
-    const batch = packExchanges(this.route as PayloadLogRoute, this.batch);
-    this.batch = [];
-    this.tell({ type: 'exchanges', ...batch }, [batch.numbers.buffer as ArrayBuffer, batch.bodies]);
+    clearTimeout(this.handOverTimer);
+    this.handOverTimer = undefined;
+    if (this.packer.exchanges === 0) return;
+    const batch = this.packer.take(this.route as PayloadLogRoute);
+    this.tell({ type: 'exchanges', ...batch }, [batch.numbers.buffer as ArrayBuffer, batch.bytes]);
   }
 
   private tell(message: ToSender, transfer: ArrayBuffer[] = []): void {
@@ -140,10 +137,10 @@ export class PayloadLogger implements ExchangeObserver {
   private lost(sender: Worker): void {
     if (this.sender !== sender) return;
     this.sender = undefined;
-    if (this.held.events > 0) {
-      this.opts.log.error('payload log: the sender thread ended; its events are lost', { events: this.held.events });
-    }
-    this.held = { events: 0, bytes: 0 };
+    // What is packed and not handed over yet goes to the next thread, and stays held.
+    const lost = this.held.events - this.packer.events;
+    if (lost > 0) this.opts.log.error('payload log: the sender thread ended; its events are lost', { events: lost });
+    this.held = { events: this.packer.events, bytes: this.packer.bodies };
     this.waiting = 0;
   }
 
@@ -159,6 +156,9 @@ export class PayloadLogger implements ExchangeObserver {
         return;
       case 'log':
         this.opts.log[message.level](message.msg, { sink: message.sink });
+        return;
+      case 'spare':
+        this.packer.recycle(message.bytes);
         return;
       case 'closed':
         this.closed?.();

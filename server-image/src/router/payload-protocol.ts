@@ -5,9 +5,10 @@
  * its own thread it leaves the main thread, which every request of the router waits for, free.
  *
  * Exchanges cross packed, for the main thread's sake: what a message costs its sender is cloning it,
- * per value and per key. So a batch is one array of strings, one of numbers and one buffer of bodies,
- * the last two transferred, not cloned (a cloned Buffer takes the whole buffer it views along, a
- * socket read's 64 KiB for a body of a few bytes).
+ * per value and per key (bench-payload-log profiled a batch's array of strings as the dearest part of
+ * a hand-over). So a batch is one array of numbers and one buffer holding the strings (latin1, as
+ * Node gives header values) and the bodies, both transferred, not cloned (a cloned Buffer would also
+ * take the whole buffer it views along, a socket read's 64 KiB for a body of a few bytes).
  */
 import type { PayloadLogRoute } from '../../../contract/payload-log.js';
 import type { ObservedExchange } from './observe.js';
@@ -15,21 +16,28 @@ import type { ObservedExchange } from './observe.js';
 /** What became of one event. */
 export type PayloadOutcome = 'sent' | 'dropped' | 'failed';
 
-/** Strings per exchange in {@link ExchangeBatch.strings}: revision, request id, the two content types ('' for none). */
-const STRINGS = 4;
 /**
- * Numbers per exchange in {@link ExchangeBatch.numbers}: at, now, status, then per half its
- * inference header length (NaN for none) and its body's start and end in the bodies (-1 when the
- * half is not logged: not wanted, or dropped for the bounds).
+ * Numbers per exchange in {@link ExchangeBatch.numbers}: at, now, status; the start and end in the
+ * bytes of the revision, the request id and the two content types (start -1: none); then per half
+ * its inference header length (NaN for none) and its body's start and end in the bytes (-1 when
+ * the half is not logged: not wanted, or dropped for the bounds).
  */
-const NUMBERS = 9;
+const NUMBERS = 17;
+const AT = 0;
+const NOW = 1;
+const STATUS = 2;
+const REVISION = 3;
+const REQUEST_ID = 5;
+const REQUEST_TYPE = 7;
+const RESPONSE_TYPE = 9;
+const REQUEST = 11;
+const RESPONSE = 14;
 
 /** Exchanges of one route, packed. */
 export interface ExchangeBatch {
   route: PayloadLogRoute;
-  strings: string[];
   numbers: Float64Array;
-  bodies: ArrayBuffer;
+  bytes: ArrayBuffer;
 }
 
 /** One exchange to pack: the halves to log (a half left out is not sent), and when its response was complete. */
@@ -40,38 +48,121 @@ export interface Packable {
   response: boolean;
 }
 
-/** Packs exchanges of one route; the bodies of the halves to log are copied once, into one buffer. */
-export function packExchanges(route: PayloadLogRoute, items: Packable[]): ExchangeBatch {
-  let size = 0;
-  for (const i of items) {
-    if (i.request) size += i.exchange.request.body.byteLength;
-    if (i.response) size += i.exchange.response.body.byteLength;
+/** Exchanges and bytes an {@link ExchangePacker} first makes room for; it doubles as needed. */
+const FIRST_EXCHANGES = 64;
+const FIRST_BYTES = 64 * 1024;
+/** Buffers back from the sender an {@link ExchangePacker} keeps for its next batches. */
+const MAX_SPARE = 4;
+
+/**
+ * Packs exchanges of one route as they are observed. The strings and the bodies of the halves to log
+ * are copied at once into one buffer, so a socket read they are slices of is not kept alive while a
+ * batch fills (and what the bounds count is the memory held); `take` hands the batch over and starts
+ * another, with room for twice what the last one held (not zeroed: every byte sent is written first).
+ */
+export class ExchangePacker {
+  private numbers: Float64Array = new Float64Array(FIRST_EXCHANGES * NUMBERS);
+  private bytes: Buffer = Buffer.allocUnsafeSlow(FIRST_BYTES);
+  /** Buffers the sender thread is done with, filled again rather than new ones allocated (their pages are warm). */
+  private spare: ArrayBuffer[] = [];
+  private count = 0;
+  private used = 0;
+  private bodyBytes = 0;
+  /** Logged halves packed: the events they will make. */
+  events = 0;
+
+  /** Exchanges packed since the last take. */
+  get exchanges(): number {
+    return this.count;
   }
-  const bodies = new Uint8Array(size);
-  const strings: string[] = [];
-  const numbers = new Float64Array(items.length * NUMBERS);
-  let at = 0;
-  const put = (body: Buffer, logged: boolean, n: number): void => {
-    if (!logged) {
-      numbers[n] = numbers[n + 1] = -1;
+
+  /** Body bytes packed since the last take (what the bounds count). */
+  get bodies(): number {
+    return this.bodyBytes;
+  }
+
+  add({ exchange: e, now, request, response }: Packable): void {
+    const requestType = e.request.contentType;
+    const responseType = e.response.contentType;
+    const need =
+      this.used +
+      e.revision.length +
+      e.requestId.length +
+      (requestType?.length ?? 0) +
+      (responseType?.length ?? 0) +
+      (request ? e.request.body.byteLength : 0) +
+      (response ? e.response.body.byteLength : 0);
+    if (need > this.bytes.byteLength) this.bytes = grownBytes(this.bytes, need, this.used);
+    if ((this.count + 1) * NUMBERS > this.numbers.length) this.numbers = grownNumbers(this.numbers, this.count);
+    const n = this.count++ * NUMBERS;
+    const numbers = this.numbers;
+    numbers[n + AT] = e.at;
+    numbers[n + NOW] = now;
+    numbers[n + STATUS] = e.status;
+    this.putString(e.revision, n + REVISION);
+    this.putString(e.requestId, n + REQUEST_ID);
+    this.putString(requestType, n + REQUEST_TYPE);
+    this.putString(responseType, n + RESPONSE_TYPE);
+    numbers[n + REQUEST] = e.request.inferenceHeaderLength ?? NaN;
+    this.putBody(e.request.body, request, n + REQUEST + 1);
+    numbers[n + RESPONSE] = e.response.inferenceHeaderLength ?? NaN;
+    this.putBody(e.response.body, response, n + RESPONSE + 1);
+  }
+
+  /** The batch packed so far, its buffers to be transferred; the packer starts afresh. */
+  take(route: PayloadLogRoute): ExchangeBatch {
+    const batch = {
+      route,
+      numbers: this.numbers.subarray(0, this.count * NUMBERS),
+      bytes: this.bytes.buffer as ArrayBuffer,
+    };
+    this.numbers = new Float64Array(Math.max(this.count * 2, FIRST_EXCHANGES) * NUMBERS);
+    const room = Math.max(this.used * 2, FIRST_BYTES);
+    const reused = this.spare.findIndex((b) => b.byteLength >= room);
+    this.bytes = reused < 0 ? Buffer.allocUnsafeSlow(room) : Buffer.from(this.spare.splice(reused, 1)[0]);
+    this.count = this.used = this.bodyBytes = this.events = 0;
+    return batch;
+  }
+
+  /** A batch's buffer back from the sender thread, to be filled again (a few are kept). */
+  recycle(bytes: ArrayBuffer): void {
+    if (this.spare.length < MAX_SPARE) this.spare.push(bytes);
+  }
+
+  private putString(text: string | undefined, n: number): void {
+    if (text === undefined) {
+      this.numbers[n] = this.numbers[n + 1] = -1;
       return;
     }
-    bodies.set(body, at);
-    numbers[n] = at;
-    numbers[n + 1] = at += body.byteLength;
-  };
-  items.forEach(({ exchange: e, now, request, response }, k) => {
-    strings.push(e.revision, e.requestId, e.request.contentType ?? '', e.response.contentType ?? '');
-    const n = k * NUMBERS;
-    numbers[n] = e.at;
-    numbers[n + 1] = now;
-    numbers[n + 2] = e.status;
-    numbers[n + 3] = e.request.inferenceHeaderLength ?? NaN;
-    put(e.request.body, request, n + 4);
-    numbers[n + 6] = e.response.inferenceHeaderLength ?? NaN;
-    put(e.response.body, response, n + 7);
-  });
-  return { route, strings, numbers, bodies: bodies.buffer };
+    this.numbers[n] = this.used;
+    this.numbers[n + 1] = this.used += this.bytes.write(text, this.used, 'latin1');
+  }
+
+  private putBody(body: Buffer, logged: boolean, n: number): void {
+    if (!logged) {
+      this.numbers[n] = this.numbers[n + 1] = -1;
+      return;
+    }
+    this.bytes.set(body, this.used);
+    this.numbers[n] = this.used;
+    this.numbers[n + 1] = this.used += body.byteLength;
+    this.bodyBytes += body.byteLength;
+    this.events++;
+  }
+}
+
+/** `bytes` moved into a buffer at least twice as large and at least `need` long (its first `used` bytes kept). */
+function grownBytes(bytes: Buffer, need: number, used: number): Buffer {
+  const bigger = Buffer.allocUnsafeSlow(Math.max(need, bytes.byteLength * 2));
+  bytes.copy(bigger, 0, 0, used);
+  return bigger;
+}
+
+/** `numbers` moved into an array with room for twice as many exchanges (the first `count` kept). */
+function grownNumbers(numbers: Float64Array, count: number): Float64Array {
+  const bigger = new Float64Array(numbers.length * 2);
+  bigger.set(numbers.subarray(0, count * NUMBERS));
+  return bigger;
 }
 
 /** An exchange unpacked: its halves left out have no body. */
@@ -84,28 +175,29 @@ export interface UnpackedExchange {
 
 /** The exchanges of a batch, their bodies views of its buffer. */
 export function unpackExchanges(batch: ExchangeBatch): UnpackedExchange[] {
-  const { strings, numbers, bodies } = batch;
+  const { numbers } = batch;
+  const bytes = Buffer.from(batch.bytes);
+  const text = (n: number): string | undefined =>
+    numbers[n] < 0 ? undefined : bytes.toString('latin1', numbers[n], numbers[n + 1]);
+  const half = (contentType: string | undefined, n: number) => ({
+    ...(contentType === undefined ? {} : { contentType }),
+    ...(Number.isNaN(numbers[n]) ? {} : { inferenceHeaderLength: numbers[n] }),
+    body: numbers[n + 1] < 0 ? Buffer.alloc(0) : bytes.subarray(numbers[n + 1], numbers[n + 2]),
+  });
   const out: UnpackedExchange[] = [];
-  for (let k = 0; k * STRINGS < strings.length; k++) {
-    const s = k * STRINGS;
-    const n = k * NUMBERS;
-    const half = (contentType: string, length: number, start: number, end: number) => ({
-      ...(contentType === '' ? {} : { contentType }),
-      ...(Number.isNaN(length) ? {} : { inferenceHeaderLength: length }),
-      body: start < 0 ? Buffer.alloc(0) : Buffer.from(bodies, start, end - start),
-    });
+  for (let n = 0; n < numbers.length; n += NUMBERS) {
     out.push({
       exchange: {
-        revision: strings[s],
-        requestId: strings[s + 1],
-        at: numbers[n],
-        status: numbers[n + 2],
-        request: half(strings[s + 2], numbers[n + 3], numbers[n + 4], numbers[n + 5]),
-        response: half(strings[s + 3], numbers[n + 6], numbers[n + 7], numbers[n + 8]),
+        revision: text(n + REVISION) as string,
+        requestId: text(n + REQUEST_ID) as string,
+        at: numbers[n + AT],
+        status: numbers[n + STATUS],
+        request: half(text(n + REQUEST_TYPE), n + REQUEST),
+        response: half(text(n + RESPONSE_TYPE), n + RESPONSE),
       },
-      now: numbers[n + 1],
-      request: numbers[n + 4] >= 0,
-      response: numbers[n + 7] >= 0,
+      now: numbers[n + NOW],
+      request: numbers[n + REQUEST + 1] >= 0,
+      response: numbers[n + RESPONSE + 1] >= 0,
     });
   }
   return out;
@@ -137,5 +229,7 @@ export type FromSender =
     }
   /** A change between sending and failing, to log (the origin only: a sink's path or query may carry a token). */
   | { type: 'log'; level: 'warn' | 'info'; msg: string; sink: string }
+  /** Every event of a batch is done with: its buffer comes back (transferred) to be filled again. */
+  | { type: 'spare'; bytes: ArrayBuffer }
   /** close is done: every event is reported. */
   | { type: 'closed' };

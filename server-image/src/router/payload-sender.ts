@@ -11,8 +11,14 @@ import { Pool } from 'undici';
 import { payloadEvents, type PayloadEvent } from './payload-log-events.js';
 import { unpackExchanges, type FromSender, type PayloadOutcome, type ToSender } from './payload-protocol.js';
 
-/** An event and its sink's URL: events queued before a URL change still go to the old one. */
-type QueuedEvent = PayloadEvent & { url: string };
+/** The events of one batch not yet done with, and the buffer their bodies are views of. */
+interface BatchBuffer {
+  bytes: ArrayBuffer;
+  pending: number;
+}
+
+/** An event, its sink's URL (events queued before a URL change still go to the old one) and its batch. */
+type QueuedEvent = PayloadEvent & { url: string; batch: BatchBuffer };
 
 /** What the sender thread is started with. */
 export interface SenderData {
@@ -94,7 +100,7 @@ export class PayloadSender {
   private idle?: () => void;
 
   constructor(
-    private readonly tell: (message: FromSender) => void,
+    private readonly tell: (message: FromSender, transfer?: ArrayBuffer[]) => void,
     private readonly source: string,
     private readonly senders = PAYLOAD_SENDERS,
     private readonly timeoutMs = PAYLOAD_SEND_TIMEOUT_MS,
@@ -106,10 +112,12 @@ export class PayloadSender {
       case 'exchanges': {
         const { route } = message;
         const sink = this.sinkFor(route.url);
+        const batch: BatchBuffer = { bytes: message.bytes, pending: 0 };
         for (const { exchange, now, request, response } of unpackExchanges(message)) {
           for (const event of payloadEvents(exchange, route, this.source, now, { request, response })) {
             sink.pending++;
-            this.queue.push({ ...event, url: route.url });
+            batch.pending++;
+            this.queue.push({ ...event, url: route.url, batch });
           }
         }
         this.pump();
@@ -211,6 +219,8 @@ export class PayloadSender {
     const key = `${outcome} ${event.revision}`;
     this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
     this.doneBytes += event.body.byteLength;
+    // No view of the batch's buffer is in use any more once its last event is done.
+    if (--event.batch.pending === 0) this.tell({ type: 'spare', bytes: event.batch.bytes }, [event.batch.bytes]);
     const sink = this.sinks.get(event.url);
     if (sink) {
       sink.pending--;
@@ -262,6 +272,6 @@ export class PayloadSender {
 if (!isMainThread && parentPort) {
   const port = parentPort;
   const { source } = workerData as SenderData;
-  const sender = new PayloadSender((message) => port.postMessage(message), source);
+  const sender = new PayloadSender((message, transfer = []) => port.postMessage(message, transfer), source);
   port.on('message', (message: ToSender) => sender.receive(message));
 }

@@ -390,6 +390,7 @@ class Observation {
   private response: Omit<ObservedMessage, 'body'> = {};
 
   constructor(
+    private readonly observers: Observers,
     private readonly parts: ExchangeObserver[],
     private readonly exchange: Omit<ObservedExchange, 'revision' | 'status' | 'response'>,
   ) {}
@@ -405,10 +406,7 @@ class Observation {
   end(revision: string, status: number): void {
     const body = this.capture.body();
     if (!body) return;
-    const observed: ObservedExchange = { ...this.exchange, revision, status, response: { ...this.response, body } };
-    setImmediate(() => {
-      for (const part of this.parts) part.observe(observed);
-    });
+    this.observers.deliver(this.parts, { ...this.exchange, revision, status, response: { ...this.response, body } });
   }
 }
 
@@ -743,7 +741,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
       if (!parts) return;
       const contentType = rawHeaderValue(raw, 'content-type');
       const ihcl = rawHeaderValue(raw, 'inference-header-content-length');
-      exchange.observation = new Observation(parts, {
+      exchange.observation = new Observation(observers as Observers, parts, {
         requestId: requestId as string,
         method,
         path,
