@@ -7,7 +7,7 @@ import type { FetchFailureReason } from '../../../contract/model-source.js';
 import { ModelLoadError } from '../dataplane/types.js';
 import { downloadVerified, remoteSourceFor, type AttemptFailure, type DownloadOptions } from './download.js';
 import { cachePathFor } from './fetch.js';
-import { OFF_THREAD_MIN_BYTES } from './hash.js';
+import { OFF_THREAD_MIN_BYTES } from './writer.js';
 import type { RemoteObject, RemoteRequest, RemoteSource } from './remote.js';
 
 // The pipeline is generic over RemoteSource: these sources script what a store does, attempt by

@@ -6,22 +6,20 @@
  * backoff; the whole fetch, retries included, has one deadline.
  */
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FetchFailureReason } from '../../../contract/model-source.js';
 import { ModelLoadError } from '../dataplane/types.js';
 import { causeMessage } from './errors.js';
 import { cachePathFor, type LocalModel } from './fetch.js';
-import { startHash } from './hash.js';
 import { isTransient, type RemoteObject, type RemoteRequest, type RemoteSource } from './remote.js';
 import { DEFAULT_BACKOFF, retryDelayMs, type Backoff } from './retry.js';
 import { redactUri } from './source.js';
 export { remoteSourceFor } from './sources.js';
 import { normaliseSha256 } from './verify.js';
+import { startWriter, WriteError, type HashingWriter } from './writer.js';
 
 /** What to fetch: the URI and settings; `signal` lets the caller give up (the pipeline adds its deadline). */
 export type DownloadRequest = Omit<RemoteRequest, 'signal'> & { signal?: AbortSignal };
@@ -50,12 +48,6 @@ export interface DownloadOptions {
 }
 
 const DEFAULT_STALL_MS = 30_000;
-/**
- * Bytes buffered between the stages. Stores answer in chunks of 16 to 64 KiB; a few MiB in flight
- * lets the disk and the hash keep up with a fast network without a write per chunk.
- */
-const HIGH_WATER_MARK = 4 * 1024 * 1024;
-
 /** The remote object's bytes are not usable; the reason says whether another attempt may help. */
 const failure = (message: string, reason: FetchFailureReason): ModelLoadError => new ModelLoadError(message, reason);
 
@@ -157,7 +149,26 @@ function untilAborted(opening: Promise<RemoteObject>, signal: AbortSignal): Prom
   });
 }
 
-/** One attempt: open, stream through the hashes into a new temporary file, verify, rename. */
+/**
+ * Reads `body` into `writer`, calling `received` per chunk; waits while the writer is behind. Rejects
+ * with the body's error, the writer's, or the signal's reason.
+ */
+async function drain(body: Readable, writer: HashingWriter, received: (n: number) => void, signal: AbortSignal) {
+  const onAbort = (): void => void body.destroy(signal.reason as Error);
+  if (signal.aborted) onAbort();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      received(chunk.length);
+      const behind = writer.write(chunk);
+      if (behind !== undefined) await behind;
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** One attempt: open, stream through the hash into a new temporary file, verify, rename. */
 async function attemptDownload(
   request: RemoteRequest,
   source: RemoteSource,
@@ -172,7 +183,7 @@ async function attemptDownload(
   const stall = setTimeout(() => own.abort(new Stalled()), stallMs);
   const stalled = (): ModelLoadError =>
     failure(`fetch model ${uri}: nothing received for ${stallMs / 1000} s`, 'ModelSourceUnavailable');
-  const starting = startHash();
+  const starting = startWriter();
   let object: RemoteObject;
   try {
     object = await untilAborted(source.open({ ...request, signal }), signal);
@@ -182,44 +193,38 @@ async function attemptDownload(
     if (own.signal.aborted) throw stalled();
     throw err;
   }
+  // Its errors surface from the reading below (a destroyed stream keeps its error); one that comes
+  // while the file is being created must not go unhandled.
+  object.body.on('error', () => undefined);
   const tmp = path.join(cacheDir, `.download-${randomUUID()}`);
-  // One sha256 checks both the spec's digest and the one the source pins (an OCI layer's).
-  const hash = starting.choose(object.bytes);
-  let bytes = 0;
-  const hashing = new Transform({
-    readableHighWaterMark: HIGH_WATER_MARK,
-    writableHighWaterMark: HIGH_WATER_MARK,
-    transform(chunk: Buffer, _encoding, done) {
-      stall.refresh();
-      bytes += chunk.length;
-      let hashed: Promise<void> | undefined;
-      try {
-        hashed = hash.update(chunk);
-      } catch (err) {
-        done(err as Error);
-        return;
-      }
-      // The chunk goes on to the disk at once; the next one waits while the hash is far behind.
-      this.push(chunk);
-      if (hashed === undefined) done();
-      else hashed.then(() => done(), done);
-    },
-  });
-  const file = createWriteStream(tmp, { flags: 'wx', mode: 0o644, highWaterMark: HIGH_WATER_MARK });
-  // pipeline() also destroys the file with the body's error; the file's own failures are the fs calls'.
-  let diskError: Error | undefined;
-  file.once('error', (err: NodeJS.ErrnoException) => {
-    if (['open', 'write', 'writev', 'close'].includes(err.syscall ?? '')) diskError = err;
-  });
+  let writer: HashingWriter;
   try {
-    await pipeline(object.body, hashing, file, { signal });
+    writer = await starting.choose(object.bytes, tmp);
   } catch (err) {
-    hash.abort();
+    clearTimeout(stall);
+    object.body.destroy();
+    // The cache's disk, not the store: no FetchFailureReason fits, and no retry will help.
+    throw new ModelLoadError(`fetch model ${uri}: ${(err as Error).message}`);
+  }
+  let bytes = 0;
+  // One sha256 checks both the spec's digest and the one the source pins (an OCI layer's).
+  let sha256: string;
+  try {
+    await drain(
+      object.body,
+      writer,
+      (n) => {
+        stall.refresh();
+        bytes += n;
+      },
+      signal,
+    );
+    sha256 = await writer.end();
+  } catch (err) {
+    object.body.destroy();
+    await writer.abort();
     await rm(tmp, { force: true });
-    if (diskError !== undefined) {
-      // The cache's disk, not the store: no FetchFailureReason fits, and no retry will help.
-      throw new ModelLoadError(`fetch model ${uri}: write ${tmp}: ${diskError.message}`);
-    }
+    if (err instanceof WriteError) throw new ModelLoadError(`fetch model ${uri}: ${err.message}`);
     if (own.signal.aborted) throw stalled();
     if (err instanceof ModelLoadError && err.reason !== undefined) throw err;
     throw failure(
@@ -230,7 +235,6 @@ async function attemptDownload(
     clearTimeout(stall);
   }
   const discard = async (error: ModelLoadError): Promise<never> => {
-    hash.abort();
     await rm(tmp, { force: true });
     throw error;
   };
@@ -241,12 +245,6 @@ async function attemptDownload(
         'ModelSourceUnavailable',
       ),
     );
-  }
-  let sha256: string;
-  try {
-    sha256 = await hash.digest();
-  } catch (err) {
-    return discard(new ModelLoadError(`fetch model ${uri}: hash the content: ${(err as Error).message}`));
   }
   if (object.pinnedSha256 !== undefined && sha256 !== object.pinnedSha256) {
     await discard(
