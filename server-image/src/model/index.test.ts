@@ -142,7 +142,7 @@ describe('fetchVerifiedModel', () => {
       log,
     );
     await expect(failure).rejects.toThrow(
-      /fetch model http:\/\/127\.0\.0\.1:\d+\/truncated: (the transfer|socket hang up)/,
+      /fetch model http:\/\/127\.0\.0\.1:\d+\/truncated: (the transfer broke|the connection closed without an answer)/,
     );
     await expect(failure).rejects.toMatchObject({
       reason: expect.stringMatching(/ModelSourceUnavailable|ModelFetchTimeout/),

@@ -7,11 +7,13 @@
  * `@oras-project/*` and `regclient` do not exist there; `docker-registry-client` (joyent) sits on restify and
  * bunyan and speaks the Docker v2 manifest only; `@snyk/docker-registry-v2-client` is a scanner's helper (needle,
  * no OCI artifacts, no streaming API of its own). What is needed here is four requests and a token exchange.
+ * The blob itself, the model's bytes, comes over http1.ts, which reads it for a fraction of undici's CPU.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { Agent, request, type Dispatcher } from 'undici';
+import { request as http1Request } from './http1.js';
 import type { FetchFailureReason } from '../../../contract/model-source.js';
 import { ModelLoadError } from '../dataplane/types.js';
 import type { StoreSettings } from './remote.js';
@@ -39,8 +41,6 @@ export interface FetchedManifest {
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** Error and token bodies are small; read no more of them. */
 const MAX_SMALL_BODY = 1024 * 1024;
-/** Bytes buffered per response stream: 1 MiB chunks move a large blob with fewer, larger writes and hash updates. */
-const HIGH_WATER_MARK = 1024 * 1024;
 /** Pre-signed URL hops a blob may take (registry → CDN → bucket...). */
 const MAX_REDIRECTS = 5;
 
@@ -76,14 +76,31 @@ function apiHost(registry: string): string {
   return registry.toLowerCase() === 'docker.io' ? 'registry-1.docker.io' : registry;
 }
 
-function header(headers: Dispatcher.ResponseData['headers'], name: string): string | undefined {
+/** What this client reads of an answer, from undici or from http1.ts. */
+interface Answer {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/** Sends one request; rejects with a ModelLoadError when no answer comes. */
+type Send = (what: string, method: 'GET' | 'HEAD', url: URL, headers: Record<string, string>) => Promise<Answer>;
+
+/** Lets go of an answer's body: undici's is read to its end, so its connection is kept; http1's connection closes. */
+async function release(body: Readable): Promise<void> {
+  const dump = (body as Partial<Dispatcher.ResponseData['body']>).dump;
+  if (dump !== undefined) await dump.call(body);
+  else body.destroy();
+}
+
+function header(headers: Answer['headers'], name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** Read a body of at most `max` bytes (feeding `hash` if given); undefined (the body destroyed) past that. */
 async function readBounded(
-  body: Dispatcher.ResponseData['body'],
+  body: Readable,
   max: number,
   hash?: Hash,
 ): Promise<Buffer | undefined> {
@@ -102,7 +119,7 @@ async function readBounded(
 }
 
 /** `CODE: message` of a registry's error body (`{"errors": [{code, message}]}`), else ''. */
-async function registryError(response: Dispatcher.ResponseData): Promise<string> {
+async function registryError(response: Answer): Promise<string> {
   const text = (await readBounded(response.body, MAX_SMALL_BODY).catch(() => undefined))?.toString('utf8') ?? '';
   try {
     const errors = (JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] }).errors ?? [];
@@ -132,6 +149,8 @@ function statusReason(status: number): FetchFailureReason {
 export class OciClient {
   private readonly base: string;
   private readonly dispatcher: Dispatcher | undefined;
+  /** For https: the CA certificates http1.ts trusts (undefined: Node's roots). */
+  private readonly ca: string[] | undefined;
   private readonly credentials: RegistryCredentials | undefined;
   /** The Authorization that answered the registry's challenge, reused for the later requests. */
   private authorization: string | undefined;
@@ -143,6 +162,8 @@ export class OciClient {
   ) {
     this.base = `${settings.plainHttp === true ? 'http' : 'https'}://${apiHost(ref.registry)}`;
     this.dispatcher = dispatcherFor(settings.caPem);
+    const caPem = settings.caPem?.trim() === '' ? undefined : settings.caPem;
+    this.ca = caPem === undefined ? undefined : [...rootCertificates, caPem];
     const config = settings.credentials.ociDockerConfigJson;
     this.credentials = config === undefined ? undefined : dockerConfigCredentials(config, ref.registry);
   }
@@ -180,11 +201,12 @@ export class OciClient {
    */
   async blob(what: string, digest: string): Promise<Readable> {
     const path = `/v2/${this.ref.repository}/blobs/${digest}`;
-    let response = await this.authorized(what, 'GET', path, {});
+    const send = this.sendForBlob;
+    let response = await this.authorized(what, 'GET', path, {}, send);
     let url = new URL(`${this.base}${path}`);
     for (let hops = 0; response.statusCode >= 300 && response.statusCode < 400; hops++) {
       const location = header(response.headers, 'location');
-      await response.body.dump();
+      await release(response.body);
       if (location === undefined || hops === MAX_REDIRECTS) {
         throw new ModelLoadError(
           `${what}: HTTP ${response.statusCode} ${location === undefined ? 'without a Location' : `after ${MAX_REDIRECTS} redirects`}`,
@@ -194,7 +216,7 @@ export class OciClient {
       const next = new URL(location, url);
       const sameOrigin = next.origin === new URL(this.base).origin;
       url = next;
-      response = await this.send(what, 'GET', next, sameOrigin ? this.withAuthorization({}) : {});
+      response = await send(what, 'GET', next, sameOrigin ? this.withAuthorization({}) : {});
     }
     if (response.statusCode !== 200) throw await this.failure(what, response);
     return response.body;
@@ -204,32 +226,50 @@ export class OciClient {
     return this.authorization === undefined ? headers : { ...headers, authorization: this.authorization };
   }
 
-  /** A request to the registry that answers one 401 challenge (Bearer token or Basic) and then tries once more. */
+  /**
+   * A request to the registry (sent with `send`, undici's by default) that answers one 401 challenge (Bearer token
+   * or Basic) and then tries once more.
+   */
   private async authorized(
     what: string,
     method: 'GET' | 'HEAD',
     path: string,
     headers: Record<string, string>,
-  ): Promise<Dispatcher.ResponseData> {
+    send: Send = (...args) => this.send(...args),
+  ): Promise<Answer> {
     const url = new URL(`${this.base}${path}`);
-    const first = await this.send(what, method, url, this.withAuthorization(headers));
+    const first = await send(what, method, url, this.withAuthorization(headers));
     if (first.statusCode !== 401 || this.authorization !== undefined) return first;
     const challenges = parseWwwAuthenticate(header(first.headers, 'www-authenticate') ?? '');
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic =
       challenges.some((c) => c.scheme === 'basic') && this.credentials?.kind === 'basic' ? this.credentials : undefined;
     if (bearer !== undefined) {
-      await first.body.dump();
+      await release(first.body);
       this.authorization = await this.token(what, bearer);
     } else if (basic !== undefined) {
-      await first.body.dump();
+      await release(first.body);
       this.authorization = basicAuthorization(basic.username, basic.password);
     } else {
       // Nothing to answer the challenge with (a Basic one without credentials): the 401 and its error body stand.
       return first;
     }
-    return this.send(what, method, url, this.withAuthorization(headers));
+    return send(what, method, url, this.withAuthorization(headers));
   }
+
+  /** A GET of a blob (or where it redirects) over http1.ts: a model's bytes read in large buffers. */
+  private readonly sendForBlob: Send = async (what, method, url, headers) => {
+    try {
+      return await http1Request(url, {
+        method,
+        headers,
+        ...(url.protocol === 'https:' && this.ca !== undefined ? { ca: this.ca } : {}),
+        signal: this.signal,
+      });
+    } catch (err) {
+      throw this.connectionFailure(what, err as Error);
+    }
+  };
 
   /** A pull token for the repository from a Bearer challenge's realm, as an Authorization value. */
   private async token(what: string, bearer: AuthChallenge): Promise<string> {
@@ -268,7 +308,6 @@ export class OciClient {
         method,
         headers: { 'user-agent': 'modelship', ...headers },
         signal: this.signal,
-        highWaterMark: HIGH_WATER_MARK,
         ...(body === undefined ? {} : { body }),
         ...(this.dispatcher === undefined ? {} : { dispatcher: this.dispatcher }),
       });
@@ -295,7 +334,7 @@ export class OciClient {
   }
 
   /** The ModelLoadError of an HTTP answer that is not the one wanted. */
-  private async failure(what: string, response: Dispatcher.ResponseData): Promise<ModelLoadError> {
+  private async failure(what: string, response: Answer): Promise<ModelLoadError> {
     const detail = await registryError(response);
     const reason = statusReason(response.statusCode);
     let who = '';
