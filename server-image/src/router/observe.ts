@@ -2,8 +2,8 @@
  * The router's observation tap: what the monitoring parts (payload logging, drift, accuracy) see of
  * the live requests it serves. The proxy asks the observer on arrival whether a request is wanted
  * (sampling is decided there, cheaply), captures the wanted ones' bodies, and hands each exchange
- * over after the caller has its whole response, on a later tick, so no observer ever delays an
- * answer. Only buffered requests (≤ the proxy's BUFFER_LIMIT) with responses up to
+ * over once the caller's whole response is written, so no observer ever delays an answer (a tick
+ * later instead would cost a scheduled callback per exchange, and hold each one for nothing). Only buffered requests (≤ the proxy's BUFFER_LIMIT) with responses up to
  * {@link OBSERVE_MAX_RESPONSE_BYTES} are observed; others are counted as skipped.
  */
 import { randomUUID } from 'node:crypto';
@@ -68,22 +68,6 @@ export class Observers {
     let out: ExchangeObserver[] | undefined;
     for (const p of this.parts) if (p.wants(revision, method, path)) (out ??= []).push(p);
     return out;
-  }
-
-  /** Exchanges whose callers have their responses, for the parts that wanted them, on the next turn. */
-  private due: [ExchangeObserver[], ObservedExchange][] = [];
-
-  /**
-   * Gives `exchange` to `parts` after this turn of the event loop, with the others of the turn:
-   * the caller's response is written first, and a turn costs one scheduled callback, not one each.
-   */
-  deliver(parts: ExchangeObserver[], exchange: ObservedExchange): void {
-    if (this.due.push([parts, exchange]) > 1) return;
-    setImmediate(() => {
-      const due = this.due;
-      this.due = [];
-      for (const [wanting, observed] of due) for (const part of wanting) part.observe(observed);
-    });
   }
 }
 

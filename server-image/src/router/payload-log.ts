@@ -153,12 +153,10 @@ export class PayloadLogger implements ExchangeObserver {
         }
         this.held.bytes -= message.bytes;
         this.waiting = message.waiting;
+        for (const bytes of message.spare) this.packer.recycle(bytes);
         return;
       case 'log':
         this.opts.log[message.level](message.msg, { sink: message.sink });
-        return;
-      case 'spare':
-        this.packer.recycle(message.bytes);
         return;
       case 'closed':
         this.closed?.();

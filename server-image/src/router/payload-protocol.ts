@@ -219,17 +219,17 @@ export type ToSender =
 export type FromSender =
   /**
    * Events done with since the last report: how many per revision and outcome, and their body bytes
-   * in all (the main thread's bound on what it hands over); `waiting`: events not yet being sent.
+   * in all (the main thread's bound on what it hands over); `waiting`: events not yet being sent;
+   * `spare`: the buffers (transferred) of batches whose every event is done, to be filled again.
    */
   | {
       type: 'report';
       outcomes: [revision: string, outcome: PayloadOutcome, count: number][];
       bytes: number;
       waiting: number;
+      spare: ArrayBuffer[];
     }
   /** A change between sending and failing, to log (the origin only: a sink's path or query may carry a token). */
   | { type: 'log'; level: 'warn' | 'info'; msg: string; sink: string }
-  /** Every event of a batch is done with: its buffer comes back (transferred) to be filled again. */
-  | { type: 'spare'; bytes: ArrayBuffer }
   /** close is done: every event is reported. */
   | { type: 'closed' };

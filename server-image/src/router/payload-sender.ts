@@ -35,7 +35,7 @@ export const PAYLOAD_SEND_TIMEOUT_MS = 5_000;
  * How often the sender tells the main thread what it did. What is handed over but not reported done
  * counts against the main thread's bounds for up to this long.
  */
-const REPORT_EVERY_MS = 20;
+const REPORT_EVERY_MS = 50;
 
 /** A sink URL and its connection pool; closed once retired and idle. */
 class Sink {
@@ -96,6 +96,8 @@ export class PayloadSender {
   private failing = false;
   private readonly outcomes = new Map<string, number>();
   private doneBytes = 0;
+  /** Buffers of batches done with, to move back to the main thread with the next report. */
+  private spare: ArrayBuffer[] = [];
   private reportDue = false;
   private idle?: () => void;
 
@@ -219,8 +221,8 @@ export class PayloadSender {
     const key = `${outcome} ${event.revision}`;
     this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
     this.doneBytes += event.body.byteLength;
-    // No view of the batch's buffer is in use any more once its last event is done.
-    if (--event.batch.pending === 0) this.tell({ type: 'spare', bytes: event.batch.bytes }, [event.batch.bytes]);
+    // No view of the batch's buffer is in use any more once its last event is done: it goes back with the report.
+    if (--event.batch.pending === 0) this.spare.push(event.batch.bytes);
     const sink = this.sinks.get(event.url);
     if (sink) {
       sink.pending--;
@@ -247,7 +249,9 @@ export class PayloadSender {
       outcomes.push([key.slice(space + 1), key.slice(0, space) as PayloadOutcome, count]);
     }
     this.outcomes.clear();
-    this.tell({ type: 'report', outcomes, bytes: this.doneBytes, waiting: this.waiting });
+    const spare = this.spare;
+    this.spare = [];
+    this.tell({ type: 'report', outcomes, bytes: this.doneBytes, waiting: this.waiting, spare }, spare);
     this.doneBytes = 0;
   }
 

@@ -339,8 +339,8 @@ class LiveExchange implements Dispatcher.DispatchHandler {
       const body = captured.capture.body();
       captured.resolve(body ? { status: this.status, body, inferenceHeaderLength: captured.headerLength } : undefined);
     }
-    this.observation?.end(this.target.revision, this.status);
     this.settle(this.status);
+    this.observation?.end(this.target.revision, this.status);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -383,14 +383,13 @@ class LiveExchange implements Dispatcher.DispatchHandler {
 
 /**
  * An exchange the observers want: the request as buffered, the response as captured, handed to
- * them on a later tick once the caller has it all (a response over the limit is not handed over).
+ * them once the caller's response is written (a response over the limit is not handed over).
  */
 class Observation {
   readonly capture = new Capture(OBSERVE_MAX_RESPONSE_BYTES);
   private response: Omit<ObservedMessage, 'body'> = {};
 
   constructor(
-    private readonly observers: Observers,
     private readonly parts: ExchangeObserver[],
     private readonly exchange: Omit<ObservedExchange, 'revision' | 'status' | 'response'>,
   ) {}
@@ -406,7 +405,8 @@ class Observation {
   end(revision: string, status: number): void {
     const body = this.capture.body();
     if (!body) return;
-    this.observers.deliver(this.parts, { ...this.exchange, revision, status, response: { ...this.response, body } });
+    const observed: ObservedExchange = { ...this.exchange, revision, status, response: { ...this.response, body } };
+    for (const part of this.parts) part.observe(observed);
   }
 }
 
@@ -741,7 +741,7 @@ export function createProxy(opts: ProxyOptions): Proxy {
       if (!parts) return;
       const contentType = rawHeaderValue(raw, 'content-type');
       const ihcl = rawHeaderValue(raw, 'inference-header-content-length');
-      exchange.observation = new Observation(observers as Observers, parts, {
+      exchange.observation = new Observation(parts, {
         requestId: requestId as string,
         method,
         path,

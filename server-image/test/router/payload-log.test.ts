@@ -197,7 +197,7 @@ describe('with a sink that answers', () => {
         'every event counted',
         async () => (await routerMetric(router, 'modelship_router_payload_queue_depth')) === 0,
       );
-      // The sender thread reports every 20 ms: its count of the last pair may follow the sink's.
+      // The sender thread reports every 50 ms: its count of the last pair may follow the sink's.
       await waitFor(
         'every event the sink has counted sent',
         async () =>
@@ -244,7 +244,7 @@ describe('with a sink that answers', () => {
         'every event counted',
         async () => (await routerMetric(router, 'modelship_router_payload_queue_depth')) === 0,
       );
-      // The sender thread reports every 20 ms: its count of the last pair may follow the sink's.
+      // The sender thread reports every 50 ms: its count of the last pair may follow the sink's.
       await waitFor(
         'every event the sink has counted sent',
         async () =>
@@ -388,7 +388,7 @@ describe('with a sink built on the CloudEvents Python SDK', () => {
             expect(event?.data).toBe(sent[i * 2 + j]);
           }),
         );
-        // The sender thread reports what it sent every 20 ms: the count follows the sink's answers closely.
+        // The sender thread reports what it sent every 50 ms: the count follows the sink's answers closely.
         await waitFor(
           'four events counted sent',
           async () => (await routerMetric(router, 'modelship_router_payload_events_total', { outcome: 'sent' })) === 4,
