@@ -10,9 +10,10 @@
  * Two phases, both driven by wrk over keep-alive connections:
  * - steady: each connection pauses between an answer and its next request, so every arm gets the
  *   same load, well below what this machine sustains. The router's main thread's CPU per request
- *   (the scheduler's count, /proc/<pid>/task/<pid>/schedstat) is then the router's own cost, not the contention of the client, sink and model
- *   server sharing these cores; it bounds what one router serves, and its ratio off / on is the
- *   router's throughput with logging against without (the goal: ≥ 0.9 at 100 %).
+ *   (the scheduler's count, /proc/<pid>/task/<pid>/schedstat) is then the router's own cost, not
+ *   the contention of the client, sink and model server sharing these cores; it bounds what one
+ *   router serves, and its ratio off / on is the router's throughput with logging against without
+ *   (the goal: ≥ 0.9 at 100 %).
  * - saturated: as fast as answers come; the end-to-end rate of this machine, and whether logging
  *   keeps up with it. At the end, the 100 % router's accounting: every event sent, dropped or failed
  *   is counted, and the sink received exactly those counted sent.

@@ -712,8 +712,11 @@ htpasswd auth, objects pushed by oras); http is a public MinIO bucket's object U
 
 Every copy is a process of its own writing to the same disk; each round runs ours and the baselines of a
 source one after the other, the order rotating every round. **Ours** is the server's fetch pipeline
-(\`downloadVerified\` with the scheme's real source): sha256 computed while downloading (on a worker thread),
-written to a temp file in a cache dir, verified, renamed. **Transfer** is the copy alone: for ours and the Node
+(\`downloadVerified\` with the scheme's real source; http and oci blobs read by \`http1.ts\` into 4 MiB slabs):
+sha256 computed while downloading (on a worker thread) while the same pieces are written to a temp file in a
+cache dir (from libuv's threadpool), verified, renamed. curl writes the file and hashes nothing; oras checks
+the layer digest, as ours does; on these 2 cores the store takes one, so the hash ours computes (about 80 ms
+of CPU per 100 MB) competes with the copy itself. **Transfer** is the copy alone: for ours and the Node
 baselines the time inside the process with the client library already imported; for \`aws s3 cp\` the CLI's
 command from dispatch to end (\`bench/sources/awscp.py\` runs awscli's own entry point, timed inside); for
 \`oras pull\` and \`curl\` (native binaries) the wall time. **Wall** is process spawn to exit: it includes

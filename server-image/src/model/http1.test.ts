@@ -22,7 +22,10 @@ async function slowly(res: Http1Response): Promise<Buffer> {
 }
 
 /** A server that writes `answer` (raw bytes, in the given pieces) to every connection, then ends it (or not). */
-async function rawServer(pieces: (string | Buffer)[], end = true): Promise<{ url: URL; close(): Promise<void>; seen: string[] }> {
+async function rawServer(
+  pieces: (string | Buffer)[],
+  end = true,
+): Promise<{ url: URL; close(): Promise<void>; seen: string[] }> {
   const seen: string[] = [];
   const server = net.createServer((socket) => {
     socket.once('data', (d: Buffer) => {
@@ -121,7 +124,12 @@ describe('http1 request', () => {
   });
 
   test('skips interim answers, reads a head split across reads, and a body that ends with the connection', async () => {
-    const raw = await rawServer(['HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\nHTTP/1.0 2', '00 OK\r\nx-a: 1\r', '\n\r\nfirst ', 'second']);
+    const raw = await rawServer([
+      'HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\nHTTP/1.0 2',
+      '00 OK\r\nx-a: 1\r',
+      '\n\r\nfirst ',
+      'second',
+    ]);
     const res = await request(raw.url, { method: 'GET', headers: {} });
     expect([res.statusCode, res.headers['x-a']]).toEqual([200, '1']);
     expect((await slowly(res)).toString()).toBe('first second');
@@ -141,8 +149,16 @@ describe('http1 request', () => {
   });
 
   test.each([
-    ['a connection that ends before the length', ['HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n12345'], /closed before the body ended/],
-    ['a connection that ends inside a chunk', ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n123'], /closed before the body ended/],
+    [
+      'a connection that ends before the length',
+      ['HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n12345'],
+      /closed before the body ended/,
+    ],
+    [
+      'a connection that ends inside a chunk',
+      ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\n123'],
+      /closed before the body ended/,
+    ],
     ['a bad chunk size', ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n'], /not a chunk size/],
   ])('fails the body on %s', async (_what, pieces, message) => {
     const raw = await rawServer(pieces);
@@ -169,7 +185,9 @@ describe('http1 request', () => {
     await expect(request(new URL(`http://127.0.0.1:${port}/`), { method: 'GET', headers: {} })).rejects.toMatchObject({
       code: 'ECONNREFUSED',
     });
-    await expect(request(new URL(base), { method: 'GET', headers: { x: 'a\r\nevil: 1' } })).rejects.toThrow(/line break/);
+    await expect(request(new URL(base), { method: 'GET', headers: { x: 'a\r\nevil: 1' } })).rejects.toThrow(
+      /line break/,
+    );
   });
 
   test('gives up when its signal aborts, mid-body', async () => {

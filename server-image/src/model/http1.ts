@@ -6,8 +6,9 @@
  * more than hashing and writing the bytes, and on a busy node more than the store takes to send
  * them (curl copies 100 MB in 0.1 s). Here the socket reads straight into 4 MiB shared slabs (net's
  * `onread`), the body is handed on as views of them (which writer.ts takes without a copy), and only
- * the response head is parsed: ~0.25 ms per MB. It speaks just what a download needs: GET and HEAD, `Connection: close`, bodies framed by
- * Content-Length, chunked or the connection's end, interim 1xx answers skipped.
+ * the response head is parsed: ~0.25 ms per MB. It speaks just what a download needs: GET and HEAD,
+ * `Connection: close`, bodies framed by Content-Length, chunked or the connection's end, interim 1xx
+ * answers skipped.
  */
 import net from 'node:net';
 import { Readable } from 'node:stream';
@@ -165,7 +166,8 @@ class ResponseReader {
       this.head = this.head.length === 0 ? data : Buffer.concat([this.head, data]);
       const end = this.head.indexOf('\r\n\r\n', searchFrom);
       if (end < 0) {
-        if (this.head.length > MAX_HEAD_BYTES) throw new Http1ProtocolError(`response head over ${MAX_HEAD_BYTES} bytes`);
+        if (this.head.length > MAX_HEAD_BYTES)
+          throw new Http1ProtocolError(`response head over ${MAX_HEAD_BYTES} bytes`);
         return undefined;
       }
       const text = this.head.subarray(0, end).toString('latin1');
@@ -173,7 +175,8 @@ class ResponseReader {
       this.head = Buffer.alloc(0);
       const [statusLine, ...fields] = text.split('\r\n');
       const status = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(statusLine);
-      if (!status) throw new Http1ProtocolError(`not an HTTP/1.1 status line: ${JSON.stringify(statusLine.slice(0, 80))}`);
+      if (!status)
+        throw new Http1ProtocolError(`not an HTTP/1.1 status line: ${JSON.stringify(statusLine.slice(0, 80))}`);
       const statusCode = Number(status[1]);
       // An interim answer (100 Continue, 103 Early Hints): the real one follows.
       if (statusCode >= 100 && statusCode < 200) {

@@ -99,11 +99,7 @@ function header(headers: Answer['headers'], name: string): string | undefined {
 }
 
 /** Read a body of at most `max` bytes (feeding `hash` if given); undefined (the body destroyed) past that. */
-async function readBounded(
-  body: Readable,
-  max: number,
-  hash?: Hash,
-): Promise<Buffer | undefined> {
+async function readBounded(body: Readable, max: number, hash?: Hash): Promise<Buffer | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {

@@ -62,7 +62,7 @@ describe('hashing writers', () => {
     const chunks: Buffer[] = [];
     let at = 0;
     for (const [i, slab] of slabs.entries()) {
-      for (let used = 0, size = 70_000 + i; used + size <= slab.length && at + size <= content.length; ) {
+      for (let used = 0, size = 70_000 + i; used + size <= slab.length && at + size <= content.length;) {
         const view = slab.subarray(used, used + size);
         content.copy(view, 0, at);
         chunks.push(view);

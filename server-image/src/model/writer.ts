@@ -223,7 +223,7 @@ function startWorker(): IdleWorker {
       };
       const copy = (chunk: Buffer): void => {
         sendRun();
-        for (let offset = 0; offset < chunk.length; ) {
+        for (let offset = 0; offset < chunk.length;) {
           if (batch === undefined) {
             batch = spare.pop() ?? Buffer.from(new SharedArrayBuffer(BATCH_BYTES));
             filled = 0;
@@ -283,7 +283,10 @@ function startWorker(): IdleWorker {
  * size is known: its start-up is then not part of the transfer. `choose` creates the file (and stops
  * the thread when it is not needed); `abort` stops it when nothing came.
  */
-export function startWriter(): { choose(bytes: number | undefined, file: string): Promise<HashingWriter>; abort(): void } {
+export function startWriter(): {
+  choose(bytes: number | undefined, file: string): Promise<HashingWriter>;
+  abort(): void;
+} {
   const worker = startWorker();
   return {
     choose(bytes, file) {

@@ -3,7 +3,8 @@
  * the live requests it serves. The proxy asks the observer on arrival whether a request is wanted
  * (sampling is decided there, cheaply), captures the wanted ones' bodies, and hands each exchange
  * over once the caller's whole response is written, so no observer ever delays an answer (a tick
- * later instead would cost a scheduled callback per exchange, and hold each one for nothing). Only buffered requests (≤ the proxy's BUFFER_LIMIT) with responses up to
+ * later instead would cost a scheduled callback per exchange, and hold each one for nothing). Only
+ * buffered requests (≤ the proxy's BUFFER_LIMIT) with responses up to
  * {@link OBSERVE_MAX_RESPONSE_BYTES} are observed; others are counted as skipped.
  */
 import { randomUUID } from 'node:crypto';
