@@ -3,7 +3,6 @@
  * the storage CA bundle trusted beside the system's. Over http1.ts rather than node:http or fetch():
  * it reads the body in large buffers, for a fraction of their CPU per byte (its header says why).
  */
-import { rootCertificates } from 'node:tls';
 import { ModelLoadError } from '../dataplane/types.js';
 import { causeMessage, errorCode, reasonForConnectionError, reasonForStatus } from './errors.js';
 import { request as http1Request, type Http1Response } from './http1.js';
@@ -21,13 +20,11 @@ async function send(
   headers: Record<string, string>,
   request: RemoteRequest,
 ): Promise<Http1Response> {
-  const caPem = request.settings.caPem;
   try {
     return await http1Request(url, {
       method,
       headers,
-      // The bundle is trusted beside the system's roots (`ca` alone would replace them).
-      ...(url.protocol === 'https:' && caPem !== undefined ? { ca: [...rootCertificates, caPem] } : {}),
+      caPem: request.settings.caPem,
       signal: request.signal,
     });
   } catch (err) {

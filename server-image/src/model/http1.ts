@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import tls from 'node:tls';
+import tls, { rootCertificates } from 'node:tls';
 
 /** An answer: status, headers (names lower-case, repeated ones joined with ", ") and the body. */
 export interface Http1Response {
@@ -28,8 +28,8 @@ export interface Http1Options {
   method: 'GET' | 'HEAD';
   /** Request headers besides Host, User-Agent and Connection. */
   headers: Record<string, string>;
-  /** For https: the CA certificates to trust (PEM), instead of Node's roots. */
-  ca?: string[];
+  /** For https: PEM CA certificates trusted beside Node's roots (the storage CA bundle); blank: none. */
+  caPem?: string;
   signal?: AbortSignal;
 }
 
@@ -80,7 +80,10 @@ export function request(url: URL, options: Http1Options): Promise<Http1Response>
         host,
         port,
         ...(net.isIP(host) === 0 ? { servername: host } : {}),
-        ...(options.ca === undefined ? {} : { ca: options.ca }),
+        // `ca` alone would replace the roots: a public store still verifies beside the private CA.
+        ...(options.caPem === undefined || options.caPem.trim() === ''
+          ? {}
+          : { ca: [...rootCertificates, options.caPem] }),
         ALPNProtocols: ['http/1.1'],
         // tls.connect takes net's onread (Node's documentation says so; @types/node leaves it out).
         onread,

@@ -145,8 +145,8 @@ function statusReason(status: number): FetchFailureReason {
 export class OciClient {
   private readonly base: string;
   private readonly dispatcher: Dispatcher | undefined;
-  /** For https: the CA certificates http1.ts trusts (undefined: Node's roots). */
-  private readonly ca: string[] | undefined;
+  /** PEM CA certificates trusted beside Node's roots, for http1.ts. */
+  private readonly caPem: string | undefined;
   private readonly credentials: RegistryCredentials | undefined;
   /** The Authorization that answered the registry's challenge, reused for the later requests. */
   private authorization: string | undefined;
@@ -158,8 +158,7 @@ export class OciClient {
   ) {
     this.base = `${settings.plainHttp === true ? 'http' : 'https'}://${apiHost(ref.registry)}`;
     this.dispatcher = dispatcherFor(settings.caPem);
-    const caPem = settings.caPem?.trim() === '' ? undefined : settings.caPem;
-    this.ca = caPem === undefined ? undefined : [...rootCertificates, caPem];
+    this.caPem = settings.caPem;
     const config = settings.credentials.ociDockerConfigJson;
     this.credentials = config === undefined ? undefined : dockerConfigCredentials(config, ref.registry);
   }
@@ -259,7 +258,7 @@ export class OciClient {
       return await http1Request(url, {
         method,
         headers,
-        ...(url.protocol === 'https:' && this.ca !== undefined ? { ca: this.ca } : {}),
+        caPem: this.caPem,
         signal: this.signal,
       });
     } catch (err) {

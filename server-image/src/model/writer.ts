@@ -102,7 +102,6 @@ interface IdleWorker {
  * done) or a run of a reader's shared slab (taken as it is: no copy).
  */
 interface Piece {
-  bytes: Buffer;
   /** Hashing and writing still to finish. */
   pending: number;
   done(): void;
@@ -177,7 +176,7 @@ function startWorker(): IdleWorker {
       worker.on('error', (err: Error) => failWith(new WriteError(`hash ${file}: ${err.message}`)));
       const send = (bytes: Buffer, done: () => void): void => {
         const key = nextPiece++;
-        pieces.set(key, { bytes, pending: 2, done });
+        pieces.set(key, { pending: 2, done });
         const shared = bytes.buffer as SharedArrayBuffer;
         worker.postMessage({ id: idOf(shared), offset: bytes.byteOffset, length: bytes.length, piece: key });
         writing++;
